@@ -1,0 +1,93 @@
+"""Per-route access declarations and request authentication.
+
+Every API view declares who may call it with :func:`allow` (staff roles) or :func:`public`.
+Callers authenticate with ``Authorization: Bearer <token>`` or, from the builder, with the
+login session (then unsafe methods must carry the CSRF token). No token → 401; a role not
+declared on the route → 403.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, g, request, session as flask_session
+
+from engine.auth.roles import STAFF_ROLES
+from engine.auth.users import Principal, user_for_token
+from engine.errors import Forbidden, Unauthorized
+from engine.storage.models import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ROLES_ATTR = "__orderpulse_roles__"
+PUBLIC = "public"
+
+
+def public(view: F) -> F:
+    """Declare a route open to anyone (health, OpenAPI document, login page)."""
+    setattr(view, ROLES_ATTR, PUBLIC)
+    return view
+
+
+def allow(*roles: str) -> Callable[[F], F]:
+    """Declare the staff roles allowed to call a route; authenticates and checks on each call."""
+    unknown = [r for r in roles if r not in STAFF_ROLES]
+    if unknown or not roles:
+        raise ValueError(f"unknown roles in route declaration: {unknown}")
+    allowed = frozenset(roles)
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = authenticate()
+            if principal is None:
+                raise Unauthorized("missing or invalid API token", code="unauthorized")
+            if principal.role not in allowed:
+                raise Forbidden(
+                    f"role {principal.role} ({STAFF_ROLES[principal.role]}) may not call this route; "
+                    f"allowed: {', '.join(sorted(allowed))}",
+                    code="forbidden",
+                )
+            return view(*args, **kwargs)
+
+        setattr(wrapper, ROLES_ATTR, allowed)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def declared_roles(view: Callable[..., Any]) -> frozenset[str] | str | None:
+    return getattr(view, ROLES_ATTR, None)
+
+
+def current_principal() -> Principal:
+    principal = g.get("principal")
+    if principal is None:
+        raise Unauthorized("not authenticated")
+    return principal
+
+
+def authenticate() -> Principal | None:
+    """Resolve the caller from a bearer token or the builder session (CSRF-checked)."""
+    if "principal" in g:
+        return g.principal
+    services = current_app.extensions["orderpulse"]
+    header = request.headers.get("Authorization", "")
+    principal: Principal | None = None
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        with services.db.session() as s:
+            user = user_for_token(s, token)
+            if user is not None:
+                principal = Principal(user.id, user.username, user.role, "token")
+    elif "user_id" in flask_session:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            current_app.extensions["csrf"].protect()
+        with services.db.session() as s:
+            user = s.get(User, flask_session["user_id"])
+            if user is not None and user.active:
+                principal = Principal(user.id, user.username, user.role, "session")
+    g.principal = principal
+    return principal

@@ -1,0 +1,114 @@
+"""User accounts and API tokens: creation, password checks, token lookup.
+
+Passwords are hashed with Argon2id (argon2-cffi); API tokens are random 256-bit strings
+stored only as their SHA-256 digest, each bound to one user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.auth.roles import STAFF_ROLES, normalize_role
+from engine.clock import Clock, SystemClock
+from engine.errors import ApiError, Conflict
+from engine.storage.models import ApiToken, User
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "op_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    user_id: int
+    username: str
+    role: str
+    via: str  # "token" or "session"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: str,
+    password: str | None = None,
+    *,
+    display_name: str = "",
+    clock: Clock | None = None,
+) -> User:
+    code = normalize_role(role)
+    if code not in STAFF_ROLES:
+        raise ApiError(
+            f"unknown role {role!r}; choose one of: "
+            + ", ".join(f"{k} ({v})" for k, v in STAFF_ROLES.items()),
+            code="unknown_role",
+            details=[{"path": "/role", "message": "unknown role"}],
+        )
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} already exists", code="user_exists")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=code,
+        password_hash=_hasher.hash(password) if password else None,
+        active=True,
+        created_at=(clock or SystemClock()).now(),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def issue_token(session: Session, user: User, name: str = "", *, clock: Clock | None = None) -> str:
+    """Create a token for ``user``; the plain token is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            prefix=token[:10],
+            name=name,
+            created_at=(clock or SystemClock()).now(),
+        )
+    )
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return None
+    return row.user
+
+
+def check_password(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not user.password_hash:
+        # Spend the same time as a real check so usernames cannot be probed by timing.
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            pass
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user
+
+
+_DUMMY_HASH = _hasher.hash("not-a-real-password")

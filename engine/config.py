@@ -1,0 +1,65 @@
+"""Settings read from the environment (``ORDERPULSE_*``).
+
+Owns the names and defaults of every setting; nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'orderpulse.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide configuration; build it with :meth:`from_env` or directly in tests."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    redis_url: str | None = None
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    handler_modules: tuple[str, ...] = ()
+    login_rate_limit: str = "5 per minute"
+    redis_prefix: str = "op:"
+    run_background: bool = False
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        env = os.environ
+        values: dict[str, object] = {
+            "database_url": env.get("ORDERPULSE_DATABASE_URL") or _default_database_url(),
+            "redis_url": env.get("ORDERPULSE_REDIS_URL") or None,
+            "secret_key": env.get("ORDERPULSE_SECRET_KEY") or _persistent_secret(),
+            "handler_modules": tuple(
+                m.strip() for m in env.get("ORDERPULSE_HANDLER_MODULES", "").split(",") if m.strip()
+            ),
+            "login_rate_limit": env.get("ORDERPULSE_LOGIN_RATE_LIMIT", "5 per minute"),
+            "redis_prefix": env.get("ORDERPULSE_REDIS_PREFIX", "op:"),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+
+def _persistent_secret() -> str:
+    """A secret kept beside the embedded database so sessions survive a restart."""
+    path = Path.cwd() / ".orderpulse-secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = secrets.token_hex(32)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value

@@ -1,0 +1,44 @@
+"""``orderpulse demo``: the embedded default with demo accounts, ready to click through."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from engine.auth.users import create_user
+from engine.serving import serve_app
+from engine.services import Services
+from engine.storage.migrate import upgrade
+from engine.storage.models import User
+
+DEMO_PASSWORD = "orderpulse-demo"
+DEMO_USERS = [
+    ("admin", "admin", "管理员"),
+    ("yunying", "ops", "运营小王"),
+    ("cangchu", "warehouse", "仓储老李"),
+    ("caiwu", "finance", "财务小陈"),
+    ("kefu", "cs", "客服小张"),
+    ("kefuzuzhang", "cs_lead", "客服组长刘姐"),
+]
+
+
+def ensure_demo_users(services: Services) -> None:
+    with services.db.transaction() as s:
+        for username, role, display in DEMO_USERS:
+            if s.scalar(select(User).where(User.username == username)) is None:
+                create_user(s, username, role, DEMO_PASSWORD, display_name=display, clock=services.clock)
+
+
+def run_demo(services: Services, *, host: str, port: int) -> None:
+    upgrade(services.db)
+    ensure_demo_users(services)
+
+    def ready(url: str) -> None:
+        click.echo("")
+        click.echo(f"OrderPulse demo running at {url}")
+        click.echo(f"  login: admin / {DEMO_PASSWORD}   (other roles: "
+                   + ", ".join(u for u, _, _ in DEMO_USERS[1:]) + f", same password)")
+        click.echo(f"  health: {url}healthz   API: {url}api/v1/openapi.json")
+        click.echo("")
+
+    serve_app(services, host=host, port=port, background=True, on_ready=ready)

@@ -1,0 +1,64 @@
+"""Structured logging (structlog, JSON lines) with personal data masked by default.
+
+Every event, from our code or from a library through the standard ``logging`` module,
+passes through :func:`mask_processor` before it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+from engine.masking import mask_data, mask_text
+
+
+def mask_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    masked = mask_data(event_dict)
+    if isinstance(masked.get("event"), str):
+        masked["event"] = mask_text(masked["event"])
+    return masked
+
+
+_configured = False
+
+
+def configure_logging(level: int = logging.INFO, stream: Any = None) -> None:
+    global _configured
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            mask_processor,
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    handler.set_name("orderpulse")
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if h.get_name() == "orderpulse":
+            root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level)
+    _configured = True
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

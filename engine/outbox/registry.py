@@ -1,0 +1,64 @@
+"""Outbox handlers: who delivers which topic.
+
+A handler is ``handler(delivery) -> None``; raising means "failed, retry later". Each
+delivery carries a stable ``delivery_id`` so a handler can be idempotent, and ``session``,
+the transaction that marks the row delivered: writes made through it commit together with
+the delivery mark, so effects kept in our own database happen exactly once.
+Modules named in ``ORDERPULSE_HANDLER_MODULES`` are imported and their
+``register_handlers(registry)`` called, so workers pick up plug-in handlers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    topic: str
+    payload: Any
+    attempt: int
+    now: datetime
+    session: Session
+
+
+Handler = Callable[[Delivery], None]
+
+
+class UnknownTopic(LookupError):
+    pass
+
+
+class HandlerRegistry:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, topic: str, handler: Handler) -> None:
+        self._handlers[topic] = handler
+
+    def get(self, topic: str) -> Handler:
+        try:
+            return self._handlers[topic]
+        except KeyError:
+            raise UnknownTopic(f"no handler registered for outbox topic {topic!r}") from None
+
+    def topics(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def load_modules(self, modules: Iterable[str]) -> None:
+        for name in modules:
+            module = importlib.import_module(name)
+            module.register_handlers(self)
+
+    @classmethod
+    def with_defaults(cls, modules: Iterable[str] = ()) -> "HandlerRegistry":
+        registry = cls()
+        registry.load_modules(modules)
+        return registry

@@ -1,0 +1,40 @@
+"""Running the app under waitress (a production WSGI server), with the in-process
+background runner (outbox dispatcher + scheduler) when asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.logs import get_logger
+from engine.services import Services
+
+log = get_logger(__name__)
+
+
+def serve_app(services: Services, *, host: str, port: int, threads: int = 8, background: bool = True,
+              on_ready: Any = None) -> None:
+    from waitress import create_server
+
+    from engine.app import create_app
+    from engine.storage.migrate import upgrade
+
+    if services.db.is_sqlite:
+        upgrade(services.db)
+    app = create_app(services=services)
+    runner = None
+    if background:
+        from engine.runner import start_background
+
+        runner = start_background(services)
+    server = create_server(app, host=host, port=port, threads=threads, ident="orderpulse")
+    log.info("serving", url=f"http://{host}:{port}/")
+    if on_ready is not None:
+        on_ready(f"http://{host}:{port}/")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if runner is not None:
+            runner.stop()

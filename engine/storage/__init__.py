@@ -1,0 +1,5 @@
+"""Storage: the database handle, typed ORM models and migrations."""
+
+from engine.storage.db import Database
+
+__all__ = ["Database"]

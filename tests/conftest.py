@@ -1,0 +1,169 @@
+"""Shared fixtures: a migrated database per test (SQLite copy or PostgreSQL schema), a
+manual clock, the Flask app and client, and users with tokens for each role.
+
+Back end choice follows the environment, as in production: ``ORDERPULSE_DATABASE_URL``
+(PostgreSQL when set) and ``ORDERPULSE_REDIS_URL``. Tests marked ``postgres`` or ``redis``
+run only when that back end is configured; with ``CI=true`` an unreachable configured back
+end fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from engine.clock import ManualClock
+from engine.config import Settings
+from engine.services import Services
+from engine.storage.models import Base
+from tests.support import backends
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    deselected = []
+    keep = []
+    for item in items:
+        if item.get_closest_marker("postgres") and not backends.is_postgres_run():
+            deselected.append(item)
+        elif item.get_closest_marker("redis") and not backends.configured_redis_url():
+            deselected.append(item)
+        else:
+            keep.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = keep
+
+
+def _require(ok: bool, what: str) -> None:
+    if ok:
+        return
+    if backends.IN_CI:
+        pytest.fail(f"{what} is configured but not reachable (CI=true: failing, not skipping)")
+    pytest.skip(f"{what} not reachable")
+
+
+@pytest.fixture(scope="session")
+def _db_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    url = backends.configured_database_url()
+    if url and url.startswith("postgresql"):
+        schema = backends.PostgresSchema(url)
+        try:
+            schema_url = schema.create()
+        except Exception as exc:  # noqa: BLE001
+            _require(False, f"PostgreSQL ({exc.__class__.__name__})")
+        from engine.storage.db import Database
+        from engine.storage.migrate import upgrade
+
+        db = Database(schema_url)
+        upgrade(db)
+        db.dispose()
+        yield ("postgres", schema_url)
+        schema.drop()
+    else:
+        template = backends.SqliteTemplate(tmp_path_factory.mktemp("sqlite"))
+        template.build()
+        yield ("sqlite", template)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    url = backends.configured_redis_url()
+    if url is None:
+        return None
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception:  # noqa: BLE001
+        _require(False, "Redis")
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> str:
+    import uuid
+
+    return f"op:test:{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+def database_url(_db_backend: Any) -> Iterator[str]:
+    kind, handle = _db_backend
+    if kind == "sqlite":
+        yield handle.fresh_url()
+        return
+    yield handle
+    _truncate_all(handle)
+
+
+def _truncate_all(url: str) -> None:
+    from engine.storage.db import Database
+
+    db = Database(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str | None, redis_prefix: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        secret_key="test-secret",
+        testing=True,
+        handler_modules=("tests.support.handlers",),
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, clock: ManualClock) -> Iterator[Services]:
+    svc = Services.build(settings, clock=clock)
+    yield svc
+    svc.db.dispose()
+
+
+@pytest.fixture
+def app(services: Services) -> Any:
+    from engine.app import create_app
+
+    return create_app(services=services)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def tokens(services: Services) -> dict[str, str]:
+    """One user and API token per staff role: ``tokens["finance"]`` etc."""
+    from engine.auth.roles import STAFF_ROLES
+    from engine.auth.users import create_user, issue_token
+
+    out: dict[str, str] = {}
+    with services.db.transaction() as s:
+        for role in STAFF_ROLES:
+            user = create_user(s, f"user_{role}", role, "pw-" + role, clock=services.clock)
+            out[role] = issue_token(s, user, clock=services.clock)
+    return out
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
