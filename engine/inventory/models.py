@@ -1,0 +1,132 @@
+"""Inventory tables: the stock master, reservation lines, the idempotency record of every
+accepted operation, the append-only ledger, fencing tokens of background jobs and the
+channels' reported stock snapshots.
+
+Owns the schema only; the rules that change these rows live in ``engine.inventory.sql_store``.
+Nothing updates or deletes ledger rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.storage.models import Base
+from engine.storage.types import JSONType, UTCDateTime
+
+_BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class StockItem(Base):
+    """One SKU's stock. ``available = total - reserved - safety``; never oversold (CHECK)."""
+
+    __tablename__ = "inventory_stock"
+    __table_args__ = (
+        CheckConstraint(
+            "reserved_stock >= 0 AND reserved_stock <= total_stock AND safety_stock >= 0",
+            name="ck_inventory_stock_bounds",
+        ),
+    )
+
+    sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    total_stock: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_stock: Mapped[int] = mapped_column(Integer, default=0)
+    safety_stock: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    sync_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReservationLine(Base):
+    """One SKU of one order: reserved, then shipped and/or released, never back."""
+
+    __tablename__ = "inventory_reservation_lines"
+    __table_args__ = (
+        UniqueConstraint("order_id", "sku_id", name="uq_inventory_line_order_sku"),
+        CheckConstraint(
+            "qty > 0 AND qty_shipped >= 0 AND qty_released >= 0 AND qty_shipped + qty_released <= qty",
+            name="ck_inventory_line_qty",
+        ),
+        Index("ix_inventory_lines_sku_status", "sku_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(128))
+    sku_id: Mapped[str] = mapped_column(String(64))
+    qty: Mapped[int] = mapped_column(Integer)
+    qty_shipped: Mapped[int] = mapped_column(Integer, default=0)
+    qty_released: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="reserved")
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InventoryRequest(Base):
+    """The first answer to an accepted operation, keyed by (operation, idempotency key)."""
+
+    __tablename__ = "inventory_requests"
+    __table_args__ = (UniqueConstraint("operation", "key", name="uq_inventory_request_key"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(200))
+    order_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    answer: Mapped[Any] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerEntry(Base):
+    """Append-only: every change of a SKU's counters, with the values after it."""
+
+    __tablename__ = "inventory_ledger"
+    __table_args__ = (Index("ix_inventory_ledger_sku", "sku_id", "version"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    sku_id: Mapped[str] = mapped_column(String(64))
+    delta_total: Mapped[int] = mapped_column(Integer)
+    delta_reserved: Mapped[int] = mapped_column(Integer)
+    total_after: Mapped[int] = mapped_column(Integer)
+    reserved_after: Mapped[int] = mapped_column(Integer)
+    safety_after: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer)
+    order_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    key: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobFence(Base):
+    """The newest fencing token that has written for a background job (reconciler, puller)."""
+
+    __tablename__ = "inventory_fences"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger, default=0)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChannelSnapshot(Base):
+    """The stock a channel last reported for a SKU, written by that channel's puller."""
+
+    __tablename__ = "inventory_channel_snapshots"
+    __table_args__ = (UniqueConstraint("channel", "sku_id", name="uq_inventory_snapshot"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    sku_id: Mapped[str] = mapped_column(String(64))
+    reported_stock: Mapped[int] = mapped_column(Integer)
+    fence_token: Mapped[int] = mapped_column(BigInteger)
+    pulled_at: Mapped[datetime] = mapped_column(UTCDateTime)
