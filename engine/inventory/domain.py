@@ -1,0 +1,135 @@
+"""Plain-Python inventory vocabulary: order lines, merging per SKU, answers and errors.
+
+No SQLAlchemy, Redis or Flask here; the SQL store and the Redis gate both use these shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import ApiError
+
+OPERATIONS = ("reserve", "release", "ship", "adjust", "safety")
+
+# A line moves reserved → shipped | released | closed (part shipped, rest released); never back.
+LINE_TRANSITIONS: dict[str, frozenset[str]] = {
+    "reserved": frozenset({"reserved", "shipped", "released", "closed"}),
+    "shipped": frozenset({"shipped"}),
+    "released": frozenset({"released"}),
+    "closed": frozenset({"closed"}),
+}
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku_id: str
+    qty: int
+
+
+def merge_lines(lines: Iterable[OrderLine | Mapping[str, Any]]) -> list[OrderLine]:
+    """Sum quantities per SKU and sort by SKU (one conditional update per SKU, fixed lock order).
+
+    Raises :class:`InvalidLines` for an empty order, a blank SKU or a quantity below 1.
+    """
+    merged: dict[str, int] = {}
+    problems: list[dict[str, Any]] = []
+    count = 0
+    for i, raw in enumerate(lines):
+        count += 1
+        sku = raw.sku_id if isinstance(raw, OrderLine) else raw.get("sku_id")
+        qty = raw.qty if isinstance(raw, OrderLine) else raw.get("qty")
+        if not isinstance(sku, str) or not sku.strip():
+            problems.append({"path": f"/lines/{i}/sku_id", "message": "sku_id must be a non-empty string"})
+            continue
+        if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
+            problems.append({"path": f"/lines/{i}/qty", "message": "qty must be a whole number ≥ 1"})
+            continue
+        merged[sku] = merged.get(sku, 0) + qty
+    if count == 0:
+        problems.append({"path": "/lines", "message": "an order needs at least one line"})
+    if problems:
+        raise InvalidLines("order lines are invalid", details=problems)
+    return [OrderLine(sku, merged[sku]) for sku in sorted(merged)]
+
+
+def next_line_status(qty: int, shipped: int, released: int) -> str:
+    if shipped + released < qty:
+        return "reserved"
+    if released == 0:
+        return "shipped"
+    if shipped == 0:
+        return "released"
+    return "closed"
+
+
+@dataclass
+class Outcome:
+    """The answer to one operation; ``replayed`` is set when the key had been seen before."""
+
+    operation: str
+    key: str
+    body: dict[str, Any]
+    replayed: bool = False
+    gate: str = "none"  # none | passed | bypassed | refused
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.body)
+        out["replayed"] = self.replayed
+        out["gate"] = self.gate
+        return out
+
+
+class InvalidLines(ApiError):
+    status = 422
+    code = "invalid"
+
+
+class InsufficientStock(ApiError):
+    """A reservation refused: nothing was changed. ``short`` names each short SKU."""
+
+    status = 409
+    code = "insufficient_stock"
+
+    def __init__(self, short: list[dict[str, Any]], *, gate: str = "none") -> None:
+        names = ", ".join(s["sku_id"] for s in short)
+        super().__init__(
+            f"not enough stock for {names}",
+            details=[{"path": "/lines", "sku_id": s["sku_id"], "requested": s["requested"],
+                      "available": s.get("available")} for s in short],
+        )
+        self.short = short
+        self.gate = gate
+
+
+class UnknownSku(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class UnknownOrder(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class ShipRefused(ApiError):
+    """Shipping more than is still reserved on an order's line."""
+
+    status = 409
+    code = "ship_exceeds_reserved"
+
+
+class AdjustRefused(ApiError):
+    """An adjustment that would leave total below reserved or below zero."""
+
+    status = 409
+    code = "adjust_below_reserved"
+
+
+class StaleFence(ApiError):
+    """A background job's write with a fencing token older than one that already wrote."""
+
+    status = 409
+    code = "stale_fence"

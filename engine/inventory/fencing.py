@@ -1,0 +1,89 @@
+"""Fenced single-instance background jobs: a Redis lock (redis-py ``Lock``, always with a
+timeout) plus a fencing token from ``INCR``; the job's SQL writes pass :func:`check_fence`,
+which refuses a token older than one that has already written (I11).
+
+Without Redis the token comes from an SQL counter row, so the same checks apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.inventory.domain import StaleFence
+from engine.inventory.models import JobFence
+from engine.storage.db import Database
+
+
+@dataclass
+class JobRun:
+    name: str
+    token: int
+    lock: Any = None  # redis-py Lock, or None on the SQL-only path
+
+
+def check_fence(session: Session, name: str, token: int, now: datetime) -> None:
+    """Record that ``token`` writes for job ``name``; raise :class:`StaleFence` if a newer one wrote.
+
+    Call inside the transaction that holds the job's writes: the row lock taken here orders
+    concurrent writers, and a refused token rolls the whole write back.
+    """
+    res = session.execute(
+        update(JobFence).where(JobFence.name == name, JobFence.token <= token)
+        .values(token=token, written_at=now).execution_options(synchronize_session=False)
+    )
+    if res.rowcount == 1:
+        return
+    exists = session.execute(select(JobFence.token).where(JobFence.name == name)).first()
+    if exists is not None:
+        raise StaleFence(f"job {name}: token {token} is older than token {exists[0]} that already wrote",
+                         details=[{"path": "/fence_token", "token": token, "newest": exists[0]}])
+    session.add(JobFence(name=name, token=token, written_at=now))
+    session.flush()
+
+
+def sql_token(db: Database, name: str, now: datetime) -> int:
+    """Issue the next token for ``name`` from an SQL counter (used when Redis is not configured)."""
+    counter = f"seq:{name}"
+    for _ in range(5):
+        try:
+            with db.transaction(immediate=True) as s:
+                res = s.execute(update(JobFence).where(JobFence.name == counter)
+                                .values(token=JobFence.token + 1, written_at=now)
+                                .returning(JobFence.token).execution_options(synchronize_session=False)).first()
+                if res is not None:
+                    return int(res[0])
+                s.add(JobFence(name=counter, token=1, written_at=now))
+            return 1
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not issue a token for {name}")
+
+
+@contextmanager
+def single_instance(client: Any, lock_key: str, fence_key: str, name: str, *, lease_seconds: float
+                    ) -> Iterator[JobRun | None]:
+    """Hold the job's Redis lock (non-blocking, expiring after ``lease_seconds``) and a fresh token.
+
+    Yields None when another instance holds the lock. A holder that pauses past its lease
+    loses the lock; its later SQL writes are then refused by :func:`check_fence`.
+    """
+    lock = client.lock(lock_key, timeout=lease_seconds, blocking_timeout=0, thread_local=False)
+    if not lock.acquire(blocking=False):
+        yield None
+        return
+    try:
+        token = int(client.incr(fence_key))
+        yield JobRun(name, token, lock)
+    finally:
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001 - expired or taken over: nothing of ours to release
+            pass

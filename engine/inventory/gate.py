@@ -1,0 +1,195 @@
+"""The Redis admission gate in front of SQL: fast "sold out" for the crowd, never the record.
+
+Owns the gate's keys (all under ``settings.redis_prefix`` with the ``{inv}`` hash tag), the
+epoch, holds, and the rebuild from SQL. Any Redis error makes the caller bypass the gate;
+nothing here decides a reservation on its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis as redis_lib
+from redis.exceptions import RedisError
+
+from engine.inventory import gate_scripts
+from engine.inventory.domain import OrderLine
+from engine.logs import get_logger
+
+log = get_logger(__name__)
+
+COMMITTED_HOLD_TTL = 24 * 3600
+REBUILD_BATCH = 500
+
+
+@dataclass
+class GateAnswer:
+    verdict: str  # ok | replay | short | bypass
+    short: list[dict[str, Any]] | None = None
+    reason: str = ""
+
+
+class RedisGate:
+    """One process's handle on the gate. ``client`` should have a short socket timeout."""
+
+    def __init__(self, client: redis_lib.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        base = f"{prefix}{{inv}}:"
+        self.k_avail = base + "avail"
+        self.k_epoch = base + "epoch"
+        self.k_epoch_seq = base + "epoch_seq"
+        self.k_holds = base + "holds"
+        self.k_stream = base + "events"
+        self.k_hold = base + "hold:"
+        self.k_applied = base + "applied:"
+        self.k_run_id = base + "run_id"
+        self.base = base
+        self._epoch: str | None = None
+        self._reserve = client.register_script(gate_scripts.RESERVE)
+        self._release = client.register_script(gate_scripts.RELEASE_HOLD)
+        self._commit = client.register_script(gate_scripts.COMMIT_HOLD)
+        self._delta = client.register_script(gate_scripts.APPLY_DELTA)
+        self.reconcile_script = client.register_script(gate_scripts.RECONCILE)
+
+    def lock_key(self, name: str) -> str:
+        return f"{self.base}lock:{name}"
+
+    def fence_key(self, name: str) -> str:
+        return f"{self.base}fence:{name}"
+
+    # -- epoch -------------------------------------------------------------------------------
+    def current_epoch(self) -> str | None:
+        value = self.client.get(self.k_epoch)
+        return value if value and value != "rebuilding" else None
+
+    def _known_epoch(self) -> str | None:
+        if self._epoch is None:
+            self._epoch = self.current_epoch()
+        return self._epoch
+
+    # -- reserve path ------------------------------------------------------------------------
+    def hold(self, key: str, lines: Iterable[OrderLine]) -> GateAnswer:
+        """Try to hold every line for ``key``; ``bypass`` when the gate cannot answer."""
+        lines = list(lines)
+        try:
+            for _ in range(2):
+                epoch = self._known_epoch()
+                if epoch is None:
+                    return GateAnswer("bypass", reason="no_epoch")
+                argv: list[Any] = [epoch, key, int(time.time() * 1000)]
+                for ln in lines:
+                    argv += [ln.sku_id, ln.qty]
+                res = self._reserve(keys=[self.k_avail, self.k_epoch, self.k_hold + key, self.k_holds,
+                                          self.k_stream], args=argv)
+                verdict = res[0]
+                if verdict == "stale":
+                    self._epoch = None
+                    continue
+                if verdict == "ok":
+                    return GateAnswer("ok")
+                if verdict == "replay":
+                    return GateAnswer("replay", reason=res[1])
+                if verdict == "missing":
+                    return GateAnswer("bypass", reason="sku_not_cached")
+                short = [{"sku_id": res[i], "requested": next(ln.qty for ln in lines if ln.sku_id == res[i]),
+                          "available": max(0, int(res[i + 1]))} for i in range(1, len(res), 2)]
+                return GateAnswer("short", short=short)
+            return GateAnswer("bypass", reason="epoch_changing")
+        except RedisError as exc:
+            self._epoch = None
+            return GateAnswer("bypass", reason=f"redis_error:{exc.__class__.__name__}")
+
+    def release_hold(self, key: str) -> bool:
+        try:
+            return bool(self._release(keys=[self.k_avail, self.k_epoch, self.k_hold + key, self.k_holds,
+                                              self.k_stream], args=[key]))
+        except RedisError:
+            return False  # the reconciler frees it
+
+    def commit_hold(self, key: str) -> bool:
+        try:
+            return bool(self._commit(keys=[self.k_hold + key, self.k_holds], args=[key, COMMITTED_HOLD_TTL]))
+        except RedisError:
+            return False  # the reconciler sees the SQL record and commits it
+
+    def apply_delta(self, op_key: str, deltas: dict[str, int]) -> str:
+        """Mirror a committed release/adjust (once per op key); 'stale'/'error' leave it to the reconciler."""
+        if not deltas:
+            return "noop"
+        try:
+            epoch = self._known_epoch()
+            if epoch is None:
+                return "stale"
+            argv: list[Any] = [epoch, op_key, COMMITTED_HOLD_TTL]
+            for sku, d in sorted(deltas.items()):
+                argv += [sku, d]
+            return str(self._delta(keys=[self.k_avail, self.k_epoch, self.k_applied + op_key, self.k_stream],
+                                   args=argv))
+        except RedisError:
+            self._epoch = None
+            return "error"
+
+    # -- rebuild -----------------------------------------------------------------------------
+    def needs_rebuild(self) -> bool:
+        """True when the epoch is missing or Redis restarted (new run_id) since the last rebuild."""
+        epoch = self.client.get(self.k_epoch)
+        if not epoch:
+            return True
+        run_id = self.client.info("server").get("run_id")
+        return self.client.get(self.k_run_id) != run_id
+
+    def rebuild(self, read_sql: Callable[[], dict[str, int]], *, lock_timeout: float = 30.0) -> str | None:
+        """Bump the epoch and load the counters from SQL; scripts refuse meanwhile (callers bypass).
+
+        ``read_sql`` is called after the epoch is parked, so no hold of the new epoch predates
+        it. Returns the new epoch, or None when another process holds the rebuild lock.
+        """
+        lock = self.client.lock(self.lock_key("rebuild"), timeout=lock_timeout, blocking_timeout=0)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            new_epoch = str(self.client.incr(self.k_epoch_seq))
+            self.client.set(self.k_epoch, "rebuilding")
+            available: dict[str, int] = read_sql()
+            tmp = self.base + "avail_rebuild"
+            self.client.delete(tmp)
+            items = sorted(available.items())
+            for i in range(0, len(items), REBUILD_BATCH):
+                self.client.hset(tmp, mapping=dict(items[i:i + REBUILD_BATCH]))
+            pipe = self.client.pipeline(transaction=True)
+            if items:
+                pipe.rename(tmp, self.k_avail)
+            else:
+                pipe.delete(self.k_avail)
+            pipe.set(self.k_epoch, new_epoch)
+            pipe.set(self.k_run_id, self.client.info("server").get("run_id", ""))
+            pipe.xadd(self.k_stream, {"op": "rebuild", "epoch": new_epoch}, maxlen=10000, approximate=True)
+            pipe.execute()
+            self._epoch = new_epoch
+            log.info("inventory gate rebuilt", epoch=new_epoch, skus=len(items))
+            return new_epoch
+        finally:
+            try:
+                lock.release()
+            except RedisError:
+                pass
+
+    # -- inspection (reconciler, tests) ------------------------------------------------------
+    def counters(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.client.hgetall(self.k_avail).items()}
+
+    def holds(self) -> list[tuple[str, dict[str, str]]]:
+        out = []
+        for key, _score in self.client.zrange(self.k_holds, 0, -1, withscores=True):
+            out.append((key, self.client.hgetall(self.k_hold + key)))
+        return out
+
+    def wipe(self) -> None:
+        """Delete every gate key of this prefix (tests: simulate a Redis that lost its data)."""
+        for key in self.client.scan_iter(match=self.base.replace("{", "\\{").replace("}", "\\}") + "*", count=500):
+            self.client.delete(key)
+        self._epoch = None

@@ -1,0 +1,113 @@
+"""The Redis gate's Lua scripts. Each script's keys share the ``{inv}`` hash tag.
+
+reserve: refuses a stale epoch, answers a seen key as a replay, checks every line, and only
+then takes every line (scripts do not roll back). Holds stay ``pending`` until SQL commits.
+"""
+
+RESERVE = """
+local e = redis.call('GET', KEYS[2])
+if (not e) or e ~= ARGV[1] then return {'stale', e or ''} end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return {'replay', redis.call('HGET', KEYS[3], 'state') or ''}
+end
+local short = {}
+local missing = {}
+for i = 4, #ARGV, 2 do
+  local a = redis.call('HGET', KEYS[1], ARGV[i])
+  if not a then
+    table.insert(missing, ARGV[i])
+  elseif tonumber(a) < tonumber(ARGV[i + 1]) then
+    table.insert(short, ARGV[i]); table.insert(short, a)
+  end
+end
+if #missing > 0 then return {'missing', unpack(missing)} end
+if #short > 0 then return {'short', unpack(short)} end
+for i = 4, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1]))
+  redis.call('HSET', KEYS[3], 's:' .. ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[3], 'state', 'pending', 'epoch', ARGV[1], 'at', ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'op', 'hold', 'key', ARGV[2])
+return {'ok'}
+"""
+
+# KEYS: avail, epoch, hold, holds, stream · ARGV: key
+RELEASE_HOLD = """
+if redis.call('HGET', KEYS[3], 'state') ~= 'pending' then return 0 end
+if redis.call('HGET', KEYS[3], 'epoch') == redis.call('GET', KEYS[2]) then
+  local f = redis.call('HGETALL', KEYS[3])
+  for i = 1, #f, 2 do
+    if string.sub(f[i], 1, 2) == 's:' then
+      redis.call('HINCRBY', KEYS[1], string.sub(f[i], 3), tonumber(f[i + 1]))
+    end
+  end
+end
+redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'op', 'release_hold', 'key', ARGV[1])
+return 1
+"""
+
+# KEYS: hold, holds · ARGV: key, ttl seconds
+COMMIT_HOLD = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'committed')
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: avail, epoch, applied-marker, stream · ARGV: epoch, op key, ttl, sku, delta, ...
+APPLY_DELTA = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'stale' end
+if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', tonumber(ARGV[3])) then return 'replay' end
+for i = 4, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], tonumber(ARGV[i + 1]))
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'op', 'delta', 'key', ARGV[2])
+return 'ok'
+"""
+
+# KEYS: avail, epoch, holds, fence · ARGV: epoch, fence token, now_ms, grace_ms, sku, sql_avail, ...
+# Sets avail[sku] = sql_avail - (pending holds of the current epoch on sku) where it differs;
+# refuses a stale epoch or a fencing token older than the newest issued.
+RECONCILE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'stale_epoch'} end
+if redis.call('GET', KEYS[4]) ~= ARGV[2] then return {'stale_fence'} end
+local pending = {}
+local keys = redis.call('ZRANGE', KEYS[3], 0, -1)
+local prefix = string.sub(KEYS[3], 1, #KEYS[3] - 5) .. 'hold:'
+for _, k in ipairs(keys) do
+  local h = prefix .. k
+  if redis.call('HGET', h, 'state') == 'pending' and redis.call('HGET', h, 'epoch') == ARGV[1] then
+    local f = redis.call('HGETALL', h)
+    for i = 1, #f, 2 do
+      if string.sub(f[i], 1, 2) == 's:' then
+        local s = string.sub(f[i], 3)
+        pending[s] = (pending[s] or 0) + tonumber(f[i + 1])
+      end
+    end
+  end
+end
+local drift = {'ok'}
+local seen = {}
+for i = 5, #ARGV, 2 do
+  local s = ARGV[i]
+  seen[s] = true
+  local want = tonumber(ARGV[i + 1]) - (pending[s] or 0)
+  local have = redis.call('HGET', KEYS[1], s)
+  if (not have) or tonumber(have) ~= want then
+    redis.call('HSET', KEYS[1], s, want)
+    table.insert(drift, s); table.insert(drift, have or ''); table.insert(drift, tostring(want))
+  end
+end
+local all = redis.call('HKEYS', KEYS[1])
+for _, s in ipairs(all) do
+  if not seen[s] then
+    table.insert(drift, s); table.insert(drift, redis.call('HGET', KEYS[1], s)); table.insert(drift, '')
+    redis.call('HDEL', KEYS[1], s)
+  end
+end
+return drift
+"""

@@ -1,0 +1,122 @@
+"""``/stock`` API: read a SKU, reserve, release, ship and adjust (contract in ARCHITECTURE.md).
+
+Access: reserve and ship — admin, ops, warehouse; release (cancel) — those plus cs and cs_lead,
+who cancel orders for customers; adjust — admin, warehouse; GET — every staff role.
+An optional ``Idempotency-Key`` header (or ``key`` field) overrides the default key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from engine.auth.access import allow, current_principal
+from engine.auth.roles import ALL_STAFF
+from engine.inventory.domain import InsufficientStock
+from engine.inventory.service import InventoryService, inventory_for
+from engine.inventory.domain import UnknownSku
+
+blp = Blueprint("stock", __name__, url_prefix="/stock", description="Stock: reserve, release, ship, adjust")
+
+
+class LineSchema(Schema):
+    sku_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class ReserveSchema(Schema):
+    order_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    lines = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(min=1))
+    channel = fields.String(load_default="", validate=validate.Length(max=32))
+    key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+
+
+class ReleaseSchema(Schema):
+    order_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+
+
+class ShipSchema(ReleaseSchema):
+    lines = fields.List(fields.Nested(LineSchema), load_default=None, validate=validate.Length(min=1))
+
+
+class AdjustSchema(Schema):
+    sku_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    delta = fields.Integer(required=True, strict=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+
+
+class StockSchema(Schema):
+    sku_id = fields.String()
+    total_stock = fields.Integer()
+    reserved_stock = fields.Integer()
+    safety_stock = fields.Integer()
+    available = fields.Integer()
+    version = fields.Integer()
+    sync_timestamp = fields.String(allow_none=True)
+
+
+def _inventory() -> InventoryService:
+    return inventory_for(current_app.extensions["orderpulse"])
+
+
+def _key(body: dict[str, Any]) -> str | None:
+    return request.headers.get("Idempotency-Key") or body.get("key")
+
+
+def _actor() -> str:
+    return current_principal().username
+
+
+@blp.route("/<string:sku_id>")
+@blp.response(200, StockSchema)
+@allow(*ALL_STAFF)
+def get_stock(sku_id: str) -> Any:
+    found = _inventory().get(sku_id)
+    if found is None:
+        raise UnknownSku(f"unknown SKU {sku_id}", details=[{"path": "/sku_id", "sku_id": sku_id}])
+    return found
+
+
+@blp.route("/reserve", methods=["POST"])
+@blp.arguments(ReserveSchema)
+@blp.response(200)
+@blp.alt_response(409, description="insufficient_stock: details name each short SKU")
+@allow("admin", "ops", "warehouse")
+def reserve(body: dict[str, Any]) -> Any:
+    try:
+        outcome = _inventory().reserve(body["order_id"], body["lines"], key=_key(body),
+                                       channel=body["channel"], actor=_actor())
+    except InsufficientStock as exc:
+        exc.details = [dict(d, gate=exc.gate) for d in exc.details]
+        raise
+    return outcome.to_json()
+
+
+@blp.route("/release", methods=["POST"])
+@blp.arguments(ReleaseSchema)
+@blp.response(200)
+@allow("admin", "ops", "warehouse", "cs", "cs_lead")
+def release(body: dict[str, Any]) -> Any:
+    return _inventory().release(body["order_id"], key=_key(body), actor=_actor()).to_json()
+
+
+@blp.route("/ship", methods=["POST"])
+@blp.arguments(ShipSchema)
+@blp.response(200)
+@allow("admin", "ops", "warehouse")
+def ship(body: dict[str, Any]) -> Any:
+    return _inventory().ship(body["order_id"], body["lines"], key=_key(body), actor=_actor()).to_json()
+
+
+@blp.route("/adjust", methods=["POST"])
+@blp.arguments(AdjustSchema)
+@blp.response(200)
+@allow("admin", "warehouse")
+def adjust(body: dict[str, Any]) -> Any:
+    return _inventory().adjust(body["sku_id"], body["delta"], body["reason"], key=_key(body),
+                               actor=_actor()).to_json()

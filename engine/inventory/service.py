@@ -1,0 +1,169 @@
+"""Inventory use cases: the Redis gate (when configured) in front of the SQL authority.
+
+Flow per reservation: gate holds every line (fast "sold out") → SQL reserves (authority) →
+the hold is committed, or released when SQL refuses, fails or answers a replay. Redis down,
+rebuilding or missing a SKU: SQL alone decides, the answer says ``"gate": "bypassed"`` and
+an alert is raised (log + outbox row, at most once per ``ALERT_EVERY`` seconds per process).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from engine.clock import Clock
+from engine.inventory.domain import InsufficientStock, OrderLine, Outcome, merge_lines
+from engine.inventory.gate import GateAnswer, RedisGate
+from engine.inventory.sql_store import InventoryStore
+from engine.logs import get_logger
+from engine.outbox import enqueue
+from engine.storage.db import Database
+
+if TYPE_CHECKING:
+    from engine.services import Services
+
+log = get_logger(__name__)
+
+ALERT_TOPIC = "inventory.alert"
+ALERT_EVERY = 30.0
+GATE_SOCKET_TIMEOUT = 0.5
+BREAKER_SECONDS = 1.0
+
+
+def make_gate_client(redis_url: str, *, timeout: float = GATE_SOCKET_TIMEOUT) -> Any:
+    import redis as redis_lib
+
+    return redis_lib.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                    decode_responses=True, health_check_interval=0)
+
+
+class InventoryService:
+    """Entry point for the API, CLI, demo and tests. One per process (see :func:`inventory_for`)."""
+
+    def __init__(self, db: Database, clock: Clock, gate: RedisGate | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.store = InventoryStore(db, clock)
+        self.gate = gate
+        self._breaker_until = 0.0
+        self._last_alert = -1e9
+        self.alerts_raised = 0
+
+    # -- gate bookkeeping ---------------------------------------------------------------------
+    def _gate_hold(self, key: str, lines: list[OrderLine]) -> GateAnswer:
+        if self.gate is None:
+            return GateAnswer("none")
+        if time.monotonic() < self._breaker_until:
+            return GateAnswer("bypass", reason="breaker_open")
+        answer = self.gate.hold(key, lines)
+        if answer.verdict == "bypass":
+            if answer.reason.startswith("redis_error"):
+                self._breaker_until = time.monotonic() + BREAKER_SECONDS
+            elif answer.reason == "no_epoch":
+                self.ensure_gate()
+            if answer.reason != "sku_not_cached":
+                self.raise_alert("gate_bypassed", {"reason": answer.reason})
+        return answer
+
+    def ensure_gate(self) -> str | None:
+        """Rebuild the gate from SQL when its epoch is missing or Redis restarted; returns the epoch."""
+        if self.gate is None:
+            return None
+        try:
+            if self.gate.needs_rebuild():
+                return self.gate.rebuild(self.store.all_available)
+            return self.gate.current_epoch()
+        except Exception as exc:  # noqa: BLE001 - Redis trouble: SQL keeps deciding
+            log.warning("inventory gate rebuild failed", error=str(exc))
+            return None
+
+    def raise_alert(self, kind: str, detail: dict[str, Any]) -> bool:
+        """Log and queue an ``inventory.alert`` outbox row, rate-limited per process."""
+        log.warning("inventory alert", kind=kind, **detail)
+        now = time.monotonic()
+        if now - self._last_alert < ALERT_EVERY:
+            return False
+        self._last_alert = now
+        try:
+            with self.db.transaction() as s:
+                enqueue(s, ALERT_TOPIC, {"kind": kind, **detail}, now=self.clock.now(), source="inventory")
+            self.alerts_raised += 1
+            return True
+        except Exception as exc:  # noqa: BLE001 - an alert must never break the sale
+            log.warning("inventory alert not queued", error=str(exc))
+            return False
+
+    # -- operations ---------------------------------------------------------------------------
+    def reserve(self, order_id: str, lines: Iterable[OrderLine | Mapping[str, Any]], *, key: str | None = None,
+                channel: str = "", actor: str = "") -> Outcome:
+        merged = merge_lines(lines)
+        key = key or order_id
+        gate = self._gate_hold(key, merged)
+        if gate.verdict == "short":
+            raise InsufficientStock(gate.short or [], gate="refused")
+        held = gate.verdict in ("ok", "replay")
+        try:
+            outcome = self.store.reserve(order_id, merged, key=key, channel=channel, actor=actor)
+        except InsufficientStock as exc:
+            if held:
+                self.gate.release_hold(key)  # type: ignore[union-attr]
+            exc.gate = "passed" if held else ("bypassed" if gate.verdict == "bypass" else "none")
+            raise
+        except BaseException:
+            if held:
+                self.gate.release_hold(key)  # type: ignore[union-attr]
+            raise
+        if gate.verdict == "ok":
+            (self.gate.release_hold if outcome.replayed else self.gate.commit_hold)(key)  # type: ignore[union-attr]
+        elif gate.verdict == "replay" and not outcome.replayed:
+            self.gate.commit_hold(key)  # type: ignore[union-attr]
+        outcome.gate = {"ok": "passed", "replay": "passed", "bypass": "bypassed"}.get(gate.verdict, "none")
+        return outcome
+
+    def release(self, order_id: str, *, key: str | None = None, actor: str = "") -> Outcome:
+        outcome = self.store.release(order_id, key=key, actor=actor)
+        deltas: dict[str, int] = {}
+        for line in outcome.body.get("released", []):
+            deltas[line["sku_id"]] = deltas.get(line["sku_id"], 0) + line["qty"]
+        return self._mirror(outcome, "release", deltas)
+
+    def ship(self, order_id: str, lines: Iterable[OrderLine | Mapping[str, Any]] | None = None, *,
+             key: str | None = None, actor: str = "") -> Outcome:
+        outcome = self.store.ship(order_id, lines, key=key, actor=actor)
+        outcome.gate = "none" if self.gate is None else "passed"
+        return outcome  # shipping leaves availability unchanged: nothing to mirror
+
+    def adjust(self, sku_id: str, delta: int, reason: str, *, key: str | None = None, actor: str = "") -> Outcome:
+        outcome = self.store.adjust(sku_id, delta, reason, key=key, actor=actor)
+        return self._mirror(outcome, "adjust", {sku_id: delta})
+
+    def set_safety(self, sku_id: str, safety: int, *, key: str | None = None, actor: str = "") -> Outcome:
+        """Safety changes reach the gate through the reconciler (the gate may show more meanwhile)."""
+        return self.store.set_safety(sku_id, safety, key=key, actor=actor)
+
+    def _mirror(self, outcome: Outcome, op: str, deltas: dict[str, int]) -> Outcome:
+        if self.gate is None:
+            return outcome
+        if outcome.replayed:
+            outcome.gate = "passed"
+            return outcome
+        result = self.gate.apply_delta(f"{op}:{outcome.key}", deltas)
+        outcome.gate = "passed" if result in ("ok", "replay", "noop") else "bypassed"
+        return outcome
+
+    def get(self, sku_id: str) -> dict[str, Any] | None:
+        return self.store.get(sku_id)
+
+
+def inventory_for(services: "Services") -> InventoryService:
+    """The process's inventory service, built once per :class:`Services` (gate when Redis is set)."""
+    found = services.extras.get("inventory")
+    if found is None:
+        gate = None
+        if services.settings.redis_url:
+            gate = RedisGate(make_gate_client(services.settings.redis_url), services.settings.redis_prefix)
+        found = InventoryService(services.db, services.clock, gate)
+        found.ensure_gate()
+        services.extras["inventory"] = found
+    return found
