@@ -1,0 +1,120 @@
+"""The field catalogue rules are checked against: the normalized order, its lines, returns,
+the promotion and alert contexts, roles, channels and the whitelisted functions.
+
+This module owns those vocabularies as plain data (and :func:`canonical_role`). It mirrors the
+normalized order in ARCHITECTURE.md; it does not validate orders at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+__all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
+           "PROMOTION_CONTEXT", "ALERT_CONTEXT", "TICKET_CONTEXT", "ROLES", "OUTSIDE_PARTIES",
+           "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "FUNCTIONS", "Signature",
+           "list_of", "element_of", "NUMERIC"]
+
+# Types are short strings: text money percent duration count number bool time any,
+# and "list:<type>" for lists. Nested objects are dicts.
+FieldTree = dict[str, Union[str, "FieldTree"]]
+
+NUMERIC = ("money", "percent", "duration", "count", "number")
+
+
+def list_of(t: str) -> str:
+    return f"list:{t}"
+
+
+def element_of(t: str) -> str | None:
+    return t[5:] if t.startswith("list:") else None
+
+
+LINE_FIELDS: FieldTree = {
+    "line_id": "text", "sku_id": "text", "title": "text", "category": "text",
+    "tags": "list:text", "qty": "count", "unit_price": "money", "amount": "money",
+}
+
+# names a mapping may write inside ``lines = each … { }`` besides the line fields
+LINE_MAPPING_ALIASES = {"price": "unit_price"}
+
+ORDER_FIELDS: FieldTree = {
+    "order_id": "text", "channel": "text", "shop": "text", "status": "text",
+    "created_at": "time", "paid_at": "time", "promised_ship_at": "time", "shipped_at": "time",
+    "presale": "bool", "presale_ship_by": "time",
+    "customer": {"id": "text", "level": "text", "phone": "text", "device_id": "text"},
+    "buyer_phone": "text",
+    "receiver": {"name": "text", "phone": "text", "province": "text", "city": "text",
+                 "district": "text", "address": "text", "lat": "number", "lng": "number"},
+    "lines": {"[]": LINE_FIELDS},
+    "red_packet": "money", "coupons": "list:text",
+    "payment": {"method": "text", "paid_amount": "money"},
+    "tracking": {"courier": "text", "number": "text"},
+    "tags": "list:text",
+}
+
+RETURN_FIELDS: FieldTree = {
+    "return_id": "text", "order_id": "text", "channel": "text", "shop": "text",
+    "sku_id": "text", "category": "text", "reason": "text", "qty": "count",
+    "amount": "money", "status": "text", "created_at": "time",
+}
+
+PROMOTION_CONTEXT: FieldTree = {
+    "current_total": "money", "original_total": "money", "line_count": "count",
+    "item_count": "count",
+}
+
+ALERT_CONTEXT: FieldTree = {
+    "value": "number", "previous": "number", "change": "percent", "change_vs_previous": "percent",
+}
+
+TICKET_CONTEXT: FieldTree = {
+    "id": "text", "state": "text", "machine": "text", "created_at": "time",
+    "entered_at": "time", "payload": "any",
+}
+
+ROLES = {"管理员": "admin", "运营": "ops", "仓储": "warehouse", "财务": "finance", "客服": "cs",
+         "客服组长": "cs_lead"}
+OUTSIDE_PARTIES = {"消费者": "consumer", "平台": "platform"}
+
+
+def canonical_role(name: str) -> str | None:
+    """``客服组长`` or ``cs_lead`` → ``cs_lead``; outside parties too; None if unknown."""
+    for table in (ROLES, OUTSIDE_PARTIES):
+        if name in table:
+            return table[name]
+        if name in table.values():
+            return name
+    return None
+
+
+PLATFORMS = ("douyin", "taobao", "pdd", "kuaishou", "xiaohongshu", "miniprogram")
+CHANNEL_TYPES = ("wecom", "feishu", "dingtalk", "sms", "wms", "webhook", "email")
+
+# name → (argument types, return type). "*" at the end of the argument list: repeat the last.
+# "any" accepts every type; "numeric" accepts money/percent/duration/count/number and the
+# return "same" is the argument's type.
+Signature = tuple[tuple[str, ...], str]
+FUNCTIONS: dict[str, Signature] = {
+    "count": (("list:any",), "count"),
+    "sum": (("list:numeric",), "same"),
+    "distinct": (("list:any",), "count"),
+    "len": (("any",), "count"),
+    "concat": (("any", "*"), "text"),
+    "from_unix": (("any",), "time"),
+    "from_iso": (("any",), "time"),
+    "lower": (("text",), "text"),
+    "upper": (("text",), "text"),
+    "trim": (("text",), "text"),
+    "mask_phone": (("text",), "text"),
+    "contains": (("text", "text"), "bool"),
+    "starts_with": (("text", "text"), "bool"),
+    "ends_with": (("text", "text"), "bool"),
+    "min": (("numeric", "*"), "same"),
+    "max": (("numeric", "*"), "same"),
+    "abs": (("numeric",), "same"),
+    "now": ((), "time"),
+    "hours_since": (("time",), "number"),
+    "to_text": (("any",), "text"),
+    "to_int": (("any",), "count"),
+    "yuan_to_fen": (("any",), "money"),
+}
