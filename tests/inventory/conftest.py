@@ -22,14 +22,25 @@ BACKENDS = ["sql", pytest.param("gate", marks=[pytest.mark.redis, pytest.mark.po
 @pytest.fixture(params=BACKENDS)
 def inventory(request: pytest.FixtureRequest, services: Services, redis_prefix: str) -> Iterator[InventoryService]:
     if request.param == "gate":
-        gate = RedisGate(make_gate_client(services.settings.redis_url), f"{redis_prefix}{uuid.uuid4().hex[:8]}:")
-        inv = InventoryService(services.db, services.clock, gate)
-        assert inv.ensure_gate() is not None
-        yield inv
-        gate.wipe()
-        gate.client.close()
+        yield from gated_inventory(services, redis_prefix)
     else:
         yield InventoryService(services.db, services.clock)
+
+
+def gated_inventory(services: Services, redis_prefix: str) -> Iterator[InventoryService]:
+    """An inventory service behind its own gate keys (fresh prefix, wiped afterwards)."""
+    assert services.settings.redis_url
+    gate = RedisGate(make_gate_client(services.settings.redis_url), f"{redis_prefix}{uuid.uuid4().hex[:8]}:")
+    inv = InventoryService(services.db, services.clock, gate)
+    assert inv.ensure_gate() is not None
+    yield inv
+    gate.wipe()
+    gate.client.close()
+
+
+@pytest.fixture
+def gated(services: Services, redis_prefix: str) -> Iterator[InventoryService]:
+    yield from gated_inventory(services, redis_prefix)
 
 
 def stock_of(inv: InventoryService, sku: str) -> tuple[int, int]:
