@@ -1,0 +1,127 @@
+"""Checks a concurrent run's operation histories (JSON lines) against the final SQL record.
+
+Each history line is ``{"type": "invoke"|"ok"|"fail"|"info", "op", "key", "order_id", "lines",
+"result"}``; ``info`` means the outcome is unknown (timeout, crash). The checker bounds the
+final counters by definite successes plus unknown outcomes, and checks that no SKU ever had
+more reserved by successful orders than existed. Pure: give it data, it returns violations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class FinalLine:
+    order_id: str
+    sku_id: str
+    qty: int
+    qty_shipped: int
+    qty_released: int
+
+
+@dataclass
+class HistorySummary:
+    reserved_ok: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    reserved_unknown: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    shipped_ok: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    shipped_unknown: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    released_ok: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    ok_reserve_keys: set[str] = field(default_factory=set)
+    ship_unbounded: bool = False  # an unknown "ship everything" call: no upper bound on shipped
+    operations: int = 0
+
+
+def read_histories(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            events.extend(json.loads(line) for line in fh if line.strip())
+    return events
+
+
+def _merge(lines: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for ln in lines:
+        out[ln["sku_id"]] += ln["qty"]
+    return out
+
+
+def summarize(events: list[dict[str, Any]]) -> HistorySummary:
+    """Count each key once: replays of an acknowledged key add nothing."""
+    s = HistorySummary()
+    seen_ok: set[tuple[str, str]] = set()
+    unknown: dict[tuple[str, str], dict[str, Any]] = {}
+    for ev in events:
+        if ev["type"] == "invoke":
+            s.operations += 1
+            continue
+        ident = (ev["op"], ev["key"])
+        if ev["type"] == "ok" and ident not in seen_ok:
+            seen_ok.add(ident)
+            unknown.pop(ident, None)
+            if ev["op"] == "reserve":
+                s.ok_reserve_keys.add(ev["key"])
+                for sku, q in _merge(ev["result"]["lines"]).items():
+                    s.reserved_ok[sku] += q
+            elif ev["op"] == "ship":
+                for sku, q in _merge(ev["result"]["shipped"]).items():
+                    s.shipped_ok[sku] += q
+            elif ev["op"] == "release":
+                for sku, q in _merge(ev["result"]["released"]).items():
+                    s.released_ok[sku] += q
+        elif ev["type"] == "info" and ident not in seen_ok:
+            unknown[ident] = ev
+    for (op, _key), ev in unknown.items():
+        if op == "reserve":
+            for sku, q in _merge(ev["lines"]).items():
+                s.reserved_unknown[sku] += q
+        elif op == "ship" and ev.get("lines"):
+            for sku, q in _merge(ev["lines"]).items():
+                s.shipped_unknown[sku] += q
+        elif op == "ship":
+            s.ship_unbounded = True
+    return s
+
+
+def check_history(events: list[dict[str, Any]], initial: dict[str, int], final_stock: dict[str, tuple[int, int]],
+                  final_lines: list[FinalLine], stored_reserve_keys: set[str]) -> list[str]:
+    """Violations of: no oversell, bounds of final counters, acknowledged reservations kept."""
+    s = summarize(events)
+    problems: list[str] = []
+    line_qty: dict[str, int] = defaultdict(int)
+    line_shipped: dict[str, int] = defaultdict(int)
+    line_released: dict[str, int] = defaultdict(int)
+    for ln in final_lines:
+        line_qty[ln.sku_id] += ln.qty
+        line_shipped[ln.sku_id] += ln.qty_shipped
+        line_released[ln.sku_id] += ln.qty_released
+    for sku, init in initial.items():
+        # Cancelled units return to stock and may be sold again; nothing else may be.
+        existed = init + line_released[sku]
+        if s.reserved_ok[sku] > existed:
+            problems.append(f"{sku}: successful reservations {s.reserved_ok[sku]} exceed the {existed} that "
+                            f"existed ({init} + {line_released[sku]} cancelled)")
+        if not s.reserved_ok[sku] <= line_qty[sku] <= s.reserved_ok[sku] + s.reserved_unknown[sku]:
+            problems.append(f"{sku}: reserved lines {line_qty[sku]} outside [{s.reserved_ok[sku]}, "
+                            f"{s.reserved_ok[sku] + s.reserved_unknown[sku]}]")
+        if s.released_ok[sku] > line_released[sku]:
+            problems.append(f"{sku}: acknowledged releases {s.released_ok[sku]} not all in SQL ({line_released[sku]})")
+        hi = None if s.ship_unbounded else s.shipped_ok[sku] + s.shipped_unknown[sku]
+        if line_shipped[sku] < s.shipped_ok[sku] or (hi is not None and line_shipped[sku] > hi):
+            problems.append(f"{sku}: shipped {line_shipped[sku]} below acknowledged {s.shipped_ok[sku]}"
+                            + (f" or above {hi}" if hi is not None else ""))
+        total, reserved = final_stock.get(sku, (0, 0))
+        if total != init - line_shipped[sku]:
+            problems.append(f"{sku}: total {total} != {init} - shipped {line_shipped[sku]}")
+        if not 0 <= reserved <= total:
+            problems.append(f"{sku}: reserved {reserved} outside [0, {total}]")
+    missing = s.ok_reserve_keys - stored_reserve_keys
+    if missing:
+        problems.append(f"acknowledged reservations missing from SQL: {sorted(missing)[:10]}")
+    return problems
