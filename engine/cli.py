@@ -110,6 +110,7 @@ def _register_language_commands() -> None:
 
 
 _register_language_commands()
+main.add_command(__import__("engine.templates", fromlist=["templates_cli"]).templates_cli, "templates")
 
 
 if __name__ == "__main__":

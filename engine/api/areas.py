@@ -6,4 +6,7 @@ from flask_smorest import Blueprint
 
 
 def api_blueprints() -> list[Blueprint]:
-    return []
+    from engine.templates import blp as templates_blp
+    from engine.workflow.routes import blueprints as workflow_blueprints
+
+    return [templates_blp, *workflow_blueprints()]

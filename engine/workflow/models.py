@@ -50,6 +50,8 @@ class WorkflowInstance(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     processing_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
+    __mapper_args__ = {"version_id_col": version}
+
 
 class WorkflowTransition(Base):
     """One step of a ticket's history (``seq`` 1 is the creation)."""

@@ -1,0 +1,113 @@
+"""The ``then …`` effects of an action or a deadline handler, applied inside the transition's
+own transaction.
+
+Outside effects (chat notifications, SMS, connector calls such as ``wms.outbound``) become
+outbox rows, delivered later with the declared retries; the secrets of the channel travel as
+``env`` references, never as values. ``archive finance_voucher`` writes the voucher row in the
+same transaction (it is our own table, so it commits exactly once with the transition);
+``set`` changes the ticket's data; ``open M`` starts a ticket on machine M of the same ruleset
+version. This module decides nothing about whether an action is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dsl import model as m
+from engine.outbox import enqueue
+from engine.workflow.models import FinanceVoucher
+from engine.workflow.registry import CompiledAction, CompiledMachine
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_\u4e00-\u9fff][\w.\u4e00-\u9fff]*)\}")
+
+
+def render_message(template: str, env: dict[str, Any]) -> str:
+    """Fill ``{field}`` placeholders from the ticket (unknown placeholders stay as written)."""
+
+    def _sub(match: re.Match[str]) -> str:
+        value: Any = env
+        for part in match.group(1).split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                return match.group(0)
+        return str(value)
+
+    return _PLACEHOLDER.sub(_sub, template)
+
+
+def _settings(channel: m.ChannelDecl | None) -> dict[str, Any]:
+    if channel is None:
+        return {}
+    out: dict[str, Any] = {}
+    for s in channel.settings:
+        out[s.key] = {"env": s.value.var} if isinstance(s.value, m.EnvRef) else s.value.value
+    return out
+
+
+def apply_effects(
+    session: Session,
+    compiled: CompiledMachine,
+    holder: CompiledAction,
+    effects: tuple[m.Effect, ...],
+    *,
+    instance_id: int,
+    seq: int,
+    data: dict[str, Any],
+    env: dict[str, Any],
+    payload: dict[str, Any],
+    actor: str,
+    now: datetime,
+    registry: Any = None,
+) -> list[dict[str, Any]]:
+    """Apply ``effects`` in order; ``data`` is updated in place by ``set``. A summary of each
+    effect is returned for the history row."""
+    done: list[dict[str, Any]] = []
+    source = f"workflow:{compiled.name}:{instance_id}:{seq}"
+    base = {"instance_id": instance_id, "machine": compiled.name, "action": holder.name,
+            "seq": seq, "actor": actor}
+    for i, effect in enumerate(effects):
+        if isinstance(effect, m.Notify):
+            channel = compiled.channels.get(effect.channel)
+            kind = channel.type if channel else "unknown"
+            to = holder.to_values[i](env) if i in holder.to_values else None
+            body = {**base, "channel": effect.channel, "channel_type": kind,
+                    "settings": _settings(channel), "message": render_message(effect.message, env),
+                    "to": to}
+            enqueue(session, f"notify.{kind}", body, now=now, source=source,
+                    ruleset_version=compiled.label)
+            done.append({"effect": "notify", "channel": effect.channel, "topic": f"notify.{kind}"})
+        elif isinstance(effect, m.CallEffect):
+            channel = compiled.channels.get(effect.target)
+            kind = channel.type if channel else effect.target
+            args = [a(env) for a in holder.call_args.get(i, [])]
+            topic = f"call.{kind}.{effect.operation}"
+            body = {**base, "target": effect.target, "operation": effect.operation, "args": args,
+                    "settings": _settings(channel)}
+            enqueue(session, topic, body, now=now, source=source, ruleset_version=compiled.label)
+            done.append({"effect": "call", "topic": topic})
+        elif isinstance(effect, m.Archive):
+            if effect.target == "finance_voucher":
+                session.add(FinanceVoucher(
+                    instance_id=instance_id, seq=seq, machine=compiled.name, action=holder.name,
+                    ruleset_version=compiled.label, data=dict(data), payload=payload, created_at=now,
+                ))
+            else:
+                enqueue(session, f"archive.{effect.target}", {**base, "data": dict(data)}, now=now,
+                        source=source, ruleset_version=compiled.label)
+            done.append({"effect": "archive", "target": effect.target})
+        elif isinstance(effect, m.SetField):
+            value = holder.set_values[i](env)
+            data[effect.field] = value
+            env[effect.field] = value
+            done.append({"effect": "set", "field": effect.field})
+        elif isinstance(effect, m.OpenTicket):
+            from engine.workflow.service import open_ticket_in
+
+            opened = open_ticket_in(session, registry, compiled, effect.machine, data, actor=actor,
+                                    now=now)
+            done.append({"effect": "open", "machine": effect.machine, "instance_id": opened})
+    return done

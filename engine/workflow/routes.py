@@ -1,0 +1,130 @@
+"""HTTP entry points of the workflow engine (``/api/v1``): open a ticket, read it, fire an
+action, receive a webhook, and draw a machine. Views only translate HTTP to the service layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+from marshmallow import INCLUDE, Schema, fields
+
+from engine.auth.access import allow, current_principal, public
+from engine.auth.roles import ALL_STAFF
+from engine.workflow import service, webhooks
+from engine.workflow.diagram import render_svg
+from engine.workflow.registry import registry_of
+
+machines_blp = Blueprint("workflow_machines", __name__, url_prefix="/machines",
+                         description="Workflow machines: open tickets, diagrams")
+instances_blp = Blueprint("workflow_instances", __name__, url_prefix="/instances",
+                          description="Workflow tickets: read, fire actions")
+hooks_blp = Blueprint("workflow_hooks", __name__, url_prefix="/hooks",
+                      description="Signed inbound webhooks that fire actions")
+
+
+class CreateInstanceBody(Schema):
+    data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "declared data fields"})
+    ruleset = fields.String(load_default=None, metadata={"description": "ruleset, when several declare the machine"})
+
+
+class ActionPayload(Schema):
+    """An action's body is its payload: the fields it requires, plus anything the guard reads."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class HistoryEntry(Schema):
+    seq = fields.Integer()
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True)
+    to = fields.String()
+    action = fields.String()
+    actor = fields.String()
+    actor_role = fields.String(allow_none=True)
+    at = fields.String()
+    payload = fields.Raw()
+    ruleset_version = fields.String()
+    idempotency_key = fields.String(allow_none=True)
+    seconds_in_state = fields.Integer(allow_none=True)
+
+
+class InstanceOut(Schema):
+    id = fields.Integer()
+    machine = fields.String()
+    ruleset = fields.String()
+    ruleset_version = fields.Integer()
+    version = fields.Integer()
+    state = fields.String()
+    data = fields.Dict()
+    closed = fields.Boolean()
+    created_at = fields.String()
+    state_entered_at = fields.String()
+    closed_at = fields.String(allow_none=True)
+    processing_seconds = fields.Integer(allow_none=True)
+    owner = fields.String(allow_none=True)
+    deadline_at = fields.String(allow_none=True)
+    allowed_actions = fields.List(fields.String())
+    history = fields.List(fields.Nested(HistoryEntry))
+    action = fields.Dict()
+
+
+def _services() -> Any:
+    return current_app.extensions["orderpulse"]
+
+
+@machines_blp.route("/<machine>/instances", methods=["POST"])
+@allow(*ALL_STAFF)
+@machines_blp.arguments(CreateInstanceBody)
+@machines_blp.response(201, InstanceOut)
+def create_instance(body: dict[str, Any], machine: str) -> dict[str, Any]:
+    """Open a ticket on the current published version of MACHINE."""
+    who = current_principal()
+    created = service.create_instance(_services(), machine, body.get("data") or {},
+                                      actor=f"user:{who.username}", role=who.role, ruleset=body.get("ruleset"))
+    return service.get_instance(_services(), created["id"], who.role)
+
+
+@machines_blp.route("/<machine>/diagram.svg", methods=["GET"])
+@allow(*ALL_STAFF)
+def machine_diagram(machine: str) -> Response:
+    """The state diagram of MACHINE (current published version) as SVG."""
+    services = _services()
+    with services.db.session() as session:
+        compiled = registry_of(services).latest(session, machine, request.args.get("ruleset"))
+    return Response(render_svg(compiled.decl), mimetype="image/svg+xml")
+
+
+@instances_blp.route("/<int:instance_id>", methods=["GET"])
+@allow(*ALL_STAFF)
+@instances_blp.response(200, InstanceOut)
+def read_instance(instance_id: int) -> dict[str, Any]:
+    """The ticket: state, owner, deadline, actions allowed for your role, and history."""
+    return service.get_instance(_services(), instance_id, current_principal().role)
+
+
+@instances_blp.route("/<int:instance_id>/actions/<action>", methods=["POST"])
+@allow(*ALL_STAFF)
+@instances_blp.arguments(ActionPayload)
+@instances_blp.response(200, InstanceOut)
+def fire_action(payload: dict[str, Any], instance_id: int, action: str) -> dict[str, Any]:
+    """Fire ACTION on the ticket; the body is its payload. Send ``Idempotency-Key`` so a retry
+    returns the first answer and changes nothing."""
+    who = current_principal()
+    key = request.headers.get("Idempotency-Key") or None
+    return service.fire_action(_services(), instance_id, action, dict(payload), actor=f"user:{who.username}",
+                               role=who.role, via="user", idempotency_key=key)
+
+
+@hooks_blp.route("/<hook>", methods=["POST"])
+@public
+def receive_hook(hook: str) -> Any:
+    """Inbound webhook: HMAC-SHA256 (or DingTalk callback) checked, stale/replayed refused."""
+    result = webhooks.receive(_services(), hook, body=request.get_data(), headers=request.headers,
+                              query=request.args)
+    return result.body, result.status
+
+
+def blueprints() -> list[Blueprint]:
+    return [machines_blp, instances_blp, hooks_blp]

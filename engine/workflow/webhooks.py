@@ -1,0 +1,200 @@
+"""Inbound webhooks: authenticate, refuse stale or replayed events, map the payload to a ticket
+and an action, and fire it with actor ``webhook:<hook>``.
+
+Two protocols, chosen by the hook declaration's type:
+- ``signed`` (default): headers ``X-OrderPulse-Timestamp`` (unix seconds) and
+  ``X-OrderPulse-Signature`` = hex HMAC-SHA256 with the hook's ``secret`` over
+  ``timestamp + "." + body``; the event id comes from ``X-OrderPulse-Event-Id`` or the
+  payload's ``event_id`` (or an ``event_id`` binding).
+- ``dingtalk_approval``: DingTalk's encrypted callback (see :mod:`connectors.dingtalk`), with
+  ``token``, ``aes_key`` and optional ``owner_key`` settings; event id ``eventId``/``BizId``.
+Timestamps more than 5 minutes away from now are refused. An event id is accepted once per
+hook (unique row in ``webhook_events``, written in the transition's transaction). Bindings:
+``ticket`` (ticket id) or ``order_id`` (an open ticket's order), optional ``action``;
+otherwise the one action leaving the ticket's current state ``via webhook <hook>`` fires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from connectors.dingtalk import DingTalkCallbackError, DingTalkCrypto
+from dsl import model as m
+from engine.errors import ApiError, Conflict, NotFound, Unauthorized, Unprocessable
+from engine.logs import get_logger
+from engine.workflow.expressions import compile_expression
+from engine.workflow.models import WebhookEvent, WorkflowInstance
+from engine.workflow.registry import registry_of
+from engine.workflow.service import ActionRefused, fire_in
+
+MAX_SKEW_SECONDS = 300
+log = get_logger(__name__)
+
+
+@dataclass
+class HookResult:
+    status: int
+    body: dict[str, Any]
+
+
+def _setting(decl: m.HookDecl, key: str) -> str:
+    for s in decl.settings:
+        if s.key == key:
+            if isinstance(s.value, m.EnvRef):
+                value = os.environ.get(s.value.var, "")
+                if not value:
+                    raise ApiError(f"hook {decl.name}: environment variable {s.value.var} is not set",
+                                   code="hook_not_configured", status=503)
+                return value
+            return str(s.value.value)
+    return ""
+
+
+def _binding(decl: m.HookDecl, name: str, payload: dict[str, Any]) -> Any:
+    for b in decl.bindings:
+        if b.name == name:
+            return compile_expression(b.value)({"payload": payload, **payload})
+    return None
+
+
+def _check_time(ts_seconds: float, now_seconds: float) -> None:
+    if abs(now_seconds - ts_seconds) > MAX_SKEW_SECONDS:
+        raise Unauthorized("webhook timestamp is more than 5 minutes away from now", code="stale_timestamp")
+
+
+def _signed(decl: m.HookDecl, body: bytes, headers: Any, now_s: float) -> tuple[dict[str, Any], str]:
+    secret = _setting(decl, "secret")
+    ts = headers.get("X-OrderPulse-Timestamp", "")
+    sig = headers.get("X-OrderPulse-Signature", "").removeprefix("sha256=")
+    if not ts or not sig:
+        raise Unauthorized("webhook needs X-OrderPulse-Timestamp and X-OrderPulse-Signature", code="bad_signature")
+    expected = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, sig.lower()):
+        raise Unauthorized("webhook signature does not match", code="bad_signature")
+    try:
+        _check_time(float(ts), now_s)
+    except ValueError:
+        raise Unauthorized("X-OrderPulse-Timestamp is not a number", code="stale_timestamp") from None
+    try:
+        payload = json.loads(body or b"{}")
+    except json.JSONDecodeError:
+        raise Unprocessable("webhook body is not JSON", code="invalid_body") from None
+    if not isinstance(payload, dict):
+        raise Unprocessable("webhook body must be a JSON object", code="invalid_body")
+    event_id = headers.get("X-OrderPulse-Event-Id") or payload.get("event_id") or _binding(decl, "event_id", payload)
+    if not event_id:
+        raise Unprocessable("webhook event has no event id", code="missing_event_id")
+    return payload, str(event_id)
+
+
+def sign_body(secret: str, timestamp: str, body: bytes) -> str:
+    """The ``X-OrderPulse-Signature`` a sender puts on ``body`` (hex HMAC-SHA256)."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def _dingtalk(decl: m.HookDecl, body: bytes, query: Any, now_s: float) -> tuple[dict[str, Any], str, DingTalkCrypto, str]:
+    crypto = DingTalkCrypto(_setting(decl, "token"), _setting(decl, "aes_key"), _setting(decl, "owner_key"))
+    try:
+        parsed = json.loads(body or b"{}")
+        event = crypto.open_callback(dict(query), parsed if isinstance(parsed, dict) else {})
+    except json.JSONDecodeError:
+        raise Unprocessable("callback body is not JSON", code="invalid_body") from None
+    except DingTalkCallbackError as err:
+        raise Unauthorized(err.message, code="bad_signature" if err.reason == "bad_signature" else err.reason) from None
+    ts_raw = query.get("timestamp") or query.get("timeStamp") or "0"
+    try:
+        ts = float(ts_raw)
+    except ValueError:
+        raise Unauthorized("callback timestamp is not a number", code="stale_timestamp") from None
+    _check_time(ts / 1000 if ts > 1e11 else ts, now_s)
+    event_id = event.get("eventId") or event.get("BizId") or \
+        f"{event.get('processInstanceId')}:{event.get('type')}:{event.get('finishTime')}"
+    return event, str(event_id), crypto, str(ts_raw)
+
+
+def _find_ticket(session: Any, decl: m.HookDecl, payload: dict[str, Any]) -> WorkflowInstance:
+    ticket = _binding(decl, "ticket", payload)
+    if ticket is not None:
+        try:
+            inst = session.get(WorkflowInstance, int(ticket))
+        except (TypeError, ValueError):
+            inst = None
+        if inst is None:
+            raise NotFound(f"hook {decl.name}: no ticket {ticket}", code="unknown_instance")
+        return inst
+    order_id = _binding(decl, "order_id", payload)
+    if order_id is not None:
+        inst = session.scalars(select(WorkflowInstance).where(
+            WorkflowInstance.order_id == str(order_id), WorkflowInstance.closed.is_(False))
+            .order_by(WorkflowInstance.id.desc())).first()
+        if inst is None:
+            raise NotFound(f"hook {decl.name}: no open ticket for order {order_id}", code="unknown_instance")
+        return inst
+    raise Unprocessable(f"hook {decl.name} declares no ticket or order_id binding", code="hook_not_mapped")
+
+
+def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) -> HookResult:
+    """Handle one inbound webhook request; raises ApiError for refusals."""
+    registry = registry_of(services)
+    now = services.clock.now()
+    with services.db.session() as session:
+        decl, _, _ = registry.find_hook(session, hook)
+    crypto = None
+    if decl.type == "dingtalk_approval":
+        payload, event_id, crypto, ts = _dingtalk(decl, body, query, now.timestamp())
+        if payload.get("EventType") == "check_url":
+            return HookResult(200, crypto.reply(ts))
+    else:
+        payload, event_id = _signed(decl, body, headers, now.timestamp())
+    actor = f"webhook:{hook}"
+    outcome: dict[str, Any]
+    try:
+        with services.db.transaction(immediate=True) as session:
+            seen = session.scalar(select(WebhookEvent.id).where(WebhookEvent.hook == hook,
+                                                                WebhookEvent.event_id == event_id))
+            if seen is not None:
+                raise Conflict(f"event {event_id} of hook {hook} was already received", code="replayed_event")
+            inst = _find_ticket(session, decl, payload)
+            compiled = registry.compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
+            action = _binding(decl, "action", payload)
+            if action is None:
+                candidates = [a.name for a in compiled.decl.actions_from(inst.state) if a.via_webhook == hook]
+                if len(candidates) != 1:
+                    raise ActionRefused(f"ticket {inst.id} in state {inst.state} has "
+                                        f"{'no' if not candidates else 'several'} actions via webhook {hook}",
+                                        status=409, code="wrong_state")
+                action = candidates[0]
+            session.add(WebhookEvent(hook=hook, event_id=event_id, received_at=now, instance_id=inst.id,
+                                     action=str(action), outcome="fired"))
+            result = fire_in(session, services, compiled, inst, str(action), payload, actor=actor, role=None,
+                             via=actor, idempotency_key=f"{actor}:{event_id}", now=now)
+            outcome = {"event_id": event_id, "outcome": "fired", "instance": result}
+    except (IntegrityError, Conflict) as exc:
+        if isinstance(exc, Conflict) and exc.code != "replayed_event":
+            raise
+        if crypto is not None:  # at-least-once delivery: acknowledge the duplicate, change nothing
+            return HookResult(200, crypto.reply(ts))
+        raise Conflict(f"event {event_id} of hook {hook} was already received", code="replayed_event") from None
+    except ActionRefused as refusal:
+        if crypto is None:
+            raise
+        # DingTalk retries anything but "success"; keep the refusal on record instead.
+        log.warning("webhook refused", hook=hook, event_id=event_id, reason=refusal.code)
+        try:
+            with services.db.transaction() as session:
+                session.add(WebhookEvent(hook=hook, event_id=event_id, received_at=now, instance_id=None,
+                                         action=None, outcome=f"refused: {refusal.code}: {refusal.message}"))
+        except IntegrityError:
+            pass
+        return HookResult(200, crypto.reply(ts))
+    if crypto is not None:
+        return HookResult(200, crypto.reply(ts))
+    return HookResult(200, outcome)
