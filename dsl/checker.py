@@ -265,6 +265,10 @@ class _Checker:
                 keys.add(ent.key.value)
             return values.pop() if len(values) == 1 else "any"
         if isinstance(e, m.Each):
+            if scope.raw:
+                for f in e.fields:
+                    self.infer(f.value, scope)
+                return "list:object"
             self.error(e, "'each' is only allowed as the value of 'lines' in a mapping",
                        code="context")
             return "error"
