@@ -8,6 +8,7 @@ It does not check names or types (see :mod:`dsl.checker`).
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ __all__ = ["parse_text", "parse_expression", "MAX_TEXT_LENGTH", "MAX_NESTING", "
 MAX_TEXT_LENGTH = 2_000_000
 MAX_NESTING = 64
 MAX_TREE_DEPTH = 150
+MAX_OPERATORS = 2000
+_OPERATOR_SCAN = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[{}]|\band\b|\bor\b|[-+*/<>=!,]')
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -76,6 +79,19 @@ def _guard(text: str, filename: str) -> None:
                                    code="limit")
         elif ch in ")]}":
             depth = max(depth - 1, 0)
+    operators = 0
+    for match in _OPERATOR_SCAN.finditer(text):
+        token = match.group()
+        if token in "{}":
+            operators = 0
+        elif token[0] not in '"#':
+            operators += 1
+            if operators > MAX_OPERATORS:
+                line = text.count("\n", 0, match.start()) + 1
+                col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+                raise RuleError.at(filename, text, line, col,
+                                   f"expression is too long (more than {MAX_OPERATORS} "
+                                   "operators)", code="limit")
 
 
 def _tree_depth_guard(tree: Tree, filename: str, text: str) -> None:

@@ -93,7 +93,7 @@ ESCAPES = {
     "deep parentheses": ("(" * 10_000 + "1" + ")" * 10_000 + " > 0",
                          "brackets nest deeper than 64 levels"),
     "long chain": (" + ".join(["current_total"] * 10_000) + " > ¥1",
-                   "expression nests deeper than 150 levels"),
+                   "expression is too long (more than 2000 operators)"),
     "eval by name": ('eval("1") == 1', "unknown function 'eval'"),
     "dunder path": ("customer.__dict__ == 1",
                     "'customer.__dict__' is not allowed: names may not start with '_'"),
@@ -137,3 +137,9 @@ def test_deep_json_is_refused() -> None:
     text = "[" * 5000 + "]" * 5000
     with pytest.raises(RuleError):
         dsl.load_json(text)
+
+
+def test_left_nested_chain_is_refused_by_depth() -> None:
+    source = " + ".join(["current_total"] * 300) + " > ¥1"
+    with pytest.raises(RuleError, match="expression nests deeper than 150 levels"):
+        dsl.parse_expression(source)
