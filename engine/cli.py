@@ -99,18 +99,17 @@ def demo(host: str, port: int) -> None:
     run_demo(_services(), host=host, port=port)
 
 
-def _register_language_commands() -> None:
-    try:
-        from dsl.cli import check_command, convert_command, fmt_command
-    except ImportError:  # the language package is being built alongside
-        return
+def _register_area_commands() -> None:
+    from dsl.cli import check_command, convert_command, fmt_command
+    from engine.templates import templates_cli
+
     main.add_command(check_command, "check")
     main.add_command(fmt_command, "fmt")
     main.add_command(convert_command, "convert")
+    main.add_command(templates_cli, "templates")
 
 
-_register_language_commands()
-main.add_command(__import__("engine.templates", fromlist=["templates_cli"]).templates_cli, "templates")
+_register_area_commands()
 
 
 if __name__ == "__main__":
