@@ -76,13 +76,13 @@ def _fire_one(services: Any, deadline_id: int, now: datetime) -> bool:
                              data=data, env=env, payload={}, actor=TIMER_ACTOR, now=now, registry=registry)
         outcome = [d["effect"] for d in done]
         if done:  # the timer's own step in the history (bumps the ticket's version like any step)
-            seen = inst.version
+            seen, inst_id = inst.version, inst.id
             inst.data = data
             inst.updated_at = now
             try:
                 session.flush()
             except StaleDataError:
-                raise Conflict(f"ticket {inst.id} changed while its deadline fired", code="version_conflict") from None
+                raise Conflict(f"ticket {inst_id} changed while its deadline fired", code="version_conflict") from None
             session.add(WorkflowTransition(
                 instance_id=inst.id, seq=seen + 1, from_state=inst.state, to_state=inst.state,
                 action=DEADLINE_ACTION, actor=TIMER_ACTOR, actor_role=None, at=now, payload={"effects": done},

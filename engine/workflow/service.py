@@ -200,7 +200,7 @@ def fire_in(session: Session, services: Any, compiled: CompiledMachine, inst: Wo
         raise _refuse(422, "guard_failed", f"condition of {action} is false: {print_expr(decl.when)}",
                       [{"check": "when", "condition": print_expr(decl.when)}])
 
-    from_state, seen = inst.state, inst.version
+    from_state, seen, inst_id = inst.state, inst.version, inst.id
     seq = seen + 1
     new_state = compiled.move(from_state, action)
     effects = apply_effects(session, compiled, ca, decl.effects, instance_id=inst.id, seq=seq, data=data,
@@ -219,7 +219,7 @@ def fire_in(session: Session, services: Any, compiled: CompiledMachine, inst: Wo
     try:
         session.flush()  # UPDATE … WHERE version = :seen (version_id_col)
     except StaleDataError:
-        raise Conflict(f"ticket {inst.id} was changed by someone else; reload and retry",
+        raise Conflict(f"ticket {inst_id} was changed by someone else; reload and retry",
                        code="version_conflict") from None
     body = instance_body(inst, version=seq)
     body["action"] = {"name": action, "from": from_state, "to": new_state, "seq": seq, "effects": effects}
