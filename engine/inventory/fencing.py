@@ -67,13 +67,22 @@ def sql_token(db: Database, name: str, now: datetime) -> int:
     raise RuntimeError(f"could not issue a token for {name}")
 
 
+def newest_token(db: Database, name: str) -> int:
+    """The newest token that has written for job ``name`` (0 when none)."""
+    with db.session() as s:
+        row = s.execute(select(JobFence.token).where(JobFence.name == name)).first()
+    return 0 if row is None else int(row[0])
+
+
 @contextmanager
-def single_instance(client: Any, lock_key: str, fence_key: str, name: str, *, lease_seconds: float
-                    ) -> Iterator[JobRun | None]:
+def single_instance(client: Any, lock_key: str, fence_key: str, name: str, *, lease_seconds: float,
+                    floor: int = 0) -> Iterator[JobRun | None]:
     """Hold the job's Redis lock (non-blocking, expiring after ``lease_seconds``) and a fresh token.
 
     Yields None when another instance holds the lock. A holder that pauses past its lease
-    loses the lock; its later SQL writes are then refused by :func:`check_fence`.
+    loses the lock; its later SQL writes are then refused by :func:`check_fence`. ``floor`` is
+    the newest token SQL has seen: a Redis that lost its counter is moved past it, so tokens
+    stay monotonic across Redis data loss.
     """
     lock = client.lock(lock_key, timeout=lease_seconds, blocking_timeout=0, thread_local=False)
     if not lock.acquire(blocking=False):
@@ -81,6 +90,8 @@ def single_instance(client: Any, lock_key: str, fence_key: str, name: str, *, le
         return
     try:
         token = int(client.incr(fence_key))
+        if token <= floor:
+            token = int(client.incrby(fence_key, floor - token + 1))
         yield JobRun(name, token, lock)
     finally:
         try:

@@ -55,6 +55,11 @@ class RedisGate:
         self._delta = client.register_script(gate_scripts.APPLY_DELTA)
         self.reconcile_script = client.register_script(gate_scripts.RECONCILE)
 
+    def load_scripts(self) -> None:
+        """Load every script (a fresh or restarted Redis has none) so calls go straight to EVALSHA."""
+        for script in (self._reserve, self._release, self._commit, self._delta, self.reconcile_script):
+            self.client.script_load(script.script)
+
     def lock_key(self, name: str) -> str:
         return f"{self.base}lock:{name}"
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.inventory.fencing import check_fence, single_instance
+from engine.inventory.fencing import check_fence, newest_token, single_instance
 from engine.inventory.service import InventoryService
 from engine.logs import get_logger
 
@@ -40,7 +40,7 @@ def reconcile_once(inventory: InventoryService, *, grace_seconds: float = 30.0,
         return ReconcileReport(ran=False, refused="no_gate")
     client = gate.client
     with single_instance(client, gate.lock_key("reconcile"), gate.fence_key("reconcile"), JOB,
-                         lease_seconds=lease_seconds) as run:
+                         lease_seconds=lease_seconds, floor=newest_token(inventory.db, JOB)) as run:
         if run is None:
             return ReconcileReport(ran=False, refused="locked")
         report = ReconcileReport(ran=True, token=run.token)

@@ -32,10 +32,17 @@ BREAKER_SECONDS = 1.0
 
 
 def make_gate_client(redis_url: str, *, timeout: float = GATE_SOCKET_TIMEOUT) -> Any:
+    """A client with a short timeout that retries once on a dropped connection (never on a
+    timeout: a stalled Redis is bypassed, not waited for). A retried script is safe: the
+    gate's scripts are idempotent by key."""
     import redis as redis_lib
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.retry import Retry
 
     return redis_lib.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                    decode_responses=True, health_check_interval=0)
+                                    decode_responses=True, health_check_interval=0,
+                                    retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
 
 
 class InventoryService:
@@ -71,6 +78,7 @@ class InventoryService:
         if self.gate is None:
             return None
         try:
+            self.gate.load_scripts()
             if self.gate.needs_rebuild():
                 return self.gate.rebuild(self.store.all_available)
             return self.gate.current_epoch()

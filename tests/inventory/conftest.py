@@ -47,3 +47,19 @@ def stock_of(inv: InventoryService, sku: str) -> tuple[int, int]:
     row = inv.get(sku)
     assert row is not None
     return row["total_stock"], row["reserved_stock"]
+
+
+def reset_inventory(inv: InventoryService) -> None:
+    """Empty the inventory tables (and the gate) between hypothesis examples."""
+    from sqlalchemy import delete
+
+    from engine.inventory import models
+    from engine.storage.models import OutboxMessage
+
+    with inv.db.transaction() as s:
+        for table in (models.ReservationLine, models.InventoryRequest, models.LedgerEntry, models.StockItem,
+                      models.JobFence, OutboxMessage):
+            s.execute(delete(table))
+    if inv.gate is not None:
+        inv.gate.wipe()
+        inv.ensure_gate()
