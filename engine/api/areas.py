@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 
 
 def api_blueprints() -> list[Blueprint]:
+    from engine.inventory.routes import blp as stock_blp
     from engine.templates import blp as templates_blp
     from engine.workflow.routes import blueprints as workflow_blueprints
 
-    return [templates_blp, *workflow_blueprints()]
+    return [stock_blp, templates_blp, *workflow_blueprints()]
