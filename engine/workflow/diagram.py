@@ -23,7 +23,10 @@ BOX_W, BOX_H, COL_GAP, ROW_GAP, MARGIN = 170, 64, 110, 46, 30
 
 
 def format_duration(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    """``48h``, ``7d``, ``30m``: days from three days up, hours below (as people write them)."""
+    if seconds % 86400 == 0 and seconds >= 3 * 86400:
+        return f"{seconds // 86400}d"
+    for unit, size in (("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"

@@ -106,30 +106,36 @@ def _build(node: m.Expr) -> Compiled:
     raise ValueError(f"expression {node.kind!r} is not allowed in a workflow rule")
 
 
-def compile_expression(node: m.Expr) -> Compiled:
-    """A callable evaluating ``node`` against an environment dict."""
+def compile_expression(node: m.Expr, data_fields: Mapping[str, str] | None = None) -> Compiled:
+    """A callable evaluating ``node`` against an environment dict.
+
+    With ``data_fields`` (a machine's declared data, name → type) the language compiler's
+    ``machine`` scope is used; without (hook bindings over a raw payload) the local evaluator."""
+    if data_fields is not None:
+        compiled = _language_compiler(node, data_fields, condition=False)
+        if compiled is not None:
+            return compiled
     return _build(node)
 
 
-def compile_guard(node: m.Expr | None) -> Callable[[Env], bool] | None:
+def compile_guard(node: m.Expr | None, data_fields: Mapping[str, str] | None = None) -> Callable[[Env], bool] | None:
     """A boolean callable for an action's ``when`` (None when the action has no guard)."""
     if node is None:
         return None
-    compiled = _language_compiler(node)
-    if compiled is None:
-        compiled = _build(node)
+    compiled = _language_compiler(node, data_fields or {}, condition=True) or _build(node)
     return lambda env: bool(compiled(env))
 
 
-def _language_compiler(node: m.Expr) -> Compiled | None:
+def _language_compiler(node: m.Expr, data_fields: Mapping[str, str], *, condition: bool) -> Compiled | None:
+    """``dsl.compiler`` in the machine scope: ``fn(ticket_data, ctx)`` where ctx carries
+    ``payload``, ``id`` and ``state``; our env dict serves as both."""
     try:
-        from dsl.compiler import compile_condition  # type: ignore[import-not-found,attr-defined]
-    except ImportError:
+        from dsl import compiler
+    except ImportError:  # the language package without its compiler
         return None
+    make = compiler.compile_condition if condition else compiler.compile_expression
     try:
-        fn = compile_condition(node)
-    except Exception:  # noqa: BLE001 - fall back to the local evaluator for shapes it refuses
+        fn = make(node, "machine", data_fields=dict(data_fields))
+    except Exception:  # noqa: BLE001 - a shape the compiler refuses falls back to the evaluator
         return None
-    if not callable(fn):
-        return None
-    return fn  # type: ignore[no-any-return]
+    return lambda env: fn(env, env)

@@ -59,14 +59,14 @@ class CompiledAction:
         return self.decl.name
 
 
-def _compile_effects(effects: tuple[m.Effect, ...], target: CompiledAction) -> None:
+def _compile_effects(effects: tuple[m.Effect, ...], target: CompiledAction, fields: dict[str, str]) -> None:
     for i, effect in enumerate(effects):
         if isinstance(effect, m.SetField):
-            target.set_values[i] = compile_expression(effect.value)
+            target.set_values[i] = compile_expression(effect.value, fields)
         elif isinstance(effect, m.Notify) and effect.to is not None:
-            target.to_values[i] = compile_expression(effect.to)
+            target.to_values[i] = compile_expression(effect.to, fields)
         elif isinstance(effect, m.CallEffect):
-            target.call_args[i] = [compile_expression(a) for a in effect.args]
+            target.call_args[i] = [compile_expression(a, fields) for a in effect.args]
 
 
 class CompiledMachine:
@@ -85,17 +85,18 @@ class CompiledMachine:
         self.channels: dict[str, m.ChannelDecl] = {
             d.name: d for d in rules.declarations if isinstance(d, m.ChannelDecl)
         }
+        types = {f.name: f.type for f in decl.data}
         self.actions: dict[str, CompiledAction] = {}
         for action in decl.actions:
             roles = frozenset(r for r in (normalize_role(b) or b for b in action.by))
-            compiled = CompiledAction(action, roles, compile_guard(action.when))
-            _compile_effects(action.effects, compiled)
+            compiled = CompiledAction(action, roles, compile_guard(action.when, types))
+            _compile_effects(action.effects, compiled, types)
             self.actions[action.name] = compiled
         self.deadline_handlers: dict[str, tuple[m.DeadlineHandler, CompiledAction]] = {}
         for handler in decl.deadline_handlers:
             holder = CompiledAction(m.Action(name=f"deadline:{handler.state}", sources=(handler.state,),
                                              target=handler.state), frozenset(), None)
-            _compile_effects(handler.effects, holder)
+            _compile_effects(handler.effects, holder, types)
             self.deadline_handlers[handler.state] = (handler, holder)
         self.machine = Machine(
             model=None,
