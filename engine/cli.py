@@ -101,12 +101,14 @@ def demo(host: str, port: int) -> None:
 
 def _register_area_commands() -> None:
     from dsl.cli import check_command, convert_command, fmt_command
+    from engine.pricing.cli import price_command
     from engine.templates import templates_cli
 
     main.add_command(check_command, "check")
     main.add_command(fmt_command, "fmt")
     main.add_command(convert_command, "convert")
     main.add_command(templates_cli, "templates")
+    main.add_command(price_command, "price")
 
 
 _register_area_commands()

@@ -7,7 +7,8 @@ from flask_smorest import Blueprint
 
 def api_blueprints() -> list[Blueprint]:
     from engine.inventory.routes import blp as stock_blp
+    from engine.pricing.routes import blp as pricing_blp
     from engine.templates import blp as templates_blp
     from engine.workflow.routes import blueprints as workflow_blueprints
 
-    return [stock_blp, templates_blp, *workflow_blueprints()]
+    return [pricing_blp, stock_blp, templates_blp, *workflow_blueprints()]

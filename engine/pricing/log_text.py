@@ -123,7 +123,7 @@ def render_log(log: list[dict[str, Any]]) -> list[str]:
                     f"当前金额 current_total = {yuan(e['current_total'])}")
             for x in e.get("excluded_lines", ()):
                 tags = "、".join(f"「{t}」" for t in x["tags"])
-                text += f"；行 {x['line_id']} 带 {tags} 标签，不参与本层"
+                text += f"；行 {x['line_id']} 带{tags}标签，不参与本层"
             out.append(text)
         elif event == "rule":
             out.append(_rule(e, titles.get(e["tier"], e["tier"])))

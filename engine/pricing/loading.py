@@ -1,0 +1,118 @@
+"""Rules text → pricing plan: parse (DSL or JSON), check, pick the promotion, prepare.
+
+This module owns turning ruleset content into a :class:`~engine.pricing.plan.PricingPlan`
+and the JSON text of a quote body shared by the API and the CLI. Prepared plans are cached by
+content checksum (a published version is immutable, so its plan can be reused for every quote).
+It reads no database; :mod:`engine.pricing.published` finds the published version.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import dsl
+from dsl.errors import Diagnostic, RuleError
+
+from .conditions import PlanError
+from .plan import PricingPlan, RulesetRef, checksum_of, prepare_plan
+
+__all__ = ["CACHE_SIZE", "RulesInvalid", "plan_from_content", "quote_json"]
+
+CACHE_SIZE = 128
+
+
+@dataclass
+class RulesInvalid(Exception):
+    """Rules that cannot price: syntax or check errors, no (or an unnamed) promotion, or a
+    promotion the engine refuses. ``problems`` are ``{"line", "col", "message", ...}``."""
+
+    message: str
+    problems: list[dict[str, Any]]
+
+    def __str__(self) -> str:
+        return self.message
+
+    def format(self) -> str:
+        return "\n".join(p.get("text") or p["message"] for p in self.problems) or self.message
+
+
+def _problem(d: Diagnostic) -> dict[str, Any]:
+    out: dict[str, Any] = {"line": d.line, "col": d.col, "message": d.message, "text": d.format()}
+    if d.pointer:
+        out["pointer"] = d.pointer
+    return out
+
+
+_cache: OrderedDict[tuple[str, str, int | None, str, str | None], PricingPlan] = OrderedDict()
+_lock = threading.Lock()
+
+
+def plan_from_content(content: str, *, name: str, fmt: str = "dsl", version: int | None = None,
+                      checksum: str | None = None, promotion: str | None = None,
+                      filename: str | None = None) -> PricingPlan:
+    """The plan of ``promotion`` (default: the ruleset's only promotion) in ``content``.
+
+    ``name``/``version``/``checksum`` identify the ruleset in every quote (the checksum
+    defaults to ``sha256:`` of the content, as for published versions). Raises
+    :class:`RulesInvalid` with every problem found."""
+    checksum = checksum or checksum_of(content)
+    key = (name, checksum, version, fmt, promotion)
+    with _lock:
+        plan = _cache.get(key)
+        if plan is not None:
+            _cache.move_to_end(key)
+            return plan
+    plan = _prepare(content, name=name, fmt=fmt, version=version, checksum=checksum,
+                    promotion=promotion, filename=filename or f"{name}.{'json' if fmt == 'json' else 'op'}")
+    with _lock:
+        _cache[key] = plan
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return plan
+
+
+def _prepare(content: str, *, name: str, fmt: str, version: int | None, checksum: str,
+             promotion: str | None, filename: str) -> PricingPlan:
+    try:
+        ruleset = dsl.load_json(content, filename) if fmt == "json" else dsl.parse_text(content, filename)
+    except RuleError as exc:
+        raise RulesInvalid(f"the rules do not parse: {exc.first.format().splitlines()[0]}",
+                           [_problem(d) for d in exc.diagnostics]) from None
+    errors = [d for d in dsl.check(ruleset) if d.severity == "error"]
+    if errors:
+        raise RulesInvalid(f"the rules have {len(errors)} error(s), first: "
+                           f"{errors[0].format().splitlines()[0]}",
+                           [_problem(d) for d in errors])
+    promotions = ruleset.promotions
+    names = [p.name for p in promotions]
+    if promotion is not None:
+        chosen = next((p for p in promotions if p.name == promotion), None)
+        if chosen is None:
+            raise RulesInvalid(f"the rules have no promotion {promotion!r} (promotions: "
+                               f"{', '.join(names) or 'none'})",
+                               [{"line": 0, "col": 0, "message": "unknown promotion"}])
+    elif len(promotions) == 1:
+        chosen = promotions[0]
+    else:
+        message = ("the rules declare no promotion" if not promotions else
+                   f"the rules declare {len(promotions)} promotions ({', '.join(names)}); "
+                   "name the one to price with")
+        raise RulesInvalid(message, [{"line": 0, "col": 0, "message": message}])
+    try:
+        return prepare_plan(chosen, RulesetRef(name, version, checksum))
+    except PlanError as exc:
+        raise RulesInvalid(f"promotion {chosen.name} cannot be priced: {exc.message}",
+                           [{"line": exc.line, "col": exc.col, "message": exc.message}]) from None
+
+
+def _json_default(value: Any) -> Any:
+    return str(value)  # e.g. a Fraction read by a rule's money expression, shown in a log note
+
+
+def quote_json(body: dict[str, Any]) -> str:
+    """The exact JSON text of a quote body (API response and ``orderpulse price --json``)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=_json_default)
