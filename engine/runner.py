@@ -1,1 +1,180 @@
-"""placeholder until the background runner lands"""
+"""Background loops: the outbox dispatcher and the periodic-job scheduler.
+
+Owns threads, signals and the pace of the loops, nothing else: ``orderpulse serve`` starts
+them in-process with :func:`start_background`; ``orderpulse worker`` runs them in the
+foreground with :func:`run_worker` until SIGTERM or SIGINT. Several workers may share one
+PostgreSQL database; on SQLite the dispatcher's lease lets only one of them deliver.
+Neither entry point migrates the database.
+
+``ORDERPULSE_OUTBOX_LEASE_SECONDS`` sets how long a claimed outbox row stays reserved for a
+dispatcher (default 60 s) before another one may retry it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from engine.logs import get_logger
+from engine.outbox.dispatcher import DEFAULT_LEASE_SECONDS, Dispatcher
+from engine.scheduler import Scheduler, load_periodic_jobs
+from engine.services import Services
+
+log = get_logger(__name__)
+
+DEFAULT_INTERVAL = 1.0
+DEFAULT_BATCH = 100
+MAX_BACKOFF = 30.0
+REQUIRED_TABLES = ("outbox", "job_leases")
+
+
+def outbox_lease_seconds() -> float:
+    raw = os.environ.get("ORDERPULSE_OUTBOX_LEASE_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_LEASE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"ORDERPULSE_OUTBOX_LEASE_SECONDS must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError("ORDERPULSE_OUTBOX_LEASE_SECONDS must be positive")
+    return value
+
+
+class BackgroundRunner:
+    """Two daemon threads: one drains the outbox, one runs due periodic jobs."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        batch: int = DEFAULT_BATCH,
+        lease_seconds: float | None = None,
+        job_modules: Iterable[str] | None = None,
+    ) -> None:
+        self.services = services
+        self.interval = interval
+        self.batch = batch
+        self.stop_event = threading.Event()
+        self.dispatcher = Dispatcher(
+            services,
+            lease_seconds=lease_seconds if lease_seconds is not None else outbox_lease_seconds(),
+            stop_event=self.stop_event,
+        )
+        self.scheduler = Scheduler(services)
+        load_periodic_jobs(self.scheduler, job_modules)
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> "BackgroundRunner":
+        if self._threads:
+            raise RuntimeError("background runner already started")
+        for name, target in (("outbox-dispatcher", self._dispatch_loop), ("scheduler", self._schedule_loop)):
+            thread = threading.Thread(target=target, name=f"orderpulse-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loops to finish their current row or job, then wait for them."""
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        stuck = [t.name for t in self._threads if t.is_alive()]
+        if stuck:
+            log.warning("background threads still running after stop", threads=stuck)
+        try:
+            self.dispatcher.release_dispatcher_lease()
+        except Exception:  # noqa: BLE001 - stopping must not fail on a lost database
+            log.exception("could not release the outbox dispatcher lease")
+
+    def _backoff(self, failures: int) -> float:
+        return min(self.interval * float(2 ** min(failures, 6)), MAX_BACKOFF)
+
+    def _dispatch_loop(self) -> None:
+        failures = 0
+        while not self.stop_event.is_set():
+            try:
+                attempted = self.dispatcher.dispatch_due(limit=self.batch)
+                failures = 0
+            except Exception:  # noqa: BLE001 - keep the loop alive through database hiccups
+                log.exception("outbox dispatch pass failed", consecutive_failures=failures + 1)
+                self.stop_event.wait(self._backoff(failures))
+                failures += 1
+                continue
+            if attempted < self.batch:
+                self.stop_event.wait(self.interval)
+
+    def _schedule_loop(self) -> None:
+        failures = 0
+        while not self.stop_event.is_set():
+            try:
+                self.scheduler.run_pending()
+                wait = self.scheduler.seconds_until_next()
+                failures = 0
+            except Exception:  # noqa: BLE001
+                log.exception("scheduler pass failed", consecutive_failures=failures + 1)
+                self.stop_event.wait(self._backoff(failures))
+                failures += 1
+                continue
+            self.stop_event.wait(self.interval if wait is None else min(max(wait, 0.05), self.interval))
+
+
+def start_background(services: Services, *, interval: float = DEFAULT_INTERVAL, **kwargs: Any) -> BackgroundRunner:
+    """Start the dispatcher and scheduler threads in this process (used by ``serve``)."""
+    runner = BackgroundRunner(services, interval=interval, **kwargs).start()
+    log.info("background runner started", worker=runner.dispatcher.worker_id,
+             jobs=[j.name for j in runner.scheduler.jobs])
+    return runner
+
+
+def check_schema(services: Services) -> None:
+    """Stop with a clear message when the database has not been migrated (workers never migrate)."""
+    from sqlalchemy import inspect
+
+    with services.db.engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
+    missing = [t for t in REQUIRED_TABLES if t not in present]
+    if missing:
+        raise SystemExit(
+            f"database is not migrated (missing tables: {', '.join(missing)}); run `orderpulse db upgrade` first"
+        )
+
+
+def run_worker(services: Services, *, interval: float = DEFAULT_INTERVAL, **kwargs: Any) -> None:
+    """Run the dispatcher and scheduler until SIGTERM/SIGINT (``orderpulse worker``)."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        log.info("worker stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    check_schema(services)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    runner = BackgroundRunner(services, interval=interval, **kwargs)
+    backend = "sqlite" if services.db.is_sqlite else "postgresql" if services.db.is_postgres else "other"
+    log.info(
+        "worker started",
+        worker=runner.dispatcher.worker_id,
+        backend=backend,
+        topics=services.handlers.topics() if services.handlers else [],
+        jobs=[j.name for j in runner.scheduler.jobs],
+        lease_seconds=runner.dispatcher.lease.total_seconds(),
+    )
+    runner.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        runner.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        services.db.dispose()
+        log.info("worker stopped", worker=runner.dispatcher.worker_id)

@@ -1,0 +1,289 @@
+"""Delivering outbox rows to their handlers: claims, retries, dead letters.
+
+Owns the delivery protocol, nothing about what a handler does:
+
+1. **Claim** (one short transaction per row): pick a due pending row whose previous claim
+   (if any) has expired — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on
+   SQLite — give it a fresh ``claim_token``, ``claimed_until = now + lease`` and count the
+   attempt.
+2. **Deliver** (a second transaction): call the handler with a :class:`Delivery` whose
+   ``session`` is that transaction, then mark the row delivered with
+   ``UPDATE … WHERE id = :id AND claim_token = :token``. If no row matched, another
+   dispatcher re-claimed it after our lease ran out: the transaction rolls back, so the
+   handler's database effects never commit twice. Handlers write through
+   ``delivery.session`` and never commit or roll it back themselves. Effects outside our
+   database (a chat message, a WMS call) are at-least-once: a handler makes them idempotent
+   with ``delivery.delivery_id``.
+3. **Fail**: in a new transaction, still conditional on the claim token, keep the error and
+   schedule the next attempt ``retry_schedule[attempts - 1]`` seconds after this attempt, or
+   mark the row ``dead`` once ``max_attempts`` attempts have been made.
+
+Time comes from ``services.clock`` (or ``now=``) so tests move a manual clock instead of
+sleeping. On SQLite only one process dispatches at a time: the SQL lease
+``outbox-dispatcher`` decides which (other processes idle); on PostgreSQL any number of
+dispatchers run side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, update
+
+from engine import leases
+from engine.logs import get_logger
+from engine.outbox.registry import Delivery
+from engine.storage.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from engine.services import Services
+
+log = get_logger(__name__)
+
+DEFAULT_LEASE_SECONDS = 60.0
+DISPATCHER_LEASE = "outbox-dispatcher"
+DISPATCHER_LEASE_TTL = 30.0
+MAX_ERROR_CHARS = 4000
+
+
+def default_worker_id() -> str:
+    """``host:pid``: every dispatcher in one process counts as the same lease holder."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class StaleClaim(RuntimeError):
+    """Our claim on a row was taken over by another dispatcher after our lease expired."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row this dispatcher holds until ``claimed_until``; ``attempt`` counts this try."""
+
+    id: int
+    delivery_id: str
+    topic: str
+    payload: Any
+    attempt: int
+    max_attempts: int
+    retry_schedule: tuple[int, ...]
+    token: str
+    now: datetime
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0))
+
+
+def describe_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def next_delay(retry_schedule: tuple[int, ...], attempt: int) -> int:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+    if not retry_schedule:
+        return 0
+    return int(retry_schedule[min(attempt - 1, len(retry_schedule) - 1)])
+
+
+class Dispatcher:
+    """Delivers due outbox rows; safe to run in many processes on PostgreSQL."""
+
+    def __init__(
+        self,
+        services: "Services",
+        *,
+        worker_id: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        single_on_sqlite: bool = True,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        if services.handlers is None:
+            raise ValueError("services.handlers is not set: build services with Services.build")
+        self.services = services
+        self.db = services.db
+        self.handlers = services.handlers
+        self.worker_id = worker_id or default_worker_id()
+        self.lease = timedelta(seconds=lease_seconds)
+        self.use_dispatcher_lease = single_on_sqlite and services.db.is_sqlite
+        self.stop_event = stop_event
+        self._has_lease: bool | None = None
+
+    # --- the loop body -------------------------------------------------------------------
+
+    def dispatch_due(self, now: datetime | None = None, limit: int = 100) -> int:
+        """Try every due row once (at most ``limit``); return how many rows were attempted.
+
+        ``now`` fixes the time for the whole pass (tests); by default each claim reads the
+        clock. Returns 0 without touching rows when another process holds the SQLite
+        dispatcher lease.
+        """
+        if not self.holds_dispatcher_lease(now or self.services.clock.now()):
+            return 0
+        retry_now: list[int] = []  # rows failed in this pass but due again already
+        attempted = 0
+        while attempted < limit and not (self.stop_event is not None and self.stop_event.is_set()):
+            at = now or self.services.clock.now()
+            claim = self.claim_next(at, exclude=retry_now)
+            if claim is None:
+                break
+            attempted += 1
+            outcome = self.deliver(claim)
+            if outcome != "delivered":
+                retry_now.append(claim.id)
+        return attempted
+
+    def holds_dispatcher_lease(self, now: datetime) -> bool:
+        """On SQLite, take or renew the single-dispatcher lease; always True elsewhere."""
+        if not self.use_dispatcher_lease:
+            return True
+        token = leases.acquire(self.db, DISPATCHER_LEASE, self.worker_id, DISPATCHER_LEASE_TTL, now)
+        has = token is not None
+        if has != self._has_lease:
+            if has:
+                log.info("outbox dispatcher lease taken", worker=self.worker_id, fencing_token=token)
+            else:
+                log.info("outbox dispatcher idle: another process holds the SQLite lease", worker=self.worker_id)
+            self._has_lease = has
+        return has
+
+    def release_dispatcher_lease(self) -> None:
+        if self.use_dispatcher_lease and self._has_lease:
+            leases.release(self.db, DISPATCHER_LEASE, self.worker_id)
+            self._has_lease = None
+
+    # --- step 1: claim -------------------------------------------------------------------
+
+    def claim_next(self, now: datetime, *, exclude: list[int] | tuple[int, ...] = ()) -> Claim | None:
+        """Claim the next due row (the longest due first), or None when nothing is due."""
+        while True:
+            with self.db.transaction(immediate=True) as session:
+                query = select(OutboxMessage).where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.next_attempt_at <= now,
+                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                )
+                if exclude:
+                    query = query.where(OutboxMessage.id.not_in(list(exclude)))
+                # Oldest due first, straight off the (status, next_attempt_at) index; rows due at
+                # the same instant come in index order (adding id as a tie-break costs a sort).
+                query = query.order_by(OutboxMessage.next_attempt_at).limit(1)
+                row = session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
+                if row is None:
+                    return None
+                if row.attempts >= row.max_attempts:
+                    # The final attempt's claimant vanished (process killed) without an answer.
+                    row.status = "dead"
+                    row.last_error = (
+                        (row.last_error + "\n" if row.last_error else "")
+                        + f"claim expired during attempt {row.attempts} of {row.max_attempts} (dispatcher stopped?)"
+                    )
+                    row.claim_token = None
+                    row.claimed_until = None
+                    dead = (row.id, row.delivery_id, row.topic)
+                    claim = None
+                else:
+                    row.attempts += 1
+                    row.claim_token = str(uuid.uuid4())
+                    row.claimed_until = now + self.lease
+                    dead = None
+                    claim = Claim(
+                        id=row.id,
+                        delivery_id=row.delivery_id,
+                        topic=row.topic,
+                        payload=row.payload,
+                        attempt=row.attempts,
+                        max_attempts=row.max_attempts,
+                        retry_schedule=tuple(int(s) for s in (row.retry_schedule or ())),
+                        token=row.claim_token,
+                        now=now,
+                    )
+            if claim is not None:
+                return claim
+            if dead is not None:
+                log.warning("outbox row dead: final attempt never answered", outbox_id=dead[0],
+                            delivery_id=dead[1], topic=dead[2])
+
+    # --- step 2: deliver -----------------------------------------------------------------
+
+    def deliver(self, claim: Claim) -> str:
+        """Run the handler for a claimed row: ``"delivered"``, ``"failed"`` or ``"stale"``."""
+        try:
+            handler = self.handlers.get(claim.topic)
+        except LookupError as exc:
+            return self._fail(claim, exc)
+        try:
+            with self.db.transaction(immediate=True) as session:
+                handler(
+                    Delivery(
+                        delivery_id=claim.delivery_id,
+                        topic=claim.topic,
+                        payload=claim.payload,
+                        attempt=claim.attempt,
+                        now=claim.now,
+                        session=session,
+                    )
+                )
+                marked = session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == claim.id,
+                        OutboxMessage.claim_token == claim.token,
+                        OutboxMessage.status == "pending",
+                    )
+                    .values(
+                        status="delivered",
+                        delivered_at=self.services.clock.now(),
+                        claim_token=None,
+                        claimed_until=None,
+                    )
+                )
+                if _rowcount(marked) != 1:
+                    raise StaleClaim(f"outbox row {claim.id} was re-claimed by another dispatcher")
+        except StaleClaim:
+            log.warning("outbox claim lost: handler effects rolled back", outbox_id=claim.id,
+                        delivery_id=claim.delivery_id, topic=claim.topic, attempt=claim.attempt,
+                        worker=self.worker_id)
+            return "stale"
+        except Exception as exc:  # noqa: BLE001 - any handler failure is a failed attempt
+            return self._fail(claim, exc)
+        log.info("outbox delivered", outbox_id=claim.id, delivery_id=claim.delivery_id, topic=claim.topic,
+                 attempt=claim.attempt, payload=claim.payload, worker=self.worker_id)
+        return "delivered"
+
+    # --- step 3: fail --------------------------------------------------------------------
+
+    def _fail(self, claim: Claim, exc: BaseException) -> str:
+        error = describe_error(exc)
+        dead = claim.attempt >= claim.max_attempts
+        values: dict[str, Any] = {"last_error": error, "claim_token": None, "claimed_until": None}
+        if dead:
+            values["status"] = "dead"
+        else:
+            values["next_attempt_at"] = claim.now + timedelta(seconds=next_delay(claim.retry_schedule, claim.attempt))
+        with self.db.transaction(immediate=True) as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == claim.id, OutboxMessage.claim_token == claim.token)
+                .values(**values)
+            )
+        fields = dict(outbox_id=claim.id, delivery_id=claim.delivery_id, topic=claim.topic,
+                      attempt=claim.attempt, max_attempts=claim.max_attempts, error=error,
+                      payload=claim.payload, worker=self.worker_id)
+        if _rowcount(result) != 1:
+            log.warning("outbox claim lost before recording failure", **fields)
+            return "stale"
+        if dead:
+            log.error("outbox row dead after last attempt", **fields)
+        else:
+            log.warning("outbox delivery failed, will retry", next_attempt_at=values["next_attempt_at"].isoformat(),
+                        **fields)
+        return "failed"
