@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 
 class Database:
@@ -25,10 +24,11 @@ class Database:
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         kwargs: dict[str, Any] = {"future": True}
         if self.is_sqlite:
+            # Pooled connections: closing the last connection to a WAL database checkpoints
+            # it, which made every short transaction pay for a checkpoint.
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            kwargs["poolclass"] = NullPool if ":memory:" not in url else None
-            if kwargs["poolclass"] is None:
-                del kwargs["poolclass"]
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = 20
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = 10
