@@ -57,6 +57,8 @@ def configure_logging(level: int = logging.INFO, stream: Any = None) -> None:
             root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level)
+    for noisy in ("alembic", "waitress.queue"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     _configured = True
 
 
