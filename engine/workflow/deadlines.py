@@ -22,7 +22,7 @@ from engine.logs import get_logger
 from engine.workflow.effects import apply_effects
 from engine.workflow.models import WorkflowDeadline, WorkflowInstance, WorkflowTransition
 from engine.workflow.registry import registry_of
-from engine.workflow.service import ActionRefused, fire_in
+from engine.workflow.service import ActionRefused, fire_in, write_transaction
 
 TIMER_ACTOR = "timer"
 DEADLINE_ACTION = "on deadline"
@@ -49,7 +49,7 @@ def run_due_deadlines(services: Any, now: datetime) -> int:
 
 def _fire_one(services: Any, deadline_id: int, now: datetime) -> bool:
     registry = registry_of(services)
-    with services.db.transaction(immediate=True) as session:
+    with write_transaction(services) as session:
         claimed = session.execute(
             update(WorkflowDeadline)
             .where(WorkflowDeadline.id == deadline_id, WorkflowDeadline.status == "pending")

@@ -12,7 +12,7 @@ from marshmallow import INCLUDE, Schema, fields
 
 from engine.auth.access import allow, current_principal, public
 from engine.auth.roles import ALL_STAFF
-from engine.workflow import service, webhooks
+from engine.workflow import metrics, service, webhooks
 from engine.workflow.diagram import render_svg
 from engine.workflow.registry import registry_of
 
@@ -94,6 +94,15 @@ def machine_diagram(machine: str) -> Response:
     with services.db.session() as session:
         compiled = registry_of(services).latest(session, machine, request.args.get("ruleset"))
     return Response(render_svg(compiled.decl), mimetype="image/svg+xml")
+
+
+@machines_blp.route("/<machine>/metrics", methods=["GET"])
+@allow(*ALL_STAFF)
+def machine_metrics(machine: str) -> Any:
+    """Time in each state (tickets that left it, and open ones) and end-to-end processing time."""
+    services = _services()
+    with services.db.session() as session:
+        return metrics.machine_metrics(session, machine, services.clock.now())
 
 
 @instances_blp.route("/<int:instance_id>", methods=["GET"])

@@ -12,13 +12,17 @@ first answer and changes nothing.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dsl.printer import print_expr
 from engine.errors import ApiError, Conflict, NotFound, Unprocessable
@@ -27,6 +31,41 @@ from engine.workflow.models import WorkflowDeadline, WorkflowInstance, WorkflowT
 from engine.workflow.registry import CompiledMachine, MachineRegistry, registry_of
 
 CREATE_ACTION = "create"
+_INSTANCES = WorkflowInstance.__table__
+_TRANSITIONS = WorkflowTransition.__table__
+_DEADLINES = WorkflowDeadline.__table__
+_ADVANCE = (update(_INSTANCES)
+            .where(_INSTANCES.c.id == bindparam("b_id"), _INSTANCES.c.version == bindparam("b_seen"))
+            .values({c: bindparam(c) for c in ("state", "data", "updated_at", "state_entered_at", "version",
+                                               "closed", "closed_at", "processing_seconds", "order_id")}))
+_CANCEL_DEADLINES = (update(_DEADLINES)
+                     .where(_DEADLINES.c.instance_id == bindparam("b_id"), _DEADLINES.c.status == "pending")
+                     .values(status="cancelled", outcome=bindparam("outcome")))
+_RECORD = insert(_TRANSITIONS)
+_LOAD = select(_INSTANCES).where(_INSTANCES.c.id == bindparam("b_id"))
+_FIND_KEY = (select(_TRANSITIONS.c.action, _TRANSITIONS.c.result)
+             .where(_TRANSITIONS.c.instance_id == bindparam("b_id"),
+                    _TRANSITIONS.c.idempotency_key == bindparam("b_key")))
+
+
+@contextmanager
+def write_transaction(services: Any) -> Iterator[Session]:
+    """A write transaction for workflow changes. On SQLite the writers of this process queue on
+    a lock before ``BEGIN IMMEDIATE`` instead of spinning in SQLite's busy handler (whose
+    back-off sleeps make the tail latency of concurrent webhooks seconds long); PostgreSQL
+    needs no such queue (row locks and the version check do the work)."""
+    if not services.db.is_sqlite:
+        with services.db.transaction() as session:
+            yield session
+        return
+    lock = services.extras.setdefault("workflow.sqlite_write_lock", threading.Lock())
+    with lock, services.db.transaction(immediate=True) as session:
+        yield session
+
+
+class TicketRow(SimpleNamespace):
+    """A ticket read with one Core SELECT (the hot path's stand-in for the ORM object)."""
+_START_DEADLINE = insert(_DEADLINES)
 _INT_TYPES = ("money", "count", "duration", "percent")
 
 
@@ -203,46 +242,45 @@ def fire_in(session: Session, services: Any, compiled: CompiledMachine, inst: Wo
     from_state, seen, inst_id = inst.state, inst.version, inst.id
     seq = seen + 1
     new_state = compiled.move(from_state, action)
-    effects = apply_effects(session, compiled, ca, decl.effects, instance_id=inst.id, seq=seq, data=data,
+    effects = apply_effects(session, compiled, ca, decl.effects, instance_id=inst_id, seq=seq, data=data,
                             env=env, payload=payload, actor=actor, now=now, registry=registry_of(services))
     seconds = int((now - inst.state_entered_at).total_seconds())
-    inst.state = new_state
-    inst.data = data
-    inst.updated_at = now
-    inst.state_entered_at = now
-    if compiled.is_final(new_state):
-        inst.closed = True
-        inst.closed_at = now
-        inst.processing_seconds = int((now - inst.created_at).total_seconds())
-    if "order_id" in data and data["order_id"] is not None:
-        inst.order_id = str(data["order_id"])
-    try:
-        session.flush()  # UPDATE … WHERE version = :seen (version_id_col)
-    except StaleDataError:
-        raise Conflict(f"ticket {inst_id} was changed by someone else; reload and retry",
-                       code="version_conflict") from None
-    body = instance_body(inst, version=seq)
+    final = compiled.is_final(new_state)
+    order_id = data.get("order_id")
+    values: dict[str, Any] = {
+        "state": new_state, "data": data, "updated_at": now, "state_entered_at": now, "version": seq,
+        "closed": True if final else inst.closed,
+        "closed_at": now if final else inst.closed_at,
+        "processing_seconds": int((now - inst.created_at).total_seconds()) if final else inst.processing_seconds,
+        "order_id": str(order_id) if order_id is not None else inst.order_id,
+    }
+    # Prepared Core statements on the hot path; the version condition is the optimistic lock.
+    changed = session.connection().execute(_ADVANCE, {**values, "b_id": inst_id, "b_seen": seen}).rowcount
+    if changed != 1:
+        raise Conflict(f"ticket {inst_id} was changed by someone else; reload and retry", code="version_conflict")
+    conn = session.connection()
+    _sync = set_committed_value if isinstance(inst, WorkflowInstance) else setattr
+    for key, value in values.items():
+        _sync(inst, key, value)
+    body = instance_body(inst)
     body["action"] = {"name": action, "from": from_state, "to": new_state, "seq": seq, "effects": effects}
-    session.execute(
-        update(WorkflowDeadline)
-        .where(WorkflowDeadline.instance_id == inst.id, WorkflowDeadline.status == "pending")
-        .values(status="cancelled", outcome=f"left {from_state} by {action}")
-    )
-    session.add(WorkflowTransition(
-        instance_id=inst.id, seq=seq, from_state=from_state, to_state=new_state, action=action, actor=actor,
-        actor_role=role, at=now, payload=payload, ruleset_version=compiled.label,
-        idempotency_key=idempotency_key, seconds_in_state=seconds, result=body,
-    ))
-    _start_deadline(session, compiled, inst.id, new_state, seq, now)
-    session.flush()
+    left = compiled.states.get(from_state)
+    if left is not None and left.deadline:
+        conn.execute(_CANCEL_DEADLINES, {"b_id": inst_id, "outcome": f"left {from_state} by {action}"})
+    conn.execute(_RECORD, {
+        "instance_id": inst_id, "seq": seq, "from_state": from_state, "to_state": new_state, "action": action,
+        "actor": actor, "actor_role": role, "at": now, "payload": payload, "ruleset_version": compiled.label,
+        "idempotency_key": idempotency_key, "seconds_in_state": seconds, "result": body})
+    entered = compiled.states.get(new_state)
+    if entered is not None and entered.deadline:
+        conn.execute(_START_DEADLINE, {
+            "instance_id": inst_id, "state": new_state, "entry_seq": seq,
+            "due_at": now + timedelta(seconds=entered.deadline), "status": "pending", "outcome": ""})
     return body
 
 
 def _replayed(session: Session, instance_id: int, key: str, action: str) -> dict[str, Any] | None:
-    prior = session.execute(
-        select(WorkflowTransition.action, WorkflowTransition.result)
-        .where(WorkflowTransition.instance_id == instance_id, WorkflowTransition.idempotency_key == key)
-    ).first()
+    prior = session.connection().execute(_FIND_KEY, {"b_id": instance_id, "b_key": key}).first()
     if prior is None:
         return None
     if prior.action != action:
@@ -257,10 +295,11 @@ def fire_action(services: Any, instance_id: int, action: str, payload: dict[str,
     registry = registry_of(services)
     now = services.clock.now()
     try:
-        with services.db.transaction(immediate=True) as session:
-            inst = session.get(WorkflowInstance, instance_id)
-            if inst is None:
+        with write_transaction(services) as session:
+            row = session.connection().execute(_LOAD, {"b_id": instance_id}).first()
+            if row is None:
                 raise NotFound(f"ticket {instance_id} does not exist", code="unknown_instance")
+            inst = TicketRow(**row._mapping)
             if idempotency_key:
                 first = _replayed(session, instance_id, idempotency_key, action)
                 if first is not None:
@@ -311,3 +350,40 @@ def get_instance(services: Any, instance_id: int, role: str | None = None) -> di
         body["deadline_at"] = due.isoformat() if due else None
         body["history"] = history_of(session, inst.id)
         return body
+
+
+# --------------------------------------------------------------------------- bulk
+
+
+def fire_actions(services: Any, steps: list[dict[str, Any]], *, actor: str, role: str | None) -> list[dict[str, Any]]:
+    """Fire many actions (``{"instance_id", "action", "payload"?, "idempotency_key"?}``) in one
+    transaction, e.g. a lead approving a page of tickets at once. Every step is checked like a
+    single action and runs in its own SAVEPOINT, so a refused or conflicting step changes
+    nothing and the others still commit. Returns one ``{"ok": ticket}`` or ``{"error": {...}}``
+    per step, in order."""
+    registry = registry_of(services)
+    now = services.clock.now()
+    results: list[dict[str, Any]] = []
+    with write_transaction(services) as session:
+        conn = session.connection()
+        for step in steps:
+            instance_id, action = int(step["instance_id"]), str(step["action"])
+            key = step.get("idempotency_key")
+            try:
+                with session.begin_nested():
+                    row = conn.execute(_LOAD, {"b_id": instance_id}).first()
+                    if row is None:
+                        raise NotFound(f"ticket {instance_id} does not exist", code="unknown_instance")
+                    first = _replayed(session, instance_id, key, action) if key else None
+                    if first is not None:
+                        results.append({"ok": first})
+                        continue
+                    inst = TicketRow(**row._mapping)
+                    compiled = registry.compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
+                    body = fire_in(session, services, compiled, inst, action, dict(step.get("payload") or {}),
+                                   actor=actor, role=role, via="user", idempotency_key=key, now=now)
+                    session.flush()
+                results.append({"ok": body})
+            except ApiError as err:
+                results.append(err.body())
+    return results

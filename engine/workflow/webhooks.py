@@ -33,7 +33,7 @@ from engine.logs import get_logger
 from engine.workflow.expressions import compile_expression
 from engine.workflow.models import WebhookEvent, WorkflowInstance
 from engine.workflow.registry import registry_of
-from engine.workflow.service import ActionRefused, fire_in
+from engine.workflow.service import ActionRefused, fire_in, write_transaction
 
 MAX_SKEW_SECONDS = 300
 log = get_logger(__name__)
@@ -157,7 +157,7 @@ def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) 
     actor = f"webhook:{hook}"
     outcome: dict[str, Any]
     try:
-        with services.db.transaction(immediate=True) as session:
+        with write_transaction(services) as session:
             seen = session.scalar(select(WebhookEvent.id).where(WebhookEvent.hook == hook,
                                                                 WebhookEvent.event_id == event_id))
             if seen is not None:

@@ -103,3 +103,20 @@ def test_idempotency_key_replay_returns_first_answer_and_changes_nothing(client,
     assert other.status_code == 409 and other.get_json()["error"]["code"] == "idempotency_key_reused"
     body = client.get(f"/api/v1/instances/{tid}", headers=auth(tokens["cs"])).get_json()
     assert body["version"] == 2 and [h["action"] for h in body["history"]] == ["create", "审核通过"]
+
+
+def test_time_in_state_and_processing_time_metrics(client, services, tokens, clock) -> None:
+    publish_template(client, tokens, "aftersales_standard")
+    ids = [client.post("/api/v1/machines/aftersales/instances",
+                       json={"data": {"order_id": f"M-{i}", "consumer_id": "c"}},
+                       headers=auth(tokens["cs"])).get_json()["id"] for i in range(3)]
+    clock.advance(600)
+    fire(client, tokens["cs"], ids[0], "审核通过")
+    clock.advance(600)
+    fire(client, tokens["cs"], ids[1], "审核通过")
+    clock.advance(300)
+    body = client.get("/api/v1/machines/aftersales/metrics", headers=auth(tokens["cs_lead"])).get_json()
+    waiting = body["states"]["待审核"]
+    assert (waiting["left"], waiting["avg_seconds"], waiting["max_seconds"]) == (2, 900, 1200)
+    assert (waiting["open"], waiting["open_oldest_seconds"]) == (1, 1500)
+    assert body["states"]["待退货"]["open"] == 2 and body["closed"] == 0

@@ -1,0 +1,296 @@
+"""Workflow engine speed, each figure next to its baseline from the same run.
+
+1. In memory: tickets through the after-sales path (5 transitions each) on one shared
+   ``transitions`` machine per declaration version (ours) vs. the naive use of ``transitions``
+   (a new ``Machine`` per ticket). Also ours with the full action checks (role, requires, guard).
+2. Persisted: ``fire_action`` (checks, conditional UPDATE, history row, outbox, deadlines; one
+   transaction each) on SQLite and, when reachable, PostgreSQL.
+3. Webhook → transition latency (p50/p99) with 50 concurrent clients against a real
+   ``orderpulse serve`` subprocess (SQLite), signed HMAC-SHA256 requests.
+
+Run: ``.venv/bin/python bench/workflow.py [--quick]``. Goals: in-memory ≥ 2× naive, SQLite
+persisted ≥ 1,000 transitions/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from transitions import Machine  # noqa: E402
+
+from dsl.parser import parse_text  # noqa: E402
+from engine.clock import SystemClock  # noqa: E402
+from engine.config import Settings  # noqa: E402
+from engine.services import Services  # noqa: E402
+from engine.storage.migrate import upgrade  # noqa: E402
+from engine.workflow import service  # noqa: E402
+from engine.workflow.registry import CompiledMachine  # noqa: E402
+from engine.workflow.webhooks import sign_body  # noqa: E402
+
+TEMPLATE = (ROOT / "templates_library" / "aftersales_standard.op").read_text(encoding="utf-8")
+# the 补发 branch of the standard after-sales machine: five staff actions from 待审核 to 已关闭
+PERSIST_PATH = [("审核通过", "cs", {}), ("登记退货物流", "cs", {"return_tracking_no": "SF1"}),
+                ("质检通过", "warehouse", {"qc_result": "合格"}), ("生成补发单", "cs", {}), ("补发签收", "cs", {})]
+HOOK_RULES = """
+hook bench_carrier signed {
+    secret env BENCH_HOOK_SECRET
+    ticket = payload.ticket_id
+}
+machine delivery "配送" {
+    data { order_id: text }
+    initial 运输中
+    state 运输中 owner 平台 deadline 3d
+    state 已签收 final
+    action 签收 from 运输中 to 已签收 via webhook bench_carrier
+}
+"""
+
+
+class NaiveTicket:
+    def __init__(self) -> None:
+        self.state = ""
+
+
+def bench_in_memory(tickets: int) -> dict[str, float]:
+    decl = parse_text(TEMPLATE).machines[0]
+    compiled = CompiledMachine("aftersales_standard", 1, decl, parse_text(TEMPLATE))
+    steps = [a for a, _, _ in PERSIST_PATH]
+
+    start = time.perf_counter()
+    for _ in range(tickets):
+        state = compiled.initial
+        for action in steps:
+            state = compiled.move(state, action)
+    ours = tickets * len(steps) / (time.perf_counter() - start)
+
+    env_payloads = [dict(p) for _, _, p in PERSIST_PATH]
+    start = time.perf_counter()
+    for _ in range(tickets):
+        state, data = compiled.initial, {"order_id": "O", "consumer_id": "c"}
+        for action, payload in zip(steps, env_payloads):
+            ca = compiled.actions[action]
+            assert state in ca.decl.sources
+            assert all(payload.get(f) not in (None, "") for f in ca.decl.requires)
+            data = {**data, **payload}
+            if ca.guard is not None:
+                assert ca.guard({**data, "payload": payload, "id": 1, "state": state})
+            state = compiled.move(state, action)
+    checked = tickets * len(steps) / (time.perf_counter() - start)
+
+    spec = {"states": [s.name for s in decl.states], "initial": decl.initial,
+            "transitions": [{"trigger": a.name, "source": list(a.sources), "dest": a.target} for a in decl.actions],
+            "auto_transitions": False}
+    naive_tickets = max(tickets // 10, 200)
+    start = time.perf_counter()
+    for _ in range(naive_tickets):
+        model = NaiveTicket()
+        Machine(model=model, **spec)
+        for action in steps:
+            model.trigger(action)  # type: ignore[attr-defined]
+    naive = naive_tickets * len(steps) / (time.perf_counter() - start)
+    return {"ours": ours, "ours_checked": checked, "naive": naive}
+
+
+def _publish(services: Services, name: str, content: str) -> None:
+    from engine.rulesets import service as rulesets
+
+    now = services.clock.now()
+    with services.db.transaction(immediate=True) as s:
+        rulesets.create_ruleset(s, name=name, content=content, actor="bench", now=now)
+    with services.db.transaction(immediate=True) as s:
+        rulesets.publish(s, name, actor="bench", now=now)
+
+
+def bench_persisted(url: str, tickets: int) -> dict[str, float]:
+    services = Services.build(Settings(database_url=url, secret_key="bench"), clock=SystemClock())
+    upgrade(services.db)
+    _publish(services, "aftersales_standard", TEMPLATE)
+    ids = [service.create_instance(services, "aftersales", {"order_id": f"O{i}", "consumer_id": "c"},
+                                   actor="bench")["id"] for i in range(tickets)]
+    service.fire_action(services, ids[0], "审核通过", {}, actor="warm", role="cs")  # warm the registry
+    start = time.perf_counter()
+    fired = 0
+    for tid in ids[1:]:
+        for action, role, payload in PERSIST_PATH:
+            service.fire_action(services, tid, action, dict(payload), actor="bench", role=role,
+                                idempotency_key=f"{tid}:{action}")
+            fired += 1
+    single = fired / (time.perf_counter() - start)
+
+    ids = [service.create_instance(services, "aftersales", {"order_id": f"B{i}", "consumer_id": "c"},
+                                   actor="bench")["id"] for i in range(tickets)]
+    start = time.perf_counter()
+    fired = 0
+    for action, role, payload in PERSIST_PATH:
+        for i in range(0, len(ids), 100):
+            results = service.fire_actions(services, [
+                {"instance_id": tid, "action": action, "payload": dict(payload), "idempotency_key": f"{tid}:{action}"}
+                for tid in ids[i:i + 100]], actor="bench", role=role)
+            assert all("ok" in r for r in results), results[:1]
+            fired += len(results)
+    batch = fired / (time.perf_counter() - start)
+    services.db.dispose()
+    return {"single": single, "batch": batch}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_webhooks(tickets: int, clients: int) -> dict[str, float]:
+    folder = Path(tempfile.mkdtemp(prefix="op-bench-"))
+    url = f"sqlite:///{folder / 'bench.db'}"
+    secret = "bench-" + uuid.uuid4().hex
+    os.environ["BENCH_HOOK_SECRET"] = secret
+    services = Services.build(Settings(database_url=url, secret_key="bench"), clock=SystemClock())
+    upgrade(services.db)
+    _publish(services, "deliveries", HOOK_RULES)
+    ids = [service.create_instance(services, "delivery", {"order_id": f"D{i}"}, actor="bench")["id"]
+           for i in range(tickets)]
+    services.db.dispose()
+    port = _free_port()
+    env = {**os.environ, "ORDERPULSE_DATABASE_URL": url, "BENCH_HOOK_SECRET": secret}
+    env.pop("ORDERPULSE_REDIS_URL", None)
+    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--threads", "16"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("orderpulse serve did not start")
+        latencies: list[float] = []
+        failures: list[str] = []
+        lock = threading.Lock()
+        chunks = [ids[i::clients] for i in range(clients)]
+        barrier = threading.Barrier(clients)
+
+        def client(chunk: list[int]) -> None:
+            barrier.wait()
+            for tid in chunk:
+                body = json.dumps({"ticket_id": tid, "event_id": f"evt-{tid}"}).encode()
+                ts = str(int(time.time()))
+                req = urllib.request.Request(base + "/api/v1/hooks/bench_carrier", data=body, method="POST", headers={
+                    "Content-Type": "application/json", "X-OrderPulse-Timestamp": ts,
+                    "X-OrderPulse-Signature": sign_body(secret, ts, body)})
+                t0 = time.perf_counter()
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as resp:
+                        ok = resp.status == 200 and json.loads(resp.read())["instance"]["state"] == "已签收"
+                except OSError as exc:
+                    ok = False
+                    with lock:
+                        failures.append(str(exc))
+                elapsed = time.perf_counter() - t0
+                with lock:
+                    if ok:
+                        latencies.append(elapsed)
+                    elif len(failures) < 5:
+                        failures.append(f"ticket {tid}: unexpected answer")
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in chunks]
+        wall = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - wall
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
+    return {"ok": len(latencies), "sent": len(ids), "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
+            "per_s": len(latencies) / wall, "failures": len(failures)}
+
+
+def _postgres_url() -> str | None:
+    base = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+        schema = f"op_bench_{uuid.uuid4().hex[:10]}"
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - PostgreSQL is optional for the bench
+        return None
+    from urllib.parse import quote
+
+    return f"{base}?options={quote(f'-csearch_path={schema}')}"
+
+
+def _drop_schema(url: str) -> None:
+    from urllib.parse import unquote
+
+    from sqlalchemy import create_engine, text
+
+    base, _, opts = url.partition("?options=")
+    schema = unquote(opts).split("=", 1)[1]
+    engine = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke run)")
+    args = parser.parse_args()
+    mem_n, db_n, hook_n = (2000, 60, 300) if args.quick else (20000, 400, 2000)
+
+    mem = bench_in_memory(mem_n)
+    print(f"in-memory ({mem_n} tickets x 5 transitions)")
+    print(f"  shared machine per version (ours)    {mem['ours']:>12,.0f} transitions/s")
+    print(f"  ours with role/requires/guard checks {mem['ours_checked']:>12,.0f} transitions/s")
+    print(f"  naive: new transitions.Machine each  {mem['naive']:>12,.0f} transitions/s")
+    print(f"  ratio ours/naive {mem['ours'] / mem['naive']:.1f}x, checked/naive "
+          f"{mem['ours_checked'] / mem['naive']:.1f}x  (goal >= 2x)")
+
+    with tempfile.TemporaryDirectory(prefix="op-bench-") as folder:
+        lite = bench_persisted(f"sqlite:///{folder}/persist.db", db_n)
+    print(f"persisted ({db_n} tickets x 5 transitions; checks, history, outbox, deadlines, Idempotency-Key)")
+    print("                 one transaction per action   fire_actions, 100 per transaction")
+    print(f"  SQLite      {lite['single']:>14,.0f}/s {lite['batch']:>26,.0f}/s   (goal >= 1,000/s)")
+    pg = _postgres_url()
+    if pg is None:
+        print("  PostgreSQL  not reachable, skipped")
+    else:
+        try:
+            rates = bench_persisted(pg, db_n)
+            print(f"  PostgreSQL  {rates['single']:>14,.0f}/s {rates['batch']:>26,.0f}/s")
+        finally:
+            _drop_schema(pg)
+    print(f"  (cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at the end)")
+
+    hooks = bench_webhooks(hook_n, 50)
+    print(f"webhook -> transition via `orderpulse serve` (SQLite, 50 concurrent clients, {hook_n} events)")
+    print(f"  ok {hooks['ok']}/{hooks['sent']}  p50 {hooks['p50_ms']:.1f} ms  p99 {hooks['p99_ms']:.1f} ms  "
+          f"throughput {hooks['per_s']:,.0f}/s  failures {hooks['failures']}")
+
+
+if __name__ == "__main__":
+    main()
