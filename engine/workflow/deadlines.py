@@ -17,10 +17,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import Conflict
-
 from engine.logs import get_logger
 from engine.workflow.effects import apply_effects
-from engine.workflow.models import WorkflowDeadline, WorkflowInstance, WorkflowTransition
+from engine.workflow.models import (
+    WorkflowDeadline,
+    WorkflowInstance,
+    WorkflowTransition,
+)
 from engine.workflow.registry import registry_of
 from engine.workflow.service import ActionRefused, fire_in, write_transaction
 
@@ -55,7 +58,7 @@ def _fire_one(services: Any, deadline_id: int, now: datetime) -> bool:
             .where(WorkflowDeadline.id == deadline_id, WorkflowDeadline.status == "pending")
             .values(status="fired", fired_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]
         if claimed != 1:
             return False  # another worker fired it, or the ticket moved on
         deadline = session.get(WorkflowDeadline, deadline_id)

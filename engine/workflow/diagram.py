@@ -67,13 +67,13 @@ def render_svg(decl: m.MachineDecl) -> str:
     width = MARGIN * 2 + (max(columns, default=0) + 1) * (BOX_W + COL_GAP)
     height = MARGIN * 2 + 60 + max((len(v) for v in columns.values()), default=1) * (BOX_H + ROW_GAP)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
-        'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#374151"/>'
-        '</marker></defs>',
-        f'<text x="{MARGIN}" y="{MARGIN}" font-size="16" font-weight="bold">'
-        f'{escape(decl.title or decl.name)}</text>',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'),
+        ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
+         'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#374151"/>'
+         '</marker></defs>'),
+        (f'<text x="{MARGIN}" y="{MARGIN}" font-size="16" font-weight="bold">'
+         f'{escape(decl.title or decl.name)}</text>'),
     ]
     for i, action in enumerate(decl.actions):
         for source in action.sources:
@@ -92,6 +92,8 @@ def _edge(a: tuple[int, int], b: tuple[int, int], action: m.Action, index: int) 
         label += " · " + "/".join(action.by)
     if action.via_webhook:
         label += f" · webhook {action.via_webhook}"
+    lx: float
+    ly: float
     if a == b:
         x, y = a[0] + BOX_W, a[1] + BOX_H // 2
         path = f"M{x},{y - 10} C{x + 40},{y - 40} {x + 40},{y + 40} {x},{y + 10}"

@@ -36,7 +36,7 @@ def machine_metrics(session: Session, machine: str, now: datetime) -> dict[str, 
     ).all()
     spent: dict[str, list[int]] = {}
     for state, seconds in rows:
-        spent.setdefault(state, []).append(int(seconds))
+        spent.setdefault(str(state), []).append(int(seconds or 0))
     open_rows = session.execute(
         select(WorkflowInstance.state, func.count(), func.min(WorkflowInstance.state_entered_at))
         .where(WorkflowInstance.machine == machine, WorkflowInstance.closed.is_(False))
@@ -52,7 +52,7 @@ def machine_metrics(session: Session, machine: str, now: datetime) -> dict[str, 
                                           "p90_seconds": None, "max_seconds": None})
         entry["open"] = int(count)
         entry["open_oldest_seconds"] = int((now - oldest).total_seconds()) if oldest else None
-    processing = [int(v) for v in session.scalars(
+    processing = [int(v or 0) for v in session.scalars(
         select(WorkflowInstance.processing_seconds)
         .where(WorkflowInstance.machine == machine, WorkflowInstance.processing_seconds.is_not(None))).all()]
     return {"machine": machine, "states": states, "closed": len(processing),

@@ -18,7 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dsl import model as m
-from engine.workflow.models import WorkflowDeadline, WorkflowInstance, WorkflowTransition
+from engine.workflow.models import (
+    WorkflowDeadline,
+    WorkflowInstance,
+    WorkflowTransition,
+)
 
 MIGRATE_ACTION = "migrate"
 

@@ -9,7 +9,14 @@ from sqlalchemy import select
 from engine.storage.models import OutboxMessage
 from engine.workflow.models import FinanceVoucher
 from tests.conftest import auth
-from tests.workflow.helpers import DINGTALK_AES_KEY, DINGTALK_TOKEN, dingtalk_sender, fire, post_dingtalk, publish_template
+from tests.workflow.helpers import (
+    DINGTALK_AES_KEY,
+    DINGTALK_TOKEN,
+    dingtalk_sender,
+    fire,
+    post_dingtalk,
+    publish_template,
+)
 
 
 def test_aftersales_ticket_from_template_to_closed_by_dingtalk_approval(client, services, tokens, clock,

@@ -10,9 +10,13 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from connectors.dingtalk import DingTalkCallbackError, DingTalkCrypto, callback_signature
+from connectors.dingtalk import (
+    DingTalkCallbackError,
+    DingTalkCrypto,
+    callback_signature,
+)
 from dsl.parser import parse_text
-from engine.templates import catalogue
+from engine.templates import catalogue, find_template
 from engine.workflow import service
 from engine.workflow.diagram import render_svg
 from engine.workflow.versions import apply_machine_migrations, check_machine_migration
@@ -71,7 +75,7 @@ def test_running_tickets_stay_on_their_version_and_removed_states_need_a_mapping
 
 
 def test_diagram_colours_states_by_owner_and_shows_deadlines(client, tokens) -> None:
-    decl = parse_text(open("templates_library/aftersales_standard.op", encoding="utf-8").read()).machines[0]
+    decl = parse_text(find_template("aftersales_standard").content()).machines[0]
     svg = render_svg(decl)
     root = ET.fromstring(svg)
     ns = {"s": "http://www.w3.org/2000/svg"}
