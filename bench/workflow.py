@@ -27,21 +27,20 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from transitions import Machine  # noqa: E402
+from transitions import Machine
 
-from dsl.parser import parse_text  # noqa: E402
-from engine.clock import SystemClock  # noqa: E402
-from engine.config import Settings  # noqa: E402
-from engine.services import Services  # noqa: E402
-from engine.storage.migrate import upgrade  # noqa: E402
-from engine.workflow import service  # noqa: E402
-from engine.workflow.registry import CompiledMachine  # noqa: E402
-from engine.workflow.webhooks import sign_body  # noqa: E402
+from dsl.parser import parse_text
+from engine.clock import SystemClock
+from engine.config import Settings
+from engine.services import Services
+from engine.storage.migrate import upgrade
+from engine.workflow import service
+from engine.workflow.registry import CompiledMachine
+from engine.workflow.webhooks import sign_body
 
 TEMPLATE = (ROOT / "templates_library" / "aftersales_standard.op").read_text(encoding="utf-8")
 # the 补发 branch of the standard after-sales machine: five staff actions from 待审核 to 已关闭
