@@ -223,6 +223,11 @@ def fire_in(session: Session, services: Any, compiled: CompiledMachine, inst: An
     if decl.via_webhook and via != f"webhook:{decl.via_webhook}" and via != "timer":
         raise _refuse(403, "webhook_only", f"action {action} is fired only by webhook {decl.via_webhook}",
                       [{"check": "via", "hook": decl.via_webhook}])
+    if via.startswith("webhook:") and ca.roles and decl.via_webhook != via.removeprefix("webhook:"):
+        raise _refuse(403, "wrong_role",
+                      f"action {action} is for {', '.join(sorted(ca.roles))}; webhook {via.removeprefix('webhook:')} "
+                      "may fire only actions declared `via webhook` for it or open to everyone",
+                      [{"check": "role", "role": via, "allowed": sorted(ca.roles)}])
     if via == "user" and ca.roles and role not in ca.roles:
         raise _refuse(403, "wrong_role",
                       f"role {role} may not fire {action}; allowed: {', '.join(sorted(ca.roles))}",

@@ -10,7 +10,7 @@ Two protocols, chosen by the hook declaration's type:
   ``token``, ``aes_key`` and optional ``owner_key`` settings; event id ``eventId``/``BizId``.
 Timestamps more than 5 minutes away from now are refused. An event id is accepted once per
 hook (unique row in ``webhook_events``, written in the transition's transaction). Bindings:
-``ticket`` (ticket id) or ``order_id`` (an open ticket's order), optional ``action``;
+``ticket`` (ticket id) or ``order_id`` (an open ticket's order), optional ``fire_action``;
 otherwise the one action leaving the ticket's current state ``via webhook <hook>`` fires.
 """
 
@@ -164,7 +164,7 @@ def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) 
                 raise Conflict(f"event {event_id} of hook {hook} was already received", code="replayed_event")
             inst = _find_ticket(session, decl, payload)
             compiled = registry.compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
-            action = _binding(decl, "action", payload)
+            action = _binding(decl, "fire_action", payload)
             if action is None:
                 candidates = [a.name for a in compiled.decl.actions_from(inst.state) if a.via_webhook == hook]
                 if len(candidates) != 1:

@@ -191,3 +191,36 @@ def test_dingtalk_callback_with_bad_signature_or_stale_time_changes_nothing(clie
     assert closed[0] == "已关闭"
     assert post_dingtalk(client, event, timestamp_ms=now_ms + 5).status_code == 200
     assert snapshot(client, services, tokens, tid) == closed
+
+
+MIXED = """
+hook ops_bot signed {
+    secret env TEST_CARRIER_SECRET
+    ticket = payload.ticket_id
+    fire_action = payload.action
+}
+machine mixed "混合" {
+    data { order_id: text }
+    initial 新建
+    state 新建 owner 客服
+    state 已审 owner 客服
+    state 已关闭 final
+    action 审核 from 新建 to 已审 by 客服
+    action 关闭 from 已审 to 已关闭
+}
+"""
+
+
+def test_a_webhook_cannot_fire_an_action_reserved_for_a_role(client, services, tokens, clock, monkeypatch) -> None:
+    monkeypatch.setenv("TEST_CARRIER_SECRET", HOOK_SECRET)
+    assert publish_text(client, tokens, "mixed_rules", MIXED)["status"] == 201
+    tid = client.post("/api/v1/machines/mixed/instances", json={"data": {"order_id": "X-1"}},
+                      headers=auth(tokens["cs"])).get_json()["id"]
+    before = snapshot(client, services, tokens, tid)
+    now = int(clock.now().timestamp())
+    resp = post_signed(client, "ops_bot", {"ticket_id": tid, "action": "审核"}, timestamp=now, event_id="m-1")
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "wrong_role"
+    assert snapshot(client, services, tokens, tid) == before
+    assert fire(client, tokens["cs"], tid, "审核").status_code == 200
+    resp = post_signed(client, "ops_bot", {"ticket_id": tid, "action": "关闭"}, timestamp=now, event_id="m-2")
+    assert resp.status_code == 200 and resp.get_json()["instance"]["state"] == "已关闭"
