@@ -10,7 +10,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 from engine.api import API_PREFIX, init_api
-from engine.auth.access import public
+from engine.auth.access import enforce_declared_access, public
 from engine.config import Settings
 from engine.services import Services
 
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.extensions["csrf"] = csrf
     limiter = Limiter(get_remote_address, app=app, default_limits=[])
     app.extensions["orderpulse_limiter"] = limiter
+    app.before_request(enforce_declared_access)  # access is checked before body parsing
 
     api = init_api(app)
     _register_blueprints(app, api, limiter)

@@ -47,6 +47,9 @@ def mask_data(value: Any, key: str = "") -> Any:
         return {k: mask_data(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask_data(v, key) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and any(lowered.endswith(k) for k in SENSITIVE_PHONE_KEYS):
+        # Platforms send phones as numbers too (``"post_tel": 13812345678``).
+        return mask_data(str(value), key)
     if isinstance(value, str):
         if any(lowered.endswith(k) for k in SENSITIVE_PHONE_KEYS):
             masked = mask_phone(value)

@@ -3,7 +3,9 @@
 Every API view declares who may call it with :func:`allow` (staff roles) or :func:`public`.
 Callers authenticate with ``Authorization: Bearer <token>`` or, from the builder, with the
 login session (then unsafe methods must carry the CSRF token). No token → 401; a role not
-declared on the route → 403.
+declared on the route → 403. The check runs from a ``before_request`` hook
+(:func:`enforce_declared_access`), before any other view decorator, and again in the
+``allow`` wrapper.
 """
 
 from __future__ import annotations
@@ -41,15 +43,7 @@ def allow(*roles: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = authenticate()
-            if principal is None:
-                raise Unauthorized("missing or invalid API token", code="unauthorized")
-            if principal.role not in allowed:
-                raise Forbidden(
-                    f"role {principal.role} ({STAFF_ROLES[principal.role]}) may not call this route; "
-                    f"allowed: {', '.join(sorted(allowed))}",
-                    code="forbidden",
-                )
+            check_access(allowed)
             return view(*args, **kwargs)
 
         setattr(wrapper, ROLES_ATTR, allowed)
@@ -60,6 +54,31 @@ def allow(*roles: str) -> Callable[[F], F]:
 
 def declared_roles(view: Callable[..., Any]) -> frozenset[str] | str | None:
     return getattr(view, ROLES_ATTR, None)
+
+
+def check_access(allowed: frozenset[str]) -> Principal:
+    """Authenticate the caller and require one of the ``allowed`` roles (401 / 403)."""
+    principal = authenticate()
+    if principal is None:
+        raise Unauthorized("missing or invalid API token", code="unauthorized")
+    if principal.role not in allowed:
+        raise Forbidden(
+            f"role {principal.role} ({STAFF_ROLES[principal.role]}) may not call this route; "
+            f"allowed: {', '.join(sorted(allowed))}",
+            code="forbidden",
+        )
+    return principal
+
+
+def enforce_declared_access() -> None:
+    """``before_request`` hook: check the matched route's declaration before any view
+    decorator runs, so a caller who may not call a route never reaches body parsing (an
+    anonymous call gets 401, not a validation error) whatever the decorator order."""
+    endpoint = request.endpoint
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    declared = declared_roles(view) if view is not None else None
+    if isinstance(declared, frozenset):
+        check_access(declared)
 
 
 def current_principal() -> Principal:

@@ -1,0 +1,46 @@
+"""Small helpers for the ruleset tests: contents that are valid rulesets and an API caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import auth
+
+L1 = "channel 仓储群 feishu { webhook env FEISHU_WAREHOUSE_HOOK, secret env FEISHU_WAREHOUSE_SECRET }"
+L2 = "channel 短信 sms { url env SMS_GATEWAY_URL }"
+L3 = "channel wms wms { url env WMS_URL }"
+
+BASE = "/api/v1/rulesets"
+
+
+def text(*lines: str) -> str:
+    return "".join(line + "\n" for line in lines)
+
+
+class Api:
+    """Calls the rulesets API as a given role and returns (status, json)."""
+
+    def __init__(self, client: Any, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def call(self, method: str, path: str, role: str = "ops", body: Any = None) -> tuple[int, Any]:
+        kwargs: dict[str, Any] = {"headers": auth(self.tokens[role])}
+        if body is not None:
+            kwargs["json"] = body
+        resp = self.client.open(BASE + path, method=method, **kwargs)
+        return resp.status_code, resp.get_json(silent=True)
+
+    def get(self, path: str, role: str = "ops") -> Any:
+        status, body = self.call("GET", path, role)
+        assert status == 200, body
+        return body
+
+    def snapshot(self, name: str) -> dict[str, Any]:
+        """Everything observable about a ruleset, to prove a refused call changed nothing."""
+        return {
+            "ruleset": self.get(f"/{name}"),
+            "draft": self.get(f"/{name}/draft"),
+            "versions": [self.get(f"/{name}/versions/{v['version']}") for v in self.get(f"/{name}/versions")],
+            "audit": self.get(f"/{name}/audit"),
+        }
