@@ -134,12 +134,21 @@ class MachineRegistry:
         self._machines: dict[tuple[str, int, str], CompiledMachine] = {}
         self._models: dict[tuple[str, int], m.Ruleset] = {}
         self._lock = threading.Lock()
+        self._building = threading.RLock()
 
     def ruleset_model(self, session: Session, ruleset: str, version: int) -> m.Ruleset:
         key = (ruleset, version)
         found = self._models.get(key)
         if found is not None:
             return found
+        with self._building:  # one thread parses; the others wait for its result (no stampede)
+            found = self._models.get(key)
+            if found is not None:
+                return found
+            return self._load_model(session, ruleset, version)
+
+    def _load_model(self, session: Session, ruleset: str, version: int) -> m.Ruleset:
+        key = (ruleset, version)
         row = session.execute(
             select(RulesetVersion.content, RulesetVersion.format)
             .join(Ruleset, Ruleset.id == RulesetVersion.ruleset_id)
@@ -158,6 +167,14 @@ class MachineRegistry:
         if found is not None:
             return found
         rules = self.ruleset_model(session, ruleset, version)
+        with self._building:
+            found = self._machines.get(key)
+            if found is not None:
+                return found
+            return self._build_machine(ruleset, version, machine, rules)
+
+    def _build_machine(self, ruleset: str, version: int, machine: str, rules: m.Ruleset) -> CompiledMachine:
+        key = (ruleset, version, machine)
         decl = next((d for d in rules.machines if d.name == machine), None)
         if decl is None:
             raise NotFound(f"machine {machine} is not declared in {ruleset}@{version}")

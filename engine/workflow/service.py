@@ -13,6 +13,7 @@ first answer and changes nothing.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -52,17 +53,45 @@ _FIND_KEY = (select(_TRANSITIONS.c.action, _TRANSITIONS.c.result)
                     _TRANSITIONS.c.idempotency_key == bindparam("b_key")))
 
 
+class FifoLock:
+    """A lock handed to waiters in arrival order (``threading.Lock`` is not fair: under a crowd
+    some threads would wait for seconds while others get it again and again)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiters: deque[threading.Event] = deque()
+        self._held = False
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().set()  # ownership passes straight to the next in line
+            else:
+                self._held = False
+
+
 @contextmanager
 def write_transaction(services: Any) -> Iterator[Session]:
-    """A write transaction for workflow changes. On SQLite the writers of this process queue on
-    a lock before ``BEGIN IMMEDIATE`` instead of spinning in SQLite's busy handler (whose
+    """A write transaction for workflow changes. On SQLite the writers of this process queue in
+    arrival order before ``BEGIN IMMEDIATE`` instead of spinning in SQLite's busy handler (whose
     back-off sleeps make the tail latency of concurrent webhooks seconds long); PostgreSQL
     needs no such queue (row locks and the version check do the work)."""
     if not services.db.is_sqlite:
         with services.db.transaction() as session:
             yield session
         return
-    lock = services.extras.setdefault("workflow.sqlite_write_lock", threading.Lock())
+    lock = services.extras.get("workflow.sqlite_write_lock")
+    if lock is None:
+        lock = services.extras.setdefault("workflow.sqlite_write_lock", FifoLock())
     with lock, services.db.transaction(immediate=True) as session:
         yield session
 
@@ -359,40 +388,3 @@ def get_instance(services: Any, instance_id: int, role: str | None = None) -> di
         body["deadline_at"] = due.isoformat() if due else None
         body["history"] = history_of(session, inst.id)
         return body
-
-
-# --------------------------------------------------------------------------- bulk
-
-
-def fire_actions(services: Any, steps: list[dict[str, Any]], *, actor: str, role: str | None) -> list[dict[str, Any]]:
-    """Fire many actions (``{"instance_id", "action", "payload"?, "idempotency_key"?}``) in one
-    transaction, e.g. a lead approving a page of tickets at once. Every step is checked like a
-    single action and runs in its own SAVEPOINT, so a refused or conflicting step changes
-    nothing and the others still commit. Returns one ``{"ok": ticket}`` or ``{"error": {...}}``
-    per step, in order."""
-    registry = registry_of(services)
-    now = services.clock.now()
-    results: list[dict[str, Any]] = []
-    with write_transaction(services) as session:
-        conn = session.connection()
-        for step in steps:
-            instance_id, action = int(step["instance_id"]), str(step["action"])
-            key = step.get("idempotency_key")
-            try:
-                with session.begin_nested():
-                    row = conn.execute(_LOAD, {"b_id": instance_id}).first()
-                    if row is None:
-                        raise NotFound(f"ticket {instance_id} does not exist", code="unknown_instance")
-                    first = _replayed(session, instance_id, key, action) if key else None
-                    if first is not None:
-                        results.append({"ok": first})
-                        continue
-                    inst = TicketRow(**row._mapping)
-                    compiled = registry.compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
-                    body = fire_in(session, services, compiled, inst, action, dict(step.get("payload") or {}),
-                                   actor=actor, role=role, via="user", idempotency_key=key, now=now)
-                    session.flush()
-                results.append({"ok": body})
-            except ApiError as err:
-                results.append(err.body())
-    return results
