@@ -9,7 +9,6 @@ cache never needs invalidating. Only reading published versions happens here; no
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,9 +27,9 @@ from engine.workflow.expressions import Compiled, compile_expression, compile_gu
 def parse_ruleset_content(content: str, fmt: str, filename: str = "<ruleset>") -> m.Ruleset:
     """The declaration model of a stored ruleset version (DSL text or its JSON form)."""
     if fmt == "json":
-        from dsl import json_form  # type: ignore[attr-defined]  # the JSON loader of the dsl package
+        from dsl.json_io import load_json
 
-        return json_form.load_json(json.loads(content), filename=filename)  # type: ignore[no-any-return]
+        return load_json(content, filename)
     from dsl.parser import parse_text
 
     return parse_text(content, filename)

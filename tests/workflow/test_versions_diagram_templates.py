@@ -156,3 +156,16 @@ def test_cli_lists_and_imports_templates(services, monkeypatch) -> None:
     assert "created ruleset invoice" in imported.output
     again = runner.invoke(main, ["templates", "import", "return_reasons"])
     assert again.exit_code == 1 and "data list" in again.output
+
+
+def test_a_machine_published_in_json_form_runs_like_its_dsl(client, tokens) -> None:
+    from dsl.json_io import to_json
+
+    content = json.dumps(to_json(parse_text(V1)), ensure_ascii=False)
+    created = client.post("/api/v1/rulesets", json={"name": "intake_json", "content": content, "format": "json"},
+                          headers=auth(tokens["ops"]))
+    assert created.status_code == 201, created.get_json()
+    assert client.post("/api/v1/rulesets/intake_json/publish", json={}, headers=auth(tokens["ops"])).status_code == 201
+    tid = client.post("/api/v1/machines/intake/instances", json={"data": {"order_id": "J-1"}},
+                      headers=auth(tokens["cs"])).get_json()["id"]
+    assert fire(client, tokens["cs"], tid, "通过").get_json()["state"] == "待质检"
