@@ -224,3 +224,15 @@ def test_a_webhook_cannot_fire_an_action_reserved_for_a_role(client, services, t
     assert fire(client, tokens["cs"], tid, "审核").status_code == 200
     resp = post_signed(client, "ops_bot", {"ticket_id": tid, "action": "关闭"}, timestamp=now, event_id="m-2")
     assert resp.status_code == 200 and resp.get_json()["instance"]["state"] == "已关闭"
+
+
+def test_dingtalk_check_url_gets_the_encrypted_success_reply(client, tokens, clock, monkeypatch) -> None:
+    monkeypatch.setenv("DINGTALK_CALLBACK_TOKEN", DINGTALK_TOKEN)
+    monkeypatch.setenv("DINGTALK_AES_KEY", DINGTALK_AES_KEY)
+    publish_template(client, tokens, "aftersales_standard")
+    now_ms = int(clock.now().timestamp() * 1000)
+    resp = post_dingtalk(client, {"EventType": "check_url"}, timestamp_ms=now_ms)
+    assert resp.status_code == 200
+    reply = resp.get_json()
+    assert reply["timeStamp"] == str(now_ms)
+    assert dingtalk_sender().crypto.decrypt(reply["encrypt"]) == "success"
