@@ -155,7 +155,8 @@ def tokens(services: Services) -> dict[str, str]:
     out: dict[str, str] = {}
     with services.db.transaction() as s:
         for role in STAFF_ROLES:
-            user = create_user(s, f"user_{role}", role, "pw-" + role, clock=services.clock)
+            # Token-only users: no Argon2 hashing per test (login tests make their own users).
+            user = create_user(s, f"user_{role}", role, None, clock=services.clock)
             out[role] = issue_token(s, user, clock=services.clock)
     return out
 
