@@ -85,7 +85,8 @@ class _Checker:
         self.sources = {d.name: d for d in ruleset.declarations if isinstance(d, m.SourceDecl)}
 
     # ------------------------------------------------------------------ reporting
-    def error(self, node: m.Node | None, message: str, code: str = "check") -> None:
+    def error(self, node: m.Node | m.Loc | None, message: str, code: str = "check") -> None:
+        """Report at ``node`` (or at one word of it: ``node.loc(field, index)``)."""
         rs = self.ruleset
         if node is not None and node.line:
             self.diagnostics.append(Diagnostic(rs.filename, node.line, node.col, message,
@@ -474,11 +475,12 @@ class _Checker:
                 self.error(t, f"tier '{t.name}' is declared twice", code="duplicate")
             seen_tiers.add(t.name)
         in_order: set[str] = set()
-        for name in p.order:
+        for i, name in enumerate(p.order):
             if name in in_order:
-                self.error(p, f"tier '{name}' appears twice in the order", code="duplicate")
+                self.error(p.loc("order", i), f"tier '{name}' appears twice in the order",
+                           code="duplicate")
             elif name not in seen_tiers:
-                self.error(p, f"unknown tier '{name}' in the order"
+                self.error(p.loc("order", i), f"unknown tier '{name}' in the order"
                               f"{_suggest(name, tier_names)}", code="unknown-name")
             in_order.add(name)
         if p.order:
@@ -505,9 +507,9 @@ class _Checker:
                     self.error(item, "gift quantity must be positive", code="value")
         for x in p.exclusions:
             if isinstance(x, m.TagExclusion):
-                for name in x.tiers:
+                for i, name in enumerate(x.tiers):
                     if name not in seen_tiers:
-                        self.error(x, f"unknown tier '{name}'{_suggest(name, tier_names)}",
+                        self.error(x.loc("tiers", i), f"unknown tier '{name}'{_suggest(name, tier_names)}",
                                    code="unknown-name")
             else:
                 for name in (x.first, x.second):
@@ -587,29 +589,32 @@ class _Checker:
             if a.name in action_names:
                 self.error(a, f"action '{a.name}' is declared twice", code="duplicate")
             action_names.add(a.name)
-            for name in (*a.sources, a.target):
+            named = [(a.loc("sources", i), s) for i, s in enumerate(a.sources)]
+            for where, name in [*named, (a.loc("target"), a.target)]:
                 if name not in states:
-                    self.error(a, f"action '{a.name}' refers to unknown state '{name}'"
-                                  f"{_suggest(name, state_names)}", code="unknown-state")
-            for src in a.sources:
+                    self.error(where, f"action '{a.name}' refers to unknown state '{name}'"
+                                      f"{_suggest(name, state_names)}", code="unknown-state")
+            for where, src in named:
                 if src in states and states[src].final:
-                    self.error(a, f"action '{a.name}' leaves final state '{src}'",
+                    self.error(where, f"action '{a.name}' leaves final state '{src}'",
                                code="machine")
                 edges.setdefault(src, set()).add(a.target)
-            for role in a.by:
+            for i, role in enumerate(a.by):
                 canonical = om.canonical_role(role)
                 if canonical is None:
-                    self.error(a, f"unknown role '{role}'{_suggest(role, _all_roles())}",
+                    self.error(a.loc("by", i), f"unknown role '{role}'"
+                                               f"{_suggest(role, _all_roles())}",
                                code="unknown-role")
                 elif canonical in om.OUTSIDE_PARTIES.values():
-                    self.error(a, f"'{role}' is an outside party and cannot act by login; use "
-                                  "'via webhook'", code="unknown-role")
-            for req in a.requires:
+                    self.error(a.loc("by", i), f"'{role}' is an outside party and cannot act by "
+                                               "login; use 'via webhook'", code="unknown-role")
+            for i, req in enumerate(a.requires):
                 if req not in seen_data:
-                    self.error(a, f"action '{a.name}' requires unknown data field '{req}'"
-                                  f"{_suggest(req, data_names)}", code="unknown-name")
+                    self.error(a.loc("requires", i), f"action '{a.name}' requires unknown data "
+                                                     f"field '{req}'{_suggest(req, data_names)}",
+                               code="unknown-name")
             if a.via_webhook is not None and a.via_webhook not in self.hooks:
-                self.error(a, f"unknown hook '{a.via_webhook}'"
+                self.error(a.loc("via_webhook"), f"unknown hook '{a.via_webhook}'"
                               f"{_suggest(a.via_webhook, self.hooks)}", code="unknown-name")
             self.expression(a.when, scope, "bool")
             for eff in a.effects:
@@ -653,13 +658,13 @@ class _Checker:
 
     def _effect(self, eff: m.Effect, scope: Scope, mc: m.MachineDecl | None) -> None:
         if isinstance(eff, m.Notify):
-            self._channel_ref(eff, eff.channel)
+            self._channel_ref(eff.loc("channel"), eff.channel)
             if eff.to is not None:
                 self.expression(eff.to, scope, "text", what="recipient")
             allowed = [k for tree in scope.roots for k in tree]
             self._placeholders(eff, eff.message, allowed)
         elif isinstance(eff, m.CallEffect):
-            self._channel_ref(eff, eff.target)
+            self._channel_ref(eff.loc("target"), eff.target)
             for arg in eff.args:
                 self.expression(arg, scope)
         elif isinstance(eff, m.SetField):
@@ -676,7 +681,7 @@ class _Checker:
                 self.error(eff, f"unknown machine '{eff.machine}'"
                                 f"{_suggest(eff.machine, self.machines)}", code="unknown-name")
 
-    def _channel_ref(self, node: m.Node, name: str) -> None:
+    def _channel_ref(self, node: m.Node | m.Loc, name: str) -> None:
         if name not in self.channels:
             self.error(node, f"unknown channel '{name}'{_suggest(name, self.channels)}",
                        code="unknown-name")
@@ -707,13 +712,13 @@ class _Checker:
                        code="type")
         self.expression(d.when, ALERT_SCOPE, "bool")
         for n in d.notify:
-            self._channel_ref(n, n.channel)
+            self._channel_ref(n.loc("channel"), n.channel)
             self._placeholders(n, n.message, [*om.ALERT_CONTEXT, "name"])
 
     def _check_risk(self, d: m.RiskDecl) -> None:
         self.expression(d.when, RISK_SCOPE, "bool")
         for n in d.notify:
-            self._channel_ref(n, n.channel)
+            self._channel_ref(n.loc("channel"), n.channel)
             self._placeholders(n, n.message, [*om.ORDER_FIELDS, "flag", "name"])
 
 

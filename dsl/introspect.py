@@ -93,7 +93,7 @@ def fields_of(cls: type) -> tuple[FieldSpec, ...]:
     hints = typing.get_type_hints(cls, vars(m))
     specs = []
     for f in dataclasses.fields(cls):
-        if f.name in ("line", "col", "pointer", "filename", "text"):
+        if f.name in ("line", "col", "pointer", "locs", "filename", "text"):
             continue
         tp = hints[f.name]
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

@@ -126,6 +126,7 @@ def _decode_value(spec_origin: str, classes: tuple[type, ...], value: Any, point
 
 def _decode_node(cls: type, obj: dict[str, Any], pointer: str) -> Any:
     kwargs: dict[str, Any] = {}
+    locs: list[tuple[str, tuple[m.Loc, ...]]] = []
     for spec in fields_of(cls):
         if spec.name not in obj:
             continue
@@ -135,9 +136,14 @@ def _decode_node(cls: type, obj: dict[str, Any], pointer: str) -> Any:
             kwargs[spec.name] = tuple(
                 _decode_value(spec.item_origin, spec.classes, v, f"{here}/{i}")
                 for i, v in enumerate(value))
+            if spec.item_origin == "str":
+                locs.append((spec.name, tuple(m.Loc(pointer=f"{here}/{i}")
+                                              for i in range(len(value)))))
         else:
             kwargs[spec.name] = _decode_value(spec.origin, spec.classes, value, here)
-    return cls(**kwargs, pointer=pointer)
+            if spec.origin == "str":
+                locs.append((spec.name, (m.Loc(pointer=here),)))
+    return cls(**kwargs, pointer=pointer, locs=tuple(locs))
 
 
 def load_json(source: str | bytes | dict[str, Any], filename: str = "<json>") -> m.Ruleset:

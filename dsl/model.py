@@ -9,6 +9,12 @@ Conventions
 - ``line``/``col`` (1-based, from the DSL) and ``pointer`` (a JSON pointer, from JSON input)
   locate a node in its source. They are excluded from equality, so a model parsed from DSL
   equals the same model loaded from JSON.
+- ``locs`` locates single words inside a node (each tier name of a promotion's ``order``,
+  each state of an action's ``from``, a notify's channel …) so errors about one word can
+  point at it: ``node.loc("order", 1)`` is a :class:`Loc` with the line/col of that word in
+  DSL text, or the pointer ``/declarations/3/order/1`` for JSON input. ``locs`` is also
+  excluded from equality and from the JSON form; a node built in code has none, and
+  ``loc()`` then falls back to the node's own position.
 - Money is integer fen (¥12.50 -> 1250); durations are integer seconds; percents are integer
   basis points (15% -> 1500, 2.5% -> 250). No floats anywhere.
 - Names of roles, states, tiers, channels and hooks are kept as written (Chinese or English);
@@ -32,7 +38,7 @@ __all__ = [
     "DataField", "State", "Notify", "CallEffect", "Archive", "SetField", "OpenTicket", "Effect",
     "Action", "DeadlineHandler", "StateMapping", "MachineDecl",
     "HookDecl", "ChannelDecl", "Measure", "AlertDecl", "RiskDecl", "Declaration", "Ruleset",
-    "UNITS", "MONEY", "PERCENT", "DURATION", "COUNT", "TEXT", "BOOL",
+    "Loc", "UNITS", "MONEY", "PERCENT", "DURATION", "COUNT", "TEXT", "BOOL",
 ]
 
 MONEY = "money"
@@ -44,15 +50,39 @@ BOOL = "bool"
 UNITS = (MONEY, PERCENT, DURATION, COUNT, TEXT, BOOL)
 
 
+@dataclass(frozen=True)
+class Loc:
+    """Where one word was written: 1-based ``line``/``col`` in DSL text (0 when unknown), or
+    the JSON ``pointer`` of the value for JSON input."""
+
+    line: int = 0
+    col: int = 0
+    pointer: str = ""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Node:
-    """Base of every model node: a source position that never takes part in equality."""
+    """Base of every model node: a source position that never takes part in equality.
+
+    ``locs`` pairs a field name with one :class:`Loc` per word of that field (one for a plain
+    name, one per element for a tuple of names); see :meth:`loc`."""
 
     line: int = field(default=0, compare=False, repr=False)
     col: int = field(default=0, compare=False, repr=False)
     pointer: str = field(default="", compare=False, repr=False)
+    locs: tuple[tuple[str, tuple[Loc, ...]], ...] = field(default=(), compare=False, repr=False)
 
     kind: ClassVar[str] = "node"
+
+    def loc(self, name: str, index: int = 0) -> Loc:
+        """Where word ``index`` of field ``name`` was written; the node's own position when
+        that word's position is not known (nodes built in code, or after ``replace``)."""
+        for field_name, places in self.locs:
+            if field_name == name:
+                if 0 <= index < len(places):
+                    return places[index]
+                break
+        return Loc(self.line, self.col, self.pointer)
 
 
 # --------------------------------------------------------------------------- expressions
@@ -101,6 +131,8 @@ class BoolOp(Node):
 
 @dataclass(frozen=True)
 class Not(Node):
+    """``not <condition>``."""
+
     operand: Expr
     kind: ClassVar[str] = "not"
 
@@ -152,6 +184,8 @@ class ListExpr(Node):
 
 @dataclass(frozen=True)
 class MapEntry(Node):
+    """``2: "待发货"``: one entry of a ``map`` table."""
+
     key: Literal
     value: Literal
     kind: ClassVar[str] = "map_entry"
@@ -251,6 +285,9 @@ class Pull(Node):
 
 @dataclass(frozen=True)
 class SourceDecl(Node):
+    """A platform connection: ``source 抖店 { platform douyin  credentials env K, env S
+    pull orders every 60s  retry 30s, 2m }``."""
+
     name: str
     title: str | None = None
     platform: str | None = None
@@ -301,6 +338,8 @@ CleaningStep = Union[NormalizeStep, DropStep, SetStep]
 
 @dataclass(frozen=True)
 class CleaningDecl(Node):
+    """Cleaning steps applied, in order, to every mapped order."""
+
     name: str
     steps: tuple[CleaningStep, ...] = ()
     kind: ClassVar[str] = "cleaning"
@@ -595,6 +634,9 @@ class StateMapping(Node):
 
 @dataclass(frozen=True)
 class MachineDecl(Node):
+    """A ticket state machine: ``data`` fields, an ``initial`` state, states with owner and
+    deadline, actions between them, deadline handlers and version ``migrate`` mappings."""
+
     name: str
     title: str | None = None
     data: tuple[DataField, ...] = ()

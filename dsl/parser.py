@@ -179,6 +179,14 @@ def _pos(meta_or_token: Any) -> dict[str, int]:
     return {"line": meta_or_token.line, "col": meta_or_token.column}
 
 
+def _loc(token: Token) -> m.Loc:
+    return m.Loc(token.line or 0, token.column or 0)
+
+
+def _locs(tokens: list[Token]) -> tuple[m.Loc, ...]:
+    return tuple(m.Loc(t.line or 0, t.column or 0) for t in tokens)
+
+
 def _string(token: Token) -> str:
     raw = token.value[1:-1]
     if "\\" not in raw:
@@ -441,7 +449,7 @@ class _ToModel(Transformer):  # type: ignore[type-arg]
                       **_pos(meta))
 
     def promo_order(self, meta: Any, c: list[Token]) -> tuple[str, Any, Any]:
-        return ("order", tuple(str(t) for t in c), meta)
+        return ("order", (tuple(str(t) for t in c), _locs(c)), meta)
 
     def gift_item(self, meta: Any, c: list[Any]) -> m.GiftItem:
         sku, qty = c
@@ -453,7 +461,8 @@ class _ToModel(Transformer):  # type: ignore[type-arg]
         return m.Gift(_string(name), tuple(items), when, **_pos(meta))
 
     def tag_exclusion(self, meta: Any, c: list[Token]) -> m.TagExclusion:
-        return m.TagExclusion(_string(c[0]), tuple(str(t) for t in c[1:]), **_pos(meta))
+        return m.TagExclusion(_string(c[0]), tuple(str(t) for t in c[1:]),
+                              locs=(("tiers", _locs(c[1:])),), **_pos(meta))
 
     def rule_conflict(self, meta: Any, c: list[Token]) -> m.RuleConflict:
         return m.RuleConflict(_string(c[0]), _string(c[1]), **_pos(meta))
@@ -475,9 +484,10 @@ class _ToModel(Transformer):  # type: ignore[type-arg]
         orders = [i for i in items if isinstance(i, tuple)]
         if len(orders) > 1:
             self._error(orders[1][2], f"'order' given twice in promotion {name}")
+        order, order_locs = orders[0][1] if orders else ((), ())
         return m.PromotionDecl(
             str(name), _string(title) if title else None,
-            order=orders[0][1] if orders else (),
+            order=order, locs=(("order", order_locs),) if order else (),
             tiers=tuple(i for i in items if isinstance(i, m.Tier)),
             gifts=tuple(i for i in items if isinstance(i, m.Gift)),
             exclusions=tuple(i for i in items if isinstance(i, (m.TagExclusion, m.RuleConflict))),
@@ -530,16 +540,16 @@ class _ToModel(Transformer):  # type: ignore[type-arg]
                        once.get("final", False), **_pos(meta))
 
     def by(self, meta: Any, c: list[Token]) -> tuple[str, Any, Any]:
-        return ("by", tuple(str(t) for t in c), meta)
+        return ("by", tuple(c), meta)
 
     def requires(self, meta: Any, c: list[Token]) -> tuple[str, Any, Any]:
-        return ("requires", tuple(str(t) for t in c), meta)
+        return ("requires", tuple(c), meta)
 
     def action_when(self, meta: Any, c: list[Any]) -> tuple[str, Any, Any]:
         return ("when", c[0], meta)
 
     def via(self, meta: Any, c: list[Token]) -> tuple[str, Any, Any]:
-        return ("via", str(c[0]), meta)
+        return ("via", c[0], meta)
 
     def then_clause(self, meta: Any, c: list[Any]) -> tuple[Any, ...]:
         return tuple(c)
@@ -547,24 +557,35 @@ class _ToModel(Transformer):  # type: ignore[type-arg]
     def action(self, meta: Any, c: list[Any]) -> m.Action:
         name = str(c[0])
         effects = c[-1] or ()
-        names: list[str] = []
+        names: list[Token] = []
         rest = c[1:-1]
         i = 0
         while i < len(rest) and isinstance(rest[i], Token):
-            names.append(str(rest[i]))
+            names.append(rest[i])
             i += 1
-        sources, target = tuple(names[:-1]), names[-1]
         once = self._once(list(rest[i:]), f"action {name}")
-        return m.Action(name, sources, target, once.get("by", ()), once.get("requires", ()),
-                        once.get("when"), once.get("via"), tuple(effects), **_pos(meta))
+        by, requires, via = once.get("by", ()), once.get("requires", ()), once.get("via")
+        locs = [("sources", _locs(names[:-1])), ("target", (_loc(names[-1]),))]
+        if by:
+            locs.append(("by", _locs(by)))
+        if requires:
+            locs.append(("requires", _locs(requires)))
+        if via is not None:
+            locs.append(("via_webhook", (_loc(via),)))
+        return m.Action(name, tuple(str(t) for t in names[:-1]), str(names[-1]),
+                        tuple(str(t) for t in by), tuple(str(t) for t in requires),
+                        once.get("when"), None if via is None else str(via), tuple(effects),
+                        locs=tuple(locs), **_pos(meta))
 
     def notify(self, meta: Any, c: list[Any]) -> m.Notify:
         channel, to, message = c
-        return m.Notify(str(channel), _string(message), to, **_pos(meta))
+        return m.Notify(str(channel), _string(message), to,
+                        locs=(("channel", (_loc(channel),)),), **_pos(meta))
 
     def call_effect(self, meta: Any, c: list[Any]) -> m.CallEffect:
         target, operation, args = c
-        return m.CallEffect(str(target), str(operation), args or (), **_pos(meta))
+        return m.CallEffect(str(target), str(operation), args or (),
+                            locs=(("target", (_loc(target),)),), **_pos(meta))
 
     def archive(self, meta: Any, c: list[Token]) -> m.Archive:
         return m.Archive(str(c[0]), **_pos(meta))

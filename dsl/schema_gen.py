@@ -76,7 +76,7 @@ def _class_schema(cls: type, tagged: bool) -> dict[str, Any]:
         props[spec.name] = _field_schema(cls, spec)
     schema: dict[str, Any] = {"type": "object", "properties": props,
                               "additionalProperties": False}
-    if cls.__doc__:
+    if cls.__doc__ and not cls.__doc__.startswith(f"{cls.__name__}("):  # not dataclass's own
         schema["description"] = " ".join(cls.__doc__.split())
     if required:
         schema["required"] = required
