@@ -236,8 +236,10 @@ def _run_tier(p: _Pricing, tier_no: int, tier: TierPlan, excluded: list[bool] | 
             holds = when.test(order, ctx)
             inputs = when.inputs(order, ctx) if with_log else None
             if not holds:
-                if with_log:
-                    log.append(_skip_entry(tier_no, rule, CONDITION_FALSE, False, inputs, None))
+                if with_log:  # the most common entry, built inline
+                    log.append({"event": "rule", "tier_no": tier_no, "tier": rule.tier,
+                                "rule": rule.name, "condition": when.text, "inputs": inputs,
+                                "outcome": False, "status": CONDITION_FALSE})
                 continue
             offer = _Offer()
             offer.outcome = True
