@@ -338,14 +338,13 @@ def fire_action(services: Any, instance_id: int, action: str, payload: dict[str,
             if row is None:
                 raise NotFound(f"ticket {instance_id} does not exist", code="unknown_instance")
             inst = TicketRow(**row._mapping)
-            if idempotency_key:
-                first = _replayed(session, instance_id, idempotency_key, action)
-                if first is not None:
-                    return first
             compiled = registry.compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
             return fire_in(session, services, compiled, inst, action, payload, actor=actor, role=role, via=via,
                            idempotency_key=idempotency_key, now=now)
-    except (Conflict, IntegrityError) as exc:
+    except (ActionRefused, Conflict, IntegrityError) as exc:
+        # A key seen before is found here, not looked up in advance: its first run left a history
+        # row, so a replay is either refused (the ticket moved on), loses the version race, or
+        # hits the unique (ticket, key) constraint — and its transaction rolled back entirely.
         if idempotency_key:
             with services.db.session() as session:
                 first = _replayed(session, instance_id, idempotency_key, action)
