@@ -116,14 +116,15 @@ def _publish(services: Services, name: str, content: str) -> None:
         rulesets.publish(s, name, actor="bench", now=now)
 
 
-def bench_persisted(url: str, tickets: int) -> float:
+def bench_persisted(url: str, tickets: int) -> tuple[float, float]:
+    """(transitions/s by the wall clock, transitions/s per CPU-second of this process)."""
     services = Services.build(Settings(database_url=url, secret_key="bench"), clock=SystemClock())
     upgrade(services.db)
     _publish(services, "aftersales_standard", TEMPLATE)
     ids = [service.create_instance(services, "aftersales", {"order_id": f"O{i}", "consumer_id": "c"},
                                    actor="bench")["id"] for i in range(tickets)]
     service.fire_action(services, ids[0], "审核通过", {}, actor="warm", role="cs")  # warm the registry
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fired = 0
     for tid in ids[1:]:
         for action, role, payload in PERSIST_PATH:
@@ -131,8 +132,9 @@ def bench_persisted(url: str, tickets: int) -> float:
                                 idempotency_key=f"{tid}:{action}")
             fired += 1
     rate = fired / (time.perf_counter() - start)
+    cpu_rate = fired / max(time.process_time() - cpu, 1e-9)
     services.db.dispose()
-    return rate
+    return rate, cpu_rate
 
 
 def _free_port() -> int:
@@ -267,13 +269,14 @@ def main() -> None:
         lite = bench_persisted(f"sqlite:///{folder}/persist.db", db_n)
     print(f"persisted fire_action, one transaction each ({(db_n - 1) * 5} transitions: checks, history row, "
           "outbox, deadlines, Idempotency-Key)")
-    print(f"  SQLite      {lite:>10,.0f} transitions/s  (goal >= 1,000/s)")
+    print(f"  SQLite      {lite[0]:>10,.0f} transitions/s wall, {lite[1]:>8,.0f}/s per CPU-second  (goal >= 1,000/s)")
     pg = _postgres_url()
     if pg is None:
         print("  PostgreSQL  not reachable, skipped")
     else:
         try:
-            print(f"  PostgreSQL  {bench_persisted(pg, db_n):>10,.0f} transitions/s")
+            rates = bench_persisted(pg, db_n)
+            print(f"  PostgreSQL  {rates[0]:>10,.0f} transitions/s wall, {rates[1]:>8,.0f}/s per CPU-second (client side)")
         finally:
             _drop_schema(pg)
     print(f"  (cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at the end)")
