@@ -29,6 +29,7 @@ from engine.rulesets.history import (
     draft_label,
     version_label,
 )
+from engine.rulesets import publish_guards
 from engine.rulesets.validation import FORMATS, Problem, has_errors, validate_content
 from engine.storage.models import Ruleset, RulesetAudit, RulesetVersion
 
@@ -280,6 +281,8 @@ def _append_version(
     rolled_back_from: int | None,
 ) -> RulesetVersion:
     name, new = ruleset.name, expected_latest + 1
+    model = publish_guards.parse_model(content, fmt, _filename(name, fmt))
+    publish_guards.before_publish(session, name, model)
     values: dict[str, Any] = {"latest_version": new, "draft_base_version": new}
     if action == "rollback":
         values.update(
@@ -322,6 +325,7 @@ def _append_version(
     old = previous.content if previous is not None else ""
     diff = content_diff(old, content, version_label("a", name, expected_latest), version_label("b", name, new))
     _audit(session, ruleset, action, actor, now, new, diff)
+    publish_guards.after_publish(session, name, new, model, actor=actor, now=now)
     return version
 
 

@@ -58,10 +58,22 @@ def test_running_tickets_stay_on_their_version_and_removed_states_need_a_mapping
         gone = check_machine_migration(s, "intake_rules", parse_text("channel x wecom { key env K }"))
         assert "machine intake is removed but 2 open ticket(s)" in gone[0].message
 
+    # publishing a version that drops 待质检 while a ticket is in it is refused, and changes nothing
+    refused = publish_text(client, tokens, "intake_rules", V2_DROPS_QC)
+    assert refused["status"] == 422
+    assert refused["body"]["error"]["code"] == "open_tickets_in_removed_state"
+    assert refused["body"]["error"]["message"] == (
+        "ruleset 'intake_rules' cannot be published: machine intake: state 待质检 is removed but 1 open "
+        "ticket(s) are in it; add `migrate 待质检 to <state>`")
+    versions = client.get("/api/v1/rulesets/intake_rules/versions", headers=auth(tokens["ops"])).get_json()
+    assert [v["version"] for v in versions] == [1]
+    assert service.get_instance(services, old, "cs")["state"] == "待质检"
+
+    # with the mapping, publish moves the ticket in the same transaction
     assert publish_text(client, tokens, "intake_rules", V2_MAPPED)["status"] == 201
     with services.db.transaction() as s:
-        moved = apply_machine_migrations(s, "intake_rules", 2, parse_text(V2_MAPPED), actor="ops", now=clock.now())
-    assert moved == 1
+        again = apply_machine_migrations(s, "intake_rules", 2, parse_text(V2_MAPPED), actor="ops", now=clock.now())
+    assert again == 0  # already moved by publish
     moved_ticket = service.get_instance(services, old, "cs_lead")
     assert (moved_ticket["state"], moved_ticket["ruleset_version"]) == ("待复核", 2)
     assert moved_ticket["history"][-1]["action"] == "migrate" and moved_ticket["allowed_actions"] == ["合格"]
