@@ -29,9 +29,33 @@ def ensure_demo_users(services: Services) -> None:
                 create_user(s, username, role, DEMO_PASSWORD, display_name=display, clock=services.clock)
 
 
+def publish_demo_templates(services: Services) -> list[str]:
+    """Import every ruleset template of the library and publish it once (idempotent)."""
+    from engine.rulesets import service as rulesets
+    from engine.storage.models import Ruleset
+    from engine.templates import catalogue, import_template
+
+    published = []
+    for template in catalogue():
+        if template.kind != "ruleset":
+            continue
+        with services.db.transaction(immediate=True) as s:
+            row = s.scalar(select(Ruleset).where(Ruleset.name == template.name))
+            if row is not None and row.latest_version > 0:
+                continue
+            if row is None:
+                import_template(s, template.name, actor="admin", now=services.clock.now())
+            rulesets.publish(s, template.name, actor="admin", now=services.clock.now(), note="demo")
+            published.append(template.name)
+    return published
+
+
 def run_demo(services: Services, *, host: str, port: int) -> None:
     upgrade(services.db)
     ensure_demo_users(services)
+    published = publish_demo_templates(services)
+    if published:
+        click.echo("published templates: " + ", ".join(published))
 
     def ready(url: str) -> None:
         click.echo("")
