@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from dsl import RuleError, check, load_json, model as m, parse_text, to_json
+from dsl import RuleError, check, load_json, parse_text, to_json
+from dsl import model as m
 
 PROMO = '''promotion p {
     order a >
@@ -180,8 +181,8 @@ def test_json_action_errors_point_at_each_name() -> None:
     assert sorted(json_pointers(MACHINE, edit)) == sorted([
         (f"{here}/sources/1", "action '完成它' refers to unknown state '处理'; did you mean '处理中'?"),
         (f"{here}/by/1", "unknown role '老板'"),
-        (f"{here}/requires/1", "action '完成它' requires unknown data field 'nots'; did you "
-                               "mean 'note'?"),
+        (f"{here}/requires/1",
+         "action '完成它' requires unknown data field 'nots'; did you mean 'note'?"),
         (f"{here}/via_webhook", "unknown hook 'hk'; did you mean 'h'?"),
         (f"{here}/effects/0/channel", "unknown channel '群聊'; did you mean '群'?"),
         (f"{here}/effects/1/target", "unknown channel '仓库'; did you mean '仓'?"),
