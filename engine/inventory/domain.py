@@ -54,6 +54,11 @@ def merge_lines(lines: Iterable[OrderLine | Mapping[str, Any]]) -> list[OrderLin
     return [OrderLine(sku, merged[sku]) for sku in sorted(merged)]
 
 
+def available_of(total: int, reserved: int, safety: int) -> int:
+    """What may still be reserved: total less reserved less the safety stock, never below 0."""
+    return max(0, total - reserved - safety)
+
+
 def next_line_status(qty: int, shipped: int, released: int) -> str:
     if shipped + released < qty:
         return "reserved"

@@ -27,7 +27,7 @@ REBUILD_BATCH = 500
 
 @dataclass
 class GateAnswer:
-    verdict: str  # ok | replay | short | bypass
+    verdict: str  # ok | replay | short | unsure (SQL decides, nothing held) | bypass
     short: list[dict[str, Any]] | None = None
     reason: str = ""
 
@@ -43,6 +43,7 @@ class RedisGate:
         self.k_epoch = base + "epoch"
         self.k_epoch_seq = base + "epoch_seq"
         self.k_holds = base + "holds"
+        self.k_pend = base + "pend"
         self.k_stream = base + "events"
         self.k_hold = base + "hold:"
         self.k_applied = base + "applied:"
@@ -89,7 +90,7 @@ class RedisGate:
                 for ln in lines:
                     argv += [ln.sku_id, ln.qty]
                 res = self._reserve(keys=[self.k_avail, self.k_epoch, self.k_hold + key, self.k_holds,
-                                          self.k_stream], args=argv)
+                                          self.k_stream, self.k_pend], args=argv)
                 verdict = res[0]
                 if verdict == "stale":
                     self._epoch = None
@@ -100,6 +101,8 @@ class RedisGate:
                     return GateAnswer("replay", reason=res[1])
                 if verdict == "missing":
                     return GateAnswer("bypass", reason="sku_not_cached")
+                if verdict == "unsure":
+                    return GateAnswer("unsure")
                 short = [{"sku_id": res[i], "requested": next(ln.qty for ln in lines if ln.sku_id == res[i]),
                           "available": max(0, int(res[i + 1]))} for i in range(1, len(res), 2)]
                 return GateAnswer("short", short=short)
@@ -111,13 +114,14 @@ class RedisGate:
     def release_hold(self, key: str) -> bool:
         try:
             return bool(self._release(keys=[self.k_avail, self.k_epoch, self.k_hold + key, self.k_holds,
-                                              self.k_stream], args=[key]))
+                                              self.k_stream, self.k_pend], args=[key]))
         except RedisError:
             return False  # the reconciler frees it
 
     def commit_hold(self, key: str) -> bool:
         try:
-            return bool(self._commit(keys=[self.k_hold + key, self.k_holds], args=[key, COMMITTED_HOLD_TTL]))
+            return bool(self._commit(keys=[self.k_hold + key, self.k_holds, self.k_epoch, self.k_pend],
+                                     args=[key, COMMITTED_HOLD_TTL]))
         except RedisError:
             return False  # the reconciler sees the SQL record and commits it
 
@@ -170,6 +174,7 @@ class RedisGate:
                 pipe.rename(tmp, self.k_avail)
             else:
                 pipe.delete(self.k_avail)
+            pipe.delete(self.k_pend)  # holds of older epochs no longer count
             pipe.set(self.k_epoch, new_epoch)
             pipe.set(self.k_run_id, self.client.info("server").get("run_id", ""))
             pipe.xadd(self.k_stream, {"op": "rebuild", "epoch": new_epoch}, maxlen=10000, approximate=True)
@@ -186,6 +191,10 @@ class RedisGate:
     # -- inspection (reconciler, tests) ------------------------------------------------------
     def counters(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.client.hgetall(self.k_avail).items()}
+
+    def pending_units(self) -> dict[str, int]:
+        """Units held by pending holds of the current epoch, per SKU (zeros left out)."""
+        return {k: int(v) for k, v in self.client.hgetall(self.k_pend).items() if int(v) != 0}
 
     def holds(self) -> list[tuple[str, dict[str, str]]]:
         out = []

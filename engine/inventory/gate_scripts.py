@@ -2,8 +2,15 @@
 
 reserve: refuses a stale epoch, answers a seen key as a replay, checks every line, and only
 then takes every line (scripts do not roll back). Holds stay ``pending`` until SQL commits.
+
+``pend`` counts, per SKU, the units of pending holds of the current epoch. A line short only
+because of pending holds (``avail + pend >= qty``) may yet fit — those holds can still be
+refused by SQL and given back — so the script answers ``unsure`` and SQL decides; the gate
+answers ``short`` only when a line is short even counting every pending hold as returned,
+so "sold out" means SQL really had less than asked (I9).
 """
 
+# KEYS: avail, epoch, hold, holds, stream, pend · ARGV: epoch, key, now_ms, sku, qty, ...
 RESERVE = """
 local e = redis.call('GET', KEYS[2])
 if (not e) or e ~= ARGV[1] then return {'stale', e or ''} end
@@ -12,18 +19,26 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
 end
 local short = {}
 local missing = {}
+local unsure = false
 for i = 4, #ARGV, 2 do
   local a = redis.call('HGET', KEYS[1], ARGV[i])
+  local q = tonumber(ARGV[i + 1])
   if not a then
     table.insert(missing, ARGV[i])
-  elseif tonumber(a) < tonumber(ARGV[i + 1]) then
-    table.insert(short, ARGV[i]); table.insert(short, a)
+  elseif tonumber(a) < q then
+    if tonumber(a) + tonumber(redis.call('HGET', KEYS[6], ARGV[i]) or '0') < q then
+      table.insert(short, ARGV[i]); table.insert(short, a)
+    else
+      unsure = true
+    end
   end
 end
 if #missing > 0 then return {'missing', unpack(missing)} end
 if #short > 0 then return {'short', unpack(short)} end
+if unsure then return {'unsure'} end
 for i = 4, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1]))
+  redis.call('HINCRBY', KEYS[6], ARGV[i], tonumber(ARGV[i + 1]))
   redis.call('HSET', KEYS[3], 's:' .. ARGV[i], ARGV[i + 1])
 end
 redis.call('HSET', KEYS[3], 'state', 'pending', 'epoch', ARGV[1], 'at', ARGV[3])
@@ -32,7 +47,7 @@ redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'op', 'hold', 'key', ARGV
 return {'ok'}
 """
 
-# KEYS: avail, epoch, hold, holds, stream · ARGV: key
+# KEYS: avail, epoch, hold, holds, stream, pend · ARGV: key
 RELEASE_HOLD = """
 if redis.call('HGET', KEYS[3], 'state') ~= 'pending' then return 0 end
 if redis.call('HGET', KEYS[3], 'epoch') == redis.call('GET', KEYS[2]) then
@@ -40,6 +55,7 @@ if redis.call('HGET', KEYS[3], 'epoch') == redis.call('GET', KEYS[2]) then
   for i = 1, #f, 2 do
     if string.sub(f[i], 1, 2) == 's:' then
       redis.call('HINCRBY', KEYS[1], string.sub(f[i], 3), tonumber(f[i + 1]))
+      redis.call('HINCRBY', KEYS[6], string.sub(f[i], 3), -tonumber(f[i + 1]))
     end
   end
 end
@@ -49,9 +65,17 @@ redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'op', 'release_hold', 'ke
 return 1
 """
 
-# KEYS: hold, holds · ARGV: key, ttl seconds
+# KEYS: hold, holds, epoch, pend · ARGV: key, ttl seconds
 COMMIT_HOLD = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+if redis.call('HGET', KEYS[1], 'epoch') == redis.call('GET', KEYS[3]) then
+  local f = redis.call('HGETALL', KEYS[1])
+  for i = 1, #f, 2 do
+    if string.sub(f[i], 1, 2) == 's:' then
+      redis.call('HINCRBY', KEYS[4], string.sub(f[i], 3), -tonumber(f[i + 1]))
+    end
+  end
+end
 redis.call('HSET', KEYS[1], 'state', 'committed')
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -69,9 +93,10 @@ redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'op', 'delta', 'key', ARG
 return 'ok'
 """
 
-# KEYS: avail, epoch, holds, fence · ARGV: epoch, fence token, now_ms, grace_ms, sku, sql_avail, ...
-# Sets avail[sku] = sql_avail - (pending holds of the current epoch on sku) where it differs;
-# refuses a stale epoch or a fencing token older than the newest issued.
+# KEYS: avail, epoch, holds, fence, pend · ARGV: epoch, fence token, now_ms, grace_ms, sku, sql_avail, ...
+# Sets avail[sku] = sql_avail - (pending holds of the current epoch on sku) where it differs,
+# and pend to those pending holds; refuses a stale epoch or a fencing token older than the
+# newest issued.
 RECONCILE = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'stale_epoch'} end
 if redis.call('GET', KEYS[4]) ~= ARGV[2] then return {'stale_fence'} end
@@ -89,6 +114,10 @@ for _, k in ipairs(keys) do
       end
     end
   end
+end
+redis.call('DEL', KEYS[5])
+for s, q in pairs(pending) do
+  if q ~= 0 then redis.call('HSET', KEYS[5], s, q) end
 end
 local drift = {'ok'}
 local seen = {}

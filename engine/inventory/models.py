@@ -1,6 +1,7 @@
 """Inventory tables: the stock master, reservation lines, the idempotency record of every
-accepted operation, the append-only ledger, fencing tokens of background jobs and the
-channels' reported stock snapshots.
+accepted operation, the append-only ledger, fencing tokens of background jobs, the
+channels' reported stock snapshots, the per-channel quotas and buffers, and the coalesced
+stock-push queue (one marker per SKU, one push state per channel and SKU).
 
 Owns the schema only; the rules that change these rows live in ``engine.inventory.sql_store``.
 Nothing updates or deletes ledger rows.
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,7 +77,13 @@ class InventoryRequest(Base):
     """The first answer to an accepted operation, keyed by (operation, idempotency key)."""
 
     __tablename__ = "inventory_requests"
-    __table_args__ = (UniqueConstraint("operation", "key", name="uq_inventory_request_key"),)
+    __table_args__ = (
+        UniqueConstraint("operation", "key", name="uq_inventory_request_key"),
+        # One reservation per order, whatever its key: a second key for the same order is refused
+        # by the same insert that claims the key (no separate look-up).
+        Index("uq_inventory_request_reserve_order", "order_id", unique=True,
+              sqlite_where=text("operation = 'reserve'"), postgresql_where=text("operation = 'reserve'")),
+    )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     operation: Mapped[str] = mapped_column(String(16))
@@ -128,5 +136,55 @@ class ChannelSnapshot(Base):
     channel: Mapped[str] = mapped_column(String(32))
     sku_id: Mapped[str] = mapped_column(String(64))
     reported_stock: Mapped[int] = mapped_column(Integer)
+    available_at_pull: Mapped[int | None] = mapped_column(Integer, nullable=True)
     fence_token: Mapped[int] = mapped_column(BigInteger)
     pulled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PushPending(Base):
+    """A SKU whose availability changed since the relay last queued its channel pushes.
+
+    Written by every stock change in its own transaction (one upsert, latest version wins);
+    the relay turns it into per-channel pushes and deletes it.
+    """
+
+    __tablename__ = "inventory_push_pending"
+
+    sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChannelSetting(Base):
+    """What a channel is shown of a SKU: ``quota`` caps the figure (None: no cap), ``buffer``
+    units are held back from it. ``sku_id = '*'`` is the channel's default for every SKU; a
+    SKU row's non-null fields override it."""
+
+    __tablename__ = "inventory_channel_settings"
+    __table_args__ = (
+        CheckConstraint("(quota IS NULL OR quota >= 0) AND (buffer IS NULL OR buffer >= 0)",
+                        name="ck_inventory_channel_settings"),
+    )
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    buffer: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ChannelPush(Base):
+    """Push state of one SKU at one channel: the newest version and figure queued, the outbox
+    row still pending for it (the coalescing target), and the newest version and figure pushed."""
+
+    __tablename__ = "inventory_channel_pushes"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    queued_version: Mapped[int] = mapped_column(Integer, default=0)
+    queued_available: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delivery_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    pushed_version: Mapped[int] = mapped_column(Integer, default=0)
+    pushed_available: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

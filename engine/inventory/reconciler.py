@@ -65,7 +65,7 @@ def reconcile_once(inventory: InventoryService, *, grace_seconds: float = 30.0,
         for sku, value in sorted(available.items()):
             argv += [sku, value]
         result = gate.reconcile_script(keys=[gate.k_avail, gate.k_epoch, gate.k_holds,
-                                             gate.fence_key("reconcile")], args=argv)
+                                             gate.fence_key("reconcile"), gate.k_pend], args=argv)
         if result[0] != "ok":
             report.refused = str(result[0])
             return report

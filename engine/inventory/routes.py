@@ -15,9 +15,8 @@ from marshmallow import Schema, fields, validate
 
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
-from engine.inventory.domain import InsufficientStock
+from engine.inventory.domain import InsufficientStock, UnknownSku
 from engine.inventory.service import InventoryService, inventory_for
-from engine.inventory.domain import UnknownSku
 
 blp = Blueprint("stock", __name__, url_prefix="/stock", description="Stock: reserve, release, ship, adjust")
 

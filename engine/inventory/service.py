@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 ALERT_TOPIC = "inventory.alert"
+# What the answer's "gate" says: passed (held by the gate), refused (sold out at the gate),
+# deferred (the gate could not tell because of other pending holds; SQL decided), bypassed
+# (Redis down, rebuilding or missing the SKU; SQL decided), none (no gate configured).
+_GATE_LABEL = {"ok": "passed", "replay": "passed", "unsure": "deferred", "bypass": "bypassed"}
 ALERT_EVERY = 30.0
 GATE_SOCKET_TIMEOUT = 0.5
 BREAKER_SECONDS = 1.0
@@ -109,14 +113,20 @@ class InventoryService:
         key = key or order_id
         gate = self._gate_hold(key, merged)
         if gate.verdict == "short":
+            # The gate forgets keys (hold markers expire; Redis may lose data): a replay of an
+            # accepted order must still get its first answer, so confirm the key with SQL.
+            prior = self.store.hot.stored_answer("reserve", key)
+            if prior is not None:
+                return Outcome("reserve", key, prior, replayed=True, gate="deferred")
             raise InsufficientStock(gate.short or [], gate="refused")
         held = gate.verdict in ("ok", "replay")
+        label = _GATE_LABEL.get(gate.verdict, "none")
         try:
             outcome = self.store.reserve(order_id, merged, key=key, channel=channel, actor=actor)
         except InsufficientStock as exc:
             if held:
                 self.gate.release_hold(key)  # type: ignore[union-attr]
-            exc.gate = "passed" if held else ("bypassed" if gate.verdict == "bypass" else "none")
+            exc.gate = label
             raise
         except BaseException:
             if held:
@@ -126,7 +136,9 @@ class InventoryService:
             (self.gate.release_hold if outcome.replayed else self.gate.commit_hold)(key)  # type: ignore[union-attr]
         elif gate.verdict == "replay" and not outcome.replayed:
             self.gate.commit_hold(key)  # type: ignore[union-attr]
-        outcome.gate = {"ok": "passed", "replay": "passed", "bypass": "bypassed"}.get(gate.verdict, "none")
+        elif gate.verdict == "unsure" and not outcome.replayed:  # SQL took it without a hold: mirror it
+            self.gate.apply_delta(f"reserve:{key}", {ln.sku_id: -ln.qty for ln in merged})  # type: ignore[union-attr]
+        outcome.gate = label
         return outcome
 
     def release(self, order_id: str, *, key: str | None = None, actor: str = "") -> Outcome:
@@ -147,8 +159,10 @@ class InventoryService:
         return self._mirror(outcome, "adjust", {sku_id: delta})
 
     def set_safety(self, sku_id: str, safety: int, *, key: str | None = None, actor: str = "") -> Outcome:
-        """Safety changes reach the gate through the reconciler (the gate may show more meanwhile)."""
-        return self.store.set_safety(sku_id, safety, key=key, actor=actor)
+        """Change the safety stock; the gate's counter moves by the change in availability."""
+        outcome = self.store.set_safety(sku_id, safety, key=key, actor=actor)
+        change = outcome.body.get("previous_safety_stock", safety) - safety
+        return self._mirror(outcome, "safety", {sku_id: change} if change else {})
 
     def _mirror(self, outcome: Outcome, op: str, deltas: dict[str, int]) -> Outcome:
         if self.gate is None:
@@ -164,7 +178,7 @@ class InventoryService:
         return self.store.get(sku_id)
 
 
-def inventory_for(services: "Services") -> InventoryService:
+def inventory_for(services: Services) -> InventoryService:
     """The process's inventory service, built once per :class:`Services` (gate when Redis is set)."""
     found = services.extras.get("inventory")
     if found is None:

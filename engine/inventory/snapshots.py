@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from engine.inventory.fencing import check_fence, newest_token, single_instance, sql_token
-from engine.inventory.models import ChannelSnapshot
+from engine.inventory.fencing import (
+    check_fence,
+    newest_token,
+    single_instance,
+    sql_token,
+)
+from engine.inventory.models import ChannelSnapshot, StockItem
 from engine.inventory.service import InventoryService
 from engine.inventory.sql_store import available_of
-from engine.inventory.models import StockItem
 
 PULL_EVERY_SECONDS = 90
 

@@ -1,10 +1,12 @@
 """SQL decides: reserve, release, ship, adjust and set_safety as short transactions.
 
-Each operation claims its idempotency key first (unique row), changes each SKU with one
-conditional ``UPDATE`` in sorted SKU order, and writes reservation lines, ledger rows, outbox
-rows and the stored answer in the same transaction. A replay — in sequence or racing —
-returns the first answer. Refusals change nothing and are not stored, so a refused order may
-be tried again. No Redis or HTTP call happens inside a transaction here.
+Each operation claims its idempotency key first (``INSERT … ON CONFLICT DO NOTHING``), changes
+each SKU with one conditional ``UPDATE`` in sorted SKU order, and writes reservation lines,
+ledger rows, the SKU's push marker (see ``engine.inventory.push``) and the stored answer in the
+same transaction. A replay — in sequence or racing — returns the first answer. Refusals change
+nothing and are not stored, so a refused order may be tried again. No Redis or HTTP call
+happens inside a transaction here. ``reserve``, the hot path, runs in
+``engine.inventory.hotpath``; the other operations use SQLAlchemy Core through a session.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -24,26 +28,31 @@ from engine.errors import Conflict, Unprocessable
 from engine.inventory.domain import (
     LINE_TRANSITIONS,
     AdjustRefused,
-    InsufficientStock,
     OrderLine,
     Outcome,
     ShipRefused,
     UnknownOrder,
+    UnknownSku,
+    available_of,
     merge_lines,
     next_line_status,
 )
-from engine.inventory.models import InventoryRequest, LedgerEntry, ReservationLine, StockItem
-from engine.outbox import enqueue
+from engine.inventory.hotpath import ReservePath
+from engine.inventory.models import (
+    InventoryRequest,
+    LedgerEntry,
+    ReservationLine,
+    StockItem,
+)
+from engine.inventory.push import mark_changed
 from engine.storage.db import Database
 
-AVAILABILITY_TOPIC = "inventory.availability_changed"
+__all__ = ["InventoryStore", "available_of", "stock_view"]
 
 _S = StockItem
 _RETURNING = (_S.sku_id, _S.total_stock, _S.reserved_stock, _S.safety_stock, _S.version)
-
-
-def available_of(total: int, reserved: int, safety: int) -> int:
-    return max(0, total - reserved - safety)
+_LEDGER = LedgerEntry.__table__
+_REQUESTS = InventoryRequest.__table__
 
 
 def stock_view(item: StockItem | Any) -> dict[str, Any]:
@@ -74,19 +83,13 @@ def _now_of(session: Session) -> datetime:
 
 def _ledger(s: Session, op: str, row: Any, d_total: int, d_reserved: int, *, order_id: str | None,
             channel: str, actor: str, key: str, reason: str = "") -> None:
-    s.add(LedgerEntry(
+    s.execute(insert(_LEDGER).values(
         operation=op, sku_id=row.sku_id, delta_total=d_total, delta_reserved=d_reserved,
         total_after=row.total_stock, reserved_after=row.reserved_stock, safety_after=row.safety_stock,
         version=row.version, order_id=order_id, channel=channel, actor=actor, reason=reason, key=key,
         at=_now_of(s),
     ))
-    enqueue(s, AVAILABILITY_TOPIC, {
-        "sku_id": row.sku_id,
-        "available": available_of(row.total_stock, row.reserved_stock, row.safety_stock),
-        "total_stock": row.total_stock,
-        "reserved_stock": row.reserved_stock,
-        "version": row.version,
-    }, now=_now_of(s), source=f"inventory.{op}")
+    mark_changed(s, [(row.sku_id, row.version)], _now_of(s))
 
 
 class InventoryStore:
@@ -95,6 +98,7 @@ class InventoryStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self.hot = ReservePath(db)
 
     def _run(self, operation: str, key: str, work: Callable[[Session], dict[str, Any]]) -> Outcome:
         return _run_claimed(self.db, operation, key, self.clock.now(), work)
@@ -106,45 +110,8 @@ class InventoryStore:
         if not order_id:
             raise Unprocessable("order_id is required", details=[{"path": "/order_id", "message": "required"}])
         merged = merge_lines(lines)
-        key = key or order_id
-
-        def work(s: Session) -> dict[str, Any]:
-            if s.execute(select(ReservationLine.id).where(ReservationLine.order_id == order_id).limit(1)).first():
-                raise Conflict(f"order {order_id} already has a reservation under another key",
-                               code="order_already_reserved")
-            now = _now_of(s)
-            done: list[Any] = []
-            short: list[dict[str, Any]] = []
-            for line in merged:
-                row = s.execute(
-                    update(_S)
-                    .where(_S.sku_id == line.sku_id,
-                           _S.total_stock - _S.reserved_stock - _S.safety_stock >= line.qty)
-                    .values(reserved_stock=_S.reserved_stock + line.qty, version=_S.version + 1, sync_timestamp=now)
-                    .returning(*_RETURNING)
-                    .execution_options(synchronize_session=False)
-                ).first()
-                if row is None:
-                    current = s.execute(select(*_RETURNING).where(_S.sku_id == line.sku_id)).first()
-                    avail = 0 if current is None else available_of(current[1], current[2], current[3])
-                    short.append({"sku_id": line.sku_id, "requested": line.qty, "available": avail})
-                else:
-                    done.append((line, row))
-            if short:
-                raise InsufficientStock(short)
-            for line, row in done:
-                s.add(ReservationLine(order_id=order_id, sku_id=line.sku_id, qty=line.qty, qty_shipped=0,
-                                      qty_released=0, status="reserved", channel=channel,
-                                      created_at=now, updated_at=now))
-                _ledger(s, "reserve", row, 0, line.qty, order_id=order_id, channel=channel, actor=actor, key=key)
-            return {
-                "order_id": order_id, "status": "reserved", "channel": channel, "key": key,
-                "lines": [{"sku_id": ln.sku_id, "qty": ln.qty} for ln in merged],
-                "stock": [{"sku_id": r.sku_id, "available": available_of(r[1], r[2], r[3]), "version": r.version}
-                          for _, r in done],
-            }
-
-        return self._run("reserve", key, work)
+        return self.hot.reserve(order_id, merged, key=key or order_id, channel=channel, actor=actor,
+                                now=self.clock.now())
 
     # -- release and ship ------------------------------------------------------------------
     def _open_lines(self, s: Session, order_id: str) -> list[ReservationLine]:
@@ -270,15 +237,17 @@ class InventoryStore:
         key = key or f"safety:{uuid.uuid4()}"
 
         def work(s: Session) -> dict[str, Any]:
+            before = s.execute(select(_S.safety_stock).where(_S.sku_id == sku_id).with_for_update()).first()
+            if before is None:
+                raise UnknownSku(f"unknown SKU {sku_id}", details=[{"path": "/sku_id", "sku_id": sku_id}])
             row = s.execute(
                 update(_S).where(_S.sku_id == sku_id)
                 .values(safety_stock=safety, version=_S.version + 1, sync_timestamp=_now_of(s))
                 .returning(*_RETURNING).execution_options(synchronize_session=False)
             ).first()
-            if row is None:
-                raise UnknownOrder(f"unknown SKU {sku_id}")
             _ledger(s, "safety", row, 0, 0, order_id=None, channel="", actor=actor, key=key)
-            return {"sku_id": sku_id, "status": "safety_set", "key": key, "safety_stock": safety}
+            return {"sku_id": sku_id, "status": "safety_set", "key": key, "safety_stock": safety,
+                    "previous_safety_stock": before[0]}
 
         return self._run("safety", key, work)
 
@@ -298,6 +267,15 @@ class InventoryStore:
             return _stored_answer(s, operation, key)
 
 
+def _claim(session: Session, operation: str, key: str, now: datetime) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id``: the claim's id, or None when the key
+    was seen (a racing twin on PostgreSQL waits here until the first commits or rolls back)."""
+    ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (ins(_REQUESTS).values(operation=operation, key=key, answer={}, created_at=now)
+            .on_conflict_do_nothing().returning(_REQUESTS.c.id))
+    return session.execute(stmt).scalar()
+
+
 def _run_claimed(db: Database, operation: str, key: str, now: datetime,
                  work: Callable[[Session], dict[str, Any]]) -> Outcome:
     """Run ``work`` after claiming ``(operation, key)``; a seen key returns the stored answer."""
@@ -306,22 +284,18 @@ def _run_claimed(db: Database, operation: str, key: str, now: datetime,
         try:
             with db.transaction(immediate=True) as s:
                 s.info[_CLOCK_KEY] = now
-                prior = _stored_answer(s, operation, key)
-                if prior is not None:
+                claim_id = _claim(s, operation, key, now)
+                if claim_id is None:
+                    prior = _stored_answer(s, operation, key)
+                    if prior is None:  # pragma: no cover - only reserve has a second unique index
+                        raise Conflict(f"{operation} key {key} is taken", code="key_conflict")
                     return Outcome(operation, key, prior, replayed=True)
-                claim = InventoryRequest(operation=operation, key=key, answer={}, created_at=now)
-                s.add(claim)
-                s.flush()  # a racing twin blocks here (PostgreSQL) until the first commits, then fails
                 body = work(s)
-                claim.answer = body
-                claim.order_id = body.get("order_id")
+                s.execute(update(_REQUESTS).where(_REQUESTS.c.id == claim_id)
+                          .values(answer=body, order_id=body.get("order_id")))
             return Outcome(operation, key, body)
-        except IntegrityError as exc:
+        except IntegrityError as exc:  # a racing creation of the same SKU (adjust): try again
             last = exc
-            with db.session() as s:
-                prior = _stored_answer(s, operation, key)
-            if prior is not None:
-                return Outcome(operation, key, prior, replayed=True)
         except OperationalError as exc:  # deadlock, serialization, dropped connection: retry, same key
             last = exc
         time.sleep(0.005 * (attempt + 1))

@@ -141,13 +141,22 @@ def test_f6_process_killed_between_gate_and_sql_orphan_hold_is_freed(services, o
     child.start()
     child.join(10)
     assert child.exitcode == -signal.SIGKILL
-    assert inv.gate.counters() == {"A": 1}  # the orphan hold: a false "sold out" for 2 units
-    with pytest.raises(InsufficientStock):
-        inv.reserve("o1", [{"sku_id": "A", "qty": 2}])
+    assert inv.gate.counters() == {"A": 1} and inv.gate.pending_units() == {"A": 2}  # the orphan hold
+    # Short at the gate only because of a pending hold: not "sold out" (I9), SQL decides.
+    assert inv.reserve("o1", [{"sku_id": "A", "qty": 2}]).gate == "deferred"
+    assert inv.gate.counters() == {"A": -1}  # mirrored after SQL; the orphan still counts
+    with pytest.raises(InsufficientStock) as refused:
+        inv.reserve("o2", [{"sku_id": "A", "qty": 2}])
+    assert refused.value.gate == "refused"  # 1 left even if the orphan came back: a true "sold out"
     assert reconcile_once(inv, grace_seconds=3600).orphans_freed == []  # still young
     assert reconcile_once(inv, grace_seconds=0).orphans_freed == ["doomed"]
     _sql_equals_gate(inv, ["A"])
-    assert inv.reserve("o1", [{"sku_id": "A", "qty": 2}]).gate == "passed"
+    assert inv.gate.pending_units() == {}
+    assert inv.reserve("o3", [{"sku_id": "A", "qty": 1}]).gate == "passed"
+    with pytest.raises(InsufficientStock) as sold_out:
+        inv.reserve("o4", [{"sku_id": "A", "qty": 1}])
+    assert sold_out.value.gate == "refused"
+    assert check_invariants(inv.db) == []
 
 
 def test_f8_paused_puller_cannot_overwrite_a_newer_snapshot(services, own_redis) -> None:

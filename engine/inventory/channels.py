@@ -1,0 +1,134 @@
+"""Sales channels' side of stock: the connectors that push a figure to a platform or read what
+it shows, the per-channel quota and buffer, and the figure each channel is shown.
+
+A channel is shown ``min(quota, available - buffer)`` (never below 0; no quota: no cap), where
+``available = total - reserved - safety``; so a published figure never exceeds what is free
+(I10). Quotas and buffers are rows of ``inventory_channel_settings``: ``sku_id = '*'`` is the
+channel's default, a SKU row's non-null fields override it. The rules language has no
+declaration for them, so they are set through ``PUT /stock/{sku}/channels/{channel}``. They
+shape what channels are *shown*; reservations themselves are decided on ``available`` alone
+(an order a platform has already taken is not refused because of a display buffer).
+
+Connectors register per process with :func:`register_stock_connector` (platform connectors,
+the demo's fake platforms, tests); the push relay and the snapshot pullers use whatever is
+registered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from engine.errors import Unprocessable
+from engine.inventory.models import ChannelSetting
+
+if TYPE_CHECKING:
+    from engine.services import Services
+
+CHANNELS = ("douyin", "taobao", "pdd", "kuaishou", "xiaohongshu", "miniprogram")
+ALL_SKUS = "*"
+_SKU_RE = re.compile(r"^[^\s/]{1,64}$")
+
+
+class StockConnector(Protocol):
+    """One platform's stock API as the engine needs it."""
+
+    channel: str
+
+    def push_stock(self, sku_id: str, available: int, version: int) -> None:
+        """Show ``available`` for the SKU; ``version`` only grows for a SKU (raise to retry)."""
+
+    def fetch_stock(self) -> dict[str, int]:
+        """What the platform currently shows, ``{sku_id: qty}``."""
+
+
+class ChannelRegistry:
+    """The stock connectors of this process, by channel."""
+
+    def __init__(self) -> None:
+        self._by_channel: dict[str, StockConnector] = {}
+
+    def register(self, connector: StockConnector) -> None:
+        self._by_channel[connector.channel] = connector
+
+    def get(self, channel: str) -> StockConnector | None:
+        return self._by_channel.get(channel)
+
+    def channels(self) -> list[str]:
+        return sorted(self._by_channel)
+
+
+def channel_registry(services: Services) -> ChannelRegistry:
+    """The process's registry (kept in ``services.extras``)."""
+    found = services.extras.get("inventory.channels")
+    if found is None:
+        found = services.extras["inventory.channels"] = ChannelRegistry()
+    return found
+
+
+def register_stock_connector(services: Services, connector: StockConnector) -> None:
+    channel_registry(services).register(connector)
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    quota: int | None = None
+    buffer: int = 0
+
+
+def channel_figure(available: int, rule: ChannelRule) -> int:
+    """What a channel is shown of ``available`` units under its rule."""
+    figure = max(0, available - rule.buffer)
+    return figure if rule.quota is None else min(figure, rule.quota)
+
+
+def rules_for(session: Session, channel: str, skus: list[str]) -> dict[str, ChannelRule]:
+    """Each SKU's rule at ``channel``: its own row over the channel default over no rule."""
+    rows = {r.sku_id: r for r in session.scalars(
+        select(ChannelSetting).where(ChannelSetting.channel == channel,
+                                     ChannelSetting.sku_id.in_([*skus, ALL_SKUS])))}
+    default = rows.get(ALL_SKUS)
+    base_quota = default.quota if default is not None else None
+    base_buffer = default.buffer if default is not None and default.buffer is not None else 0
+    out: dict[str, ChannelRule] = {}
+    for sku in skus:
+        own = rows.get(sku)
+        quota = own.quota if own is not None and own.quota is not None else base_quota
+        buffer = own.buffer if own is not None and own.buffer is not None else base_buffer
+        out[sku] = ChannelRule(quota, buffer)
+    return out
+
+
+def validate_setting(channel: str, sku_id: str, quota: Any, buffer: Any) -> None:
+    problems = []
+    if channel not in CHANNELS:
+        problems.append({"path": "/channel", "message": f"unknown channel; one of {', '.join(CHANNELS)}"})
+    if not _SKU_RE.match(sku_id):
+        problems.append({"path": "/sku_id", "message": "1–64 characters, no spaces or slashes ('*': every SKU)"})
+    for name, value in (("quota", quota), ("buffer", buffer)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            problems.append({"path": f"/{name}", "message": "a whole number ≥ 0, or null"})
+    if problems:
+        raise Unprocessable("channel setting is invalid", details=problems)
+
+
+def upsert_setting(session: Session, channel: str, sku_id: str, quota: int | None, buffer: int | None,
+                   *, actor: str, now: datetime) -> dict[str, Any]:
+    """Create or replace the (channel, SKU) setting; returns it as stored."""
+    validate_setting(channel, sku_id, quota, buffer)
+    ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = ins(ChannelSetting).values(channel=channel, sku_id=sku_id, quota=quota, buffer=buffer,
+                                      updated_at=now, updated_by=actor)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["channel", "sku_id"],
+        set_={"quota": stmt.excluded.quota, "buffer": stmt.excluded.buffer,
+              "updated_at": stmt.excluded.updated_at, "updated_by": stmt.excluded.updated_by}))
+    return {"channel": channel, "sku_id": sku_id, "quota": quota, "buffer": buffer,
+            "updated_at": now.isoformat(), "updated_by": actor}

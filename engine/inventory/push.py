@@ -1,0 +1,179 @@
+"""Coalesced stock pushes to the channels, through the outbox.
+
+1. Every stock change upserts the SKU's marker in ``inventory_push_pending`` in its own
+   transaction (:func:`mark_changed`; latest version wins, one row per SKU, so a hot SKU costs
+   one row however often it changes).
+2. The relay (:func:`relay_pushes`, a scheduled job) turns markers into one pending outbox row
+   per channel and SKU (topic ``inventory.stock_push``): when that channel+SKU already has a
+   row that no dispatcher has claimed yet, its payload is replaced (latest version wins);
+   otherwise a new row is queued. Markers are deleted in the same transaction.
+3. The handler (:func:`make_push_handler`) locks the channel+SKU push state, re-reads the SKU
+   and pushes the *current* figure and version — never one older than already pushed, so a
+   channel never goes backwards (I10), and a figure never above ``total - reserved`` as of
+   that read — then records what it pushed in the delivery's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.inventory.channels import ChannelRegistry, channel_figure, rules_for
+from engine.inventory.domain import available_of
+from engine.inventory.models import ChannelPush, PushPending, StockItem
+from engine.logs import get_logger
+from engine.outbox import enqueue
+from engine.storage.db import Database
+from engine.storage.models import OutboxMessage
+from engine.storage.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from engine.outbox.registry import Delivery
+
+log = get_logger(__name__)
+
+PUSH_TOPIC = "inventory.stock_push"
+PUSH_RETRY = (5, 30, 120, 300)
+RELAY_BATCH = 500
+_OUTBOX = OutboxMessage.__table__
+_PENDING = PushPending.__table__
+
+
+def _insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def mark_changed(session: Session, changes: Iterable[tuple[str, int]], now: datetime) -> None:
+    """Upsert the push marker of each changed SKU (version only moves forward)."""
+    newest: dict[str, int] = {}
+    for sku, version in changes:
+        newest[sku] = max(version, newest.get(sku, 0))
+    if not newest:
+        return
+    stmt = _insert(session)(_PENDING).values(
+        [{"sku_id": sku, "version": v, "queued_at": now} for sku, v in sorted(newest.items())])
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["sku_id"], set_={"version": stmt.excluded.version, "queued_at": stmt.excluded.queued_at},
+        where=_PENDING.c.version < stmt.excluded.version))
+
+
+def mark_all(session: Session, now: datetime) -> None:
+    """Mark every SKU (a channel-wide quota or buffer changed)."""
+    session.execute(text(
+        "INSERT INTO inventory_push_pending (sku_id, version, queued_at) "
+        "SELECT sku_id, version, :now FROM inventory_stock WHERE true ON CONFLICT (sku_id) DO NOTHING"
+    ).bindparams(bindparam("now", type_=UTCDateTime())), {"now": now})
+
+
+@dataclass
+class RelayReport:
+    skus: int = 0
+    queued: int = 0
+    coalesced: int = 0
+    unchanged: int = 0
+    channels: list[str] = field(default_factory=list)
+
+
+def queue_channel_pushes(session: Session, channels: list[str], skus: list[str], now: datetime, *,
+                         force: bool = False, report: RelayReport | None = None) -> RelayReport:
+    """Queue (or coalesce into the pending row) a push of each SKU to each channel.
+
+    Skips a channel+SKU whose newest queued push already carries this version and figure,
+    unless ``force`` (a snapshot showed the platform out of step).
+    """
+    report = report or RelayReport(channels=list(channels))
+    skus = sorted(set(skus))
+    if not skus or not channels:
+        return report
+    stock = {r.sku_id: r for r in session.scalars(select(StockItem).where(StockItem.sku_id.in_(skus)))}
+    for channel in sorted(channels):
+        rules = rules_for(session, channel, skus)
+        states = {r.sku_id: r for r in session.scalars(
+            select(ChannelPush).where(ChannelPush.channel == channel, ChannelPush.sku_id.in_(skus))
+            .order_by(ChannelPush.sku_id).with_for_update())}
+        for sku in skus:
+            item = stock.get(sku)
+            if item is None:
+                continue
+            figure = channel_figure(available_of(item.total_stock, item.reserved_stock, item.safety_stock), rules[sku])
+            state = states.get(sku)
+            if state is None:
+                state = ChannelPush(channel=channel, sku_id=sku, queued_version=0, pushed_version=0)
+                session.add(state)
+            elif not force and state.queued_version >= item.version and state.queued_available == figure:
+                report.unchanged += 1
+                continue
+            payload = {"channel": channel, "sku_id": sku, "version": item.version, "available": figure}
+            if force:
+                payload["force"] = True
+            if state.delivery_id and session.execute(
+                update(_OUTBOX).where(_OUTBOX.c.delivery_id == state.delivery_id, _OUTBOX.c.status == "pending",
+                                      _OUTBOX.c.claim_token.is_(None)).values(payload=payload)
+            ).rowcount == 1:
+                report.coalesced += 1
+            else:
+                state.delivery_id = enqueue(session, PUSH_TOPIC, payload, now=now, source="inventory.relay",
+                                            retry_schedule=PUSH_RETRY).delivery_id
+                report.queued += 1
+            state.queued_version = max(state.queued_version or 0, item.version)
+            state.queued_available = figure
+    session.flush()
+    return report
+
+
+def relay_pushes(db: Database, clock: Clock, registry: ChannelRegistry, *, limit: int = RELAY_BATCH) -> RelayReport:
+    """Turn up to ``limit`` push markers into coalesced per-channel outbox rows.
+
+    With no connector registered the markers stay (one per SKU at most) until one is.
+    """
+    channels = registry.channels()
+    report = RelayReport(channels=channels)
+    if not channels:
+        return report
+    with db.transaction(immediate=True) as s:
+        marks = s.execute(select(_PENDING.c.sku_id, _PENDING.c.version)
+                          .order_by(_PENDING.c.sku_id).limit(limit)).all()
+        if not marks:
+            return report
+        report.skus = len(marks)
+        queue_channel_pushes(s, channels, [m[0] for m in marks], clock.now(), report=report)
+        for sku, version in marks:  # one row per statement, in SKU order (the hot path's lock order)
+            s.execute(delete(_PENDING).where(_PENDING.c.sku_id == sku, _PENDING.c.version <= version))
+    return report
+
+
+def make_push_handler(registry: ChannelRegistry) -> Callable[[Delivery], None]:
+    """The outbox handler of ``inventory.stock_push`` for this process's connectors."""
+
+    def deliver(delivery: Delivery) -> None:
+        s = delivery.session
+        channel, sku = delivery.payload["channel"], delivery.payload["sku_id"]
+        connector = registry.get(channel)
+        if connector is None:
+            raise LookupError(f"no stock connector registered for channel {channel}")
+        state = s.execute(select(ChannelPush).where(ChannelPush.channel == channel, ChannelPush.sku_id == sku)
+                          .with_for_update()).scalar_one_or_none()
+        item = s.execute(select(StockItem).where(StockItem.sku_id == sku)).scalar_one_or_none()
+        if state is None or item is None:
+            return
+        figure = channel_figure(available_of(item.total_stock, item.reserved_stock, item.safety_stock),
+                                rules_for(s, channel, [sku])[sku])
+        if state.delivery_id == delivery.delivery_id:
+            state.delivery_id = None
+        stale = item.version < state.pushed_version
+        same = item.version == state.pushed_version and figure == state.pushed_available
+        if stale or (same and not delivery.payload.get("force")):
+            return
+        connector.push_stock(sku, figure, item.version)
+        state.pushed_version, state.pushed_available, state.pushed_at = item.version, figure, delivery.now
+        log.info("stock pushed", channel=channel, sku_id=sku, available=figure, version=item.version)
+
+    return deliver
