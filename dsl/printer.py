@@ -1,9 +1,21 @@
 """Model → canonical ``.op`` text.
 
 This module owns the one canonical spelling of every declaration and expression (layout,
-indentation, parentheses only where precedence needs them, ``¥`` money, largest exact duration
-unit). ``parse_text(print_dsl(m)) == m`` holds for every model the parser or JSON loader can
-produce. It does no checking.
+indentation, parentheses only where precedence needs them, ``¥`` money with at most two
+decimals, percents without trailing zeros). ``parse_text(print_dsl(m)) == m`` holds for every
+model the parser or JSON loader can produce, and printing is a fixed point:
+``print_dsl(parse_text(print_dsl(m))) == print_dsl(m)``. It does no checking.
+
+Durations (deadlines, windows, pull intervals, retries) are written the way people write
+deadlines, not in the largest unit that divides them:
+
+- days only for a whole number of days of at least 7 days: ``7d``, ``30d``;
+- otherwise hours for a whole number of hours, so a deadline of two days stays ``48h``
+  (``24h``, ``48h``, ``72h``; also ``170h``, which is not a whole number of days);
+- otherwise minutes for a whole number of minutes: ``5m``, ``90m``;
+- otherwise seconds: ``30s``.
+
+``2d`` and ``48h`` mean the same and both parse; ``fmt`` writes ``48h``.
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ from __future__ import annotations
 import re
 
 from . import model as m
-from .units import literal_number_text, money_text, percent_text, duration_text
+from .units import duration_text, literal_number_text, money_text, percent_text
 
 __all__ = ["print_dsl", "print_expr", "print_declaration", "quote"]
 

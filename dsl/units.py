@@ -64,10 +64,21 @@ def percent_text(basis_points: int) -> str:
     return f"{whole}.{frac:02d}".rstrip("0") + "%"
 
 
+WEEK_SECONDS = 7 * DURATION_SECONDS["d"]
+
+
 def duration_text(seconds: int) -> str:
-    """The largest exact unit: 86400 → ``1d``, 7200 → ``2h``, 90 → ``90s``."""
-    for suffix in ("d", "h", "m"):
-        size = DURATION_SECONDS[suffix]
+    """The canonical spelling of a duration, as people write deadlines and windows:
+
+    - days only for a whole number of days of at least 7 days: ``7d``, ``30d``;
+    - otherwise hours for a whole number of hours: ``1h``, ``24h``, ``48h``, ``72h``, ``170h``;
+    - otherwise minutes for a whole number of minutes: ``5m``, ``90m``;
+    - otherwise seconds: ``30s``, ``0s``.
+    """
+    day, hour, minute = DURATION_SECONDS["d"], DURATION_SECONDS["h"], DURATION_SECONDS["m"]
+    if seconds >= WEEK_SECONDS and seconds % day == 0:
+        return f"{seconds // day}d"
+    for suffix, size in (("h", hour), ("m", minute)):
         if seconds and seconds % size == 0:
             return f"{seconds // size}{suffix}"
     return f"{seconds}s"
