@@ -1,4 +1,5 @@
-"""Invariant checks over the SQL record (I1–I3, I6) used by tests, the storm and operators.
+"""Invariant checks over the SQL record (I1–I3, I6) and over what channels were sent (I10),
+used by tests, the storm, the demo and operators.
 
 Reads only; returns human-readable violations (an empty list means the record is sound).
 """
@@ -6,6 +7,7 @@ Reads only; returns human-readable violations (an empty list means the record is
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import select
 
@@ -50,4 +52,28 @@ def check_invariants(db: Database) -> list[str]:
         got = fold.get(sku, [0, 0, 0])
         if got != [item.total_stock, item.reserved_stock, item.version]:
             problems.append(f"I3 {sku}: ledger fold {got} != stock {[item.total_stock, item.reserved_stock, item.version]}")
+    return problems
+
+
+def check_publications(db: Database, pushes: dict[str, list[Any]]) -> list[str]:
+    """I10 over what channels were sent: ``pushes[channel]`` lists objects with ``sku_id``,
+    ``available`` and ``version`` in the order the channel received them. Each figure must be
+    at most ``total - reserved`` at the version it carries (from the ledger), and a SKU's
+    versions must never go backwards at a channel."""
+    with db.session() as s:
+        after = {(e.sku_id, e.version): (e.total_after, e.reserved_after)
+                 for e in s.scalars(select(LedgerEntry))}
+    problems: list[str] = []
+    for channel, sent in pushes.items():
+        newest: dict[str, int] = {}
+        for push in sent:
+            if push.version < newest.get(push.sku_id, 0):
+                problems.append(f"I10 {channel} {push.sku_id}: version {push.version} after {newest[push.sku_id]}")
+            newest[push.sku_id] = max(push.version, newest.get(push.sku_id, 0))
+            state = after.get((push.sku_id, push.version))
+            if state is None:
+                problems.append(f"I10 {channel} {push.sku_id}: pushed version {push.version} is not in the ledger")
+            elif push.available > state[0] - state[1]:
+                problems.append(f"I10 {channel} {push.sku_id} v{push.version}: published {push.available} > "
+                                f"total {state[0]} - reserved {state[1]}")
     return problems

@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 
 from engine.inventory.domain import StaleFence
 from engine.inventory.models import JobFence
+from engine.logs import get_logger
 from engine.storage.db import Database
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -96,5 +99,5 @@ def single_instance(client: Any, lock_key: str, fence_key: str, name: str, *, le
     finally:
         try:
             lock.release()
-        except Exception:  # noqa: BLE001 - expired or taken over: nothing of ours to release
-            pass
+        except Exception as exc:  # noqa: BLE001 - expired or taken over: nothing of ours to release
+            log.info("job lock already gone at release", job=name, error=exc.__class__.__name__)

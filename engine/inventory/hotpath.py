@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+
+from sqlalchemy import event
 
 from engine.errors import Conflict
 from engine.inventory.domain import InsufficientStock, OrderLine, Outcome, available_of
@@ -118,6 +121,11 @@ class _Shelf:
         while self._idle:
             self._idle.pop().close()
 
+    def drop(self) -> None:
+        """Close the kept connections outright (the engine was disposed: no pool to return to)."""
+        while self._idle:
+            self._idle.pop().invalidate()
+
 
 class ReservePath:
     """Reservations for one :class:`Database`; safe to share between threads."""
@@ -133,6 +141,14 @@ class ReservePath:
         self._claim, self._take, self._answer, self._stored = (
             _text(s, self.pg) for s in (_CLAIM, _TAKE, _ANSWER, _STORED))
         self.shelf = _Shelf(db, keep=8)
+        shelf = weakref.ref(self.shelf)
+
+        def on_dispose(_engine: Any) -> None:
+            found = shelf()
+            if found is not None:
+                found.drop()
+
+        event.listen(db.engine, "engine_disposed", on_dispose)
 
     def close(self) -> None:
         """Return the kept connections to the pool."""

@@ -1,8 +1,11 @@
-"""``/stock`` API: read a SKU, reserve, release, ship and adjust (contract in ARCHITECTURE.md).
+"""``/stock`` API: read a SKU, reserve, release, ship and adjust (contract in ARCHITECTURE.md),
+and what each sales channel is shown of a SKU.
 
 Access: reserve and ship — admin, ops, warehouse; release (cancel) — those plus cs and cs_lead,
-who cancel orders for customers; adjust — admin, warehouse; GET — every staff role.
-An optional ``Idempotency-Key`` header (or ``key`` field) overrides the default key.
+who cancel orders for customers; adjust — admin, warehouse; GET — every staff role; a
+channel's quota and buffer (``PUT /stock/{sku}/channels/{channel}``, ``{sku} = *`` for the
+channel's default) — admin, ops. An optional ``Idempotency-Key`` header (or ``key`` field)
+overrides the default key.
 """
 
 from __future__ import annotations
@@ -57,6 +60,34 @@ class StockSchema(Schema):
     available = fields.Integer()
     version = fields.Integer()
     sync_timestamp = fields.String(allow_none=True)
+
+
+class ChannelRuleSchema(Schema):
+    quota = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
+    buffer = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
+
+
+class ChannelRuleOutSchema(Schema):
+    channel = fields.String()
+    sku_id = fields.String()
+    quota = fields.Integer(allow_none=True)
+    buffer = fields.Integer(allow_none=True)
+    updated_at = fields.String()
+    updated_by = fields.String()
+
+
+class ChannelViewSchema(Schema):
+    channel = fields.String()
+    quota = fields.Integer(allow_none=True)
+    buffer = fields.Integer()
+    figure = fields.Integer()
+    queued_version = fields.Integer(allow_none=True)
+    pushed_version = fields.Integer(allow_none=True)
+    pushed_available = fields.Integer(allow_none=True)
+    pushed_at = fields.String(allow_none=True)
+    reported_stock = fields.Integer(allow_none=True)
+    available_at_pull = fields.Integer(allow_none=True)
+    pulled_at = fields.String(allow_none=True)
 
 
 def _inventory() -> InventoryService:
@@ -119,3 +150,19 @@ def ship(body: dict[str, Any]) -> Any:
 def adjust(body: dict[str, Any]) -> Any:
     return _inventory().adjust(body["sku_id"], body["delta"], body["reason"], key=_key(body),
                                actor=_actor()).to_json()
+
+
+@blp.route("/<string:sku_id>/channels")
+@blp.response(200, ChannelViewSchema(many=True))
+@allow(*ALL_STAFF)
+def get_channels(sku_id: str) -> Any:
+    return _inventory().channel_view(sku_id)
+
+
+@blp.route("/<string:sku_id>/channels/<string:channel>", methods=["PUT"])
+@blp.arguments(ChannelRuleSchema)
+@blp.response(200, ChannelRuleOutSchema)
+@allow("admin", "ops")
+def put_channel_rule(body: dict[str, Any], sku_id: str, channel: str) -> Any:
+    return _inventory().set_channel_rule(sku_id, channel, quota=body["quota"], buffer=body["buffer"],
+                                         actor=_actor())

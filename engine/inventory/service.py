@@ -12,9 +12,31 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from engine.clock import Clock
-from engine.inventory.domain import InsufficientStock, OrderLine, Outcome, merge_lines
+from engine.inventory.channels import (
+    ALL_SKUS,
+    CHANNELS,
+    channel_figure,
+    rules_for,
+    upsert_setting,
+)
+from engine.inventory.domain import (
+    InsufficientStock,
+    OrderLine,
+    Outcome,
+    available_of,
+    merge_lines,
+)
 from engine.inventory.gate import GateAnswer, RedisGate
+from engine.inventory.models import (
+    ChannelPush,
+    ChannelSetting,
+    ChannelSnapshot,
+    StockItem,
+)
+from engine.inventory.push import mark_all, mark_changed
 from engine.inventory.sql_store import InventoryStore
 from engine.logs import get_logger
 from engine.outbox import enqueue
@@ -58,7 +80,7 @@ class InventoryService:
         self.store = InventoryStore(db, clock)
         self.gate = gate
         self._breaker_until = 0.0
-        self._last_alert = -1e9
+        self._last_alert: dict[str, float] = {}
         self.alerts_raised = 0
 
     # -- gate bookkeeping ---------------------------------------------------------------------
@@ -91,12 +113,13 @@ class InventoryService:
             return None
 
     def raise_alert(self, kind: str, detail: dict[str, Any]) -> bool:
-        """Log and queue an ``inventory.alert`` outbox row, rate-limited per process."""
+        """Log and queue an ``inventory.alert`` outbox row, at most one per kind every
+        ``ALERT_EVERY`` seconds per process."""
         log.warning("inventory alert", kind=kind, **detail)
         now = time.monotonic()
-        if now - self._last_alert < ALERT_EVERY:
+        if now - self._last_alert.get(kind, -1e9) < ALERT_EVERY:
             return False
-        self._last_alert = now
+        self._last_alert[kind] = now
         try:
             with self.db.transaction() as s:
                 enqueue(s, ALERT_TOPIC, {"kind": kind, **detail}, now=self.clock.now(), source="inventory")
@@ -176,6 +199,52 @@ class InventoryService:
 
     def get(self, sku_id: str) -> dict[str, Any] | None:
         return self.store.get(sku_id)
+
+    # -- channels -----------------------------------------------------------------------------
+    def set_channel_rule(self, sku_id: str, channel: str, *, quota: int | None, buffer: int | None,
+                         actor: str = "") -> dict[str, Any]:
+        """Declare what ``channel`` is shown of ``sku_id`` (``'*'``: the channel's default) and
+        queue new figures for the SKUs it affects."""
+        now = self.clock.now()
+        with self.db.transaction(immediate=True) as s:
+            stored = upsert_setting(s, channel, sku_id, quota, buffer, actor=actor, now=now)
+            if sku_id == ALL_SKUS:
+                mark_all(s, now)
+            else:
+                version = s.execute(select(StockItem.version).where(StockItem.sku_id == sku_id)).scalar()
+                if version is not None:
+                    mark_changed(s, [(sku_id, version)], now)
+        return stored
+
+    def channel_view(self, sku_id: str) -> list[dict[str, Any]]:
+        """Per channel: the declared rule, the figure it would be shown now, what was queued
+        and pushed, and its last snapshot."""
+        with self.db.session() as s:
+            item = s.get(StockItem, sku_id)
+            available = 0 if item is None else available_of(item.total_stock, item.reserved_stock, item.safety_stock)
+            pushes = {r.channel: r for r in s.scalars(select(ChannelPush).where(ChannelPush.sku_id == sku_id))}
+            snaps = {r.channel: r for r in s.scalars(select(ChannelSnapshot).where(ChannelSnapshot.sku_id == sku_id))}
+            declared = set(s.scalars(select(ChannelSetting.channel).where(ChannelSetting.sku_id.in_([sku_id, ALL_SKUS]))))
+            out = []
+            for channel in sorted(set(CHANNELS) | set(pushes) | set(snaps) | declared):
+                rule = rules_for(s, channel, [sku_id])[sku_id]
+                push, snap = pushes.get(channel), snaps.get(channel)
+                out.append({
+                    "channel": channel, "quota": rule.quota, "buffer": rule.buffer,
+                    "figure": channel_figure(available, rule),
+                    "queued_version": push.queued_version if push else None,
+                    "pushed_version": push.pushed_version if push else None,
+                    "pushed_available": push.pushed_available if push else None,
+                    "pushed_at": push.pushed_at.isoformat() if push and push.pushed_at else None,
+                    "reported_stock": snap.reported_stock if snap else None,
+                    "available_at_pull": snap.available_at_pull if snap else None,
+                    "pulled_at": snap.pulled_at.isoformat() if snap else None,
+                })
+        return out
+
+    def close(self) -> None:
+        """Give back the connections the reservation path keeps between calls."""
+        self.store.hot.close()
 
 
 def inventory_for(services: Services) -> InventoryService:

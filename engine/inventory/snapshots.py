@@ -1,5 +1,6 @@
 """Channel stock snapshots: a single-instance puller per channel stores what each platform
-reports and raises a drift alert when a platform shows more than is available.
+reports and raises a drift alert when a platform shows more than is available; those SKUs
+get a forced push of the current figure (see ``engine.inventory.push``).
 
 The puller holds a Redis lock (with a timeout) and a fencing token; its SQL write goes through
 :func:`check_fence`, so a puller that paused past its lease cannot overwrite a newer snapshot.
@@ -20,6 +21,7 @@ from engine.inventory.fencing import (
     sql_token,
 )
 from engine.inventory.models import ChannelSnapshot, StockItem
+from engine.inventory.push import queue_channel_pushes
 from engine.inventory.service import InventoryService
 from engine.inventory.sql_store import available_of
 
@@ -58,22 +60,25 @@ def pull_snapshot(inventory: InventoryService, channel: str, fetch: Callable[[],
 def _store(inventory: InventoryService, channel: str, token: int, reported: dict[str, int]) -> PullReport:
     report = PullReport(channel, ran=True, token=token)
     now = inventory.clock.now()
-    with inventory.db.transaction() as s:
+    with inventory.db.transaction(immediate=True) as s:
         check_fence(s, job_name(channel), token, now)  # raises StaleFence: nothing below is written
         existing = {r.sku_id: r for r in s.scalars(select(ChannelSnapshot).where(ChannelSnapshot.channel == channel))}
         stock = {r.sku_id: r for r in s.scalars(select(StockItem).where(StockItem.sku_id.in_(list(reported))))}
         for sku, qty in sorted(reported.items()):
-            row = existing.get(sku)
-            if row is None:
-                s.add(ChannelSnapshot(channel=channel, sku_id=sku, reported_stock=qty, fence_token=token,
-                                      pulled_at=now))
-            else:
-                row.reported_stock, row.fence_token, row.pulled_at = qty, token, now
             item = stock.get(sku)
             avail = 0 if item is None else available_of(item.total_stock, item.reserved_stock, item.safety_stock)
+            row = existing.get(sku)
+            if row is None:
+                s.add(ChannelSnapshot(channel=channel, sku_id=sku, reported_stock=qty, available_at_pull=avail,
+                                      fence_token=token, pulled_at=now))
+            else:
+                row.reported_stock, row.available_at_pull, row.fence_token, row.pulled_at = qty, avail, token, now
             if qty > avail:
                 report.drift.append({"sku_id": sku, "reported": qty, "available": avail})
             report.stored += 1
+        if report.drift:  # show the platform the current figure again, even if it was pushed before
+            queue_channel_pushes(s, [channel], [str(d["sku_id"]) for d in report.drift if d["sku_id"] in stock],
+                                 now, force=True)
     if report.drift:
         inventory.raise_alert("channel_shows_more_than_available", {"channel": channel, "skus": report.drift[:50]})
     return report

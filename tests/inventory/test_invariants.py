@@ -34,9 +34,8 @@ def test_i1_reservation_never_exceeds_available_and_check_refuses_bad_write(inve
         inventory.reserve("o2", [{"sku_id": "TEA-1", "qty": 2}])
     assert err.value.short == [{"sku_id": "TEA-1", "requested": 2, "available": 1}]
     assert stock_of(inventory, "TEA-1") == (3, 2)
-    with pytest.raises(IntegrityError):
-        with inventory.db.transaction() as s:
-            s.execute(text("UPDATE inventory_stock SET reserved_stock = total_stock + 1 WHERE sku_id = 'TEA-1'"))
+    with pytest.raises(IntegrityError), inventory.db.transaction() as s:
+        s.execute(text("UPDATE inventory_stock SET reserved_stock = total_stock + 1 WHERE sku_id = 'TEA-1'"))
     assert stock_of(inventory, "TEA-1") == (3, 2)
 
 

@@ -5,8 +5,15 @@ Redis wipe-and-rebuild and reconcile) against a plain-Python model; invariants a
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from engine.inventory.audit import check_invariants
 from engine.inventory.domain import InsufficientStock, ShipRefused
@@ -70,7 +77,7 @@ class InventoryMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def ship_too_much(self, data: st.DataObject) -> None:
         order = data.draw(st.sampled_from(sorted(self.orders)))
-        sku = sorted(self.orders[order])[0]
+        sku = min(self.orders[order])
         x = self.orders[order][sku]
         self.n += 1
         with pytest.raises(ShipRefused):

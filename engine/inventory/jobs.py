@@ -1,0 +1,139 @@
+"""Periodic jobs of the inventory, found by :func:`engine.scheduler.load_periodic_jobs`.
+
+* ``inventory.push_relay`` (every 2 s): push markers → coalesced per-channel outbox rows.
+* ``inventory.snapshots`` (a 10 s tick): pulls each channel whose interval has passed — the
+  interval is the published rules' ``pull stock every …`` of that channel's source, else 90 s.
+  The last pull time is the channel's fence row, so all workers agree on it.
+* ``inventory.reconcile`` (every 30 s, with Redis): Redis gate against SQL.
+
+Each job is a scheduler singleton (one process per tick, through the scheduler's SQL lease);
+inside, the pullers and the reconciler also take their Redis lock and fencing token, so a
+run that outlives its tick cannot write over a newer one (I11). Registering the jobs also
+registers the ``inventory.stock_push`` outbox handler for this process's connectors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.inventory.channels import channel_registry
+from engine.inventory.models import JobFence
+from engine.inventory.push import PUSH_TOPIC, make_push_handler, relay_pushes
+from engine.inventory.reconciler import reconcile_once
+from engine.inventory.service import inventory_for
+from engine.inventory.snapshots import PULL_EVERY_SECONDS, job_name, pull_snapshot
+from engine.logs import get_logger
+
+if TYPE_CHECKING:
+    from engine.scheduler import JobRun, Scheduler
+    from engine.services import Services
+
+log = get_logger(__name__)
+
+RELAY_EVERY_SECONDS = 2
+SNAPSHOT_TICK_SECONDS = 10
+RECONCILE_EVERY_SECONDS = 30
+
+_declared_cache: dict[tuple[int, int, str], dict[str, int]] = {}
+
+
+def declared_pull_intervals(session: Session) -> dict[str, int]:
+    """``{channel: seconds}`` from ``pull stock every …`` in published rulesets' sources
+    (keyed by the source's platform and by its name); parsed once per published version."""
+    from dsl import RuleError, load_json, model, parse_text
+    from engine.storage.models import Ruleset, RulesetVersion
+
+    out: dict[str, int] = {}
+    rows = session.execute(
+        select(RulesetVersion.ruleset_id, RulesetVersion.version, RulesetVersion.checksum, RulesetVersion.content,
+               RulesetVersion.format)
+        .join(Ruleset, (Ruleset.id == RulesetVersion.ruleset_id) & (Ruleset.latest_version == RulesetVersion.version))
+    ).all()
+    for ruleset_id, version, checksum, content, fmt in rows:
+        cache_key = (ruleset_id, version, checksum)
+        found = _declared_cache.get(cache_key)
+        if found is None:
+            found = {}
+            try:
+                rules = load_json(content, "published") if fmt == "json" else parse_text(content, "published")
+            except RuleError:
+                rules = None
+            for decl in getattr(rules, "declarations", ()) if rules is not None else ():
+                if isinstance(decl, model.SourceDecl):
+                    for pull in decl.pulls:
+                        if pull.what == "stock":
+                            for name in {decl.name, decl.platform or decl.name}:
+                                found[name] = int(pull.every)
+            _declared_cache[cache_key] = found
+        out.update(found)
+    return out
+
+
+def due_channels(services: Services, now: datetime) -> list[str]:
+    """Channels with a connector whose last pull is older than their interval."""
+    channels = channel_registry(services).channels()
+    if not channels:
+        return []
+    with services.db.session() as s:
+        try:
+            declared = declared_pull_intervals(s)
+        except Exception:
+            log.exception("could not read declared stock pull intervals; using the default")
+            declared = {}
+        last = dict(s.execute(select(JobFence.name, JobFence.written_at)
+                              .where(JobFence.name.in_([job_name(c) for c in channels]))).all())
+    due = []
+    for channel in channels:
+        every = timedelta(seconds=declared.get(channel, PULL_EVERY_SECONDS))
+        pulled = last.get(job_name(channel))
+        if pulled is None or now - pulled >= every:
+            due.append(channel)
+    return due
+
+
+def run_push_relay(run: JobRun) -> None:
+    report = relay_pushes(run.services.db, run.services.clock, channel_registry(run.services))
+    if report.skus:
+        log.info("stock pushes queued", skus=report.skus, queued=report.queued, coalesced=report.coalesced)
+
+
+def run_snapshot_pullers(run: JobRun) -> None:
+    inventory = inventory_for(run.services)
+    registry = channel_registry(run.services)
+    for channel in due_channels(run.services, run.now):
+        connector = registry.get(channel)
+        if connector is None:
+            continue
+        try:
+            report = pull_snapshot(inventory, channel, connector.fetch_stock)
+        except Exception:
+            log.exception("stock snapshot failed", channel=channel)
+            continue
+        log.info("stock snapshot", channel=channel, ran=report.ran, stored=report.stored, drift=len(report.drift))
+
+
+def run_reconciler(run: JobRun) -> None:
+    report = reconcile_once(inventory_for(run.services))
+    if report.drift or report.orphans_freed or report.refused:
+        log.info("inventory reconciled", drift=len(report.drift), orphans=len(report.orphans_freed),
+                 refused=report.refused)
+
+
+def register_periodic_jobs(scheduler: Scheduler) -> None:
+    services = scheduler.services
+    register_push_handler(services)
+    scheduler.every("inventory.push_relay", RELAY_EVERY_SECONDS, run_push_relay)
+    scheduler.every("inventory.snapshots", SNAPSHOT_TICK_SECONDS, run_snapshot_pullers)
+    if services.settings.redis_url:
+        scheduler.every("inventory.reconcile", RECONCILE_EVERY_SECONDS, run_reconciler)
+
+
+def register_push_handler(services: Services) -> None:
+    """Deliver ``inventory.stock_push`` rows with this process's connectors."""
+    handlers: Any = services.handlers
+    if handlers is not None:
+        handlers.register(PUSH_TOPIC, make_push_handler(channel_registry(services)))

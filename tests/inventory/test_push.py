@@ -1,0 +1,177 @@
+"""Coalesced stock pushes to the channels (I10), quotas and buffers, snapshot drift."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select, text
+
+from engine.inventory.audit import check_invariants, check_publications
+from engine.inventory.channels import channel_registry, register_stock_connector
+from engine.inventory.fake_channel import FakeChannel
+from engine.inventory.jobs import register_push_handler
+from engine.inventory.models import ChannelPush
+from engine.inventory.push import relay_pushes
+from engine.inventory.service import InventoryService
+from engine.inventory.snapshots import pull_snapshot
+from engine.outbox.dispatcher import Dispatcher
+from engine.services import Services
+from tests.conftest import auth
+
+
+@pytest.fixture
+def shop(services: Services) -> Iterator[tuple[InventoryService, FakeChannel, FakeChannel]]:
+    pdd, douyin = FakeChannel("pdd"), FakeChannel("douyin")
+    register_stock_connector(services, pdd)
+    register_stock_connector(services, douyin)
+    register_push_handler(services)
+    inv = InventoryService(services.db, services.clock)
+    yield inv, pdd, douyin
+    inv.close()
+
+
+def _relay(inv: InventoryService, services: Services):
+    return relay_pushes(inv.db, inv.clock, channel_registry(services))
+
+
+def _deliver(services: Services) -> int:
+    return Dispatcher(services, worker_id="test").dispatch_due(now=services.clock.now())
+
+
+def _push_rows(inv: InventoryService) -> list[tuple[str, dict, str]]:
+    with inv.db.session() as s:
+        rows = s.execute(text("SELECT delivery_id, payload, status FROM outbox WHERE topic = 'inventory.stock_push' "
+                              "ORDER BY id")).all()
+    return [(r[0], r[1] if isinstance(r[1], dict) else json.loads(r[1]), r[2]) for r in rows]
+
+
+def test_changes_coalesce_into_one_pending_push_per_channel_and_sku(shop, services) -> None:
+    inv, pdd, douyin = shop
+    inv.adjust("A", 10, "inbound")
+    for i in range(3):
+        inv.reserve(f"o{i}", [{"sku_id": "A", "qty": 1}])
+    report = _relay(inv, services)
+    assert (report.skus, report.queued, report.coalesced) == (1, 2, 0)
+    rows = _push_rows(inv)
+    assert sorted((p["channel"], p["version"], p["available"]) for _, p, _ in rows) == [
+        ("douyin", 4, 7), ("pdd", 4, 7)]
+    inv.reserve("o9", [{"sku_id": "A", "qty": 2}])
+    report = _relay(inv, services)
+    assert (report.queued, report.coalesced) == (0, 2)  # the unclaimed rows took the newer figure
+    rows = _push_rows(inv)
+    assert len(rows) == 2 and {(p["version"], p["available"]) for _, p, _ in rows} == {(5, 5)}
+    assert _relay(inv, services).skus == 0  # markers are consumed
+    assert _deliver(services) == 2
+    assert pdd.shown == douyin.shown == {"A": 5}
+    assert check_publications(inv.db, {"pdd": pdd.pushes, "douyin": douyin.pushes}) == []
+
+
+def test_a_channel_never_goes_backwards(shop, services) -> None:
+    inv, pdd, douyin = shop
+    inv.adjust("A", 10, "inbound")
+    _relay(inv, services)
+    dispatcher = Dispatcher(services, worker_id="slow")
+    early = [dispatcher.claim_next(services.clock.now()) for _ in range(2)]  # claimed, not yet delivered
+    assert all(c is not None and c.payload["version"] == 1 for c in early)
+    inv.reserve("o1", [{"sku_id": "A", "qty": 4}])
+    report = _relay(inv, services)
+    assert report.queued == 2  # claimed rows are not rewritten: a new row per channel
+    assert _deliver(services) == 2
+    assert pdd.shown == {"A": 6}
+    for claim in early:  # the old rows arrive late: nothing older than what was shown goes out
+        assert dispatcher.deliver(claim) == "delivered"
+    assert pdd.pushes == douyin.pushes and [(p.available, p.version) for p in pdd.pushes] == [(6, 2)]
+    assert pdd.backwards == [] and douyin.backwards == []
+    assert check_publications(inv.db, {"pdd": pdd.pushes, "douyin": douyin.pushes}) == []
+
+
+def test_a_failed_push_is_retried_with_the_latest_figure(shop, services, clock) -> None:
+    inv, pdd, douyin = shop
+    inv.adjust("A", 5, "inbound")
+    _relay(inv, services)
+    pdd.fail_next = 1
+    _deliver(services)
+    assert "A" not in pdd.shown and douyin.shown == {"A": 5}
+    inv.reserve("o1", [{"sku_id": "A", "qty": 2}])
+    report = _relay(inv, services)
+    assert report.coalesced == 1 and report.queued == 1  # pdd's failed row waits for its retry: coalesced
+    clock.advance(10)
+    _deliver(services)
+    assert pdd.shown == douyin.shown == {"A": 3}
+    assert [p.version for p in pdd.pushes] == [2]
+
+
+def test_quota_and_buffer_shape_what_each_channel_is_shown(shop, services) -> None:
+    inv, pdd, douyin = shop
+    inv.adjust("A", 10, "inbound")
+    inv.adjust("B", 10, "inbound")
+    inv.set_safety("A", 1)
+    inv.set_channel_rule("*", "pdd", quota=None, buffer=2, actor="ops")
+    inv.set_channel_rule("A", "douyin", quota=4, buffer=None, actor="ops")
+    inv.reserve("o1", [{"sku_id": "A", "qty": 3}])
+    _relay(inv, services)
+    _deliver(services)
+    assert pdd.shown == {"A": 4, "B": 8}  # 10 - 3 reserved - 1 safety - 2 buffer; B: 10 - 2
+    assert douyin.shown == {"A": 4, "B": 10}  # capped by the quota
+    inv.set_channel_rule("A", "pdd", quota=1, buffer=0, actor="ops")  # no stock change: still pushed
+    _relay(inv, services)
+    _deliver(services)
+    assert pdd.shown["A"] == 1
+    view = {c["channel"]: c for c in inv.channel_view("A")}
+    assert (view["pdd"]["quota"], view["pdd"]["buffer"], view["pdd"]["figure"]) == (1, 0, 1)
+    assert view["douyin"]["pushed_available"] == 4
+    assert check_publications(inv.db, {"pdd": pdd.pushes, "douyin": douyin.pushes}) == []
+    assert check_invariants(inv.db) == []
+
+
+def test_snapshot_drift_alerts_and_forces_a_push(shop, services) -> None:
+    inv, pdd, _douyin = shop
+    inv.adjust("A", 5, "inbound")
+    _relay(inv, services)
+    _deliver(services)
+    pdd.show("A", 50)  # the platform shows more than we have
+    report = pull_snapshot(inv, "pdd", pdd.fetch_stock)
+    assert report.drift == [{"sku_id": "A", "reported": 50, "available": 5}]
+    with inv.db.session() as s:
+        alerts = [str(r[0]) for r in s.execute(text("SELECT payload FROM outbox WHERE topic = 'inventory.alert'"))]
+    assert any("channel_shows_more_than_available" in a for a in alerts)
+    _deliver(services)
+    assert pdd.shown == {"A": 5}  # the same version again, forced
+    assert [(p.available, p.version) for p in pdd.pushes] == [(5, 1), (5, 1)]
+    assert pull_snapshot(inv, "pdd", pdd.fetch_stock).drift == []
+
+
+def test_relay_keeps_markers_until_a_connector_exists(services) -> None:
+    inv = InventoryService(services.db, services.clock)
+    inv.adjust("A", 5, "inbound")
+    assert relay_pushes(inv.db, inv.clock, channel_registry(services)).skus == 0
+    register_stock_connector(services, FakeChannel("taobao"))
+    register_push_handler(services)
+    assert relay_pushes(inv.db, inv.clock, channel_registry(services)).queued == 1
+    with inv.db.session() as s:
+        assert s.scalars(select(ChannelPush.queued_version)).all() == [1]
+    inv.close()
+
+
+def test_channel_rules_over_http(client, services, tokens) -> None:
+    InventoryService(services.db, services.clock).adjust("TEA-1", 8, "inbound")
+    url = "/api/v1/stock/TEA-1/channels/pdd"
+    r = client.put(url, json={"quota": 5, "buffer": 1}, headers=auth(tokens["ops"]))
+    assert r.status_code == 200, r.get_json()
+    assert (r.get_json()["quota"], r.get_json()["buffer"], r.get_json()["updated_by"]) == (5, 1, "user_ops")
+    assert client.put(url, json={"quota": 5}, headers=auth(tokens["warehouse"])).status_code == 403
+    bad = client.put("/api/v1/stock/TEA-1/channels/ebay", json={"quota": -1}, headers=auth(tokens["admin"]))
+    assert bad.status_code == 422
+    assert {d["path"] for d in bad.get_json()["error"]["details"]} >= {"/quota"}
+    bad = client.put("/api/v1/stock/TEA-1/channels/ebay", json={"quota": 1}, headers=auth(tokens["admin"]))
+    assert bad.status_code == 422 and bad.get_json()["error"]["details"][0]["path"] == "/channel"
+    view = client.get("/api/v1/stock/TEA-1/channels", headers=auth(tokens["cs"])).get_json()
+    pdd = next(c for c in view if c["channel"] == "pdd")
+    assert (pdd["quota"], pdd["buffer"], pdd["figure"]) == (5, 1, 5)
+    assert client.put("/api/v1/stock/*/channels/douyin", json={"buffer": 2},
+                      headers=auth(tokens["admin"])).status_code == 200
+    douyin = next(c for c in client.get("/api/v1/stock/TEA-1/channels", headers=auth(tokens["cs"])).get_json()
+                  if c["channel"] == "douyin")
+    assert (douyin["quota"], douyin["buffer"], douyin["figure"]) == (None, 2, 6)
