@@ -1,0 +1,165 @@
+"""A fake counterpart HTTP server for tests and the demo: runs in a daemon thread on
+127.0.0.1 with a random port, records every request, and can be told to fail.
+
+Subclasses implement :meth:`FakeServer.answer` (verify keys and signatures the way the real
+platform does and answer like it); accepted messages go to ``messages``, every request to
+``requests``. ``fail_next(n, status)`` makes the next ``n`` requests fail with an HTTP error
+before any check (a flaky counterpart); ``answer_next(body)`` forces the next JSON answer
+(a platform error code). Use as a context manager or call ``start()``/``stop()``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as the fake saw it (``query`` keeps the first value of each parameter)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    at: float = field(default=0.0)
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body.decode("utf-8")) if self.body else None
+        except ValueError:
+            return None
+
+
+class FakeServer:
+    """Base class; see the module docstring."""
+
+    name = "fake"
+
+    def __init__(self, *, now: Callable[[], float] = time.time) -> None:
+        self.now = now
+        self.requests: list[Received] = []
+        self.messages: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._failures: list[tuple[int, Any]] = []
+        self._forced: list[tuple[int, Any]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"fake-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "fake server not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL (scheme, host and port, no trailing slash)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- scripting ---------------------------------------------------------------------------
+
+    def fail_next(self, count: int = 1, status: int = 500, body: Any = None) -> None:
+        with self._lock:
+            self._failures.extend([(status, body if body is not None else {"error": "internal error"})] * count)
+
+    def answer_next(self, body: Any, status: int = 200, count: int = 1) -> None:
+        with self._lock:
+            self._forced.extend([(status, body)] * count)
+
+    # --- the request path --------------------------------------------------------------------
+
+    def answer(self, request: Received) -> tuple[int, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def accept(self, message: dict[str, Any]) -> None:
+        """Record an accepted message (call with the lock held, from :meth:`answer`)."""
+        self.messages.append(message)
+
+    def _handle(self, http: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(http.path)
+        length = int(http.headers.get("Content-Length") or 0)
+        body = http.rfile.read(length) if length else b""
+        request = Received(
+            method=http.command,
+            path=parts.path,
+            query={k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+            headers={k.lower(): v for k, v in http.headers.items()},
+            body=body,
+            at=self.now(),
+        )
+        with self._lock:
+            self.requests.append(request)
+            if self._failures:
+                status, answer = self._failures.pop(0)
+            elif self._forced:
+                status, answer = self._forced.pop(0)
+            else:
+                status, answer = self.answer(request)
+        data = answer if isinstance(answer, bytes) else json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        http.send_response(status)
+        http.send_header("Content-Type", "application/json; charset=utf-8")
+        http.send_header("Content-Length", str(len(data)))
+        http.end_headers()
+        http.wfile.write(data)
+
+
+class RateWindow:
+    """At most ``limit`` events per ``seconds`` (sliding window), on the fake's clock."""
+
+    def __init__(self, limit: int | None, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._events: list[float] = []
+
+    def allow(self, now: float) -> bool:
+        if self.limit is None:
+            return True
+        self._events = [t for t in self._events if now - t < self.seconds]
+        if len(self._events) >= self.limit:
+            return False
+        self._events.append(now)
+        return True
