@@ -3,12 +3,15 @@
 Each history line is ``{"type": "invoke"|"ok"|"fail"|"info", "op", "key", "order_id", "lines",
 "result"}``; ``info`` means the outcome is unknown (timeout, crash). The checker bounds the
 final counters by definite successes plus unknown outcomes, and checks that no SKU ever had
-more reserved by successful orders than existed. Pure: give it data, it returns violations.
+more reserved by successful orders than existed; :func:`check_sold_out` searches a SKU's
+history for an order of its calls that justifies every "sold out" (I9). Pure: give it data,
+it returns violations.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -125,3 +128,101 @@ def check_history(events: list[dict[str, Any]], initial: dict[str, int], final_s
     if missing:
         problems.append(f"acknowledged reservations missing from SQL: {sorted(missing)[:10]}")
     return problems
+
+
+_SEARCH_BUDGET = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Op:
+    start: float
+    end: float  # inf for an unknown outcome
+    change: int  # added to availability when applied
+    need: int  # reserve: needs available >= need; refusal: needs available < need (-need stored)
+    optional: bool  # unknown outcome: may or may not have happened
+    label: str
+
+
+def _single_sku_ops(events: list[dict[str, Any]], sku: str) -> list[_Op]:
+    """Pair each process's invoke with its answer; keep the calls that touch ``sku`` alone."""
+    pending: dict[Any, dict[str, Any]] = {}
+    ops: list[_Op] = []
+    for ev in sorted(events, key=lambda e: e["t"]):
+        who = ev["proc"]
+        if ev["type"] == "invoke":
+            pending[who] = ev
+            continue
+        start = pending.pop(who, None)
+        if start is None:
+            continue
+        op = ev["op"]
+        lines = _merge(ev.get("lines") or [])
+        label = f"{op} {ev['key']} ({ev['type']})"
+        if op == "reserve":
+            if set(lines) != {sku}:
+                continue
+            q = lines[sku]
+            if ev["type"] == "ok" and not ev.get("replayed"):
+                ops.append(_Op(start["t"], ev["t"], -q, q, False, label))
+            elif ev["type"] == "fail" and ev.get("code") == "insufficient_stock":
+                ops.append(_Op(start["t"], ev["t"], 0, -q, False, label))
+            elif ev["type"] == "info":
+                ops.append(_Op(start["t"], float("inf"), -q, q, True, label))
+        elif op == "release" and ev["type"] == "ok" and not ev.get("replayed"):
+            q = _merge(ev["result"]["released"]).get(sku, 0)
+            if q:
+                ops.append(_Op(start["t"], ev["t"], q, 0, False, label))
+        elif op == "adjust" and ev.get("sku_id") == sku and ev["type"] in ("ok", "info") and not ev.get("replayed"):
+            d = int(ev["delta"])
+            ops.append(_Op(start["t"], ev["t"] if ev["type"] == "ok" else float("inf"), d, max(0, -d),
+                           ev["type"] == "info", label))
+    return ops
+
+
+def check_sold_out(events: list[dict[str, Any]], sku: str, initial: int) -> list[str]:
+    """I9 for one SKU: a linearization of its single-SKU calls must exist in which every
+    accepted reservation fitted and every "sold out" met ``available < qty`` — i.e. each refusal
+    saw, at some moment during its call, less than it asked for. Ships leave availability
+    alone and are not needed; releases and adjustments move it. Search with memo (Wing–Gong);
+    meant for a few hundred calls. Returns a violation or an empty list."""
+    ops = _single_sku_ops(events, sku)
+    n = len(ops)
+    full = (1 << n) - 1
+    failed: set[tuple[int, int]] = set()
+    budget = [_SEARCH_BUDGET]
+
+    def apply(op: _Op, avail: int) -> int | None:
+        if op.need < 0:  # a refusal: no change, needs available < qty
+            return avail if avail < -op.need else None
+        return avail + op.change if avail >= op.need else None
+
+    def search(done: int, avail: int) -> bool:
+        if done == full:
+            return True
+        if (done, avail) in failed or budget[0] <= 0:
+            return False
+        budget[0] -= 1
+        frontier = min(ops[i].end for i in range(n) if not done >> i & 1)
+        for i in range(n):
+            if done >> i & 1 or ops[i].start > frontier:
+                continue
+            after = apply(ops[i], avail)
+            if after is not None and search(done | 1 << i, after):
+                return True
+            if ops[i].optional and search(done | 1 << i, avail):
+                return True
+        failed.add((done, avail))
+        return False
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, n * 4 + 100))
+    try:
+        ok = search(0, initial)
+    finally:
+        sys.setrecursionlimit(limit)
+    if ok:
+        return []
+    if budget[0] <= 0:
+        return [f"I9 {sku}: search gave up after {_SEARCH_BUDGET} states ({n} calls); shorten the history"]
+    return [(f"I9 {sku}: no order of its {n} calls explains every answer (a 'sold out' without a moment of "
+            f"available < qty, or a reservation beyond stock)")]
