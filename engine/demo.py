@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
 from sqlalchemy import select
 
@@ -50,12 +53,26 @@ def publish_demo_templates(services: Services) -> list[str]:
     return published
 
 
+def start_fake_counterparts() -> Any:
+    """Local fake chat bots, SMS gateway and WMS; the templates' channel variables point at
+    them unless the environment already names real ones."""
+    from connectors.fakes import FakeCounterparts
+
+    fakes = FakeCounterparts().start()
+    for key, value in fakes.environment().items():
+        os.environ.setdefault(key, value)
+    return fakes
+
+
 def run_demo(services: Services, *, host: str, port: int) -> None:
     upgrade(services.db)
     ensure_demo_users(services)
     published = publish_demo_templates(services)
     if published:
         click.echo("published templates: " + ", ".join(published))
+    fakes = start_fake_counterparts()
+    click.echo("fake counterparts (企微/飞书/钉钉 bots, SMS, WMS): "
+               + ", ".join(f.url for f in fakes.all))
 
     def ready(url: str) -> None:
         click.echo("")
