@@ -1,7 +1,8 @@
 """Checks a concurrent run's operation histories (JSON lines) against the final SQL record.
 
 Each history line is ``{"type": "invoke"|"ok"|"fail"|"info", "op", "key", "order_id", "lines",
-"result"}``; ``info`` means the outcome is unknown (timeout, crash). The checker bounds the
+"result"}``; ``info`` — or an ``invoke`` its process never answered (killed) — means the
+outcome is unknown (timeout, crash). The checker bounds the
 final counters by definite successes plus unknown outcomes, and checks that no SKU ever had
 more reserved by successful orders than existed; :func:`check_sold_out` searches a SKU's
 history for an order of its calls that justifies every "sold out" (I9). Pure: give it data,
@@ -41,10 +42,17 @@ class HistorySummary:
 
 
 def read_histories(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Every event of every file; a file's torn last line (its writer was killed) is skipped."""
     events: list[dict[str, Any]] = []
     for path in paths:
         with open(path, encoding="utf-8") as fh:
-            events.extend(json.loads(line) for line in fh if line.strip())
+            lines = [line for line in fh if line.strip()]
+        for i, line in enumerate(lines):
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i != len(lines) - 1:
+                    raise
     return events
 
 
@@ -60,10 +68,13 @@ def summarize(events: list[dict[str, Any]]) -> HistorySummary:
     s = HistorySummary()
     seen_ok: set[tuple[str, str]] = set()
     unknown: dict[tuple[str, str], dict[str, Any]] = {}
+    open_calls: dict[Any, dict[str, Any]] = {}  # per process: a call without an answer yet
     for ev in events:
         if ev["type"] == "invoke":
             s.operations += 1
+            open_calls[ev.get("proc")] = ev
             continue
+        open_calls.pop(ev.get("proc"), None)
         ident = (ev["op"], ev["key"])
         if ev["type"] == "ok" and ident not in seen_ok:
             seen_ok.add(ident)
@@ -79,6 +90,10 @@ def summarize(events: list[dict[str, Any]]) -> HistorySummary:
                 for sku, q in _merge(ev["result"]["released"]).items():
                     s.released_ok[sku] += q
         elif ev["type"] == "info" and ident not in seen_ok:
+            unknown[ident] = ev
+    for ev in open_calls.values():  # its process died during the call: the outcome is unknown
+        ident = (ev["op"], ev["key"])
+        if ident not in seen_ok:
             unknown[ident] = ev
     for (op, _key), ev in unknown.items():
         if op == "reserve":

@@ -33,11 +33,12 @@ class StormConfig:
     skus: int = 20
     seconds: float = 25.0
     seed: int = 7
+    most: int = 5  # each SKU starts with 1..most units
 
 
 def seed_stock(inventory: Any, cfg: StormConfig) -> dict[str, int]:
     rng = random.Random(cfg.seed)
-    initial = {f"HOT-{i:02d}": rng.randint(1, 5) for i in range(cfg.skus)}
+    initial = {f"HOT-{i:02d}": rng.randint(1, cfg.most) for i in range(cfg.skus)}
     for sku, qty in initial.items():
         inventory.adjust(sku, qty, "storm seed", key=f"seed:{sku}")
     return initial
@@ -55,10 +56,15 @@ def _service(cfg: StormConfig) -> Any:
 
 
 def worker(cfg: StormConfig, index: int) -> None:
+    # Line-buffered: a worker killed mid-run leaves whole lines (its last call may lack an answer).
+    with open(cfg.out_dir / f"history-{index}.jsonl", "w", encoding="utf-8", buffering=1) as out:
+        _work(cfg, index, out)
+
+
+def _work(cfg: StormConfig, index: int, out: Any) -> None:
     inv = _service(cfg)
     rng = random.Random(cfg.seed * 1000 + index)
     skus = [f"HOT-{i:02d}" for i in range(cfg.skus)]
-    out = open(cfg.out_dir / f"history-{index}.jsonl", "w", encoding="utf-8")
     mine: list[tuple[str, list[dict[str, Any]]]] = []  # my acknowledged orders
     past: list[tuple[str, str, str, Any]] = []  # (op, key, order_id, lines) for replays
     sold_out_streak = 0
@@ -115,16 +121,19 @@ def worker(cfg: StormConfig, index: int) -> None:
         elif not isinstance(res, Exception):
             sold_out_streak = 0
             mine.append((order_id, lines))
-    out.close()
+    inv.close()
     inv.db.dispose()
 
 
-def run_storm(cfg: StormConfig, *, during: Any = None) -> list[mp.Process]:
-    """Start the workers (fork), call ``during()`` while they run, wait for them."""
+def run_storm(cfg: StormConfig, *, during: Any = None, started: Any = None) -> list[mp.Process]:
+    """Start the workers (fork), hand them to ``started``, call ``during()`` while they run,
+    wait for them."""
     ctx = mp.get_context("fork")
     procs = [ctx.Process(target=worker, args=(cfg, i), daemon=True) for i in range(cfg.processes)]
     for p in procs:
         p.start()
+    if started is not None:
+        started(procs)
     if during is not None:
         during()
     for p in procs:
