@@ -9,6 +9,7 @@ import click
 from sqlalchemy import select
 
 from engine.auth.users import create_user
+from engine.inventory.demo import setup_inventory_demo
 from engine.serving import serve_app
 from engine.services import Services
 from engine.storage.migrate import upgrade
@@ -73,6 +74,7 @@ def run_demo(services: Services, *, host: str, port: int) -> None:
     fakes = start_fake_counterparts()
     click.echo("fake counterparts (企微/飞书/钉钉 bots, SMS, WMS): "
                + ", ".join(f.url for f in fakes.all))
+    setup_inventory_demo(services)
 
     def ready(url: str) -> None:
         click.echo("")

@@ -174,6 +174,6 @@ def make_push_handler(registry: ChannelRegistry) -> Callable[[Delivery], None]:
             return
         connector.push_stock(sku, figure, item.version)
         state.pushed_version, state.pushed_available, state.pushed_at = item.version, figure, delivery.now
-        log.info("stock pushed", channel=channel, sku_id=sku, available=figure, version=item.version)
+        log.debug("stock pushed", channel=channel, sku_id=sku, available=figure, version=item.version)
 
     return deliver

@@ -1,0 +1,57 @@
+"""The inventory section of ``orderpulse demo``: demo stock, the six channels as in-memory
+platforms that receive stock pushes and answer snapshot pulls, a channel buffer and quota,
+and two reserved orders — so ``/api/v1/stock/…`` has something to show.
+
+Idempotent: every change carries a fixed key, so a second start changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from engine.inventory.channels import CHANNELS, channel_registry, register_stock_connector
+from engine.inventory.fake_channel import FakeChannel
+from engine.inventory.service import inventory_for
+
+if TYPE_CHECKING:
+    from engine.services import Services
+
+DEMO_STOCK = [
+    ("TEA-LJ-250", "西湖龙井 250g", 120),
+    ("TEA-PE-357", "云南普洱饼 357g", 60),
+    ("TSHIRT-W-M", "纯棉白T恤 M", 300),
+    ("TSHIRT-W-L", "纯棉白T恤 L", 200),
+    ("SCARF-SILK", "真丝围巾", 15),
+]
+DEMO_ORDERS = [
+    ("DEMO-PDD-0001", "pdd", [{"sku_id": "TEA-LJ-250", "qty": 2}, {"sku_id": "SCARF-SILK", "qty": 1}]),
+    ("DEMO-DY-0001", "douyin", [{"sku_id": "TSHIRT-W-M", "qty": 3}]),
+]
+
+
+def setup_inventory_demo(services: "Services", *, echo: bool = True) -> list[str]:
+    """Seed the demo stock and channels; returns (and prints) what it set up."""
+    inv = inventory_for(services)
+    for sku, title, qty in DEMO_STOCK:
+        inv.adjust(sku, qty, f"demo inbound: {title}", key=f"demo-seed:{sku}", actor="demo")
+    registry = channel_registry(services)
+    for channel in CHANNELS:
+        if registry.get(channel) is None:
+            register_stock_connector(services, FakeChannel(channel))
+    inv.set_channel_rule("*", "pdd", quota=None, buffer=2, actor="demo")
+    inv.set_channel_rule("SCARF-SILK", "douyin", quota=5, buffer=None, actor="demo")
+    for order_id, channel, lines in DEMO_ORDERS:
+        inv.reserve(order_id, lines, channel=channel, actor="demo")
+    scarf = inv.get("SCARF-SILK") or {}
+    lines_out = [
+        f"  inventory: {len(DEMO_STOCK)} SKUs in stock, {len(DEMO_ORDERS)} demo orders reserved; "
+        f"stock pushed to {len(CHANNELS)} in-memory channels (pdd holds back 2, douyin shows at most 5 scarves)",
+        f"  try: GET /api/v1/stock/SCARF-SILK (available {scarf.get('available')}) and "
+        "GET /api/v1/stock/SCARF-SILK/channels",
+    ]
+    if echo:
+        for line in lines_out:
+            click.echo(line)
+    return lines_out
