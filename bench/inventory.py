@@ -13,7 +13,6 @@ import argparse
 import multiprocessing as mp
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,17 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import redis  # noqa: E402
-import requests  # noqa: E402
+import redis
+import requests
 
-from engine.clock import SystemClock  # noqa: E402
-from engine.inventory.audit import check_invariants  # noqa: E402
-from engine.inventory.domain import InsufficientStock  # noqa: E402
-from engine.inventory.gate import RedisGate  # noqa: E402
-from engine.inventory.service import InventoryService, make_gate_client  # noqa: E402
-from engine.storage.db import Database  # noqa: E402
-from engine.storage.migrate import upgrade  # noqa: E402
-from tests.support.backends import PostgresSchema  # noqa: E402
+from engine.clock import SystemClock
+from engine.inventory.audit import check_invariants
+from engine.inventory.domain import InsufficientStock
+from engine.inventory.gate import RedisGate
+from engine.inventory.service import InventoryService, make_gate_client
+from engine.storage.db import Database
+from engine.storage.migrate import upgrade
+from tests.support.backends import PostgresSchema
 
 RESULTS: list[tuple[str, float, float, float, str]] = []
 
@@ -81,20 +80,28 @@ def seed(inv: InventoryService, skus: int, qty: int) -> None:
         inv.adjust(f"SKU-{i:03d}", qty, "bench seed", key=f"seed-{i}")
 
 
-def in_process(name: str, inv: InventoryService, seconds: float, raw: float | None, skus: int = 200) -> None:
-    lat: list[float] = []
+def in_process(runs: list[tuple[str, InventoryService]], seconds: float, raw: float | None, skus: int = 200,
+               rounds: int = 8) -> None:
+    """Each run gets ``seconds`` in total, in ``rounds`` slices taken in turn, so a change in
+    the machine's load (other jobs on the same cores) falls on every run alike."""
+    lat: dict[str, list[float]] = {name: [] for name, _ in runs}
+    spent: dict[str, float] = {name: 0.0 for name, _ in runs}
     n = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        n += 1
-        lines = [{"sku_id": f"SKU-{(n * 7 + j * 13) % skus:03d}", "qty": 1} for j in range(1 + n % 2)]
-        t = time.perf_counter()
-        inv.reserve(f"{name[:6]}-{n}", lines)
-        lat.append(time.perf_counter() - t)
-    elapsed = time.perf_counter() - start
-    share = f"{n / elapsed / raw:.1%} of raw loop" if raw else ""
-    record(name, n, elapsed, lat, share)
-    assert check_invariants(inv.db) == [], "invariant violated"
+    for _ in range(rounds):
+        for name, inv in runs:
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds / rounds:
+                n += 1
+                lines = [{"sku_id": f"SKU-{(n * 7 + j * 13) % skus:03d}", "qty": 1} for j in range(1 + n % 2)]
+                t = time.perf_counter()
+                inv.reserve(f"{name[:6]}-{n}", lines)
+                lat[name].append(time.perf_counter() - t)
+            spent[name] += time.perf_counter() - start
+    for name, inv in runs:
+        count = len(lat[name])
+        share = f"{count / spent[name] / raw:.1%} of raw loop" if raw else ""
+        record(name, count, spent[name], lat[name], share)
+        assert check_invariants(inv.db) == [], "invariant violated"
 
 
 def crowd_in_process(inv: InventoryService, seconds: float, raw: float) -> None:
@@ -116,7 +123,7 @@ def crowd_in_process(inv: InventoryService, seconds: float, raw: float) -> None:
     assert ok == 50, f"sold {ok} of 50"
 
 
-def http_client(url: str, token: str, prefix: str, seconds: float, skus: int, hot: bool, out: "mp.Queue") -> None:
+def http_client(url: str, token: str, prefix: str, seconds: float, skus: int, hot: bool, out: mp.Queue) -> None:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     lat: list[float] = []
@@ -184,7 +191,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=6)
     args = ap.parse_args()
     prefix = f"op:bench:{uuid.uuid4().hex[:8]}:"
-    print(f"inventory bench ({os.cpu_count()} cores; {args.seconds:.0f} s per run)")
+    print(f"inventory bench ({os.cpu_count()} cores; {args.seconds:.0f} s per run; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
 
     raw = raw_evalsha(args.redis, prefix, args.seconds)
 
@@ -199,16 +207,18 @@ def main() -> None:
         gated = InventoryService(pg, SystemClock(), gate)
         gated.ensure_gate()
         seed(gated, 200, 10**6)
-        in_process("gate+SQL reserve in-process (PostgreSQL+Redis)", gated, args.seconds, raw)
-        crowd_in_process(gated, args.seconds, raw)
-
-        in_process("SQL-only reserve in-process (PostgreSQL)", InventoryService(pg, SystemClock()), args.seconds, raw)
-
         lite = Database(f"sqlite:///{tmp / 'bench.db'}")
         upgrade(lite)
         lite_inv = InventoryService(lite, SystemClock())
         seed(lite_inv, 200, 10**6)
-        in_process("SQL-only reserve in-process (SQLite)", lite_inv, args.seconds, raw)
+        sql_pg = InventoryService(pg, SystemClock())
+        print("  (in-process runs interleaved in 8 slices each)")
+        in_process([("gate+SQL reserve in-process (PostgreSQL+Redis)", gated),
+                    ("SQL-only reserve in-process (PostgreSQL)", sql_pg),
+                    ("SQL-only reserve in-process (SQLite)", lite_inv)], args.seconds * 2, raw)
+        crowd_in_process(gated, args.seconds, raw)
+        for inv in (sql_pg, lite_inv):
+            inv.close()
 
         from engine.auth.users import create_user, issue_token
 
@@ -227,7 +237,9 @@ def main() -> None:
         print(f"\nzero oversell: {'yes' if not oversold else 'NO'}; invariant problems: {len(problems)}")
         print(f"hot SKU: {hot['total_stock']} total, {hot['reserved_stock']} reserved, "
               f"{codes.get(200, 0)} answered 200, {codes.get(409, 0)} answered 409")
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         gate.wipe()
+        gated.close()
         pg.dispose()
     finally:
         if gunicorn_proc is not None:

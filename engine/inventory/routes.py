@@ -5,7 +5,9 @@ Access: reserve and ship — admin, ops, warehouse; release (cancel) — those p
 who cancel orders for customers; adjust — admin, warehouse; GET — every staff role; a
 channel's quota and buffer (``PUT /stock/{sku}/channels/{channel}``, ``{sku} = *`` for the
 channel's default) — admin, ops. An optional ``Idempotency-Key`` header (or ``key`` field)
-overrides the default key.
+overrides the default key. Answers carry ``"gate"``: ``passed`` (held by the Redis gate),
+``refused`` (sold out at the gate), ``deferred`` (the gate could not tell; SQL decided),
+``bypassed`` (Redis unavailable; SQL decided, an alert was raised) or ``none`` (no Redis).
 """
 
 from __future__ import annotations
