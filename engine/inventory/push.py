@@ -86,8 +86,8 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
                          force: bool = False, report: RelayReport | None = None) -> RelayReport:
     """Queue (or coalesce into the pending row) a push of each SKU to each channel.
 
-    Skips a channel+SKU whose newest queued push already carries this version and figure,
-    unless ``force`` (a snapshot showed the platform out of step).
+    Skips a channel+SKU whose newest queued push already carries this figure (a channel is
+    shown figures, not versions), unless ``force`` (a snapshot showed the platform out of step).
     """
     report = report or RelayReport(channels=list(channels))
     skus = sorted(set(skus))
@@ -108,7 +108,8 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
             if state is None:
                 state = ChannelPush(channel=channel, sku_id=sku, queued_version=0, pushed_version=0)
                 session.add(state)
-            elif not force and state.queued_version >= item.version and state.queued_available == figure:
+            elif not force and state.queued_available == figure:  # e.g. a ship, or a quota still binding
+                state.queued_version = max(state.queued_version, item.version)
                 report.unchanged += 1
                 continue
             payload = {"channel": channel, "sku_id": sku, "version": item.version, "available": figure}

@@ -65,6 +65,9 @@ def test_changes_coalesce_into_one_pending_push_per_channel_and_sku(shop, servic
     assert _relay(inv, services).skus == 0  # markers are consumed
     assert _deliver(services) == 2
     assert pdd.shown == douyin.shown == {"A": 5}
+    inv.ship("o9", [{"sku_id": "A", "qty": 1}])  # total and reserved both fall: the figure stays
+    report = _relay(inv, services)
+    assert (report.skus, report.queued, report.coalesced, report.unchanged) == (1, 0, 0, 2)
     assert check_publications(inv.db, {"pdd": pdd.pushes, "douyin": douyin.pushes}) == []
 
 
