@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from . import check_file, load_file, print_dsl, to_json_text
+from . import check_file, format_source, load_file, print_dsl, read_source, to_json_text
 from .errors import RuleError
 
 __all__ = ["check_command", "fmt_command", "convert_command"]
@@ -39,23 +39,27 @@ def check_command(files: tuple[str, ...]) -> None:
 @click.option("--check", "check_only", is_flag=True,
               help="Do not rewrite; exit 1 if the file is not in canonical form.")
 def fmt_command(file: str, check_only: bool) -> None:
-    """Rewrite a .op file in canonical form."""
+    """Rewrite a .op file in canonical form, keeping its comments (a .json file is printed
+    as canonical DSL)."""
     path = Path(file)
+    current: str | None = None
     try:
-        ruleset = load_file(path)
+        if path.suffix.lower() == ".json":
+            canonical = print_dsl(load_file(path))
+        else:
+            current = read_source(path)
+            canonical = format_source(current, file)
     except RuleError as exc:
         for d in exc.diagnostics:
             click.echo(d.format())
         sys.exit(1)
-    canonical = print_dsl(ruleset)
-    current = path.read_text(encoding="utf-8") if path.suffix != ".json" else None
     if check_only:
         if current != canonical:
             click.echo(f"{file}: not in canonical form")
             sys.exit(1)
         click.echo(f"{file}: ok")
         return
-    if path.suffix == ".json":
+    if current is None:
         click.echo(canonical, nl=False)
         return
     if current != canonical:

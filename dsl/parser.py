@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,10 @@ from lark.exceptions import (
 
 from . import model as m
 from .errors import Diagnostic, RuleError, source_line_at
-from .reductions import Reducer, active, callbacks
+from .reductions import Reducer, active, callbacks, lexer_callbacks
 
-__all__ = ["MAX_NESTING", "MAX_TEXT_LENGTH", "MAX_TREE_DEPTH", "parse_expression", "parse_text"]
+__all__ = ["MAX_NESTING", "MAX_TEXT_LENGTH", "MAX_TREE_DEPTH", "SourceLayout", "parse_expression",
+           "parse_layout", "parse_text"]
 
 MAX_TEXT_LENGTH = 2_000_000
 MAX_NESTING = 64
@@ -55,7 +57,7 @@ def _build(start: str, kind: str) -> Lark:
         return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
                     maybe_placeholders=True, start=start)
     return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=True,
-                start=start, transformer=callbacks())
+                start=start, transformer=callbacks(), lexer_callbacks=lexer_callbacks())
 
 
 def _parser(start: str, kind: str = "model") -> Lark:
@@ -195,7 +197,7 @@ def _syntax_error(exc: UnexpectedInput, parser: Lark, filename: str, text: str) 
 # --------------------------------------------------------------------------- entry points
 
 
-def _run(text: str, filename: str, start: str) -> Any:
+def _run(text: str, filename: str, start: str) -> tuple[Any, Reducer]:
     if not isinstance(text, str):
         raise RuleError(Diagnostic(filename, 0, 0, "input must be text", code="input"))
     _guard(text, filename)
@@ -209,15 +211,33 @@ def _run(text: str, filename: str, start: str) -> Any:
         _exact_depth_check(text, filename, start)
     if reducer.errors:
         raise RuleError(reducer.errors)
-    return result
+    return result, reducer
+
+
+@dataclass(frozen=True)
+class SourceLayout:
+    """What of a file's text is not in its model: its comments and braces, as lexer tokens
+    (``value``, ``line``, ``column``) in source order. Used by :mod:`dsl.formatting`."""
+
+    ruleset: m.Ruleset
+    comments: tuple[Token, ...]
+    braces: tuple[Token, ...]
 
 
 def parse_text(text: str, filename: str = "<input>") -> m.Ruleset:
     """Parse a whole ``.op`` file into a :class:`~dsl.model.Ruleset`; raises RuleError."""
-    declarations = _run(text, filename, "start")
+    declarations, _ = _run(text, filename, "start")
     return m.Ruleset(declarations, filename=filename, text=text)
+
+
+def parse_layout(text: str, filename: str = "<input>") -> SourceLayout:
+    """Like :func:`parse_text`, also returning the comments and braces of the text."""
+    declarations, reducer = _run(text, filename, "start")
+    return SourceLayout(m.Ruleset(declarations, filename=filename, text=text),
+                        tuple(reducer.comments), tuple(reducer.braces))
 
 
 def parse_expression(text: str, filename: str = "<expr>") -> m.Expr:
     """Parse a single expression, e.g. ``current_total >= ¥300 and "秒杀" not in tags``."""
-    return _run(text, filename, "expr")  # type: ignore[no-any-return]
+    result, _ = _run(text, filename, "expr")
+    return result  # type: ignore[no-any-return]

@@ -21,11 +21,13 @@ deadlines, not in the largest unit that divides them:
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from . import model as m
 from .units import duration_text, literal_number_text, money_text, percent_text
 
-__all__ = ["print_dsl", "print_expr", "print_declaration", "quote"]
+__all__ = ["PrintedLine", "layout_declaration", "print_declaration", "print_dsl", "print_expr",
+           "quote"]
 
 _IDENT = re.compile(r"[^\W\d]\w*\Z")
 _INDENT = "    "
@@ -194,54 +196,81 @@ def _region(name: str) -> str:
     return name if _IDENT.match(name) else quote(name)
 
 
-def _promotion(p: m.PromotionDecl) -> list[str]:
-    out = [f"promotion {p.name}{_title(p.title)} {{"]
-    i1, i2 = _INDENT, _INDENT * 2
+class PrintedLine(NamedTuple):
+    """One line of canonical text: its indentation ``depth`` and ``text``; ``at`` is the
+    (line, col) in the source of the word the line starts with ((0, 0) when unknown, e.g. for
+    JSON input); a closing brace has ``closes``, the ``at`` of the header of its block."""
+
+    depth: int
+    text: str
+    at: tuple[int, int]
+    closes: tuple[int, int] | None = None
+
+
+def _at(node: m.Node) -> tuple[int, int]:
+    return (node.line, node.col)
+
+
+def _kw(node: m.Node, key: str) -> tuple[int, int]:
+    """Where the clause keyword ``key`` of ``node`` was written (``locs`` entry ``kw:KEY``)."""
+    for name, places in node.locs:
+        if name == f"kw:{key}" and places:
+            return (places[0].line, places[0].col)
+    return (0, 0)
+
+
+def _block(depth: int, header: str, at: tuple[int, int], body: list[PrintedLine]
+           ) -> list[PrintedLine]:
+    return [PrintedLine(depth, header, at), *body, PrintedLine(depth, "}", (0, 0), at)]
+
+
+def _promotion(p: m.PromotionDecl) -> list[PrintedLine]:
+    L = PrintedLine
+    body: list[PrintedLine] = []
     if p.order:
-        out.append(f"{i1}order {' > '.join(p.order)}")
+        body.append(L(1, f"order {' > '.join(p.order)}", _kw(p, "order")))
     for t in p.tiers:
         pick = f" pick {t.pick}" if t.pick is not None else ""
-        out.append(f"{i1}tier {t.name}{_title(t.title)}{pick}{_funded(t.funded_by)} {{")
-        for r in t.rules:
-            out.append(f"{i2}rule {quote(r.name)}{_when(r.when)}{_funded(r.funded_by)} "
-                       f"{{ {_discount(r.discount)} }}")
-        out.append(f"{i1}}}")
+        rules = [L(2, f"rule {quote(r.name)}{_when(r.when)}{_funded(r.funded_by)} "
+                      f"{{ {_discount(r.discount)} }}", _at(r)) for r in t.rules]
+        body += _block(1, f"tier {t.name}{_title(t.title)}{pick}{_funded(t.funded_by)} {{",
+                       _at(t), rules)
     for g in p.gifts:
         items = "  ".join(f"add sku {quote(i.sku)} qty {i.qty}" for i in g.items)
-        out.append(f"{i1}gift {quote(g.name)}{_when(g.when)} {{ {items} }}")
+        body.append(L(1, f"gift {quote(g.name)}{_when(g.when)} {{ {items} }}", _at(g)))
     for x in p.exclusions:
         if isinstance(x, m.TagExclusion):
-            out.append(f"{i1}exclude lines tagged {quote(x.tag)} from {', '.join(x.tiers)}")
+            body.append(L(1, f"exclude lines tagged {quote(x.tag)} from {', '.join(x.tiers)}",
+                          _at(x)))
         else:
-            out.append(f"{i1}exclude rule {quote(x.first)} with rule {quote(x.second)}")
+            body.append(L(1, f"exclude rule {quote(x.first)} with rule {quote(x.second)}",
+                          _at(x)))
     for f in p.freight:
         free = f" free over {money_text(f.free_over)}" if f.free_over is not None else ""
-        out.append(f"{i1}freight {f.name} {{")
-        out.append(f"{i2}base {money_text(f.base)}{free}")
+        inner = [L(2, f"base {money_text(f.base)}{free}", _kw(f, "base"))]
         for r in f.regions:
             rfree = f" free over {money_text(r.free_over)}" if r.free_over is not None else ""
-            out.append(f"{i2}region {', '.join(_region(n) for n in r.regions)} base "
-                       f"{money_text(r.base)}{rfree}")
-        out.append(f"{i1}}}")
-    out.append("}")
-    return out
+            inner.append(L(2, f"region {', '.join(_region(n) for n in r.regions)} base "
+                              f"{money_text(r.base)}{rfree}", _at(r)))
+        body += _block(1, f"freight {f.name} {{", _at(f), inner)
+    return _block(0, f"promotion {p.name}{_title(p.title)} {{", _at(p), body)
 
 
-def _machine(mc: m.MachineDecl) -> list[str]:
-    i1, i2 = _INDENT, _INDENT * 2
-    out = [f"machine {mc.name}{_title(mc.title)} {{"]
+def _machine(mc: m.MachineDecl) -> list[PrintedLine]:
+    L = PrintedLine
+    body: list[PrintedLine] = []
     if mc.data:
         fields = ", ".join(f"{f.name}: {f.type}{'?' if f.optional else ''}" for f in mc.data)
-        out.append(f"{i1}data {{ {fields} }}")
+        body.append(L(1, f"data {{ {fields} }}", _kw(mc, "data")))
     if mc.initial is not None:
-        out.append(f"{i1}initial {mc.initial}")
+        body.append(L(1, f"initial {mc.initial}", _kw(mc, "initial")))
     for s in mc.states:
         owner = f" owner {s.owner}" if s.owner is not None else ""
         deadline = f" deadline {duration_text(s.deadline)}" if s.deadline is not None else ""
         final = " final" if s.final else ""
-        out.append(f"{i1}state {s.name}{owner}{deadline}{final}")
+        body.append(L(1, f"state {s.name}{owner}{deadline}{final}", _at(s)))
     for a in mc.actions:
-        line = f"{i1}action {a.name} from {', '.join(a.sources)} to {a.target}"
+        line = f"action {a.name} from {', '.join(a.sources)} to {a.target}"
         if a.by:
             line += f" by {', '.join(a.by)}"
         if a.requires:
@@ -249,75 +278,88 @@ def _machine(mc: m.MachineDecl) -> list[str]:
         if a.via_webhook is not None:
             line += f" via webhook {a.via_webhook}"
         line += _when(a.when)
-        out.append(line)
+        body.append(L(1, line, _at(a)))
         if a.effects:
-            out.append(f"{i2}then {', '.join(_effect(e) for e in a.effects)}")
+            body.append(L(2, f"then {', '.join(_effect(e) for e in a.effects)}",
+                          _kw(a, "then")))
     for h in mc.deadline_handlers:
-        line = f"{i1}on deadline {h.state}"
+        line = f"on deadline {h.state}"
         if h.action is not None:
             line += f" do {h.action}"
         if h.effects:
             line += " " + ", ".join(_effect(e) for e in h.effects)
-        out.append(line)
+        body.append(L(1, line, _at(h)))
     for mig in mc.migrations:
-        out.append(f"{i1}migrate {mig.old} to {mig.new}")
-    out.append("}")
-    return out
+        body.append(L(1, f"migrate {mig.old} to {mig.new}", _at(mig)))
+    return _block(0, f"machine {mc.name}{_title(mc.title)} {{", _at(mc), body)
+
+
+def _source(d: m.SourceDecl) -> list[PrintedLine]:
+    L = PrintedLine
+    body: list[PrintedLine] = []
+    if d.platform is not None:
+        body.append(L(1, f"platform {d.platform}", _kw(d, "platform")))
+    if d.credentials:
+        body.append(L(1, f"credentials {', '.join(f'env {c.var}' for c in d.credentials)}",
+                      _kw(d, "credentials")))
+    body += [L(1, f"pull {p.what} every {duration_text(p.every)}", _at(p)) for p in d.pulls]
+    if d.retry:
+        body.append(L(1, f"retry {', '.join(duration_text(r) for r in d.retry)}",
+                      _kw(d, "retry")))
+    return _block(0, f"source {d.name}{_title(d.title)} {{", _at(d), body)
+
+
+def _cleaning_step(s: m.CleaningStep) -> str:
+    if isinstance(s, m.NormalizeStep):
+        return f"normalize {'.'.join(s.target)} to {s.to}"
+    if isinstance(s, m.DropStep):
+        return f"drop when {print_expr(s.when)}"
+    return f"set {'.'.join(s.target)} = {print_expr(s.value)}{_when(s.when)}"
+
+
+def layout_declaration(d: m.Declaration) -> list[PrintedLine]:
+    """The canonical lines of one declaration, each with where it came from in the source."""
+    L = PrintedLine
+    if isinstance(d, m.SourceDecl):
+        return _source(d)
+    if isinstance(d, m.MappingDecl):
+        return _block(0, f"mapping {d.name} {{", _at(d),
+                      [L(1, _field_mapping(f), _at(f)) for f in d.fields])
+    if isinstance(d, m.CleaningDecl):
+        return _block(0, f"cleaning {d.name} {{", _at(d),
+                      [L(1, _cleaning_step(s), _at(s)) for s in d.steps])
+    if isinstance(d, m.PromotionDecl):
+        return _promotion(d)
+    if isinstance(d, m.MachineDecl):
+        return _machine(d)
+    if isinstance(d, m.ChannelDecl):
+        settings = ", ".join(_setting(s) for s in d.settings)
+        return [L(0, f"channel {d.name} {d.type} {{ {settings} }}" if settings
+                  else f"channel {d.name} {d.type} {{ }}", _at(d))]
+    if isinstance(d, m.HookDecl):
+        body: list[PrintedLine] = []
+        if d.settings:
+            body.append(L(1, ", ".join(_setting(s) for s in d.settings), _at(d.settings[0])))
+        body += [L(1, f"{b.name} = {print_expr(b.value)}", _at(b)) for b in d.bindings]
+        return _block(0, f"hook {d.name} {d.type} {{", _at(d), body)
+    if isinstance(d, m.AlertDecl):
+        body = [L(1, f"measure {print_expr(d.measure.value)} per {d.measure.period}",
+                  _kw(d, "measure")),
+                L(1, f"when {print_expr(d.when)}", _kw(d, "when"))]
+        body += [L(1, _effect(n), _at(n)) for n in d.notify]
+        return _block(0, f"alert {d.name} {{", _at(d), body)
+    if isinstance(d, m.RiskDecl):
+        then = f"then flag {quote(d.flag)}{' hold' if d.hold else ''}"
+        then += "".join(f", {_effect(n)}" for n in d.notify)
+        return _block(0, f"risk {d.name} {{", _at(d),
+                      [L(1, f"when {print_expr(d.when)}", _kw(d, "when")),
+                       L(1, then, _kw(d, "then"))])
+    raise TypeError(f"not a declaration: {type(d).__name__}")
 
 
 def print_declaration(d: m.Declaration) -> str:
     """Canonical text of one declaration (no trailing newline)."""
-    i1 = _INDENT
-    out: list[str]
-    if isinstance(d, m.SourceDecl):
-        out = [f"source {d.name}{_title(d.title)} {{"]
-        if d.platform is not None:
-            out.append(f"{i1}platform {d.platform}")
-        if d.credentials:
-            out.append(f"{i1}credentials {', '.join(f'env {c.var}' for c in d.credentials)}")
-        out += [f"{i1}pull {p.what} every {duration_text(p.every)}" for p in d.pulls]
-        if d.retry:
-            out.append(f"{i1}retry {', '.join(duration_text(r) for r in d.retry)}")
-        out.append("}")
-    elif isinstance(d, m.MappingDecl):
-        out = [f"mapping {d.name} {{"] + [f"{i1}{_field_mapping(f)}" for f in d.fields] + ["}"]
-    elif isinstance(d, m.CleaningDecl):
-        out = [f"cleaning {d.name} {{"]
-        for s in d.steps:
-            if isinstance(s, m.NormalizeStep):
-                out.append(f"{i1}normalize {'.'.join(s.target)} to {s.to}")
-            elif isinstance(s, m.DropStep):
-                out.append(f"{i1}drop when {print_expr(s.when)}")
-            else:
-                out.append(f"{i1}set {'.'.join(s.target)} = {print_expr(s.value)}{_when(s.when)}")
-        out.append("}")
-    elif isinstance(d, m.PromotionDecl):
-        out = _promotion(d)
-    elif isinstance(d, m.MachineDecl):
-        out = _machine(d)
-    elif isinstance(d, m.ChannelDecl):
-        settings = ", ".join(_setting(s) for s in d.settings)
-        out = [f"channel {d.name} {d.type} {{ {settings} }}" if settings
-               else f"channel {d.name} {d.type} {{ }}"]
-    elif isinstance(d, m.HookDecl):
-        out = [f"hook {d.name} {d.type} {{"]
-        if d.settings:
-            out.append(f"{i1}{', '.join(_setting(s) for s in d.settings)}")
-        out += [f"{i1}{b.name} = {print_expr(b.value)}" for b in d.bindings]
-        out.append("}")
-    elif isinstance(d, m.AlertDecl):
-        out = [f"alert {d.name} {{",
-               f"{i1}measure {print_expr(d.measure.value)} per {d.measure.period}",
-               f"{i1}when {print_expr(d.when)}"]
-        out += [f"{i1}{_effect(n)}" for n in d.notify]
-        out.append("}")
-    elif isinstance(d, m.RiskDecl):
-        then = f"then flag {quote(d.flag)}{' hold' if d.hold else ''}"
-        then += "".join(f", {_effect(n)}" for n in d.notify)
-        out = [f"risk {d.name} {{", f"{i1}when {print_expr(d.when)}", f"{i1}{then}", "}"]
-    else:
-        raise TypeError(f"not a declaration: {type(d).__name__}")
-    return "\n".join(out)
+    return "\n".join(_INDENT * line.depth + line.text for line in layout_declaration(d))
 
 
 def print_dsl(ruleset: m.Ruleset) -> str:
@@ -325,5 +367,3 @@ def print_dsl(ruleset: m.Ruleset) -> str:
     if not ruleset.declarations:
         return ""
     return "\n\n".join(print_declaration(d) for d in ruleset.declarations) + "\n"
-
-

@@ -10,6 +10,9 @@ terminals in the grammar so they reach the callbacks as tokens. The state of one
 name, collected errors, paren starts, tree heights) lives in a :class:`Reducer`, found through
 a thread-local, so one parser instance serves every thread.
 
+The lexer also hands every comment and brace to the active reducer (:func:`lexer_callbacks`);
+they are not part of the model, only of the source layout that ``fmt`` needs.
+
 Tree heights mirror the parse tree lark would have built; the parser uses them to decide when
 an input needs the exact nesting check (see :func:`dsl.parser.parse_text`).
 """
@@ -26,7 +29,7 @@ from . import model as m
 from .errors import Diagnostic, source_line_at
 from .units import UnitError, decode_number
 
-__all__ = ["RULES", "Reducer", "active", "callbacks"]
+__all__ = ["RULES", "Reducer", "active", "callbacks", "lexer_callbacks"]
 
 _local = threading.local()
 _EXAMPLES = {m.MONEY: "¥300", m.DURATION: "60s", m.PERCENT: "5%", m.COUNT: "3"}
@@ -69,6 +72,23 @@ def _locs(tokens: Any) -> tuple[m.Loc, ...]:
     return tuple(m.Loc(t.line or 0, t.column or 0) for t in tokens)
 
 
+def _kw_locs(items: Any, keys: tuple[str, ...]) -> list[tuple[str, tuple[m.Loc, ...]]]:
+    """``("kw:KEY", (Loc,))`` for the first clause of each ``key`` among ``(key, value, keyword)``
+    items: where a line that ``fmt`` prints starts (see :mod:`dsl.formatting`)."""
+    out: dict[str, tuple[m.Loc, ...]] = {}
+    for key, _, keyword in items:
+        if key in keys and f"kw:{key}" not in out:
+            out[f"kw:{key}"] = _locs((keyword,))
+    return list(out.items())
+
+
+class _Then(NamedTuple):
+    """An action's ``then`` clause: its keyword (where ``fmt`` starts the line) and effects."""
+
+    keyword: Token
+    effects: tuple[Any, ...]
+
+
 class _Pos(TypedDict):
     line: int
     col: int
@@ -88,6 +108,9 @@ class Reducer:
         self.errors: list[Diagnostic] = []
         self.parens: dict[int, tuple[Any, int, int]] = {}
         self.heights: dict[int, int] = {}
+        # comments and braces in source order, seen by the lexer (see lexer_callbacks)
+        self.comments: list[Token] = []
+        self.braces: list[Token] = []
 
     # ------------------------------------------------------------------ helpers
     def height(self, value: Any) -> int:
@@ -244,9 +267,10 @@ class Reducer:
         kw, name, title, *items = c
         pulls = tuple(v for k, v, _ in items if k == "pull")
         once = self.once([i for i in items if i[0] != "pull"], f"source {name}")
+        locs = _kw_locs(items, ("platform", "credentials", "retry"))
         return m.SourceDecl(str(name), _string(title) if title else None,
                             platform=once.get("platform"), credentials=once.get("credentials", ()),
-                            pulls=pulls, retry=once.get("retry", ()), **_at(kw))
+                            pulls=pulls, retry=once.get("retry", ()), locs=tuple(locs), **_at(kw))
 
     # ------------------------------------------------------------------ mapping and cleaning
     def field_mapping(self, c: list[Any]) -> m.FieldMapping:
@@ -355,8 +379,9 @@ class Reducer:
         return m.RegionFreight(tuple(regions), base, free_over, **_at(kw))
 
     def freight(self, c: list[Any]) -> m.FreightTemplate:
-        kw, name, base, free_over, *regions = c
-        return m.FreightTemplate(str(name), base, free_over, tuple(regions), **_at(kw))
+        kw, name, base_kw, base, free_over, *regions = c
+        return m.FreightTemplate(str(name), base, free_over, tuple(regions),
+                                 locs=(("kw:base", _locs((base_kw,))),), **_at(kw))
 
     def promotion(self, c: list[Any]) -> m.PromotionDecl:
         kw, name, title, *items = c
@@ -364,9 +389,10 @@ class Reducer:
         if len(orders) > 1:
             self.error(orders[1][2], f"'order' given twice in promotion {name}")
         order, order_locs = orders[0][1] if orders else ((), ())
+        locs = (("order", order_locs), ("kw:order", _locs((orders[0][2],)))) if orders else ()
         return m.PromotionDecl(
             str(name), _string(title) if title else None,
-            order=order, locs=(("order", order_locs),) if order else (),
+            order=order, locs=locs,
             tiers=tuple(i for i in items if isinstance(i, m.Tier)),
             gifts=tuple(i for i in items if isinstance(i, m.Gift)),
             exclusions=tuple(i for i in items if isinstance(i, (m.TagExclusion, m.RuleConflict))),
@@ -431,13 +457,14 @@ class Reducer:
     def via(self, c: list[Token]) -> tuple[str, Any, Token]:
         return ("via", c[1], c[0])
 
-    def then_clause(self, c: list[Any]) -> tuple[Any, ...]:
-        return tuple(c)
+    def then_clause(self, c: list[Any]) -> _Then:
+        return _Then(c[0], tuple(c[1:]))
 
     def action(self, c: list[Any]) -> m.Action:
         kw, name_token = c[0], c[1]
         name = str(name_token)
-        effects = c[-1] or ()
+        then: _Then | None = c[-1]
+        effects = then.effects if then is not None else ()
         rest = c[2:-1]
         names: list[Token] = []
         i = 0
@@ -453,6 +480,8 @@ class Reducer:
             locs.append(("requires", _locs(requires)))
         if via is not None:
             locs.append(("via_webhook", _locs((via,))))
+        if then is not None:
+            locs.append(("kw:then", _locs((then.keyword,))))
         return m.Action(name, tuple(str(t) for t in names[:-1]), str(names[-1]),
                         tuple(str(t) for t in by), tuple(str(t) for t in requires),
                         once.get("when"), None if via is None else str(via), tuple(effects),
@@ -492,6 +521,7 @@ class Reducer:
         return m.MachineDecl(
             str(name), _string(title) if title else None,
             data=once.get("data", ()), initial=once.get("initial"),
+            locs=tuple(_kw_locs(keyed, ("data", "initial"))),
             states=tuple(i for i in items if isinstance(i, m.State)),
             actions=tuple(i for i in items if isinstance(i, m.Action)),
             deadline_handlers=tuple(i for i in items if isinstance(i, m.DeadlineHandler)),
@@ -500,13 +530,16 @@ class Reducer:
 
     # ------------------------------------------------------------------ alerts and risk
     def alert(self, c: list[Any]) -> m.AlertDecl:
-        kw, name, value, period, when, *notify = c
+        kw, name, measure_kw, value, period, when_kw, when, *notify = c
         measure = m.Measure(value, str(period), **_at(period))
-        return m.AlertDecl(str(name), measure, when, tuple(notify), **_at(kw))
+        return m.AlertDecl(str(name), measure, when, tuple(notify),
+                           locs=(("kw:measure", _locs((measure_kw,))),
+                                 ("kw:when", _locs((when_kw,)))), **_at(kw))
 
     def risk(self, c: list[Any]) -> m.RiskDecl:
-        kw, name, when, flag, hold, *notify = c
+        kw, name, when_kw, when, then_kw, flag, hold, *notify = c
         return m.RiskDecl(str(name), when, _string(flag), hold is not None, tuple(notify),
+                          locs=(("kw:when", _locs((when_kw,))), ("kw:then", _locs((then_kw,)))),
                           **_at(kw))
 
     def start(self, c: list[Any]) -> tuple[Any, ...]:
@@ -550,6 +583,23 @@ def callbacks() -> _Callbacks:
     for name in RULES:
         setattr(out, name, _reduction(getattr(Reducer, name), name not in _NO_LEVEL))
     return out
+
+
+def _keep_comment(token: Token) -> Token:
+    _local.reducer.comments.append(token)
+    return token
+
+
+def _keep_brace(token: Token) -> Token:
+    _local.reducer.braces.append(token)
+    return token
+
+
+def lexer_callbacks() -> dict[str, Callable[[Token], Token]]:
+    """What the lexer calls for comments (an ignored terminal: not seen by the parser) and
+    for ``{``/``}``: they are kept, with their positions, on the active :class:`Reducer` so
+    ``fmt`` can put comments back (see :mod:`dsl.formatting`). Nothing else uses them."""
+    return {"COMMENT": _keep_comment, "LBRACE": _keep_brace, "RBRACE": _keep_brace}
 
 
 class active:
