@@ -410,7 +410,8 @@ class _Checker:
 
     def _check_source(self, d: m.SourceDecl) -> None:
         if d.platform is not None and d.platform not in om.PLATFORMS:
-            self.error(d, f"unknown platform '{d.platform}'{_suggest(d.platform, om.PLATFORMS)}",
+            self.error(d.loc("platform"),
+                       f"unknown platform '{d.platform}'{_suggest(d.platform, om.PLATFORMS)}",
                        code="unknown-name")
         for p in d.pulls:
             if p.every <= 0:
@@ -490,7 +491,7 @@ class _Checker:
         rule_names: set[str] = set()
         for t in p.tiers:
             if t.pick is not None and t.pick not in ("best", "first", "all"):
-                self.error(t, f"pick must be best, first or all, got '{t.pick}'"
+                self.error(t.loc("pick"), f"pick must be best, first or all, got '{t.pick}'"
                               f"{_suggest(t.pick, ('best', 'first', 'all'))}", code="enum")
             self._funded(t, t.funded_by)
             for r in t.rules:
@@ -566,21 +567,22 @@ class _Checker:
             seen_data.add(f.name)
             types = ("text", "money", "count", "bool", "time", "duration", "percent")
             if f.type not in types:
-                self.error(f, f"unknown type '{f.type}'{_suggest(f.type, types)}",
+                self.error(f.loc("type"), f"unknown type '{f.type}'{_suggest(f.type, types)}",
                            code="unknown-name")
         for s in mc.states:
             if s.name in states:
                 self.error(s, f"state '{s.name}' is declared twice", code="duplicate")
             states[s.name] = s
             if s.owner is not None and om.canonical_role(s.owner) is None:
-                self.error(s, f"unknown role '{s.owner}'{_suggest(s.owner, _all_roles())}",
+                self.error(s.loc("owner"),
+                           f"unknown role '{s.owner}'{_suggest(s.owner, _all_roles())}",
                            code="unknown-role")
             if s.deadline is not None and s.deadline <= 0:
                 self.error(s, "deadline must be positive", code="window")
         if mc.initial is None:
             self.error(mc, f"machine '{mc.name}' has no initial state", code="machine")
         elif mc.initial not in states:
-            self.error(mc, f"initial state '{mc.initial}' is not declared"
+            self.error(mc.loc("initial"), f"initial state '{mc.initial}' is not declared"
                            f"{_suggest(mc.initial, state_names)}", code="unknown-state")
         scope = self._machine_scope(mc)
         action_names: set[str] = set()
@@ -621,24 +623,31 @@ class _Checker:
                 self._effect(eff, scope, mc)
         for h in mc.deadline_handlers:
             if h.state not in states:
-                self.error(h, f"on deadline names unknown state '{h.state}'"
+                self.error(h.loc("state"), f"on deadline names unknown state '{h.state}'"
                               f"{_suggest(h.state, state_names)}", code="unknown-state")
             elif states[h.state].deadline is None:
-                self.error(h, f"state '{h.state}' has no deadline", code="machine")
+                self.error(h.loc("state"), f"state '{h.state}' has no deadline", code="machine")
             if h.action is not None:
                 match = [a for a in mc.actions if a.name == h.action]
                 if not match:
-                    self.error(h, f"unknown action '{h.action}'"
+                    self.error(h.loc("action"), f"unknown action '{h.action}'"
                                   f"{_suggest(h.action, action_names)}", code="unknown-name")
                 elif h.state not in match[0].sources:
-                    self.error(h, f"action '{h.action}' cannot run from state '{h.state}'",
+                    self.error(h.loc("action"),
+                               f"action '{h.action}' cannot run from state '{h.state}'",
                                code="machine")
             for eff in h.effects:
                 self._effect(eff, scope, mc)
+        migrated: set[str] = set()
         for mig in mc.migrations:
+            if mig.old in migrated:
+                self.error(mig.loc("old"), f"state '{mig.old}' is migrated twice",
+                           code="duplicate")
+            migrated.add(mig.old)
             if mig.new not in states:
-                self.error(mig, f"migrate target '{mig.new}' is not a state"
-                                f"{_suggest(mig.new, state_names)}", code="unknown-state")
+                self.error(mig.loc("new"), f"migrate target '{mig.new}' is not a state"
+                                           f"{_suggest(mig.new, state_names)}",
+                           code="unknown-state")
         if mc.initial in states:
             reached = {mc.initial}
             queue = deque([mc.initial])
@@ -693,12 +702,16 @@ class _Checker:
                            code="unknown-name")
 
     def _check_hook(self, d: m.HookDecl) -> None:
+        if d.type not in om.HOOK_TYPES:
+            self.error(d.loc("type"), f"unknown hook type '{d.type}'"
+                                      f"{_suggest(d.type, om.HOOK_TYPES)}", code="unknown-name")
         for b in d.bindings:
             self.expression(b.value, HOOK_SCOPE)
 
     def _check_channel(self, d: m.ChannelDecl) -> None:
         if d.type not in om.CHANNEL_TYPES:
-            self.error(d, f"unknown channel type '{d.type}'{_suggest(d.type, om.CHANNEL_TYPES)}",
+            self.error(d.loc("type"),
+                       f"unknown channel type '{d.type}'{_suggest(d.type, om.CHANNEL_TYPES)}",
                        code="unknown-name")
 
     def _check_alert(self, d: m.AlertDecl) -> None:

@@ -14,7 +14,9 @@ Conventions
   point at it: ``node.loc("order", 1)`` is a :class:`Loc` with the line/col of that word in
   DSL text, or the pointer ``/declarations/3/order/1`` for JSON input. ``locs`` is also
   excluded from equality and from the JSON form; a node built in code has none, and
-  ``loc()`` then falls back to the node's own position.
+  ``loc()`` then falls back to the node's own position. Entries named ``kw:KEY`` hold where a
+  clause keyword was written in DSL text (``kw:then`` of an action, ``kw:when`` of a risk …):
+  where a line that ``fmt`` prints starts, so comments stay next to it.
 - Money is integer fen (¥12.50 -> 1250); durations are integer seconds; percents are integer
   basis points (15% -> 1500, 2.5% -> 250). No floats anywhere.
 - Names of roles, states, tiers, channels and hooks are kept as written (Chinese or English);

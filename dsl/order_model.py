@@ -11,7 +11,7 @@ from typing import Union
 
 __all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
            "PROMOTION_CONTEXT", "ALERT_CONTEXT", "TICKET_CONTEXT", "ROLES", "OUTSIDE_PARTIES",
-           "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "FUNCTIONS", "Signature",
+           "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "HOOK_TYPES", "FUNCTIONS", "Signature",
            "list_of", "element_of", "NUMERIC"]
 
 # Types are short strings: text money percent duration count number bool time any,
@@ -89,6 +89,8 @@ def canonical_role(name: str) -> str | None:
 
 PLATFORMS = ("douyin", "taobao", "pdd", "kuaishou", "xiaohongshu", "miniprogram")
 CHANNEL_TYPES = ("wecom", "feishu", "dingtalk", "sms", "wms", "webhook", "email")
+# inbound webhook protocols: DingTalk's encrypted approval callback, or an HMAC-signed POST
+HOOK_TYPES = ("dingtalk_approval", "signed")
 
 # name → (argument types, return type). "*" at the end of the argument list: repeat the last.
 # "any" accepts every type; "numeric" accepts money/percent/duration/count/number and the

@@ -251,7 +251,7 @@ class Reducer:
         return m.EnvRef(str(c[1]), **_at(c[0]))
 
     def src_platform(self, c: list[Token]) -> tuple[str, Any, Token]:
-        return ("platform", str(c[1]), c[0])
+        return ("platform", c[1], c[0])
 
     def src_credentials(self, c: list[Any]) -> tuple[str, Any, Token]:
         return ("credentials", tuple(c[1:]), c[0])
@@ -268,8 +268,11 @@ class Reducer:
         pulls = tuple(v for k, v, _ in items if k == "pull")
         once = self.once([i for i in items if i[0] != "pull"], f"source {name}")
         locs = _kw_locs(items, ("platform", "credentials", "retry"))
+        platform = once.get("platform")
+        if platform is not None:
+            locs.append(("platform", _locs((platform,))))
         return m.SourceDecl(str(name), _string(title) if title else None,
-                            platform=once.get("platform"), credentials=once.get("credentials", ()),
+                            platform=None if platform is None else str(platform), credentials=once.get("credentials", ()),
                             pulls=pulls, retry=once.get("retry", ()), locs=tuple(locs), **_at(kw))
 
     # ------------------------------------------------------------------ mapping and cleaning
@@ -317,8 +320,8 @@ class Reducer:
     def lines_where(self, c: list[Any]) -> Any:
         return c[0]
 
-    def pick(self, c: list[Token]) -> str:
-        return str(c[0])
+    def pick(self, c: list[Token]) -> Token:
+        return c[0]
 
     def funded(self, c: list[Token]) -> str:
         return str(c[0])
@@ -345,8 +348,9 @@ class Reducer:
 
     def tier(self, c: list[Any]) -> m.Tier:
         kw, name, title, pick, funded, *rules = c
-        return m.Tier(str(name), _string(title) if title else None, pick, funded, tuple(rules),
-                      **_at(kw))
+        return m.Tier(str(name), _string(title) if title else None,
+                      None if pick is None else str(pick), funded, tuple(rules),
+                      locs=(("pick", _locs((pick,))),) if pick is not None else (), **_at(kw))
 
     def promo_order(self, c: list[Token]) -> tuple[str, Any, Token]:
         names = c[1:]
@@ -411,27 +415,30 @@ class Reducer:
         return m.Binding(str(c[0]), c[1], **_at(c[0]))
 
     def channel(self, c: list[Any]) -> m.ChannelDecl:
-        return m.ChannelDecl(str(c[1]), str(c[2]), tuple(c[3:]), **_at(c[0]))
+        return m.ChannelDecl(str(c[1]), str(c[2]), tuple(c[3:]), locs=(("type", _locs(c[2:3])),),
+                             **_at(c[0]))
 
     def hook(self, c: list[Any]) -> m.HookDecl:
         items = c[3:]
         return m.HookDecl(str(c[1]), str(c[2]),
                           tuple(i for i in items if isinstance(i, m.Setting)),
-                          tuple(i for i in items if isinstance(i, m.Binding)), **_at(c[0]))
+                          tuple(i for i in items if isinstance(i, m.Binding)),
+                          locs=(("type", _locs(c[2:3])),), **_at(c[0]))
 
     # ------------------------------------------------------------------ machine
     def data_field(self, c: list[Any]) -> m.DataField:
         name, typ, optional = c
-        return m.DataField(str(name), str(typ), optional is not None, **_at(name))
+        return m.DataField(str(name), str(typ), optional is not None,
+                           locs=(("type", _locs((typ,))),), **_at(name))
 
     def data_block(self, c: list[Any]) -> tuple[str, Any, Token]:
         return ("data", tuple(f for f in c[1:] if f is not None), c[0])
 
     def initial(self, c: list[Token]) -> tuple[str, Any, Token]:
-        return ("initial", str(c[1]), c[0])
+        return ("initial", c[1], c[0])
 
     def owner(self, c: list[Token]) -> tuple[str, Any, Token]:
-        return ("owner", str(c[1]), c[0])
+        return ("owner", c[1], c[0])
 
     def deadline(self, c: list[Token]) -> tuple[str, Any, Token]:
         return ("deadline", self.number(c[1], m.DURATION), c[0])
@@ -442,8 +449,10 @@ class Reducer:
     def state(self, c: list[Any]) -> m.State:
         kw, name, *options = c
         once = self.once(options, f"state {name}")
-        return m.State(str(name), once.get("owner"), once.get("deadline"),
-                       once.get("final", False), **_at(kw))
+        owner = once.get("owner")
+        return m.State(str(name), None if owner is None else str(owner), once.get("deadline"),
+                       once.get("final", False),
+                       locs=(("owner", _locs((owner,))),) if owner is not None else (), **_at(kw))
 
     def by(self, c: list[Token]) -> tuple[str, Any, Token]:
         return ("by", tuple(c[1:]), c[0])
@@ -508,20 +517,29 @@ class Reducer:
 
     def deadline_handler(self, c: list[Any]) -> m.DeadlineHandler:
         kw, state, action, *effects = c
+        locs = [("state", _locs((state,)))]
+        if action is not None:
+            locs.append(("action", _locs((action,))))
         return m.DeadlineHandler(str(state), None if action is None else str(action),
-                                 tuple(e for e in effects if e is not None), **_at(kw))
+                                 tuple(e for e in effects if e is not None), locs=tuple(locs),
+                                 **_at(kw))
 
     def migrate(self, c: list[Token]) -> m.StateMapping:
-        return m.StateMapping(str(c[1]), str(c[2]), **_at(c[0]))
+        return m.StateMapping(str(c[1]), str(c[2]), locs=(("old", _locs(c[1:2])),
+                                                          ("new", _locs(c[2:3]))), **_at(c[0]))
 
     def machine(self, c: list[Any]) -> m.MachineDecl:
         kw, name, title, *items = c
         keyed = [i for i in items if isinstance(i, tuple)]
         once = self.once(keyed, f"machine {name}")
+        initial = once.get("initial")
+        locs = _kw_locs(keyed, ("data", "initial"))
+        if initial is not None:
+            locs.append(("initial", _locs((initial,))))
         return m.MachineDecl(
             str(name), _string(title) if title else None,
-            data=once.get("data", ()), initial=once.get("initial"),
-            locs=tuple(_kw_locs(keyed, ("data", "initial"))),
+            data=once.get("data", ()), initial=None if initial is None else str(initial),
+            locs=tuple(locs),
             states=tuple(i for i in items if isinstance(i, m.State)),
             actions=tuple(i for i in items if isinstance(i, m.Action)),
             deadline_handlers=tuple(i for i in items if isinstance(i, m.DeadlineHandler)),

@@ -28,7 +28,7 @@ def test_check_lists_every_error_and_exits_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(check_command, [str(bad), str(broken)])
     assert result.exit_code == 1
     assert result.output.count("did you mean 'customer.level'?") == 2
-    assert f"{bad}:57:5: unknown role '组长'" in result.output
+    assert f"{bad}:57:21: unknown role '组长'" in result.output
     assert f"{broken}:1:14: unexpected end of file" in result.output
 
 

@@ -1,9 +1,11 @@
 """Errors about one name inside a list point at that name, not at the enclosing declaration.
 
 Tier names in a promotion's ``order`` and in exclusions, states in ``from``/``to``, roles in
-``by``, ``requires`` fields, notify channels, ``call`` targets and ``via webhook`` hooks: each
-case pins line, column and message in DSL text, and the JSON pointer of the list element for
-JSON input. Positions never take part in model equality or in the JSON form.
+``by``, ``requires`` fields, notify channels, ``call`` targets and ``via webhook`` hooks; and
+single names: the initial state, a state's owner, a tier's pick, the state and action of a
+deadline handler, ``migrate`` old/new, data field types, a source's platform, channel and hook
+types. Each case pins line, column and message in DSL text, and the JSON pointer of the value
+for JSON input. Positions never take part in model equality or in the JSON form.
 """
 
 from __future__ import annotations
@@ -219,3 +221,89 @@ def test_loc_falls_back_to_the_node_position() -> None:
     assert parsed.loc("sources", 1) == m.Loc(11, 25)
     assert parsed.loc("sources", 9) == m.Loc(parsed.line, parsed.col)
     assert parsed.loc("target") == m.Loc(11, 32)
+
+
+# --------------------------------------------------------------------------- single names
+
+HANDLER = "    on deadline 新建 notify 群 \"超时\"\n"
+SINGLE_NAMES: dict[str, tuple[str, list[tuple[int, int, str]]]] = {
+    "initial_state_on_next_line": (
+        MACHINE.replace("initial 新建", "initial\n        新建的"),
+        [(7, 9, "initial state '新建的' is not declared; did you mean '新建'?")]),
+    "state_owner": (
+        MACHINE.replace("owner 仓储", "owner 仓管"),
+        [(8, 21, "unknown role '仓管'")]),
+    "state_owner_english": (
+        MACHINE.replace("owner 仓储", "owner warehose"),
+        [(8, 21, "unknown role 'warehose'; did you mean 'warehouse'?")]),
+    "tier_pick_on_next_line": (
+        PROMO.replace("tier a {", 'tier a "甲" pick\n        bets {').replace(", bx", ""),
+        [(3, 15, "unknown tier 'c' in the order"),
+         (5, 9, "pick must be best, first or all, got 'bets'; did you mean 'best'?")]),
+    "deadline_handler_unknown_state": (
+        MACHINE.replace(HANDLER, "    on deadline 新 notify 群 \"超时\"\n"),
+        [(13, 17, "on deadline names unknown state '新'; did you mean '新建'?")]),
+    "deadline_handler_state_without_deadline": (
+        MACHINE.replace(HANDLER, HANDLER + "    on deadline 处理中 notify 群 \"慢\"\n"),
+        [(14, 17, "state '处理中' has no deadline")]),
+    "deadline_handler_unknown_action": (
+        MACHINE.replace(HANDLER, "    on deadline 新建 do 完成 notify 群 \"超时\"\n"),
+        [(13, 23, "unknown action '完成'; did you mean '完成它'?")]),
+    "deadline_handler_action_from_elsewhere": (
+        MACHINE.replace("owner 仓储", "owner 仓储 deadline 2h")
+        .replace(HANDLER, HANDLER + "    on deadline 处理中 do 接单\n"),
+        [(14, 24, "action '接单' cannot run from state '处理中'")]),
+    "migrate_unknown_target": (
+        MACHINE.replace(HANDLER, HANDLER + "    migrate 旧状态 to 处理\n"),
+        [(14, 20, "migrate target '处理' is not a state; did you mean '处理中'?")]),
+    "migrate_same_state_twice": (
+        MACHINE.replace(HANDLER, HANDLER + "    migrate 旧状态 to 完成\n    migrate 旧状态 to 新建\n"),
+        [(15, 13, "state '旧状态' is migrated twice")]),
+    "data_field_type": (
+        MACHINE.replace("note: text?", "note: txet?"),
+        [(5, 34, "unknown type 'txet'; did you mean 'text'?")]),
+    "source_platform": (
+        'source 店 "抖店" {\n    pull orders every 60s\n    platform douyn\n}\n',
+        [(3, 14, "unknown platform 'douyn'; did you mean 'douyin'?")]),
+    "channel_type": (
+        MACHINE.replace("channel 仓 wms", "channel 仓 wsm"),
+        [(2, 11, "unknown channel type 'wsm'; did you mean 'wms'?")]),
+    "hook_type": (
+        MACHINE.replace("hook h signed", "hook h signd"),
+        [(3, 8, "unknown hook type 'signd'; did you mean 'signed'?")]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SINGLE_NAMES))
+def test_single_name_error_points_at_the_name(case: str) -> None:
+    text, expected = SINGLE_NAMES[case]
+    assert positions(text) == expected
+
+
+def test_json_single_name_errors_point_at_each_value() -> None:
+    def edit(obj: dict) -> None:
+        channel, hook, machine = obj["declarations"][1:4]
+        channel["type"] = "wsm"
+        hook["type"] = "signd"
+        machine["initial"] = "新建的"
+        machine["states"][1]["owner"] = "仓管"
+        machine["deadline_handlers"][0]["state"] = "新"
+        machine["migrations"] = [{"kind": "state_mapping", "old": "旧", "new": "处理"}]
+    assert sorted(json_pointers(MACHINE, edit)) == sorted([
+        ("/declarations/1/type", "unknown channel type 'wsm'; did you mean 'wms'?"),
+        ("/declarations/2/type", "unknown hook type 'signd'; did you mean 'signed'?"),
+        ("/declarations/3/initial", "initial state '新建的' is not declared; did you mean '新建'?"),
+        ("/declarations/3/states/1/owner", "unknown role '仓管'"),
+        ("/declarations/3/deadline_handlers/0/state",
+         "on deadline names unknown state '新'; did you mean '新建'?"),
+        ("/declarations/3/migrations/0/new",
+         "migrate target '处理' is not a state; did you mean '处理中'?"),
+    ])
+
+
+def test_json_platform_points_at_the_value() -> None:
+    source = 'source 店 {\n    platform douyin\n}\n'
+    obj = to_json(parse_text(source))
+    obj["declarations"][0]["platform"] = "douyn"
+    assert [(d.pointer, d.message) for d in check(load_json(obj, "s.json"))] == [
+        ("/declarations/0/platform", "unknown platform 'douyn'; did you mean 'douyin'?")]
