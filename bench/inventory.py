@@ -58,7 +58,7 @@ def raw_evalsha(redis_url: str, prefix: str, seconds: float) -> float:
     gate.client.set(gate.k_epoch, "1")
     gate.client.hset(gate.k_avail, "RAW", 10**9)
     sha = gate.client.script_load(gate._reserve.script)
-    keys = [gate.k_avail, gate.k_epoch, None, gate.k_holds, gate.k_stream]
+    keys = [gate.k_avail, gate.k_epoch, None, gate.k_holds, gate.k_stream, gate.k_pend]
     lat: list[float] = []
     n = 0
     start = time.perf_counter()
@@ -67,7 +67,7 @@ def raw_evalsha(redis_url: str, prefix: str, seconds: float) -> float:
         k = f"r{n}"
         keys[2] = gate.k_hold + k
         t = time.perf_counter()
-        gate.client.evalsha(sha, 5, *keys, "1", k, 0, "RAW", 1)
+        gate.client.evalsha(sha, len(keys), *keys, "1", k, 0, "RAW", 1)
         lat.append(time.perf_counter() - t)
     elapsed = time.perf_counter() - start
     rate = record("raw redis-py EVALSHA loop (1 SKU)", n, elapsed, lat, "baseline")
