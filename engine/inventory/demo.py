@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.inventory.channels import CHANNELS, channel_registry, register_stock_connector
+from engine.inventory.channels import (
+    CHANNELS,
+    channel_registry,
+    register_stock_connector,
+)
 from engine.inventory.fake_channel import FakeChannel
 from engine.inventory.service import inventory_for
 
@@ -31,7 +35,7 @@ DEMO_ORDERS = [
 ]
 
 
-def setup_inventory_demo(services: "Services", *, echo: bool = True) -> list[str]:
+def setup_inventory_demo(services: Services, *, echo: bool = True) -> list[str]:
     """Seed the demo stock and channels; returns (and prints) what it set up."""
     inv = inventory_for(services)
     for sku, title, qty in DEMO_STOCK:
@@ -46,10 +50,10 @@ def setup_inventory_demo(services: "Services", *, echo: bool = True) -> list[str
         inv.reserve(order_id, lines, channel=channel, actor="demo")
     scarf = inv.get("SCARF-SILK") or {}
     lines_out = [
-        f"  inventory: {len(DEMO_STOCK)} SKUs in stock, {len(DEMO_ORDERS)} demo orders reserved; "
-        f"stock pushed to {len(CHANNELS)} in-memory channels (pdd holds back 2, douyin shows at most 5 scarves)",
-        f"  try: GET /api/v1/stock/SCARF-SILK (available {scarf.get('available')}) and "
-        "GET /api/v1/stock/SCARF-SILK/channels",
+        (f"  inventory: {len(DEMO_STOCK)} SKUs in stock, {len(DEMO_ORDERS)} demo orders reserved; "
+        f"stock pushed to {len(CHANNELS)} in-memory channels (pdd holds back 2, douyin shows at most 5 scarves)"),
+        (f"  try: GET /api/v1/stock/SCARF-SILK (available {scarf.get('available')}) and "
+        "GET /api/v1/stock/SCARF-SILK/channels"),
     ]
     if echo:
         for line in lines_out:

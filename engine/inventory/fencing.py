@@ -2,7 +2,8 @@
 timeout) plus a fencing token from ``INCR``; the job's SQL writes pass :func:`check_fence`,
 which refuses a token older than one that has already written (I11).
 
-Without Redis the token comes from an SQL counter row, so the same checks apply.
+Without Redis (or while it is unreachable) the token comes from an SQL counter row kept above
+every token that has written, so the same checks apply.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,18 +54,24 @@ def check_fence(session: Session, name: str, token: int, now: datetime) -> None:
 
 
 def sql_token(db: Database, name: str, now: datetime) -> int:
-    """Issue the next token for ``name`` from an SQL counter (used when Redis is not configured)."""
+    """Issue the next token for ``name`` from an SQL counter (no Redis, or Redis unreachable).
+
+    Always above the newest token that has written for the job, so tokens stay monotonic when
+    a job alternates between Redis tokens and SQL ones.
+    """
     counter = f"seq:{name}"
     for _ in range(5):
         try:
             with db.transaction(immediate=True) as s:
+                newest = s.execute(select(JobFence.token).where(JobFence.name == name)).scalar() or 0
                 res = s.execute(update(JobFence).where(JobFence.name == counter)
-                                .values(token=JobFence.token + 1, written_at=now)
+                                .values(token=case((JobFence.token >= newest, JobFence.token + 1), else_=newest + 1),
+                                        written_at=now)
                                 .returning(JobFence.token).execution_options(synchronize_session=False)).first()
                 if res is not None:
                     return int(res[0])
-                s.add(JobFence(name=counter, token=1, written_at=now))
-            return 1
+                s.add(JobFence(name=counter, token=newest + 1, written_at=now))
+            return newest + 1
         except IntegrityError:
             continue
     raise RuntimeError(f"could not issue a token for {name}")

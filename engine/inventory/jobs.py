@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -117,7 +118,11 @@ def run_snapshot_pullers(run: JobRun) -> None:
 
 
 def run_reconciler(run: JobRun) -> None:
-    report = reconcile_once(inventory_for(run.services))
+    try:
+        report = reconcile_once(inventory_for(run.services))
+    except RedisError as exc:  # SQL keeps deciding; the next tick tries again
+        log.warning("inventory reconcile skipped: Redis unreachable", error=str(exc))
+        return
     if report.drift or report.orphans_freed or report.refused:
         log.info("inventory reconciled", drift=len(report.drift), orphans=len(report.orphans_freed),
                  refused=report.refused)

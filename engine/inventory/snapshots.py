@@ -4,7 +4,8 @@ get a forced push of the current figure (see ``engine.inventory.push``).
 
 The puller holds a Redis lock (with a timeout) and a fencing token; its SQL write goes through
 :func:`check_fence`, so a puller that paused past its lease cannot overwrite a newer snapshot.
-Without Redis the token comes from SQL (one process, e.g. the embedded default).
+Without Redis, or while it is unreachable, the token comes from SQL (the scheduler's lease
+keeps the tick single-instance; the fence still refuses a stale write).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from engine.inventory.fencing import (
@@ -24,6 +26,9 @@ from engine.inventory.models import ChannelSnapshot, StockItem
 from engine.inventory.push import queue_channel_pushes
 from engine.inventory.service import InventoryService
 from engine.inventory.sql_store import available_of
+from engine.logs import get_logger
+
+log = get_logger(__name__)
 
 PULL_EVERY_SECONDS = 90
 
@@ -46,15 +51,22 @@ def pull_snapshot(inventory: InventoryService, channel: str, fetch: Callable[[],
                   lease_seconds: float = PULL_EVERY_SECONDS) -> PullReport:
     """Fetch ``{sku: reported_stock}`` from the channel and store it, fenced."""
     name = job_name(channel)
-    if inventory.gate is None:
-        token = sql_token(inventory.db, name, inventory.clock.now())
-        return _store(inventory, channel, token, fetch())
     gate = inventory.gate
-    with single_instance(gate.client, gate.lock_key(name), gate.fence_key(name), name,
-                         lease_seconds=lease_seconds, floor=newest_token(inventory.db, name)) as run:
-        if run is None:
-            return PullReport(channel, ran=False, refused="locked")
-        return _store(inventory, channel, run.token, fetch())
+    if gate is not None:
+        entered = False
+        try:
+            with single_instance(gate.client, gate.lock_key(name), gate.fence_key(name), name,
+                                 lease_seconds=lease_seconds, floor=newest_token(inventory.db, name)) as run:
+                entered = True
+                if run is None:
+                    return PullReport(channel, ran=False, refused="locked")
+                return _store(inventory, channel, run.token, fetch())
+        except RedisError as exc:
+            if entered:
+                raise
+            log.warning("stock puller: Redis unreachable, fencing through SQL", channel=channel, error=str(exc))
+    token = sql_token(inventory.db, name, inventory.clock.now())
+    return _store(inventory, channel, token, fetch())
 
 
 def _store(inventory: InventoryService, channel: str, token: int, reported: dict[str, int]) -> PullReport:

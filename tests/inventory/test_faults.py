@@ -187,3 +187,17 @@ def test_f8_paused_puller_cannot_overwrite_a_newer_snapshot(services, own_redis)
     t.join(10)
     assert isinstance(result["first"], StaleFence)  # I11
     assert snapshots_of(inv, "pdd") == {"A": (4, second.token)}
+
+
+def test_puller_fences_through_sql_while_redis_is_down_and_tokens_stay_monotonic(services, own_redis) -> None:
+    inv = _inventory(services, own_redis.url, timeout=0.2)
+    inv.adjust("A", 5, "inbound")
+    first = pull_snapshot(inv, "pdd", lambda: {"A": 5})
+    own_redis.kill9()
+    down = pull_snapshot(inv, "pdd", lambda: {"A": 4})
+    assert down.ran and down.token > first.token
+    own_redis.start()  # empty: its token counter starts again from nothing
+    inv.gate.client.connection_pool.disconnect()
+    back = pull_snapshot(inv, "pdd", lambda: {"A": 3})
+    assert back.ran and back.token > down.token
+    assert snapshots_of(inv, "pdd") == {"A": (3, back.token)}
