@@ -59,8 +59,8 @@ def _note(note: dict[str, Any]) -> str:
     return json.dumps(note, ensure_ascii=False)
 
 
-def _split(split: list[dict[str, Any]]) -> str:
-    return "、".join(f"{s['line_id']} {yuan(s['amount'])}" for s in split)
+def _split(split: dict[str, int]) -> str:
+    return "、".join(f"{line_id} {yuan(amount)}" for line_id, amount in split.items())
 
 
 def _rule(e: dict[str, Any], title: str) -> str:

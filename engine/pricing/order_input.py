@@ -14,7 +14,6 @@ item-level price change); otherwise ``qty × unit_price``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import json_pointer
@@ -41,22 +40,22 @@ class OrderInvalid(ValueError):
         return str(self)
 
 
-@dataclass(frozen=True, slots=True)
 class PricingOrder:
     """An order the engine can price: the raw order (read by conditions) and its lines, in
-    order, as parallel tuples."""
+    order, as parallel tuples. (A plain slotted class: built once per quote, it must be cheap.)"""
 
-    raw: dict[str, Any]
-    lines: tuple[dict[str, Any], ...]  # the order's lines with LINE_DEFAULTS filled in
-    line_ids: tuple[Any, ...]
-    sku_ids: tuple[str, ...]
-    qtys: tuple[int, ...]
-    amounts: tuple[int, ...]
-    tags: tuple[Sequence[str], ...]
+    __slots__ = ("amounts", "line_ids", "lines", "qtys", "raw", "sku_ids", "tags")
 
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int
+    def __init__(self, raw: dict[str, Any], lines: tuple[dict[str, Any], ...],
+                 line_ids: tuple[str, ...], sku_ids: tuple[str, ...], qtys: tuple[int, ...],
+                 amounts: tuple[int, ...], tags: tuple[Sequence[str], ...]) -> None:
+        self.raw = raw
+        self.lines = lines  # the order's lines, with LINE_DEFAULTS filled in where missing
+        self.line_ids = line_ids
+        self.sku_ids = sku_ids
+        self.qtys = qtys
+        self.amounts = amounts
+        self.tags = tags
 
 
 def _money_problem(value: Any) -> str | None:
@@ -78,12 +77,12 @@ def read_order(order: Any, prefix: tuple[str | int, ...] = ()) -> PricingOrder:
     if type(lines) is not list or not lines:
         raise OrderInvalid(_order_problems(order, prefix))
     filled: list[dict[str, Any]] = []
-    ids: list[Any] = []
+    ids: list[str] = []
     skus: list[str] = []
     qtys: list[int] = []
     amounts: list[int] = []
     tags: list[Any] = []
-    seen: set[Any] = set()
+    seen: set[str] = set()
     for line in lines:
         # the common case, checked in one expression; anything unusual goes to the slow path
         if type(line) is not dict:
@@ -95,7 +94,7 @@ def read_order(order: Any, prefix: tuple[str | int, ...] = ()) -> PricingOrder:
         unit_price = line.get("unit_price")
         line_tags = line.get("tags")
         category = line.get("category")
-        if not ((type(line_id) is str or type(line_id) is int) and line_id not in seen
+        if not (type(line_id) is str and line_id and line_id not in seen
                 and type(sku) is str and sku and type(qty) is int and qty > 0
                 and (unit_price is None or (type(unit_price) is int and unit_price >= 0))
                 and ((type(amount) is int and amount >= 0) or (amount is None and unit_price is not None))
@@ -104,13 +103,13 @@ def read_order(order: Any, prefix: tuple[str | int, ...] = ()) -> PricingOrder:
                 and (category is None or type(category) is str)):
             raise OrderInvalid(_order_problems(order, prefix))
         seen.add(line_id)
-        if amount is None:
-            amount = qty * unit_price  # type: ignore[operator]  # checked just above
-        if line_tags is None:
-            line_tags = ()
-        if amount is line.get("amount") and line_tags is line.get("tags") and line.keys() >= _LINE_KEYS:
-            filled.append(line)
+        if amount is not None and line_tags is not None and line.keys() >= _LINE_KEYS:
+            filled.append(line)  # every field a filter may read is there: use the line as is
         else:
+            if amount is None:
+                amount = qty * unit_price  # type: ignore[operator]  # checked just above
+            if line_tags is None:
+                line_tags = ()
             full = LINE_DEFAULTS.copy()
             full.update(line)
             full["amount"] = amount
@@ -128,8 +127,8 @@ def read_order(order: Any, prefix: tuple[str | int, ...] = ()) -> PricingOrder:
     order_tags = order.get("tags")
     if not ((red_packet is None or (type(red_packet) is int and red_packet >= 0))
             and (customer is None or type(customer) is dict)
-            and (receiver is None or (type(receiver) is dict and
-                                      type(receiver.get("province", "")) in (str, type(None))))
+            and (receiver is None or (type(receiver) is dict and (
+                (province := receiver.get("province")) is None or type(province) is str)))
             and (payment is None or (type(payment) is dict and (
                 payment.get("paid_amount") is None or _money_problem(payment["paid_amount"]) is None)))
             and (order_tags is None or (type(order_tags) is list
@@ -160,9 +159,9 @@ def _order_problems(order: Any, prefix: tuple[str | int, ...]) -> list[dict[str,
             bad(("lines", n), f"must be an object, got {type(line).__name__}")
             continue
         line_id = line.get("line_id")
-        if type(line_id) is not str and type(line_id) is not int:
+        if type(line_id) is not str or not line_id:
             bad(("lines", n, "line_id"), "is required (text)" if line_id is None
-                else f"must be text, got {type(line_id).__name__}")
+                else f"must be non-empty text, got {line_id!r}")
         elif line_id in seen:
             bad(("lines", n, "line_id"), f"duplicate line_id {line_id!r} (also line {seen[line_id]})")
         else:

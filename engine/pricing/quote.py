@@ -148,7 +148,7 @@ def _evaluate(p: _Pricing, rule: RulePlan, entry: list[int], candidates: list[in
 
 
 def _per_line(offer: _Offer, rule: RulePlan, entry: list[int], room: list[int] | None,
-              eligible: list[int], qtys: tuple[int, ...], line_ids: tuple[Any, ...]) -> None:
+              eligible: list[int], qtys: tuple[int, ...], line_ids: tuple[str, ...]) -> None:
     """percent_off / fixed_price: each eligible line's own discount, then the cap."""
     shares: dict[int, int] = {}
     total = 0
@@ -187,7 +187,7 @@ def _per_line(offer: _Offer, rule: RulePlan, entry: list[int], room: list[int] |
 
 
 def _split(offer: _Offer, entry: list[int], room: list[int] | None,
-           line_ids: tuple[Any, ...]) -> dict[int, int]:
+           line_ids: tuple[str, ...]) -> dict[int, int]:
     """The per-line shares of an offer (order-level amounts are split only when applied)."""
     if offer.shares is not None:
         return offer.shares
@@ -406,24 +406,26 @@ def _skip_entry(tier_no: int, rule: RulePlan, status: str, outcome: bool | None,
     return entry
 
 
-def _rule_entry(tier_no: int, offer: _Offer, line_ids: tuple[Any, ...]) -> dict[str, Any]:
+def _rule_entry(tier_no: int, offer: _Offer, line_ids: tuple[str, ...]) -> dict[str, Any]:
     """The log entry of a rule whose condition held: its base, what it offered or gave, the
     split over the lines when applied, and notes (caps, moved fen, why not chosen)."""
     rule = offer.rule
     when = rule.when
-    entry: dict[str, Any] = {
-        "event": "rule", "tier_no": tier_no, "tier": rule.tier, "rule": rule.name,
-        "condition": when.text if when is not None else None,
-        "inputs": offer.inputs if offer.inputs is not None else {},
-        "outcome": offer.outcome, "status": offer.status, "kind": rule.kind,
-        "base": offer.base}
+    inputs = offer.inputs
     if offer.status == APPLIED:
-        entry["discount"] = offer.total
-        entry["funded_by"] = rule.funded_by
-        entry["split"] = [{"line_id": line_ids[i], "amount": a}
-                          for i, a in offer.shares.items() if a]  # type: ignore[union-attr]
+        entry: dict[str, Any] = {
+            "event": "rule", "tier_no": tier_no, "tier": rule.tier, "rule": rule.name,
+            "condition": when.text if when is not None else None,
+            "inputs": inputs if inputs is not None else {}, "outcome": offer.outcome,
+            "status": APPLIED, "kind": rule.kind, "base": offer.base, "discount": offer.total,
+            "funded_by": rule.funded_by,
+            "split": {line_ids[i]: a for i, a in offer.shares.items() if a}}  # type: ignore[union-attr]
     else:
-        entry["offer"] = offer.total
+        entry = {
+            "event": "rule", "tier_no": tier_no, "tier": rule.tier, "rule": rule.name,
+            "condition": when.text if when is not None else None,
+            "inputs": inputs if inputs is not None else {}, "outcome": offer.outcome,
+            "status": offer.status, "kind": rule.kind, "base": offer.base, "offer": offer.total}
     if rule.lines_where is not None:
         entry["lines_where"] = rule.lines_where.text
         entry["eligible"] = [line_ids[i] for i in offer.eligible]

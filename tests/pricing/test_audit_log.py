@@ -38,13 +38,13 @@ def test_log_lists_every_rule_in_order_with_inputs_outcome_base_discount_and_spl
         "condition": 'customer.level == "金卡"', "inputs": {"customer.level": "金卡"},
         "outcome": True, "status": "applied", "kind": "percent_off", "base": 39900,
         "discount": 1995, "funded_by": "merchant",
-        "split": [{"line_id": "L1", "amount": 1495}, {"line_id": "L2", "amount": 500}]}
+        "split": {"L1": 1495, "L2": 500}}
     assert log[3]["status"] == "condition_false" and log[3]["outcome"] is False
     coupon = log[5]
     assert coupon["inputs"] == {"current_total": 37905} and coupon["status"] == "applied"
     # 4000 over 28405 / 9500 (of 37905): 2997.49 / 1002.51 → floors 2997 + 1002, the last
     # fen to the larger remainder (L2)
-    assert coupon["split"] == [{"line_id": "L1", "amount": 2997}, {"line_id": "L2", "amount": 1003}]
+    assert coupon["split"] == {"L1": 2997, "L2": 1003}
     assert log[6]["outcome"] is False and log[6]["inputs"] == {"current_total": 33905}
     assert log[7]["freight"] == 0 and log[7]["free"] is True
     assert log[8]["payable"] == body["totals"]["payable"] == 33905

@@ -51,6 +51,14 @@ def test_money_must_be_integer_fen_and_every_problem_is_listed() -> None:
     assert found[2]["message"] == "must be money in integer fen, got str"
 
 
+def test_line_ids_are_text() -> None:
+    o = order(line("L1", 100), line("L2", 100))
+    o["lines"][0]["line_id"] = 1
+    o["lines"][1]["line_id"] = ""
+    assert problems(o) == [{"path": "/lines/0/line_id", "message": "must be non-empty text, got 1"},
+                           {"path": "/lines/1/line_id", "message": "must be non-empty text, got ''"}]
+
+
 def test_lines_must_be_present_and_ids_unique() -> None:
     assert problems({"order_id": "x"})[0]["path"] == "/lines"
     assert problems({"lines": []})[0]["path"] == "/lines"

@@ -74,8 +74,9 @@ def test_each_discount_splits_exactly_and_the_log_matches_the_lines(promotion: A
     applied = [e for e in body["log"] if e["event"] == "rule" and e["status"] == "applied"]
     assert {e["rule"] for e in applied} == set(shares)
     for e in applied:
-        split = {s["line_id"]: s["amount"] for s in e["split"]}
+        split = e["split"]
         assert split == shares[e["rule"]]
+        assert list(split) == [ln["line_id"] for ln in body["lines"] if ln["line_id"] in split]
         assert sum(split.values()) == e["discount"] > 0
     assert sum(e["discount"] for e in applied) == body["totals"]["discount"]
     for e in body["log"]:
