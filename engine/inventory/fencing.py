@@ -43,7 +43,7 @@ def check_fence(session: Session, name: str, token: int, now: datetime) -> None:
         update(JobFence).where(JobFence.name == name, JobFence.token <= token)
         .values(token=token, written_at=now).execution_options(synchronize_session=False)
     )
-    if res.rowcount == 1:
+    if getattr(res, "rowcount", 0) == 1:
         return
     exists = session.execute(select(JobFence.token).where(JobFence.name == name)).first()
     if exists is not None:

@@ -241,10 +241,11 @@ class ReservePath:
         if claim_row is None:
             self._rollback(conn)
             return []
-        rows = [first.first(i) for i in takes]
-        if any(r is None for r in rows):
+        taken = [first.first(i) for i in takes]
+        if any(r is None for r in taken):
             self._rollback(conn)
-            return [ln.sku_id for ln, r in zip(merged, rows) if r is None]
+            return [ln.sku_id for ln, r in zip(merged, taken) if r is None]
+        rows = [r for r in taken if r is not None]
         stock = [{"sku_id": ln.sku_id, "available": available_of(r[0], r[1], r[2]), "version": r[3]}
                  for ln, r in zip(merged, rows)]
         body = {"order_id": order_id, "status": "reserved", "channel": channel, "key": key,

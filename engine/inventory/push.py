@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -43,8 +43,12 @@ log = get_logger(__name__)
 PUSH_TOPIC = "inventory.stock_push"
 PUSH_RETRY = (5, 30, 120, 300)
 RELAY_BATCH = 500
-_OUTBOX = OutboxMessage.__table__
-_PENDING = PushPending.__table__
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_PENDING: Table = PushPending.__table__  # type: ignore[assignment]
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0))
 
 
 def _insert(session: Session) -> Any:
@@ -115,10 +119,9 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
             payload = {"channel": channel, "sku_id": sku, "version": item.version, "available": figure}
             if force:
                 payload["force"] = True
-            if state.delivery_id and session.execute(
+            if state.delivery_id and _rowcount(session.execute(
                 update(_OUTBOX).where(_OUTBOX.c.delivery_id == state.delivery_id, _OUTBOX.c.status == "pending",
-                                      _OUTBOX.c.claim_token.is_(None)).values(payload=payload)
-            ).rowcount == 1:
+                                      _OUTBOX.c.claim_token.is_(None)).values(payload=payload))) == 1:
                 report.coalesced += 1
             else:
                 state.delivery_id = enqueue(session, PUSH_TOPIC, payload, now=now, source="inventory.relay",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -51,8 +51,8 @@ __all__ = ["InventoryStore", "available_of", "stock_view"]
 
 _S = StockItem
 _RETURNING = (_S.sku_id, _S.total_stock, _S.reserved_stock, _S.safety_stock, _S.version)
-_LEDGER = LedgerEntry.__table__
-_REQUESTS = InventoryRequest.__table__
+_LEDGER: Table = LedgerEntry.__table__  # type: ignore[assignment]
+_REQUESTS: Table = InventoryRequest.__table__  # type: ignore[assignment]
 
 
 def stock_view(item: StockItem | Any) -> dict[str, Any]:
@@ -203,7 +203,7 @@ class InventoryStore:
 
         def work(s: Session) -> dict[str, Any]:
             now = _now_of(s)
-            row = s.execute(
+            row: Any = s.execute(
                 update(_S)
                 .where(_S.sku_id == sku_id, _S.total_stock + delta >= _S.reserved_stock, _S.total_stock + delta >= 0)
                 .values(total_stock=_S.total_stock + delta, version=_S.version + 1, sync_timestamp=now)
