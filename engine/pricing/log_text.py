@@ -68,6 +68,9 @@ def _rule(e: dict[str, Any], title: str) -> str:
     status = e["status"]
     notes = [_note(n) for n in e.get("notes", ())]
     if status == "conflict":
+        if e["condition"] is not None:
+            verdict = "成立" if e["outcome"] else "不成立"
+            head += f"条件 {e['condition']}{_inputs(e['inputs'])}{verdict}，但"
         return head + "；".join(notes) + "，跳过"
     if status == "not_reached":
         return head + "未评估（" + "；".join(notes) + "）"

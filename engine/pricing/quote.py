@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .freight import charge_freight
 from .money import split_capped, split_proportional
 from .order_input import PricingOrder, read_order
 from .plan import PricingPlan, RulePlan, TierPlan
@@ -64,7 +65,6 @@ class _Offer:
     inputs: dict[str, Any] | None = None
     status = NO_DISCOUNT
     base = 0
-    requested = 0
     total = 0
     shares: dict[int, int] | None = None  # None: an order-level amount, not split yet
     eligible: Sequence[int] = ()
@@ -124,7 +124,8 @@ def _evaluate(p: _Pricing, rule: RulePlan, entry: list[int], candidates: list[in
             if value is None:
                 value = amount.value(p.order, p.ctx)  # type: ignore[union-attr]
                 if type(value) is not int or value < 0:
-                    offer.note({"note": "amount_not_money", "value": value})
+                    shown = value if value is None or type(value) in (int, str, bool) else str(value)
+                    offer.note({"note": "amount_not_money", "value": shown})
                     value = 0
         else:  # every_off
             value = (base // rule.every) * rule.off
@@ -132,7 +133,6 @@ def _evaluate(p: _Pricing, rule: RulePlan, entry: list[int], candidates: list[in
             if cap is not None and value > cap:
                 offer.note({"note": "cap", "asked": value, "cap": cap})
                 value = cap
-        offer.requested = value
         available = base
         if room is not None:
             available = 0
@@ -166,7 +166,6 @@ def _per_line(offer: _Offer, rule: RulePlan, entry: list[int], room: list[int] |
             if ask > 0:
                 shares[i] = ask
                 total += ask
-    offer.requested = total
     cap = rule.cap
     if cap is not None and total > cap:
         asks = [0] * len(entry)
@@ -227,9 +226,13 @@ def _run_tier(p: _Pricing, tier_no: int, tier: TierPlan, excluded: list[bool] | 
         if rule.conflicts:
             blocker = next((r for r in rule.conflicts if r in applied), None)
             if blocker is not None:
-                if with_log:
-                    log.append(_skip_entry(tier_no, rule, CONFLICT, None, {},
-                                           {"note": "conflict", "with": blocker}))
+                if with_log:  # the condition is still shown, for the auditor
+                    c = rule.when
+                    log.append(_skip_entry(
+                        tier_no, rule, CONFLICT,
+                        bool(c.test(order, ctx)) if c is not None else None,
+                        c.inputs(order, ctx) if c is not None else {},
+                        {"note": "conflict", "with": blocker}))
                 continue
         when = rule.when
         if when is not None:
@@ -344,7 +347,7 @@ def quote_priced_order(plan: PricingPlan, po: PricingOrder, *,
                         "outcome": holds,
                         "items": [{"sku_id": s, "qty": q} for s, q in gift.items] if holds else []})
 
-    freight = _freight(plan, order, goods, log if with_log else None)
+    freight = charge_freight(plan.freight, order, goods, log if with_log else None)
 
     discounts = p.discounts
     sku_ids, qtys = po.sku_ids, po.qtys
@@ -366,31 +369,6 @@ def quote_priced_order(plan: PricingPlan, po: PricingOrder, *,
         log.append({"event": "total", **totals})
     return {"lines": lines_out, "totals": totals, "gifts": gifts, "log": log,
             "ruleset": dict(plan.ruleset_dict), "promotion": plan.promotion}
-
-
-def _freight(plan: PricingPlan, order: dict[str, Any], goods: int,
-             log: list[Any] | None) -> int:
-    fp = plan.freight
-    if fp is None:
-        return 0
-    receiver = order.get("receiver")
-    province = receiver.get("province") if type(receiver) is dict else None
-    province = province if type(province) is str else ""
-    base, free_over, matched = fp.base, fp.free_over, None
-    if province:
-        for region in fp.regions:
-            if any(province.startswith(name) for name in region.regions):
-                matched = region
-                base, free_over = region.base, region.free_over
-                break
-    free = free_over is not None and goods >= free_over
-    freight = 0 if free else base
-    if log is not None:
-        log.append({"event": "freight", "template": fp.name, "province": province or None,
-                    "region": list(matched.regions) if matched is not None else None,
-                    "base": base, "free_over": free_over, "goods": goods, "free": free,
-                    "freight": freight})
-    return freight
 
 
 def _skip_entry(tier_no: int, rule: RulePlan, status: str, outcome: bool | None,

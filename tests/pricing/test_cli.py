@@ -59,7 +59,8 @@ def test_price_prints_the_breakdown_and_the_chinese_log(tmp_path: Path) -> None:
     assert "赠品 GIFT-SCARF ×1（满399赠丝巾）" in out
     assert "计算过程：" in out
     assert "第2层 店铺券：规则「满500减80」条件 current_total >= ¥500（current_total=¥779.10）成立" in out
-    assert "规则「跨店每满300减30」与已采用的规则「满500减80」互斥，跳过" in out
+    assert ("规则「跨店每满300减30」条件 original_total >= ¥300（original_total=¥817.00）成立，"
+            "但与已采用的规则「满500减80」互斥，跳过") in out
 
 
 def test_price_reports_a_bad_order_with_field_paths(tmp_path: Path) -> None:

@@ -197,6 +197,7 @@ def test_coupon_a_is_not_used_with_coupon_b_the_first_applied_wins() -> None:
     assert applied_rules(body) == ["满500减80"]
     entry = rule_entries(body)["跨店每满300减30"]
     assert entry["status"] == "conflict" and entry["notes"] == [{"note": "conflict", "with": "满500减80"}]
+    assert entry["outcome"] is None and entry["inputs"] == {}  # it has no condition
     # below ¥500 the store coupon does not apply, so the cross-store discount does
     small = quote(CONFLICT, order(line("L1", 40000)))
     assert applied_rules(small) == ["跨店每满300减30"] and small["totals"]["discount"] == 3000

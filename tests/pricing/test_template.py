@@ -51,7 +51,9 @@ def test_gold_member_order_to_xinjiang_with_a_seckill_tee_and_a_red_packet() -> 
     # 平台红包 ¥10 over 38761 / 25249 / 5900: 554.44 / 361.16 / 84.39 → the last fen to L1
     assert shares(body, "平台红包") == {"L1": 555, "L2": 361, "L3": 84}
     # 跨店满减 cannot be used with 满500减80
-    assert rule_entries(body)["跨店每满300减30"]["status"] == "conflict"
+    cross_store = rule_entries(body)["跨店每满300减30"]
+    assert cross_store["status"] == "conflict" and cross_store["outcome"] is True
+    assert cross_store["inputs"] == {"original_total": 81700}
     assert payables(body) == {"L1": 38206, "L2": 24888, "L3": 5816}
     assert body["gifts"] == [{"sku_id": "GIFT-SCARF", "qty": 1, "rule": "满399赠丝巾"}]
     assert body["totals"] == {"original": 81700, "discount": 12790, "goods": 68910, "freight": 0,
