@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import dsl
 from engine.auth.roles import STAFF_ROLES
 from engine.pricing import quote_order
 from engine.pricing.loading import plan_from_content, quote_json
@@ -38,6 +39,16 @@ def test_dry_run_returns_the_quote_body_byte_for_byte(client: Any, tokens: dict[
     assert set(body["lines"][0]["discounts"][0]) == {"rule", "tier", "amount", "funded_by"}
     expected = quote_json(quote_order(plan_from_content(TEMPLATE, name="dry-run"), ORDER))
     assert resp.get_data(as_text=True) == expected
+
+
+def test_dry_run_accepts_the_json_form_of_the_rules(client: Any, tokens: dict[str, str]) -> None:
+    as_json = dsl.to_json_text(dsl.parse_text(TEMPLATE))
+    resp = post(client, tokens["ops"], {"order": ORDER, "rules": as_json, "format": "json"})
+    assert resp.status_code == 200, resp.get_json()
+    dsl_body = post(client, tokens["ops"], {"order": ORDER, "rules": TEMPLATE}).get_json()
+    json_body = resp.get_json()
+    assert json_body["lines"] == dsl_body["lines"] and json_body["totals"] == dsl_body["totals"]
+    assert json_body["ruleset"]["checksum"] == checksum_of(as_json)
 
 
 def test_quote_runs_on_the_latest_published_version(client: Any, tokens: dict[str, str]) -> None:
