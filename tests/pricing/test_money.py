@@ -79,13 +79,3 @@ def test_yuan_always_shows_two_decimals() -> None:
     assert yuan(5) == "¥0.05"
     assert yuan(-150) == "-¥1.50"
 
-
-def test_the_pricing_core_imports_neither_flask_nor_sqlalchemy() -> None:
-    import subprocess
-    import sys
-
-    code = ("import sys, engine.pricing; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'flask_smorest')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
