@@ -82,12 +82,6 @@ class RulePlan:
     off: int = 0
     price: int = 0
 
-    @property
-    def is_per_line(self) -> bool:
-        """Per-line discounts (percent, fixed price) are computed line by line; the others are
-        order-level amounts split over the lines."""
-        return self.kind in ("percent_off", "fixed_price")
-
 
 @dataclass(frozen=True, slots=True)
 class TierPlan:
@@ -134,7 +128,6 @@ class PricingPlan:
     gifts: tuple[GiftPlan, ...]
     freight: FreightPlan | None
     ruleset: RulesetRef
-    has_tag_exclusions: bool = False
     ruleset_dict: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -258,5 +251,4 @@ def prepare_plan(promotion: m.PromotionDecl, ruleset: RulesetRef) -> PricingPlan
         freight = FreightPlan(f.name, f.base, f.free_over,
                               tuple(RegionPlan(r.regions, r.base, r.free_over) for r in f.regions))
     return PricingPlan(promotion.name, promotion.title or promotion.name, tuple(tiers), gifts,
-                       freight, ruleset, has_tag_exclusions=bool(excluded),
-                       ruleset_dict=ruleset.as_dict())
+                       freight, ruleset, ruleset_dict=ruleset.as_dict())
