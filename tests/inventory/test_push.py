@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from engine.inventory.audit import check_invariants, check_publications
 from engine.inventory.channels import channel_registry, register_stock_connector
+from engine.inventory.domain import InsufficientStock
 from engine.inventory.fake_channel import FakeChannel
 from engine.inventory.jobs import register_push_handler
 from engine.inventory.models import ChannelPush
@@ -178,3 +179,63 @@ def test_channel_rules_over_http(client, services, tokens) -> None:
     douyin = next(c for c in client.get("/api/v1/stock/TEA-1/channels", headers=auth(tokens["cs"])).get_json()
                   if c["channel"] == "douyin")
     assert (douyin["quota"], douyin["buffer"], douyin["figure"]) == (None, 2, 6)
+
+
+def test_concurrent_sales_relay_and_dispatchers_never_publish_too_much_or_backwards(shop, services) -> None:
+    import threading
+    import time
+
+    inv, pdd, douyin = shop
+    skus = ["A", "B", "C"]
+    for sku in skus:
+        inv.adjust(sku, 60, "inbound")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def guard(fn):
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+        return run
+
+    def sell(i: int) -> None:
+        for n in range(40):
+            try:
+                inv.reserve(f"t{i}-{n}", [{"sku_id": skus[(i + n) % 3], "qty": 1 + n % 2}])
+            except InsufficientStock:
+                continue
+            if n % 5 == 4:
+                inv.release(f"t{i}-{n}")
+            time.sleep(0.01)  # let the relay and the dispatchers interleave with the sales
+
+    def relay() -> None:
+        while not stop.is_set():
+            _relay(inv, services)
+
+    def dispatch(worker: str) -> None:
+        d = Dispatcher(services, worker_id=worker)
+        while not stop.is_set():
+            d.dispatch_due(now=services.clock.now())
+
+    sellers = [threading.Thread(target=guard(lambda i=i: sell(i))) for i in range(3)]
+    loops = [threading.Thread(target=guard(relay)),
+             *[threading.Thread(target=guard(lambda w=w: dispatch(w))) for w in ("d1", "d2")]]
+    for t in [*sellers, *loops]:
+        t.start()
+    for t in sellers:
+        t.join(60)
+    time.sleep(0.3)
+    stop.set()
+    for t in loops:
+        t.join(30)
+    assert errors == []
+    _relay(inv, services)
+    _deliver(services)
+    assert pdd.backwards == [] and douyin.backwards == []
+    assert check_publications(inv.db, {"pdd": pdd.pushes, "douyin": douyin.pushes}) == []
+    assert len(pdd.pushes) > 6  # figures went out while the sales ran, not only at the end
+    final = {sku: inv.get(sku)["available"] for sku in skus}
+    assert pdd.shown == douyin.shown == final  # the latest figure won everywhere
+    assert check_invariants(inv.db) == []
