@@ -7,20 +7,54 @@ outbox rows, delivered later with the declared retries; the secrets of the chann
 same transaction (it is our own table, so it commits exactly once with the transition);
 ``set`` changes the ticket's data; ``open M`` starts a ticket on machine M of the same ruleset
 version. This module decides nothing about whether an action is allowed.
+
+On the hot path the rows are written with prepared Core ``INSERT`` statements, all outbox rows
+of one step in a single statement; an outbox row carries exactly the columns
+:func:`engine.outbox.enqueue` would give it (default retry schedule, ``pending``).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Connection, Table, insert
 from sqlalchemy.orm import Session
 
 from dsl import model as m
-from engine.outbox import enqueue
+from engine.outbox.service import DEFAULT_RETRY_SCHEDULE
 from engine.workflow.models import FinanceVoucher
 from engine.workflow.registry import CompiledAction, CompiledMachine
+from engine.workflow.stepwrite import OUTBOX_INSERT, Prepared
+
+_VOUCHER_INSERT = Prepared(insert(cast(Table, FinanceVoucher.__table__)))
+_MAX_ATTEMPTS = len(DEFAULT_RETRY_SCHEDULE) + 1
+
+
+def outbox_row(topic: str, payload: Any, *, now: datetime, source: str, ruleset_version: str) -> dict[str, Any]:
+    """The values of one outbox row, as :func:`engine.outbox.enqueue` writes them."""
+    return {"delivery_id": str(uuid.uuid4()), "topic": topic, "payload": payload, "status": "pending",
+            "attempts": 0, "max_attempts": _MAX_ATTEMPTS, "retry_schedule": list(DEFAULT_RETRY_SCHEDULE),
+            "next_attempt_at": now, "source": source, "ruleset_version": ruleset_version, "created_at": now}
+
+
+@dataclass
+class EffectRows:
+    """Rows the effects of one step write: outbox messages and finance vouchers. A transition
+    writes them after its version check succeeded, so a lost race never reaches their constraints."""
+
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    vouchers: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, conn: Connection) -> None:
+        if self.outbox:  # one statement for the step's outbox rows, in the order the effects were declared
+            OUTBOX_INSERT.execute(conn, self.outbox if len(self.outbox) > 1 else self.outbox[0])
+        for voucher in self.vouchers:
+            _VOUCHER_INSERT.execute(conn, voucher)
+
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_\u4e00-\u9fff][\w.\u4e00-\u9fff]*)\}")
 
@@ -62,10 +96,15 @@ def apply_effects(
     actor: str,
     now: datetime,
     registry: Any = None,
+    rows: EffectRows | None = None,
 ) -> list[dict[str, Any]]:
     """Apply ``effects`` in order; ``data`` is updated in place by ``set``. A summary of each
-    effect is returned for the history row."""
+    effect is returned for the history row. The outbox and voucher rows are written before
+    returning, or, when ``rows`` is given, collected there for the caller to write."""
     done: list[dict[str, Any]] = []
+    collected = rows if rows is not None else EffectRows()
+    outbox = collected.outbox
+    label = compiled.label
     source = f"workflow:{compiled.name}:{instance_id}:{seq}"
     base = {"instance_id": instance_id, "machine": compiled.name, "action": holder.name,
             "seq": seq, "actor": actor}
@@ -77,8 +116,7 @@ def apply_effects(
             body = {**base, "channel": effect.channel, "channel_type": kind,
                     "settings": _settings(channel), "message": render_message(effect.message, env),
                     "to": to}
-            enqueue(session, f"notify.{kind}", body, now=now, source=source,
-                    ruleset_version=compiled.label)
+            outbox.append(outbox_row(f"notify.{kind}", body, now=now, source=source, ruleset_version=label))
             done.append({"effect": "notify", "channel": effect.channel, "topic": f"notify.{kind}"})
         elif isinstance(effect, m.CallEffect):
             channel = compiled.channels.get(effect.target)
@@ -87,17 +125,16 @@ def apply_effects(
             topic = f"call.{kind}.{effect.operation}"
             body = {**base, "target": effect.target, "operation": effect.operation, "args": args,
                     "settings": _settings(channel)}
-            enqueue(session, topic, body, now=now, source=source, ruleset_version=compiled.label)
+            outbox.append(outbox_row(topic, body, now=now, source=source, ruleset_version=label))
             done.append({"effect": "call", "topic": topic})
         elif isinstance(effect, m.Archive):
             if effect.target == "finance_voucher":
-                session.add(FinanceVoucher(
-                    instance_id=instance_id, seq=seq, machine=compiled.name, action=holder.name,
-                    ruleset_version=compiled.label, data=dict(data), payload=payload, created_at=now,
-                ))
+                collected.vouchers.append({
+                    "instance_id": instance_id, "seq": seq, "machine": compiled.name, "action": holder.name,
+                    "ruleset_version": label, "data": dict(data), "payload": payload, "created_at": now})
             else:
-                enqueue(session, f"archive.{effect.target}", {**base, "data": dict(data)}, now=now,
-                        source=source, ruleset_version=compiled.label)
+                outbox.append(outbox_row(f"archive.{effect.target}", {**base, "data": dict(data)}, now=now,
+                                         source=source, ruleset_version=label))
             done.append({"effect": "archive", "target": effect.target})
         elif isinstance(effect, m.SetField):
             value = holder.set_values[i](env)
@@ -110,4 +147,6 @@ def apply_effects(
             opened = open_ticket_in(session, registry, compiled, effect.machine, data, actor=actor,
                                     now=now)
             done.append({"effect": "open", "machine": effect.machine, "instance_id": opened})
+    if rows is None and (collected.outbox or collected.vouchers):
+        collected.write(session.connection())
     return done

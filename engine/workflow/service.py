@@ -20,33 +20,26 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dsl.printer import print_expr
 from engine.errors import ApiError, Conflict, NotFound, Unprocessable
-from engine.workflow.effects import apply_effects
+from engine.workflow.effects import EffectRows, apply_effects
 from engine.workflow.models import (
     WorkflowDeadline,
     WorkflowInstance,
     WorkflowTransition,
 )
 from engine.workflow.registry import CompiledMachine, MachineRegistry, registry_of
+from engine.workflow.stepwrite import write_step
 
 CREATE_ACTION = "create"
 _INSTANCES = cast(Table, WorkflowInstance.__table__)
 _TRANSITIONS = cast(Table, WorkflowTransition.__table__)
 _DEADLINES = cast(Table, WorkflowDeadline.__table__)
-_ADVANCE = (update(_INSTANCES)
-            .where(_INSTANCES.c.id == bindparam("b_id"), _INSTANCES.c.version == bindparam("b_seen"))
-            .values({c: bindparam(c) for c in ("state", "data", "updated_at", "state_entered_at", "version",
-                                               "closed", "closed_at", "processing_seconds", "order_id")}))
-_CANCEL_DEADLINES = (update(_DEADLINES)
-                     .where(_DEADLINES.c.instance_id == bindparam("b_id"), _DEADLINES.c.status == "pending")
-                     .values(status="cancelled", outcome=bindparam("outcome")))
-_RECORD = insert(_TRANSITIONS)
 _LOAD = select(_INSTANCES).where(_INSTANCES.c.id == bindparam("b_id"))
 _FIND_KEY = (select(_TRANSITIONS.c.action, _TRANSITIONS.c.result)
              .where(_TRANSITIONS.c.instance_id == bindparam("b_id"),
@@ -98,7 +91,13 @@ def write_transaction(services: Any) -> Iterator[Session]:
 
 class TicketRow(SimpleNamespace):
     """A ticket read with one Core SELECT (the hot path's stand-in for the ORM object)."""
-_START_DEADLINE = insert(_DEADLINES)
+
+
+def load_ticket(session: Session, instance_id: int) -> TicketRow | None:
+    """Ticket ``instance_id`` as a :class:`TicketRow`, or None."""
+    row = session.connection().execute(_LOAD, {"b_id": instance_id}).first()
+    return None if row is None else TicketRow(**row._mapping)
+
 _INT_TYPES = ("money", "count", "duration", "percent")
 
 
@@ -280,8 +279,10 @@ def fire_in(session: Session, services: Any, compiled: CompiledMachine, inst: An
     from_state, seen, inst_id = inst.state, inst.version, inst.id
     seq = seen + 1
     new_state = compiled.move(from_state, action)
+    rows = EffectRows()
     effects = apply_effects(session, compiled, ca, decl.effects, instance_id=inst_id, seq=seq, data=data,
-                            env=env, payload=payload, actor=actor, now=now, registry=registry_of(services))
+                            env=env, payload=payload, actor=actor, now=now, registry=registry_of(services),
+                            rows=rows)
     seconds = int((now - inst.state_entered_at).total_seconds())
     final = compiled.is_final(new_state)
     order_id = data.get("order_id")
@@ -292,28 +293,29 @@ def fire_in(session: Session, services: Any, compiled: CompiledMachine, inst: An
         "processing_seconds": int((now - inst.created_at).total_seconds()) if final else inst.processing_seconds,
         "order_id": str(order_id) if order_id is not None else inst.order_id,
     }
-    # Prepared Core statements on the hot path; the version condition is the optimistic lock.
-    changed = session.connection().execute(_ADVANCE, {**values, "b_id": inst_id, "b_seen": seen}).rowcount
-    if changed != 1:
-        raise Conflict(f"ticket {inst_id} was changed by someone else; reload and retry", code="version_conflict")
+    body = instance_body(inst)
+    body.update(state=new_state, data=dict(data), version=seq, closed=values["closed"],
+                state_entered_at=now.isoformat(), processing_seconds=values["processing_seconds"],
+                closed_at=values["closed_at"].isoformat() if values["closed_at"] else None)
+    body["action"] = {"name": action, "from": from_state, "to": new_state, "seq": seq, "effects": effects}
+    left, entered = compiled.states.get(from_state), compiled.states.get(new_state)
     conn = session.connection()
+    changed = write_step(
+        conn, one_statement=services.db.is_postgres, instance_id=inst_id, seen=seen, values=values,
+        history={"seq": seq, "from_state": from_state, "to_state": new_state, "action": action, "actor": actor,
+                 "actor_role": role, "at": now, "payload": payload, "ruleset_version": compiled.label,
+                 "idempotency_key": idempotency_key, "seconds_in_state": seconds, "result": body},
+        cancel_outcome=f"left {from_state} by {action}" if left is not None and left.deadline else None,
+        deadline={"state": new_state, "entry_seq": seq, "due_at": now + timedelta(seconds=entered.deadline),
+                  "status": "pending", "outcome": ""} if entered is not None and entered.deadline else None,
+        outbox=rows.outbox)
+    if changed != 1:  # the version condition is the optimistic lock; a lost race wrote nothing
+        raise Conflict(f"ticket {inst_id} was changed by someone else; reload and retry", code="version_conflict")
+    rows.outbox = []
+    rows.write(conn)  # vouchers, only after the version check
     _sync = set_committed_value if isinstance(inst, WorkflowInstance) else setattr
     for key, value in values.items():
         _sync(inst, key, value)
-    body = instance_body(inst)
-    body["action"] = {"name": action, "from": from_state, "to": new_state, "seq": seq, "effects": effects}
-    left = compiled.states.get(from_state)
-    if left is not None and left.deadline:
-        conn.execute(_CANCEL_DEADLINES, {"b_id": inst_id, "outcome": f"left {from_state} by {action}"})
-    conn.execute(_RECORD, {
-        "instance_id": inst_id, "seq": seq, "from_state": from_state, "to_state": new_state, "action": action,
-        "actor": actor, "actor_role": role, "at": now, "payload": payload, "ruleset_version": compiled.label,
-        "idempotency_key": idempotency_key, "seconds_in_state": seconds, "result": body})
-    entered = compiled.states.get(new_state)
-    if entered is not None and entered.deadline:
-        conn.execute(_START_DEADLINE, {
-            "instance_id": inst_id, "state": new_state, "entry_seq": seq,
-            "due_at": now + timedelta(seconds=entered.deadline), "status": "pending", "outcome": ""})
     return body
 
 
@@ -334,10 +336,9 @@ def fire_action(services: Any, instance_id: int, action: str, payload: dict[str,
     now = services.clock.now()
     try:
         with write_transaction(services) as session:
-            row = session.connection().execute(_LOAD, {"b_id": instance_id}).first()
-            if row is None:
+            inst = load_ticket(session, instance_id)
+            if inst is None:
                 raise NotFound(f"ticket {instance_id} does not exist", code="unknown_instance")
-            inst = TicketRow(**row._mapping)
             compiled = registry.compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
             return fire_in(session, services, compiled, inst, action, payload, actor=actor, role=role, via=via,
                            idempotency_key=idempotency_key, now=now)

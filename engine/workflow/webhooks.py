@@ -9,7 +9,9 @@ Two protocols, chosen by the hook declaration's type:
 - ``dingtalk_approval``: DingTalk's encrypted callback (see :mod:`connectors.dingtalk`), with
   ``token``, ``aes_key`` and optional ``owner_key`` settings; event id ``eventId``/``BizId``.
 Timestamps more than 5 minutes away from now are refused. An event id is accepted once per
-hook (unique row in ``webhook_events``, written in the transition's transaction). Bindings:
+hook (unique row in ``webhook_events``, written in the transition's transaction; a replay is
+found through that constraint, or — when the ticket has moved on and the action is refused —
+by looking the event up after the refusal, so a first delivery pays no lookup). Bindings:
 ``ticket`` (ticket id) or ``order_id`` (an open ticket's order), optional ``fire_action``;
 otherwise the one action leaving the ticket's current state ``via webhook <hook>`` fires.
 """
@@ -21,9 +23,9 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.dingtalk import DingTalkCallbackError, DingTalkCrypto
@@ -33,9 +35,21 @@ from engine.logs import get_logger
 from engine.workflow.expressions import compile_expression
 from engine.workflow.models import WebhookEvent, WorkflowInstance
 from engine.workflow.registry import registry_of
-from engine.workflow.service import ActionRefused, fire_in, write_transaction
+from engine.workflow.service import (
+    ActionRefused,
+    TicketRow,
+    fire_in,
+    load_ticket,
+    write_transaction,
+)
 
 MAX_SKEW_SECONDS = 300
+_INSTANCES = cast(Table, WorkflowInstance.__table__)
+_EVENTS = cast(Table, WebhookEvent.__table__)
+_RECORD_EVENT = insert(_EVENTS)
+_SEEN_EVENT = select(_EVENTS.c.id).where(_EVENTS.c.hook == bindparam("b_hook"), _EVENTS.c.event_id == bindparam("b_event"))
+_OPEN_BY_ORDER = (select(_INSTANCES).where(_INSTANCES.c.order_id == bindparam("b_order"), _INSTANCES.c.closed.is_(False))
+                  .order_by(_INSTANCES.c.id.desc()).limit(1))
 log = get_logger(__name__)
 
 
@@ -120,11 +134,11 @@ def _dingtalk(decl: m.HookDecl, body: bytes, query: Any, now_s: float) -> tuple[
     return event, str(event_id), crypto, str(ts_raw)
 
 
-def _find_ticket(session: Any, decl: m.HookDecl, payload: dict[str, Any]) -> WorkflowInstance:
+def _find_ticket(session: Any, decl: m.HookDecl, payload: dict[str, Any]) -> TicketRow:
     ticket = _binding(decl, "ticket", payload)
     if ticket is not None:
         try:
-            inst = session.get(WorkflowInstance, int(ticket))
+            inst = load_ticket(session, int(ticket))
         except (TypeError, ValueError):
             inst = None
         if inst is None:
@@ -132,13 +146,16 @@ def _find_ticket(session: Any, decl: m.HookDecl, payload: dict[str, Any]) -> Wor
         return inst
     order_id = _binding(decl, "order_id", payload)
     if order_id is not None:
-        inst = session.scalars(select(WorkflowInstance).where(
-            WorkflowInstance.order_id == str(order_id), WorkflowInstance.closed.is_(False))
-            .order_by(WorkflowInstance.id.desc())).first()
-        if inst is None:
+        row = session.connection().execute(_OPEN_BY_ORDER, {"b_order": str(order_id)}).first()
+        if row is None:
             raise NotFound(f"hook {decl.name}: no open ticket for order {order_id}", code="unknown_instance")
-        return inst
+        return TicketRow(**row._mapping)
     raise Unprocessable(f"hook {decl.name} declares no ticket or order_id binding", code="hook_not_mapped")
+
+
+def _seen(services: Any, hook: str, event_id: str) -> bool:
+    with services.db.session() as session:
+        return session.connection().execute(_SEEN_EVENT, {"b_hook": hook, "b_event": event_id}).first() is not None
 
 
 def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) -> HookResult:
@@ -158,10 +175,6 @@ def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) 
     outcome: dict[str, Any]
     try:
         with write_transaction(services) as session:
-            seen = session.scalar(select(WebhookEvent.id).where(WebhookEvent.hook == hook,
-                                                                WebhookEvent.event_id == event_id))
-            if seen is not None:
-                raise Conflict(f"event {event_id} of hook {hook} was already received", code="replayed_event")
             inst = _find_ticket(session, decl, payload)
             compiled = registry.compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
             action = _binding(decl, "fire_action", payload)
@@ -172,8 +185,10 @@ def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) 
                                         f"{'no' if not candidates else 'several'} actions via webhook {hook}",
                                         status=409, code="wrong_state")
                 action = candidates[0]
-            session.add(WebhookEvent(hook=hook, event_id=event_id, received_at=now, instance_id=inst.id,
-                                     action=str(action), outcome="fired"))
+            # the (hook, event id) constraint refuses a replay here, before the action runs
+            session.connection().execute(_RECORD_EVENT, {
+                "hook": hook, "event_id": event_id, "received_at": now, "instance_id": inst.id,
+                "action": str(action), "outcome": "fired"})
             result = fire_in(session, services, compiled, inst, str(action), payload, actor=actor, role=None,
                              via=actor, idempotency_key=f"{actor}:{event_id}", now=now)
             outcome = {"event_id": event_id, "outcome": "fired", "instance": result}
@@ -183,8 +198,13 @@ def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) 
         if crypto is not None:  # at-least-once delivery: acknowledge the duplicate, change nothing
             return HookResult(200, crypto.reply(ts))
         raise Conflict(f"event {event_id} of hook {hook} was already received", code="replayed_event") from None
-    except ActionRefused as refusal:
-        if crypto is None:
+    except ApiError as refusal:
+        # A refusal (ticket gone, moved on, no action) may be a replay of an event that fired.
+        if _seen(services, hook, event_id):
+            if crypto is not None:
+                return HookResult(200, crypto.reply(ts))
+            raise Conflict(f"event {event_id} of hook {hook} was already received", code="replayed_event") from None
+        if crypto is None or not isinstance(refusal, ActionRefused):
             raise
         # DingTalk retries anything but "success"; keep the refusal on record instead.
         log.warning("webhook refused", hook=hook, event_id=event_id, reason=refusal.code)
