@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 from transitions import Machine
 
@@ -126,6 +126,10 @@ class CompiledMachine:
         return normalize_role(decl.owner) or decl.owner
 
 
+_RULESETS = cast(Table, Ruleset.__table__)
+_PUBLISHED = select(_RULESETS.c.name, _RULESETS.c.latest_version).where(_RULESETS.c.latest_version > 0)
+
+
 class MachineRegistry:
     """Cache of compiled machines per (ruleset, version, machine)."""
 
@@ -183,9 +187,7 @@ class MachineRegistry:
         return self._machines[key]
 
     def published_rulesets(self, session: Session) -> list[tuple[str, int]]:
-        rows = session.execute(
-            select(Ruleset.name, Ruleset.latest_version).where(Ruleset.latest_version > 0)
-        ).all()
+        rows = session.connection().execute(_PUBLISHED).all()  # Core: asked on every webhook
         return [(r.name, r.latest_version) for r in rows]
 
     def latest(self, session: Session, machine: str, ruleset: str | None = None) -> CompiledMachine:

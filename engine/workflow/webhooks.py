@@ -72,10 +72,16 @@ def _setting(decl: m.HookDecl, key: str) -> str:
     return ""
 
 
+_compiled_bindings: dict[int, tuple[m.Binding, Any]] = {}  # id(binding) -> (binding kept alive, compiled)
+
+
 def _binding(decl: m.HookDecl, name: str, payload: dict[str, Any]) -> Any:
     for b in decl.bindings:
         if b.name == name:
-            return compile_expression(b.value)({"payload": payload, **payload})
+            entry = _compiled_bindings.get(id(b))
+            if entry is None or entry[0] is not b:  # published versions are immutable: compile once
+                entry = _compiled_bindings[id(b)] = (b, compile_expression(b.value))
+            return entry[1]({"payload": payload, **payload})
     return None
 
 
