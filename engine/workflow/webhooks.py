@@ -42,11 +42,12 @@ from engine.workflow.service import (
     load_ticket,
     write_transaction,
 )
+from engine.workflow.stepwrite import Prepared
 
 MAX_SKEW_SECONDS = 300
 _INSTANCES = cast(Table, WorkflowInstance.__table__)
 _EVENTS = cast(Table, WebhookEvent.__table__)
-_RECORD_EVENT = insert(_EVENTS)
+_RECORD_EVENT = Prepared(insert(_EVENTS))
 _SEEN_EVENT = select(_EVENTS.c.id).where(_EVENTS.c.hook == bindparam("b_hook"), _EVENTS.c.event_id == bindparam("b_event"))
 _OPEN_BY_ORDER = (select(_INSTANCES).where(_INSTANCES.c.order_id == bindparam("b_order"), _INSTANCES.c.closed.is_(False))
                   .order_by(_INSTANCES.c.id.desc()).limit(1))
@@ -192,7 +193,7 @@ def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) 
                                         status=409, code="wrong_state")
                 action = candidates[0]
             # the (hook, event id) constraint refuses a replay here, before the action runs
-            session.connection().execute(_RECORD_EVENT, {
+            _RECORD_EVENT.execute(session.connection(), {
                 "hook": hook, "event_id": event_id, "received_at": now, "instance_id": inst.id,
                 "action": str(action), "outcome": "fired"})
             result = fire_in(session, services, compiled, inst, str(action), payload, actor=actor, role=None,
