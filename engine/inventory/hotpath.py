@@ -160,16 +160,15 @@ class ReservePath:
         fairy = self.shelf.take()
         try:
             conn = fairy.driver_connection
-            row = conn.execute(self._stored, (operation, key)).fetchone()
-            self._end_read(conn)
+            rows = self._read(conn, self._stored, (operation, key))
         except BaseException:
             fairy.invalidate()
             fairy.close()
             raise
         self.shelf.give(fairy)
-        if row is None:
+        if not rows:
             return None
-        return dict(row[0] if isinstance(row[0], dict) else json.loads(row[0]))
+        return dict(rows[0][0] if isinstance(rows[0][0], dict) else json.loads(rows[0][0]))
 
     def reserve(self, order_id: str, merged: list[OrderLine], *, key: str, channel: str, actor: str,
                 now: datetime) -> Outcome:
@@ -279,22 +278,27 @@ class ReservePath:
                        merged: list[OrderLine]) -> Outcome:
         """Outside the rolled-back transaction: the stored answer, or the refusal's details."""
         if not refused:
-            row = conn.execute(self._stored, ("reserve", key)).fetchone()
-            self._end_read(conn)
-            if row is not None:
-                answer = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+            rows = self._read(conn, self._stored, ("reserve", key))
+            if rows:
+                answer = rows[0][0] if isinstance(rows[0][0], dict) else json.loads(rows[0][0])
                 return Outcome("reserve", key, dict(answer), replayed=True)
             raise Conflict(f"order {order_id} already has a reservation under another key",
                            code="order_already_reserved",
                            details=[{"path": "/order_id", "order_id": order_id}])
         marks = ", ".join(["%s" if self.pg else "?"] * len(refused))
-        found = {r[0]: available_of(r[1], r[2], r[3]) for r in conn.execute(
-            f"SELECT sku_id, total_stock, reserved_stock, safety_stock FROM inventory_stock WHERE sku_id IN ({marks})",
-            refused).fetchall()}
-        self._end_read(conn)
+        found = {r[0]: available_of(r[1], r[2], r[3]) for r in self._read(
+            conn, f"SELECT sku_id, total_stock, reserved_stock, safety_stock FROM inventory_stock WHERE sku_id IN ({marks})",
+            refused)}
         raise InsufficientStock([{"sku_id": ln.sku_id, "requested": ln.qty, "available": found.get(ln.sku_id, 0)}
                                  for ln in merged if ln.sku_id in refused])
 
-    def _end_read(self, conn: Any) -> None:
-        if self.pg:
-            conn.rollback()
+    def _read(self, conn: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+        """A read outside any transaction: on PostgreSQL in autocommit, one round trip (no
+        BEGIN/ROLLBACK); SQLite's connections are in autocommit mode already."""
+        if not self.pg:
+            return list(conn.execute(sql, params).fetchall())
+        conn.autocommit = True
+        try:
+            return list(conn.execute(sql, params).fetchall())
+        finally:
+            conn.autocommit = False
