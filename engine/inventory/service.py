@@ -1,9 +1,14 @@
 """Inventory use cases: the Redis gate (when configured) in front of the SQL authority.
 
 Flow per reservation: gate holds every line (fast "sold out") → SQL reserves (authority) →
-the hold is committed, or released when SQL refuses, fails or answers a replay. Redis down,
-rebuilding or missing a SKU: SQL alone decides, the answer says ``"gate": "bypassed"`` and
-an alert is raised (log + outbox row, at most once per ``ALERT_EVERY`` seconds per process).
+the hold is committed, or released when SQL refuses, fails or answers a replay. A gate
+"sold out" is confirmed against SQL's idempotency record (one indexed read) so a replay the
+gate has forgotten still gets its first answer. Short at the gate only because of other
+pending holds: SQL decides (``"gate": "deferred"``) and the gate is moved after the commit.
+Redis down, rebuilding or missing a SKU: SQL alone decides, the answer says
+``"gate": "bypassed"`` and an alert is raised (log + outbox row, at most once per kind every
+``ALERT_EVERY`` seconds per process). Also: channel quota/buffer declarations and the
+per-channel view of a SKU.
 """
 
 from __future__ import annotations
