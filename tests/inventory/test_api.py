@@ -80,5 +80,5 @@ def test_roles_and_validation(api) -> None:
 def test_stock_routes_are_in_the_openapi_document(client) -> None:
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     for p in ("/api/v1/stock/reserve", "/api/v1/stock/release", "/api/v1/stock/ship", "/api/v1/stock/adjust",
-              "/api/v1/stock/{sku_id}"):
+              "/api/v1/stock/{sku_id}", "/api/v1/stock/{sku_id}/channels", "/api/v1/stock/{sku_id}/channels/{channel}"):
         assert p in paths
