@@ -604,12 +604,16 @@ def callbacks() -> _Callbacks:
 
 
 def _keep_comment(token: Token) -> Token:
-    _local.reducer.comments.append(token)
+    reducer = getattr(_local, "reducer", None)
+    if reducer is not None:  # lexing outside a parse (e.g. counting tokens) keeps nothing
+        reducer.comments.append(token)
     return token
 
 
 def _keep_brace(token: Token) -> Token:
-    _local.reducer.braces.append(token)
+    reducer = getattr(_local, "reducer", None)
+    if reducer is not None:
+        reducer.braces.append(token)
     return token
 
 
