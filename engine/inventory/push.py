@@ -90,39 +90,42 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
                          force: bool = False, report: RelayReport | None = None) -> RelayReport:
     """Queue (or coalesce into the pending row) a push of each SKU to each channel.
 
-    Skips a channel+SKU whose newest queued push already carries this figure (a channel is
-    shown figures, not versions), unless ``force`` (a snapshot showed the platform out of step).
+    A channel+SKU whose outbox row is still unclaimed gets that row's payload replaced (the
+    handler pushes the figure current at delivery anyway); otherwise a channel already showing
+    this figure is skipped (a ship, a quota still binding), unless ``force`` (a snapshot showed
+    the platform out of step); otherwise a new row is queued.
     """
     report = report or RelayReport(channels=list(channels))
     skus = sorted(set(skus))
     if not skus or not channels:
         return report
+    # Lock the push states first (the handler locks the same rows while it pushes), then read
+    # the stock, so what this relay compares with is what the channel was last shown.
+    states = {(r.channel, r.sku_id): r for r in session.scalars(
+        select(ChannelPush).where(ChannelPush.channel.in_(channels), ChannelPush.sku_id.in_(skus))
+        .order_by(ChannelPush.channel, ChannelPush.sku_id).with_for_update())}
     stock = {r.sku_id: r for r in session.scalars(select(StockItem).where(StockItem.sku_id.in_(skus)))}
     for channel in sorted(channels):
         rules = rules_for(session, channel, skus)
-        states = {r.sku_id: r for r in session.scalars(
-            select(ChannelPush).where(ChannelPush.channel == channel, ChannelPush.sku_id.in_(skus))
-            .order_by(ChannelPush.sku_id).with_for_update())}
         for sku in skus:
             item = stock.get(sku)
             if item is None:
                 continue
             figure = channel_figure(available_of(item.total_stock, item.reserved_stock, item.safety_stock), rules[sku])
-            state = states.get(sku)
+            state = states.get((channel, sku))
             if state is None:
                 state = ChannelPush(channel=channel, sku_id=sku, queued_version=0, pushed_version=0)
                 session.add(state)
-            elif not force and state.queued_available == figure:  # e.g. a ship, or a quota still binding
-                state.queued_version = max(state.queued_version, item.version)
-                report.unchanged += 1
-                continue
             payload = {"channel": channel, "sku_id": sku, "version": item.version, "available": figure}
             if force:
                 payload["force"] = True
             if state.delivery_id and _rowcount(session.execute(
                 update(_OUTBOX).where(_OUTBOX.c.delivery_id == state.delivery_id, _OUTBOX.c.status == "pending",
                                       _OUTBOX.c.claim_token.is_(None)).values(payload=payload))) == 1:
-                report.coalesced += 1
+                report.coalesced += 1  # not yet claimed: it will push the figure current at delivery
+            elif not force and state.pushed_available == figure:  # the channel already shows it (a ship, a cap)
+                report.unchanged += 1
+                continue
             else:
                 state.delivery_id = enqueue(session, PUSH_TOPIC, payload, now=now, source="inventory.relay",
                                             retry_schedule=PUSH_RETRY).delivery_id

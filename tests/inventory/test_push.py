@@ -91,6 +91,21 @@ def test_a_channel_never_goes_backwards(shop, services) -> None:
     assert check_publications(inv.db, {"pdd": pdd.pushes, "douyin": douyin.pushes}) == []
 
 
+def test_a_figure_queued_then_overtaken_at_delivery_is_still_corrected(shop, services) -> None:
+    inv, pdd, _douyin = shop
+    inv.adjust("A", 12, "inbound")
+    _relay(inv, services)  # queues 12
+    inv.reserve("o1", [{"sku_id": "A", "qty": 2}])  # 10, marker not yet relayed
+    _deliver(services)  # the handler pushes the figure current at delivery: 10
+    assert pdd.shown == {"A": 10}
+    inv.release("o1")  # back to 12: the figure that was queued first
+    report = _relay(inv, services)
+    assert report.queued == 2  # compared with what the channels show (10), not with what was queued
+    _deliver(services)
+    assert pdd.shown == {"A": 12}
+    assert check_publications(inv.db, {"pdd": pdd.pushes}) == []
+
+
 def test_a_failed_push_is_retried_with_the_latest_figure(shop, services, clock) -> None:
     inv, pdd, douyin = shop
     inv.adjust("A", 5, "inbound")
