@@ -27,7 +27,7 @@ def charge_freight(template: FreightPlan | None, order: dict[str, Any], goods: i
     base, free_over, matched = template.base, template.free_over, None
     if province:
         for region in template.regions:
-            if any(province.startswith(name) for name in region.regions):
+            if province.startswith(region.regions):  # str.startswith takes a tuple of prefixes
                 matched = region
                 base, free_over = region.base, region.free_over
                 break

@@ -72,6 +72,7 @@ class RulePlan:
     tier: str
     kind: str
     funded_by: str
+    tier_no: int
     when: Condition | None
     lines_where: LineFilter | None
     conflicts: frozenset[str]
@@ -81,6 +82,20 @@ class RulePlan:
     every: int = 0
     off: int = 0
     price: int = 0
+    # audit log entry templates (copied per quote, key order fixed): the start of every entry of
+    # this rule, and the whole entry of a rule whose condition does not hold (inputs to fill in)
+    log_head: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    log_false: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        when = self.when
+        self.log_head.update({"event": "rule", "tier_no": self.tier_no, "tier": self.tier,
+                              "rule": self.name,
+                              "condition": when.text if when is not None else None,
+                              "inputs": None, "outcome": None, "status": None})
+        self.log_false.update(self.log_head)
+        self.log_false["outcome"] = False
+        self.log_false["status"] = "condition_false"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +156,13 @@ def _funder(value: str | None, default: str, where: str, node: m.Node) -> str:
     return funder
 
 
-def _rule_plan(rule: m.Rule, tier: m.Tier, tier_funder: str,
+def _rule_plan(rule: m.Rule, tier: m.Tier, tier_no: int, tier_funder: str,
                conflicts: dict[str, set[str]]) -> RulePlan:
     where = f"tier {tier.name} / rule {rule.name}"
     d = rule.discount
     common: dict[str, Any] = {
         "name": rule.name, "tier": tier.name, "kind": d.kind,
-        "funded_by": _funder(rule.funded_by, tier_funder, where, rule),
+        "funded_by": _funder(rule.funded_by, tier_funder, where, rule), "tier_no": tier_no,
         "when": compile_condition(rule.when, where) if rule.when is not None else None,
         "lines_where": (compile_line_filter(d.lines_where, where)
                         if d.lines_where is not None else None),
@@ -227,7 +242,8 @@ def prepare_plan(promotion: m.PromotionDecl, ruleset: RulesetRef) -> PricingPlan
             raise PlanError(f"pick must be best, first or all, got {pick!r}",
                             where=f"tier {tier.name}", line=tier.line, col=tier.col)
         tier_funder = _funder(tier.funded_by, DEFAULT_FUNDER, f"tier {tier.name}", tier)
-        rules = tuple(_rule_plan(r, tier, tier_funder, conflicts) for r in tier.rules)
+        rules = tuple(_rule_plan(r, tier, len(tiers) + 1, tier_funder, conflicts)
+                      for r in tier.rules)
         tiers.append(TierPlan(tier.name, tier.title or tier.name, pick,
                               frozenset(excluded.get(tier.name, ())), rules))
 
@@ -249,6 +265,7 @@ def prepare_plan(promotion: m.PromotionDecl, ruleset: RulesetRef) -> PricingPlan
     if promotion.freight:
         f = promotion.freight[0]
         freight = FreightPlan(f.name, f.base, f.free_over,
-                              tuple(RegionPlan(r.regions, r.base, r.free_over) for r in f.regions))
+                              tuple(RegionPlan(tuple(r.regions), r.base, r.free_over)
+                                    for r in f.regions))
     return PricingPlan(promotion.name, promotion.title or promotion.name, tuple(tiers), gifts,
                        freight, ruleset, ruleset_dict=ruleset.as_dict())

@@ -203,9 +203,9 @@ def _split(offer: _Offer, entry: list[int], room: list[int] | None,
 def _run_tier(p: _Pricing, tier_no: int, tier: TierPlan, excluded: list[bool] | None) -> None:
     entry = p.cur[:]
     if excluded is None:
-        candidates = [i for i in range(len(entry)) if entry[i] > 0]
+        candidates = [i for i, a in enumerate(entry) if a > 0]
     else:
-        candidates = [i for i in range(len(entry)) if entry[i] > 0 and not excluded[i]]
+        candidates = [i for i, a in enumerate(entry) if a > 0 and not excluded[i]]
     order, ctx = p.order, p.ctx
     applied = p.applied  # rules applied so far (for exclusions); pick all adds its own as it goes
     with_log = p.with_log
@@ -224,7 +224,11 @@ def _run_tier(p: _Pricing, tier_no: int, tier: TierPlan, excluded: list[bool] | 
                                        {"note": "not_reached", "chosen": best.rule.name}))
             continue
         if rule.conflicts:
-            blocker = next((r for r in rule.conflicts if r in applied), None)
+            blocker = None
+            for r in rule.conflicts:
+                if r in applied:
+                    blocker = r
+                    break
             if blocker is not None:
                 if with_log:  # the condition is still shown, for the auditor
                     c = rule.when
@@ -239,10 +243,10 @@ def _run_tier(p: _Pricing, tier_no: int, tier: TierPlan, excluded: list[bool] | 
             holds = when.test(order, ctx)
             inputs = when.inputs(order, ctx) if with_log else None
             if not holds:
-                if with_log:  # the most common entry, built inline
-                    log.append({"event": "rule", "tier_no": tier_no, "tier": rule.tier,
-                                "rule": rule.name, "condition": when.text, "inputs": inputs,
-                                "outcome": False, "status": CONDITION_FALSE})
+                if with_log:  # the most common entry: the rule's template, inputs filled in
+                    false_entry = rule.log_false.copy()
+                    false_entry["inputs"] = inputs
+                    log.append(false_entry)
                 continue
             offer = _Offer()
             offer.outcome = True
@@ -303,7 +307,7 @@ def quote_priced_order(plan: PricingPlan, po: PricingOrder, *,
     ctx["original_total"] = original_total
     if with_log:
         log.append({"event": "start", "promotion": plan.promotion, "title": plan.title,
-                    "ruleset": dict(plan.ruleset_dict), "original_total": original_total,
+                    "ruleset": plan.ruleset_dict.copy(), "original_total": original_total,
                     "lines": n})
     cur = p.cur
     for tier_no, tier in enumerate(plan.tiers, 1):
@@ -351,9 +355,9 @@ def quote_priced_order(plan: PricingPlan, po: PricingOrder, *,
 
     discounts = p.discounts
     sku_ids, qtys = po.sku_ids, po.qtys
-    lines_out = [{"line_id": line_ids[i], "sku_id": sku_ids[i], "qty": qtys[i],
-                  "original": original[i], "discounts": discounts[i], "payable": cur[i],
-                  "gift": False} for i in range(n)]
+    lines_out = [{"line_id": li, "sku_id": sk, "qty": qt, "original": og, "discounts": ds,
+                  "payable": pa, "gift": False}
+                 for li, sk, qt, og, ds, pa in zip(line_ids, sku_ids, qtys, original, discounts, cur)]
     if gift_lines:
         lines_out.extend(gift_lines)
     platform = 0
@@ -368,7 +372,7 @@ def quote_priced_order(plan: PricingPlan, po: PricingOrder, *,
     if with_log:
         log.append({"event": "total", **totals})
     return {"lines": lines_out, "totals": totals, "gifts": gifts, "log": log,
-            "ruleset": dict(plan.ruleset_dict), "promotion": plan.promotion}
+            "ruleset": plan.ruleset_dict.copy(), "promotion": plan.promotion}
 
 
 def _skip_entry(tier_no: int, rule: RulePlan, status: str, outcome: bool | None,
@@ -406,7 +410,7 @@ def _rule_entry(tier_no: int, offer: _Offer, line_ids: tuple[str, ...]) -> dict[
             "status": offer.status, "kind": rule.kind, "base": offer.base, "offer": offer.total}
     if rule.lines_where is not None:
         entry["lines_where"] = rule.lines_where.text
-        entry["eligible"] = [line_ids[i] for i in offer.eligible]
+        entry["eligible"] = list(map(line_ids.__getitem__, offer.eligible))
     if offer.notes:
         entry["notes"] = offer.notes
     return entry
