@@ -82,20 +82,15 @@ class RulePlan:
     every: int = 0
     off: int = 0
     price: int = 0
-    # audit log entry templates (copied per quote, key order fixed): the start of every entry of
-    # this rule, and the whole entry of a rule whose condition does not hold (inputs to fill in)
-    log_head: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # the audit log entry of this rule when its condition does not hold, prepared once and
+    # copied per quote (only ``inputs`` changes; key order is the log's)
     log_false: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        when = self.when
-        self.log_head.update({"event": "rule", "tier_no": self.tier_no, "tier": self.tier,
-                              "rule": self.name,
-                              "condition": when.text if when is not None else None,
-                              "inputs": None, "outcome": None, "status": None})
-        self.log_false.update(self.log_head)
-        self.log_false["outcome"] = False
-        self.log_false["status"] = "condition_false"
+        self.log_false.update({"event": "rule", "tier_no": self.tier_no, "tier": self.tier,
+                               "rule": self.name,
+                               "condition": self.when.text if self.when is not None else None,
+                               "inputs": None, "outcome": False, "status": "condition_false"})
 
 
 @dataclass(frozen=True, slots=True)
