@@ -57,18 +57,22 @@ def quote_order(plan: PricingPlan, order: Any, *, with_log: bool = True) -> dict
 
 
 class _Offer:
-    """What one rule whose condition holds would give in its tier (class attributes are the
-    defaults, so creating one costs no ``__init__`` call)."""
+    """What one rule whose condition holds would give in its tier."""
 
-    rule: RulePlan
-    outcome: bool | None = None
-    inputs: dict[str, Any] | None = None
-    status = NO_DISCOUNT
-    base = 0
-    total = 0
-    shares: dict[int, int] | None = None  # None: an order-level amount, not split yet
-    eligible: Sequence[int] = ()
-    notes: list[dict[str, Any]] | None = None
+    __slots__ = ("base", "eligible", "inputs", "notes", "outcome", "rule", "shares", "status",
+                 "total")
+
+    def __init__(self, rule: RulePlan, outcome: bool | None,
+                 inputs: dict[str, Any] | None) -> None:
+        self.rule = rule
+        self.outcome = outcome
+        self.inputs = inputs
+        self.status = NO_DISCOUNT
+        self.base = 0
+        self.total = 0
+        self.shares: dict[int, int] | None = None  # None: an order-level amount, not split yet
+        self.eligible: Sequence[int] = ()
+        self.notes: list[dict[str, Any]] | None = None
 
     def note(self, note: dict[str, Any]) -> None:
         if self.notes is None:
@@ -248,11 +252,9 @@ def _run_tier(p: _Pricing, tier_no: int, tier: TierPlan, excluded: list[bool] | 
                     false_entry["inputs"] = inputs
                     log.append(false_entry)
                 continue
-            offer = _Offer()
-            offer.outcome = True
-            offer.inputs = inputs
+            offer = _Offer(rule, True, inputs)
         else:
-            offer = _Offer()
+            offer = _Offer(rule, None, None)
         _evaluate(p, rule, entry, candidates, room, offer)
         if pick_all:
             if offer.status == APPLIED:
