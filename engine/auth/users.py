@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.auth.roles import STAFF_ROLES, normalize_role
@@ -86,13 +86,20 @@ def issue_token(session: Session, user: User, name: str = "", *, clock: Clock | 
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    )
-    if row is None or not row.user.active:
+_PRINCIPAL_FOR_TOKEN = (
+    select(User.id, User.username, User.role)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"),
+           ApiToken.revoked_at.is_(None), User.active.is_(True))
+)
+
+
+def principal_for_token(session: Session | Connection, token: str) -> Principal | None:
+    """The caller a bearer token stands for, in one query (token joined to its active user)."""
+    row = session.execute(_PRINCIPAL_FOR_TOKEN, {"token_hash": hash_token(token)}).first()
+    if row is None:
         return None
-    return row.user
+    return Principal(row.id, row.username, row.role, "token")
 
 
 def check_password(session: Session, username: str, password: str) -> User | None:
