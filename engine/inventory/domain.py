@@ -9,9 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import ApiError
-
-OPERATIONS = ("reserve", "release", "ship", "adjust", "safety")
+from engine.errors import Conflict, NotFound, Unprocessable
 
 # A line moves reserved → shipped | released | closed (part shipped, rest released); never back.
 LINE_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -87,15 +85,13 @@ class Outcome:
         return out
 
 
-class InvalidLines(ApiError):
-    status = 422
-    code = "invalid"
+class InvalidLines(Unprocessable):
+    """Order lines that cannot be reserved or shipped (422 ``invalid``, a path per problem)."""
 
 
-class InsufficientStock(ApiError):
+class InsufficientStock(Conflict):
     """A reservation refused: nothing was changed. ``short`` names each short SKU."""
 
-    status = 409
     code = "insufficient_stock"
 
     def __init__(self, short: list[dict[str, Any]], *, gate: str = "none") -> None:
@@ -109,32 +105,27 @@ class InsufficientStock(ApiError):
         self.gate = gate
 
 
-class UnknownSku(ApiError):
-    status = 404
-    code = "not_found"
+class UnknownSku(NotFound):
+    """No stock row for the SKU."""
 
 
-class UnknownOrder(ApiError):
-    status = 404
-    code = "not_found"
+class UnknownOrder(NotFound):
+    """No reservation for the order."""
 
 
-class ShipRefused(ApiError):
+class ShipRefused(Conflict):
     """Shipping more than is still reserved on an order's line."""
 
-    status = 409
     code = "ship_exceeds_reserved"
 
 
-class AdjustRefused(ApiError):
+class AdjustRefused(Conflict):
     """An adjustment that would leave total below reserved or below zero."""
 
-    status = 409
     code = "adjust_below_reserved"
 
 
-class StaleFence(ApiError):
+class StaleFence(Conflict):
     """A background job's write with a fencing token older than one that already wrote."""
 
-    status = 409
     code = "stale_fence"
