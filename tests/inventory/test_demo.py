@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from engine.inventory.audit import check_invariants, check_publications
 from engine.inventory.channels import CHANNELS, channel_registry
 from engine.inventory.demo import DEMO_STOCK, setup_inventory_demo
