@@ -14,6 +14,22 @@ from engine.storage.models import OutboxMessage
 DEFAULT_RETRY_SCHEDULE: tuple[int, ...] = (30, 120, 300)
 
 
+def outbox_values(
+    topic: str,
+    payload: Any,
+    *,
+    now: datetime,
+    source: str = "",
+    ruleset_version: str | None = None,
+    retry_schedule: Sequence[int] = DEFAULT_RETRY_SCHEDULE,
+) -> dict[str, Any]:
+    """The column values of one new outbox row: what :func:`enqueue` adds, and what a caller
+    writing rows with a Core ``INSERT`` (the workflow's transitions) passes as parameters."""
+    return {"delivery_id": str(uuid.uuid4()), "topic": topic, "payload": payload, "status": "pending",
+            "attempts": 0, "max_attempts": len(retry_schedule) + 1, "retry_schedule": list(retry_schedule),
+            "next_attempt_at": now, "source": source, "ruleset_version": ruleset_version, "created_at": now}
+
+
 def enqueue(
     session: Session,
     topic: str,
@@ -29,18 +45,7 @@ def enqueue(
     The message is tried once at once, then after each delay in ``retry_schedule`` (seconds,
     measured from the previous attempt), and is marked dead when those are used up.
     """
-    message = OutboxMessage(
-        delivery_id=str(uuid.uuid4()),
-        topic=topic,
-        payload=payload,
-        status="pending",
-        attempts=0,
-        max_attempts=len(retry_schedule) + 1,
-        retry_schedule=list(retry_schedule),
-        next_attempt_at=now,
-        source=source,
-        ruleset_version=ruleset_version,
-        created_at=now,
-    )
+    message = OutboxMessage(**outbox_values(topic, payload, now=now, source=source,
+                                            ruleset_version=ruleset_version, retry_schedule=retry_schedule))
     session.add(message)
     return message

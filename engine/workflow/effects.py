@@ -10,13 +10,12 @@ version. This module decides nothing about whether an action is allowed.
 
 On the hot path the rows are written with prepared Core ``INSERT`` statements, all outbox rows
 of one step in a single statement; an outbox row carries exactly the columns
-:func:`engine.outbox.enqueue` would give it (default retry schedule, ``pending``).
+:func:`engine.outbox.enqueue` would give it (built by :func:`engine.outbox.service.outbox_values`).
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -25,20 +24,12 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.orm import Session
 
 from dsl import model as m
-from engine.outbox.service import DEFAULT_RETRY_SCHEDULE
+from engine.outbox.service import outbox_values
 from engine.workflow.models import FinanceVoucher
 from engine.workflow.registry import CompiledAction, CompiledMachine
 from engine.workflow.stepwrite import OUTBOX_INSERT, Prepared
 
 _VOUCHER_INSERT = Prepared(insert(cast(Table, FinanceVoucher.__table__)))
-_MAX_ATTEMPTS = len(DEFAULT_RETRY_SCHEDULE) + 1
-
-
-def outbox_row(topic: str, payload: Any, *, now: datetime, source: str, ruleset_version: str) -> dict[str, Any]:
-    """The values of one outbox row, as :func:`engine.outbox.enqueue` writes them."""
-    return {"delivery_id": str(uuid.uuid4()), "topic": topic, "payload": payload, "status": "pending",
-            "attempts": 0, "max_attempts": _MAX_ATTEMPTS, "retry_schedule": list(DEFAULT_RETRY_SCHEDULE),
-            "next_attempt_at": now, "source": source, "ruleset_version": ruleset_version, "created_at": now}
 
 
 @dataclass
@@ -116,7 +107,7 @@ def apply_effects(
             body = {**base, "channel": effect.channel, "channel_type": kind,
                     "settings": _settings(channel), "message": render_message(effect.message, env),
                     "to": to}
-            outbox.append(outbox_row(f"notify.{kind}", body, now=now, source=source, ruleset_version=label))
+            outbox.append(outbox_values(f"notify.{kind}", body, now=now, source=source, ruleset_version=label))
             done.append({"effect": "notify", "channel": effect.channel, "topic": f"notify.{kind}"})
         elif isinstance(effect, m.CallEffect):
             channel = compiled.channels.get(effect.target)
@@ -125,7 +116,7 @@ def apply_effects(
             topic = f"call.{kind}.{effect.operation}"
             body = {**base, "target": effect.target, "operation": effect.operation, "args": args,
                     "settings": _settings(channel)}
-            outbox.append(outbox_row(topic, body, now=now, source=source, ruleset_version=label))
+            outbox.append(outbox_values(topic, body, now=now, source=source, ruleset_version=label))
             done.append({"effect": "call", "topic": topic})
         elif isinstance(effect, m.Archive):
             if effect.target == "finance_voucher":
@@ -133,7 +124,7 @@ def apply_effects(
                     "instance_id": instance_id, "seq": seq, "machine": compiled.name, "action": holder.name,
                     "ruleset_version": label, "data": dict(data), "payload": payload, "created_at": now})
             else:
-                outbox.append(outbox_row(f"archive.{effect.target}", {**base, "data": dict(data)}, now=now,
+                outbox.append(outbox_values(f"archive.{effect.target}", {**base, "data": dict(data)}, now=now,
                                          source=source, ruleset_version=label))
             done.append({"effect": "archive", "target": effect.target})
         elif isinstance(effect, m.SetField):
