@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+DEFAULT_OUTBOX_LEASE_SECONDS = 60.0
 
 
 def _default_database_url() -> str:
@@ -25,6 +28,8 @@ class Settings:
     handler_modules: tuple[str, ...] = ()
     login_rate_limit: str = "5 per minute"
     redis_prefix: str = "op:"
+    # How long a claimed outbox row stays reserved for a dispatcher before another may retry it.
+    outbox_lease_seconds: float = DEFAULT_OUTBOX_LEASE_SECONDS
     run_background: bool = False
     testing: bool = False
 
@@ -40,6 +45,8 @@ class Settings:
             ),
             "login_rate_limit": env.get("ORDERPULSE_LOGIN_RATE_LIMIT", "5 per minute"),
             "redis_prefix": env.get("ORDERPULSE_REDIS_PREFIX", "op:"),
+            "outbox_lease_seconds": _positive_seconds(env, "ORDERPULSE_OUTBOX_LEASE_SECONDS",
+                                                      DEFAULT_OUTBOX_LEASE_SECONDS),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -51,6 +58,19 @@ class Settings:
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+
+def _positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive")
+    return value
 
 
 def _persistent_secret() -> str:

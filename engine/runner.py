@@ -4,22 +4,19 @@ Owns threads, signals and the pace of the loops, nothing else: ``orderpulse serv
 them in-process with :func:`start_background`; ``orderpulse worker`` runs them in the
 foreground with :func:`run_worker` until SIGTERM or SIGINT. Several workers may share one
 PostgreSQL database; on SQLite the dispatcher's lease lets only one of them deliver.
-Neither entry point migrates the database.
-
-``ORDERPULSE_OUTBOX_LEASE_SECONDS`` sets how long a claimed outbox row stays reserved for a
-dispatcher (default 60 s) before another one may retry it.
+Neither entry point migrates the database. The outbox claim lease comes from
+``settings.outbox_lease_seconds`` (``ORDERPULSE_OUTBOX_LEASE_SECONDS``).
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 from engine.logs import get_logger
-from engine.outbox.dispatcher import DEFAULT_LEASE_SECONDS, Dispatcher
+from engine.outbox.dispatcher import Dispatcher
 from engine.scheduler import Scheduler, load_periodic_jobs
 from engine.services import Services
 
@@ -29,19 +26,6 @@ DEFAULT_INTERVAL = 1.0
 DEFAULT_BATCH = 100
 MAX_BACKOFF = 30.0
 REQUIRED_TABLES = ("outbox", "job_leases")
-
-
-def outbox_lease_seconds() -> float:
-    raw = os.environ.get("ORDERPULSE_OUTBOX_LEASE_SECONDS", "").strip()
-    if not raw:
-        return DEFAULT_LEASE_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"ORDERPULSE_OUTBOX_LEASE_SECONDS must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError("ORDERPULSE_OUTBOX_LEASE_SECONDS must be positive")
-    return value
 
 
 class BackgroundRunner:
@@ -62,7 +46,7 @@ class BackgroundRunner:
         self.stop_event = threading.Event()
         self.dispatcher = Dispatcher(
             services,
-            lease_seconds=lease_seconds if lease_seconds is not None else outbox_lease_seconds(),
+            lease_seconds=lease_seconds if lease_seconds is not None else services.settings.outbox_lease_seconds,
             stop_event=self.stop_event,
         )
         self.scheduler = Scheduler(services)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, update
 
 from engine import leases
+from engine.config import DEFAULT_OUTBOX_LEASE_SECONDS
 from engine.logs import get_logger
 from engine.outbox.registry import Delivery
 from engine.storage.models import OutboxMessage
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-DEFAULT_LEASE_SECONDS = 60.0
 DISPATCHER_LEASE = "outbox-dispatcher"
 DISPATCHER_LEASE_TTL = 30.0
 MAX_ERROR_CHARS = 4000
@@ -100,7 +100,7 @@ class Dispatcher:
         services: "Services",
         *,
         worker_id: str | None = None,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        lease_seconds: float = DEFAULT_OUTBOX_LEASE_SECONDS,
         single_on_sqlite: bool = True,
         stop_event: threading.Event | None = None,
     ) -> None:
