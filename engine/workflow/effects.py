@@ -27,7 +27,7 @@ from dsl import model as m
 from engine.outbox.service import outbox_values
 from engine.workflow.models import FinanceVoucher
 from engine.workflow.registry import CompiledAction, CompiledMachine
-from engine.workflow.stepwrite import OUTBOX_INSERT, Prepared
+from engine.workflow.stepwrite import Prepared, insert_outbox
 
 _VOUCHER_INSERT = Prepared(insert(cast(Table, FinanceVoucher.__table__)))
 
@@ -41,8 +41,7 @@ class EffectRows:
     vouchers: list[dict[str, Any]] = field(default_factory=list)
 
     def write(self, conn: Connection) -> None:
-        if self.outbox:  # one statement for the step's outbox rows, in the order the effects were declared
-            OUTBOX_INSERT.execute(conn, self.outbox if len(self.outbox) > 1 else self.outbox[0])
+        insert_outbox(conn, self.outbox)
         for voucher in self.vouchers:
             _VOUCHER_INSERT.execute(conn, voucher)
 

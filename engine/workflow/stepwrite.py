@@ -107,6 +107,13 @@ _RECORD = Prepared(insert(_TRANSITIONS))
 _START_DEADLINE = Prepared(insert(_DEADLINES))
 OUTBOX_INSERT = Prepared(insert(_OUTBOX))
 
+
+def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One statement for a step's outbox rows, in the order the effects were declared."""
+    if rows:
+        OUTBOX_INSERT.execute(conn, rows if len(rows) > 1 else rows[0])
+
+
 _cache: dict[tuple[bool, bool, int], Prepared] = {}
 _lock = threading.Lock()
 
@@ -166,8 +173,7 @@ def write_step(conn: Connection, *, one_statement: bool, instance_id: int, seen:
         return _write_one_statement(conn, instance_id, seen, values, history, cancel_outcome, deadline, outbox)
     if _ADVANCE.execute(conn, {**values, "b_id": instance_id, "b_seen": seen}).rowcount != 1:
         return 0
-    if outbox:  # one statement for the step's outbox rows, in the order the effects were declared
-        OUTBOX_INSERT.execute(conn, outbox if len(outbox) > 1 else outbox[0])
+    insert_outbox(conn, outbox)
     if cancel_outcome is not None:
         _CANCEL_DEADLINES.execute(conn, {"b_id": instance_id, "outcome": cancel_outcome})
     _RECORD.execute(conn, {"instance_id": instance_id, **history})
