@@ -163,3 +163,42 @@ class RateWindow:
             return False
         self._events.append(now)
         return True
+
+
+class IdempotentFake(FakeServer):
+    """A counterpart taking one ``POST`` on :attr:`path` per ``Idempotency-Key`` (our SMS
+    gateway and WMS contracts): checks the bearer token when one is configured, requires the
+    key and the body field :attr:`required`, and answers a replayed key with its first accepted
+    answer (counted in ``replays``). Subclasses act on a new key in :meth:`create`; an answer
+    with ``code`` 0 is remembered for the key, any other is not."""
+
+    path = "/"
+    required = ""
+    not_found = "not found"
+    bad_request = "Idempotency-Key is required"
+
+    def __init__(self, *, token: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.token = token
+        self.replays = 0
+        self._answers: dict[str, dict[str, Any]] = {}
+
+    def create(self, key: str, body: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def answer(self, request: Received) -> tuple[int, Any]:
+        if request.method != "POST" or request.path != self.path:
+            return 404, {"code": 404, "message": self.not_found}
+        if self.token is not None and request.headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {"code": 401, "message": "unauthorized"}
+        key = request.headers.get("idempotency-key")
+        body = request.json
+        if not key or not isinstance(body, dict) or not body.get(self.required):
+            return 400, {"code": 400, "message": self.bad_request}
+        if key in self._answers:
+            self.replays += 1
+            return 200, self._answers[key]
+        answer = self.create(key, body)
+        if answer.get("code") == 0:
+            self._answers[key] = answer
+        return 200, answer
