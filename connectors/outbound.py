@@ -141,3 +141,17 @@ def post_json(
         raise ConnectorError(platform, f"HTTP {resp.status_code} without a JSON answer: {snippet!r}",
                              code=resp.status_code)
     return resp.status_code, answer
+
+
+def post_idempotent(platform: str, url: str, body: Any, *, request_id: str, token: str | None = None,
+                    secrets: Iterable[str | None] = ()) -> dict[str, Any]:
+    """POST to a counterpart that acts once per ``Idempotency-Key`` (our SMS gateway and WMS
+    contracts), with ``Authorization: Bearer <token>`` when a token is set; return its JSON
+    object answer, which carries ``code`` (the caller judges the code)."""
+    headers = {"Idempotency-Key": request_id}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    _, answer = post_json(platform, url, body, headers=headers, secrets=[token, *secrets])
+    if not isinstance(answer, dict) or "code" not in answer:
+        raise ConnectorError(platform, "unexpected answer (expected a JSON object with 'code')")
+    return answer

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from connectors.outbound import ConnectorError, post_json, resolve
+from connectors.outbound import ConnectorError, post_idempotent, resolve
 from engine.logs import get_logger
 from engine.masking import mask_phone
 
@@ -45,13 +45,8 @@ def normalize_phone(value: Any) -> str:
 
 def send(url: str, phone: str, text: str, *, request_id: str, token: str | None = None) -> dict[str, Any]:
     """Ask the gateway to send one SMS; return its answer, or raise :class:`ConnectorError`."""
-    headers = {"Idempotency-Key": request_id}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
     body = {"phone": phone, "text": text[:MAX_TEXT_CHARS], "request_id": request_id}
-    _, answer = post_json(PLATFORM, url, body, headers=headers, secrets=[token, phone])
-    if not isinstance(answer, dict) or "code" not in answer:
-        raise ConnectorError(PLATFORM, "unexpected answer (expected a JSON object with 'code')")
+    answer = post_idempotent(PLATFORM, url, body, request_id=request_id, token=token, secrets=[phone])
     code = answer.get("code")
     if code != 0:
         message = str(answer.get("message", "")).replace(phone, "***")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from connectors.outbound import ConnectorError, post_json, resolve
+from connectors.outbound import ConnectorError, post_idempotent, resolve
 from engine.logs import get_logger
 
 if TYPE_CHECKING:
@@ -45,12 +45,7 @@ OPERATIONS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {"outbo
 def call(url: str, operation: str, body: dict[str, Any], *, request_id: str,
          token: str | None = None) -> dict[str, Any]:
     """POST one operation; return the WMS answer, or raise :class:`ConnectorError`."""
-    headers = {"Idempotency-Key": request_id}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    _, answer = post_json(PLATFORM, f"{url.rstrip('/')}/{operation}", body, headers=headers, secrets=[token])
-    if not isinstance(answer, dict) or "code" not in answer:
-        raise ConnectorError(PLATFORM, "unexpected answer (expected a JSON object with 'code')")
+    answer = post_idempotent(PLATFORM, f"{url.rstrip('/')}/{operation}", body, request_id=request_id, token=token)
     if answer.get("code") != 0:
         raise ConnectorError(PLATFORM, f"{operation}: code {answer.get('code')}: {answer.get('message', '')}",
                              code=answer.get("code"))
