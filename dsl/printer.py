@@ -109,9 +109,9 @@ def print_expr(node: m.Expr) -> str:
     if isinstance(node, m.Neg):
         return f"-{_wrap(node.operand, _UNARY)}"
     if isinstance(node, m.Call):
-        return f"{node.func}({', '.join(print_expr(a) for a in node.args)})"
+        return f"{node.func}({_exprs(node.args)})"
     if isinstance(node, m.ListExpr):
-        return f"[{', '.join(print_expr(a) for a in node.items)}]"
+        return f"[{_exprs(node.items)}]"
     if isinstance(node, m.MapTable):
         entries = ", ".join(f"{_literal(e.key)}: {_literal(e.value)}" for e in node.entries)
         return f"{_wrap(node.source, _POSTFIX)} map {{ {entries} }}"
@@ -134,6 +134,11 @@ def print_expr(node: m.Expr) -> str:
     raise TypeError(f"not an expression node: {type(node).__name__}")
 
 
+def _exprs(nodes: tuple[m.Expr, ...]) -> str:
+    """Expressions separated by commas (call arguments, list items)."""
+    return ", ".join(print_expr(a) for a in nodes)
+
+
 def _field_mapping(f: m.FieldMapping) -> str:
     return f"{'.'.join(f.target)} = {print_expr(f.value)}"
 
@@ -153,7 +158,7 @@ def _effect(e: m.Effect) -> str:
         to = f" to {print_expr(e.to)}" if e.to is not None else ""
         return f"notify {e.channel}{to} {quote(e.message)}"
     if isinstance(e, m.CallEffect):
-        return f"call {e.target}.{e.operation}({', '.join(print_expr(a) for a in e.args)})"
+        return f"call {e.target}.{e.operation}({_exprs(e.args)})"
     if isinstance(e, m.Archive):
         return f"archive {e.target}"
     if isinstance(e, m.SetField):
@@ -167,18 +172,23 @@ def _lines_where(where: m.Expr | None) -> str:
     return f" on lines where {print_expr(where)}" if where is not None else ""
 
 
+def _cap(cap: int | None) -> str:
+    return f" cap {money_text(cap)}" if cap is not None else ""
+
+
+def _split_by(split_by: str | None) -> str:
+    return f" split by {split_by}" if split_by is not None else ""
+
+
 def _discount(d: m.Discount) -> str:
     if isinstance(d, m.PercentOff):
-        cap = f" cap {money_text(d.cap)}" if d.cap is not None else ""
-        return f"percent_off {percent_text(d.percent)}{_lines_where(d.lines_where)}{cap}"
+        return f"percent_off {percent_text(d.percent)}{_lines_where(d.lines_where)}{_cap(d.cap)}"
     if isinstance(d, m.AmountOff):
-        split = f" split by {d.split_by}" if d.split_by is not None else ""
-        return f"amount_off {print_expr(d.amount)}{split}{_lines_where(d.lines_where)}"
-    if isinstance(d, m.EveryOff):
-        cap = f" cap {money_text(d.cap)}" if d.cap is not None else ""
-        split = f" split by {d.split_by}" if d.split_by is not None else ""
-        return (f"every {money_text(d.every)} off {money_text(d.off)}{cap}{split}"
+        return (f"amount_off {print_expr(d.amount)}{_split_by(d.split_by)}"
                 f"{_lines_where(d.lines_where)}")
+    if isinstance(d, m.EveryOff):
+        return (f"every {money_text(d.every)} off {money_text(d.off)}{_cap(d.cap)}"
+                f"{_split_by(d.split_by)}{_lines_where(d.lines_where)}")
     if isinstance(d, m.FixedPrice):
         return f"fixed_price {money_text(d.price)}{_lines_where(d.lines_where)}"
     raise TypeError(f"not a discount: {type(d).__name__}")
