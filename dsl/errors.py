@@ -78,14 +78,6 @@ class Diagnostic:
             return f"{head}\n{self.source_line}\n{self.caret}"
         return head
 
-    def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"file": self.file, "line": self.line, "col": self.col,
-                                  "message": self.message, "code": self.code,
-                                  "severity": self.severity}
-        if self.pointer:
-            out["pointer"] = self.pointer
-        return out
-
     def __str__(self) -> str:
         return self.format()
 

@@ -735,9 +735,6 @@ class Ruleset(Node):
     text: str = field(default="", compare=False, repr=False)
     kind: ClassVar[str] = "ruleset"
 
-    def of_kind(self, kind: str) -> tuple[Declaration, ...]:
-        return tuple(d for d in self.declarations if d.kind == kind)
-
     @property
     def promotions(self) -> tuple[PromotionDecl, ...]:
         return tuple(d for d in self.declarations if isinstance(d, PromotionDecl))
