@@ -396,20 +396,17 @@ def _rule_entry(tier_no: int, offer: _Offer, line_ids: tuple[str, ...]) -> dict[
     rule = offer.rule
     when = rule.when
     inputs = offer.inputs
+    entry: dict[str, Any] = {
+        "event": "rule", "tier_no": tier_no, "tier": rule.tier, "rule": rule.name,
+        "condition": when.text if when is not None else None,
+        "inputs": inputs if inputs is not None else {}, "outcome": offer.outcome,
+        "status": offer.status, "kind": rule.kind, "base": offer.base}
     if offer.status == APPLIED:
-        entry: dict[str, Any] = {
-            "event": "rule", "tier_no": tier_no, "tier": rule.tier, "rule": rule.name,
-            "condition": when.text if when is not None else None,
-            "inputs": inputs if inputs is not None else {}, "outcome": offer.outcome,
-            "status": APPLIED, "kind": rule.kind, "base": offer.base, "discount": offer.total,
-            "funded_by": rule.funded_by,
-            "split": {line_ids[i]: a for i, a in offer.shares.items() if a}}  # type: ignore[union-attr]
+        entry["discount"] = offer.total
+        entry["funded_by"] = rule.funded_by
+        entry["split"] = {line_ids[i]: a for i, a in offer.shares.items() if a}  # type: ignore[union-attr]
     else:
-        entry = {
-            "event": "rule", "tier_no": tier_no, "tier": rule.tier, "rule": rule.name,
-            "condition": when.text if when is not None else None,
-            "inputs": inputs if inputs is not None else {}, "outcome": offer.outcome,
-            "status": offer.status, "kind": rule.kind, "base": offer.base, "offer": offer.total}
+        entry["offer"] = offer.total
     if rule.lines_where is not None:
         entry["lines_where"] = rule.lines_where.text
         entry["eligible"] = list(map(line_ids.__getitem__, offer.eligible))
