@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
 import struct
 from dataclasses import dataclass
@@ -131,11 +130,6 @@ class DingTalkCrypto:
         encrypt = self.encrypt(message)
         return {"msg_signature": callback_signature(self.token, timestamp, nonce, encrypt),
                 "timeStamp": str(timestamp), "nonce": nonce, "encrypt": encrypt}
-
-
-def crypto_from_env(token_var: str, aes_key_var: str, owner_var: str | None = None) -> DingTalkCrypto:
-    return DingTalkCrypto(os.environ.get(token_var, ""), os.environ.get(aes_key_var, ""),
-                          os.environ.get(owner_var, "") if owner_var else "")
 
 
 class FakeDingTalkApproval:
