@@ -69,7 +69,7 @@ def get_version(session: Session, name: str, version: int | None = None) -> Rule
     number = ruleset.latest_version if version is None else version
     row = _version_row(session, ruleset.id, number) if number > 0 else None
     if row is None:
-        what = f"version {version}" if version is not None else "a published version"
+        what = f"version {version}" if version is not None else "published version"
         raise NotFound(f"ruleset {name!r} has no {what}", code="version_not_found")
     return row
 
