@@ -30,7 +30,6 @@ class Settings:
     redis_prefix: str = "op:"
     # How long a claimed outbox row stays reserved for a dispatcher before another may retry it.
     outbox_lease_seconds: float = DEFAULT_OUTBOX_LEASE_SECONDS
-    run_background: bool = False
     testing: bool = False
 
     @classmethod

@@ -120,10 +120,6 @@ def release(db: Database, name: str, holder: str, token: int | None = None) -> b
         return _rowcount(result) == 1
 
 
-def current_token(session: Session, name: str) -> int | None:
-    return session.execute(select(JobLease.fencing_token).where(JobLease.name == name)).scalar_one_or_none()
-
-
 def check_fence(session: Session, name: str, token: int) -> None:
     """Refuse (raise :class:`StaleFence`) when ``token`` is no longer the lease's newest.
 

@@ -22,11 +22,7 @@ def mask_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
     return masked
 
 
-_configured = False
-
-
 def configure_logging(level: int = logging.INFO, stream: Any = None) -> None:
-    global _configured
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -59,7 +55,6 @@ def configure_logging(level: int = logging.INFO, stream: Any = None) -> None:
     root.setLevel(level)
     for noisy in ("alembic", "waitress.queue"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    _configured = True
 
 
 def get_logger(name: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from sqlalchemy import DateTime, Dialect, TypeDecorator
 from sqlalchemy.types import JSON
@@ -34,4 +33,3 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSON(), "sqlite")
-JSONValue = Any
