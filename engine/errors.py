@@ -33,7 +33,7 @@ class ApiError(OrderPulseError):
             self.status = status
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        return error_body(self.code, self.message, self.details)
 
 
 class NotFound(ApiError):
@@ -61,7 +61,7 @@ class Forbidden(ApiError):
     code = "forbidden"
 
 
-def error_body(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 

@@ -58,7 +58,7 @@ class OrderPulseApi(Api):
             message = "request body is invalid: " + "; ".join(
                 f"{d['path'] or '/'}: {d['message']}" for d in details[:5]
             )
-        body = error_body(status, _HTTP_CODES.get(status, "error"), message, details)
+        body = error_body(_HTTP_CODES.get(status, "error"), message, details)
         response = jsonify(body)
         response.status_code = status
         headers = getattr(error, "get_headers", None)
