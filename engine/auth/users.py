@@ -6,6 +6,7 @@ stored only as their SHA-256 digest, each bound to one user.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -102,12 +103,19 @@ def principal_for_token(session: Session | Connection, token: str) -> Principal 
     return Principal(row.id, row.username, row.role, "token")
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when there is no user, made on first use, not at import."""
+    return _hasher.hash("not-a-real-password")
+
+
 def check_password(session: Session, username: str, password: str) -> User | None:
+    dummy = _dummy_hash()  # before the lookup, so the first miss costs no more than a hit
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active or not user.password_hash:
         # Spend the same time as a real check so usernames cannot be probed by timing.
         try:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(dummy, password)
         except (VerificationError, InvalidHashError):
             pass
         return None
@@ -116,6 +124,3 @@ def check_password(session: Session, username: str, password: str) -> User | Non
     except (VerificationError, InvalidHashError):
         return None
     return user
-
-
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
