@@ -24,3 +24,4 @@ def test_openapi_document_is_generated(client) -> None:
 def test_unknown_api_route_gives_json_error(client) -> None:
     resp = client.get("/api/v1/nope")
     assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
