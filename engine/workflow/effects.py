@@ -3,10 +3,12 @@ own transaction.
 
 Outside effects (chat notifications, SMS, connector calls such as ``wms.outbound``) become
 outbox rows, delivered later with the declared retries; the secrets of the channel travel as
-``env`` references, never as values. ``archive finance_voucher`` writes the voucher row in the
-same transaction (it is our own table, so it commits exactly once with the transition);
-``set`` changes the ticket's data; ``open M`` starts a ticket on machine M of the same ruleset
-version. This module decides nothing about whether an action is allowed.
+``env`` references, never as values (a notification's body is built by
+:mod:`engine.notifications`, shared with the inventory's alerts). ``archive finance_voucher``
+writes the voucher row in the same transaction (it is our own table, so it commits exactly
+once with the transition); ``set`` changes the ticket's data; ``open M`` starts a ticket on
+machine M of the same ruleset version. This module decides nothing about whether an action
+is allowed.
 
 On the hot path the rows are written with prepared Core ``INSERT`` statements, all outbox rows
 of one step in a single statement; an outbox row carries exactly the columns
@@ -24,6 +26,7 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.orm import Session
 
 from dsl import model as m
+from engine.notifications import declared_settings, notify_body, notify_topic
 from engine.outbox.service import outbox_values
 from engine.workflow.models import FinanceVoucher
 from engine.workflow.registry import CompiledAction, CompiledMachine
@@ -63,15 +66,6 @@ def render_message(template: str, env: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(_sub, template)
 
 
-def _settings(channel: m.ChannelDecl | None) -> dict[str, Any]:
-    if channel is None:
-        return {}
-    out: dict[str, Any] = {}
-    for s in channel.settings:
-        out[s.key] = {"env": s.value.var} if isinstance(s.value, m.EnvRef) else s.value.value
-    return out
-
-
 def apply_effects(
     session: Session,
     compiled: CompiledMachine,
@@ -101,20 +95,18 @@ def apply_effects(
     for i, effect in enumerate(effects):
         if isinstance(effect, m.Notify):
             channel = compiled.channels.get(effect.channel)
-            kind = channel.type if channel else "unknown"
+            topic = notify_topic(channel)
             to = holder.to_values[i](env) if i in holder.to_values else None
-            body = {**base, "channel": effect.channel, "channel_type": kind,
-                    "settings": _settings(channel), "message": render_message(effect.message, env),
-                    "to": to}
-            outbox.append(outbox_values(f"notify.{kind}", body, now=now, source=source, ruleset_version=label))
-            done.append({"effect": "notify", "channel": effect.channel, "topic": f"notify.{kind}"})
+            body = notify_body(effect.channel, channel, render_message(effect.message, env), to=to, context=base)
+            outbox.append(outbox_values(topic, body, now=now, source=source, ruleset_version=label))
+            done.append({"effect": "notify", "channel": effect.channel, "topic": topic})
         elif isinstance(effect, m.CallEffect):
             channel = compiled.channels.get(effect.target)
             kind = channel.type if channel else effect.target
             args = [a(env) for a in holder.call_args.get(i, [])]
             topic = f"call.{kind}.{effect.operation}"
             body = {**base, "target": effect.target, "operation": effect.operation, "args": args,
-                    "settings": _settings(channel)}
+                    "settings": declared_settings(channel)}
             outbox.append(outbox_values(topic, body, now=now, source=source, ruleset_version=label))
             done.append({"effect": "call", "topic": topic})
         elif isinstance(effect, m.Archive):
