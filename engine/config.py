@@ -30,6 +30,9 @@ class Settings:
     redis_prefix: str = "op:"
     # How long a claimed outbox row stays reserved for a dispatcher before another may retry it.
     outbox_lease_seconds: float = DEFAULT_OUTBOX_LEASE_SECONDS
+    # The declared channel (``channel 仓储群 feishu {…}`` in a published ruleset) that receives
+    # inventory alerts; None: alerts are only logged.
+    inventory_alert_channel: str | None = None
     testing: bool = False
 
     @classmethod
@@ -46,6 +49,7 @@ class Settings:
             "redis_prefix": env.get("ORDERPULSE_REDIS_PREFIX", "op:"),
             "outbox_lease_seconds": _positive_seconds(env, "ORDERPULSE_OUTBOX_LEASE_SECONDS",
                                                       DEFAULT_OUTBOX_LEASE_SECONDS),
+            "inventory_alert_channel": env.get("ORDERPULSE_INVENTORY_ALERT_CHANNEL", "").strip() or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

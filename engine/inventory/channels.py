@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from engine.services import Services
 
 CHANNELS = ("douyin", "taobao", "pdd", "kuaishou", "xiaohongshu", "miniprogram")
+CHANNEL_LABELS = {"douyin": "抖音", "taobao": "天猫", "pdd": "拼多多", "kuaishou": "快手",
+                  "xiaohongshu": "小红书", "miniprogram": "小程序"}
 ALL_SKUS = "*"
 _SKU_RE = re.compile(r"^[^\s/]{1,64}$")
 

@@ -1,12 +1,15 @@
 """The inventory section of ``orderpulse demo``: demo stock, the six channels as in-memory
 platforms that receive stock pushes and answer snapshot pulls, a channel buffer and quota,
-and two reserved orders — so ``/api/v1/stock/…`` has something to show.
+and two reserved orders — so ``/api/v1/stock/…`` has something to show. Inventory alerts go
+to the templates' 仓储群 channel (the demo's fake Feishu bot) unless
+``ORDERPULSE_INVENTORY_ALERT_CHANNEL`` names another.
 
 Idempotent: every change carries a fixed key, so a second start changes nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -29,14 +32,25 @@ DEMO_STOCK = [
     ("TSHIRT-W-L", "纯棉白T恤 L", 200),
     ("SCARF-SILK", "真丝围巾", 15),
 ]
+# Declared (feishu) by the library templates the demo publishes; the demo runs its fake bot.
+DEMO_ALERT_CHANNEL = "仓储群"
 DEMO_ORDERS = [
     ("DEMO-PDD-0001", "pdd", [{"sku_id": "TEA-LJ-250", "qty": 2}, {"sku_id": "SCARF-SILK", "qty": 1}]),
     ("DEMO-DY-0001", "douyin", [{"sku_id": "TSHIRT-W-M", "qty": 3}]),
 ]
 
 
+def configure_alert_channel(services: Services) -> str:
+    """Send inventory alerts to :data:`DEMO_ALERT_CHANNEL` unless the settings name a channel."""
+    if not services.settings.inventory_alert_channel:
+        services.settings = replace(services.settings, inventory_alert_channel=DEMO_ALERT_CHANNEL)
+    return services.settings.inventory_alert_channel or DEMO_ALERT_CHANNEL
+
+
 def setup_inventory_demo(services: Services, *, echo: bool = True) -> list[str]:
-    """Seed the demo stock and channels; returns (and prints) what it set up."""
+    """Seed the demo stock and channels and pick the alert channel; returns (and prints) what
+    it set up."""
+    alert_channel = configure_alert_channel(services)
     inv = inventory_for(services)
     for sku, title, qty in DEMO_STOCK:
         inv.adjust(sku, qty, f"demo inbound: {title}", key=f"demo-seed:{sku}", actor="demo")
@@ -54,6 +68,7 @@ def setup_inventory_demo(services: Services, *, echo: bool = True) -> list[str]:
         f"stock pushed to {len(CHANNELS)} in-memory channels (pdd holds back 2, douyin shows at most 5 scarves)"),
         (f"  try: GET /api/v1/stock/SCARF-SILK (available {scarf.get('available')}) and "
         "GET /api/v1/stock/SCARF-SILK/channels"),
+        f"  inventory alerts (Redis bypassed, platform showing more than available …) go to channel {alert_channel}",
     ]
     if echo:
         for line in lines_out:

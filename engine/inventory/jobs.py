@@ -9,7 +9,8 @@
 Each job is a scheduler singleton (one process per tick, through the scheduler's SQL lease);
 inside, the pullers and the reconciler also take their Redis lock and fencing token, so a
 run that outlives its tick cannot write over a newer one (I11). Registering the jobs also
-registers the ``inventory.stock_push`` outbox handler for this process's connectors.
+registers the outbox handlers of the inventory in this process: ``inventory.stock_push`` for
+its connectors and ``inventory.alert`` (see ``engine.inventory.alert_delivery``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.inventory.alert_delivery import register_alert_handler
 from engine.inventory.channels import channel_registry
 from engine.inventory.models import JobFence
 from engine.inventory.push import PUSH_TOPIC, make_push_handler, relay_pushes
@@ -131,6 +133,7 @@ def run_reconciler(run: JobRun) -> None:
 def register_periodic_jobs(scheduler: Scheduler) -> None:
     services = scheduler.services
     register_push_handler(services)
+    register_alert_handler(services)
     scheduler.every("inventory.push_relay", RELAY_EVERY_SECONDS, run_push_relay)
     scheduler.every("inventory.snapshots", SNAPSHOT_TICK_SECONDS, run_snapshot_pullers)
     if services.settings.redis_url:

@@ -119,15 +119,18 @@ class InventoryService:
 
     def raise_alert(self, kind: str, detail: dict[str, Any]) -> bool:
         """Log and queue an ``inventory.alert`` outbox row, at most one per kind every
-        ``ALERT_EVERY`` seconds per process."""
+        ``ALERT_EVERY`` seconds per process; ``engine.inventory.alert_delivery`` sends it to
+        the configured alert channel."""
         log.warning("inventory alert", kind=kind, **detail)
         now = time.monotonic()
         if now - self._last_alert.get(kind, -1e9) < ALERT_EVERY:
             return False
         self._last_alert[kind] = now
         try:
+            at = self.clock.now()
             with self.db.transaction() as s:
-                enqueue(s, ALERT_TOPIC, {"kind": kind, **detail}, now=self.clock.now(), source="inventory")
+                enqueue(s, ALERT_TOPIC, {"kind": kind, **detail, "raised_at": at.isoformat()}, now=at,
+                        source="inventory")
             self.alerts_raised += 1
             return True
         except Exception as exc:  # noqa: BLE001 - an alert must never break the sale

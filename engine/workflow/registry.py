@@ -217,6 +217,25 @@ class MachineRegistry:
                 return decl, name, version
         raise NotFound(f"no published ruleset declares hook {hook}", code="unknown_hook")
 
+    def find_channel(self, session: Session, channel: str) -> tuple[m.ChannelDecl, str, int]:
+        """The declaration of channel ``channel`` from the current published rulesets (for
+        senders outside a machine, such as inventory alerts). Rulesets may each declare the
+        same channel; if their declarations differ, which one is meant is unclear: Conflict."""
+        found: list[tuple[m.ChannelDecl, str, int]] = []
+        for name, version in sorted(self.published_rulesets(session)):
+            decl = self.ruleset_model(session, name, version).find("channel", channel)
+            if isinstance(decl, m.ChannelDecl):
+                found.append((decl, name, version))
+        if not found:
+            raise NotFound(f"no published ruleset declares channel {channel}", code="unknown_channel")
+        first = found[0][0]
+        differ = [f"{name}@{version}" for decl, name, version in found
+                  if (decl.type, frozenset(decl.settings)) != (first.type, frozenset(first.settings))]
+        if differ:
+            raise Conflict(f"channel {channel} is declared differently in {found[0][1]}@{found[0][2]} and "
+                           f"{', '.join(differ)}; make the declarations agree", code="ambiguous_channel")
+        return found[0]
+
 
 def registry_of(services: Any) -> MachineRegistry:
     """The process-wide registry kept on the services container."""

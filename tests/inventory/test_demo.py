@@ -1,14 +1,22 @@
-"""The inventory section of ``orderpulse demo``: idempotent, and its channels get stock."""
+"""The inventory section of ``orderpulse demo``: idempotent, its channels get stock, and its
+alerts reach the fake Feishu bot of the templates' 仓储群."""
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import select
+
+from connectors.fakes import FEISHU_BOTS, FakeCounterparts
+from engine.demo import publish_demo_templates
+from engine.inventory.alert_delivery import register_alert_handler
 from engine.inventory.audit import check_invariants, check_publications
 from engine.inventory.channels import CHANNELS, channel_registry
-from engine.inventory.demo import DEMO_STOCK, setup_inventory_demo
+from engine.inventory.demo import DEMO_ALERT_CHANNEL, DEMO_STOCK, setup_inventory_demo
 from engine.inventory.jobs import register_push_handler
 from engine.inventory.push import relay_pushes
-from engine.inventory.service import inventory_for
+from engine.inventory.service import ALERT_TOPIC, inventory_for
 from engine.outbox.dispatcher import Dispatcher
+from engine.storage.models import OutboxMessage
 
 
 def test_demo_section_seeds_once_and_feeds_the_channels(services) -> None:
@@ -30,5 +38,34 @@ def test_demo_section_seeds_once_and_feeds_the_channels(services) -> None:
     assert pdd.shown["SCARF-SILK"] == 12 and douyin.shown["SCARF-SILK"] == 5  # buffer 2; quota 5
     assert check_publications(inv.db, {c: registry.get(c).pushes for c in CHANNELS}) == []
     assert check_invariants(inv.db) == []
+    if inv.gate is not None:
+        inv.gate.wipe()
+
+
+def test_demo_alerts_reach_the_fake_feishu_bot_of_the_warehouse_group(services,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    publish_demo_templates(services)
+    with FakeCounterparts() as fakes:
+        for name, value in fakes.environment().items():
+            monkeypatch.setenv(name, value)
+        inv = inventory_for(services)
+        if inv.gate is not None:
+            inv.gate.wipe()
+            inv.ensure_gate()
+        lines = setup_inventory_demo(services, echo=False)
+        assert services.settings.inventory_alert_channel == DEMO_ALERT_CHANNEL == "仓储群"
+        assert "仓储群" in lines[-1]
+        register_push_handler(services)
+        register_alert_handler(services)
+        inv.raise_alert("channel_shows_more_than_available",
+                        {"channel": "pdd", "skus": [{"sku_id": "SCARF-SILK", "reported": 30, "available": 12}]})
+        Dispatcher(services, worker_id="demo").dispatch_due(now=services.clock.now(), limit=1000)
+        with services.db.session() as s:
+            statuses = set(s.scalars(select(OutboxMessage.status).where(OutboxMessage.topic == ALERT_TOPIC)))
+        assert statuses == {"delivered"}
+        warehouse_token = FEISHU_BOTS["warehouse"][2]
+        assert {m["token"] for m in fakes.feishu.messages} == {warehouse_token}
+        assert any(m["text"].startswith("库存告警：拼多多平台显示库存高于可售（SCARF-SILK 显示 30、可售 12）")
+                   for m in fakes.feishu.messages)
     if inv.gate is not None:
         inv.gate.wipe()
