@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.storage.raw import RawReads
+
 
 class Database:
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
@@ -37,6 +39,14 @@ class Database:
         if self.is_sqlite:
             self._configure_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._raw_reads: RawReads | None = None
+
+    @property
+    def raw_reads(self) -> RawReads:
+        """Indexed reads on kept raw connections (engine/storage/raw.py), made on first use."""
+        if self._raw_reads is None:
+            self._raw_reads = RawReads(self)
+        return self._raw_reads
 
     @staticmethod
     def _configure_sqlite(engine: Engine) -> None:
@@ -94,4 +104,6 @@ class Database:
             return False
 
     def dispose(self) -> None:
+        if self._raw_reads is not None:
+            self._raw_reads.close()
         self.engine.dispose()

@@ -1,8 +1,10 @@
 """Database faults (INVENTORY.md F7, F10).
 
-F7: the PostgreSQL connection is cut during COMMIT — before the server sees it, or after the
-commit is durable but before the client hears it — and the call is retried with the same
-key: it acts once and answers as the first time. F10: many SQLite writer processes, one
+F7: the PostgreSQL connection is cut during the commit — before the server sees it, or after
+the commit is durable but before the client hears it — and the call is retried with the same
+key: it acts once and answers as the first time. A reservation commits with its one statement
+(``SELECT inventory_reserve(...)`` in autocommit), so its cut falls on that statement; release
+(the ORM path) is cut on its ``COMMIT``. F10: many SQLite writer processes, one
 holding the write lock when killed and one killed mid-run: the others never see "database
 is locked", and I1–I3 and the storm bounds hold.
 """
@@ -51,7 +53,7 @@ def _entries(inv: InventoryService, op: str) -> int:
 def test_f7_connection_reset_during_commit_is_retried_with_the_same_key(pg_proxy, after_reply) -> None:
     inv, proxy = pg_proxy
     inv.adjust("A", 5, "inbound")
-    proxy.set_mode("cut_on", pattern=b"COMMIT", after_reply=after_reply)
+    proxy.set_mode("cut_on", pattern=b"inventory_reserve", after_reply=after_reply)
     out = inv.reserve("o1", [{"sku_id": "A", "qty": 2}])
     assert proxy.cuts == 1
     assert out.replayed is after_reply  # committed before the cut: the retry finds the first answer
