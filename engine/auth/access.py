@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request, session as flask_session
 
 from engine.auth.roles import STAFF_ROLES
-from engine.auth.users import Principal, principal_for_token
+from engine.auth.users import Principal, principal_for_bearer
 from engine.errors import Forbidden, Unauthorized
 from engine.storage.models import User
 
@@ -96,9 +96,7 @@ def authenticate() -> Principal | None:
     header = request.headers.get("Authorization", "")
     principal: Principal | None = None
     if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-        with services.db.engine.connect() as conn:
-            principal = principal_for_token(conn, token)
+        principal = principal_for_bearer(services.db, header[7:].strip())
     elif "user_id" in flask_session:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             current_app.extensions["csrf"].protect()

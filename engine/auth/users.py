@@ -10,16 +10,20 @@ import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.auth.roles import STAFF_ROLES, normalize_role
 from engine.clock import Clock, SystemClock
 from engine.errors import ApiError, Conflict
 from engine.storage.models import ApiToken, User
+
+if TYPE_CHECKING:
+    from engine.storage.db import Database
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "op_"
@@ -87,20 +91,23 @@ def issue_token(session: Session, user: User, name: str = "", *, clock: Clock | 
     return token
 
 
-_PRINCIPAL_FOR_TOKEN = (
-    select(User.id, User.username, User.role)
-    .join(ApiToken, ApiToken.user_id == User.id)
-    .where(ApiToken.token_hash == bindparam("token_hash"),
-           ApiToken.revoked_at.is_(None), User.active.is_(True))
+# The caller a bearer token stands for: the token joined to its active user.
+_PRINCIPAL_FOR_DIGEST_SQL = (
+    "SELECT users.id, users.username, users.role FROM api_tokens JOIN users ON users.id = api_tokens.user_id "
+    "WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL AND users.active = ?"
 )
 
 
-def principal_for_token(session: Session | Connection, token: str) -> Principal | None:
-    """The caller a bearer token stands for, in one query (token joined to its active user)."""
-    row = session.execute(_PRINCIPAL_FOR_TOKEN, {"token_hash": hash_token(token)}).first()
-    if row is None:
+def principal_for_bearer(db: Database, token: str) -> Principal | None:
+    """The caller ``token`` stands for, in one round trip with no pool checkout: every API
+    request pays it, so it reads on a kept raw connection (engine/storage/raw.py). Always
+    read, never cached: a revoked token or a deactivated user is refused from the next
+    request on."""
+    rows = db.raw_reads.fetch(_PRINCIPAL_FOR_DIGEST_SQL, (hash_token(token), True))
+    if not rows:
         return None
-    return Principal(row.id, row.username, row.role, "token")
+    user_id, username, role = rows[0]
+    return Principal(user_id, username, role, "token")
 
 
 @functools.cache
