@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import Flask
@@ -11,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.api import API_PREFIX, init_api
 from engine.auth.access import enforce_declared_access, public
+from engine.auth.sessions import CookieSessions
 from engine.config import Settings
 from engine.services import Services
 
@@ -33,11 +35,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         RATELIMIT_HEADERS_ENABLED=True,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.session_interface = CookieSessions()
     app.extensions["orderpulse"] = services
 
     csrf = CSRFProtect(app)
     app.extensions["csrf"] = csrf
     limiter = Limiter(get_remote_address, app=app, default_limits=[])
+    _scope_limiter_to_builder(app, limiter)
     app.extensions["orderpulse_limiter"] = limiter
     app.before_request(enforce_declared_access)  # access is checked before body parsing
 
@@ -52,6 +56,23 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
         app.view_functions["api-docs.openapi_json"] = public(openapi_json)
     return app
+
+
+def _scope_limiter_to_builder(app: Flask, limiter: Limiter) -> None:
+    """Flask-Limiter hooks itself into every request, but only builder routes (the login form)
+    are limited: its hooks move to the ``builder`` blueprint's scope (Flask's documented
+    ``{scope: [functions]}`` hook tables), so API requests do not pay for them."""
+
+    def mine(func: Any) -> bool:
+        if isinstance(func, functools.partial):
+            return bool(func.args) and func.args[0] is limiter
+        return getattr(func, "__self__", None) is limiter
+
+    for table in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        everywhere = table.get(None, [])
+        moved = [f for f in everywhere if mine(f)]
+        table[None] = [f for f in everywhere if not mine(f)]
+        table.setdefault("builder", []).extend(moved)
 
 
 def _register_blueprints(app: Flask, api: Any, limiter: Limiter) -> None:

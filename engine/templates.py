@@ -127,7 +127,7 @@ def read_template(name: str) -> Any:
 
 @blp.route("/<name>/import", methods=["POST"])
 @allow("admin", "ops")
-@blp.arguments(ImportBody)
+@blp.arguments(ImportBody())
 @blp.response(201)
 def import_route(body: dict[str, Any], name: str) -> dict[str, Any]:
     """Import template NAME as a ruleset draft (edit, check and publish it afterwards)."""

@@ -115,7 +115,7 @@ def get_stock(sku_id: str) -> Any:
 
 
 @blp.route("/reserve", methods=["POST"])
-@blp.arguments(ReserveSchema)
+@blp.arguments(ReserveSchema())
 @blp.response(200)
 @blp.alt_response(409, description="insufficient_stock: details name each short SKU")
 @allow("admin", "ops", "warehouse")
@@ -130,7 +130,7 @@ def reserve(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/release", methods=["POST"])
-@blp.arguments(ReleaseSchema)
+@blp.arguments(ReleaseSchema())
 @blp.response(200)
 @allow("admin", "ops", "warehouse", "cs", "cs_lead")
 def release(body: dict[str, Any]) -> Any:
@@ -138,7 +138,7 @@ def release(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/ship", methods=["POST"])
-@blp.arguments(ShipSchema)
+@blp.arguments(ShipSchema())
 @blp.response(200)
 @allow("admin", "ops", "warehouse")
 def ship(body: dict[str, Any]) -> Any:
@@ -146,7 +146,7 @@ def ship(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/adjust", methods=["POST"])
-@blp.arguments(AdjustSchema)
+@blp.arguments(AdjustSchema())
 @blp.response(200)
 @allow("admin", "warehouse")
 def adjust(body: dict[str, Any]) -> Any:
@@ -162,7 +162,7 @@ def get_channels(sku_id: str) -> Any:
 
 
 @blp.route("/<string:sku_id>/channels/<string:channel>", methods=["PUT"])
-@blp.arguments(ChannelRuleSchema)
+@blp.arguments(ChannelRuleSchema())
 @blp.response(200, ChannelRuleOutSchema)
 @allow("admin", "ops")
 def put_channel_rule(body: dict[str, Any], sku_id: str, channel: str) -> Any:

@@ -54,7 +54,7 @@ def _services() -> Any:
 
 @blp.route("", methods=["GET"])
 @allow("admin")
-@blp.arguments(OutboxQuerySchema, location="query")
+@blp.arguments(OutboxQuerySchema(), location="query")
 @blp.response(200, OutboxListSchema)
 def list_outbox(query: dict[str, Any]) -> dict[str, list[OutboxMessage]]:
     """List outbox rows, newest first (e.g. ``?status=dead``)."""

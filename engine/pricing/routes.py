@@ -50,7 +50,7 @@ def _plan(args: dict[str, Any]) -> PricingPlan:
 
 @blp.route("/quote", methods=["POST"])
 @allow(*ALL_STAFF)
-@blp.arguments(QuoteRequestSchema)
+@blp.arguments(QuoteRequestSchema())
 @blp.response(200, QuoteSchema)
 @blp.alt_response(404, schema=PricingErrorBodySchema, description="ruleset_not_found / version_not_found")
 @blp.alt_response(422, schema=PricingErrorBodySchema,

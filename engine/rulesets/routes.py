@@ -62,7 +62,7 @@ def list_rulesets() -> Any:
 
 @blp.route("", methods=["POST"])
 @allow(*EDITORS)
-@blp.arguments(RulesetCreateSchema)
+@blp.arguments(RulesetCreateSchema())
 @blp.response(201, DraftSchema)
 @blp.alt_response(409, schema=ErrorBodySchema, description="a ruleset with this name exists")
 def create_ruleset(args: dict[str, Any]) -> Any:
@@ -97,7 +97,7 @@ def get_draft(name: str) -> Any:
 
 @blp.route("/<name>/draft", methods=["PUT"])
 @allow(*EDITORS)
-@blp.arguments(DraftPutSchema)
+@blp.arguments(DraftPutSchema())
 @blp.response(200, DraftSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
 @blp.alt_response(409, schema=ErrorBodySchema, description="stale_revision: the draft changed since `revision`")
@@ -113,7 +113,7 @@ def put_draft(args: dict[str, Any], name: str) -> Any:
 
 @blp.route("/<name>/check", methods=["POST"])
 @allow(*EDITORS)
-@blp.arguments(CheckSchema)
+@blp.arguments(CheckSchema())
 @blp.response(200, CheckResultSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
 def check_ruleset(args: dict[str, Any], name: str) -> Any:
@@ -125,7 +125,7 @@ def check_ruleset(args: dict[str, Any], name: str) -> Any:
 
 @blp.route("/<name>/publish", methods=["POST"])
 @allow(*EDITORS)
-@blp.arguments(PublishSchema)
+@blp.arguments(PublishSchema())
 @blp.response(201, VersionSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
 @blp.alt_response(409, schema=ErrorBodySchema, description="stale_base, stale_revision, unchanged or version_conflict")
@@ -142,7 +142,7 @@ def publish(args: dict[str, Any], name: str) -> Any:
 
 @blp.route("/<name>/rollback", methods=["POST"])
 @allow(*EDITORS)
-@blp.arguments(RollbackSchema)
+@blp.arguments(RollbackSchema())
 @blp.response(201, VersionSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
 @blp.alt_response(409, schema=ErrorBodySchema, description="stale_base or already_latest")

@@ -76,7 +76,7 @@ def _services() -> Any:
 
 @machines_blp.route("/<machine>/instances", methods=["POST"])
 @allow(*ALL_STAFF)
-@machines_blp.arguments(CreateInstanceBody)
+@machines_blp.arguments(CreateInstanceBody())
 @machines_blp.response(201, InstanceOut)
 def create_instance(body: dict[str, Any], machine: str) -> dict[str, Any]:
     """Open a ticket on the current published version of MACHINE."""
@@ -115,7 +115,7 @@ def read_instance(instance_id: int) -> dict[str, Any]:
 
 @instances_blp.route("/<int:instance_id>/actions/<action>", methods=["POST"])
 @allow(*ALL_STAFF)
-@instances_blp.arguments(ActionPayload)
+@instances_blp.arguments(ActionPayload())
 @instances_blp.response(200, InstanceOut)
 def fire_action(payload: dict[str, Any], instance_id: int, action: str) -> dict[str, Any]:
     """Fire ACTION on the ticket; the body is its payload. Send ``Idempotency-Key`` so a retry
