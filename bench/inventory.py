@@ -58,7 +58,7 @@ def raw_evalsha(redis_url: str, prefix: str, seconds: float) -> float:
     gate.client.set(gate.k_epoch, "1")
     gate.client.hset(gate.k_avail, "RAW", 10**9)
     sha = gate.client.script_load(gate._reserve.script)
-    keys = [gate.k_avail, gate.k_epoch, None, gate.k_holds, gate.k_stream, gate.k_pend]
+    keys = [gate.k_avail, gate.k_epoch, None, gate.k_holds, gate.k_stream, gate.k_pend, gate.k_seen]
     lat: list[float] = []
     n = 0
     start = time.perf_counter()

@@ -1,12 +1,14 @@
 """The Redis admission gate in front of SQL: fast "sold out" for the crowd, never the record.
 
 Owns the gate's keys (all under ``settings.redis_prefix`` with the ``{inv}`` hash tag), the
-epoch, holds, and the rebuild from SQL. Any Redis error makes the caller bypass the gate;
+epoch, holds, the filter of reservation keys seen (so a "sold out" for a new key needs no SQL
+read), and the rebuild from SQL. Any Redis error makes the caller bypass the gate;
 nothing here decides a reservation on its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +25,10 @@ log = get_logger(__name__)
 
 COMMITTED_HOLD_TTL = 24 * 3600
 REBUILD_BATCH = 500
+KEY_BATCH = 5000
+# read_keys(after_id, limit) -> (accepted reservation keys with request id > after_id, in id
+# order, at most limit; the last one's id, or after_id when none)
+KeyReader = Callable[[int, int], tuple[list[str], int]]
 
 
 @dataclass
@@ -30,6 +36,7 @@ class GateAnswer:
     verdict: str  # ok | replay | short | unsure (SQL decides, nothing held) | bypass
     short: list[dict[str, Any]] | None = None
     reason: str = ""
+    seen: bool = True  # with "short": the key may have been accepted before (confirm with SQL)
 
 
 class RedisGate:
@@ -48,17 +55,21 @@ class RedisGate:
         self.k_hold = base + "hold:"
         self.k_applied = base + "applied:"
         self.k_run_id = base + "run_id"
+        self.k_seen = base + "seen"
+        self.k_seen_rebuild = base + "seen_rebuild"
+        self.k_seen_upto = base + "seen_upto"
         self.base = base
         self._epoch: str | None = None
         self._reserve = client.register_script(gate_scripts.RESERVE)
         self._release = client.register_script(gate_scripts.RELEASE_HOLD)
         self._commit = client.register_script(gate_scripts.COMMIT_HOLD)
         self._delta = client.register_script(gate_scripts.APPLY_DELTA)
+        self._mark = client.register_script(gate_scripts.MARK_SEEN)
         self.reconcile_script = client.register_script(gate_scripts.RECONCILE)
 
     def load_scripts(self) -> None:
         """Load every script (a fresh or restarted Redis has none) so calls go straight to EVALSHA."""
-        for script in (self._reserve, self._release, self._commit, self._delta, self.reconcile_script):
+        for script in (self._reserve, self._release, self._commit, self._delta, self._mark, self.reconcile_script):
             self.client.script_load(script.script)
 
     def lock_key(self, name: str) -> str:
@@ -90,7 +101,7 @@ class RedisGate:
                 for ln in lines:
                     argv += [ln.sku_id, ln.qty]
                 res = self._reserve(keys=[self.k_avail, self.k_epoch, self.k_hold + key, self.k_holds,
-                                          self.k_stream, self.k_pend], args=argv)
+                                          self.k_stream, self.k_pend, self.k_seen], args=argv)
                 verdict = res[0]
                 if verdict == "stale":
                     self._epoch = None
@@ -104,8 +115,8 @@ class RedisGate:
                 if verdict == "unsure":
                     return GateAnswer("unsure")
                 short = [{"sku_id": res[i], "requested": next(ln.qty for ln in lines if ln.sku_id == res[i]),
-                          "available": max(0, int(res[i + 1]))} for i in range(1, len(res), 2)]
-                return GateAnswer("short", short=short)
+                          "available": max(0, int(res[i + 1]))} for i in range(2, len(res), 2)]
+                return GateAnswer("short", short=short, seen=int(res[1]) == 1)
             return GateAnswer("bypass", reason="epoch_changing")
         except RedisError as exc:
             self._epoch = None
@@ -120,27 +131,65 @@ class RedisGate:
 
     def commit_hold(self, key: str) -> bool:
         try:
-            return bool(self._commit(keys=[self.k_hold + key, self.k_holds, self.k_epoch, self.k_pend],
-                                     args=[key, COMMITTED_HOLD_TTL]))
+            return bool(self._commit(keys=[self.k_hold + key, self.k_holds, self.k_epoch, self.k_pend,
+                                           self.k_seen, self.k_seen_rebuild], args=[key, COMMITTED_HOLD_TTL]))
         except RedisError:
             return False  # the reconciler sees the SQL record and commits it
 
-    def apply_delta(self, op_key: str, deltas: dict[str, int]) -> str:
-        """Mirror a committed release/adjust (once per op key); 'stale'/'error' leave it to the reconciler."""
+    def apply_delta(self, op_key: str, deltas: dict[str, int], *, seen_key: str = "") -> str:
+        """Mirror a committed reservation/release/adjust (once per op key), marking
+        ``seen_key`` as an accepted reservation key; 'stale'/'error' leave it to the reconciler."""
         if not deltas:
             return "noop"
         try:
             epoch = self._known_epoch()
             if epoch is None:
                 return "stale"
-            argv: list[Any] = [epoch, op_key, COMMITTED_HOLD_TTL]
+            argv: list[Any] = [epoch, op_key, COMMITTED_HOLD_TTL, seen_key]
             for sku, d in sorted(deltas.items()):
                 argv += [sku, d]
-            return str(self._delta(keys=[self.k_avail, self.k_epoch, self.k_applied + op_key, self.k_stream],
-                                   args=argv))
+            return str(self._delta(keys=[self.k_avail, self.k_epoch, self.k_applied + op_key, self.k_stream,
+                                         self.k_seen, self.k_seen_rebuild], args=argv))
         except RedisError:
             self._epoch = None
             return "error"
+
+    def mark_seen(self, keys: list[str]) -> bool:
+        """Record reservation keys SQL accepted without a gate hold; False on a Redis error."""
+        if not keys:
+            return True
+        try:
+            self._mark(keys=[self.k_seen, self.k_seen_rebuild], args=keys)
+            return True
+        except RedisError:
+            return False
+
+    def seen_upto(self) -> int:
+        """The newest request id the seen-keys filter was synced with (rebuild or catch-up)."""
+        return int(self.client.get(self.k_seen_upto) or 0)
+
+    def catch_up_seen(self, read_keys: KeyReader, *, overlap: int) -> int:
+        """Mark the keys SQL accepted since the last sync, starting ``overlap`` request ids
+        back so a reservation that committed after a newer one is not missed. Returns how many
+        keys were marked."""
+        upto = self.seen_upto()
+        marked, newest = self._mark_from(read_keys, max(0, upto - overlap), self.k_seen)
+        if newest > upto:
+            self.client.set(self.k_seen_upto, newest)
+        return marked
+
+    def _mark_from(self, read_keys: KeyReader, after: int, bits: str) -> tuple[int, int]:
+        """Mark every key ``read_keys`` yields after request id ``after``, a batch at a time."""
+        marked = 0
+        while True:
+            keys, newest = read_keys(after, KEY_BATCH)
+            if not keys:
+                return marked, after
+            for i in range(0, len(keys), REBUILD_BATCH):
+                target = [bits, bits] if bits == self.k_seen_rebuild else [bits, self.k_seen_rebuild]
+                self._mark(keys=target, args=keys[i:i + REBUILD_BATCH])
+            marked += len(keys)
+            after = newest
 
     # -- rebuild -----------------------------------------------------------------------------
     def needs_rebuild(self) -> bool:
@@ -151,11 +200,15 @@ class RedisGate:
         run_id = self.client.info("server").get("run_id")
         return self.client.get(self.k_run_id) != run_id
 
-    def rebuild(self, read_sql: Callable[[], dict[str, int]], *, lock_timeout: float = 30.0) -> str | None:
-        """Bump the epoch and load the counters from SQL; scripts refuse meanwhile (callers bypass).
+    def rebuild(self, read_sql: Callable[[], dict[str, int]], read_keys: KeyReader | None = None, *,
+                lock_timeout: float = 30.0) -> str | None:
+        """Bump the epoch and load the counters and the seen-keys filter from SQL; scripts
+        refuse meanwhile (callers bypass).
 
-        ``read_sql`` is called after the epoch is parked, so no hold of the new epoch predates
-        it. Returns the new epoch, or None when another process holds the rebuild lock.
+        ``read_sql`` and ``read_keys`` (every accepted reservation key after an id, and the
+        newest id) are called after the epoch is parked and the new filter exists, so no hold
+        of the new epoch predates them and a key accepted meanwhile is marked in the new
+        filter too. Returns the new epoch, or None when another process holds the rebuild lock.
         """
         lock = self.client.lock(self.lock_key("rebuild"), timeout=lock_timeout, blocking_timeout=0)
         if not lock.acquire(blocking=False):
@@ -163,7 +216,11 @@ class RedisGate:
         try:
             new_epoch = str(self.client.incr(self.k_epoch_seq))
             self.client.set(self.k_epoch, "rebuilding")
+            self.client.delete(self.k_seen_rebuild)
+            self.client.setbit(self.k_seen_rebuild, 0, 0)  # exists from here on: marks land in it too
             available: dict[str, int] = read_sql()
+            _marked, newest = (self._mark_from(read_keys, 0, self.k_seen_rebuild) if read_keys is not None
+                               else (0, 0))
             tmp = self.base + "avail_rebuild"
             self.client.delete(tmp)
             items = sorted(available.items())
@@ -175,6 +232,8 @@ class RedisGate:
             else:
                 pipe.delete(self.k_avail)
             pipe.delete(self.k_pend)  # holds of older epochs no longer count
+            pipe.rename(self.k_seen_rebuild, self.k_seen)
+            pipe.set(self.k_seen_upto, newest)
             pipe.set(self.k_epoch, new_epoch)
             pipe.set(self.k_run_id, self.client.info("server").get("run_id", ""))
             pipe.xadd(self.k_stream, {"op": "rebuild", "epoch": new_epoch}, maxlen=10000, approximate=True)
@@ -195,6 +254,14 @@ class RedisGate:
     def pending_units(self) -> dict[str, int]:
         """Units held by pending holds of the current epoch, per SKU (zeros left out)."""
         return {k: int(v) for k, v in self.client.hgetall(self.k_pend).items() if int(v) != 0}
+
+    def maybe_seen(self, key: str) -> bool:
+        """Whether the seen-keys filter may hold ``key`` (the scripts' six SHA-1 bit offsets)."""
+        digest = hashlib.sha1(key.encode()).hexdigest()
+        pipe = self.client.pipeline(transaction=False)
+        for i in range(6):
+            pipe.getbit(self.k_seen, int(digest[i * 6:i * 6 + 6], 16))
+        return all(pipe.execute())
 
     def holds(self) -> list[tuple[str, dict[str, str]]]:
         out = []

@@ -8,10 +8,46 @@ because of pending holds (``avail + pend >= qty``) may yet fit — those holds c
 refused by SQL and given back — so the script answers ``unsure`` and SQL decides; the gate
 answers ``short`` only when a line is short even counting every pending hold as returned,
 so "sold out" means SQL really had less than asked (I9).
+
+``seen`` is a Bloom filter (a 2^24-bit string, six bits per key taken from the key's SHA-1) of
+every reservation key the gate or SQL ever accepted: a hold sets the key's bits, so do a hold
+committed after a rebuild, a mirrored SQL-only reservation and the rebuild (every key SQL holds). A
+"sold out" whose key is certainly not in it is answered by the gate alone; a key that may be
+in it (a replay, or a false positive) is confirmed against SQL's record, which answers a
+replay with its first answer. While a rebuild fills ``seen_rebuild``, marks go to both.
 """
 
-# KEYS: avail, epoch, hold, holds, stream, pend · ARGV: epoch, key, now_ms, sku, qty, ...
-RESERVE = """
+# The six bit offsets of a key (24-bit slices of its SHA-1), set or read in one BITFIELD call.
+_SEEN = """
+local function seen_fields(key, op)
+  local h = redis.sha1hex(key)
+  local args = {}
+  for i = 0, 5 do
+    local offset = tonumber(string.sub(h, i * 6 + 1, i * 6 + 6), 16)
+    args[#args + 1] = op; args[#args + 1] = 'u1'; args[#args + 1] = offset
+    if op == 'SET' then args[#args + 1] = 1 end
+  end
+  return args
+end
+local function seen_check(bits, key)
+  local got = redis.call('BITFIELD_RO', bits, unpack(seen_fields(key, 'GET')))
+  for i = 1, 6 do
+    if got[i] == 0 then return false end
+  end
+  return true
+end
+local function mark_seen(live, rebuilding, key)
+  redis.call('BITFIELD', live, unpack(seen_fields(key, 'SET')))
+  if redis.call('EXISTS', rebuilding) == 1 then
+    redis.call('BITFIELD', rebuilding, unpack(seen_fields(key, 'SET')))
+  end
+end
+"""
+
+# KEYS: avail, epoch, hold, holds, stream, pend, seen · ARGV: epoch, key, now_ms, sku, qty, ...
+# Answers: ok · replay STATE · stale EPOCH · missing SKU… · unsure · short SEEN SKU AVAIL … where
+# SEEN is 1 when the key may have been accepted before (confirm with SQL), 0 when certainly not.
+RESERVE = _SEEN + """
 local e = redis.call('GET', KEYS[2])
 if (not e) or e ~= ARGV[1] then return {'stale', e or ''} end
 if redis.call('EXISTS', KEYS[3]) == 1 then
@@ -34,7 +70,9 @@ for i = 4, #ARGV, 2 do
   end
 end
 if #missing > 0 then return {'missing', unpack(missing)} end
-if #short > 0 then return {'short', unpack(short)} end
+if #short > 0 then
+  return {'short', seen_check(KEYS[7], ARGV[2]) and 1 or 0, unpack(short)}
+end
 if unsure then return {'unsure'} end
 for i = 4, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1]))
@@ -43,6 +81,7 @@ for i = 4, #ARGV, 2 do
 end
 redis.call('HSET', KEYS[3], 'state', 'pending', 'epoch', ARGV[1], 'at', ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('BITFIELD', KEYS[7], unpack(seen_fields(ARGV[2], 'SET')))
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'op', 'hold', 'key', ARGV[2])
 return {'ok'}
 """
@@ -65,10 +104,15 @@ redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'op', 'release_hold', 'ke
 return 1
 """
 
-# KEYS: hold, holds, epoch, pend · ARGV: key, ttl seconds
-COMMIT_HOLD = """
+# KEYS: hold, holds, epoch, pend, seen, seen_rebuild · ARGV: key, ttl seconds
+# The hold marked the key seen in its epoch's filter; after a rebuild (or during one, or with
+# the hold gone) the key is marked again so the new filter has it.
+COMMIT_HOLD = _SEEN + """
+local held = redis.call('HGET', KEYS[1], 'epoch')
+local same_epoch = held and held == redis.call('GET', KEYS[3])
+if not same_epoch then mark_seen(KEYS[5], KEYS[6], ARGV[1]) end
 if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
-if redis.call('HGET', KEYS[1], 'epoch') == redis.call('GET', KEYS[3]) then
+if same_epoch then
   local f = redis.call('HGETALL', KEYS[1])
   for i = 1, #f, 2 do
     if string.sub(f[i], 1, 2) == 's:' then
@@ -82,11 +126,13 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: avail, epoch, applied-marker, stream · ARGV: epoch, op key, ttl, sku, delta, ...
-APPLY_DELTA = """
+# KEYS: avail, epoch, applied-marker, stream, seen, seen_rebuild
+# ARGV: epoch, op key, ttl, reservation key to mark seen ('' for none), sku, delta, ...
+APPLY_DELTA = _SEEN + """
+if ARGV[4] ~= '' then mark_seen(KEYS[5], KEYS[6], ARGV[4]) end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'stale' end
 if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', tonumber(ARGV[3])) then return 'replay' end
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[1], ARGV[i], tonumber(ARGV[i + 1]))
 end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'op', 'delta', 'key', ARGV[2])
@@ -139,4 +185,11 @@ for _, s in ipairs(all) do
   end
 end
 return drift
+"""
+
+# KEYS: seen, seen_rebuild · ARGV: reservation key, ... — marks keys SQL accepted without the
+# gate (bypassed calls, the reconciler's catch-up); the rebuild fills seen_rebuild alone.
+MARK_SEEN = _SEEN + """
+for i = 1, #ARGV do mark_seen(KEYS[1], KEYS[2], ARGV[i]) end
+return #ARGV
 """

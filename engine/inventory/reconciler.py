@@ -1,6 +1,8 @@
 """The reconciler: compares the Redis gate with SQL and repairs drift, single-instance.
 
 One run: take the lock and a fencing token; rebuild when the epoch is gone or Redis restarted;
+mark in the gate's seen-keys filter the reservation keys SQL accepted since the last run (keys
+accepted while Redis could not be reached, by a process that died before it could mark them);
 settle pending holds (committed in SQL → commit; older than ``grace`` with no SQL record →
 orphan, freed); then set each counter to SQL's availability minus the still-pending holds, in
 one Lua script that refuses a stale epoch or token; record the run in SQL through the fence
@@ -20,6 +22,8 @@ from engine.logs import get_logger
 log = get_logger(__name__)
 
 JOB = "inventory.reconcile"
+# Request ids are taken at insert and committed out of order: re-read this many ids back.
+SEEN_OVERLAP = 1000
 
 
 @dataclass
@@ -29,6 +33,7 @@ class ReconcileReport:
     rebuilt: bool = False
     orphans_freed: list[str] = field(default_factory=list)
     holds_committed: list[str] = field(default_factory=list)
+    keys_marked: int = 0
     drift: list[dict[str, Any]] = field(default_factory=list)
     refused: str = ""
 
@@ -50,6 +55,7 @@ def reconcile_once(inventory: InventoryService, *, grace_seconds: float = 30.0,
         if epoch is None:
             report.refused = "no_epoch"
             return report
+        report.keys_marked = gate.catch_up_seen(inventory.store.reserve_keys_after, overlap=SEEN_OVERLAP)
         now_ms = time.time() * 1000
         for key, hold in gate.holds():
             if hold.get("state") != "pending":

@@ -13,6 +13,7 @@ per-channel view of a SKU.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,7 @@ _GATE_LABEL = {"ok": "passed", "replay": "passed", "unsure": "deferred", "bypass
 ALERT_EVERY = 30.0
 GATE_SOCKET_TIMEOUT = 0.5
 BREAKER_SECONDS = 1.0
+UNMARKED_LIMIT = 10_000
 
 
 def make_gate_client(redis_url: str, *, timeout: float = GATE_SOCKET_TIMEOUT) -> Any:
@@ -87,6 +89,10 @@ class InventoryService:
         self._breaker_until = 0.0
         self._last_alert: dict[str, float] = {}
         self.alerts_raised = 0
+        # Keys SQL accepted while Redis could not be reached: marked seen once it answers again
+        # (the reconciler's catch-up marks them too, should this process die first).
+        self._unmarked: list[str] = []
+        self._unmarked_lock = threading.Lock()
 
     # -- gate bookkeeping ---------------------------------------------------------------------
     def _gate_hold(self, key: str, lines: list[OrderLine]) -> GateAnswer:
@@ -94,6 +100,8 @@ class InventoryService:
             return GateAnswer("none")
         if time.monotonic() < self._breaker_until:
             return GateAnswer("bypass", reason="breaker_open")
+        if self._unmarked:
+            self._flush_unmarked()
         answer = self.gate.hold(key, lines)
         if answer.verdict == "bypass":
             if answer.reason.startswith("redis_error"):
@@ -104,6 +112,23 @@ class InventoryService:
                 self.raise_alert("gate_bypassed", {"reason": answer.reason})
         return answer
 
+    def _flush_unmarked(self) -> None:
+        with self._unmarked_lock:
+            keys, self._unmarked = self._unmarked, []
+        if not self.gate.mark_seen(keys):  # type: ignore[union-attr]
+            with self._unmarked_lock:
+                self._unmarked = keys + self._unmarked
+
+    def _mark_bypassed(self, key: str, reason: str) -> None:
+        """SQL accepted ``key`` without a gate hold: the gate must know the key was seen."""
+        if reason.startswith("redis_error") or reason == "breaker_open":
+            with self._unmarked_lock:
+                if len(self._unmarked) < UNMARKED_LIMIT:
+                    self._unmarked.append(key)
+        elif not self.gate.mark_seen([key]):  # type: ignore[union-attr]
+            with self._unmarked_lock:
+                self._unmarked.append(key)
+
     def ensure_gate(self) -> str | None:
         """Rebuild the gate from SQL when its epoch is missing or Redis restarted; returns the epoch."""
         if self.gate is None:
@@ -111,7 +136,7 @@ class InventoryService:
         try:
             self.gate.load_scripts()
             if self.gate.needs_rebuild():
-                return self.gate.rebuild(self.store.all_available)
+                return self.gate.rebuild(self.store.all_available, self.store.reserve_keys_after)
             return self.gate.current_epoch()
         except Exception as exc:  # noqa: BLE001 - Redis trouble: SQL keeps deciding
             log.warning("inventory gate rebuild failed", error=str(exc))
@@ -144,11 +169,13 @@ class InventoryService:
         key = key or order_id
         gate = self._gate_hold(key, merged)
         if gate.verdict == "short":
-            # The gate forgets keys (hold markers expire; Redis may lose data): a replay of an
-            # accepted order must still get its first answer, so confirm the key with SQL.
-            prior = self.store.hot.stored_answer("reserve", key)
-            if prior is not None:
-                return Outcome("reserve", key, prior, replayed=True, gate="deferred")
+            # A key the gate may have seen accepted (its hold marker may have expired) is
+            # confirmed with SQL, so a replay gets its first answer; a key it has certainly
+            # never seen is refused by the gate alone.
+            if gate.seen:
+                prior = self.store.hot.stored_answer("reserve", key)
+                if prior is not None:
+                    return Outcome("reserve", key, prior, replayed=True, gate="deferred")
             raise InsufficientStock(gate.short or [], gate="refused")
         held = gate.verdict in ("ok", "replay")
         label = _GATE_LABEL.get(gate.verdict, "none")
@@ -168,7 +195,10 @@ class InventoryService:
         elif gate.verdict == "replay" and not outcome.replayed:
             self.gate.commit_hold(key)  # type: ignore[union-attr]
         elif gate.verdict == "unsure" and not outcome.replayed:  # SQL took it without a hold: mirror it
-            self.gate.apply_delta(f"reserve:{key}", {ln.sku_id: -ln.qty for ln in merged})  # type: ignore[union-attr]
+            self.gate.apply_delta(f"reserve:{key}", {ln.sku_id: -ln.qty for ln in merged},  # type: ignore[union-attr]
+                                  seen_key=key)
+        elif gate.verdict == "bypass" and not outcome.replayed:
+            self._mark_bypassed(key, gate.reason)
         outcome.gate = label
         return outcome
 

@@ -262,6 +262,15 @@ class InventoryStore:
             rows = s.execute(select(*_RETURNING)).all()
         return {r[0]: available_of(r[1], r[2], r[3]) for r in rows}
 
+    def reserve_keys_after(self, after_id: int, limit: int) -> tuple[list[str], int]:
+        """Accepted reservation keys with request id above ``after_id``, in id order (the gate's
+        seen-keys filter is filled from them), and the last one's id."""
+        with self.db.session() as s:
+            rows = s.execute(select(_REQUESTS.c.id, _REQUESTS.c.key)
+                             .where(_REQUESTS.c.operation == "reserve", _REQUESTS.c.id > after_id)
+                             .order_by(_REQUESTS.c.id).limit(limit)).all()
+        return [r[1] for r in rows], (rows[-1][0] if rows else after_id)
+
     def answer_for(self, operation: str, key: str) -> dict[str, Any] | None:
         with self.db.session() as s:
             return _stored_answer(s, operation, key)

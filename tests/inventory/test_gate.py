@@ -94,3 +94,79 @@ def test_reconciler_is_single_instance(gated) -> None:
     finally:
         lock.release()
     assert reconcile_once(gated).ran
+
+
+def _count_sql_confirmations(inv: InventoryService) -> list[str]:
+    """Record the keys the service confirms with SQL after a gate "sold out" (a spy on the
+    one indexed read; the read itself still runs)."""
+    seen: list[str] = []
+    read = inv.store.hot.stored_answer
+
+    def spy(operation: str, key: str):  # type: ignore[no-untyped-def]
+        seen.append(key)
+        return read(operation, key)
+
+    inv.store.hot.stored_answer = spy  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_new_key_is_refused_by_the_gate_alone_and_a_replay_gets_its_first_answer(gated) -> None:
+    gated.adjust("HOT", 2, "inbound")
+    first = gated.reserve("o1", [{"sku_id": "HOT", "qty": 2}])
+    assert gated.gate.maybe_seen("o1") and not gated.gate.maybe_seen("crowd-0")
+    confirmed = _count_sql_confirmations(gated)
+    for i in range(20):
+        with pytest.raises(InsufficientStock) as err:
+            gated.reserve(f"crowd-{i}", [{"sku_id": "HOT", "qty": 1}])
+        assert err.value.gate == "refused"
+    assert confirmed == []  # 20 sold-out answers, no SQL read
+    # The hold marker expired (24 h) or was lost: the filter still knows o1, SQL answers it.
+    gated.gate.client.delete(gated.gate.k_hold + "o1")
+    again = gated.reserve("o1", [{"sku_id": "HOT", "qty": 2}])
+    assert again.replayed and again.body == first.body and again.gate == "deferred"
+    assert confirmed == ["o1"]
+
+
+def test_the_rebuild_fills_the_seen_filter_from_sql(gated) -> None:
+    gated.adjust("HOT", 1, "inbound")
+    first = gated.reserve("o1", [{"sku_id": "HOT", "qty": 1}])
+    gated.gate.wipe()  # Redis lost everything
+    assert gated.ensure_gate() is not None
+    assert gated.gate.maybe_seen("o1") and gated.gate.seen_upto() > 0
+    again = gated.reserve("o1", [{"sku_id": "HOT", "qty": 1}])
+    assert again.replayed and again.body == first.body
+    with pytest.raises(InsufficientStock):
+        gated.reserve("o2", [{"sku_id": "HOT", "qty": 1}])
+
+
+def test_keys_sql_accepted_while_redis_was_unreachable_are_marked_when_it_answers(gated) -> None:
+    from connectors.fault_proxy import FaultProxy
+
+    url = gated.gate.client.connection_pool.connection_kwargs
+    proxy = FaultProxy(url.get("host", "127.0.0.1"), url.get("port", 6379))
+    try:
+        flaky = RedisGate(make_gate_client(proxy.route(f"redis://{url.get('host', '127.0.0.1')}:{url.get('port', 6379)}/"
+                                                       f"{url.get('db', 0)}"), timeout=0.2), gated.gate.prefix)
+        inv = InventoryService(gated.db, gated.clock, flaky)
+        inv.adjust("HOT", 1, "inbound")
+        proxy.set_mode("reset")
+        out = inv.reserve("o1", [{"sku_id": "HOT", "qty": 1}])
+        assert out.gate == "bypassed" and not gated.gate.maybe_seen("o1")
+        proxy.set_mode("pass")
+        inv._breaker_until = 0.0  # the breaker's second has passed
+        gated.gate.client.hset(gated.gate.k_avail, "HOT", 0)  # as the reconciler would set it
+        again = inv.reserve("o1", [{"sku_id": "HOT", "qty": 1}])  # gate: sold out; the key is seen
+        assert again.replayed and again.body == out.body
+        assert gated.gate.maybe_seen("o1")
+    finally:
+        proxy.stop()
+
+
+def test_the_reconciler_marks_keys_sql_accepted_without_the_gate(gated) -> None:
+    sql_only = InventoryService(gated.db, gated.clock)  # e.g. a process that died before it could mark
+    sql_only.adjust("A", 3, "inbound")
+    sql_only.reserve("o1", [{"sku_id": "A", "qty": 1}])
+    assert not gated.gate.maybe_seen("o1")
+    report = reconcile_once(gated)
+    assert report.keys_marked == 1 and gated.gate.maybe_seen("o1")
+    assert reconcile_once(gated).keys_marked == 1  # the next run re-reads the overlap only
