@@ -1,14 +1,12 @@
 """Leases that make a background job single-instance across processes, with fencing tokens.
 
-Owns two kinds of lock and nothing else:
-
-* SQL leases on the ``job_leases`` table (SQLite and PostgreSQL alike): :func:`acquire`
-  returns a fencing token that grows by one on every new acquisition, :func:`renew` and
-  :func:`release` keep or give it up, and :func:`check_fence` lets a job's write transaction
-  refuse to commit when a newer holder has taken the lease meanwhile (a paused holder whose
-  lease ran out can therefore never write stale data).
-* Redis locks (:func:`redis_lock`, when ``ORDERPULSE_REDIS_URL`` is set): redis-py's ``Lock``,
-  always with a timeout, plus an ``INCR`` fencing token under ``settings.redis_prefix``.
+Owns the SQL leases on the ``job_leases`` table (SQLite and PostgreSQL alike) and nothing
+else: :func:`acquire` returns a fencing token that grows by one on every new acquisition,
+:func:`renew` and :func:`release` keep or give it up, and :func:`check_fence` lets a job's
+write transaction refuse to commit when a newer holder has taken the lease meanwhile (a
+paused holder whose lease ran out can therefore never write stale data). The scheduler uses
+them for its singletons. Redis locks with ``INCR`` fencing tokens, for the inventory's
+snapshot pullers, reconciler and rebuild, live with those jobs (``engine.inventory.fencing``).
 
 Holders are free-form strings naming a process (``host:pid``) or a job run. Time is passed in
 (``now``) so tests drive expiry with a manual clock. This module never decides *what* a job
@@ -17,18 +15,14 @@ does; it only answers "may I run, and with which token".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.storage.db import Database
 from engine.storage.models import JobLease
-
-if TYPE_CHECKING:
-    from engine.services import Services
 
 _NEVER = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -134,86 +128,3 @@ def check_fence(session: Session, name: str, token: int) -> None:
     if current != token:
         raise StaleFence(name, token, current)
 
-
-# --- Redis locks -------------------------------------------------------------------------
-
-
-class LockNotAcquired(RuntimeError):
-    """The Redis lock is held by someone else."""
-
-
-@dataclass
-class FencedRedisLock:
-    """redis-py ``Lock`` (always with a timeout) plus a fencing token from ``INCR``.
-
-    ``acquire()`` returns the token (or None when the lock is busy). Keys are
-    ``<prefix>lock:<name>`` and ``<prefix>fence:<name>``; put a hash tag such as ``{inv}`` in
-    ``name`` to keep both in one Redis Cluster slot. The token only grows, so a SQL write
-    guarded by ``WHERE fence_token < :token`` refuses a holder that paused past its timeout.
-    """
-
-    client: Any
-    name: str
-    prefix: str
-    timeout: float
-    token: int | None = None
-
-    def __post_init__(self) -> None:
-        if not self.timeout or self.timeout <= 0:
-            raise ValueError("a Redis lock needs a timeout (redis-py locks never expire otherwise)")
-        self._lock = self.client.lock(self.lock_key, timeout=self.timeout)
-
-    @property
-    def lock_key(self) -> str:
-        return f"{self.prefix}lock:{self.name}"
-
-    @property
-    def fence_key(self) -> str:
-        return f"{self.prefix}fence:{self.name}"
-
-    def acquire(self, *, blocking: bool = False, blocking_timeout: float | None = None) -> int | None:
-        if not self._lock.acquire(blocking=blocking, blocking_timeout=blocking_timeout):
-            return None
-        self.token = int(self.client.incr(self.fence_key))
-        return self.token
-
-    def extend(self, seconds: float) -> bool:
-        """Add ``seconds`` to the remaining time; False when the lock was lost meanwhile."""
-        from redis.exceptions import LockError
-
-        try:
-            return bool(self._lock.extend(seconds))
-        except LockError:
-            return False
-
-    def owned(self) -> bool:
-        return bool(self._lock.owned())
-
-    def release(self) -> None:
-        """Release if still ours; a lock that already expired is not an error."""
-        from redis.exceptions import LockError
-
-        try:
-            self._lock.release()
-        except LockError:
-            pass
-
-    def __enter__(self) -> int:
-        token = self.acquire()
-        if token is None:
-            raise LockNotAcquired(f"Redis lock {self.name!r} is held by another process")
-        return token
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
-
-
-def redis_lock(services: "Services", name: str, timeout: float) -> FencedRedisLock:
-    """A fenced Redis lock named ``name`` under ``settings.redis_prefix``.
-
-    Raises RuntimeError when Redis is not configured: callers choose the SQL lease then.
-    """
-    client = services.redis
-    if client is None:
-        raise RuntimeError("Redis is not configured (ORDERPULSE_REDIS_URL); use the SQL lease")
-    return FencedRedisLock(client=client, name=name, prefix=services.settings.redis_prefix, timeout=timeout)

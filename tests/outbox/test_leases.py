@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from engine import leases
 from engine.leases import StaleFence
-from engine.services import Services
 
 
 def test_acquire_gives_increasing_tokens_and_refuses_a_second_holder(services, clock) -> None:
@@ -52,37 +50,3 @@ def test_check_fence_refuses_a_holder_that_paused_past_its_lease(services, clock
 def test_ttl_must_be_positive(services, clock) -> None:
     with pytest.raises(ValueError):
         leases.acquire(services.db, "x", "w", 0, clock.now())
-
-
-@pytest.mark.redis
-def test_redis_lock_has_a_timeout_and_a_growing_fencing_token(services) -> None:
-    first = leases.redis_lock(services, "{inv}:reconciler", timeout=5)
-    second = leases.redis_lock(services, "{inv}:reconciler", timeout=5)
-    assert first.lock_key.startswith(services.settings.redis_prefix)
-    token = first.acquire()
-    assert token is not None
-    assert 0 < services.redis.pttl(first.lock_key) <= 5000  # never without expiry
-    assert second.acquire() is None
-    first.release()
-    token2 = second.acquire()
-    assert token2 == token + 1
-    assert second.extend(5)
-    second.release()
-    with leases.redis_lock(services, "{inv}:reconciler", timeout=5) as token3:
-        assert token3 == token2 + 1
-        with pytest.raises(leases.LockNotAcquired):
-            with leases.redis_lock(services, "{inv}:reconciler", timeout=5):
-                pass
-    services.redis.delete(first.lock_key, first.fence_key)
-
-
-@pytest.mark.redis
-def test_redis_lock_refuses_no_timeout(services) -> None:
-    with pytest.raises(ValueError, match="needs a timeout"):
-        leases.redis_lock(services, "x", timeout=0)
-
-
-def test_redis_lock_without_redis_says_so(services) -> None:
-    without_redis = Services(settings=replace(services.settings, redis_url=None), db=services.db)
-    with pytest.raises(RuntimeError, match="Redis is not configured"):
-        leases.redis_lock(without_redis, "x", timeout=5)
