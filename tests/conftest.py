@@ -9,6 +9,7 @@ end fails the run instead of skipping.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,22 @@ def auth(token: str) -> dict[str, str]:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """The JSON log lines written during the test (the logging set-up is restored afterwards)."""
+    import logging
+
+    import structlog
+
+    from engine.logs import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+    yield stream
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.contextvars.clear_contextvars()

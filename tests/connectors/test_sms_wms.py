@@ -5,16 +5,12 @@ are checked, errors raise without the customer's phone number, and logs mask it.
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from connectors import sms_gateway, wms
 from connectors.fakes import FakeSmsGateway, FakeWms
 from connectors.outbound import ConnectorError, MissingSetting
-from engine.logs import configure_logging
 from tests.connectors.conftest import PHONE, call_payload, notify_payload
 
 SMS = notify_payload("sms", {"url": {"env": "OP_SMS_URL"}, "token": {"env": "OP_SMS_TOKEN"}},
@@ -34,18 +30,6 @@ def wms_env(monkeypatch: pytest.MonkeyPatch, wms_fake: FakeWms) -> FakeWms:
     monkeypatch.setenv("OP_WMS_URL", wms_fake.url)
     monkeypatch.setenv("OP_WMS_TOKEN", "wms-token")
     return wms_fake
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    stream = io.StringIO()
-    configure_logging(stream=stream)
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.contextvars.clear_contextvars()
 
 
 def test_sms_delivered_once_per_delivery_id(sms_env: FakeSmsGateway, run) -> None:

@@ -7,15 +7,12 @@ delivered once the channel is declared and the row replayed."""
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-import structlog
 from sqlalchemy import select
 
 from connectors.fakes import FakeFeishuBot, FakeWeComBot
@@ -27,7 +24,6 @@ from engine.inventory.gate import RedisGate
 from engine.inventory.jobs import register_push_handler
 from engine.inventory.service import ALERT_TOPIC, InventoryService, make_gate_client
 from engine.inventory.snapshots import pull_snapshot
-from engine.logs import configure_logging
 from engine.outbox.admin import replay_dead
 from engine.outbox.dispatcher import Dispatcher
 from engine.rulesets import service as rulesets
@@ -54,18 +50,6 @@ def bots(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeFeishuBot, FakeW
         monkeypatch.setenv("OP_ALERT_SECRET", FEISHU_SECRET)
         monkeypatch.setenv("OP_ALERT_WECOM_KEY", WECOM_KEY)
         yield feishu, wecom  # type: ignore[misc]
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    stream = io.StringIO()
-    configure_logging(stream=stream)
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.contextvars.clear_contextvars()
 
 
 def publish(services: Services, name: str, content: str) -> None:

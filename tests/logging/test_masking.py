@@ -6,12 +6,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 import structlog
 
-from engine.logs import configure_logging, get_logger
+from engine.logs import get_logger
 from engine.masking import mask_address, mask_data, mask_phone, mask_text
 
 PHONE = "13812345678"
@@ -70,18 +69,6 @@ def test_mask_data_masks_sensitive_keys_and_free_text() -> None:
         "remark": "改发 浙江省杭州市西湖区****",
         "lines": [{"qty": 2, "amount": 19900}],
     }
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    stream = io.StringIO()
-    configure_logging(stream=stream)
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.contextvars.clear_contextvars()
 
 
 def _handle_order(order: dict) -> None:
