@@ -1,7 +1,11 @@
 """Inventory throughput, one run: raw redis-py EVALSHA loop (baseline); gate+SQL reserve
-in-process on PostgreSQL + Redis; SQL-only on SQLite and PostgreSQL; HTTP ``POST /stock/reserve``
-against gunicorn (4 workers) on PostgreSQL + Redis, spread over many SKUs and one hot SKU sold
-out by a crowd. Prints rates, p50/p99 and shares of the raw loop; checks zero oversell.
+in-process on PostgreSQL + Redis; SQL-only on SQLite and PostgreSQL; a sold-out crowd
+in-process; over HTTP against gunicorn (4 gthread workers) on PostgreSQL + Redis: the lightest
+authenticated route (GET /stock/{sku}) as the server's own baseline, POST /stock/reserve
+spread over 200 SKUs, and one hot SKU sold out by a crowd. Prints rates, p50/p99, shares of
+the raw loop, CPU milliseconds per HTTP request by process kind (load generator, gunicorn,
+PostgreSQL, Redis — everything shares this machine's cores), the issue's goals judged on
+this run, and checks zero oversell.
 
 Usage: python bench/inventory.py [--pg postgresql://...] [--redis redis://...] [--seconds 4]
 Uses a private PostgreSQL schema and a private Redis key prefix, both removed afterwards.
@@ -10,9 +14,11 @@ Uses a private PostgreSQL schema and a private Redis key prefix, both removed af
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -123,32 +129,75 @@ def crowd_in_process(inv: InventoryService, seconds: float, raw: float) -> None:
     assert ok == 50, f"sold {ok} of 50"
 
 
-def http_client(url: str, token: str, prefix: str, seconds: float, skus: int, hot: bool, out: mp.Queue) -> None:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
+def http_client(port: int, token: str, prefix: str, seconds: float, skus: int, mode: str, out: mp.Queue) -> None:
+    """One keep-alive connection, requests written and answers read on the socket: the load
+    generator must cost far less than the server it measures (``requests`` costs about as
+    much CPU per call as the reservation itself)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = sock.makefile("rb")
     lat: list[float] = []
     codes: dict[int, int] = {}
     n = 0
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         n += 1
-        sku = "HOT-HTTP" if hot else f"SKU-{(n * 31 + hash(prefix)) % skus:03d}"
+        sku = "HOT-HTTP" if mode == "hot" else f"SKU-{(n * 31 + hash(prefix)) % skus:03d}"
+        if mode == "read":
+            head, body = f"GET /api/v1/stock/{sku} HTTP/1.1\r\n", b""
+        else:
+            body = json.dumps({"order_id": f"{prefix}-{n}", "lines": [{"sku_id": sku, "qty": 1}]}).encode()
+            head = (f"POST /api/v1/stock/reserve HTTP/1.1\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n")
+        request = (head + f"Host: bench\r\nAuthorization: Bearer {token}\r\n\r\n").encode() + body
         t = time.perf_counter()
-        r = session.post(url, json={"order_id": f"{prefix}-{n}", "lines": [{"sku_id": sku, "qty": 1}]})
+        sock.sendall(request)
+        status = reader.readline()
+        length = 0
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        reader.read(length)
         lat.append(time.perf_counter() - t)
-        codes[r.status_code] = codes.get(r.status_code, 0) + 1
+        code = int(status.split()[1])
+        codes[code] = codes.get(code, 0) + 1
     out.put((n, time.perf_counter() - start, lat, codes))
+    sock.close()
 
 
-def http_run(name: str, port: int, token: str, seconds: float, clients: int, hot: bool, skus: int) -> dict[int, int]:
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds used so far by the processes taking part (Linux /proc), per kind."""
+    tick = os.sysconf("SC_CLK_TCK")
+    kinds: dict[str, float] = {}
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        first = cmd.split(" ", 1)[0]
+        kind = ("gunicorn" if "gunicorn" in cmd else "postgres" if "postgres" in first else
+                "redis" if "redis-server" in first else "clients" if int(fields[1]) == os.getpid() else "")
+        if kind:
+            kinds[kind] = kinds.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return kinds
+
+
+def http_run(name: str, port: int, token: str, seconds: float, clients: int, mode: str, skus: int,
+             raw: float | None = None) -> dict[int, int]:
     q: mp.Queue = mp.get_context("fork").Queue()
-    url = f"http://127.0.0.1:{port}/api/v1/stock/reserve"
     procs = [mp.get_context("fork").Process(target=http_client,
-                                            args=(url, token, f"{name[:4]}{i}-{uuid.uuid4().hex[:4]}", seconds,
-                                                  skus, hot, q)) for i in range(clients)]
+                                            args=(port, token, f"{name[:4]}{i}-{uuid.uuid4().hex[:4]}", seconds,
+                                                  skus, mode, q)) for i in range(clients)]
+    before = cpu_by_process()
     for p in procs:
         p.start()
     parts = [q.get(timeout=seconds + 60) for _ in procs]
+    after = cpu_by_process()  # before the clients exit, so their CPU time is still counted
     for p in procs:
         p.join()
     count = sum(p[0] for p in parts)
@@ -158,8 +207,31 @@ def http_run(name: str, port: int, token: str, seconds: float, clients: int, hot
     for p in parts:
         for c, k in p[3].items():
             codes[c] = codes.get(c, 0) + k
-    record(name, count, elapsed, lat, f"{clients} client processes; status {dict(sorted(codes.items()))}")
+    share = f"{count / elapsed / raw:.1%} of raw loop; " if raw else ""
+    record(name, count, elapsed, lat, f"{share}status {dict(sorted(codes.items()))}")
+    if count:
+        used = {k: (after.get(k, 0.0) - before.get(k, 0.0)) * 1000 / count for k in sorted(after)}
+        print("      CPU ms per request: " + ", ".join(f"{k} {v:.2f}" for k, v in used.items())
+              + f"; all {sum(used.values()):.2f} (the machine has {os.cpu_count()} cores)", flush=True)
     return codes
+
+
+def print_goals(raw: float, no_oversell: bool) -> None:
+    """The issue's goals, each judged on this run's figures."""
+    by_name = {r[0]: r for r in RESULTS}
+    http = by_name["HTTP POST /stock/reserve (gunicorn 4 workers)"]
+    crowd = by_name["sold-out crowd in-process (gate answers)"]
+    crowd_http = by_name["HTTP sold-out crowd on 1 hot SKU (100 units)"]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print("goals:")
+    print(f"  HTTP reserve >= 1,000/s with p99 <= 20 ms: {http[1]:,.0f}/s, p99 {http[3]:.1f} ms — "
+          f"{verdict(http[1] >= 1000 and http[3] <= 20)}")
+    print(f"  sold-out crowd answered by the gate >= 40% of the raw loop: in-process {crowd[1] / raw:.1%} — "
+          f"{verdict(crowd[1] / raw >= 0.40)}; over HTTP {crowd_http[1] / raw:.1%}")
+    print(f"  zero oversell in every run: {verdict(no_oversell)}")
 
 
 def start_gunicorn(db_url: str, redis_url: str, prefix: str) -> tuple[subprocess.Popen[bytes], int]:
@@ -171,7 +243,7 @@ def start_gunicorn(db_url: str, redis_url: str, prefix: str) -> tuple[subprocess
     env = dict(os.environ, ORDERPULSE_DATABASE_URL=db_url, ORDERPULSE_REDIS_URL=redis_url,
                ORDERPULSE_REDIS_PREFIX=prefix, ORDERPULSE_SECRET_KEY="bench-secret")
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen([gunicorn, "-w", "4", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
+    proc = subprocess.Popen([gunicorn, "-w", "4", "-k", "gthread", "--threads", "2", "-b", f"127.0.0.1:{port}",
                              "--log-level", "warning", "engine.app:create_app()"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     for _ in range(200):
@@ -227,9 +299,13 @@ def main() -> None:
             token = issue_token(s, user, clock=SystemClock())
         gated.adjust("HOT-HTTP", 100, "bench crowd stock")
         gunicorn_proc, port = start_gunicorn(pg_url, args.redis, prefix)
-        http_run("HTTP POST /stock/reserve (gunicorn 4 workers)", port, token, args.seconds, args.clients, False, 200)
+        print(f"  (HTTP: {args.clients} keep-alive client processes; gunicorn gthread, 4 workers x 2 threads)")
+        http_run("HTTP GET /stock/{sku} (baseline: auth + 1 read)", port, token, args.seconds, args.clients,
+                 "read", 200)
+        http_run("HTTP POST /stock/reserve (gunicorn 4 workers)", port, token, args.seconds, args.clients,
+                 "reserve", 200)
         codes = http_run("HTTP sold-out crowd on 1 hot SKU (100 units)", port, token, args.seconds, args.clients,
-                         True, 1)
+                         "hot", 1, raw)
         hot = gated.get("HOT-HTTP")
         assert codes.get(200, 0) == 100 and hot["reserved_stock"] == 100, (codes, hot)
         problems = check_invariants(pg)
@@ -238,6 +314,7 @@ def main() -> None:
         print(f"hot SKU: {hot['total_stock']} total, {hot['reserved_stock']} reserved, "
               f"{codes.get(200, 0)} answered 200, {codes.get(409, 0)} answered 409")
         print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print_goals(raw, not oversold)
         gate.wipe()
         gated.close()
         pg.dispose()
