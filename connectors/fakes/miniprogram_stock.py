@@ -1,0 +1,121 @@
+"""Fake mini-program shop backend: implements the stock contract of
+:mod:`connectors.miniprogram_stock` for tests and the demo — ``GET /stock`` (paged) and
+``POST /stock/<sku>`` — over a catalogue of ``{sku: (available, version)}``.
+
+Checks, written from the contract independently of the connector: ``X-OrderPulse-Key`` must
+be the configured key, ``X-OrderPulse-Timestamp`` within 5 minutes of the fake's clock,
+``X-OrderPulse-Signature`` the hex HMAC-SHA256 of ``timestamp + "." + body`` with the shared
+secret (401 ``unknown_key`` / ``stale_timestamp`` / ``bad_signature``). A push needs a body
+``{"sku" (equal to the path's), "available" ≥ 0, "version" ≥ 0}`` (422 ``invalid_body``) for a
+known SKU (404 ``unknown_sku``); an older version than the one shown is refused (409
+``stale_version``); the same or a newer version is shown. Accepted pushes that change the SKU
+go to ``messages``; ``page_limit`` caps the page size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from connectors.fakes.base import FakeServer, Received
+
+WINDOW_S = 300
+
+
+@dataclass
+class ShopSku:
+    available: int
+    version: int = 0
+
+
+class FakeMiniprogramStock(FakeServer):
+    """The shop backend, knowing OrderPulse by ``app_key`` and sharing ``app_secret``."""
+
+    name = "miniprogram"
+
+    def __init__(self, app_key: str, app_secret: str, *, page_limit: int = 100, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app_key, self.app_secret = app_key, app_secret
+        self.page_limit = page_limit
+        self.catalogue: dict[str, ShopSku] = {}
+        self.stale_refusals = 0
+
+    # --- test helpers ------------------------------------------------------------------------
+
+    def add_sku(self, code: str, qty: int) -> ShopSku:
+        with self._lock:
+            sku = self.catalogue[code] = ShopSku(qty)
+            return sku
+
+    def shown(self, code: str) -> int:
+        with self._lock:
+            return self.catalogue[code].available
+
+    def sell(self, code: str, qty: int) -> bool:
+        """A buyer takes ``qty`` in the mini-program (False when it shows less)."""
+        with self._lock:
+            sku = self.catalogue[code]
+            if sku.available < qty:
+                return False
+            sku.available -= qty
+            return True
+
+    def show(self, code: str, qty: int) -> None:
+        """The merchant edits the figure in the shop's own admin."""
+        with self._lock:
+            self.catalogue[code].available = qty
+
+    # --- the backend -------------------------------------------------------------------------
+
+    def answer(self, request: Received) -> tuple[int, Any]:
+        refused = self._refusal(request)
+        if refused:
+            return 401, {"code": refused, "message": "request is not signed by a known key with a fresh timestamp"}
+        if request.method == "GET" and request.path == "/stock":
+            return self._list(request.query)
+        if request.method == "POST" and request.path.startswith("/stock/"):
+            return self._push(unquote(request.path[len("/stock/"):]), request.json)
+        return 404, {"code": "not_found", "message": "unknown route"}
+
+    def _refusal(self, request: Received) -> str | None:
+        if request.headers.get("x-orderpulse-key") != self.app_key:
+            return "unknown_key"
+        ts = request.headers.get("x-orderpulse-timestamp", "")
+        if not ts.isdigit() or abs(self.now() - int(ts)) > WINDOW_S:
+            return "stale_timestamp"
+        expected = hmac.new(self.app_secret.encode(), ts.encode() + b"." + request.body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, request.headers.get("x-orderpulse-signature", "")):
+            return "bad_signature"
+        return None
+
+    def _list(self, query: dict[str, str]) -> tuple[int, Any]:
+        try:
+            page = max(1, int(query.get("page") or 1))
+            size = max(1, min(int(query.get("page_size") or 100), self.page_limit))
+        except ValueError:
+            return 422, {"code": "invalid_query", "message": "page and page_size are whole numbers"}
+        rows = list(self.catalogue.items())
+        items = [{"sku": code, "available": sku.available, "version": sku.version}
+                 for code, sku in rows[(page - 1) * size:page * size]]
+        return 200, {"code": 0, "page": page, "page_size": size, "total": len(rows), "items": items}
+
+    def _push(self, code: str, body: Any) -> tuple[int, Any]:
+        def whole(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+        if not isinstance(body, dict) or body.get("sku") != code or not whole(body.get("available")) \
+                or not whole(body.get("version")):
+            return 422, {"code": "invalid_body", "message": "body needs sku (as in the path), available, version"}
+        sku = self.catalogue.get(code)
+        if sku is None:
+            return 404, {"code": "unknown_sku", "message": f"no SKU {code}"}
+        if body["version"] < sku.version:
+            self.stale_refusals += 1
+            return 409, {"code": "stale_version", "message": "a newer version is shown", "version": sku.version}
+        if (body["available"], body["version"]) != (sku.available, sku.version):
+            sku.available, sku.version = body["available"], body["version"]
+            self.accept({"sku": code, "available": sku.available, "version": sku.version})
+        return 200, {"code": 0, "sku": code, "available": sku.available, "version": sku.version}
