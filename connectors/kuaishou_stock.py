@@ -69,6 +69,7 @@ UPDATE_METHOD = "open.item.sku.stock.update"
 SIGN_METHODS = ("HMAC_SHA256", "MD5")
 SIGNED_PARAMS = ("access_token", "appkey", "method", "param", "signMethod", "timestamp", "version")
 MAX_PAGE_SIZE = 100
+MAX_PAGES = 1000
 INCREASE, DECREASE = 1, 2
 CONFIG_RESULTS = {50}
 
@@ -137,12 +138,16 @@ class KuaishouStockConnector:
         if listed is None:
             raise ConnectorError(PLATFORM, f"{sku_id}: unknown merchant code (no SKU of the shop has this "
                                  "skuNick or relSkuId)", permanent=True)
-        current = self._current_stock(sku_id, listed)
-        change = available - current
-        if change:
-            self.call(UPDATE_METHOD, {"kwaiItemId": listed.item_id, "skuId": listed.sku_id,
-                                      "skuChangeStock": abs(change),
-                                      "changeType": INCREASE if change > 0 else DECREASE}, http_method="POST")
+        try:
+            current = self._current_stock(sku_id, listed)
+            change = available - current
+            if change:
+                self.call(UPDATE_METHOD, {"kwaiItemId": listed.item_id, "skuId": listed.sku_id,
+                                          "skuChangeStock": abs(change),
+                                          "changeType": INCREASE if change > 0 else DECREASE}, http_method="POST")
+        except ConnectorError:
+            self._ids.pop(sku_id, None)  # a retry lists afresh (the SKU may have been re-created)
+            raise
         log.info("kuaishou stock shown", sku_id=sku_id, available=available, version=version, was=current)
 
     # --- platform calls ----------------------------------------------------------------------
@@ -163,6 +168,8 @@ class KuaishouStockConnector:
             total_pages = int(data.get("totalPage") or 0)
             if not items or page >= total_pages:
                 break
+            if page >= MAX_PAGES:
+                raise ConnectorError(PLATFORM, f"{LIST_METHOD}: more than {MAX_PAGES} pages; listing abandoned")
             page += 1
         self._ids = found
         return found
@@ -172,9 +179,8 @@ class KuaishouStockConnector:
         for sku in data.get("skuInfos") or []:
             if int(sku.get("kwaiSkuId") or 0) == listed.sku_id:
                 return int(sku.get("skuStock") or 0)
-        self._ids.pop(code, None)
         raise ConnectorError(PLATFORM, f"{code}: SKU {listed.sku_id} is no longer on item {listed.item_id} "
-                             "(listing will be read again)")
+                             "(the listing will be read again)")
 
     def signed_params(self, method: str, param: Mapping[str, Any]) -> dict[str, str]:
         params = {"appkey": self.app_key, "method": method, "version": "1", "access_token": self._token,

@@ -50,6 +50,7 @@ KEY_HEADER = "X-OrderPulse-Key"
 TIMESTAMP_HEADER = "X-OrderPulse-Timestamp"
 SIGNATURE_HEADER = "X-OrderPulse-Signature"
 MAX_PAGE_SIZE = 100
+MAX_PAGES = 1000
 CONFIG_STATUSES = (401, 403, 404, 422)
 
 log = get_logger(__name__)
@@ -87,6 +88,8 @@ class MiniprogramStockConnector:
                 shown[str(item["sku"])] = int(item["available"])
             if not items or page * int(answer.get("page_size") or self.page_size) >= int(answer.get("total") or 0):
                 return shown
+            if page >= MAX_PAGES:
+                raise ConnectorError(PLATFORM, f"list: more than {MAX_PAGES} pages; listing abandoned")
             page += 1
 
     def push_stock(self, sku_id: str, available: int, version: int) -> None:

@@ -63,6 +63,7 @@ LIST_METHOD = "product.getDetailSkuList"
 READ_METHOD = "inventory.getSkuStock"
 SYNC_METHOD = "inventory.syncSkuStock"
 MAX_PAGE_SIZE = 100
+MAX_PAGES = 1000
 CONFIG_CODES = {-1}
 
 log = get_logger(__name__)
@@ -128,10 +129,14 @@ class XiaohongshuStockConnector:
         if platform_sku is None:
             raise ConnectorError(PLATFORM, f"{sku_id}: unknown merchant code (no SKU of the shop has this erpCode)",
                                  permanent=True)
-        stock = self._read(platform_sku)
-        qty = stock.qty_for(available)
-        if qty != stock.total:
-            self.call(SYNC_METHOD, {"skuId": platform_sku, "qty": qty})
+        try:
+            stock = self._read(platform_sku)
+            qty = stock.qty_for(available)
+            if qty != stock.total:
+                self.call(SYNC_METHOD, {"skuId": platform_sku, "qty": qty})
+        except ConnectorError:
+            self._ids.pop(sku_id, None)  # a retry lists afresh (the SKU may have been re-created)
+            raise
         log.info("xiaohongshu stock shown", sku_id=sku_id, available=available, version=version, was=stock.shown,
                  qty=qty)
 
@@ -152,6 +157,8 @@ class XiaohongshuStockConnector:
             seen += len(products)
             if not products or seen >= int(data.get("total") or 0):
                 break
+            if page >= MAX_PAGES:
+                raise ConnectorError(PLATFORM, f"{LIST_METHOD}: more than {MAX_PAGES} pages; listing abandoned")
             page += 1
         self._ids = found
         return found

@@ -144,3 +144,14 @@ def test_merchant_code_and_credentials() -> None:
         build("kuaishou", {"app_key": APP_KEY, "app_secret": SECRET}, None)
     ks = build("kuaishou", {"app_key": APP_KEY, "app_secret": SECRET, "access_token": TOKEN}, None)
     assert ks.base_url == kuaishou_stock.DEFAULT_BASE_URL and ks.channel == "kuaishou"
+
+
+def test_a_sku_re_created_on_the_platform_is_followed_on_retry(shop: FakeKuaishouStock) -> None:
+    ks = connector(shop)
+    ks.push_stock("MUG-01", 20, 1)
+    shop.add_sku("MUG-01", 3)  # deleted and published again: a new kwaiSkuId
+    with pytest.raises(ConnectorError, match="no longer on item") as info:
+        ks.push_stock("MUG-01", 25, 2)
+    assert not info.value.permanent
+    ks.push_stock("MUG-01", 25, 2)  # the retry lists afresh
+    assert shop.shown("MUG-01") == 25

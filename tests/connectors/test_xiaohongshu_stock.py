@@ -135,3 +135,14 @@ def test_stock_split_arithmetic_and_credentials() -> None:
         build("xiaohongshu", {"app_key": APP_ID, "app_secret": SECRET}, None)
     assert build("xiaohongshu", {"app_key": APP_ID, "app_secret": SECRET, "access_token": TOKEN},
                  None).base_url == xiaohongshu_stock.DEFAULT_BASE_URL
+
+
+def test_a_sku_re_created_on_the_platform_is_followed_on_retry(shop: FakeXiaohongshuStock) -> None:
+    xhs = connector(shop)
+    xhs.push_stock("LIP-02", 6, 1)
+    shop.add_sku("LIP-02", 1)  # deleted and published again: a new skuId
+    with pytest.raises(ConnectorError, match="error_code 1: 规格不存在") as info:
+        xhs.push_stock("LIP-02", 8, 2)
+    assert not info.value.permanent
+    xhs.push_stock("LIP-02", 8, 2)  # the retry lists afresh
+    assert shop.shown("LIP-02") == 8
