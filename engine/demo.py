@@ -72,9 +72,9 @@ def run_demo(services: Services, *, host: str, port: int) -> None:
     if published:
         click.echo("published templates: " + ", ".join(published))
     fakes = start_fake_counterparts()
-    click.echo("fake counterparts (企微/飞书/钉钉 bots, SMS, WMS): "
+    click.echo("fake counterparts (企微/飞书/钉钉 bots, SMS, WMS, 六个平台的库存接口): "
                + ", ".join(f.url for f in fakes.all))
-    setup_inventory_demo(services)
+    setup_inventory_demo(services, fakes.platforms)
 
     def ready(url: str) -> None:
         click.echo("")

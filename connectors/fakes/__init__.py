@@ -1,9 +1,11 @@
-"""Fake counterparts (group bots, SMS gateway, WMS) for tests and the demo.
+"""Fake counterparts (group bots, SMS gateway, WMS, the six platforms' stock APIs) for tests
+and the demo.
 
 :class:`FakeCounterparts` starts one of each on 127.0.0.1 and gives the environment that
-points the default outbox handlers at them: the ``ORDERPULSE_*_BASE_URL`` overrides plus the
-channel variables the library templates declare (``WECOM_CS_LEAD_KEY``,
-``FEISHU_WAREHOUSE_HOOK`` …). Nothing here reaches the internet.
+points the default outbox handlers and the platform stock connectors at them: the
+``ORDERPULSE_*_BASE_URL`` overrides plus the variables the library templates declare
+(``WECOM_CS_LEAD_KEY``, ``FEISHU_WAREHOUSE_HOOK`` …, the sources' ``DOUYIN_APP_KEY`` …).
+Nothing here reaches the internet.
 """
 
 from __future__ import annotations
@@ -12,13 +14,20 @@ from typing import Any, Self
 
 from connectors.fakes.base import FakeServer, Received
 from connectors.fakes.dingtalk_robot import FakeDingTalkRobot
+from connectors.fakes.douyin_stock import FakeDouyinStock
 from connectors.fakes.feishu_bot import FakeFeishuBot
+from connectors.fakes.kuaishou_stock import FakeKuaishouStock
+from connectors.fakes.miniprogram_stock import FakeMiniprogramStock
+from connectors.fakes.pdd_stock import FakePddStock
 from connectors.fakes.sms_gateway import FakeSmsGateway
+from connectors.fakes.taobao_stock import FakeTaobaoStock
 from connectors.fakes.wecom_bot import FakeWeComBot
 from connectors.fakes.wms import FakeWms
+from connectors.fakes.xiaohongshu_stock import FakeXiaohongshuStock
 
-__all__ = ["FakeCounterparts", "FakeDingTalkRobot", "FakeFeishuBot", "FakeServer", "FakeSmsGateway",
-           "FakeWeComBot", "FakeWms", "Received"]
+__all__ = ["FakeCounterparts", "FakeDingTalkRobot", "FakeDouyinStock", "FakeFeishuBot", "FakeKuaishouStock",
+           "FakeMiniprogramStock", "FakePddStock", "FakeServer", "FakeSmsGateway", "FakeTaobaoStock", "FakeWeComBot",
+           "FakeWms", "FakeXiaohongshuStock", "Received"]
 
 WECOM_KEYS = {"WECOM_CS_LEAD_KEY": "fake-wecom-cs-lead-key"}
 FEISHU_BOTS = {  # hook variable, secret variable, token, secret
@@ -26,6 +35,26 @@ FEISHU_BOTS = {  # hook variable, secret variable, token, secret
     "qc": ("FEISHU_QC_HOOK", "FEISHU_QC_SECRET", "fake-qc-hook", "fake-qc-secret"),
 }
 DINGTALK_ROBOTS = {"DINGTALK_ROBOT_WEBHOOK": ("DINGTALK_ROBOT_SECRET", "fake-robot-token", "SECfake-robot-secret")}
+# The sources template's credential variables (templates_library/sources_six_channels.op), in
+# the declared order, with the fake platforms' values, and each fake's constructor parameters.
+PLATFORM_CREDENTIALS: dict[str, tuple[tuple[str, str, str], ...]] = {  # channel: (variable, value, parameter)
+    "douyin": (("DOUYIN_APP_KEY", "fake-douyin-key", "app_key"), ("DOUYIN_APP_SECRET", "fake-douyin-secret", "app_secret"),
+               ("DOUYIN_ACCESS_TOKEN", "fake-douyin-token", "access_token")),
+    "taobao": (("TAOBAO_APP_KEY", "12345678", "app_key"), ("TAOBAO_APP_SECRET", "fake-taobao-secret", "app_secret"),
+               ("TAOBAO_SESSION_KEY", "fake-taobao-session", "access_token")),
+    "pdd": (("PDD_CLIENT_ID", "fake-pdd-client", "app_key"), ("PDD_CLIENT_SECRET", "fake-pdd-secret", "app_secret"),
+            ("PDD_ACCESS_TOKEN", "fake-pdd-token", "access_token")),
+    "kuaishou": (("KUAISHOU_APP_KEY", "ks-fake-app", "app_key"), ("KUAISHOU_SIGN_SECRET", "fake-ks-sign-secret", "sign_secret"),
+                 ("KUAISHOU_ACCESS_TOKEN", "fake-ks-token", "access_token")),
+    "xiaohongshu": (("XHS_APP_ID", "fake-xhs-app", "app_id"), ("XHS_APP_SECRET", "fake-xhs-secret", "app_secret"),
+                    ("XHS_ACCESS_TOKEN", "fake-xhs-token", "access_token")),
+    "miniprogram": (("MINIPROGRAM_APP_KEY", "orderpulse", "app_key"),
+                    ("MINIPROGRAM_APP_SECRET", "fake-miniprogram-secret", "app_secret")),
+}
+PLATFORM_FAKES: dict[str, Any] = {
+    "douyin": FakeDouyinStock, "taobao": FakeTaobaoStock, "pdd": FakePddStock, "kuaishou": FakeKuaishouStock,
+    "xiaohongshu": FakeXiaohongshuStock, "miniprogram": FakeMiniprogramStock,
+}
 
 
 class FakeCounterparts:
@@ -37,7 +66,11 @@ class FakeCounterparts:
         self.dingtalk = FakeDingTalkRobot({token: secret for _, token, secret in DINGTALK_ROBOTS.values()}, **kwargs)
         self.sms = FakeSmsGateway(**kwargs)
         self.wms = FakeWms(**kwargs)
-        self.all: list[FakeServer] = [self.wecom, self.feishu, self.dingtalk, self.sms, self.wms]
+        self.platforms: dict[str, FakeServer] = {
+            channel: PLATFORM_FAKES[channel](**{param: value for _, value, param in creds}, **kwargs)
+            for channel, creds in PLATFORM_CREDENTIALS.items()}
+        self.all: list[FakeServer] = [self.wecom, self.feishu, self.dingtalk, self.sms, self.wms,
+                                      *self.platforms.values()]
 
     def start(self) -> Self:
         for fake in self.all:
@@ -69,4 +102,7 @@ class FakeCounterparts:
         for hook_var, (secret_var, token, secret) in DINGTALK_ROBOTS.items():
             env[hook_var] = f"https://oapi.dingtalk.com/robot/send?access_token={token}"
             env[secret_var] = secret
+        for channel, creds in PLATFORM_CREDENTIALS.items():
+            env[f"ORDERPULSE_{channel.upper()}_BASE_URL"] = self.platforms[channel].url
+            env.update({variable: value for variable, value, _ in creds})
         return env

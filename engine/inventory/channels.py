@@ -4,14 +4,15 @@ it shows, the per-channel quota and buffer, and the figure each channel is shown
 A channel is shown ``min(quota, available - buffer)`` (never below 0; no quota: no cap), where
 ``available = total - reserved - safety``; so a published figure never exceeds what is free
 (I10). Quotas and buffers are rows of ``inventory_channel_settings``: ``sku_id = '*'`` is the
-channel's default, a SKU row's non-null fields override it. The rules language has no
-declaration for them, so they are set through ``PUT /stock/{sku}/channels/{channel}``. They
+channel's default, a SKU row's non-null fields override it; they are declared through
+``PUT /stock/{sku}/channels/{channel}``. They
 shape what channels are *shown*; reservations themselves are decided on ``available`` alone
 (an order a platform has already taken is not refused because of a display buffer).
 
-Connectors register per process with :func:`register_stock_connector` (platform connectors,
-the demo's fake platforms, tests); the push relay and the snapshot pullers use whatever is
-registered.
+Connectors register per process: the platforms' HTTP connectors are built from the published
+``source`` declarations (``engine.inventory.sources``); tests and plug-ins may register their
+own with :func:`register_stock_connector`. The push relay and the snapshot pullers use
+whatever is registered.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class ChannelRegistry:
 
     def register(self, connector: StockConnector) -> None:
         self._by_channel[connector.channel] = connector
+
+    def unregister(self, channel: str) -> None:
+        self._by_channel.pop(channel, None)
 
     def get(self, channel: str) -> StockConnector | None:
         return self._by_channel.get(channel)

@@ -1,6 +1,7 @@
-"""The inventory section of ``orderpulse demo``: demo stock, the six channels as in-memory
-platforms that receive stock pushes and answer snapshot pulls, a channel buffer and quota,
-and two reserved orders — so ``/api/v1/stock/…`` has something to show. Inventory alerts go
+"""The inventory section of ``orderpulse demo``: demo stock, the six channels' stock
+connectors built from the published sources template and pointed at the fake platforms
+(signed HTTP, as the real ones), a channel buffer and quota, and two reserved orders — so
+``/api/v1/stock/…`` has something to show and the fake platforms receive pushes. Inventory alerts go
 to the templates' 仓储群 channel (the demo's fake Feishu bot) unless
 ``ORDERPULSE_INVENTORY_ALERT_CHANNEL`` names another.
 
@@ -9,18 +10,15 @@ Idempotent: every change carries a fixed key, so a second start changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine.inventory.channels import (
-    CHANNELS,
-    channel_registry,
-    register_stock_connector,
-)
-from engine.inventory.fake_channel import FakeChannel
+from engine.inventory.channels import CHANNEL_LABELS
 from engine.inventory.service import inventory_for
+from engine.inventory.sources import sync_source_connectors
 
 if TYPE_CHECKING:
     from engine.services import Services
@@ -47,17 +45,20 @@ def configure_alert_channel(services: Services) -> str:
     return services.settings.inventory_alert_channel or DEMO_ALERT_CHANNEL
 
 
-def setup_inventory_demo(services: Services, *, echo: bool = True) -> list[str]:
-    """Seed the demo stock and channels and pick the alert channel; returns (and prints) what
-    it set up."""
+def setup_inventory_demo(services: Services, platforms: Mapping[str, Any] | None = None, *,
+                         echo: bool = True) -> list[str]:
+    """Seed the demo stock, list the demo SKUs in the fake ``platforms``' shops (by channel),
+    build the channels' connectors from the published sources and pick the alert channel;
+    returns (and prints) what it set up."""
     alert_channel = configure_alert_channel(services)
     inv = inventory_for(services)
     for sku, title, qty in DEMO_STOCK:
         inv.adjust(sku, qty, f"demo inbound: {title}", key=f"demo-seed:{sku}", actor="demo")
-    registry = channel_registry(services)
-    for channel in CHANNELS:
-        if registry.get(channel) is None:
-            register_stock_connector(services, FakeChannel(channel))
+    for fake in (platforms or {}).values():
+        for sku, _title, _qty in DEMO_STOCK:
+            if sku not in fake.catalogue:
+                fake.add_sku(sku, 0)
+    connected = sync_source_connectors(services)
     inv.set_channel_rule("*", "pdd", quota=None, buffer=2, actor="demo")
     inv.set_channel_rule("SCARF-SILK", "douyin", quota=5, buffer=None, actor="demo")
     for order_id, channel, lines in DEMO_ORDERS:
@@ -65,7 +66,8 @@ def setup_inventory_demo(services: Services, *, echo: bool = True) -> list[str]:
     scarf = inv.get("SCARF-SILK") or {}
     lines_out = [
         (f"  inventory: {len(DEMO_STOCK)} SKUs in stock, {len(DEMO_ORDERS)} demo orders reserved; "
-        f"stock pushed to {len(CHANNELS)} in-memory channels (pdd holds back 2, douyin shows at most 5 scarves)"),
+        f"stock goes to {len(connected)} platforms ({'、'.join(CHANNEL_LABELS[c] for c in connected) or '无'}; "
+        "pdd holds back 2, douyin shows at most 5 scarves)"),
         (f"  try: GET /api/v1/stock/SCARF-SILK (available {scarf.get('available')}) and "
         "GET /api/v1/stock/SCARF-SILK/channels"),
         f"  inventory alerts (Redis bypassed, platform showing more than available …) go to channel {alert_channel}",

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from engine.inventory.alert_delivery import register_alert_handler
 from engine.inventory.channels import channel_registry
@@ -29,6 +28,7 @@ from engine.inventory.push import PUSH_TOPIC, make_push_handler, relay_pushes
 from engine.inventory.reconciler import reconcile_once
 from engine.inventory.service import inventory_for
 from engine.inventory.snapshots import PULL_EVERY_SECONDS, job_name, pull_snapshot
+from engine.inventory.sources import declared_pull_intervals, sync_source_connectors
 from engine.logs import get_logger
 
 if TYPE_CHECKING:
@@ -40,41 +40,6 @@ log = get_logger(__name__)
 RELAY_EVERY_SECONDS = 2
 SNAPSHOT_TICK_SECONDS = 10
 RECONCILE_EVERY_SECONDS = 30
-
-_declared_cache: dict[tuple[int, int, str], dict[str, int]] = {}
-
-
-def declared_pull_intervals(session: Session) -> dict[str, int]:
-    """``{channel: seconds}`` from ``pull stock every …`` in published rulesets' sources
-    (keyed by the source's platform and by its name); parsed once per published version."""
-    from dsl import RuleError, load_json, model, parse_text
-    from engine.storage.models import Ruleset, RulesetVersion
-
-    out: dict[str, int] = {}
-    rows = session.execute(
-        select(RulesetVersion.ruleset_id, RulesetVersion.version, RulesetVersion.checksum, RulesetVersion.content,
-               RulesetVersion.format)
-        .join(Ruleset, (Ruleset.id == RulesetVersion.ruleset_id) & (Ruleset.latest_version == RulesetVersion.version))
-    ).all()
-    for ruleset_id, version, checksum, content, fmt in rows:
-        cache_key = (ruleset_id, version, checksum)
-        found = _declared_cache.get(cache_key)
-        if found is None:
-            found = {}
-            try:
-                rules = load_json(content, "published") if fmt == "json" else parse_text(content, "published")
-            except RuleError:
-                rules = None
-            for decl in getattr(rules, "declarations", ()) if rules is not None else ():
-                if isinstance(decl, model.SourceDecl):
-                    for pull in decl.pulls:
-                        if pull.what == "stock":
-                            for name in {decl.name, decl.platform or decl.name}:
-                                found[name] = int(pull.every)
-            _declared_cache[cache_key] = found
-        out.update(found)
-    return out
-
 
 def due_channels(services: Services, now: datetime) -> list[str]:
     """Channels with a connector whose last pull is older than their interval."""
@@ -99,12 +64,14 @@ def due_channels(services: Services, now: datetime) -> list[str]:
 
 
 def run_push_relay(run: JobRun) -> None:
+    sync_source_connectors(run.services)
     report = relay_pushes(run.services.db, run.services.clock, channel_registry(run.services))
     if report.skus:
         log.info("stock pushes queued", skus=report.skus, queued=report.queued, coalesced=report.coalesced)
 
 
 def run_snapshot_pullers(run: JobRun) -> None:
+    sync_source_connectors(run.services)
     inventory = inventory_for(run.services)
     registry = channel_registry(run.services)
     for channel in due_channels(run.services, run.now):
@@ -144,4 +111,5 @@ def register_push_handler(services: Services) -> None:
     """Deliver ``inventory.stock_push`` rows with this process's connectors."""
     handlers: Any = services.handlers
     if handlers is not None:
-        handlers.register(PUSH_TOPIC, make_push_handler(channel_registry(services)))
+        handlers.register(PUSH_TOPIC, make_push_handler(channel_registry(services),
+                                                        before=lambda: sync_source_connectors(services)))

@@ -157,10 +157,15 @@ def relay_pushes(db: Database, clock: Clock, registry: ChannelRegistry, *, limit
     return report
 
 
-def make_push_handler(registry: ChannelRegistry) -> Callable[[Delivery], None]:
-    """The outbox handler of ``inventory.stock_push`` for this process's connectors."""
+def make_push_handler(registry: ChannelRegistry,
+                      before: Callable[[], object] | None = None) -> Callable[[Delivery], None]:
+    """The outbox handler of ``inventory.stock_push`` for this process's connectors
+    (``before`` runs first: the connectors built from the published sources are brought up
+    to date)."""
 
     def deliver(delivery: Delivery) -> None:
+        if before is not None:
+            before()
         s = delivery.session
         channel, sku = delivery.payload["channel"], delivery.payload["sku_id"]
         connector = registry.get(channel)

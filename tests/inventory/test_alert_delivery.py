@@ -19,7 +19,6 @@ from connectors.fakes import FakeFeishuBot, FakeWeComBot
 from engine.config import Settings
 from engine.inventory.alert_delivery import register_alert_handler
 from engine.inventory.channels import register_stock_connector
-from engine.inventory.fake_channel import FakeChannel
 from engine.inventory.gate import RedisGate
 from engine.inventory.jobs import register_push_handler
 from engine.inventory.service import ALERT_TOPIC, InventoryService, make_gate_client
@@ -29,6 +28,7 @@ from engine.outbox.dispatcher import Dispatcher
 from engine.rulesets import service as rulesets
 from engine.services import Services
 from engine.storage.models import OutboxMessage
+from tests.inventory.fake_channel import FakeChannel
 
 FEISHU_TOKEN = "warehouse-alert-hook"
 FEISHU_SECRET = "warehouse-alert-secret"

@@ -6,14 +6,15 @@ from __future__ import annotations
 import hashlib
 
 from engine.inventory.channels import register_stock_connector
-from engine.inventory.fake_channel import FakeChannel
-from engine.inventory.jobs import declared_pull_intervals, due_channels
+from engine.inventory.jobs import due_channels
 from engine.inventory.service import inventory_for
 from engine.inventory.snapshots import snapshots_of
+from engine.inventory.sources import declared_pull_intervals
 from engine.outbox.dispatcher import Dispatcher
 from engine.scheduler import Scheduler, load_periodic_jobs
 from engine.services import Services
 from engine.storage.models import Ruleset, RulesetVersion
+from tests.inventory.fake_channel import FakeChannel
 
 SOURCE = 'source pdd "拼多多" {\n    platform pdd\n    pull stock every 30s\n}\n'
 

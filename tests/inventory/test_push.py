@@ -11,7 +11,6 @@ from sqlalchemy import select, text
 from engine.inventory.audit import check_invariants, check_publications
 from engine.inventory.channels import channel_registry, register_stock_connector
 from engine.inventory.domain import InsufficientStock
-from engine.inventory.fake_channel import FakeChannel
 from engine.inventory.jobs import register_push_handler
 from engine.inventory.models import ChannelPush
 from engine.inventory.push import relay_pushes
@@ -20,6 +19,7 @@ from engine.inventory.snapshots import pull_snapshot
 from engine.outbox.dispatcher import Dispatcher
 from engine.services import Services
 from tests.conftest import auth
+from tests.inventory.fake_channel import FakeChannel
 
 
 @pytest.fixture

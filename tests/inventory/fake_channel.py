@@ -1,6 +1,8 @@
-"""An in-memory sales channel for the demo and the tests: it shows what was pushed, remembers
-every push, notes any push older than one it already showed, and can sell from what it shows
-(as a platform does between two pushes) or fail its next pushes.
+"""An in-memory sales channel for the tests of the push relay and the snapshot puller: it
+shows what was pushed, remembers every push with its version (which no real platform takes),
+notes any push older than one it already showed, and can sell from what it shows (as a
+platform does between two pushes) or fail its next pushes. The platforms' real HTTP
+connectors and their fakes live in connectors/.
 """
 
 from __future__ import annotations

@@ -1,0 +1,145 @@
+"""Platform stock connectors built from the published rules' ``source`` declarations.
+
+A source such as ::
+
+    source douyin "抖音小店" {
+        platform douyin
+        credentials env DOUYIN_APP_KEY, env DOUYIN_APP_SECRET, env DOUYIN_ACCESS_TOKEN
+        pull stock every 90s
+    }
+
+gives the channel ``douyin`` a stock connector (``connectors/<platform>_stock.py``) for the
+push relay and the snapshot puller. Credentials are read from the environment, in the
+declared order: app key, app secret, then what the platform needs next (see
+:data:`CREDENTIAL_KEYS`); the secrets never appear in the rules or in the logs. The API is the
+platform's gateway unless ``ORDERPULSE_<PLATFORM>_BASE_URL`` points elsewhere (the demo and the
+tests point it at the fake platforms; the merchant's own mini-program shop always needs it).
+
+Connectors registered by hand (tests, plug-ins) are left alone; the ones built here follow
+the published sources: built when a source is published, rebuilt when it changes, dropped when
+it goes. A source whose variables are missing gets no connector and a warning naming them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.inventory.channels import CHANNELS, StockConnector, channel_registry
+from engine.logs import get_logger
+
+if TYPE_CHECKING:
+    from dsl.model import SourceDecl
+    from engine.services import Services
+
+log = get_logger(__name__)
+
+PLATFORM_MODULES = {channel: f"connectors.{channel}_stock" for channel in CHANNELS}
+# What the declared credentials are, by position.
+CREDENTIAL_KEYS = ("app_key", "app_secret", "access_token", "shop")
+_EXTRA = "inventory.source_connectors"
+
+_parsed: dict[tuple[int, int, str], tuple[SourceDecl, ...]] = {}
+
+
+def published_sources(session: Session) -> list[SourceDecl]:
+    """Every ``source`` of the latest published version of each ruleset (parsed once per version)."""
+    from dsl import RuleError, load_json, model, parse_text
+    from engine.storage.models import Ruleset, RulesetVersion
+
+    out: list[SourceDecl] = []
+    rows = session.execute(
+        select(RulesetVersion.ruleset_id, RulesetVersion.version, RulesetVersion.checksum, RulesetVersion.content,
+               RulesetVersion.format)
+        .join(Ruleset, (Ruleset.id == RulesetVersion.ruleset_id) & (Ruleset.latest_version == RulesetVersion.version))
+        .order_by(RulesetVersion.ruleset_id)
+    ).all()
+    for ruleset_id, version, checksum, content, fmt in rows:
+        key = (ruleset_id, version, checksum)
+        found = _parsed.get(key)
+        if found is None:
+            try:
+                rules = load_json(content, "published") if fmt == "json" else parse_text(content, "published")
+                found = tuple(d for d in rules.declarations if isinstance(d, model.SourceDecl))
+            except RuleError:
+                found = ()
+            _parsed[key] = found
+        out.extend(found)
+    return out
+
+
+def declared_pull_intervals(session: Session) -> dict[str, int]:
+    """``{channel or source name: seconds}`` from ``pull stock every …`` of published sources."""
+    out: dict[str, int] = {}
+    for source in published_sources(session):
+        for pull in source.pulls:
+            if pull.what == "stock":
+                for name in {source.name, source.platform or source.name}:
+                    out[name] = int(pull.every)
+    return out
+
+
+def base_url_variable(platform: str) -> str:
+    return f"ORDERPULSE_{platform.upper()}_BASE_URL"
+
+
+def connector_for(source: SourceDecl, environ: dict[str, str] | None = None) -> StockConnector | None:
+    """The stock connector ``source`` declares, or None (with a warning) when it cannot be built."""
+    env = os.environ if environ is None else environ
+    platform = source.platform or source.name
+    if platform not in PLATFORM_MODULES:
+        return None  # a source of orders only (e.g. a custom platform): no stock API
+    missing = [ref.var for ref in source.credentials if not env.get(ref.var)]
+    if missing:
+        log.warning("stock connector not built: environment variables missing", source=source.name,
+                    platform=platform, missing=missing)
+        return None
+    credentials = {name: env[ref.var] for name, ref in zip(CREDENTIAL_KEYS, source.credentials)}
+    try:
+        module = importlib.import_module(PLATFORM_MODULES[platform])
+        return module.build(platform, credentials, env.get(base_url_variable(platform)) or None)
+    except Exception as exc:  # noqa: BLE001 - one bad source must not stop the others
+        log.warning("stock connector not built", source=source.name, platform=platform, error=str(exc))
+        return None
+
+
+@dataclass
+class _Built:
+    signature: tuple[Any, ...] | None = None
+    connectors: dict[str, StockConnector] = field(default_factory=dict)
+
+
+def sync_source_connectors(services: Services) -> list[str]:
+    """Bring the process's source-built connectors in line with the published sources;
+    returns the channels that have one."""
+    with services.db.session() as s:
+        sources = published_sources(s)
+    built: _Built = services.extras.setdefault(_EXTRA, _Built())
+    signature = tuple((d.name, d.platform, tuple(r.var for r in d.credentials)) for d in sources)
+    if built.signature == signature:
+        return sorted(built.connectors)
+    registry = channel_registry(services)
+    wanted: dict[str, StockConnector] = {}
+    for source in sources:
+        platform = source.platform or source.name
+        if platform in wanted:
+            log.warning("two published sources declare one platform; the first is used",
+                        platform=platform, ignored=source.name)
+            continue
+        connector = connector_for(source)
+        if connector is not None:
+            wanted[platform] = connector
+    for channel, old in built.connectors.items():
+        if channel not in wanted and registry.get(channel) is old:
+            registry.unregister(channel)
+    for channel, connector in wanted.items():
+        current = registry.get(channel)
+        if current is None or current is built.connectors.get(channel):
+            registry.register(connector)
+    built.signature, built.connectors = signature, wanted
+    return sorted(wanted)
