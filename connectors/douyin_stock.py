@@ -42,18 +42,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from connectors.outbound import DEFAULT_TIMEOUT, ConnectorError
-from connectors.platform_stock import ListedSku, ListedStockConnector, credential, paged
+from connectors.outbound import ConnectorError
+from connectors.platform_stock import ListedSku, ListedStockConnector, paged
 
 PLATFORM = "Doudian"
 CHANNEL = "douyin"
 DEFAULT_BASE_URL = "https://openapi-fxg.jinritemai.com"
-BASE_URL_ENV = "ORDERPULSE_DOUYIN_BASE_URL"
 PAGE_SIZE = 100
 SUCCESS = 10000
 RETRYABLE_CODES = {10001, 20000, 20001, 60000}
@@ -79,30 +76,18 @@ class DouyinStockConnector(ListedStockConnector):
     """Implements :class:`engine.inventory.channels.StockConnector` for a 抖店 shop."""
 
     platform = PLATFORM
-
-    def __init__(self, channel: str = CHANNEL, *, app_key: str, app_secret: str, access_token: str | None = None,
-                 shop: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 page_size: int = PAGE_SIZE) -> None:
-        super().__init__(channel, [app_secret, access_token])
-        if not access_token:
-            raise ConnectorError(PLATFORM, "access_token (the shop's authorisation) is required", permanent=True)
-        self.app_key = app_key
-        self.app_secret = app_secret
-        self.access_token = access_token
-        self.shop = shop
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.timeout = timeout
-        self.page_size = page_size
+    default_channel = CHANNEL
+    default_base_url = DEFAULT_BASE_URL
+    max_page_size = PAGE_SIZE
 
     def call(self, method: str, business: Mapping[str, Any]) -> Any:
         """One signed call; returns ``data`` of a ``code == 10000`` answer."""
         body = param_json(business)
-        timestamp = str(int(time.time()))
-        query = {"app_key": self.app_key, "method": method, "access_token": self.access_token,
+        timestamp = str(int(self.clock()))
+        query = {"app_key": self.app_key, "method": method, "access_token": str(self.access_token),
                  "timestamp": timestamp, "v": "2", "sign_method": "hmac-sha256",
                  "sign": sign(self.app_key, self.app_secret, method, body, timestamp)}
         answer = self.post(f"{self.base_url}/{method.replace('.', '/')}", params=query, data=body.encode("utf-8"),
-                           timeout=self.timeout,
                            headers={"Content-Type": "application/json", "x-open-no-old-err-code": "1"})
         if answer.get("code") != SUCCESS:
             raise self.error(method, answer)
@@ -110,12 +95,10 @@ class DouyinStockConnector(ListedStockConnector):
 
     def error(self, method: str, answer: Mapping[str, Any]) -> ConnectorError:
         code = answer.get("code")
-        text = f"{method}: code {code}: {answer.get('msg', '')}"
-        if answer.get("sub_code") or answer.get("sub_msg"):
-            text += f" ({answer.get('sub_code') or ''}: {answer.get('sub_msg') or ''})"
         retry_hint = "重试" in f"{answer.get('msg', '')}{answer.get('sub_msg', '')}"
         retryable = code in RETRYABLE_CODES or (code == 50002 and retry_hint)
-        return ConnectorError(PLATFORM, self.redact(text), code=code, permanent=not retryable)
+        return self.refusal(method, code, answer.get("msg"), answer.get("sub_code"), answer.get("sub_msg"),
+                            permanent=not retryable)
 
     def list_skus(self) -> Iterable[ListedSku]:
         def page_of_products(page: int) -> tuple[list[Any], int]:
@@ -138,8 +121,4 @@ class DouyinStockConnector(ListedStockConnector):
 
 def build(channel: str, credentials: Mapping[str, str], base_url: str | None) -> DouyinStockConnector:
     """The connector from ``credentials`` (``app_key``, ``app_secret``, ``access_token``)."""
-    return DouyinStockConnector(
-        channel, app_key=credential(PLATFORM, credentials, "app_key"),
-        app_secret=credential(PLATFORM, credentials, "app_secret"),
-        access_token=credential(PLATFORM, credentials, "access_token"), shop=credentials.get("shop"),
-        base_url=base_url or os.environ.get(BASE_URL_ENV))
+    return DouyinStockConnector.from_credentials(channel, credentials, base_url)

@@ -42,6 +42,9 @@ public reports; treated as a configuration error); that ``skuId`` in the update 
 Credentials for :func:`build`: ``app_key`` (appkey), ``app_secret`` (the **signSecret** from
 the app console, not the OAuth appSecret), ``access_token`` (the shop's token; required);
 optional ``sign_method`` (``HMAC_SHA256`` or ``MD5``). ``shop`` is not used.
+``ORDERPULSE_KUAISHOU_BASE_URL`` or ``base_url`` redirects the gateway (tests, demo). The code →
+ids map, the relisting for an unknown code and the transport live in
+:mod:`connectors.platform_stock`.
 """
 
 from __future__ import annotations
@@ -50,15 +53,11 @@ import base64
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import requests
-
-from connectors.outbound import MAX_ANSWER_CHARS, ConnectorError, MissingSetting, redact
-from engine.logs import get_logger
+from connectors.outbound import ConnectorError, MissingSetting
+from connectors.platform_stock import ListedSku, ListedStockConnector, paged
 
 PLATFORM = "Kuaishou"
 CHANNEL = "kuaishou"
@@ -69,11 +68,8 @@ UPDATE_METHOD = "open.item.sku.stock.update"
 SIGN_METHODS = ("HMAC_SHA256", "MD5")
 SIGNED_PARAMS = ("access_token", "appkey", "method", "param", "signMethod", "timestamp", "version")
 MAX_PAGE_SIZE = 100
-MAX_PAGES = 1000
 INCREASE, DECREASE = 1, 2
 CONFIG_RESULTS = {50}
-
-log = get_logger(__name__)
 
 
 def sign(params: Mapping[str, str], sign_secret: str, sign_method: str = "HMAC_SHA256") -> str:
@@ -87,15 +83,6 @@ def sign(params: Mapping[str, str], sign_secret: str, sign_method: str = "HMAC_S
     raise ValueError(f"unknown signMethod {sign_method!r}; one of {', '.join(SIGN_METHODS)}")
 
 
-@dataclass(frozen=True)
-class ListedSku:
-    """One SKU of the shop's listing: its platform ids and what it shows."""
-
-    item_id: int
-    sku_id: int
-    stock: int
-
-
 def merchant_code(sku: Mapping[str, Any]) -> str | None:
     """Our id for a listed SKU: ``skuNick``, else a non-zero ``relSkuId``."""
     nick = str(sku.get("skuNick") or "").strip()
@@ -105,127 +92,81 @@ def merchant_code(sku: Mapping[str, Any]) -> str | None:
     return str(rel) if rel not in (None, "", 0, "0") else None
 
 
-class KuaishouStockConnector:
+class KuaishouStockConnector(ListedStockConnector):
     """Implements :class:`engine.inventory.channels.StockConnector` for Kuaishou."""
 
-    def __init__(self, channel: str = CHANNEL, *, app_key: str, app_secret: str, access_token: str | None = None,
-                 shop: str | None = None, base_url: str | None = None, timeout: float = 5.0,
-                 sign_method: str = "HMAC_SHA256", page_size: int = MAX_PAGE_SIZE,
-                 clock: Callable[[], float] = time.time) -> None:
-        if not access_token:
-            raise MissingSetting(PLATFORM, "an access_token (the shop's authorization) is required")
+    platform = PLATFORM
+    default_channel = CHANNEL
+    default_base_url = DEFAULT_BASE_URL
+    max_page_size = MAX_PAGE_SIZE
+    permanent_http_statuses = frozenset({401, 403, 404})
+
+    def __init__(self, channel: str | None = None, *, sign_method: str = "HMAC_SHA256", **settings: Any) -> None:
         if sign_method not in SIGN_METHODS:
             raise MissingSetting(PLATFORM, f"sign_method must be one of {', '.join(SIGN_METHODS)}")
-        self.channel = channel
-        self.app_key, self._secret, self._token = app_key, app_secret, access_token
-        self.shop = shop
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.timeout = timeout
+        super().__init__(channel, **settings)
         self.sign_method = sign_method
-        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._clock = clock
-        self._ids: dict[str, ListedSku] = {}
 
-    # --- the protocol ------------------------------------------------------------------------
+    # --- listing and update ------------------------------------------------------------------
 
-    def fetch_stock(self) -> dict[str, int]:
-        return {code: sku.stock for code, sku in self._list().items()}
-
-    def push_stock(self, sku_id: str, available: int, version: int) -> None:
-        if available < 0:
-            raise ConnectorError(PLATFORM, f"{sku_id}: cannot show a negative figure ({available})", permanent=True)
-        listed = self._ids.get(sku_id) or self._list().get(sku_id)
-        if listed is None:
-            raise ConnectorError(PLATFORM, f"{sku_id}: unknown merchant code (no SKU of the shop has this "
-                                 "skuNick or relSkuId)", permanent=True)
-        try:
-            current = self._current_stock(sku_id, listed)
-            change = available - current
-            if change:
-                self.call(UPDATE_METHOD, {"kwaiItemId": listed.item_id, "skuId": listed.sku_id,
-                                          "skuChangeStock": abs(change),
-                                          "changeType": INCREASE if change > 0 else DECREASE}, http_method="POST")
-        except ConnectorError:
-            self._ids.pop(sku_id, None)  # a retry lists afresh (the SKU may have been re-created)
-            raise
-        log.info("kuaishou stock shown", sku_id=sku_id, available=available, version=version, was=current)
-
-    # --- platform calls ----------------------------------------------------------------------
-
-    def _list(self) -> dict[str, ListedSku]:
-        """Every SKU of the shop, by merchant code (all pages); remembered for pushes."""
-        found: dict[str, ListedSku] = {}
-        page = 1
-        while True:
+    def list_skus(self) -> Iterable[ListedSku]:
+        def page_of_items(page: int) -> tuple[list[Any], int]:
             data = self.call(LIST_METHOD, {"pageNumber": page, "pageSize": self.page_size}) or {}
-            items = data.get("items") or []
+            return list(data.get("items") or []), int(data.get("totalPage") or 0)
+
+        for items, _pages in paged(page_of_items, what=LIST_METHOD, platform=PLATFORM, total_counts_pages=True):
             for item in items:
                 for sku in item.get("skuList") or []:
                     code = merchant_code(sku)
-                    if code is not None and code not in found:
-                        found[code] = ListedSku(int(sku.get("kwaiItemId") or item["kwaiItemId"]),
-                                                int(sku["kwaiSkuId"]), int(sku.get("skuStock") or 0))
-            total_pages = int(data.get("totalPage") or 0)
-            if not items or page >= total_pages:
-                break
-            if page >= MAX_PAGES:
-                raise ConnectorError(PLATFORM, f"{LIST_METHOD}: more than {MAX_PAGES} pages; listing abandoned")
-            page += 1
-        self._ids = found
-        return found
+                    if code is not None:
+                        yield ListedSku(code, int(sku.get("skuStock") or 0),
+                                        {"kwaiItemId": int(sku.get("kwaiItemId") or item["kwaiItemId"]),
+                                         "kwaiSkuId": int(sku["kwaiSkuId"])})
 
-    def _current_stock(self, code: str, listed: ListedSku) -> int:
-        data = self.call(ITEM_METHOD, {"kwaiItemId": listed.item_id}) or {}
+    def update_quantity(self, ids: Mapping[str, Any], code: str, quantity: int) -> Mapping[str, Any]:
+        """Read what the SKU shows and send the difference (the API only takes increments)."""
+        current = self.current_stock(code, ids)
+        change = quantity - current
+        if change:
+            self.call(UPDATE_METHOD, {"kwaiItemId": ids["kwaiItemId"], "skuId": ids["kwaiSkuId"],
+                                      "skuChangeStock": abs(change),
+                                      "changeType": INCREASE if change > 0 else DECREASE}, http_method="POST")
+        return {"was": current}
+
+    def current_stock(self, code: str, ids: Mapping[str, Any]) -> int:
+        data = self.call(ITEM_METHOD, {"kwaiItemId": ids["kwaiItemId"]}) or {}
         for sku in data.get("skuInfos") or []:
-            if int(sku.get("kwaiSkuId") or 0) == listed.sku_id:
+            if int(sku.get("kwaiSkuId") or 0) == ids["kwaiSkuId"]:
                 return int(sku.get("skuStock") or 0)
-        raise ConnectorError(PLATFORM, f"{code}: SKU {listed.sku_id} is no longer on item {listed.item_id} "
+        raise ConnectorError(PLATFORM, f"{code}: SKU {ids['kwaiSkuId']} is no longer on item {ids['kwaiItemId']} "
                              "(the listing will be read again)")
 
+    # --- one call ----------------------------------------------------------------------------
+
     def signed_params(self, method: str, param: Mapping[str, Any]) -> dict[str, str]:
-        params = {"appkey": self.app_key, "method": method, "version": "1", "access_token": self._token,
+        params = {"appkey": self.app_key, "method": method, "version": "1", "access_token": str(self.access_token),
                   "param": json.dumps(param, ensure_ascii=False, separators=(",", ":")),
-                  "timestamp": str(int(self._clock() * 1000)), "signMethod": self.sign_method}
-        params["sign"] = sign(params, self._secret, self.sign_method)
+                  "timestamp": str(int(self.clock() * 1000)), "signMethod": self.sign_method}
+        params["sign"] = sign(params, self.app_secret, self.sign_method)
         return params
 
     def call(self, method: str, param: Mapping[str, Any], *, http_method: str = "GET") -> Any:
-        """One signed call; the answer's ``data``, or :class:`ConnectorError`."""
+        """One signed call (GET: parameters in the query; POST: as a form); the answer's
+        ``data``, or :class:`ConnectorError`."""
         url = f"{self.base_url}/{method.replace('.', '/')}"
         params = self.signed_params(method, param)
-        secrets = [self._secret, self._token, params["sign"]]
-        try:
-            if http_method == "POST":
-                resp = requests.post(url, data=params, timeout=self.timeout)
-            else:
-                resp = requests.get(url, params=params, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise ConnectorError(PLATFORM, redact(f"{method}: request failed: {type(exc).__name__}: {exc}",
-                                                  secrets)) from None
-        snippet = redact(resp.text[:MAX_ANSWER_CHARS], secrets)
-        if resp.status_code >= 400:
-            raise ConnectorError(PLATFORM, f"{method}: HTTP {resp.status_code}: {snippet}", code=resp.status_code,
-                                 permanent=resp.status_code in (401, 403, 404))
-        try:
-            answer = resp.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise ConnectorError(PLATFORM, f"{method}: answer is not a JSON object: {snippet!r}",
-                                 code=resp.status_code)
+        if http_method == "POST":
+            _, answer = self.request("POST", url, data=params, what=method, redacting=[params["sign"]])
+        else:
+            _, answer = self.request("GET", url, params=params, what=method, redacting=[params["sign"]])
         result = answer.get("result")
         if result != 1:
-            message = answer.get("error_msg") or answer.get("msg") or ""
-            raise ConnectorError(PLATFORM, redact(f"{method}: result {result}: {message}", secrets), code=result,
-                                 permanent=result in CONFIG_RESULTS)
+            raise self.refusal(method, result, answer.get("error_msg") or answer.get("msg"),
+                               permanent=result in CONFIG_RESULTS, code_name="result")
         return answer.get("data")
 
 
 def build(channel: str, credentials: Mapping[str, str], base_url: str | None = None) -> KuaishouStockConnector:
     """A connector from ``credentials`` (keys in the module docstring)."""
-    for key in ("app_key", "app_secret", "access_token"):
-        if not credentials.get(key):
-            raise MissingSetting(PLATFORM, f"credential {key!r} is missing")
-    return KuaishouStockConnector(channel, app_key=credentials["app_key"], app_secret=credentials["app_secret"],
-                                  access_token=credentials["access_token"], shop=credentials.get("shop"),
-                                  base_url=base_url, sign_method=credentials.get("sign_method") or "HMAC_SHA256")
+    return KuaishouStockConnector.from_credentials(channel, credentials, base_url,
+                                                   sign_method=credentials.get("sign_method") or "HMAC_SHA256")

@@ -25,8 +25,12 @@ Unlike the platforms, this channel takes our version: a push is a full overwrite
 it, so a late retry of an old figure can never replace a newer one. A ``stale_version``
 answer means the shop already shows a newer figure of ours, so the push is done, not failed.
 
+No platform ids here: the shop takes our SKU id itself, so this connector keeps no code → ids
+map (:mod:`connectors.platform_stock` gives it the transport and the paging guard only).
+
 Credentials for :func:`build`: ``app_key`` (the key id the backend knows OrderPulse by),
-``app_secret`` (the shared signing secret). ``base_url`` is required (no public default).
+``app_secret`` (the shared signing secret). The shop backend's address is required: ``base_url``
+or ``ORDERPULSE_MINIPROGRAM_BASE_URL`` (there is no public default).
 """
 
 from __future__ import annotations
@@ -34,14 +38,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
-from connectors.outbound import MAX_ANSWER_CHARS, ConnectorError, MissingSetting, redact
+from connectors.outbound import ConnectorError
+from connectors.platform_stock import JSON_HEADERS, PlatformStockConnector, paged
 from engine.logs import get_logger
 
 PLATFORM = "Mini-program shop"
@@ -50,7 +52,6 @@ KEY_HEADER = "X-OrderPulse-Key"
 TIMESTAMP_HEADER = "X-OrderPulse-Timestamp"
 SIGNATURE_HEADER = "X-OrderPulse-Signature"
 MAX_PAGE_SIZE = 100
-MAX_PAGES = 1000
 CONFIG_STATUSES = (401, 403, 404, 422)
 
 log = get_logger(__name__)
@@ -61,90 +62,57 @@ def sign(timestamp: int | str, body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-class MiniprogramStockConnector:
+class MiniprogramStockConnector(PlatformStockConnector):
     """Implements :class:`engine.inventory.channels.StockConnector` for the merchant's shop."""
 
-    def __init__(self, channel: str = CHANNEL, *, app_key: str, app_secret: str, access_token: str | None = None,
-                 shop: str | None = None, base_url: str | None = None, timeout: float = 5.0,
-                 page_size: int = MAX_PAGE_SIZE, clock: Callable[[], float] = time.time) -> None:
-        if not base_url:
-            raise MissingSetting(PLATFORM, "base_url (the shop backend's address) is required")
-        self.channel = channel
-        self.app_key, self._secret = app_key, app_secret
-        self.shop = shop
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._clock = clock
+    platform = PLATFORM
+    default_channel = CHANNEL
+    needs_access_token = False
+    max_page_size = MAX_PAGE_SIZE
+    http_error_from = 500  # 4xx answers carry the contract's codes; :meth:`expect_ok` judges them
 
     def fetch_stock(self) -> dict[str, int]:
-        shown: dict[str, int] = {}
-        page = 1
-        while True:
-            status, answer = self.request("GET", f"/stock?page={page}&page_size={self.page_size}")
-            self._expect_ok(status, answer, "list")
-            items = answer.get("items") or []
-            for item in items:
-                shown[str(item["sku"])] = int(item["available"])
-            if not items or page * int(answer.get("page_size") or self.page_size) >= int(answer.get("total") or 0):
-                return shown
-            if page >= MAX_PAGES:
-                raise ConnectorError(PLATFORM, f"list: more than {MAX_PAGES} pages; listing abandoned")
-            page += 1
+        def page_of_stock(page: int) -> tuple[list[Any], int]:
+            status, answer = self.call("GET", f"/stock?page={page}&page_size={self.page_size}")
+            self.expect_ok(status, answer, "list")
+            return list(answer.get("items") or []), int(answer.get("total") or 0)
+
+        return {str(item["sku"]): int(item["available"])
+                for items, _total in paged(page_of_stock, what="list", platform=PLATFORM) for item in items}
 
     def push_stock(self, sku_id: str, available: int, version: int) -> None:
-        if available < 0:
-            raise ConnectorError(PLATFORM, f"{sku_id}: cannot show a negative figure ({available})", permanent=True)
+        self.refuse_negative(sku_id, available)
         body = json.dumps({"sku": sku_id, "available": available, "version": version}, ensure_ascii=False,
                           separators=(",", ":")).encode("utf-8")
-        status, answer = self.request("POST", "/stock/" + quote(sku_id, safe=""), body)
+        status, answer = self.call("POST", "/stock/" + quote(sku_id, safe=""), body)
         if status == 409 and answer.get("code") == "stale_version":
             log.info("miniprogram stock push superseded", sku_id=sku_id, version=version, shown=answer.get("version"))
             return
         if status == 404 and answer.get("code") == "unknown_sku":
             raise ConnectorError(PLATFORM, f"{sku_id}: unknown merchant code (the shop has no such SKU)",
                                  code="unknown_sku", permanent=True)
-        self._expect_ok(status, answer, f"push {sku_id}")
+        self.expect_ok(status, answer, f"push {sku_id}")
         log.info("miniprogram stock shown", sku_id=sku_id, available=available, version=version)
 
-    def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, Any]]:
+    def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, Any]]:
         """One signed request; ``(HTTP status, JSON object answer)``. Network failures, 5xx and
         answers that are not JSON objects raise a retryable :class:`ConnectorError`."""
-        timestamp = str(int(self._clock()))
+        timestamp = str(int(self.clock()))
         headers = {KEY_HEADER: self.app_key, TIMESTAMP_HEADER: timestamp,
-                   SIGNATURE_HEADER: sign(timestamp, body, self._secret)}
+                   SIGNATURE_HEADER: sign(timestamp, body, self.app_secret)}
         if body:
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        secrets = [self._secret, headers[SIGNATURE_HEADER]]
-        try:
-            resp = requests.request(method, self.base_url + path, data=body or None, headers=headers,
-                                    timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise ConnectorError(PLATFORM, redact(f"request failed: {type(exc).__name__}: {exc}", secrets)) from None
-        snippet = redact(resp.text[:MAX_ANSWER_CHARS], secrets)
-        if resp.status_code >= 500:
-            raise ConnectorError(PLATFORM, f"HTTP {resp.status_code}: {snippet}", code=resp.status_code)
-        try:
-            answer = resp.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise ConnectorError(PLATFORM, f"HTTP {resp.status_code} without a JSON object answer: {snippet!r}",
-                                 code=resp.status_code)
-        return resp.status_code, answer
+            headers.update(JSON_HEADERS)
+        return self.request(method, self.base_url + path, data=body or None, headers=headers,
+                            redacting=[headers[SIGNATURE_HEADER]])
 
-    def _expect_ok(self, status: int, answer: Mapping[str, Any], what: str) -> None:
+    def expect_ok(self, status: int, answer: Mapping[str, Any], what: str) -> None:
         if status == 200 and answer.get("code") == 0:
             return
         code = answer.get("code", status)
-        message = redact(f"{what}: HTTP {status}: {code}: {answer.get('message', '')}", [self._secret])
+        message = self.redact(f"{what}: HTTP {status}: {code}: {answer.get('message', '')}")
         raise ConnectorError(PLATFORM, message, code=code, permanent=status in CONFIG_STATUSES)
 
 
 def build(channel: str, credentials: Mapping[str, str], base_url: str | None = None) -> MiniprogramStockConnector:
     """A connector from ``credentials`` (keys in the module docstring)."""
-    for key in ("app_key", "app_secret"):
-        if not credentials.get(key):
-            raise MissingSetting(PLATFORM, f"credential {key!r} is missing")
-    return MiniprogramStockConnector(channel, app_key=credentials["app_key"], app_secret=credentials["app_secret"],
-                                     shop=credentials.get("shop"), base_url=base_url)
+    return MiniprogramStockConnector.from_credentials(channel, credentials, base_url)

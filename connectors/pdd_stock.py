@@ -36,18 +36,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from connectors.outbound import DEFAULT_TIMEOUT, ConnectorError
-from connectors.platform_stock import ListedSku, ListedStockConnector, credential, paged
+from connectors.outbound import ConnectorError
+from connectors.platform_stock import (
+    FORM_HEADERS,
+    ListedSku,
+    ListedStockConnector,
+    paged,
+)
 
 PLATFORM = "PDD"
 CHANNEL = "pdd"
 DEFAULT_BASE_URL = "https://gw-api.pinduoduo.com"
-BASE_URL_ENV = "ORDERPULSE_PDD_BASE_URL"
 ROUTER_PATH = "/api/router"
 PAGE_SIZE = 100
 PERMANENT_RANGES = ((10000, 39999), (50000, 52003))
@@ -66,55 +68,30 @@ def form_value(value: Any) -> str:
     return str(value)
 
 
-def response_key(api_type: str) -> str:
-    """``pdd.goods.quantity.update`` → ``goods_quantity_update_response``."""
-    return api_type.removeprefix("pdd.").replace(".", "_") + "_response"
-
-
 class PddStockConnector(ListedStockConnector):
     """Implements :class:`engine.inventory.channels.StockConnector` for a 拼多多 shop."""
 
     platform = PLATFORM
-
-    def __init__(self, channel: str = CHANNEL, *, app_key: str, app_secret: str, access_token: str | None = None,
-                 shop: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 page_size: int = PAGE_SIZE) -> None:
-        super().__init__(channel, [app_secret, access_token])
-        if not access_token:
-            raise ConnectorError(PLATFORM, "access_token (the shop's authorisation) is required", permanent=True)
-        self.client_id = app_key
-        self.client_secret = app_secret
-        self.access_token = access_token
-        self.shop = shop
-        self.url = (base_url or DEFAULT_BASE_URL).rstrip("/") + ROUTER_PATH
-        self.timeout = timeout
-        self.page_size = page_size
+    default_channel = CHANNEL
+    default_base_url = DEFAULT_BASE_URL
+    max_page_size = PAGE_SIZE
 
     def call(self, api_type: str, business: Mapping[str, Any]) -> dict[str, Any]:
         """One signed call; returns the object under ``<type>_response``."""
         params: dict[str, str] = {
-            "type": api_type, "client_id": self.client_id, "access_token": self.access_token,
-            "timestamp": str(int(time.time())), "data_type": "JSON", "version": "V1",
+            "type": api_type, "client_id": self.app_key, "access_token": str(self.access_token),
+            "timestamp": str(int(self.clock())), "data_type": "JSON", "version": "V1",
             **{k: form_value(v) for k, v in business.items() if v is not None},
         }
-        params["sign"] = sign(params, self.client_secret)
-        answer = self.post(self.url, data=params, timeout=self.timeout,
-                           headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
-        error = answer.get("error_response")
-        if isinstance(error, dict):
-            raise self.error(api_type, error)
-        body = answer.get(response_key(api_type))
-        if not isinstance(body, dict):
-            raise ConnectorError(PLATFORM, f"{api_type}: answer without {response_key(api_type)}")
-        return body
+        params["sign"] = sign(params, self.app_secret)
+        answer = self.post(self.base_url + ROUTER_PATH, data=params, headers=FORM_HEADERS)
+        return self.router_answer(api_type, answer, namespace="pdd.", error=self.error)
 
     def error(self, api_type: str, error: Mapping[str, Any]) -> ConnectorError:
         code = error.get("error_code")
-        text = f"{api_type}: code {code}: {error.get('error_msg', '')}"
-        if error.get("sub_msg") or error.get("sub_code"):
-            text += f" ({error.get('sub_code') or ''}: {error.get('sub_msg') or ''})"
         permanent = isinstance(code, int) and any(low <= code <= high for low, high in PERMANENT_RANGES)
-        return ConnectorError(PLATFORM, self.redact(text), code=code, permanent=permanent)
+        return self.refusal(api_type, code, error.get("error_msg"), error.get("sub_code"), error.get("sub_msg"),
+                            permanent=permanent)
 
     def list_skus(self) -> Iterable[ListedSku]:
         def page_of_goods(page: int) -> tuple[list[Any], int]:
@@ -137,8 +114,4 @@ class PddStockConnector(ListedStockConnector):
 
 def build(channel: str, credentials: Mapping[str, str], base_url: str | None) -> PddStockConnector:
     """The connector from ``credentials`` (``app_key`` = client_id, ``app_secret``, ``access_token``)."""
-    return PddStockConnector(
-        channel, app_key=credential(PLATFORM, credentials, "app_key"),
-        app_secret=credential(PLATFORM, credentials, "app_secret"),
-        access_token=credential(PLATFORM, credentials, "access_token"), shop=credentials.get("shop"),
-        base_url=base_url or os.environ.get(BASE_URL_ENV))
+    return PddStockConnector.from_credentials(channel, credentials, base_url)

@@ -38,20 +38,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.outbound import DEFAULT_TIMEOUT, ConnectorError
-from connectors.platform_stock import ListedSku, ListedStockConnector, credential, paged
+from connectors.outbound import ConnectorError
+from connectors.platform_stock import (
+    FORM_HEADERS,
+    ListedSku,
+    ListedStockConnector,
+    paged,
+)
 
 PLATFORM = "Taobao"
 CHANNEL = "taobao"
 DEFAULT_BASE_URL = "https://eco.taobao.com"
-BASE_URL_ENV = "ORDERPULSE_TAOBAO_BASE_URL"
 ROUTER_PATH = "/router/rest"
 PAGE_SIZE = 200
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -76,57 +78,29 @@ def top_timestamp(now: float) -> str:
     return datetime.fromtimestamp(now, SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def response_key(method: str) -> str:
-    """``taobao.item.quantity.update`` → ``item_quantity_update_response``."""
-    return method.removeprefix("taobao.").replace(".", "_") + "_response"
-
-
 class TaobaoStockConnector(ListedStockConnector):
     """Implements :class:`engine.inventory.channels.StockConnector` for a 天猫/淘宝 shop."""
 
     platform = PLATFORM
-
-    def __init__(self, channel: str = CHANNEL, *, app_key: str, app_secret: str, access_token: str | None = None,
-                 shop: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 page_size: int = PAGE_SIZE) -> None:
-        super().__init__(channel, [app_secret, access_token])
-        if not access_token:
-            raise ConnectorError(PLATFORM, "access_token (the shop's TOP session) is required", permanent=True)
-        self.app_key = app_key
-        self.app_secret = app_secret
-        self.access_token = access_token
-        self.shop = shop
-        self.url = (base_url or DEFAULT_BASE_URL).rstrip("/") + ROUTER_PATH
-        self.timeout = timeout
-        self.page_size = page_size
-
-    # --- one call ----------------------------------------------------------------------------
+    default_channel = CHANNEL
+    default_base_url = DEFAULT_BASE_URL
+    max_page_size = PAGE_SIZE
 
     def call(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
         """One signed TOP call; returns the object under ``<method>_response``."""
         params: dict[str, str] = {
-            "method": method, "app_key": self.app_key, "session": self.access_token,
-            "timestamp": top_timestamp(time.time()), "format": "json", "v": "2.0", "sign_method": "md5",
+            "method": method, "app_key": self.app_key, "session": str(self.access_token),
+            "timestamp": top_timestamp(self.clock()), "format": "json", "v": "2.0", "sign_method": "md5",
             **{k: str(v) for k, v in business.items() if v is not None},
         }
         params["sign"] = sign(params, self.app_secret)
-        answer = self.post(self.url, data=params, timeout=self.timeout,
-                           headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
-        error = answer.get("error_response")
-        if isinstance(error, dict):
-            raise self.error(method, error)
-        body = answer.get(response_key(method))
-        if not isinstance(body, dict):
-            raise ConnectorError(PLATFORM, f"{method}: answer without {response_key(method)}")
-        return body
+        answer = self.post(self.base_url + ROUTER_PATH, data=params, headers=FORM_HEADERS)
+        return self.router_answer(method, answer, namespace="taobao.", error=self.error)
 
     def error(self, method: str, error: Mapping[str, Any]) -> ConnectorError:
         code, sub_code = error.get("code"), str(error.get("sub_code") or "")
-        text = f"{method}: code {code}: {error.get('msg', '')}"
-        if sub_code or error.get("sub_msg"):
-            text += f" ({sub_code}: {error.get('sub_msg', '')})"
         retryable = code in RETRYABLE_CODES or sub_code.startswith("isp.")
-        return ConnectorError(PLATFORM, self.redact(text), code=code, permanent=not retryable)
+        return self.refusal(method, code, error.get("msg"), sub_code, error.get("sub_msg"), permanent=not retryable)
 
     # --- listing and update ------------------------------------------------------------------
 
@@ -161,8 +135,4 @@ class TaobaoStockConnector(ListedStockConnector):
 
 def build(channel: str, credentials: Mapping[str, str], base_url: str | None) -> TaobaoStockConnector:
     """The connector from ``credentials`` (``app_key``, ``app_secret``, ``access_token``)."""
-    return TaobaoStockConnector(
-        channel, app_key=credential(PLATFORM, credentials, "app_key"),
-        app_secret=credential(PLATFORM, credentials, "app_secret"),
-        access_token=credential(PLATFORM, credentials, "access_token"), shop=credentials.get("shop"),
-        base_url=base_url or os.environ.get(BASE_URL_ENV))
+    return TaobaoStockConnector.from_credentials(channel, credentials, base_url)

@@ -41,18 +41,26 @@ multi-warehouse regional stock; the platform refuses the others (``syncSkuStockV
 
 Credentials for :func:`build`: ``app_key`` (appId), ``app_secret`` (appSecret),
 ``access_token`` (the shop's accessToken; required). ``shop`` is not used.
+``ORDERPULSE_XIAOHONGSHU_BASE_URL`` or ``base_url`` redirects the gateway (tests, demo). The
+code → ids map, the relisting for an unknown code and the transport live in
+:mod:`connectors.platform_stock`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.outbound import ConnectorError, MissingSetting, post_json, redact
-from engine.logs import get_logger
+from connectors.outbound import ConnectorError
+from connectors.platform_stock import (
+    JSON_HEADERS,
+    ListedSku,
+    ListedStockConnector,
+    paged,
+)
 
 PLATFORM = "Xiaohongshu"
 CHANNEL = "xiaohongshu"
@@ -63,10 +71,7 @@ LIST_METHOD = "product.getDetailSkuList"
 READ_METHOD = "inventory.getSkuStock"
 SYNC_METHOD = "inventory.syncSkuStock"
 MAX_PAGE_SIZE = 100
-MAX_PAGES = 1000
 CONFIG_CODES = {-1}
-
-log = get_logger(__name__)
 
 
 def sign(method: str, app_id: str, timestamp: int | str, app_secret: str, version: str = VERSION) -> str:
@@ -100,101 +105,67 @@ class SkuStock:
         return self.total - self.available + max(0, figure - self.channel)
 
 
-class XiaohongshuStockConnector:
+class XiaohongshuStockConnector(ListedStockConnector):
     """Implements :class:`engine.inventory.channels.StockConnector` for Xiaohongshu."""
 
-    def __init__(self, channel: str = CHANNEL, *, app_key: str, app_secret: str, access_token: str | None = None,
-                 shop: str | None = None, base_url: str | None = None, timeout: float = 5.0,
-                 page_size: int = MAX_PAGE_SIZE, clock: Callable[[], float] = time.time) -> None:
-        if not access_token:
-            raise MissingSetting(PLATFORM, "an access_token (the shop's accessToken) is required")
-        self.channel = channel
-        self.app_key, self._secret, self._token = app_key, app_secret, access_token
-        self.shop = shop
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.timeout = timeout
-        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._clock = clock
-        self._ids: dict[str, str] = {}
+    platform = PLATFORM
+    default_channel = CHANNEL
+    default_base_url = DEFAULT_BASE_URL
+    max_page_size = MAX_PAGE_SIZE
+    permanent_http_statuses = frozenset({401, 403, 404})
 
-    # --- the protocol ------------------------------------------------------------------------
+    # --- listing and update ------------------------------------------------------------------
 
-    def fetch_stock(self) -> dict[str, int]:
-        return {code: self._read(sku).shown for code, sku in self._list().items()}
-
-    def push_stock(self, sku_id: str, available: int, version: int) -> None:
-        if available < 0:
-            raise ConnectorError(PLATFORM, f"{sku_id}: cannot show a negative figure ({available})", permanent=True)
-        platform_sku = self._ids.get(sku_id) or self._list().get(sku_id)
-        if platform_sku is None:
-            raise ConnectorError(PLATFORM, f"{sku_id}: unknown merchant code (no SKU of the shop has this erpCode)",
-                                 permanent=True)
-        try:
-            stock = self._read(platform_sku)
-            qty = stock.qty_for(available)
-            if qty != stock.total:
-                self.call(SYNC_METHOD, {"skuId": platform_sku, "qty": qty})
-        except ConnectorError:
-            self._ids.pop(sku_id, None)  # a retry lists afresh (the SKU may have been re-created)
-            raise
-        log.info("xiaohongshu stock shown", sku_id=sku_id, available=available, version=version, was=stock.shown,
-                 qty=qty)
-
-    # --- platform calls ----------------------------------------------------------------------
-
-    def _list(self) -> dict[str, str]:
-        """Every SKU of the shop, merchant code → platform skuId (all pages); remembered."""
-        found: dict[str, str] = {}
-        page, seen = 1, 0
-        while True:
+    def list_skus(self) -> Iterable[ListedSku]:
+        """The listing carries no stock split, so ``quantity`` is None (see :meth:`shown`)."""
+        def page_of_products(page: int) -> tuple[list[Any], int]:
             data = self.call(LIST_METHOD, {"pageNo": page, "pageSize": self.page_size}) or {}
-            products = data.get("data") or []
+            return list(data.get("data") or []), int(data.get("total") or 0)
+
+        for products, _total in paged(page_of_products, what=LIST_METHOD, platform=PLATFORM):
             for product in products:
                 sku = product.get("sku") or {}
                 code = str(sku.get("erpCode") or sku.get("erpcode") or "").strip()
-                if code and sku.get("id") and code not in found:
-                    found[code] = str(sku["id"])
-            seen += len(products)
-            if not products or seen >= int(data.get("total") or 0):
-                break
-            if page >= MAX_PAGES:
-                raise ConnectorError(PLATFORM, f"{LIST_METHOD}: more than {MAX_PAGES} pages; listing abandoned")
-            page += 1
-        self._ids = found
-        return found
+                if code and sku.get("id"):
+                    yield ListedSku(code, None, {"skuId": str(sku["id"])})
 
-    def _read(self, platform_sku: str) -> SkuStock:
+    def shown(self, sku: ListedSku) -> int:
+        return self.read(sku.ids["skuId"]).shown
+
+    def update_quantity(self, ids: Mapping[str, Any], code: str, quantity: int) -> Mapping[str, Any]:
+        """Read the SKU's split and sync the total that makes buyers able to take ``quantity``."""
+        stock = self.read(ids["skuId"])
+        qty = stock.qty_for(quantity)
+        if qty != stock.total:
+            self.call(SYNC_METHOD, {"skuId": ids["skuId"], "qty": qty})
+        return {"was": stock.shown, "qty": qty}
+
+    def read(self, platform_sku: str) -> SkuStock:
         data = self.call(READ_METHOD, {"skuId": platform_sku}) or {}
         raw = data.get("skuStock")
         if not isinstance(raw, Mapping):
             raise ConnectorError(PLATFORM, f"{READ_METHOD}: no skuStock for SKU {platform_sku}")
         return SkuStock.parse(raw)
 
+    # --- one call ----------------------------------------------------------------------------
+
     def signed_body(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        timestamp = str(int(self._clock()))
+        timestamp = str(int(self.clock()))
         return {**params, "appId": self.app_key, "timestamp": timestamp, "version": VERSION, "method": method,
-                "sign": sign(method, self.app_key, timestamp, self._secret), "accessToken": self._token}
+                "sign": sign(method, self.app_key, timestamp, self.app_secret), "accessToken": self.access_token}
 
     def call(self, method: str, params: Mapping[str, Any]) -> Any:
         """One signed call; the answer's ``data``, or :class:`ConnectorError`."""
         body = self.signed_body(method, params)
-        secrets = [self._secret, self._token, body["sign"]]
-        _, answer = post_json(PLATFORM, self.base_url + API_PATH, body, secrets=secrets, timeout=self.timeout)
-        if not isinstance(answer, dict):
-            raise ConnectorError(PLATFORM, f"{method}: answer is not a JSON object")
+        _, answer = self.request("POST", self.base_url + API_PATH, headers=JSON_HEADERS, what=method,
+                                 data=json.dumps(body, ensure_ascii=False).encode("utf-8"), redacting=[body["sign"]])
         code = answer.get("error_code")
         if answer.get("success") is not True or code not in (0, None):
-            message = answer.get("error_msg") or answer.get("message") or ""
-            raise ConnectorError(PLATFORM, redact(f"{method}: error_code {code}: {message}", secrets), code=code,
-                                 permanent=code in CONFIG_CODES)
+            raise self.refusal(method, code, answer.get("error_msg") or answer.get("message"),
+                               permanent=code in CONFIG_CODES, code_name="error_code")
         return answer.get("data")
 
 
 def build(channel: str, credentials: Mapping[str, str], base_url: str | None = None) -> XiaohongshuStockConnector:
     """A connector from ``credentials`` (keys in the module docstring)."""
-    for key in ("app_key", "app_secret", "access_token"):
-        if not credentials.get(key):
-            raise MissingSetting(PLATFORM, f"credential {key!r} is missing")
-    return XiaohongshuStockConnector(channel, app_key=credentials["app_key"], app_secret=credentials["app_secret"],
-                                     access_token=credentials["access_token"], shop=credentials.get("shop"),
-                                     base_url=base_url)
+    return XiaohongshuStockConnector.from_credentials(channel, credentials, base_url)

@@ -1,5 +1,6 @@
-"""Fixtures for connector tests: fake counterparts on 127.0.0.1 and a helper that runs a
-handler the way the dispatcher does (one delivery, a stable delivery id)."""
+"""Fixtures for connector tests: fake counterparts on 127.0.0.1, a helper that runs a
+handler the way the dispatcher does (one delivery, a stable delivery id), and no platform
+base-URL override from the developer's shell."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from connectors.fakes import (
     FakeWeComBot,
     FakeWms,
 )
+from connectors.platform_stock import base_url_variable
 from engine.clock import ManualClock
+from engine.inventory.channels import CHANNELS
 from engine.outbox.registry import Delivery
 
 WECOM_KEY = "wecom-key-0001"
@@ -25,6 +28,14 @@ FEISHU_SECRET = "feishu-secret"
 DINGTALK_TOKEN = "dingtalk-access-token"
 DINGTALK_SECRET = "SECdingtalk-secret"
 PHONE = "13800138000"
+
+
+@pytest.fixture(autouse=True)
+def _no_platform_base_url_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ORDERPULSE_<PLATFORM>_BASE_URL`` is unset unless a test sets it, so the stock
+    connectors' defaults are what the tests see."""
+    for channel in CHANNELS:
+        monkeypatch.delenv(base_url_variable(channel), raising=False)
 
 
 @pytest.fixture
