@@ -21,13 +21,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import itertools
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
-from connectors.fakes.base import FakeServer, Received
+from connectors.fakes.base import Received
+from connectors.fakes.platform_stock import CatalogueSku, StockCatalogueFake
 
 GATEWAY_REFUSED = 50
 NOT_FOUND = 3
@@ -38,54 +38,28 @@ SIGNED = ("access_token", "appkey", "method", "param", "signMethod", "timestamp"
 
 
 @dataclass
-class KuaishouSku:
-    item_id: int
-    sku_id: int
-    stock: int
+class KuaishouSku(CatalogueSku):
+    """A SKU with the stock the merchant set aside for activities (``reserveStock``)."""
+
     reserve: int = 0
 
 
-class FakeKuaishouStock(FakeServer):
+class FakeKuaishouStock(StockCatalogueFake):
     """One shop of ``app_key`` (signing with ``sign_secret``) authorized by ``access_token``."""
 
     name = "kuaishou"
+    item_id_base = 22_000_000_000_000
+    sku_id_base = 22_100_000_000_000
+    sku_type = KuaishouSku
 
     def __init__(self, app_key: str, sign_secret: str, access_token: str, *, page_limit: int = 100,
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.app_key, self.sign_secret, self.access_token = app_key, sign_secret, access_token
-        self.page_limit = page_limit
-        self.catalogue: dict[str, KuaishouSku] = {}
-        self._items: dict[str, int] = {}
-        self._ids = itertools.count(22_000_000_000_001)
-
-    # --- test helpers ------------------------------------------------------------------------
+        super().__init__(app_key=app_key, app_secret=sign_secret, access_token=access_token,
+                         page_size_cap=page_limit, **kwargs)
 
     def add_sku(self, code: str, qty: int, *, item: str | None = None, reserve: int = 0) -> KuaishouSku:
         """A SKU with merchant code ``code`` (its ``skuNick``) on item ``item`` (default: its own)."""
-        with self._lock:
-            key = item or f"item-of-{code}"
-            item_id = self._items.setdefault(key, next(self._ids))
-            sku = self.catalogue[code] = KuaishouSku(item_id, next(self._ids), qty, reserve)
-            return sku
-
-    def shown(self, code: str) -> int:
-        with self._lock:
-            return self.catalogue[code].stock
-
-    def sell(self, code: str, qty: int) -> bool:
-        """A buyer takes ``qty`` (False when the shop shows less)."""
-        with self._lock:
-            sku = self.catalogue[code]
-            if sku.stock < qty:
-                return False
-            sku.stock -= qty
-            return True
-
-    def show(self, code: str, qty: int) -> None:
-        """The merchant sets the figure in the shop's console."""
-        with self._lock:
-            self.catalogue[code].stock = qty
+        return cast(KuaishouSku, self._add(code, qty, item, with_sku=True, reserve=reserve))
 
     # --- the platform ------------------------------------------------------------------------
 
@@ -121,11 +95,11 @@ class FakeKuaishouStock(FakeServer):
         if not ts.isdigit() or abs(self.now() * 1000 - int(ts)) > WINDOW_MS:
             return "timestamp 已过期"
         message = "&".join(f"{k}={params[k]}" for k in sorted(SIGNED) if k in params)
-        message += "&signSecret=" + self.sign_secret
+        message += "&signSecret=" + self.app_secret
         if params.get("signMethod") == "MD5":
             expected = hashlib.md5(message.encode()).hexdigest()
         elif params.get("signMethod") == "HMAC_SHA256":
-            digest = hmac.new(self.sign_secret.encode(), message.encode(), hashlib.sha256).digest()
+            digest = hmac.new(self.app_secret.encode(), message.encode(), hashlib.sha256).digest()
             expected = base64.b64encode(digest).decode()
         else:
             return "signMethod 不支持"
@@ -135,22 +109,20 @@ class FakeKuaishouStock(FakeServer):
             return "鉴权失败：access_token 无效或已过期"
         return None
 
-    def _sku_view(self, code: str, sku: KuaishouSku) -> dict[str, Any]:
-        return {"kwaiItemId": sku.item_id, "kwaiSkuId": sku.sku_id, "relSkuId": 0, "skuNick": code,
-                "skuStock": sku.stock, "reserveStock": sku.reserve, "isValid": 1}
+    @staticmethod
+    def _sku_view(sku: KuaishouSku) -> dict[str, Any]:
+        return {"kwaiItemId": sku.item_id, "kwaiSkuId": sku.sku_id, "relSkuId": 0, "skuNick": sku.code,
+                "skuStock": sku.quantity, "reserveStock": sku.reserve, "isValid": 1}
 
     def _items_view(self) -> list[dict[str, Any]]:
-        items: dict[int, dict[str, Any]] = {}
-        for code, sku in self.catalogue.items():
-            entry = items.setdefault(sku.item_id, {"kwaiItemId": sku.item_id, "relItemId": 0, "skuList": []})
-            entry["skuList"].append(self._sku_view(code, sku))
-        return list(items.values())
+        return [{"kwaiItemId": item_id, "relItemId": 0,
+                 "skuList": [self._sku_view(cast(KuaishouSku, sku)) for sku in skus]} for item_id, skus in self.items()]
 
     def _list(self, param: dict[str, Any]) -> dict[str, Any]:
         items = self._items_view()
-        size = max(1, min(int(param.get("pageSize") or 20), self.page_limit))
+        size = self.page_size(int(param.get("pageSize") or 20))
         page = max(1, int(param.get("pageNumber") or 1))
-        chunk = items[(page - 1) * size:page * size]
+        chunk = self.page(items, page, size)
         return {"result": 1, "data": {"items": chunk, "currentPageNumber": page,
                                       "currentPageItemCount": len(chunk), "totalItemCount": len(items),
                                       "totalPage": (len(items) + size - 1) // size}}
@@ -165,15 +137,15 @@ class FakeKuaishouStock(FakeServer):
         change, kind = param.get("skuChangeStock"), param.get("changeType")
         if not isinstance(change, int) or isinstance(change, bool) or change <= 0 or kind not in (1, 2):
             return {"result": BAD_PARAM, "error_msg": "skuChangeStock 须为正整数，changeType 须为 1 或 2"}
-        found = [(c, s) for c, s in self.catalogue.items()
+        found = [s for s in self.catalogue.values()
                  if s.item_id == param.get("kwaiItemId") and s.sku_id == param.get("skuId")]
         if not found:
             return {"result": NOT_FOUND, "error_msg": "商品或规格不存在"}
-        code, sku = found[0]
-        after = sku.stock + change if kind == 1 else sku.stock - change
+        sku = found[0]
+        after = sku.quantity + change if kind == 1 else sku.quantity - change
         if after < sku.reserve:
             return {"result": BELOW_RESERVE, "error_msg": "当前库存不足，请减少预留数量"}
-        sku.stock = after
-        self.accept({"code": code, "kwaiItemId": sku.item_id, "skuId": sku.sku_id, "changeType": kind,
+        sku.quantity = after
+        self.accept({"code": sku.code, "kwaiItemId": sku.item_id, "skuId": sku.sku_id, "changeType": kind,
                      "skuChangeStock": change, "stock": after})
         return {"result": 1, "data": {}}

@@ -17,56 +17,38 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
-from connectors.fakes.base import FakeServer, Received
+from connectors.fakes.base import Received
+from connectors.fakes.platform_stock import ShopCatalogueFake, ShopSku
 
 WINDOW_S = 300
 
 
 @dataclass
-class ShopSku:
-    available: int
+class VersionedSku(ShopSku):
+    """A SKU of the shop: ``quantity`` is its ``available``, ``version`` the last one pushed."""
+
     version: int = 0
 
 
-class FakeMiniprogramStock(FakeServer):
+class FakeMiniprogramStock(ShopCatalogueFake):
     """The shop backend, knowing OrderPulse by ``app_key`` and sharing ``app_secret``."""
 
     name = "miniprogram"
 
     def __init__(self, app_key: str, app_secret: str, *, page_limit: int = 100, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(page_size_cap=page_limit, **kwargs)
         self.app_key, self.app_secret = app_key, app_secret
-        self.page_limit = page_limit
-        self.catalogue: dict[str, ShopSku] = {}
         self.stale_refusals = 0
 
     # --- test helpers ------------------------------------------------------------------------
 
-    def add_sku(self, code: str, qty: int) -> ShopSku:
+    def add_sku(self, code: str, qty: int) -> VersionedSku:
         with self._lock:
-            sku = self.catalogue[code] = ShopSku(qty)
+            sku = self.catalogue[code] = VersionedSku(code, qty)
             return sku
-
-    def shown(self, code: str) -> int:
-        with self._lock:
-            return self.catalogue[code].available
-
-    def sell(self, code: str, qty: int) -> bool:
-        """A buyer takes ``qty`` in the mini-program (False when it shows less)."""
-        with self._lock:
-            sku = self.catalogue[code]
-            if sku.available < qty:
-                return False
-            sku.available -= qty
-            return True
-
-    def show(self, code: str, qty: int) -> None:
-        """The merchant edits the figure in the shop's own admin."""
-        with self._lock:
-            self.catalogue[code].available = qty
 
     # --- the backend -------------------------------------------------------------------------
 
@@ -94,12 +76,12 @@ class FakeMiniprogramStock(FakeServer):
     def _list(self, query: dict[str, str]) -> tuple[int, Any]:
         try:
             page = max(1, int(query.get("page") or 1))
-            size = max(1, min(int(query.get("page_size") or 100), self.page_limit))
+            size = self.page_size(int(query.get("page_size") or 100))
         except ValueError:
             return 422, {"code": "invalid_query", "message": "page and page_size are whole numbers"}
-        rows = list(self.catalogue.items())
-        items = [{"sku": code, "available": sku.available, "version": sku.version}
-                 for code, sku in rows[(page - 1) * size:page * size]]
+        rows = list(self.catalogue.values())
+        items = [{"sku": sku.code, "available": sku.quantity, "version": sku.version}
+                 for sku in self.page(rows, page, size)]
         return 200, {"code": 0, "page": page, "page_size": size, "total": len(rows), "items": items}
 
     def _push(self, code: str, body: Any) -> tuple[int, Any]:
@@ -109,13 +91,13 @@ class FakeMiniprogramStock(FakeServer):
         if not isinstance(body, dict) or body.get("sku") != code or not whole(body.get("available")) \
                 or not whole(body.get("version")):
             return 422, {"code": "invalid_body", "message": "body needs sku (as in the path), available, version"}
-        sku = self.catalogue.get(code)
+        sku = cast(VersionedSku | None, self.catalogue.get(code))
         if sku is None:
             return 404, {"code": "unknown_sku", "message": f"no SKU {code}"}
         if body["version"] < sku.version:
             self.stale_refusals += 1
             return 409, {"code": "stale_version", "message": "a newer version is shown", "version": sku.version}
-        if (body["available"], body["version"]) != (sku.available, sku.version):
-            sku.available, sku.version = body["available"], body["version"]
-            self.accept({"sku": code, "available": sku.available, "version": sku.version})
-        return 200, {"code": 0, "sku": code, "available": sku.available, "version": sku.version}
+        if (body["available"], body["version"]) != (sku.quantity, sku.version):
+            sku.quantity, sku.version = body["available"], body["version"]
+            self.accept({"sku": code, "available": sku.quantity, "version": sku.version})
+        return 200, {"code": 0, "sku": code, "available": sku.quantity, "version": sku.version}

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from connectors.fakes.base import Received
-from connectors.fakes.platform_stock import StockCatalogueFake
+from connectors.fakes.platform_stock import StockCatalogueFake, int_param
 
 ROUTER_PATH = "/api/router"
 SKEW_SECONDS = 600
@@ -117,10 +117,4 @@ class FakePddStock(StockCatalogueFake):
 
 
 def number(params: dict[str, str], key: str, default: int) -> int:
-    raw = params.get(key)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise PddError(10000, "参数错误", f"{key} 不是整数") from None
+    return int(int_param(params, key, default, lambda k: PddError(10000, "参数错误", f"{k} 不是整数")))

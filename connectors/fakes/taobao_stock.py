@@ -29,7 +29,12 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from connectors.fakes.base import Received
-from connectors.fakes.platform_stock import CatalogueSku, StockCatalogueFake
+from connectors.fakes.platform_stock import (
+    CatalogueSku,
+    PlatformId,
+    StockCatalogueFake,
+    int_param,
+)
 
 ROUTER_PATH = "/router/rest"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -156,7 +161,7 @@ class FakeTaobaoStock(StockCatalogueFake):
         return {"item": {k: item[k] for k in ("num_iid", "num", "modified", "skus") if k in item}}
 
     @staticmethod
-    def item_view(item_id: int, skus: list[CatalogueSku]) -> dict[str, Any]:
+    def item_view(item_id: PlatformId, skus: list[CatalogueSku]) -> dict[str, Any]:
         outer_id = skus[0].code if skus[0].sku_id is None else f"ITEM-{item_id}"
         return {"num_iid": item_id, "outer_id": outer_id, "num": sum(s.quantity for s in skus),
                 "title": f"商品 {item_id}"}
@@ -186,10 +191,4 @@ def required(params: dict[str, str], key: str) -> str:
 
 
 def whole(params: dict[str, str], key: str, default: int | None) -> Any:
-    raw = params.get(key)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise TopError(41, f"Invalid arguments:{key}") from None
+    return int_param(params, key, default, lambda k: TopError(41, f"Invalid arguments:{k}"))

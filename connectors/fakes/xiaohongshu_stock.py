@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from connectors.fakes.base import FakeServer, Received
+from connectors.fakes.base import Received
+from connectors.fakes.platform_stock import CatalogueSku, StockCatalogueFake
 
 API_PATH = "/ark/open_api/v3/common_controller"
 REFUSED, UNKNOWN_SKU, BAD_QTY = -1, 1, 2
@@ -36,15 +36,28 @@ WINDOW_S = 600
 
 
 @dataclass
-class XhsSku:
-    item_id: str
-    sku_id: str
-    available: int
+class XhsSku(CatalogueSku):
+    """A SKU with the platform's split. ``quantity`` is ``available`` (sellable on the SKU
+    itself): a buyer's purchase (``sell``) and the merchant's edit (``show``) act on it."""
+
     occupied: int = 0
     channel: int = 0
     channel_occupied: int = 0
     activity: int = 0
     activity_occupied: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.quantity
+
+    @available.setter
+    def available(self, value: int) -> None:
+        self.quantity = value
+
+    @property
+    def shown(self) -> int:
+        """Units buyers can take: on the SKU itself plus through channels and activities."""
+        return self.available + self.channel + self.activity
 
     @property
     def total(self) -> int:
@@ -66,42 +79,30 @@ def _ok(data: Any) -> dict[str, Any]:
     return {"success": True, "error_code": 0, "error_msg": "", "data": data}
 
 
-class FakeXiaohongshuStock(FakeServer):
-    """One shop of app ``app_id`` (secret ``app_secret``) authorized by ``access_token``."""
+class FakeXiaohongshuStock(StockCatalogueFake):
+    """One shop of app ``app_id`` (kept as ``app_key``; secret ``app_secret``) authorized by
+    ``access_token``."""
 
     name = "xiaohongshu"
+    sku_type = XhsSku
 
     def __init__(self, app_id: str, app_secret: str, access_token: str, *, page_limit: int = 100,
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.app_id, self.app_secret, self.access_token = app_id, app_secret, access_token
-        self.page_limit = page_limit
-        self.catalogue: dict[str, XhsSku] = {}
-        self._ids = (f"66ee733f265f5900{n:08x}" for n in itertools.count(1))
+        super().__init__(app_key=app_id, app_secret=app_secret, access_token=access_token,
+                         page_size_cap=page_limit, **kwargs)
+
+    def new_item_id(self, n: int) -> str:
+        return f"66ee733f265f5900{n:08x}"  # the platform's ids are 24 hex digits
+
+    def new_sku_id(self, n: int) -> str:
+        return f"66ee733f265f5a00{n:08x}"
 
     # --- test helpers ------------------------------------------------------------------------
 
     def add_sku(self, code: str, qty: int, *, occupied: int = 0, channel: int = 0, activity: int = 0) -> XhsSku:
         """A SKU with ``erpCode`` ``code`` and ``qty`` sellable on the SKU itself."""
-        with self._lock:
-            sku = self.catalogue[code] = XhsSku(next(self._ids), next(self._ids), qty, occupied, channel,
-                                                activity=activity)
-            return sku
-
-    def shown(self, code: str) -> int:
-        """Units buyers can take: on the SKU itself plus through channels and activities."""
-        with self._lock:
-            sku = self.catalogue[code]
-            return sku.available + sku.channel + sku.activity
-
-    def sell(self, code: str, qty: int) -> bool:
-        """A buyer pays for ``qty`` from the SKU's own sellable stock (False when short)."""
-        with self._lock:
-            sku = self.catalogue[code]
-            if sku.available < qty:
-                return False
-            sku.available -= qty
-            return True
+        return cast(XhsSku, self._add(code, qty, None, with_sku=True, occupied=occupied, channel=channel,
+                                      activity=activity))
 
     def hold_unpaid(self, code: str, qty: int) -> None:
         """A buyer places an order and has not paid yet: ``qty`` moves to ``occupied``."""
@@ -109,11 +110,6 @@ class FakeXiaohongshuStock(FakeServer):
             sku = self.catalogue[code]
             sku.available -= qty
             sku.occupied += qty
-
-    def show(self, code: str, qty: int) -> None:
-        """The merchant sets the SKU's own sellable figure in the console."""
-        with self._lock:
-            self.catalogue[code].available = qty
 
     # --- the platform ------------------------------------------------------------------------
 
@@ -130,17 +126,16 @@ class FakeXiaohongshuStock(FakeServer):
         if method == "product.getDetailSkuList":
             return 200, self._list(body)
         if method in ("inventory.getSkuStock", "inventory.syncSkuStock"):
-            found = [(c, s) for c, s in self.catalogue.items() if s.sku_id == body.get("skuId")]
+            found = [s for s in self.catalogue.values() if s.sku_id == body.get("skuId")]
             if not found:
                 return 200, _fail(UNKNOWN_SKU, "规格不存在")
-            code, sku = found[0]
             if method == "inventory.getSkuStock":
-                return 200, _ok(self._stock(sku))
-            return 200, self._sync(code, sku, body.get("qty"))
+                return 200, _ok(self._stock(found[0]))
+            return 200, self._sync(found[0], body.get("qty"))
         return 200, _fail(REFUSED, f"method {method} 不存在")
 
     def _refusal(self, body: dict[str, Any]) -> str | None:
-        if body.get("appId") != self.app_id:
+        if body.get("appId") != self.app_key:
             return "appId 不存在"
         if body.get("version") != "2.0":
             return "version 不正确"
@@ -160,21 +155,20 @@ class FakeXiaohongshuStock(FakeServer):
                 "skuStockInfoWithWhcode": [{"skuId": sku.sku_id, "whcode": "CPartner", "skuStock": sku.view()}]}
 
     def _list(self, body: dict[str, Any]) -> dict[str, Any]:
-        size = max(1, min(int(body.get("pageSize") or 50), self.page_limit))
+        size = self.page_size(int(body.get("pageSize") or 50))
         page = max(1, int(body.get("pageNo") or 1))
-        rows = list(self.catalogue.items())
-        chunk = rows[(page - 1) * size:page * size]
-        data = [{"item": {"id": sku.item_id, "name": code},
-                 "sku": {"id": sku.sku_id, "itemId": sku.item_id, "erpCode": code, "stock": sku.available,
-                         "buyable": True}} for code, sku in chunk]
+        rows = list(self.catalogue.values())
+        data = [{"item": {"id": sku.item_id, "name": sku.code},
+                 "sku": {"id": sku.sku_id, "itemId": sku.item_id, "erpCode": sku.code, "stock": sku.available,
+                         "buyable": True}} for sku in self.page(rows, page, size)]
         return _ok({"data": data, "pageNO": page, "pageSize": size, "total": len(rows)})
 
-    def _sync(self, code: str, sku: XhsSku, qty: Any) -> dict[str, Any]:
+    def _sync(self, sku: XhsSku, qty: Any) -> dict[str, Any]:
         if not isinstance(qty, int) or isinstance(qty, bool) or qty < 0:
             return _fail(BAD_QTY, "qty 须为非负整数")
         after = sku.available + qty - sku.total
         if after < 0:
             return _fail(BAD_QTY, "同步库存小于占用及渠道库存")
         sku.available = after
-        self.accept({"code": code, "skuId": sku.sku_id, "qty": qty, "available": after})
+        self.accept({"code": sku.code, "skuId": sku.sku_id, "qty": qty, "available": after})
         return _ok(self._stock(sku))
