@@ -5,7 +5,6 @@ matches hand-computed vectors."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from connectors import kuaishou_stock
 from connectors.fakes.kuaishou_stock import FakeKuaishouStock
 from connectors.kuaishou_stock import KuaishouStockConnector, build, merchant_code, sign
 from connectors.outbound import ConnectorError, MissingSetting
+from tests.connectors.stock_support import closed_url
 
 APP_KEY, SECRET, TOKEN = "ks700000000001", "sign-secret-ks", "ChFvYXV0aC5hY2Nlc3NUb2tlbhJ"
 
@@ -127,9 +127,7 @@ def test_http_500_and_unreachable_gateway_are_retryable(shop: FakeKuaishouStock)
     with pytest.raises(ConnectorError, match="HTTP 500") as info:
         ks.fetch_stock()
     assert info.value.code == 500 and not info.value.permanent
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    closed = closed_url()
     down = build("kuaishou", {"app_key": APP_KEY, "app_secret": SECRET, "access_token": TOKEN}, closed)
     with pytest.raises(ConnectorError, match="request failed") as info:
         down.push_stock("MUG-01", 1, 1)

@@ -6,7 +6,6 @@ the secret, and the signature matches a hand-computed vector."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from connectors.fakes.miniprogram_stock import FakeMiniprogramStock
 from connectors.miniprogram_stock import MiniprogramStockConnector, build, sign
 from connectors.outbound import ConnectorError, MissingSetting
+from tests.connectors.stock_support import closed_url
 
 KEY, SECRET = "orderpulse-prod", "mp-shared-secret-7f3a"
 
@@ -103,9 +103,7 @@ def test_http_500_and_unreachable_backend_are_retryable(shop: FakeMiniprogramSto
     with pytest.raises(ConnectorError, match="HTTP 500") as info:
         connector(shop).push_stock("TEE-RED-M", 1, 1)
     assert info.value.code == 500 and not info.value.permanent
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    closed = closed_url()
     with pytest.raises(ConnectorError, match="request failed") as info:
         build("miniprogram", {"app_key": KEY, "app_secret": SECRET}, closed).fetch_stock()
     assert not info.value.permanent

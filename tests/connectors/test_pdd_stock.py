@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from urllib.parse import parse_qs
 
 import pytest
 
 from connectors import pdd_stock
-from connectors.fakes.base import Received
 from connectors.fakes.pdd_stock import FakePddStock
 from connectors.outbound import ConnectorError, MissingSetting
 from connectors.pdd_stock import PddStockConnector
+from tests.connectors.stock_support import form_calls
 
 CLIENT_ID = "pdd-client-0001"
 SECRET = "pdd-client-secret-0001"
@@ -33,12 +32,8 @@ def connector(fake: FakePddStock, secret: str = SECRET, **kwargs: object) -> Pdd
                              **kwargs)  # type: ignore[arg-type]
 
 
-def form(request: Received) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.body.decode("utf-8")).items()}
-
-
 def calls(fake: FakePddStock, api_type: str) -> list[dict[str, str]]:
-    return [f for f in map(form, fake.requests) if f.get("type") == api_type]
+    return form_calls(fake, "type", api_type)
 
 
 def test_sign_matches_hand_computed_vectors() -> None:

@@ -8,15 +8,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from urllib.parse import parse_qs
 
 import pytest
 
 from connectors import taobao_stock
-from connectors.fakes.base import Received
 from connectors.fakes.taobao_stock import FakeTaobaoStock
 from connectors.outbound import ConnectorError, MissingSetting
 from connectors.taobao_stock import TaobaoStockConnector
+from tests.connectors.stock_support import form_calls
 
 APP_KEY = "23456789"
 SECRET = "tb-app-secret-0001"
@@ -34,12 +33,8 @@ def connector(fake: FakeTaobaoStock, secret: str = SECRET, **kwargs: object) -> 
                                 **kwargs)  # type: ignore[arg-type]
 
 
-def form(request: Received) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.body.decode("utf-8")).items()}
-
-
 def calls(fake: FakeTaobaoStock, method: str) -> list[dict[str, str]]:
-    return [f for f in map(form, fake.requests) if f.get("method") == method]
+    return form_calls(fake, "method", method)
 
 
 def test_sign_matches_hand_computed_vectors() -> None:

@@ -5,7 +5,6 @@ platform's code without the secret, and the signature matches a hand-computed ve
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +18,7 @@ from connectors.xiaohongshu_stock import (
     build,
     sign,
 )
+from tests.connectors.stock_support import closed_url
 
 APP_ID, SECRET, TOKEN = "21d6a1b2748be8de0", "429aa3aee9ef9e4a858210", "token-67aba019fbb44eb9a9e6f2f4022799aa"
 
@@ -118,9 +118,7 @@ def test_http_500_and_unreachable_gateway_are_retryable(shop: FakeXiaohongshuSto
     with pytest.raises(ConnectorError, match="HTTP 500") as info:
         connector(shop).fetch_stock()
     assert info.value.code == 500 and not info.value.permanent
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    closed = closed_url()
     down = build("xiaohongshu", {"app_key": APP_ID, "app_secret": SECRET, "access_token": TOKEN}, closed)
     with pytest.raises(ConnectorError, match="request failed") as info:
         down.push_stock("LIP-01", 1, 1)
