@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.platform_stock import base_url_variable
 from engine.inventory.channels import CHANNELS, StockConnector, channel_registry
 from engine.logs import get_logger
 
@@ -82,10 +83,6 @@ def declared_pull_intervals(session: Session) -> dict[str, int]:
                 for name in {source.name, source.platform or source.name}:
                     out[name] = int(pull.every)
     return out
-
-
-def base_url_variable(platform: str) -> str:
-    return f"ORDERPULSE_{platform.upper()}_BASE_URL"
 
 
 def connector_for(source: SourceDecl, environ: dict[str, str] | None = None) -> StockConnector | None:
