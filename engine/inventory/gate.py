@@ -256,11 +256,13 @@ class RedisGate:
         return {k: int(v) for k, v in self.client.hgetall(self.k_pend).items() if int(v) != 0}
 
     def maybe_seen(self, key: str) -> bool:
-        """Whether the seen-keys filter may hold ``key`` (the scripts' six SHA-1 bit offsets)."""
+        """Whether the seen-keys filter may hold ``key`` (the scripts' six offsets from its SHA-1)."""
         digest = hashlib.sha1(key.encode()).hexdigest()
         pipe = self.client.pipeline(transaction=False)
-        for i in range(6):
-            pipe.getbit(self.k_seen, int(digest[i * 6:i * 6 + 6], 16))
+        for g in range(3):
+            value = int(digest[g * 13:g * 13 + 13], 16)
+            for offset in (value & (2**26 - 1), value >> 26):
+                pipe.getbit(self.k_seen, offset)
         return all(pipe.execute())
 
     def holds(self) -> list[tuple[str, dict[str, str]]]:

@@ -9,7 +9,7 @@ refused by SQL and given back — so the script answers ``unsure`` and SQL decid
 answers ``short`` only when a line is short even counting every pending hold as returned,
 so "sold out" means SQL really had less than asked (I9).
 
-``seen`` is a Bloom filter (a 2^24-bit string, six bits per key taken from the key's SHA-1) of
+``seen`` is a Bloom filter (a 2^26-bit string, six bits per key taken from the key's SHA-1) of
 every reservation key the gate or SQL ever accepted: a hold sets the key's bits, so do a hold
 committed after a rebuild, a mirrored SQL-only reservation and the rebuild (every key SQL holds). A
 "sold out" whose key is certainly not in it is answered by the gate alone; a key that may be
@@ -17,15 +17,20 @@ in it (a replay, or a false positive) is confirmed against SQL's record, which a
 replay with its first answer. While a rebuild fills ``seen_rebuild``, marks go to both.
 """
 
-# The six bit offsets of a key (24-bit slices of its SHA-1), set or read in one BITFIELD call.
+# The six bit offsets of a key in a 2^26-bit filter (8 MB): its SHA-1 read as three 52-bit
+# numbers (13 hex digits each, exact in Lua's doubles), each split into two 26-bit offsets;
+# set or read in one BITFIELD call.
 _SEEN = """
 local function seen_fields(key, op)
   local h = redis.sha1hex(key)
   local args = {}
-  for i = 0, 5 do
-    local offset = tonumber(string.sub(h, i * 6 + 1, i * 6 + 6), 16)
-    args[#args + 1] = op; args[#args + 1] = 'u1'; args[#args + 1] = offset
-    if op == 'SET' then args[#args + 1] = 1 end
+  for g = 0, 2 do
+    local v = tonumber(string.sub(h, g * 13 + 1, g * 13 + 13), 16)
+    local low = v % 67108864
+    for _, offset in ipairs({low, (v - low) / 67108864}) do
+      args[#args + 1] = op; args[#args + 1] = 'u1'; args[#args + 1] = offset
+      if op == 'SET' then args[#args + 1] = 1 end
+    end
   end
   return args
 end
