@@ -178,10 +178,14 @@ class RedisGate:
             self.client.set(self.k_seen_upto, newest)
         return marked
 
-    def _mark_from(self, read_keys: KeyReader, after: int, bits: str) -> tuple[int, int]:
-        """Mark every key ``read_keys`` yields after request id ``after``, a batch at a time."""
+    def _mark_from(self, read_keys: KeyReader, after: int, bits: str,
+                   keep: Callable[[], object] | None = None) -> tuple[int, int]:
+        """Mark every key ``read_keys`` yields after request id ``after``, a batch at a time
+        (``keep`` runs after each batch: the rebuild extends its lock there)."""
         marked = 0
         while True:
+            if keep is not None:
+                keep()
             keys, newest = read_keys(after, KEY_BATCH)
             if not keys:
                 return marked, after
@@ -193,9 +197,10 @@ class RedisGate:
 
     # -- rebuild -----------------------------------------------------------------------------
     def needs_rebuild(self) -> bool:
-        """True when the epoch is missing or Redis restarted (new run_id) since the last rebuild."""
+        """True when the epoch or the seen-keys filter is missing, or Redis restarted (new
+        run_id) since the last rebuild."""
         epoch = self.client.get(self.k_epoch)
-        if not epoch:
+        if not epoch or not self.client.exists(self.k_seen):  # the filter was evicted or predates it
             return True
         run_id = self.client.info("server").get("run_id")
         return self.client.get(self.k_run_id) != run_id
@@ -219,25 +224,32 @@ class RedisGate:
             self.client.delete(self.k_seen_rebuild)
             self.client.setbit(self.k_seen_rebuild, 0, 0)  # exists from here on: marks land in it too
             available: dict[str, int] = read_sql()
-            _marked, newest = (self._mark_from(read_keys, 0, self.k_seen_rebuild) if read_keys is not None
-                               else (0, 0))
+            _marked, newest = (self._mark_from(read_keys, 0, self.k_seen_rebuild,
+                                               keep=lambda: lock.extend(lock_timeout, replace_ttl=True))
+                               if read_keys is not None else (0, 0))
             tmp = self.base + "avail_rebuild"
             self.client.delete(tmp)
             items = sorted(available.items())
             for i in range(0, len(items), REBUILD_BATCH):
                 self.client.hset(tmp, mapping=dict(items[i:i + REBUILD_BATCH]))
-            pipe = self.client.pipeline(transaction=True)
-            if items:
-                pipe.rename(tmp, self.k_avail)
-            else:
-                pipe.delete(self.k_avail)
-            pipe.delete(self.k_pend)  # holds of older epochs no longer count
-            pipe.rename(self.k_seen_rebuild, self.k_seen)
-            pipe.set(self.k_seen_upto, newest)
-            pipe.set(self.k_epoch, new_epoch)
-            pipe.set(self.k_run_id, self.client.info("server").get("run_id", ""))
-            pipe.xadd(self.k_stream, {"op": "rebuild", "epoch": new_epoch}, maxlen=10000, approximate=True)
-            pipe.execute()
+            run_id = self.client.info("server").get("run_id", "")
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.watch(lock.name)  # publish only while the lock is still ours (WatchError otherwise)
+                if not lock.owned():
+                    log.warning("inventory gate rebuild abandoned: its lock expired", epoch=new_epoch)
+                    return None
+                pipe.multi()
+                if items:
+                    pipe.rename(tmp, self.k_avail)
+                else:
+                    pipe.delete(self.k_avail)
+                pipe.delete(self.k_pend)  # holds of older epochs no longer count
+                pipe.rename(self.k_seen_rebuild, self.k_seen)
+                pipe.set(self.k_seen_upto, newest)
+                pipe.set(self.k_epoch, new_epoch)
+                pipe.set(self.k_run_id, run_id)
+                pipe.xadd(self.k_stream, {"op": "rebuild", "epoch": new_epoch}, maxlen=10000, approximate=True)
+                pipe.execute()
             self._epoch = new_epoch
             log.info("inventory gate rebuilt", epoch=new_epoch, skus=len(items))
             return new_epoch

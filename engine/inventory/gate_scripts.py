@@ -35,6 +35,7 @@ local function seen_fields(key, op)
   return args
 end
 local function seen_check(bits, key)
+  if redis.call('EXISTS', bits) == 0 then return true end  -- filter lost (eviction, upgrade): ask SQL
   local got = redis.call('BITFIELD_RO', bits, unpack(seen_fields(key, 'GET')))
   for i = 1, 6 do
     if got[i] == 0 then return false end

@@ -22,8 +22,9 @@ from engine.logs import get_logger
 log = get_logger(__name__)
 
 JOB = "inventory.reconcile"
-# Request ids are taken at insert and committed out of order: re-read this many ids back.
-SEEN_OVERLAP = 1000
+# Request ids are taken at insert (refused claims use some up too) and committed out of
+# order: re-read this many ids back.
+SEEN_OVERLAP = 5000
 
 
 @dataclass

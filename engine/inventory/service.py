@@ -62,6 +62,7 @@ ALERT_EVERY = 30.0
 GATE_SOCKET_TIMEOUT = 0.5
 BREAKER_SECONDS = 1.0
 UNMARKED_LIMIT = 10_000
+FLUSH_EVERY_SECONDS = 0.5
 
 
 def make_gate_client(redis_url: str, *, timeout: float = GATE_SOCKET_TIMEOUT) -> Any:
@@ -93,6 +94,7 @@ class InventoryService:
         # (the reconciler's catch-up marks them too, should this process die first).
         self._unmarked: list[str] = []
         self._unmarked_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
 
     # -- gate bookkeeping ---------------------------------------------------------------------
     def _gate_hold(self, key: str, lines: list[OrderLine]) -> GateAnswer:
@@ -101,7 +103,7 @@ class InventoryService:
         if time.monotonic() < self._breaker_until:
             return GateAnswer("bypass", reason="breaker_open")
         if self._unmarked:
-            self._flush_unmarked()
+            self._flush_unmarked()  # before any answer: a replay of one of them must be seen
         answer = self.gate.hold(key, lines)
         if answer.verdict == "bypass":
             if answer.reason.startswith("redis_error"):
@@ -112,22 +114,38 @@ class InventoryService:
                 self.raise_alert("gate_bypassed", {"reason": answer.reason})
         return answer
 
-    def _flush_unmarked(self) -> None:
+    def _flush_unmarked(self) -> bool:
+        """Mark the waiting keys; they leave the list only once Redis has them, and the lock is
+        held meanwhile, so no gate answer in this process overtakes a mark. True when none wait."""
         with self._unmarked_lock:
-            keys, self._unmarked = self._unmarked, []
-        if not self.gate.mark_seen(keys):  # type: ignore[union-attr]
-            with self._unmarked_lock:
-                self._unmarked = keys + self._unmarked
+            if self._unmarked and self.gate.mark_seen(self._unmarked):  # type: ignore[union-attr]
+                self._unmarked.clear()
+            return not self._unmarked
 
     def _mark_bypassed(self, key: str, reason: str) -> None:
-        """SQL accepted ``key`` without a gate hold: the gate must know the key was seen."""
-        if reason.startswith("redis_error") or reason == "breaker_open":
-            with self._unmarked_lock:
-                if len(self._unmarked) < UNMARKED_LIMIT:
-                    self._unmarked.append(key)
-        elif not self.gate.mark_seen([key]):  # type: ignore[union-attr]
-            with self._unmarked_lock:
-                self._unmarked.append(key)
+        """SQL accepted ``key`` without a gate hold: the gate must know the key was seen. While
+        Redis cannot be reached the key waits in this process, and a background flusher marks
+        it as soon as Redis answers (so a replay sent to another process finds it); should the
+        process die first, the reconciler's catch-up marks it."""
+        if not reason.startswith("redis_error") and reason != "breaker_open" and \
+                self.gate.mark_seen([key]):  # type: ignore[union-attr]
+            return
+        with self._unmarked_lock:
+            if len(self._unmarked) >= UNMARKED_LIMIT:
+                log.warning("inventory gate: too many keys waiting to be marked seen; the reconciler marks the rest",
+                            key=key, waiting=len(self._unmarked))
+                return
+            self._unmarked.append(key)
+            if self._flusher is None or not self._flusher.is_alive():
+                self._flusher = threading.Thread(target=self._flush_until_done, name="inventory-seen-flusher",
+                                                 daemon=True)
+                self._flusher.start()
+
+    def _flush_until_done(self) -> None:
+        while True:
+            time.sleep(FLUSH_EVERY_SECONDS)
+            if self._flush_unmarked():
+                return
 
     def ensure_gate(self) -> str | None:
         """Rebuild the gate from SQL when its epoch is missing or Redis restarted; returns the epoch."""
@@ -195,8 +213,10 @@ class InventoryService:
         elif gate.verdict == "replay" and not outcome.replayed:
             self.gate.commit_hold(key)  # type: ignore[union-attr]
         elif gate.verdict == "unsure" and not outcome.replayed:  # SQL took it without a hold: mirror it
-            self.gate.apply_delta(f"reserve:{key}", {ln.sku_id: -ln.qty for ln in merged},  # type: ignore[union-attr]
-                                  seen_key=key)
+            mirrored = self.gate.apply_delta(f"reserve:{key}",  # type: ignore[union-attr]
+                                             {ln.sku_id: -ln.qty for ln in merged}, seen_key=key)
+            if mirrored not in ("ok", "replay"):  # the mark may be missing too: keep trying
+                self._mark_bypassed(key, "redis_error")
         elif gate.verdict == "bypass" and not outcome.replayed:
             self._mark_bypassed(key, gate.reason)
         outcome.gate = label

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from sqlalchemy import func, select, text
@@ -152,12 +153,15 @@ def test_keys_sql_accepted_while_redis_was_unreachable_are_marked_when_it_answer
         proxy.set_mode("reset")
         out = inv.reserve("o1", [{"sku_id": "HOT", "qty": 1}])
         assert out.gate == "bypassed" and not gated.gate.maybe_seen("o1")
-        proxy.set_mode("pass")
-        inv._breaker_until = 0.0  # the breaker's second has passed
+        proxy.set_mode("pass")  # Redis answers again; this process makes no further call
+        deadline = time.monotonic() + 5
+        while not gated.gate.maybe_seen("o1") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gated.gate.maybe_seen("o1")  # marked by the background flusher
         gated.gate.client.hset(gated.gate.k_avail, "HOT", 0)  # as the reconciler would set it
-        again = inv.reserve("o1", [{"sku_id": "HOT", "qty": 1}])  # gate: sold out; the key is seen
+        # the client retries on another process: the gate is sold out, but the key is seen
+        again = gated.reserve("o1", [{"sku_id": "HOT", "qty": 1}])
         assert again.replayed and again.body == out.body
-        assert gated.gate.maybe_seen("o1")
     finally:
         proxy.stop()
 
@@ -170,3 +174,14 @@ def test_the_reconciler_marks_keys_sql_accepted_without_the_gate(gated) -> None:
     report = reconcile_once(gated)
     assert report.keys_marked == 1 and gated.gate.maybe_seen("o1")
     assert reconcile_once(gated).keys_marked == 1  # the next run re-reads the overlap only
+
+
+def test_a_lost_seen_filter_sends_sold_out_answers_to_sql_and_asks_for_a_rebuild(gated) -> None:
+    gated.adjust("HOT", 1, "inbound")
+    first = gated.reserve("o1", [{"sku_id": "HOT", "qty": 1}])
+    gated.gate.client.delete(gated.gate.k_seen, gated.gate.k_hold + "o1")  # evicted; the marker expired
+    assert gated.gate.needs_rebuild()
+    confirmed = _count_sql_confirmations(gated)
+    again = gated.reserve("o1", [{"sku_id": "HOT", "qty": 1}])
+    assert again.replayed and again.body == first.body and confirmed == ["o1"]
+    assert gated.ensure_gate() is not None and gated.gate.maybe_seen("o1")
