@@ -26,10 +26,15 @@ class OrderLine:
     qty: int
 
 
+# The most units one order may reserve of one SKU (stock counters are 32-bit integers).
+MAX_QTY = 1_000_000
+
+
 def merge_lines(lines: Iterable[OrderLine | Mapping[str, Any]]) -> list[OrderLine]:
     """Sum quantities per SKU and sort by SKU (one conditional update per SKU, fixed lock order).
 
-    Raises :class:`InvalidLines` for an empty order, a blank SKU or a quantity below 1.
+    Raises :class:`InvalidLines` for an empty order, a blank SKU, or a quantity below 1 or
+    (per line, or per SKU once merged) above :data:`MAX_QTY`.
     """
     merged: dict[str, int] = {}
     problems: list[dict[str, Any]] = []
@@ -41,10 +46,13 @@ def merge_lines(lines: Iterable[OrderLine | Mapping[str, Any]]) -> list[OrderLin
         if not isinstance(sku, str) or not sku.strip():
             problems.append({"path": f"/lines/{i}/sku_id", "message": "sku_id must be a non-empty string"})
             continue
-        if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
-            problems.append({"path": f"/lines/{i}/qty", "message": "qty must be a whole number ≥ 1"})
+        if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= MAX_QTY:
+            problems.append({"path": f"/lines/{i}/qty", "message": f"qty must be a whole number from 1 to {MAX_QTY:,}"})
             continue
         merged[sku] = merged.get(sku, 0) + qty
+        if merged[sku] > MAX_QTY:
+            problems.append({"path": f"/lines/{i}/qty",
+                             "message": f"the lines of SKU {sku} add up to more than {MAX_QTY:,}"})
     if count == 0:
         problems.append({"path": "/lines", "message": "an order needs at least one line"})
     if problems:

@@ -40,7 +40,7 @@ from engine.storage.types import JSONType, UTCDateTime
 ATTEMPTS = 8
 # SQLSTATE raised by the PostgreSQL function when a SKU is short (its detail: the short SKUs).
 REFUSED_STATE = "OPSTK"
-_RESERVE_FN = "SELECT inventory_reserve(%s, %s, %s, %s, %s, %s, %s)"
+_RESERVE_FN = "SELECT inventory_reserve(%s, %s, %s::text[], %s::integer[], %s, %s, %s)"
 
 _CLAIM = ("INSERT INTO inventory_requests (operation, key, order_id, answer, created_at) "
           "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id")

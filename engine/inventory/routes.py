@@ -20,15 +20,18 @@ from marshmallow import Schema, fields, validate
 
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
-from engine.inventory.domain import InsufficientStock, UnknownSku
+from engine.inventory.domain import MAX_QTY, InsufficientStock, UnknownSku
 from engine.inventory.service import InventoryService, inventory_for
+
+# An adjustment moves at most this many units (stock counters are 32-bit integers).
+MAX_ADJUST = 100_000_000
 
 blp = Blueprint("stock", __name__, url_prefix="/stock", description="Stock: reserve, release, ship, adjust")
 
 
 class LineSchema(Schema):
     sku_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QTY))
 
 
 class ReserveSchema(Schema):
@@ -49,7 +52,7 @@ class ShipSchema(ReleaseSchema):
 
 class AdjustSchema(Schema):
     sku_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    delta = fields.Integer(required=True, strict=True)
+    delta = fields.Integer(required=True, strict=True, validate=validate.Range(min=-MAX_ADJUST, max=MAX_ADJUST))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
     key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
 

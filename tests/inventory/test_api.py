@@ -73,6 +73,12 @@ def test_roles_and_validation(api) -> None:
                       headers=auth(tokens["admin"]))
     assert bad.status_code == 422
     assert any(d["path"] == "/lines/0/qty" for d in bad.get_json()["error"]["details"])
+    huge = client.post(f"{API}/reserve", json={"order_id": "o1", "lines": [{"sku_id": "A", "qty": 3_000_000_000}]},
+                       headers=auth(tokens["admin"]))
+    assert huge.status_code == 422 and huge.get_json()["error"]["details"][0]["path"] == "/lines/0/qty"
+    flood = client.post(f"{API}/adjust", json={"sku_id": "A", "delta": 2**31, "reason": "typo"},
+                        headers=auth(tokens["admin"]))
+    assert flood.status_code == 422 and flood.get_json()["error"]["details"][0]["path"] == "/delta"
     assert client.get(f"{API}/NOPE", headers=auth(tokens["cs"])).status_code == 404
     assert client.post(f"{API}/release", json={"order_id": "none"}, headers=auth(tokens["cs"])).status_code == 404
 

@@ -148,6 +148,19 @@ def test_unknown_order_and_invalid_lines_are_refused(inventory) -> None:
         inventory.reserve("o1", [{"sku_id": "GHOST", "qty": 1}])
 
 
+def test_quantities_beyond_the_stock_counters_are_refused_before_any_write(inventory) -> None:
+    inventory.adjust("A", 5, "inbound")
+    with pytest.raises(InvalidLines) as err:
+        inventory.reserve("o1", [{"sku_id": "A", "qty": 3_000_000_000}])
+    assert err.value.details == [{"path": "/lines/0/qty", "message": "qty must be a whole number from 1 to 1,000,000"}]
+    with pytest.raises(InvalidLines) as err:  # two lines of one SKU, each allowed, together not
+        inventory.reserve("o1", [{"sku_id": "A", "qty": 600_000}, {"sku_id": "A", "qty": 600_000}])
+    assert err.value.details == [{"path": "/lines/1/qty", "message": "the lines of SKU A add up to more than 1,000,000"}]
+    with pytest.raises(InsufficientStock):
+        inventory.reserve("o1", [{"sku_id": "A", "qty": 1_000_000}])
+    assert inventory.get("A")["reserved_stock"] == 0
+
+
 def test_i11_stale_fence_token_is_refused(inventory) -> None:
     now = inventory.clock.now()
     with inventory.db.transaction() as s:
