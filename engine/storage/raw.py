@@ -3,8 +3,9 @@ cost dominates (the reservation, the bearer-token lookup of every API request).
 
 :class:`ConnectionShelf` keeps up to ``keep`` pooled connections checked out between calls
 (LIFO; list operations are atomic, so threads may share it), so a busy loop does not pay the
-pool's pre-ping round trip per call. A connection found broken is invalidated and the call
-retried on a fresh one, which is what the pre-ping would have done. :class:`RawReads` runs
+pool's pre-ping round trip per call. A connection found broken is invalidated (with every
+kept one, when it had lost its server) and the call retried on a fresh one from the pool, which
+is what the pre-ping would have done. :class:`RawReads` runs
 one indexed read outside any transaction: on PostgreSQL in autocommit (one round trip, no
 BEGIN/ROLLBACK; the server prepares repeated statements), on SQLite directly.
 
@@ -58,11 +59,16 @@ class ConnectionShelf:
         else:
             fairy.close()
 
-    @staticmethod
-    def discard(fairy: Any) -> None:
-        """Drop a connection that failed: invalidated, never reused."""
+    def discard(self, fairy: Any) -> None:
+        """Drop a connection that failed: invalidated, never reused. When it had lost its
+        server (a restart or failover), the kept ones have too: they go as well, and the next
+        calls take fresh connections from the pool, which pre-pings them."""
+        conn = fairy.driver_connection
+        lost = bool(getattr(conn, "broken", False) or getattr(conn, "closed", False))
         fairy.invalidate()
         fairy.close()
+        if lost:
+            self.drop()
 
     def close(self) -> None:
         """Return the kept connections to the pool."""
