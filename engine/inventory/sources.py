@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,16 +55,17 @@ def published_sources(session: Session) -> list[SourceDecl]:
     from engine.storage.models import Ruleset, RulesetVersion
 
     out: list[SourceDecl] = []
-    rows = session.execute(
-        select(RulesetVersion.ruleset_id, RulesetVersion.version, RulesetVersion.checksum, RulesetVersion.content,
-               RulesetVersion.format)
+    latest = session.execute(
+        select(RulesetVersion.id, RulesetVersion.ruleset_id, RulesetVersion.version, RulesetVersion.checksum)
         .join(Ruleset, (Ruleset.id == RulesetVersion.ruleset_id) & (Ruleset.latest_version == RulesetVersion.version))
         .order_by(RulesetVersion.ruleset_id)
     ).all()
-    for ruleset_id, version, checksum, content, fmt in rows:
+    for version_id, ruleset_id, version, checksum in latest:
         key = (ruleset_id, version, checksum)
         found = _parsed.get(key)
-        if found is None:
+        if found is None:  # a version not seen yet: read its text once
+            content, fmt = session.execute(select(RulesetVersion.content, RulesetVersion.format)
+                                           .where(RulesetVersion.id == version_id)).one()
             try:
                 rules = load_json(content, "published") if fmt == "json" else parse_text(content, "published")
                 found = tuple(d for d in rules.declarations if isinstance(d, model.SourceDecl))
@@ -109,6 +111,7 @@ def connector_for(source: SourceDecl, environ: dict[str, str] | None = None) -> 
 class _Built:
     signature: tuple[Any, ...] | None = None
     connectors: dict[str, StockConnector] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the dispatcher and the scheduler both sync
 
 
 def sync_source_connectors(services: Services) -> list[str]:
@@ -116,10 +119,15 @@ def sync_source_connectors(services: Services) -> list[str]:
     returns the channels that have one."""
     with services.db.session() as s:
         sources = published_sources(s)
-    built: _Built = services.extras.setdefault(_EXTRA, _Built())
+    built: _Built = services.extras.get(_EXTRA) or services.extras.setdefault(_EXTRA, _Built())
     signature = tuple((d.name, d.platform, tuple(r.var for r in d.credentials)) for d in sources)
-    if built.signature == signature:
+    with built.lock:
+        if built.signature != signature:
+            _rebuild(services, built, sources, signature)
         return sorted(built.connectors)
+
+
+def _rebuild(services: Services, built: _Built, sources: list[SourceDecl], signature: tuple[Any, ...]) -> None:
     registry = channel_registry(services)
     wanted: dict[str, StockConnector] = {}
     for source in sources:
@@ -138,5 +146,5 @@ def sync_source_connectors(services: Services) -> list[str]:
         current = registry.get(channel)
         if current is None or current is built.connectors.get(channel):
             registry.register(connector)
-    built.signature, built.connectors = signature, wanted
-    return sorted(wanted)
+    built.signature = signature
+    built.connectors = {c: conn for c, conn in wanted.items() if registry.get(c) is conn}
