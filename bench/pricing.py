@@ -86,10 +86,11 @@ def make_orders(count: int, seed: int = 4) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- hand-written
 
 
-def _split(total: int, idxs: list[int], weights: list[int]) -> dict[int, int]:
-    """Largest remainder, ties to the larger weight then the earlier line."""
+def _split(total: int, idxs: list[int], weights: list[int], tiebreak: list[int] | None = None) -> dict[int, int]:
+    """Largest remainder, ties to the larger ``tiebreak`` (default: the weight) then the earlier line."""
     if len(idxs) == 1:
         return {idxs[0]: total}
+    ties = weights if tiebreak is None else tiebreak
     weight_sum = 0
     for i in idxs:
         weight_sum += weights[i]
@@ -100,7 +101,7 @@ def _split(total: int, idxs: list[int], weights: list[int]) -> dict[int, int]:
         q, r = divmod(total * weights[i], weight_sum)
         shares[i] = q
         assigned += q
-        ranking.append((-r, -weights[i], pos, i))
+        ranking.append((-r, -ties[i], pos, i))
     left = total - assigned
     if left:
         ranking.sort()
@@ -181,7 +182,7 @@ def hand_quote(order: dict[str, Any]) -> dict[str, Any]:
             nz = [i for i in el if asks[i] > 0]
             if t > 6000:
                 # cap split in proportion to the line discounts, ties to the larger line amount
-                sh = _split_ties(6000, nz, asks, entry)
+                sh = _split(6000, nz, asks, entry)
             else:
                 sh = {i: asks[i] for i in nz}
             cands2.append(("连衣裙85折", sum(sh.values()), sh))
@@ -247,22 +248,6 @@ def hand_quote(order: dict[str, Any]) -> dict[str, Any]:
               "freight": freight, "payable": goods + freight,
               "merchant_funded": discount - platform, "platform_funded": platform}
     return {"lines": out, "totals": totals, "gifts": gifts}
-
-
-def _split_ties(total: int, idxs: list[int], weights: list[int], amounts: list[int]) -> dict[int, int]:
-    weight_sum = sum(weights[i] for i in idxs)
-    shares = {}
-    ranking = []
-    assigned = 0
-    for pos, i in enumerate(idxs):
-        q, r = divmod(total * weights[i], weight_sum)
-        shares[i] = q
-        assigned += q
-        ranking.append((-r, -amounts[i], pos, i))
-    ranking.sort()
-    for k in range(total - assigned):
-        shares[ranking[k][3]] += 1
-    return shares
 
 
 def _move_excess(shares: dict[int, int], idxs: list[int], entry: list[int],
