@@ -223,7 +223,7 @@ class ReservePath:
                        merged: list[OrderLine]) -> Outcome:
         """Outside the rolled-back transaction: the stored answer, or the refusal's details."""
         if not refused:
-            rows = self._read(conn, placeholders(_STORED, self.pg), ("reserve", key))
+            rows = autocommit_read(conn, placeholders(_STORED, self.pg), ("reserve", key), self.pg)
             if rows:
                 answer = rows[0][0] if isinstance(rows[0][0], dict) else json.loads(rows[0][0])
                 return Outcome("reserve", key, dict(answer), replayed=True)
@@ -231,11 +231,8 @@ class ReservePath:
                            code="order_already_reserved",
                            details=[{"path": "/order_id", "order_id": order_id}])
         marks = ", ".join(["?"] * len(refused))
-        found = {r[0]: available_of(r[1], r[2], r[3]) for r in self._read(conn, placeholders(
+        found = {r[0]: available_of(r[1], r[2], r[3]) for r in autocommit_read(conn, placeholders(
             f"SELECT sku_id, total_stock, reserved_stock, safety_stock FROM inventory_stock WHERE sku_id IN ({marks})",
-            self.pg), refused)}
+            self.pg), refused, self.pg)}
         raise InsufficientStock([{"sku_id": ln.sku_id, "requested": ln.qty, "available": found.get(ln.sku_id, 0)}
                                  for ln in merged if ln.sku_id in refused])
-
-    def _read(self, conn: Any, sql: str, params: Sequence[Any]) -> list[Any]:
-        return autocommit_read(conn, sql, params, self.pg)

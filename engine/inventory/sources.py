@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -112,14 +113,19 @@ class _Built:
     signature: tuple[Any, ...] | None = None
     connectors: dict[str, StockConnector] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)  # the dispatcher and the scheduler both sync
+    checked_at: float = float("-inf")
 
 
-def sync_source_connectors(services: Services) -> list[str]:
+def sync_source_connectors(services: Services, *, max_age: float = 0.0) -> list[str]:
     """Bring the process's source-built connectors in line with the published sources;
-    returns the channels that have one."""
+    returns the channels that have one. With ``max_age``, a check made less than that many
+    seconds ago stands (the push handler runs once per delivery)."""
+    built: _Built = services.extras.get(_EXTRA) or services.extras.setdefault(_EXTRA, _Built())
+    if max_age and time.monotonic() - built.checked_at < max_age:
+        return sorted(built.connectors)
     with services.db.session() as s:
         sources = published_sources(s)
-    built: _Built = services.extras.get(_EXTRA) or services.extras.setdefault(_EXTRA, _Built())
+    built.checked_at = time.monotonic()
     signature = tuple((d.name, d.platform, tuple(r.var for r in d.credentials)) for d in sources)
     with built.lock:
         if built.signature != signature:

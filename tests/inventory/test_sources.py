@@ -90,3 +90,10 @@ def test_connectors_follow_the_published_sources_and_leave_hand_registered_ones(
         registry = channel_registry(services)
         assert registry.get("pdd") is None and registry.get("taobao") is mine
         assert registry.get("douyin").fetch_stock() == {"TEA-LJ-250": 3}
+
+
+def test_a_recent_check_stands_when_the_caller_allows_it(services, pdd_shop) -> None:
+    assert sync_source_connectors(services) == []
+    publish(services, PDD, first=True)
+    assert sync_source_connectors(services, max_age=60) == []  # checked a moment ago: not yet
+    assert sync_source_connectors(services) == ["pdd"]
