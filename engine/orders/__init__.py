@@ -1,0 +1,1 @@
+"""Orders: the order store, mappings and cleaning at work, intake from the platforms."""
