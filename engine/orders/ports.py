@@ -84,3 +84,28 @@ class PlatformOrderClient(Protocol):
         return its order events; raise :class:`PushRefused` when it does not verify. A
         platform that does not push over HTTP raises ``PushRefused(status=404)``."""
         ...
+
+
+# --------------------------------------------------------------------------- regions
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A resolved China administrative region: official current names (municipalities give
+    ``city`` = 北京市 etc., never 市辖区), the district's 6-digit adcode and its centroid."""
+
+    province: str
+    city: str
+    district: str
+    adcode: str
+    lat: float
+    lng: float
+
+
+class RegionResolver(Protocol):
+    """Address text (and the platform's structured fields when it has them) → :class:`Region`."""
+
+    def resolve(self, text: str, *, province: str | None = None, city: str | None = None,
+                district: str | None = None) -> Region | None:
+        """The region of an address, or None when not even a province can be told."""
+        ...
