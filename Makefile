@@ -38,6 +38,7 @@ bench: install-test
 	$(BIN)/python bench/expressions.py
 	$(BIN)/python bench/pricing.py
 	$(BIN)/python bench/workflow.py
+	$(BIN)/python bench/addresses.py
 	$(BIN)/python bench/inventory.py
 
 clean:
