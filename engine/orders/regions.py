@@ -46,6 +46,8 @@ FULL: Final = 0
 OLD: Final = 1
 SHORT: Final = 2
 _LEVELS: Final = {"P": PROVINCE, "C": CITY, "D": COUNTY}
+# an address is read up to this many characters (whitespace removed); the rest is no address
+MAX_ADDRESS_CHARS: Final = 200
 # a short name followed by one of these is a road or a place, not a division (杭州西湖大道)
 _NOT_AFTER_SHORT: Final = frozenset("路街道巷弄桥村镇乡大广湾花苑园城")
 
@@ -85,7 +87,7 @@ class DivisionResolver:
         self._names: dict[str, tuple[Entry, ...]] = {k: tuple(v) for k, v in names.items()}
         self._automaton = ahocorasick.Automaton()
         for name, entries in self._names.items():
-            self._automaton.add_word(name, (len(name), entries))
+            self._automaton.add_word(name, (len(name), entries, any(e[0] != TOWN for e in entries)))
         self._automaton.make_automaton()
 
     # ------------------------------------------------------------------ public
@@ -93,7 +95,7 @@ class DivisionResolver:
     def resolve(self, text: str, *, province: str | None = None, city: str | None = None,
                 district: str | None = None) -> Region | None:
         """The region of an address, or None when not even a province can be told."""
-        text = "".join((text or "").split())
+        text = "".join((text or "").split())[:MAX_ADDRESS_CHARS]
         p = self._field(province, PROVINCE, None)
         c = self._field(city, CITY, p)
         if c is not None:
@@ -129,60 +131,61 @@ class DivisionResolver:
     # ------------------------------------------------------------------ free text
 
     def _matches(self, text: str) -> list[Match]:
-        found: list[Match] = [(end - length + 1, end + 1, entries)
-                              for end, (length, entries) in self._automaton.iter(text)]
+        """Every name in the text, less those inside a longer one (西湖 inside 西湖区); a town's
+        name never swallows a division's. One sort and one sweep: O(m log m) in the matches."""
+        found = [(end - length + 1, -end - 1, entries, division)
+                 for end, (length, entries, division) in self._automaton.iter(text)]
         if len(found) < 2:
-            return found
+            return [(m[0], -m[1], m[2]) for m in found]
+        found.sort()   # by start, longest first (no two matches share a span)
         kept: list[Match] = []
-        for m in found:
-            inside = False
-            for o in found:
-                if o is not m and o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]:
-                    # a town's name may not swallow a division's (朝阳区… inside a street name)
-                    if all(e[0] == TOWN for e in o[2]) and any(e[0] != TOWN for e in m[2]):
-                        continue
-                    inside = True
-                    break
-            if not inside:
-                kept.append(m)
+        reach_any = reach_division = -1   # furthest end so far of any match / of a division's name
+        for start, neg_end, entries, division in found:
+            end = -neg_end
+            if (reach_division if division else reach_any) < end:
+                kept.append((start, end, entries))
+            reach_any = max(reach_any, end)
+            if division:
+                reach_division = max(reach_division, end)
         return kept
 
     def _resolve_text(self, text: str, ctx_province: Unit | None, ctx_city: Unit | None) -> Unit | None:
         matches = self._matches(text)
-        provinces: list[tuple[int, int, Unit]] = []
-        cities: list[tuple[int, int, int, Unit]] = []
+        province_end: dict[Unit, int] = {}   # where each named province / city first ends
+        city_end: dict[Unit, int] = {}
+        ends_at: set[tuple[int, Unit]] = set()   # (end, unit) of each province and city name
+        first_full_city_end = len(text) + 1
         counties: list[tuple[int, int, int, Unit]] = []
-        towns: list[tuple[int, Unit]] = []
+        town_after: dict[Unit, int] = {}   # county → start of the last town of it named
         for start, end, entries in matches:
             short_ok = end >= len(text) or text[end] not in _NOT_AFTER_SHORT
             for kind, quality, unit in entries:
                 if quality == SHORT and not short_ok:
                     continue
                 if kind == TOWN:
-                    towns.append((start, unit))
+                    town_after[unit] = start
                 elif (ctx_province is not None and unit.province is not ctx_province) or (
                         ctx_city is not None and kind != PROVINCE and unit.city is not ctx_city):
                     continue
-                elif kind == PROVINCE:
-                    provinces.append((start, end, unit))
-                elif kind == CITY:
-                    cities.append((start, end, quality, unit))
-                else:
+                elif kind == COUNTY:
                     counties.append((start, end, quality, unit))
+                else:
+                    ends = province_end if kind == PROVINCE else city_end
+                    if unit not in ends:
+                        ends[unit] = end
+                    ends_at.add((end, unit))
+                    if kind == CITY and quality != SHORT and end < first_full_city_end:
+                        first_full_city_end = end
 
         best: tuple[tuple[int, int, int, int, int], Unit, int] | None = None
+        never = len(text) + 1
         for start, end, quality, unit in counties:
-            prov_ok = unit.province is ctx_province or any(
-                u is unit.province and e <= start for _, e, u in provinces)
-            city_ok = unit.city is ctx_city or any(
-                u is unit.city and e <= start for _, e, _, u in cities)
-            if quality == SHORT and not any(
-                    e == start and (u is unit.city or u is unit.province)
-                    for _, e, _, u in cities) and not any(
-                    e == start and u is unit.province for _, e, u in provinces):
-                continue   # 西湖 counts only right after 杭州 / 杭州市
-            conflict = not city_ok and any(q != SHORT and e <= start for _, e, q, _ in cities)
-            town = any(u is unit and s >= end for s, u in towns)
+            prov_ok = unit.province is ctx_province or province_end.get(unit.province, never) <= start
+            city_ok = unit.city is ctx_city or city_end.get(unit.city, never) <= start
+            if quality == SHORT and (start, unit.city) not in ends_at and (start, unit.province) not in ends_at:
+                continue   # 西湖 counts only right after 杭州 / 杭州市 (or 北京 for 朝阳)
+            conflict = not city_ok and first_full_city_end <= start
+            town = town_after.get(unit, -1) >= end
             score = (int(prov_ok) + int(city_ok), int(not conflict), int(town), -start, -quality)
             if best is None or score > best[0]:
                 best = (score, unit, end)
@@ -191,22 +194,21 @@ class DivisionResolver:
 
         city: Unit | None = ctx_city
         if city is None:
-            city_best: tuple[tuple[int, int, int], Unit] | None = None
-            for start, _end, quality, unit in cities:
-                in_province = unit.province is ctx_province or any(
-                    u is unit.province and e <= start for _, e, u in provinces)
-                city_score = (int(in_province), -start, -quality)
+            city_best: tuple[tuple[int, int], Unit] | None = None
+            for unit, end in city_end.items():
+                in_province = unit.province is ctx_province or province_end.get(unit.province, never) < end
+                city_score = (int(in_province), -end)
                 if city_best is None or city_score > city_best[0]:
                     city_best = (city_score, unit)
             city = city_best[1] if city_best is not None else None
         if city is not None:
-            in_city = {u for _, u in towns if u.city is city}
+            in_city = {u for u in town_after if u.city is city}
             if len(in_city) == 1:
                 return in_city.pop()
             return self._own_county.get(city, city)
         if ctx_province is not None:
             return ctx_province
-        return min(provinces, key=lambda m: m[0])[2] if provinces else None
+        return min(province_end, key=province_end.__getitem__) if province_end else None
 
     def _split_county(self, county: Unit, matches: list[Match], after: int = 0) -> Unit:
         """The county a town named after it puts the address in, when that town lies in a sibling

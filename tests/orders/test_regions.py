@@ -172,3 +172,27 @@ def test_a_table_file_can_be_loaded_explicitly(tmp_path: Path) -> None:
     copy = tmp_path / "regions.tsv"
     copy.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
     assert where(load_divisions(str(copy)).resolve("济南市莱芜区")) == ("山东省", "济南市", "莱芜区", "370116")
+
+
+def test_threads_resolving_at_once_get_the_same_answers_as_one_thread() -> None:
+    texts = [c["input"] for c in HELDOUT]
+    expected = [where(RESOLVER.resolve(t)) for t in texts]
+    results: list[list[tuple[str, str, str, str] | None]] = []
+    barrier = threading.Barrier(6)
+
+    def worker() -> None:
+        barrier.wait()
+        results.append([where(RESOLVER.resolve(t)) for t in texts * 5][: len(texts)])
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected] * 6
+
+
+def test_a_very_long_text_is_read_only_up_to_the_address_limit() -> None:
+    assert where(RESOLVER.resolve("浙江省杭州市西湖区" + "广东省深圳市南山区" * 5000)) == (
+        "浙江省", "杭州市", "西湖区", "330106")
+    assert RESOLVER.resolve("x" * regions.MAX_ADDRESS_CHARS + "浙江省杭州市西湖区") is None
