@@ -49,7 +49,7 @@ _LEVELS: Final = {"P": PROVINCE, "C": CITY, "D": COUNTY}
 # an address is read up to this many characters (whitespace removed); the rest is no address
 MAX_ADDRESS_CHARS: Final = 200
 # a short name followed by one of these is a road or a place, not a division (杭州西湖大道)
-_NOT_AFTER_SHORT: Final = frozenset("路街道巷弄桥村镇乡大广湾花苑园城")
+_NOT_AFTER_SHORT: Final = frozenset("路街道巷弄大广花苑园")
 
 
 class Unit:
@@ -131,22 +131,30 @@ class DivisionResolver:
     # ------------------------------------------------------------------ free text
 
     def _matches(self, text: str) -> list[Match]:
-        """Every name in the text, less those inside a longer one (西湖 inside 西湖区); a town's
-        name never swallows a division's. One sort and one sweep: O(m log m) in the matches."""
+        """Every name in the text, less those inside a longer one (西湖 inside 西湖区). A name
+        crossed by an earlier one swallows nothing (in 信阳新县, 阳新县 does not hide 新县), and
+        a town's name never swallows a division's. One sort, one sweep: O(m log m)."""
         found = [(end - length + 1, -end - 1, entries, division)
                  for end, (length, entries, division) in self._automaton.iter(text)]
         if len(found) < 2:
             return [(m[0], -m[1], m[2]) for m in found]
         found.sort()   # by start, longest first (no two matches share a span)
         kept: list[Match] = []
-        reach_any = reach_division = -1   # furthest end so far of any match / of a division's name
+        before = -1          # furthest end of the matches that start before the current start
+        reach_at_start = -1  # furthest end of all matches up to and including this start
+        swallow_any = swallow_division = -1   # furthest end of an uncrossed container
+        current_start = -1
         for start, neg_end, entries, division in found:
             end = -neg_end
-            if (reach_division if division else reach_any) < end:
+            if start != current_start:
+                before, current_start = reach_at_start, start
+            if (swallow_division if division else swallow_any) < end:
                 kept.append((start, end, entries))
-            reach_any = max(reach_any, end)
-            if division:
-                reach_division = max(reach_division, end)
+            reach_at_start = max(reach_at_start, end)
+            if not start < before < end:   # not crossed by an earlier name
+                swallow_any = max(swallow_any, end)
+                if division:
+                    swallow_division = max(swallow_division, end)
         return kept
 
     def _resolve_text(self, text: str, ctx_province: Unit | None, ctx_city: Unit | None) -> Unit | None:
@@ -157,8 +165,10 @@ class DivisionResolver:
         first_full_city_end = len(text) + 1
         counties: list[tuple[int, int, int, Unit]] = []
         town_after: dict[Unit, int] = {}   # county → start of the last town of it named
+        # a short name before 路/大… is a road (北京路, 西湖大道), unless a division's name follows (北京大兴)
+        name_starts = {start for start, _, entries in matches if any(e[0] != TOWN for e in entries)}
         for start, end, entries in matches:
-            short_ok = end >= len(text) or text[end] not in _NOT_AFTER_SHORT
+            short_ok = end >= len(text) or text[end] not in _NOT_AFTER_SHORT or end in name_starts
             for kind, quality, unit in entries:
                 if quality == SHORT and not short_ok:
                     continue
@@ -180,8 +190,10 @@ class DivisionResolver:
         best: tuple[tuple[int, int, int, int, int], Unit, int] | None = None
         never = len(text) + 1
         for start, end, quality, unit in counties:
-            prov_ok = unit.province is ctx_province or province_end.get(unit.province, never) <= start
-            city_ok = unit.city is ctx_city or city_end.get(unit.city, never) <= start
+            # 枣庄市中区: the city's 市 may be the county's first character
+            limit = start + 1 if text[start] == "市" else start
+            prov_ok = unit.province is ctx_province or province_end.get(unit.province, never) <= limit
+            city_ok = unit.city is ctx_city or city_end.get(unit.city, never) <= limit
             if quality == SHORT and (start, unit.city) not in ends_at and (start, unit.province) not in ends_at:
                 continue   # 西湖 counts only right after 杭州 / 杭州市 (or 北京 for 朝阳)
             conflict = not city_ok and first_full_city_end <= start

@@ -196,3 +196,19 @@ def test_a_very_long_text_is_read_only_up_to_the_address_limit() -> None:
     assert where(RESOLVER.resolve("浙江省杭州市西湖区" + "广东省深圳市南山区" * 5000)) == (
         "浙江省", "杭州市", "西湖区", "330106")
     assert RESOLVER.resolve("x" * regions.MAX_ADDRESS_CHARS + "浙江省杭州市西湖区") is None
+
+
+def test_every_county_of_the_table_resolves_from_its_full_and_its_short_written_forms() -> None:
+    counties = [u for u in RESOLVER.units if u.level == regions.COUNTY]   # type: ignore[attr-defined]
+    wrong = []
+    for unit in counties:
+        province, city = unit.province, unit.city
+        own = "" if unit.name == city.name else unit.name
+        forms = [province.name + ("" if city.name == province.name else city.name) + own + "人民路1号",
+                 (province.name if city is unit else "") + city.name + own + "人民路1号",
+                 province.short + city.short + own + "人民路1号"]
+        for text in forms:
+            region = RESOLVER.resolve(text)
+            if region is None or region.adcode != unit.code:
+                wrong.append((text, region))
+    assert wrong == []
