@@ -1,27 +1,27 @@
 """Machines built from published ruleset versions, one per (ruleset, version, machine), reused
 by every ticket on that version.
 
-A :class:`CompiledMachine` holds the declaration, one ``transitions.Machine`` (built once, with
-no model attached: tickets are plain objects handed to its events), the compiled guards and
-lookup tables. :class:`MachineRegistry` caches them; published versions are immutable, so the
+A :class:`~engine.workflow.machine.CompiledMachine` (the area's pure core) holds the
+declaration, its ``transitions.Machine`` and the compiled guards; :class:`MachineRegistry`
+caches them; published versions are immutable, so the
 cache never needs invalidating. Only reading published versions happens here; nothing writes.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
-from transitions import Machine
 
 from dsl import model as m
-from engine.auth.roles import normalize_role
 from engine.errors import Conflict, NotFound
 from engine.storage.models import Ruleset, RulesetVersion
-from engine.workflow.expressions import Compiled, compile_expression, compile_guard
+from engine.workflow.machine import CompiledAction, CompiledMachine
+
+if TYPE_CHECKING:
+    from engine.services import Services
 
 
 def parse_ruleset_content(content: str, fmt: str, filename: str = "<ruleset>") -> m.Ruleset:
@@ -33,97 +33,6 @@ def parse_ruleset_content(content: str, fmt: str, filename: str = "<ruleset>") -
     from dsl.parser import parse_text
 
     return parse_text(content, filename)
-
-
-class Ticket:
-    """The object a ``transitions`` machine moves: only a ``state`` attribute."""
-
-    __slots__ = ("state",)
-
-    def __init__(self, state: str) -> None:
-        self.state = state
-
-
-@dataclass
-class CompiledAction:
-    decl: m.Action
-    roles: frozenset[str]
-    guard: Any  # Callable[[Env], bool] | None
-    set_values: dict[int, Compiled] = field(default_factory=dict)
-    to_values: dict[int, Compiled] = field(default_factory=dict)
-    call_args: dict[int, list[Compiled]] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.decl.name
-
-
-def _compile_effects(effects: tuple[m.Effect, ...], target: CompiledAction, fields: dict[str, str]) -> None:
-    for i, effect in enumerate(effects):
-        if isinstance(effect, m.SetField):
-            target.set_values[i] = compile_expression(effect.value, fields)
-        elif isinstance(effect, m.Notify) and effect.to is not None:
-            target.to_values[i] = compile_expression(effect.to, fields)
-        elif isinstance(effect, m.CallEffect):
-            target.call_args[i] = [compile_expression(a, fields) for a in effect.args]
-
-
-class CompiledMachine:
-    """One machine declaration of one published version, ready to run tickets."""
-
-    def __init__(self, ruleset: str, version: int, decl: m.MachineDecl, rules: m.Ruleset) -> None:
-        self.ruleset = ruleset
-        self.version = version
-        self.decl = decl
-        self.rules = rules
-        self.name = decl.name
-        self.label = f"{ruleset}@{version}"
-        self.states: dict[str, m.State] = {s.name: s for s in decl.states}
-        self.initial = decl.initial or (decl.states[0].name if decl.states else "")
-        self.fields: dict[str, m.DataField] = {f.name: f for f in decl.data}
-        self.channels: dict[str, m.ChannelDecl] = {
-            d.name: d for d in rules.declarations if isinstance(d, m.ChannelDecl)
-        }
-        types = {f.name: f.type for f in decl.data}
-        self.actions: dict[str, CompiledAction] = {}
-        for action in decl.actions:
-            roles = frozenset(r for r in (normalize_role(b) or b for b in action.by))
-            compiled = CompiledAction(action, roles, compile_guard(action.when, types))
-            _compile_effects(action.effects, compiled, types)
-            self.actions[action.name] = compiled
-        self.deadline_handlers: dict[str, tuple[m.DeadlineHandler, CompiledAction]] = {}
-        for handler in decl.deadline_handlers:
-            holder = CompiledAction(m.Action(name=f"deadline:{handler.state}", sources=(handler.state,),
-                                             target=handler.state), frozenset(), None)
-            _compile_effects(handler.effects, holder, types)
-            self.deadline_handlers[handler.state] = (handler, holder)
-        self.machine = Machine(
-            model=None,
-            states=list(self.states) or [self.initial],
-            initial=self.initial,
-            transitions=[
-                {"trigger": a.name, "source": list(a.sources), "dest": a.target} for a in decl.actions
-            ],
-            auto_transitions=False,
-            send_event=True,
-        )
-        self._events = self.machine.events
-
-    def is_final(self, state: str) -> bool:
-        decl = self.states.get(state)
-        return bool(decl and decl.final)
-
-    def move(self, state: str, action: str) -> str:
-        """Run ``action`` from ``state`` through the transitions machine; the new state."""
-        ticket = Ticket(state)
-        self._events[action].trigger(ticket)
-        return ticket.state
-
-    def owner_role(self, state: str) -> str | None:
-        decl = self.states.get(state)
-        if decl is None or decl.owner is None:
-            return None
-        return normalize_role(decl.owner) or decl.owner
 
 
 _RULESETS = cast(Table, Ruleset.__table__)
@@ -237,9 +146,6 @@ class MachineRegistry:
         return found[0]
 
 
-def registry_of(services: Any) -> MachineRegistry:
-    """The process-wide registry kept on the services container."""
-    reg = services.extras.get("workflow.registry")
-    if reg is None:
-        reg = services.extras.setdefault("workflow.registry", MachineRegistry())
-    return reg  # type: ignore[no-any-return]
+def registry_of(services: Services) -> MachineRegistry:
+    """The process-wide registry (``Services.machines``)."""
+    return services.machines
