@@ -522,9 +522,9 @@ class _Checker:
         for f in p.freight:
             if f.free_over is not None and f.free_over <= 0:
                 self.error(f, "free-shipping threshold must be positive", code="value")
-            for r in f.regions:
-                if not r.regions:
-                    self.error(r, "region override names no region", code="value")
+            for override in f.regions:
+                if not override.regions:
+                    self.error(override, "region override names no region", code="value")
 
     def _funded(self, node: m.Node, funded_by: str | None) -> None:
         if funded_by is not None and funded_by not in ("merchant", "platform"):
@@ -716,8 +716,8 @@ class _Checker:
 
     def _check_alert(self, d: m.AlertDecl) -> None:
         if d.measure.period not in ("hour", "day", "week", "month"):
-            self.error(d.measure, f"unknown period '{d.measure.period}'; use hour, day, week or "
-                                  f"month{_suggest(d.measure.period, ('hour', 'day', 'week', 'month')).replace(';', ',')}",
+            hint = _suggest(d.measure.period, ("hour", "day", "week", "month")).replace(";", ",")
+            self.error(d.measure, f"unknown period '{d.measure.period}'; use hour, day, week or month{hint}",
                        code="enum")
         t = self.expression(d.measure.value, MEASURE_SCOPE)
         if t not in om.NUMERIC and t not in ("zero", "any", "error"):

@@ -28,8 +28,7 @@ from typing import Any, Callable
 
 from . import model as m
 from . import order_model as om
-from .checker import (ALERT_SCOPE, LINE_SCOPE, ORDER_SCOPE, PROMOTION_SCOPE, RAW_SCOPE,
-                      RISK_SCOPE, Scope, _Checker)
+from .checker import ALERT_SCOPE, LINE_SCOPE, ORDER_SCOPE, PROMOTION_SCOPE, RAW_SCOPE, RISK_SCOPE, Scope, _Checker
 from .errors import RuleError
 from .parser import parse_expression
 

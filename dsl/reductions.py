@@ -46,7 +46,7 @@ class _Path(NamedTuple):
 
 
 def _string(token: Token) -> str:
-    raw = token.value[1:-1]
+    raw: str = token.value[1:-1]
     if "\\" not in raw:
         return raw
     out: list[str] = []
@@ -272,7 +272,8 @@ class Reducer:
         if platform is not None:
             locs.append(("platform", _locs((platform,))))
         return m.SourceDecl(str(name), _string(title) if title else None,
-                            platform=None if platform is None else str(platform), credentials=once.get("credentials", ()),
+                            platform=None if platform is None else str(platform),
+                            credentials=once.get("credentials", ()),
                             pulls=pulls, retry=once.get("retry", ()), locs=tuple(locs), **_at(kw))
 
     # ------------------------------------------------------------------ mapping and cleaning

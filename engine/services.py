@@ -9,7 +9,8 @@ Entry points (API, builder, CLI, worker, demo) build one :class:`Services` with
 no connector and reach them only through :attr:`Services.ports` and :attr:`Services.handlers`.
 
 A new area adds its process-wide state as one typed, lazily built property below (a private
-``_name: Type | None`` field and a property building it once under the container's lock) and its connector seams as a field of
+``_name: Type | None`` field and a property building it once under the container's lock) and its
+connector seams as a field of
 :class:`engine.ports.ConnectorPorts` — never a string-keyed dictionary.
 """
 

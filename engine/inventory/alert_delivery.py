@@ -77,7 +77,7 @@ def make_alert_handler(services: Services) -> Callable[[Delivery], None]:
         decl, declared_in = declared_alert_channel(services, delivery.session, channel)
         topic = notify_topic(decl)
         try:
-            send = services.handlers.get(topic)  # type: ignore[union-attr]
+            send = services.handlers.get(topic)
         except UnknownTopic:
             raise AlertChannelError(
                 channel, f"declared in {declared_in} as a {decl.type} channel, which has no {topic} handler; "

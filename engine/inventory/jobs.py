@@ -111,5 +111,5 @@ def register_push_handler(services: Services) -> None:
     """Deliver ``inventory.stock_push`` rows with this process's connectors."""
     handlers: Any = services.handlers
     if handlers is not None:
-        handlers.register(PUSH_TOPIC, make_push_handler(channel_registry(services),
-                                                        before=lambda: sync_source_connectors(services, max_age=RELAY_EVERY_SECONDS)))
+        handlers.register(PUSH_TOPIC, make_push_handler(
+            channel_registry(services), before=lambda: sync_source_connectors(services, max_age=RELAY_EVERY_SECONDS)))

@@ -283,7 +283,8 @@ class InventoryService:
             available = 0 if item is None else available_of(item.total_stock, item.reserved_stock, item.safety_stock)
             pushes = {r.channel: r for r in s.scalars(select(ChannelPush).where(ChannelPush.sku_id == sku_id))}
             snaps = {r.channel: r for r in s.scalars(select(ChannelSnapshot).where(ChannelSnapshot.sku_id == sku_id))}
-            declared = set(s.scalars(select(ChannelSetting.channel).where(ChannelSetting.sku_id.in_([sku_id, ALL_SKUS]))))
+            declared = set(s.scalars(select(ChannelSetting.channel)
+                                     .where(ChannelSetting.sku_id.in_([sku_id, ALL_SKUS]))))
             out = []
             for channel in sorted(set(CHANNELS) | set(pushes) | set(snaps) | declared):
                 rule = rules_for(s, channel, [sku_id])[sku_id]

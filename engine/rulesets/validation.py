@@ -42,7 +42,8 @@ class Problem:
     def to_detail(self) -> dict[str, Any]:
         """The problem as an entry of an API error's ``details``: ``path`` is the request field
         holding the content; ``line``/``col`` or ``pointer`` locate the problem inside it."""
-        out: dict[str, Any] = {"path": "/content", "message": self.message, "code": self.code, "severity": self.severity}
+        out: dict[str, Any] = {"path": "/content", "message": self.message, "code": self.code,
+                               "severity": self.severity}
         if self.line:
             out["line"] = self.line
             out["col"] = self.col

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from dsl import model as m
 from engine.notifications import declared_settings, notify_body, notify_topic
 from engine.outbox.service import outbox_values
-from engine.workflow.models import FinanceVoucher
 from engine.workflow.machine import CompiledAction, CompiledMachine
+from engine.workflow.models import FinanceVoucher
 from engine.workflow.registry import MachineRegistry
 from engine.workflow.stepwrite import Prepared, insert_outbox
 from engine.workflow.tickets import open_ticket_in

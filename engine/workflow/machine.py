@@ -7,10 +7,10 @@ one decision of the area — may this action run on this ticket now, and where d
 the model of one call); an action not allowed from the current state is refused by the library
 (``MachineError``); the remaining checks — webhook-only, role, required fields, field types,
 the ``when`` guard — are the transition's ``conditions`` (the caller's checks, then the guard),
-run in that order, the first failing check recording why; a ``prepare`` callback builds the ticket's data and expression environment
-the conditions read; an ``after`` callback collects the action's effects for the caller. The
-checks run in the order the API documents: known action, current state, webhook-only, role,
-required fields, field types, guard.
+run in that order, the first failing check recording why; a ``prepare`` callback builds the
+ticket's data and expression environment the conditions read; an ``after`` callback collects
+the action's effects for the caller. The checks run in the order the API documents: known
+action, current state, webhook-only, role, required fields, field types, guard.
 
 No SQL, no Flask, no I/O: storage is :mod:`engine.workflow.service`'s, caching of compiled
 machines :mod:`engine.workflow.registry`'s, applying effects :mod:`engine.workflow.effects`'.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from transitions import EventData, Machine, MachineError
 
@@ -130,6 +130,10 @@ class _Decision:
 Condition = Callable[[EventData], bool]
 
 
+def _decision(event: EventData) -> _Decision:
+    return cast(_Decision, event.model)
+
+
 class CompiledMachine:
     """One machine declaration of one published version, ready to decide on tickets."""
 
@@ -230,7 +234,7 @@ class CompiledMachine:
                 "prepare": [self._prepare], "conditions": conditions, "after": [self._collect(ca)]}
 
     def _prepare(self, event: EventData) -> None:
-        d: _Decision = event.model
+        d = _decision(event)
         data = dict(d.stored or {})
         data.update({k: v for k, v in d.payload.items() if k in self.fields})
         d.data = data
@@ -241,7 +245,7 @@ class CompiledMachine:
         decl = ca.decl
 
         def via_allowed(event: EventData) -> bool:
-            d: _Decision = event.model
+            d = _decision(event)
             hook = decl.via_webhook
             if hook and d.via != WEBHOOK_PREFIX + hook and d.via != TIMER:
                 d.refusal = Refusal(403, "webhook_only", f"action {decl.name} is fired only by webhook {hook}",
@@ -256,7 +260,7 @@ class CompiledMachine:
         decl, roles = ca.decl, ca.roles
 
         def role_allowed(event: EventData) -> bool:
-            d: _Decision = event.model
+            d = _decision(event)
             if not roles:
                 return True
             if d.via.startswith(WEBHOOK_PREFIX) and decl.via_webhook != d.via.removeprefix(WEBHOOK_PREFIX):
@@ -281,7 +285,7 @@ class CompiledMachine:
         decl = ca.decl
 
         def required_present(event: EventData) -> bool:
-            d: _Decision = event.model
+            d = _decision(event)
             missing = [f for f in decl.requires if d.payload.get(f) in (None, "")]
             if missing:
                 d.refusal = Refusal(422, "missing_required", f"action {decl.name} requires {', '.join(missing)}",
@@ -294,7 +298,7 @@ class CompiledMachine:
 
     def _types_valid(self, ca: CompiledAction) -> Condition:
         def types_valid(event: EventData) -> bool:
-            d: _Decision = event.model
+            d = _decision(event)
             problems = check_field_types(self.fields, self.name, d.payload, only_declared=True)
             if problems:
                 d.refusal = Refusal(422, "invalid_data", "payload is invalid: " + "; ".join(
@@ -311,7 +315,7 @@ class CompiledMachine:
         condition = print_expr(decl.when)
 
         def guard_holds(event: EventData) -> bool:
-            d: _Decision = event.model
+            d = _decision(event)
             if not guard(d.env):
                 d.refusal = Refusal(422, "guard_failed", f"condition of {decl.name} is false: {condition}",
                                     [{"check": "when", "condition": condition}])
@@ -325,7 +329,7 @@ class CompiledMachine:
         effects = ca.decl.effects
 
         def collect(event: EventData) -> None:
-            d: _Decision = event.model
+            d = _decision(event)
             d.effects = effects
 
         return collect

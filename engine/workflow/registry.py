@@ -10,7 +10,7 @@ cache never needs invalidating. Only reading published versions happens here; no
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from dsl import model as m
 from engine.errors import Conflict, NotFound
 from engine.storage.models import Ruleset, RulesetVersion
-from engine.workflow.machine import CompiledAction, CompiledMachine
+from engine.workflow.machine import CompiledMachine
 
 if TYPE_CHECKING:
     from engine.services import Services

@@ -52,8 +52,10 @@ MAX_SKEW_SECONDS = 300
 _INSTANCES = cast(Table, WorkflowInstance.__table__)
 _EVENTS = cast(Table, WebhookEvent.__table__)
 _RECORD_EVENT = Prepared(insert(_EVENTS))
-_SEEN_EVENT = select(_EVENTS.c.id).where(_EVENTS.c.hook == bindparam("b_hook"), _EVENTS.c.event_id == bindparam("b_event"))
-_OPEN_BY_ORDER = (select(_INSTANCES).where(_INSTANCES.c.order_id == bindparam("b_order"), _INSTANCES.c.closed.is_(False))
+_SEEN_EVENT = select(_EVENTS.c.id).where(_EVENTS.c.hook == bindparam("b_hook"),
+                                         _EVENTS.c.event_id == bindparam("b_event"))
+_OPEN_BY_ORDER = (select(_INSTANCES).where(_INSTANCES.c.order_id == bindparam("b_order"),
+                                           _INSTANCES.c.closed.is_(False))
                   .order_by(_INSTANCES.c.id.desc()).limit(1))
 log = get_logger(__name__)
 
