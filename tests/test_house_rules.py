@@ -32,6 +32,8 @@ ENGINE_AREAS = "engine.*.*"
 # Pure cores: plain Python over the dsl model. Add a new one here (and to the strict mypy list).
 PURE_CORES = (
     "dsl",
+    "engine.lru",
+    "engine.ports",
     "engine.pricing.conditions",
     "engine.pricing.freight",
     "engine.pricing.loading",

@@ -31,11 +31,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dsl import RuleError, model
 from engine.inventory.channels import StockConnector, StockConnectorFactory
 from engine.logs import get_logger
+from engine.rulesets import published
 
 if TYPE_CHECKING:
     from dsl.model import SourceDecl
@@ -46,33 +47,17 @@ log = get_logger(__name__)
 # What the declared credentials are, by position.
 CREDENTIAL_KEYS = ("app_key", "app_secret", "access_token", "shop")
 
-_parsed: dict[tuple[int, int, str], tuple[SourceDecl, ...]] = {}
-
-
 def published_sources(session: Session) -> list[SourceDecl]:
-    """Every ``source`` of the latest published version of each ruleset (parsed once per version)."""
-    from dsl import RuleError, load_json, model, parse_text
-    from engine.storage.models import Ruleset, RulesetVersion
-
+    """Every ``source`` of the current published version of each ruleset (models from
+    :mod:`engine.rulesets.published`, parsed once per version; a version that no longer parses
+    declares none)."""
     out: list[SourceDecl] = []
-    latest = session.execute(
-        select(RulesetVersion.id, RulesetVersion.ruleset_id, RulesetVersion.version, RulesetVersion.checksum)
-        .join(Ruleset, (Ruleset.id == RulesetVersion.ruleset_id) & (Ruleset.latest_version == RulesetVersion.version))
-        .order_by(RulesetVersion.ruleset_id)
-    ).all()
-    for version_id, ruleset_id, version, checksum in latest:
-        key = (ruleset_id, version, checksum)
-        found = _parsed.get(key)
-        if found is None:  # a version not seen yet: read its text once
-            content, fmt = session.execute(select(RulesetVersion.content, RulesetVersion.format)
-                                           .where(RulesetVersion.id == version_id)).one()
-            try:
-                rules = load_json(content, "published") if fmt == "json" else parse_text(content, "published")
-                found = tuple(d for d in rules.declarations if isinstance(d, model.SourceDecl))
-            except RuleError:
-                found = ()
-            _parsed[key] = found
-        out.extend(found)
+    for ref in published.latest_versions(session):
+        try:
+            rules = published.model_of(session, ref)
+        except RuleError:
+            continue
+        out.extend(d for d in rules.declarations if isinstance(d, model.SourceDecl))
     return out
 
 

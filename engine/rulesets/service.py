@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import ApiError, Conflict, NotFound, Unprocessable
-from engine.rulesets import publish_guards
+from engine.rulesets import publish_guards, published
 from engine.rulesets.history import (
     NO_CONTENT,
     checksum,
@@ -208,7 +208,7 @@ def publish(
     if revision is not None and revision != ruleset.draft_revision:
         raise _stale_revision(name, revision, ruleset.draft_revision)
     problems = validate_content(ruleset.draft_content, ruleset.draft_format,
-                                filename=_filename(name, ruleset.draft_format))
+                                filename=_filename(name, ruleset.draft_format), load=published.read)
     if has_errors(problems):
         errors = [p for p in problems if p.is_error]
         raise Unprocessable(

@@ -3,75 +3,40 @@ by every ticket on that version.
 
 A :class:`~engine.workflow.machine.CompiledMachine` (the area's pure core) holds the
 declaration, its ``transitions.Machine`` and the compiled guards; :class:`MachineRegistry`
-caches them; published versions are immutable, so the
-cache never needs invalidating. Only reading published versions happens here; nothing writes.
+caches them (bounded, least recently used first out); published versions are immutable, so the
+cache never needs invalidating. Models come from :mod:`engine.rulesets.published`, the one
+loader of published versions. Only reading happens here; nothing writes.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from dsl import model as m
 from engine.errors import Conflict, NotFound
-from engine.storage.models import Ruleset, RulesetVersion
+from engine.lru import BoundedCache
+from engine.rulesets import published
 from engine.workflow.machine import CompiledMachine
 
 if TYPE_CHECKING:
     from engine.services import Services
 
-
-def parse_ruleset_content(content: str, fmt: str, filename: str = "<ruleset>") -> m.Ruleset:
-    """The declaration model of a stored ruleset version (DSL text or its JSON form)."""
-    if fmt == "json":
-        from dsl.json_io import load_json
-
-        return load_json(content, filename)
-    from dsl.parser import parse_text
-
-    return parse_text(content, filename)
-
-
-_RULESETS = cast(Table, Ruleset.__table__)
-_PUBLISHED = select(_RULESETS.c.name, _RULESETS.c.latest_version).where(_RULESETS.c.latest_version > 0)
+CACHE_SIZE = 256  # compiled machines (and version models) kept per process
 
 
 class MachineRegistry:
     """Cache of compiled machines per (ruleset, version, machine)."""
 
-    def __init__(self) -> None:
-        self._machines: dict[tuple[str, int, str], CompiledMachine] = {}
-        self._models: dict[tuple[str, int], m.Ruleset] = {}
-        self._lock = threading.Lock()
-        self._building = threading.RLock()
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._machines: BoundedCache[tuple[str, int, str], CompiledMachine] = BoundedCache(size)
+        self._models: BoundedCache[tuple[str, int], m.Ruleset] = BoundedCache(size)
 
     def ruleset_model(self, session: Session, ruleset: str, version: int) -> m.Ruleset:
-        key = (ruleset, version)
-        found = self._models.get(key)
-        if found is not None:
-            return found
-        with self._building:  # one thread parses; the others wait for its result (no stampede)
-            found = self._models.get(key)
-            if found is not None:
-                return found
-            return self._load_model(session, ruleset, version)
-
-    def _load_model(self, session: Session, ruleset: str, version: int) -> m.Ruleset:
-        key = (ruleset, version)
-        row = session.execute(
-            select(RulesetVersion.content, RulesetVersion.format)
-            .join(Ruleset, Ruleset.id == RulesetVersion.ruleset_id)
-            .where(Ruleset.name == ruleset, RulesetVersion.version == version)
-        ).first()
-        if row is None:
-            raise NotFound(f"ruleset {ruleset} has no published version {version}")
-        model = parse_ruleset_content(row.content, row.format, f"{ruleset}@{version}")
-        with self._lock:
-            self._models.setdefault(key, model)
-        return self._models[key]
+        """The model of ``ruleset``'s published ``version`` (from :mod:`engine.rulesets.published`;
+        this registry only remembers which model a (ruleset, version) of its database is)."""
+        return self._models.get_or_build((ruleset, version), lambda: published.load(session, ruleset, version)[1])
 
     def compiled(self, session: Session, ruleset: str, version: int, machine: str) -> CompiledMachine:
         key = (ruleset, version, machine)
@@ -79,25 +44,18 @@ class MachineRegistry:
         if found is not None:
             return found
         rules = self.ruleset_model(session, ruleset, version)
-        with self._building:
-            found = self._machines.get(key)
-            if found is not None:
-                return found
-            return self._build_machine(ruleset, version, machine, rules)
+        return self._machines.get_or_build(key, lambda: self._build_machine(ruleset, version, machine, rules))
 
-    def _build_machine(self, ruleset: str, version: int, machine: str, rules: m.Ruleset) -> CompiledMachine:
-        key = (ruleset, version, machine)
+    @staticmethod
+    def _build_machine(ruleset: str, version: int, machine: str, rules: m.Ruleset) -> CompiledMachine:
         decl = next((d for d in rules.machines if d.name == machine), None)
         if decl is None:
             raise NotFound(f"machine {machine} is not declared in {ruleset}@{version}")
-        built = CompiledMachine(ruleset, version, decl, rules)
-        with self._lock:
-            self._machines.setdefault(key, built)
-        return self._machines[key]
+        return CompiledMachine(ruleset, version, decl, rules)
 
     def published_rulesets(self, session: Session) -> list[tuple[str, int]]:
-        rows = session.connection().execute(_PUBLISHED).all()  # Core: asked on every webhook
-        return [(r.name, r.latest_version) for r in rows]
+        """(name, current published version) of every ruleset (asked on every webhook)."""
+        return [(v.name, v.version) for v in published.latest_versions(session)]
 
     def latest(self, session: Session, machine: str, ruleset: str | None = None) -> CompiledMachine:
         """The machine ``machine`` from the current published version of its ruleset."""
