@@ -152,9 +152,14 @@ class MachineChecks(ExpressionTyper):
             allowed = [k for tree in scope.roots for k in tree]
             self._placeholders(eff, eff.message, allowed)
         elif isinstance(eff, m.CallEffect):
-            self._channel_ref(eff.loc("target"), eff.target)
+            self._call_target(eff)
             for arg in eff.args:
                 self.expression(arg, scope)
+        elif isinstance(eff, m.Archive):
+            if eff.target not in om.ARCHIVE_TARGETS:
+                self.error(eff.loc("target"), f"unknown archive target '{eff.target}'; known: "
+                                              f"{', '.join(om.ARCHIVE_TARGETS)}"
+                                              f"{suggest(eff.target, om.ARCHIVE_TARGETS)}", code="unknown-name")
         elif isinstance(eff, m.SetField):
             if mc is not None:
                 names = [f.name for f in mc.data]
@@ -170,9 +175,32 @@ class MachineChecks(ExpressionTyper):
                                 f"{suggest(eff.machine, self.machines)}", code="unknown-name")
 
     def _channel_ref(self, node: m.Node | m.Loc, name: str) -> None:
-        if name not in self.channels:
+        """A channel a ``notify`` names: declared, and of a type that can be notified."""
+        channel = self.channels.get(name)
+        if channel is None:
             self.error(node, f"unknown channel '{name}'{suggest(name, self.channels)}",
                        code="unknown-name")
+        elif channel.type in om.CHANNEL_TYPES and channel.type not in om.NOTIFY_CHANNEL_TYPES:
+            self.error(node, f"channel '{name}' is a {channel.type} channel and cannot be notified; notify "
+                             f"goes to a {', '.join(om.NOTIFY_CHANNEL_TYPES)} channel", code="channel-type")
+
+    def _call_target(self, eff: m.CallEffect) -> None:
+        """``call X.op``: X a declared channel whose type offers ``op``."""
+        channel = self.channels.get(eff.target)
+        if channel is None:
+            self.error(eff.loc("target"), f"unknown channel '{eff.target}'{suggest(eff.target, self.channels)}",
+                       code="unknown-name")
+            return
+        offered = om.CALL_OPERATIONS.get(channel.type)
+        if offered is None:
+            if channel.type in om.CHANNEL_TYPES:  # an unknown type is reported at the channel
+                callable_types = ", ".join(om.CALL_OPERATIONS)
+                self.error(eff.loc("target"), f"channel '{eff.target}' is a {channel.type} channel, which offers no "
+                                              f"operations to call; call goes to a {callable_types} channel",
+                           code="channel-type")
+        elif eff.operation not in offered:
+            self.error(eff.loc("operation"), f"{channel.type} channel '{eff.target}' has no operation "
+                                             f"'{eff.operation}'; it offers: {', '.join(offered)}", code="unknown-name")
 
     def _placeholders(self, node: m.Node, message: str, allowed: list[str]) -> None:
         for ph in _PLACEHOLDER.findall(message):

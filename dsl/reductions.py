@@ -505,10 +505,10 @@ class Reducer:
     def call_effect(self, c: list[Any]) -> m.CallEffect:
         kw, target, operation, args = c
         return m.CallEffect(str(target), str(operation), args or (),
-                            locs=(("target", _locs((target,))),), **_at(kw))
+                            locs=(("target", _locs((target,))), ("operation", _locs((operation,)))), **_at(kw))
 
     def archive(self, c: list[Token]) -> m.Archive:
-        return m.Archive(str(c[1]), **_at(c[0]))
+        return m.Archive(str(c[1]), locs=(("target", _locs((c[1],))),), **_at(c[0]))
 
     def set_field(self, c: list[Any]) -> m.SetField:
         return m.SetField(str(c[1]), c[2], **_at(c[0]))
