@@ -8,23 +8,25 @@ Entry points (API, builder, CLI, worker, demo) build one :class:`Services` with
 (default outbox handlers, stock connector factories, callback crypto): the engine's areas import
 no connector and reach them only through :attr:`Services.ports` and :attr:`Services.handlers`.
 
-A new area adds its process-wide state as one typed, lazily built property below (a private
-``_name: Type | None`` field and a property building it once under the container's lock) and its
-connector seams as a field of
-:class:`engine.ports.ConnectorPorts` — never a string-keyed dictionary.
+A new area adds its process-wide state as one line, ``name = PerProcess(builder)`` with a typed
+``builder(services) -> Type`` (built on first use, once per container), and its connector seams as a
+field of :class:`engine.ports.ConnectorPorts` — never a string-keyed dictionary.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.outbox.registry import HandlerRegistry
 from engine.ports import ConnectorPorts
 from engine.storage.db import Database
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import redis as redis_lib
@@ -35,6 +37,66 @@ if TYPE_CHECKING:
     from engine.workflow.registry import MachineRegistry
     from engine.workflow.service import FifoLock
 
+
+class PerProcess(Generic[T]):
+    """One area's process-wide state on :class:`Services`, typed: built by ``build(services)`` on
+    first use, once (under the container's lock), then read as a plain attribute."""
+
+    def __init__(self, build: Callable[[Services], T]) -> None:
+        self.build = build
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, services: None, owner: type) -> PerProcess[T]: ...
+
+    @overload
+    def __get__(self, services: Services, owner: type) -> T: ...
+
+    def __get__(self, services: Services | None, owner: type) -> T | PerProcess[T]:
+        if services is None:
+            return self
+        with services._lock:
+            built: T | None = services.__dict__.get(self.name)
+            if built is None:
+                built = self.build(services)
+                services.__dict__[self.name] = built  # later reads find it before this descriptor
+        return built
+
+
+# Builders of the per-area state: each imports its area only when first used.
+def _machine_registry(services: Services) -> MachineRegistry:
+    from engine.workflow.registry import MachineRegistry
+
+    return MachineRegistry()
+
+
+def _fifo_lock(services: Services) -> FifoLock:
+    from engine.workflow.service import FifoLock
+
+    return FifoLock()
+
+
+def _inventory(services: Services) -> InventoryService:
+    from engine.inventory.service import build_inventory
+
+    return build_inventory(services.settings, services.db, services.clock)
+
+
+def _channel_registry(services: Services) -> ChannelRegistry:
+    from engine.inventory.channels import ChannelRegistry
+
+    return ChannelRegistry()
+
+
+def _source_connectors(services: Services) -> SourceConnectors:
+    from engine.inventory.sources import SourceConnectors
+
+    return SourceConnectors()
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -43,12 +105,7 @@ class Services:
     handlers: HandlerRegistry = field(default_factory=HandlerRegistry)
     ports: ConnectorPorts = field(default_factory=ConnectorPorts)
     _redis: redis_lib.Redis | None = None
-    _machines: MachineRegistry | None = field(default=None, repr=False)
-    _workflow_write_lock: FifoLock | None = field(default=None, repr=False)
-    _inventory: InventoryService | None = field(default=None, repr=False)
-    _stock_channels: ChannelRegistry | None = field(default=None, repr=False)
-    _source_connectors: SourceConnectors | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
@@ -64,62 +121,12 @@ class Services:
         return services
 
     # ------------------------------------------------------------------ per-area process state
-    # Each is built on first use, once per process (double-checked under the container's lock).
-
-    @property
-    def machines(self) -> MachineRegistry:
-        """Compiled machines of published versions (engine.workflow.registry)."""
-        if self._machines is None:
-            from engine.workflow.registry import MachineRegistry
-
-            with self._lock:
-                if self._machines is None:
-                    self._machines = MachineRegistry()
-        return self._machines
-
-    @property
-    def workflow_write_lock(self) -> FifoLock:
-        """The SQLite writers' queue of the workflow (engine.workflow.service.write_transaction)."""
-        if self._workflow_write_lock is None:
-            from engine.workflow.service import FifoLock
-
-            with self._lock:
-                if self._workflow_write_lock is None:
-                    self._workflow_write_lock = FifoLock()
-        return self._workflow_write_lock
-
-    @property
-    def inventory(self) -> InventoryService:
-        """The inventory service, with the Redis gate when Redis is configured."""
-        if self._inventory is None:
-            from engine.inventory.service import build_inventory
-
-            with self._lock:
-                if self._inventory is None:
-                    self._inventory = build_inventory(self.settings, self.db, self.clock)
-        return self._inventory
-
-    @property
-    def stock_channels(self) -> ChannelRegistry:
-        """The stock connectors registered in this process, by channel (engine.inventory.channels)."""
-        if self._stock_channels is None:
-            from engine.inventory.channels import ChannelRegistry
-
-            with self._lock:
-                if self._stock_channels is None:
-                    self._stock_channels = ChannelRegistry()
-        return self._stock_channels
-
-    @property
-    def source_connectors(self) -> SourceConnectors:
-        """The stock connectors built from the published sources (engine.inventory.sources)."""
-        if self._source_connectors is None:
-            from engine.inventory.sources import SourceConnectors
-
-            with self._lock:
-                if self._source_connectors is None:
-                    self._source_connectors = SourceConnectors()
-        return self._source_connectors
+    # (no annotation: these are descriptors on the class, not dataclass fields)
+    machines = PerProcess(_machine_registry)  # compiled machines of published versions
+    workflow_write_lock = PerProcess(_fifo_lock)  # the SQLite writers' queue of the workflow
+    inventory = PerProcess(_inventory)  # the inventory service, with the Redis gate when configured
+    stock_channels = PerProcess(_channel_registry)  # stock connectors registered in this process
+    source_connectors = PerProcess(_source_connectors)  # stock connectors built from published sources
 
     # ------------------------------------------------------------------ Redis
 
@@ -145,3 +152,4 @@ class Services:
             return bool(client.ping())
         except Exception:
             return False
+

@@ -222,16 +222,12 @@ class CompiledMachine:
 
     def _transition(self, ca: CompiledAction) -> dict[str, Any]:
         decl = ca.decl
-        checks = (self._via_allowed(ca), self._role_allowed(ca), self._required_present(ca), self._types_valid(ca))
-
-        def caller_may(event: EventData) -> bool:  # one condition for the caller's checks, in order
-            return all(check(event) for check in checks)
-
-        conditions: list[Condition] = [caller_may]
+        caller_checks = (_via_allowed(ca), _role_allowed(ca), _required_present(ca), self._types_valid)
+        conditions = [_condition(*caller_checks)]  # one condition for the caller's checks, in order
         if ca.guard is not None and decl.when is not None:
-            conditions.append(self._guard_holds(ca))
+            conditions.append(_condition(_guard_holds(ca)))
         return {"trigger": decl.name, "source": list(decl.sources), "dest": decl.target,
-                "prepare": [self._prepare], "conditions": conditions, "after": [self._collect(ca)]}
+                "prepare": [self._prepare], "conditions": conditions, "after": [_collect(ca)]}
 
     def _prepare(self, event: EventData) -> None:
         d = _decision(event)
@@ -240,96 +236,100 @@ class CompiledMachine:
         d.data = data
         d.env = {**data, "payload": d.payload, "id": d.instance_id, "state": d.state, "machine": self.name}
 
-    @staticmethod
-    def _via_allowed(ca: CompiledAction) -> Condition:
-        decl = ca.decl
+    def _types_valid(self, d: _Decision) -> Refusal | None:
+        problems = check_field_types(self.fields, self.name, d.payload, only_declared=True)
+        if not problems:
+            return None
+        return Refusal(422, "invalid_data", "payload is invalid: " + "; ".join(
+            f"{p['path']}: {p['message']}" for p in problems), problems)
 
-        def via_allowed(event: EventData) -> bool:
-            d = _decision(event)
-            hook = decl.via_webhook
-            if hook and d.via != WEBHOOK_PREFIX + hook and d.via != TIMER:
-                d.refusal = Refusal(403, "webhook_only", f"action {decl.name} is fired only by webhook {hook}",
-                                    [{"check": "via", "hook": hook}])
+
+# ---------------------------------------------------------------------- checks run as conditions
+# Each check answers None (passes) or the Refusal; :func:`_condition` makes checks one
+# ``transitions`` condition that records the first refusal on the decision.
+
+Check = Callable[[_Decision], Refusal | None]
+
+
+def _condition(*checks: Check) -> Condition:
+    def condition(event: EventData) -> bool:
+        d = _decision(event)
+        for check in checks:
+            refusal = check(d)
+            if refusal is not None:
+                d.refusal = refusal
                 return False
-            return True
+        return True
 
-        return via_allowed
+    return condition
 
-    @staticmethod
-    def _role_allowed(ca: CompiledAction) -> Condition:
-        decl, roles = ca.decl, ca.roles
 
-        def role_allowed(event: EventData) -> bool:
-            d = _decision(event)
-            if not roles:
-                return True
-            if d.via.startswith(WEBHOOK_PREFIX) and decl.via_webhook != d.via.removeprefix(WEBHOOK_PREFIX):
-                d.refusal = Refusal(
-                    403, "wrong_role",
-                    f"action {decl.name} is for {', '.join(sorted(roles))}; webhook "
-                    f"{d.via.removeprefix(WEBHOOK_PREFIX)} may fire only actions declared `via webhook` for it "
-                    "or open to everyone",
-                    [{"check": "role", "role": d.via, "allowed": sorted(roles)}])
-                return False
-            if d.via == "user" and d.role not in roles:
-                d.refusal = Refusal(403, "wrong_role",
-                                    f"role {d.role} may not fire {decl.name}; allowed: {', '.join(sorted(roles))}",
-                                    [{"check": "role", "role": d.role, "allowed": sorted(roles)}])
-                return False
-            return True
+def _via_allowed(ca: CompiledAction) -> Check:
+    decl = ca.decl
 
-        return role_allowed
+    def via_allowed(d: _Decision) -> Refusal | None:
+        hook = decl.via_webhook
+        if hook and d.via != WEBHOOK_PREFIX + hook and d.via != TIMER:
+            return Refusal(403, "webhook_only", f"action {decl.name} is fired only by webhook {hook}",
+                           [{"check": "via", "hook": hook}])
+        return None
 
-    @staticmethod
-    def _required_present(ca: CompiledAction) -> Condition:
-        decl = ca.decl
+    return via_allowed
 
-        def required_present(event: EventData) -> bool:
-            d = _decision(event)
-            missing = [f for f in decl.requires if d.payload.get(f) in (None, "")]
-            if missing:
-                d.refusal = Refusal(422, "missing_required", f"action {decl.name} requires {', '.join(missing)}",
-                                    [{"check": "requires", "path": f"/{f}", "message": f"{f} is required"}
-                                     for f in missing])
-                return False
-            return True
 
-        return required_present
+def _role_allowed(ca: CompiledAction) -> Check:
+    decl, roles = ca.decl, ca.roles
 
-    def _types_valid(self, ca: CompiledAction) -> Condition:
-        def types_valid(event: EventData) -> bool:
-            d = _decision(event)
-            problems = check_field_types(self.fields, self.name, d.payload, only_declared=True)
-            if problems:
-                d.refusal = Refusal(422, "invalid_data", "payload is invalid: " + "; ".join(
-                    f"{p['path']}: {p['message']}" for p in problems), problems)
-                return False
-            return True
+    def role_allowed(d: _Decision) -> Refusal | None:
+        if not roles:
+            return None
+        if d.via.startswith(WEBHOOK_PREFIX) and decl.via_webhook != d.via.removeprefix(WEBHOOK_PREFIX):
+            return Refusal(403, "wrong_role",
+                           f"action {decl.name} is for {', '.join(sorted(roles))}; webhook "
+                           f"{d.via.removeprefix(WEBHOOK_PREFIX)} may fire only actions declared `via webhook` for "
+                           "it or open to everyone",
+                           [{"check": "role", "role": d.via, "allowed": sorted(roles)}])
+        if d.via == "user" and d.role not in roles:
+            return Refusal(403, "wrong_role",
+                           f"role {d.role} may not fire {decl.name}; allowed: {', '.join(sorted(roles))}",
+                           [{"check": "role", "role": d.role, "allowed": sorted(roles)}])
+        return None
 
-        return types_valid
+    return role_allowed
 
-    @staticmethod
-    def _guard_holds(ca: CompiledAction) -> Condition:
-        guard, decl = ca.guard, ca.decl
-        assert guard is not None and decl.when is not None
-        condition = print_expr(decl.when)
 
-        def guard_holds(event: EventData) -> bool:
-            d = _decision(event)
-            if not guard(d.env):
-                d.refusal = Refusal(422, "guard_failed", f"condition of {decl.name} is false: {condition}",
-                                    [{"check": "when", "condition": condition}])
-                return False
-            return True
+def _required_present(ca: CompiledAction) -> Check:
+    decl = ca.decl
 
-        return guard_holds
+    def required_present(d: _Decision) -> Refusal | None:
+        missing = [f for f in decl.requires if d.payload.get(f) in (None, "")]
+        if not missing:
+            return None
+        return Refusal(422, "missing_required", f"action {decl.name} requires {', '.join(missing)}",
+                       [{"check": "requires", "path": f"/{f}", "message": f"{f} is required"} for f in missing])
 
-    @staticmethod
-    def _collect(ca: CompiledAction) -> Callable[[EventData], None]:
-        effects = ca.decl.effects
+    return required_present
 
-        def collect(event: EventData) -> None:
-            d = _decision(event)
-            d.effects = effects
 
-        return collect
+def _guard_holds(ca: CompiledAction) -> Check:
+    guard, decl = ca.guard, ca.decl
+    assert guard is not None and decl.when is not None
+    condition = print_expr(decl.when)
+
+    def guard_holds(d: _Decision) -> Refusal | None:
+        if guard(d.env):
+            return None
+        return Refusal(422, "guard_failed", f"condition of {decl.name} is false: {condition}",
+                       [{"check": "when", "condition": condition}])
+
+    return guard_holds
+
+
+def _collect(ca: CompiledAction) -> Callable[[EventData], None]:
+    """The ``after`` callback: the moved decision carries the action's effects, in order."""
+    effects = ca.decl.effects
+
+    def collect(event: EventData) -> None:
+        _decision(event).effects = effects
+
+    return collect

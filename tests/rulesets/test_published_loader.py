@@ -12,19 +12,12 @@ import pytest
 import dsl
 from engine.lru import BoundedCache
 from engine.pricing.published import published_plan
-from engine.rulesets import published, service
+from engine.rulesets import published
 from engine.services import Services
 from engine.workflow.registry import registry_of
+from tests.rulesets.helpers import publish_content
 
 LIBRARY = Path(__file__).resolve().parents[2] / "templates_library"
-
-
-def _publish(services: Services, name: str, content: str) -> None:
-    now = services.clock.now()
-    with services.db.transaction(immediate=True) as s:
-        service.create_ruleset(s, name=name, content=content, actor="li", now=now)
-    with services.db.transaction(immediate=True) as s:
-        service.publish(s, name, actor="li", now=now)
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ def test_pricing_workflow_and_sources_share_one_parse_of_a_published_version(ser
     content = (f"# loader test {id(parses)}\n"
                + (LIBRARY / "promotion_apparel_festival.op").read_text(encoding="utf-8")
                + (LIBRARY / "aftersales_standard.op").read_text(encoding="utf-8"))
-    _publish(services, "combo", content)
+    publish_content(services, "combo", content)
     assert parses == ["combo.op"]  # the publish guards parsed (and cached) the version being published
     with services.db.session() as s:
         ref, model = published.latest(s, "combo")
@@ -61,7 +54,7 @@ def test_pricing_workflow_and_sources_share_one_parse_of_a_published_version(ser
 
 def test_a_version_not_cached_is_read_and_parsed_once(services: Services, parses: list[str]) -> None:
     content = f"# uncached {id(parses)}\n" + (LIBRARY / "aftersales_standard.op").read_text(encoding="utf-8")
-    _publish(services, "tickets", content)
+    publish_content(services, "tickets", content)
     published._models.clear()  # as after a restart, or once the version fell out of the cache
     parses.clear()
     with services.db.session() as s:
