@@ -22,18 +22,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from engine.workflow.ports import CallbackRejected
+
 BLOCK = 32
 
 __all__ = ["DingTalkCallbackError", "DingTalkCrypto", "FakeDingTalkApproval", "callback_signature"]
 
 
-class DingTalkCallbackError(Exception):
+class DingTalkCallbackError(CallbackRejected):
     """A callback that fails verification or decryption; ``reason`` is a stable short code."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 def callback_signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:

@@ -95,7 +95,8 @@ def send(token: str, body: dict[str, Any], *, secret: str | None, timestamp_ms: 
         raise ConnectorError(PLATFORM, f"unexpected answer {str(answer)[:200]!r}")
     code = answer.get("errcode")
     if code != 0:
-        hints: dict[Any, str] = {RATE_LIMITED: " (more than 20 messages a minute: the robot is throttled for 10 minutes)",
+        hints: dict[Any, str] = {
+                RATE_LIMITED: " (more than 20 messages a minute: the robot is throttled for 10 minutes)",
                 310000: " (keyword, timestamp, signature or IP whitelist refused)"}
         hint = hints.get(code, "")
         raise ConnectorError(PLATFORM, f"errcode {code}: {answer.get('errmsg', '')}{hint}", code=code,

@@ -85,7 +85,8 @@ def send(url: str, body: dict[str, Any], *, secrets: list[str | None]) -> dict[s
         raise ConnectorError(PLATFORM, f"answer without a code: {str(answer)[:200]!r}")
     if code != 0:
         msg = answer.get("msg", answer.get("StatusMessage", ""))
-        hints: dict[Any, str] = {19021: " (signature mismatch or timestamp more than 1 h off: check the secret and the clock)",
+        hints: dict[Any, str] = {
+                19021: " (signature mismatch or timestamp more than 1 h off: check the secret and the clock)",
                 RATE_LIMITED: " (frequency limit: 100/min and 5/s per bot)"}
         hint = hints.get(code, "")
         raise ConnectorError(PLATFORM, f"code {code}: {msg}{hint}", code=code, permanent=code in PERMANENT_CODES)

@@ -1,7 +1,7 @@
 """The default outbox handlers: which connector delivers which topic.
 
-``HandlerRegistry.with_defaults`` calls :func:`register_defaults` before loading plug-in
-modules, so a plug-in (or a test) registering the same topic replaces the default.
+The composition root (``Services.build``) calls :func:`register_defaults` before loading
+plug-in modules, so a plug-in (or a test) registering the same topic replaces the default.
 Topics follow what the workflow writes: ``notify.<channel type>`` and
 ``call.<channel type>.<operation>``.
 """

@@ -4,6 +4,7 @@ expression compiler.
 This package owns the language alone and imports nothing from ``engine``. Its public surface:
 
 - :func:`parse_text`, :func:`load_file`, :func:`load_json` — text / files / JSON → :class:`Ruleset`
+- :func:`load_text` — ruleset text in a named format (``dsl`` or ``json``) → :class:`Ruleset`
 - :func:`print_dsl`, :func:`to_json` — model → canonical DSL text / JSON-ready dict
 - :func:`format_source` — ``.op`` text → canonical text with its comments kept (``fmt``)
 - :func:`check` — every :class:`Diagnostic` in a ruleset (empty list when clean)
@@ -26,9 +27,24 @@ from .model import *  # noqa: F401,F403 - the model classes are part of the publ
 from .parser import parse_expression, parse_text
 from .printer import print_dsl, print_expr
 
-__all__ = ["parse_text", "parse_expression", "load_file", "load_json", "to_json", "to_json_text",
+__all__ = ["FORMATS", "parse_text", "parse_expression", "load_file", "load_json", "load_text", "to_json",
+           "to_json_text",
            "print_dsl", "print_expr", "format_source", "read_source", "check", "check_file", "compile_condition",
            "compile_expression", "Diagnostic", "RuleError", "model", *model.__all__]
+
+
+FORMATS: tuple[str, ...] = ("dsl", "json")
+
+
+def load_text(text: str, fmt: str, filename: str = "<ruleset>") -> model.Ruleset:
+    """Ruleset ``text`` written in ``fmt`` (``dsl`` or ``json``, as stored with every version)
+    → the declaration model; raises :class:`RuleError`."""
+    if fmt == "json":
+        return load_json(text, filename)
+    if fmt == "dsl":
+        return parse_text(text, filename)
+    raise RuleError(Diagnostic(filename, 0, 0, f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}",
+                               code="format"))
 
 
 def _read_bytes(path: str | Path) -> bytes:

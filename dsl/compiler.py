@@ -4,7 +4,7 @@ This module owns code generation: Python source is produced only from known mode
 types (names become constant subscripts, literals their ``repr``, functions come from a fixed
 whitelist), then ``compile()``d once. User text is never ``eval``-ed, no attribute access is
 generated, and there are no loops beyond projecting a declared list field. Every expression is
-checked first (:mod:`dsl.checker`), which bounds its size and depth.
+checked first (:mod:`dsl.typing`), which bounds its size and depth.
 
 A compiled function is ``fn(subject, ctx=None)``:
 - scope ``order``/``promotion``/``risk``: ``subject`` is the normalized order (dict); context
@@ -28,10 +28,18 @@ from typing import Any, Callable
 
 from . import model as m
 from . import order_model as om
-from .checker import (ALERT_SCOPE, LINE_SCOPE, ORDER_SCOPE, PROMOTION_SCOPE, RAW_SCOPE,
-                      RISK_SCOPE, Scope, _Checker)
 from .errors import RuleError
 from .parser import parse_expression
+from .typing import (
+    ALERT_SCOPE,
+    LINE_SCOPE,
+    ORDER_SCOPE,
+    PROMOTION_SCOPE,
+    RAW_SCOPE,
+    RISK_SCOPE,
+    ExpressionTyper,
+    Scope,
+)
 
 __all__ = ["compile_condition", "compile_expression", "CompiledExpression", "FUNCTION_IMPLS"]
 
@@ -151,7 +159,7 @@ _SCOPES: dict[str, Scope] = {"order": ORDER_SCOPE, "promotion": PROMOTION_SCOPE,
 
 
 class _Generator:
-    def __init__(self, scope_name: str, scope: Scope, checker: _Checker,
+    def __init__(self, scope_name: str, scope: Scope, checker: ExpressionTyper,
                  data_fields: dict[str, str]) -> None:
         self.scope_name = scope_name
         self.scope = scope
@@ -290,7 +298,7 @@ def compile_expression(expr: m.Expr | str, scope: str = "promotion", *,
         sc = _SCOPES[scope]
     else:
         raise ValueError(f"unknown scope {scope!r}")
-    checker = _Checker(m.Ruleset((), filename=filename, text=text))
+    checker = ExpressionTyper(m.Ruleset((), filename=filename, text=text))
     checker.expression(node, sc)
     if checker.diagnostics:
         raise RuleError(checker.diagnostics)
@@ -327,7 +335,7 @@ def compile_condition(expr: m.Expr | str, scope: str = "promotion", *,
         sc = (_SCOPES.get(scope) or
               Scope((dict(data_fields or {}), om.TICKET_CONTEXT),
                     (("payload", "any"), ("order", om.ORDER_FIELDS))))
-        checker = _Checker(m.Ruleset((), filename=filename,
+        checker = ExpressionTyper(m.Ruleset((), filename=filename,
                                      text=expr if isinstance(expr, str) else ""))
         checker.expression(node, sc, "bool")
         if checker.diagnostics:

@@ -65,7 +65,7 @@ def _strip_optional(tp: Any) -> Any:
     args = typing.get_args(tp)
     if typing.get_origin(tp) in (Union, types.UnionType) and type(None) in args:
         rest = tuple(a for a in args if a is not type(None))
-        return rest[0] if len(rest) == 1 else Union[rest]  # type: ignore[valid-type]
+        return rest[0] if len(rest) == 1 else Union[rest]
     return tp
 
 
@@ -108,8 +108,13 @@ def fields_of(cls: type) -> tuple[FieldSpec, ...]:
     return tuple(specs)
 
 
+def kind_of(cls: type) -> str:
+    """The ``kind`` tag of a node class (field specs hold node classes as plain types)."""
+    return typing.cast(type[m.Node], cls).kind
+
+
 def union_members(classes: tuple[type, ...]) -> dict[str, type]:
-    return {c.kind: c for c in classes}
+    return {kind_of(c): c for c in classes}
 
 
 def _all_classes() -> dict[str, type]:

@@ -37,7 +37,8 @@ def _value_to_json(spec_origin: str, value: Any) -> Any:
 def node_to_json(node: m.Node, tagged: bool = True) -> dict[str, Any]:
     """One node as a JSON-ready dict (``kind`` first when ``tagged``)."""
     out: dict[str, Any] = {"kind": node.kind} if tagged else {}
-    for spec in fields_of(type(node)):
+    node_class: type = node.__class__  # a class (hashable), not an instance
+    for spec in fields_of(node_class):
         value = getattr(node, spec.name)
         if not spec.required and value == spec.default:
             continue

@@ -11,7 +11,8 @@ from typing import Union
 
 __all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
            "PROMOTION_CONTEXT", "ALERT_CONTEXT", "TICKET_CONTEXT", "ROLES", "OUTSIDE_PARTIES",
-           "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "HOOK_TYPES", "FUNCTIONS", "Signature",
+           "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "HOOK_TYPES",
+           "NOTIFY_CHANNEL_TYPES", "CALL_OPERATIONS", "ARCHIVE_TARGETS", "FUNCTIONS", "Signature",
            "list_of", "element_of", "NUMERIC"]
 
 # Types are short strings: text money percent duration count number bool time any,
@@ -89,6 +90,14 @@ def canonical_role(name: str) -> str | None:
 
 PLATFORMS = ("douyin", "taobao", "pdd", "kuaishou", "xiaohongshu", "miniprogram")
 CHANNEL_TYPES = ("wecom", "feishu", "dingtalk", "sms", "wms", "webhook", "email")
+# What an effect may ask of a channel: exactly what the outbox has handlers for by default
+# (connectors/handlers.py; tests/connectors/test_dispatch.py keeps the two in step). ``notify``
+# goes to a chat or SMS channel; ``call`` to one of the operations its channel's type offers;
+# ``archive`` to a record the engine writes itself. Anything else would only die in the outbox,
+# so the checker refuses it.
+NOTIFY_CHANNEL_TYPES = ("wecom", "feishu", "dingtalk", "sms")
+CALL_OPERATIONS: dict[str, tuple[str, ...]] = {"wms": ("outbound",)}
+ARCHIVE_TARGETS = ("finance_voucher",)
 # inbound webhook protocols: DingTalk's encrypted approval callback, or an HMAC-signed POST
 HOOK_TYPES = ("dingtalk_approval", "signed")
 

@@ -46,7 +46,7 @@ class _Path(NamedTuple):
 
 
 def _string(token: Token) -> str:
-    raw = token.value[1:-1]
+    raw: str = token.value[1:-1]
     if "\\" not in raw:
         return raw
     out: list[str] = []
@@ -272,7 +272,8 @@ class Reducer:
         if platform is not None:
             locs.append(("platform", _locs((platform,))))
         return m.SourceDecl(str(name), _string(title) if title else None,
-                            platform=None if platform is None else str(platform), credentials=once.get("credentials", ()),
+                            platform=None if platform is None else str(platform),
+                            credentials=once.get("credentials", ()),
                             pulls=pulls, retry=once.get("retry", ()), locs=tuple(locs), **_at(kw))
 
     # ------------------------------------------------------------------ mapping and cleaning
@@ -504,10 +505,10 @@ class Reducer:
     def call_effect(self, c: list[Any]) -> m.CallEffect:
         kw, target, operation, args = c
         return m.CallEffect(str(target), str(operation), args or (),
-                            locs=(("target", _locs((target,))),), **_at(kw))
+                            locs=(("target", _locs((target,))), ("operation", _locs((operation,)))), **_at(kw))
 
     def archive(self, c: list[Token]) -> m.Archive:
-        return m.Archive(str(c[1]), **_at(c[0]))
+        return m.Archive(str(c[1]), locs=(("target", _locs((c[1],))),), **_at(c[0]))
 
     def set_field(self, c: list[Any]) -> m.SetField:
         return m.SetField(str(c[1]), c[2], **_at(c[0]))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import model as m
-from .introspect import DECLARATION_CLASSES, ENUMS, FREE_TEXT, FieldSpec, fields_of
+from .introspect import DECLARATION_CLASSES, ENUMS, FREE_TEXT, FieldSpec, fields_of, kind_of
 
 __all__ = ["declaration_schema", "bundle_schema_document", "write_schemas", "SCHEMA_DIR"]
 
@@ -25,16 +25,16 @@ NAME_PATTERN = r"^[^\W\d]\w*$"
 
 
 def _ref(cls: type) -> dict[str, str]:
-    return {"$ref": f"#/$defs/{cls.kind}"}
+    return {"$ref": f"#/$defs/{kind_of(cls)}"}
 
 
 def _union(classes: tuple[type, ...]) -> dict[str, Any]:
-    kinds = [c.kind for c in classes]
+    kinds = [kind_of(c) for c in classes]
     return {
         "type": "object",
         "required": ["kind"],
         "properties": {"kind": {"enum": kinds}},
-        "allOf": [{"if": {"properties": {"kind": {"const": c.kind}}, "required": ["kind"]},
+        "allOf": [{"if": {"properties": {"kind": {"const": kind_of(c)}}, "required": ["kind"]},
                    "then": _ref(c)} for c in classes],
     }
 
@@ -60,17 +60,17 @@ def _field_schema(cls: type, spec: FieldSpec) -> dict[str, Any]:
         elif spec.item_origin == "union":
             items = _union(spec.classes)
         else:
-            items = _scalar(cls.kind, spec.name, spec.item_origin)
+            items = _scalar(kind_of(cls), spec.name, spec.item_origin)
         return {"type": "array", "items": items}
     if spec.origin == "node":
         return _ref(spec.classes[0])
     if spec.origin == "union":
         return _union(spec.classes)
-    return _scalar(cls.kind, spec.name, spec.origin)
+    return _scalar(kind_of(cls), spec.name, spec.origin)
 
 
 def _class_schema(cls: type, tagged: bool) -> dict[str, Any]:
-    props: dict[str, Any] = {"kind": {"const": cls.kind}}
+    props: dict[str, Any] = {"kind": {"const": kind_of(cls)}}
     required = [s.name for s in fields_of(cls) if s.required]
     for spec in fields_of(cls):
         props[spec.name] = _field_schema(cls, spec)
@@ -100,22 +100,22 @@ def _reachable(root: type) -> list[type]:
     stack = [root]
     while stack:
         cls = stack.pop()
-        if cls.kind in seen:
+        if kind_of(cls) in seen:
             continue
-        seen[cls.kind] = cls
+        seen[kind_of(cls)] = cls
         for spec in fields_of(cls):
             stack.extend(c for c in spec.classes if isinstance(c, type) and issubclass(c, m.Node))
-    return sorted(seen.values(), key=lambda c: c.kind)
+    return sorted(seen.values(), key=lambda c: kind_of(c))
 
 
 def declaration_schema(cls: type) -> dict[str, Any]:
     """The standalone schema of one declaration kind (e.g. ``promotion``)."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"{BASE_ID}{cls.kind}.schema.json",
-        "title": f"OrderPulse {cls.kind} declaration",
-        "$ref": f"#/$defs/{cls.kind}",
-        "$defs": {c.kind: _class_schema(c, True) for c in _reachable(cls)},
+        "$id": f"{BASE_ID}{kind_of(cls)}.schema.json",
+        "title": f"OrderPulse {kind_of(cls)} declaration",
+        "$ref": f"#/$defs/{kind_of(cls)}",
+        "$defs": {kind_of(c): _class_schema(c, True) for c in _reachable(cls)},
     }
 
 
@@ -124,7 +124,7 @@ def bundle_schema_document() -> dict[str, Any]:
     defs: dict[str, Any] = {}
     for decl in DECLARATION_CLASSES:
         for c in _reachable(decl):
-            defs[c.kind] = _class_schema(c, True)
+            defs[kind_of(c)] = _class_schema(c, True)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{BASE_ID}ruleset.schema.json",
@@ -141,7 +141,7 @@ def bundle_schema_document() -> dict[str, Any]:
 
 
 def all_documents() -> dict[str, dict[str, Any]]:
-    docs = {f"{cls.kind}.schema.json": declaration_schema(cls) for cls in DECLARATION_CLASSES}
+    docs = {f"{kind_of(cls)}.schema.json": declaration_schema(cls) for cls in DECLARATION_CLASSES}
     docs["ruleset.schema.json"] = bundle_schema_document()
     return docs
 

@@ -28,7 +28,8 @@ def _scaled(number: str, scale_digits: int, what: str) -> int:
         if scale_digits == 0:
             raise UnitError(f"{what} must be a whole number, got {number}")
         raise UnitError(f"{what} has at most {scale_digits} decimal places, got {number}")
-    return int(whole) * 10**scale_digits + int((frac + "0" * scale_digits)[:scale_digits] or "0")
+    scale: int = 10**scale_digits
+    return int(whole) * scale + int((frac + "0" * scale_digits)[:scale_digits] or "0")
 
 
 def decode_number(text: str) -> tuple[int, str]:

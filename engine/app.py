@@ -68,7 +68,9 @@ def _scope_limiter_to_builder(app: Flask, limiter: Limiter) -> None:
             return bool(func.args) and func.args[0] is limiter
         return getattr(func, "__self__", None) is limiter
 
-    for table in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+    tables: list[dict[Any, list[Any]]] = [app.before_request_funcs, app.after_request_funcs,
+                                         app.teardown_request_funcs]
+    for table in tables:
         everywhere = table.get(None, [])
         moved = [f for f in everywhere if mine(f)]
         table[None] = [f for f in everywhere if not mine(f)]

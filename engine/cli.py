@@ -46,7 +46,8 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("name")
-@click.option("--role", required=True, help="admin/ops/warehouse/finance/cs/cs_lead or 管理员/运营/仓储/财务/客服/客服组长")
+@click.option("--role", required=True,
+              help="admin/ops/warehouse/finance/cs/cs_lead or 管理员/运营/仓储/财务/客服/客服组长")
 @click.option("--password", default=None)
 @click.option("--token", "with_token", is_flag=True, help="also print a new API token")
 def users_create(name: str, role: str, password: str | None, with_token: bool) -> None:

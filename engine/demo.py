@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from engine.auth.users import create_user
 from engine.inventory.demo import setup_inventory_demo
-from engine.serving import serve_app
 from engine.services import Services
+from engine.serving import serve_app
 from engine.storage.migrate import upgrade
 from engine.storage.models import User
 
@@ -80,7 +80,7 @@ def run_demo(services: Services, *, host: str, port: int) -> None:
         click.echo("")
         click.echo(f"OrderPulse demo running at {url}")
         click.echo(f"  login: admin / {DEMO_PASSWORD}   (other roles: "
-                   + ", ".join(u for u, _, _ in DEMO_USERS[1:]) + f", same password)")
+                   + ", ".join(u for u, _, _ in DEMO_USERS[1:]) + ", same password)")
         click.echo(f"  health: {url}healthz   API: {url}api/v1/openapi.json")
         click.echo("")
 

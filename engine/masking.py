@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
-_REGION = r"(?:[\u4e00-\u9fa5]{2,8}?(?:省|自治区|特别行政区))?(?:[\u4e00-\u9fa5]{2,8}?(?:市|自治州|地区|盟))?[\u4e00-\u9fa5]{1,8}?(?:区|县|市|旗)"
+_REGION = (r"(?:[\u4e00-\u9fa5]{2,8}?(?:省|自治区|特别行政区))?(?:[\u4e00-\u9fa5]{2,8}?(?:市|自治州|地区|盟))?"
+           r"[\u4e00-\u9fa5]{1,8}?(?:区|县|市|旗)")
 _ADDRESS = re.compile(rf"({_REGION})([^\s,，;；\"'\]\}}]{{2,}})")
 _REGION_ONLY = re.compile(rf"^{_REGION}")
 
@@ -47,7 +48,8 @@ def mask_data(value: Any, key: str = "") -> Any:
         return {k: mask_data(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask_data(v, key) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and any(lowered.endswith(k) for k in SENSITIVE_PHONE_KEYS):
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            any(lowered.endswith(k) for k in SENSITIVE_PHONE_KEYS):
         # Platforms send phones as numbers too (``"post_tel": 13812345678``).
         return mask_data(str(value), key)
     if isinstance(value, str):

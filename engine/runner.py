@@ -148,7 +148,7 @@ def run_worker(services: Services, *, interval: float = DEFAULT_INTERVAL, **kwar
         "worker started",
         worker=runner.dispatcher.worker_id,
         backend=backend,
-        topics=services.handlers.topics() if services.handlers else [],
+        topics=services.handlers.topics(),
         jobs=[j.name for j in runner.scheduler.jobs],
         lease_seconds=runner.dispatcher.lease.total_seconds(),
     )

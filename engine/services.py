@@ -1,22 +1,100 @@
-"""The per-process service container: settings, database, clock, Redis and handler registry.
+"""The per-process service container and the composition root: settings, database, clock,
+Redis, the outbox handlers, the connectors the engine is handed, and each area's process-wide
+state as typed fields.
 
-Entry points (API, builder, CLI, worker) build one :class:`Services` and pass it down; the
-Flask app keeps it in ``app.extensions["orderpulse"]``.
+Entry points (API, builder, CLI, worker, demo) build one :class:`Services` with
+:meth:`Services.build` and pass it down; the Flask app keeps it in
+``app.extensions["orderpulse"]``. :meth:`Services.build` is where ``connectors/`` is wired in
+(default outbox handlers, stock connector factories, callback crypto): the engine's areas import
+no connector and reach them only through :attr:`Services.ports` and :attr:`Services.handlers`.
+
+A new area adds its process-wide state as one line, ``name = PerProcess(builder)`` with a typed
+``builder(services) -> Type`` (built on first use, once per container), and its connector seams as a
+field of :class:`engine.ports.ConnectorPorts` — never a string-keyed dictionary.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
+from engine.outbox.registry import HandlerRegistry
+from engine.ports import ConnectorPorts
 from engine.storage.db import Database
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import redis as redis_lib
 
-    from engine.outbox.registry import HandlerRegistry
+    from engine.inventory.channels import ChannelRegistry
+    from engine.inventory.service import InventoryService
+    from engine.inventory.sources import SourceConnectors
+    from engine.workflow.registry import MachineRegistry
+    from engine.workflow.service import FifoLock
+
+
+class PerProcess(Generic[T]):
+    """One area's process-wide state on :class:`Services`, typed: built by ``build(services)`` on
+    first use, once (under the container's lock), then read as a plain attribute."""
+
+    def __init__(self, build: Callable[[Services], T]) -> None:
+        self.build = build
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, services: None, owner: type) -> PerProcess[T]: ...
+
+    @overload
+    def __get__(self, services: Services, owner: type) -> T: ...
+
+    def __get__(self, services: Services | None, owner: type) -> T | PerProcess[T]:
+        if services is None:
+            return self
+        with services._lock:
+            built: T | None = services.__dict__.get(self.name)
+            if built is None:
+                built = self.build(services)
+                services.__dict__[self.name] = built  # later reads find it before this descriptor
+        return built
+
+
+# Builders of the per-area state: each imports its area only when first used.
+def _machine_registry(services: Services) -> MachineRegistry:
+    from engine.workflow.registry import MachineRegistry
+
+    return MachineRegistry()
+
+
+def _fifo_lock(services: Services) -> FifoLock:
+    from engine.workflow.service import FifoLock
+
+    return FifoLock()
+
+
+def _inventory(services: Services) -> InventoryService:
+    from engine.inventory.service import build_inventory
+
+    return build_inventory(services.settings, services.db, services.clock)
+
+
+def _channel_registry(services: Services) -> ChannelRegistry:
+    from engine.inventory.channels import ChannelRegistry
+
+    return ChannelRegistry()
+
+
+def _source_connectors(services: Services) -> SourceConnectors:
+    from engine.inventory.sources import SourceConnectors
+
+    return SourceConnectors()
 
 
 @dataclass
@@ -24,20 +102,36 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock = field(default_factory=SystemClock)
-    handlers: "HandlerRegistry | None" = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    _redis: "redis_lib.Redis | None" = None
+    handlers: HandlerRegistry = field(default_factory=HandlerRegistry)
+    ports: ConnectorPorts = field(default_factory=ConnectorPorts)
+    _redis: redis_lib.Redis | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock | None = None) -> "Services":
-        from engine.outbox.registry import HandlerRegistry
+    def build(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
+        """The composition root: the container with the connectors' defaults wired in, then the
+        plug-in handler modules of ``ORDERPULSE_HANDLER_MODULES`` (which may replace a default)."""
+        from connectors.handlers import register_defaults
+        from connectors.wiring import default_ports
 
-        services = cls(settings=settings, db=Database(settings.database_url), clock=clock or SystemClock())
-        services.handlers = HandlerRegistry.with_defaults(settings.handler_modules)
+        services = cls(settings=settings, db=Database(settings.database_url), clock=clock or SystemClock(),
+                       ports=default_ports())
+        register_defaults(services.handlers)
+        services.handlers.load_modules(settings.handler_modules)
         return services
 
+    # ------------------------------------------------------------------ per-area process state
+    # (no annotation: these are descriptors on the class, not dataclass fields)
+    machines = PerProcess(_machine_registry)  # compiled machines of published versions
+    workflow_write_lock = PerProcess(_fifo_lock)  # the SQLite writers' queue of the workflow
+    inventory = PerProcess(_inventory)  # the inventory service, with the Redis gate when configured
+    stock_channels = PerProcess(_channel_registry)  # stock connectors registered in this process
+    source_connectors = PerProcess(_source_connectors)  # stock connectors built from published sources
+
+    # ------------------------------------------------------------------ Redis
+
     @property
-    def redis(self) -> "redis_lib.Redis | None":
+    def redis(self) -> redis_lib.Redis | None:
         """A Redis client when ``ORDERPULSE_REDIS_URL`` is set, else None."""
         if self.settings.redis_url is None:
             return None
@@ -58,3 +152,4 @@ class Services:
             return bool(client.ping())
         except Exception:
             return False
+

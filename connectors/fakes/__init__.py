@@ -38,13 +38,15 @@ DINGTALK_ROBOTS = {"DINGTALK_ROBOT_WEBHOOK": ("DINGTALK_ROBOT_SECRET", "fake-rob
 # The sources template's credential variables (templates_library/sources_six_channels.op), in
 # the declared order, with the fake platforms' values, and each fake's constructor parameters.
 PLATFORM_CREDENTIALS: dict[str, tuple[tuple[str, str, str], ...]] = {  # channel: (variable, value, parameter)
-    "douyin": (("DOUYIN_APP_KEY", "fake-douyin-key", "app_key"), ("DOUYIN_APP_SECRET", "fake-douyin-secret", "app_secret"),
+    "douyin": (("DOUYIN_APP_KEY", "fake-douyin-key", "app_key"),
+               ("DOUYIN_APP_SECRET", "fake-douyin-secret", "app_secret"),
                ("DOUYIN_ACCESS_TOKEN", "fake-douyin-token", "access_token")),
     "taobao": (("TAOBAO_APP_KEY", "12345678", "app_key"), ("TAOBAO_APP_SECRET", "fake-taobao-secret", "app_secret"),
                ("TAOBAO_SESSION_KEY", "fake-taobao-session", "access_token")),
     "pdd": (("PDD_CLIENT_ID", "fake-pdd-client", "app_key"), ("PDD_CLIENT_SECRET", "fake-pdd-secret", "app_secret"),
             ("PDD_ACCESS_TOKEN", "fake-pdd-token", "access_token")),
-    "kuaishou": (("KUAISHOU_APP_KEY", "ks-fake-app", "app_key"), ("KUAISHOU_SIGN_SECRET", "fake-ks-sign-secret", "sign_secret"),
+    "kuaishou": (("KUAISHOU_APP_KEY", "ks-fake-app", "app_key"),
+                 ("KUAISHOU_SIGN_SECRET", "fake-ks-sign-secret", "sign_secret"),
                  ("KUAISHOU_ACCESS_TOKEN", "fake-ks-token", "access_token")),
     "xiaohongshu": (("XHS_APP_ID", "fake-xhs-app", "app_id"), ("XHS_APP_SECRET", "fake-xhs-secret", "app_secret"),
                     ("XHS_ACCESS_TOKEN", "fake-xhs-token", "access_token")),

@@ -99,9 +99,10 @@ class FakeXiaohongshuStock(StockCatalogueFake):
 
     # --- test helpers ------------------------------------------------------------------------
 
-    def add_sku(self, code: str, qty: int, *, occupied: int = 0, channel: int = 0, activity: int = 0) -> XhsSku:
+    def add_sku(self, code: str, qty: int, *, item: str | None = None, occupied: int = 0, channel: int = 0,
+                activity: int = 0) -> XhsSku:
         """A SKU with ``erpCode`` ``code`` and ``qty`` sellable on the SKU itself."""
-        return cast(XhsSku, self._add(code, qty, None, with_sku=True, occupied=occupied, channel=channel,
+        return cast(XhsSku, self._add(code, qty, item, with_sku=True, occupied=occupied, channel=channel,
                                       activity=activity))
 
     def hold_unpaid(self, code: str, qty: int) -> None:

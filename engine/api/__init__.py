@@ -49,7 +49,7 @@ def _validation_details(messages: Any, path: list[str | int] | None = None) -> l
 class OrderPulseApi(Api):
     """flask-smorest Api whose errors use the contract's JSON shape."""
 
-    def handle_http_exception(self, error: HTTPException) -> Any:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> Any:
         status = error.code or 500
         data = getattr(error, "data", None) or {}
         details = _validation_details(data["messages"]) if "messages" in data else []

@@ -77,7 +77,7 @@ def make_alert_handler(services: Services) -> Callable[[Delivery], None]:
         decl, declared_in = declared_alert_channel(services, delivery.session, channel)
         topic = notify_topic(decl)
         try:
-            send = services.handlers.get(topic)  # type: ignore[union-attr]
+            send = services.handlers.get(topic)
         except UnknownTopic:
             raise AlertChannelError(
                 channel, f"declared in {declared_in} as a {decl.type} channel, which has no {topic} handler; "
@@ -94,6 +94,5 @@ def make_alert_handler(services: Services) -> Callable[[Delivery], None]:
 def register_alert_handler(services: Services) -> None:
     """Deliver ``inventory.alert`` rows in this process, unless a plug-in module already
     registered its own handler for the topic."""
-    handlers = services.handlers
-    if handlers is not None and ALERT_TOPIC not in handlers.topics():
-        handlers.register(ALERT_TOPIC, make_alert_handler(services))
+    if ALERT_TOPIC not in services.handlers.topics():
+        services.handlers.register(ALERT_TOPIC, make_alert_handler(services))

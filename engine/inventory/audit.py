@@ -51,7 +51,8 @@ def check_invariants(db: Database) -> list[str]:
     for sku, item in stock.items():
         got = fold.get(sku, [0, 0, 0])
         if got != [item.total_stock, item.reserved_stock, item.version]:
-            problems.append(f"I3 {sku}: ledger fold {got} != stock {[item.total_stock, item.reserved_stock, item.version]}")
+            held = [item.total_stock, item.reserved_stock, item.version]
+            problems.append(f"I3 {sku}: ledger fold {got} != stock {held}")
     return problems
 
 

@@ -18,6 +18,7 @@ whatever is registered.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,6 +53,11 @@ class StockConnector(Protocol):
         """What the platform currently shows, ``{sku_id: qty}``."""
 
 
+# (channel, credentials by CREDENTIAL_KEYS name, environment) -> the platform's connector; the
+# composition root hands one per platform in ``Services.ports.stock_connectors``.
+StockConnectorFactory = Callable[[str, Mapping[str, str], Mapping[str, str]], StockConnector]
+
+
 class ChannelRegistry:
     """The stock connectors of this process, by channel."""
 
@@ -72,11 +78,8 @@ class ChannelRegistry:
 
 
 def channel_registry(services: Services) -> ChannelRegistry:
-    """The process's registry (kept in ``services.extras``)."""
-    found = services.extras.get("inventory.channels")
-    if found is None:
-        found = services.extras["inventory.channels"] = ChannelRegistry()
-    return found
+    """The process's registry (``Services.stock_channels``)."""
+    return services.stock_channels
 
 
 def register_stock_connector(services: Services, connector: StockConnector) -> None:

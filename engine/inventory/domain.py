@@ -5,6 +5,8 @@ No SQLAlchemy, Redis or Flask here; the SQL store and the Redis gate both use th
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +75,16 @@ def next_line_status(qty: int, shipped: int, released: int) -> str:
     if shipped == 0:
         return "released"
     return "closed"
+
+
+def adjustment_key(actor: str, sku_id: str, delta: int, reason: str) -> str:
+    """The idempotency key of an adjustment sent without one, derived from what it says: who
+    moves which SKU by how much, and why. The same request sent again (a client's retry) is then
+    a replay that returns the first answer (``replayed: true``) and moves nothing; a second real
+    adjustment of the same size names its own reason (the delivery note, the stocktake) or
+    sends its own ``Idempotency-Key``."""
+    said = json.dumps([actor, sku_id, delta, reason], ensure_ascii=False, separators=(",", ":"))
+    return "adjust:" + hashlib.sha256(said.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass

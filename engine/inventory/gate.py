@@ -12,7 +12,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis as redis_lib
 from redis.exceptions import RedisError
@@ -80,7 +80,7 @@ class RedisGate:
 
     # -- epoch -------------------------------------------------------------------------------
     def current_epoch(self) -> str | None:
-        value = self.client.get(self.k_epoch)
+        value = cast("str | None", self.client.get(self.k_epoch))  # the client decodes responses
         return value if value and value != "rebuilding" else None
 
     def _known_epoch(self) -> str | None:
@@ -261,11 +261,11 @@ class RedisGate:
 
     # -- inspection (reconciler, tests) ------------------------------------------------------
     def counters(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self.client.hgetall(self.k_avail).items()}
+        return {k: int(v) for k, v in cast(dict[str, str], self.client.hgetall(self.k_avail)).items()}
 
     def pending_units(self) -> dict[str, int]:
         """Units held by pending holds of the current epoch, per SKU (zeros left out)."""
-        return {k: int(v) for k, v in self.client.hgetall(self.k_pend).items() if int(v) != 0}
+        return {k: int(v) for k, v in cast(dict[str, str], self.client.hgetall(self.k_pend)).items() if int(v) != 0}
 
     def maybe_seen(self, key: str) -> bool:
         """Whether the seen-keys filter may hold ``key`` (the scripts' six offsets from its SHA-1)."""
@@ -279,8 +279,8 @@ class RedisGate:
 
     def holds(self) -> list[tuple[str, dict[str, str]]]:
         out = []
-        for key, _score in self.client.zrange(self.k_holds, 0, -1, withscores=True):
-            out.append((key, self.client.hgetall(self.k_hold + key)))
+        for key, _score in cast(list[tuple[str, float]], self.client.zrange(self.k_holds, 0, -1, withscores=True)):
+            out.append((key, cast(dict[str, str], self.client.hgetall(self.k_hold + key))))
         return out
 
     def wipe(self) -> None:

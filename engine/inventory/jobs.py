@@ -16,7 +16,7 @@ its connectors and ``inventory.alert`` (see ``engine.inventory.alert_delivery``)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -109,7 +109,5 @@ def register_periodic_jobs(scheduler: Scheduler) -> None:
 
 def register_push_handler(services: Services) -> None:
     """Deliver ``inventory.stock_push`` rows with this process's connectors."""
-    handlers: Any = services.handlers
-    if handlers is not None:
-        handlers.register(PUSH_TOPIC, make_push_handler(channel_registry(services),
-                                                        before=lambda: sync_source_connectors(services, max_age=RELAY_EVERY_SECONDS)))
+    services.handlers.register(PUSH_TOPIC, make_push_handler(
+        channel_registry(services), before=lambda: sync_source_connectors(services, max_age=RELAY_EVERY_SECONDS)))

@@ -5,9 +5,12 @@ Access: reserve and ship — admin, ops, warehouse; release (cancel) — those p
 who cancel orders for customers; adjust — admin, warehouse; GET — every staff role; a
 channel's quota and buffer (``PUT /stock/{sku}/channels/{channel}``, ``{sku} = *`` for the
 channel's default) — admin, ops. An optional ``Idempotency-Key`` header (or ``key`` field)
-overrides the default key. Answers carry ``"gate"``: ``passed`` (held by the Redis gate),
-``refused`` (sold out at the gate), ``deferred`` (the gate could not tell; SQL decided),
-``bypassed`` (Redis unavailable; SQL decided, an alert was raised) or ``none`` (no Redis).
+overrides the default key: the order id for reserve, release and ship; for adjust, a key derived
+from who adjusts which SKU by how much and why (:func:`engine.inventory.domain.adjustment_key`),
+so a retried adjustment is a replay and never moves stock twice. Answers carry ``"gate"``:
+``passed`` (held by the Redis gate), ``refused`` (sold out at the gate), ``deferred`` (the gate
+could not tell; SQL decided), ``bypassed`` (Redis unavailable; SQL decided, an alert was raised)
+or ``none`` (no Redis).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from marshmallow import Schema, fields, validate
 
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
-from engine.inventory.domain import MAX_QTY, InsufficientStock, UnknownSku
+from engine.inventory.domain import MAX_QTY, InsufficientStock, UnknownSku, adjustment_key
 from engine.inventory.service import InventoryService, inventory_for
 
 # An adjustment moves at most this many units (stock counters are 32-bit integers).
@@ -153,8 +156,9 @@ def ship(body: dict[str, Any]) -> Any:
 @blp.response(200)
 @allow("admin", "warehouse")
 def adjust(body: dict[str, Any]) -> Any:
-    return _inventory().adjust(body["sku_id"], body["delta"], body["reason"], key=_key(body),
-                               actor=_actor()).to_json()
+    actor = _actor()
+    key = _key(body) or adjustment_key(actor, body["sku_id"], body["delta"], body["reason"])
+    return _inventory().adjust(body["sku_id"], body["delta"], body["reason"], key=key, actor=actor).to_json()
 
 
 @blp.route("/<string:sku_id>/channels")

@@ -49,6 +49,7 @@ from engine.outbox import enqueue
 from engine.storage.db import Database
 
 if TYPE_CHECKING:
+    from engine.config import Settings
     from engine.services import Services
 
 log = get_logger(__name__)
@@ -282,7 +283,8 @@ class InventoryService:
             available = 0 if item is None else available_of(item.total_stock, item.reserved_stock, item.safety_stock)
             pushes = {r.channel: r for r in s.scalars(select(ChannelPush).where(ChannelPush.sku_id == sku_id))}
             snaps = {r.channel: r for r in s.scalars(select(ChannelSnapshot).where(ChannelSnapshot.sku_id == sku_id))}
-            declared = set(s.scalars(select(ChannelSetting.channel).where(ChannelSetting.sku_id.in_([sku_id, ALL_SKUS]))))
+            declared = set(s.scalars(select(ChannelSetting.channel)
+                                     .where(ChannelSetting.sku_id.in_([sku_id, ALL_SKUS]))))
             out = []
             for channel in sorted(set(CHANNELS) | set(pushes) | set(snaps) | declared):
                 rule = rules_for(s, channel, [sku_id])[sku_id]
@@ -305,14 +307,17 @@ class InventoryService:
         self.store.hot.close()
 
 
-def inventory_for(services: Services) -> InventoryService:
-    """The process's inventory service, built once per :class:`Services` (gate when Redis is set)."""
-    found = services.extras.get("inventory")
-    if found is None:
-        gate = None
-        if services.settings.redis_url:
-            gate = RedisGate(make_gate_client(services.settings.redis_url), services.settings.redis_prefix)
-        found = InventoryService(services.db, services.clock, gate)
-        found.ensure_gate()
-        services.extras["inventory"] = found
+def build_inventory(settings: Settings, db: Database, clock: Clock) -> InventoryService:
+    """A new inventory service (with the Redis gate when Redis is configured); a process keeps
+    one, ``Services.inventory``."""
+    gate = None
+    if settings.redis_url:
+        gate = RedisGate(make_gate_client(settings.redis_url), settings.redis_prefix)
+    found = InventoryService(db, clock, gate)
+    found.ensure_gate()
     return found
+
+
+def inventory_for(services: Services) -> InventoryService:
+    """The process's inventory service (``Services.inventory``)."""
+    return services.inventory

@@ -8,11 +8,13 @@ A source such as ::
         pull stock every 90s
     }
 
-gives the channel ``douyin`` a stock connector (``connectors/<platform>_stock.py``) for the
-push relay and the snapshot puller. Credentials are read from the environment, in the
+gives the channel ``douyin`` a stock connector for the push relay and the snapshot puller, built
+by the factory the composition root wired in for the platform (``Services.ports.stock_connectors``;
+this module imports no connector). Credentials are read from the environment, in the
 declared order: app key, app secret, then what the platform needs next (see
 :data:`CREDENTIAL_KEYS`); the secrets never appear in the rules or in the logs. The API is the
-platform's gateway unless ``ORDERPULSE_<PLATFORM>_BASE_URL`` points elsewhere (the demo and the
+platform's gateway unless ``ORDERPULSE_<PLATFORM>_BASE_URL`` points elsewhere (read by the
+factory) (the demo and the
 tests point it at the fake platforms; the merchant's own mini-program shop always needs it).
 
 Connectors registered by hand (tests, plug-ins) are left alone; the ones built here follow
@@ -22,19 +24,19 @@ it goes. A source whose variables are missing gets no connector and a warning na
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.platform_stock import base_url_variable
-from engine.inventory.channels import CHANNELS, StockConnector, channel_registry
+from dsl import RuleError, model
+from engine.inventory.channels import StockConnector, StockConnectorFactory
 from engine.logs import get_logger
+from engine.rulesets import published
 
 if TYPE_CHECKING:
     from dsl.model import SourceDecl
@@ -42,38 +44,20 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-PLATFORM_MODULES = {channel: f"connectors.{channel}_stock" for channel in CHANNELS}
 # What the declared credentials are, by position.
 CREDENTIAL_KEYS = ("app_key", "app_secret", "access_token", "shop")
-_EXTRA = "inventory.source_connectors"
-
-_parsed: dict[tuple[int, int, str], tuple[SourceDecl, ...]] = {}
-
 
 def published_sources(session: Session) -> list[SourceDecl]:
-    """Every ``source`` of the latest published version of each ruleset (parsed once per version)."""
-    from dsl import RuleError, load_json, model, parse_text
-    from engine.storage.models import Ruleset, RulesetVersion
-
+    """Every ``source`` of the current published version of each ruleset (models from
+    :mod:`engine.rulesets.published`, parsed once per version; a version that no longer parses
+    declares none)."""
     out: list[SourceDecl] = []
-    latest = session.execute(
-        select(RulesetVersion.id, RulesetVersion.ruleset_id, RulesetVersion.version, RulesetVersion.checksum)
-        .join(Ruleset, (Ruleset.id == RulesetVersion.ruleset_id) & (Ruleset.latest_version == RulesetVersion.version))
-        .order_by(RulesetVersion.ruleset_id)
-    ).all()
-    for version_id, ruleset_id, version, checksum in latest:
-        key = (ruleset_id, version, checksum)
-        found = _parsed.get(key)
-        if found is None:  # a version not seen yet: read its text once
-            content, fmt = session.execute(select(RulesetVersion.content, RulesetVersion.format)
-                                           .where(RulesetVersion.id == version_id)).one()
-            try:
-                rules = load_json(content, "published") if fmt == "json" else parse_text(content, "published")
-                found = tuple(d for d in rules.declarations if isinstance(d, model.SourceDecl))
-            except RuleError:
-                found = ()
-            _parsed[key] = found
-        out.extend(found)
+    for ref in published.latest_versions(session):
+        try:
+            rules = published.model_of(session, ref)
+        except RuleError:
+            continue
+        out.extend(d for d in rules.declarations if isinstance(d, model.SourceDecl))
     return out
 
 
@@ -88,11 +72,13 @@ def declared_pull_intervals(session: Session) -> dict[str, int]:
     return out
 
 
-def connector_for(source: SourceDecl, environ: dict[str, str] | None = None) -> StockConnector | None:
+def connector_for(source: SourceDecl, factories: Mapping[str, StockConnectorFactory],
+                  environ: Mapping[str, str] | None = None) -> StockConnector | None:
     """The stock connector ``source`` declares, or None (with a warning) when it cannot be built."""
     env = os.environ if environ is None else environ
     platform = source.platform or source.name
-    if platform not in PLATFORM_MODULES:
+    factory = factories.get(platform)
+    if factory is None:
         return None  # a source of orders only (e.g. a custom platform): no stock API
     missing = [ref.var for ref in source.credentials if not env.get(ref.var)]
     if missing:
@@ -101,15 +87,16 @@ def connector_for(source: SourceDecl, environ: dict[str, str] | None = None) -> 
         return None
     credentials = {name: env[ref.var] for name, ref in zip(CREDENTIAL_KEYS, source.credentials)}
     try:
-        module = importlib.import_module(PLATFORM_MODULES[platform])
-        return module.build(platform, credentials, env.get(base_url_variable(platform)) or None)
+        return factory(platform, credentials, env)
     except Exception as exc:  # noqa: BLE001 - one bad source must not stop the others
         log.warning("stock connector not built", source=source.name, platform=platform, error=str(exc))
         return None
 
 
 @dataclass
-class _Built:
+class SourceConnectors:
+    """The connectors this process built from the published sources (``Services.source_connectors``)."""
+
     signature: tuple[Any, ...] | None = None
     connectors: dict[str, StockConnector] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)  # the dispatcher and the scheduler both sync
@@ -120,7 +107,7 @@ def sync_source_connectors(services: Services, *, max_age: float = 0.0) -> list[
     """Bring the process's source-built connectors in line with the published sources;
     returns the channels that have one. With ``max_age``, a check made less than that many
     seconds ago stands (the push handler runs once per delivery)."""
-    built: _Built = services.extras.get(_EXTRA) or services.extras.setdefault(_EXTRA, _Built())
+    built = services.source_connectors
     if max_age and time.monotonic() - built.checked_at < max_age:
         return sorted(built.connectors)
     with services.db.session() as s:
@@ -133,8 +120,9 @@ def sync_source_connectors(services: Services, *, max_age: float = 0.0) -> list[
         return sorted(built.connectors)
 
 
-def _rebuild(services: Services, built: _Built, sources: list[SourceDecl], signature: tuple[Any, ...]) -> None:
-    registry = channel_registry(services)
+def _rebuild(services: Services, built: SourceConnectors, sources: list[SourceDecl],
+             signature: tuple[Any, ...]) -> None:
+    registry = services.stock_channels
     wanted: dict[str, StockConnector] = {}
     for source in sources:
         platform = source.platform or source.name
@@ -142,7 +130,7 @@ def _rebuild(services: Services, built: _Built, sources: list[SourceDecl], signa
             log.warning("two published sources declare one platform; the first is used",
                         platform=platform, ignored=source.name)
             continue
-        connector = connector_for(source)
+        connector = connector_for(source, services.ports.stock_connectors)
         if connector is not None:
             wanted[platform] = connector
     for channel, old in built.connectors.items():

@@ -4,9 +4,10 @@ A handler is ``handler(delivery) -> None``; raising means "failed, retry later".
 delivery carries a stable ``delivery_id`` so a handler can be idempotent, and ``session``,
 the transaction that marks the row delivered: writes made through it commit together with
 the delivery mark, so effects kept in our own database happen exactly once.
-:meth:`HandlerRegistry.with_defaults` first registers the connectors' default handlers
-(``connectors.handlers``); then modules named in ``ORDERPULSE_HANDLER_MODULES`` are imported
-and their ``register_handlers(registry)`` called (a plug-in may replace a default topic).
+The composition root (:meth:`engine.services.Services.build`) registers the connectors' default
+handlers (``connectors.handlers``), then the modules named in ``ORDERPULSE_HANDLER_MODULES`` are
+imported and their ``register_handlers(registry)`` called (a plug-in may replace a default
+topic). This module knows no connector.
 """
 
 from __future__ import annotations
@@ -57,12 +58,3 @@ class HandlerRegistry:
         for name in modules:
             module = importlib.import_module(name)
             module.register_handlers(self)
-
-    @classmethod
-    def with_defaults(cls, modules: Iterable[str] = ()) -> "HandlerRegistry":
-        from connectors.handlers import register_defaults
-
-        registry = cls()
-        register_defaults(registry)
-        registry.load_modules(modules)
-        return registry

@@ -1,26 +1,29 @@
-"""Rules text → pricing plan: parse (DSL or JSON), check, pick the promotion, prepare.
+"""Rules → pricing plan: check, pick the promotion, prepare.
 
-This module owns turning ruleset content into a :class:`~engine.pricing.plan.PricingPlan`
-and the JSON text of a quote body shared by the API and the CLI. Prepared plans are cached by
-content checksum (a published version is immutable, so its plan can be reused for every quote).
-It reads no database; :mod:`engine.pricing.published` finds the published version.
+This module owns turning a ruleset model (:func:`plan_from_model`: a published version's, from
+:mod:`engine.rulesets.published`) or rules text (:func:`plan_from_content`: a dry run or a file,
+read with :func:`dsl.load_text`) into a :class:`~engine.pricing.plan.PricingPlan`, and the JSON
+text of a quote body shared by the API and the CLI. Prepared plans are cached by content
+checksum in a bounded LRU (a published version is immutable, so its plan can be reused for
+every quote). It reads no database; :mod:`engine.pricing.published` finds the published version.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import dsl
+from dsl import model as m
 from dsl.errors import Diagnostic, RuleError
+from engine.lru import BoundedCache
 
 from .conditions import PlanError
 from .plan import PricingPlan, RulesetRef, checksum_of, prepare_plan
 
-__all__ = ["CACHE_SIZE", "RulesInvalid", "plan_from_content", "quote_json"]
+__all__ = ["CACHE_SIZE", "RulesInvalid", "plan_from_content", "plan_from_model", "quote_json"]
 
 CACHE_SIZE = 128
 
@@ -47,8 +50,7 @@ def _problem(d: Diagnostic) -> dict[str, Any]:
     return out
 
 
-_cache: OrderedDict[tuple[str, str, int | None, str, str | None], PricingPlan] = OrderedDict()
-_lock = threading.Lock()
+_cache: BoundedCache[tuple[str, str, int | None, str, str | None], PricingPlan] = BoundedCache(CACHE_SIZE)
 
 
 def plan_from_content(content: str, *, name: str, fmt: str = "dsl", version: int | None = None,
@@ -59,29 +61,36 @@ def plan_from_content(content: str, *, name: str, fmt: str = "dsl", version: int
     ``name``/``version``/``checksum`` identify the ruleset in every quote (the checksum
     defaults to ``sha256:`` of the content, as for published versions). Raises
     :class:`RulesInvalid` with every problem found."""
-    checksum = checksum or checksum_of(content)
+    where = filename or f"{name}.{'json' if fmt == 'json' else 'op'}"
+
+    def read() -> m.Ruleset:
+        try:
+            return dsl.load_text(content, fmt, where)
+        except RuleError as exc:
+            raise RulesInvalid(f"the rules do not parse: {exc.first.format().splitlines()[0]}",
+                               [_problem(d) for d in exc.diagnostics]) from None
+
+    return _plan(read, name=name, fmt=fmt, version=version, checksum=checksum or checksum_of(content),
+                 promotion=promotion)
+
+
+def plan_from_model(ruleset: m.Ruleset, *, name: str, fmt: str, version: int | None, checksum: str,
+                    promotion: str | None = None) -> PricingPlan:
+    """The plan of ``promotion`` in an already loaded ruleset model (a published version)."""
+    return _plan(lambda: ruleset, name=name, fmt=fmt, version=version, checksum=checksum, promotion=promotion)
+
+
+def _plan(read: Callable[[], m.Ruleset], *, name: str, fmt: str, version: int | None, checksum: str,
+          promotion: str | None) -> PricingPlan:
     key = (name, checksum, version, fmt, promotion)
-    with _lock:
-        plan = _cache.get(key)
-        if plan is not None:
-            _cache.move_to_end(key)
-            return plan
-    plan = _prepare(content, name=name, fmt=fmt, version=version, checksum=checksum,
-                    promotion=promotion, filename=filename or f"{name}.{'json' if fmt == 'json' else 'op'}")
-    with _lock:
-        _cache[key] = plan
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return plan
+    plan = _cache.get(key)
+    if plan is not None:
+        return plan
+    return _cache.put(key, _prepare(read(), name=name, version=version, checksum=checksum, promotion=promotion))
 
 
-def _prepare(content: str, *, name: str, fmt: str, version: int | None, checksum: str,
-             promotion: str | None, filename: str) -> PricingPlan:
-    try:
-        ruleset = dsl.load_json(content, filename) if fmt == "json" else dsl.parse_text(content, filename)
-    except RuleError as exc:
-        raise RulesInvalid(f"the rules do not parse: {exc.first.format().splitlines()[0]}",
-                           [_problem(d) for d in exc.diagnostics]) from None
+def _prepare(ruleset: m.Ruleset, *, name: str, version: int | None, checksum: str,
+             promotion: str | None) -> PricingPlan:
     errors = [d for d in dsl.check(ruleset) if d.severity == "error"]
     if errors:
         raise RulesInvalid(f"the rules have {len(errors)} error(s), first: "

@@ -118,7 +118,7 @@ def read_order(order: Any, prefix: tuple[str | int, ...] = ()) -> PricingOrder:
         ids.append(line_id)
         skus.append(sku)
         qtys.append(qty)
-        amounts.append(amount)  # type: ignore[arg-type]  # an int once checked
+        amounts.append(amount)  # an int once checked
         tags.append(line_tags)
     red_packet = order.get("red_packet")
     customer = order.get("customer")

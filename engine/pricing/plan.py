@@ -230,7 +230,7 @@ def prepare_plan(promotion: m.PromotionDecl, ruleset: RulesetRef) -> PricingPlan
             conflicts.setdefault(ex.first, set()).add(ex.second)
             conflicts.setdefault(ex.second, set()).add(ex.first)
 
-    tiers = []
+    tiers: list[TierPlan] = []
     for tier in promotion.ordered_tiers:
         pick = tier.pick_mode
         if pick not in PICK_MODES:

@@ -12,18 +12,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-import dsl
 from dsl import model as m
 from dsl.errors import RuleError
 from engine.errors import Unprocessable
+from engine.rulesets import published
 
 
 def parse_model(content: str, fmt: str, filename: str) -> m.Ruleset | None:
-    """The declaration model of published content; None when it no longer parses."""
+    """The declaration model of the content being published (through :mod:`engine.rulesets.published`,
+    so the new version's model is cached before anyone asks for it); None when it does not parse."""
     try:
-        if fmt == "json":
-            return dsl.load_json(content, filename)
-        return dsl.parse_text(content, filename)
+        return published.model_for(content, fmt, filename=filename)
     except RuleError:
         return None
 

@@ -129,7 +129,8 @@ def check_ruleset(args: dict[str, Any], name: str) -> Any:
 @blp.response(201, VersionSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
 @blp.alt_response(409, schema=ErrorBodySchema, description="stale_base, stale_revision, unchanged or version_conflict")
-@blp.alt_response(422, schema=ErrorBodySchema, description="invalid_ruleset: the draft has problems (details carry line/col or pointer)")
+@blp.alt_response(422, schema=ErrorBodySchema,
+                  description="invalid_ruleset: the draft has problems (details carry line/col or pointer)")
 def publish(args: dict[str, Any], name: str) -> Any:
     """Publish the draft as a new immutable, checksummed version."""
     svc = _services()

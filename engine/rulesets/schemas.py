@@ -13,7 +13,8 @@ _FORMAT = validate.OneOf(FORMATS)
 
 
 class RulesetCreateSchema(Schema):
-    name = fields.Str(required=True, validate=validate.Regexp(NAME_PATTERN, error="use letters, digits, '_', '-' or '.' (at most 128)"))
+    name = fields.Str(required=True, validate=validate.Regexp(
+        NAME_PATTERN, error="use letters, digits, '_', '-' or '.' (at most 128)"))
     title = fields.Str(load_default="", validate=validate.Length(max=256))
     content = fields.Str(load_default="", metadata={"description": "initial draft content"})
     format = fields.Str(load_default="dsl", validate=_FORMAT)
@@ -21,12 +22,14 @@ class RulesetCreateSchema(Schema):
 
 class DraftPutSchema(Schema):
     content = fields.Str(required=True)
-    format = fields.Str(load_default=None, validate=_FORMAT, metadata={"description": "default: keep the draft's format"})
+    format = fields.Str(load_default=None, validate=_FORMAT,
+                        metadata={"description": "default: keep the draft's format"})
     revision = fields.Int(
         load_default=None,
         strict=True,
         validate=validate.Range(min=1),
-        metadata={"description": "the draft revision this edit is based on; 409 stale_revision when the draft changed since"},
+        metadata={"description": "the draft revision this edit is based on; "
+                                 "409 stale_revision when the draft changed since"},
     )
 
 
@@ -76,7 +79,8 @@ class DraftSchema(Schema):
     content = fields.Str(attribute="draft_content")
     format = fields.Str(attribute="draft_format")
     revision = fields.Int(attribute="draft_revision")
-    base_version = fields.Int(attribute="draft_base_version", metadata={"description": "published version the draft was last based on"})
+    base_version = fields.Int(attribute="draft_base_version",
+                              metadata={"description": "published version the draft was last based on"})
     latest_version = fields.Int()
     updated_by = fields.Str(attribute="draft_updated_by")
     updated_at = fields.DateTime(attribute="draft_updated_at")

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import ApiError, Conflict, NotFound, Unprocessable
+from engine.rulesets import publish_guards, published
 from engine.rulesets.history import (
     NO_CONTENT,
     checksum,
@@ -29,7 +30,6 @@ from engine.rulesets.history import (
     draft_label,
     version_label,
 )
-from engine.rulesets import publish_guards
 from engine.rulesets.validation import FORMATS, Problem, has_errors, validate_content
 from engine.storage.models import Ruleset, RulesetAudit, RulesetVersion
 
@@ -135,7 +135,8 @@ def create_ruleset(
         session.flush()
     except IntegrityError as err:  # created concurrently under the same name
         raise _exists(name) from err
-    _audit(session, ruleset, "create", actor, now, None, content_diff("", content, NO_CONTENT, draft_label("b", name, 1)))
+    _audit(session, ruleset, "create", actor, now, None,
+           content_diff("", content, NO_CONTENT, draft_label("b", name, 1)))
     return ruleset
 
 
@@ -206,11 +207,13 @@ def publish(
         raise _stale_base(name, base_version, latest)
     if revision is not None and revision != ruleset.draft_revision:
         raise _stale_revision(name, revision, ruleset.draft_revision)
-    problems = validate_content(ruleset.draft_content, ruleset.draft_format, filename=_filename(name, ruleset.draft_format))
+    problems = validate_content(ruleset.draft_content, ruleset.draft_format,
+                                filename=_filename(name, ruleset.draft_format), load=published.read)
     if has_errors(problems):
         errors = [p for p in problems if p.is_error]
         raise Unprocessable(
-            f"ruleset {name!r} cannot be published: {len(errors)} problem(s), first: {_where(errors[0])}{errors[0].message}",
+            f"ruleset {name!r} cannot be published: {len(errors)} problem(s), "
+            f"first: {_where(errors[0])}{errors[0].message}",
             code="invalid_ruleset",
             details=[p.to_detail() for p in problems],
         )
@@ -385,13 +388,16 @@ def _stale_base(name: str, base: int, latest: int) -> ApiError:
     return Conflict(
         f"ruleset {name!r} is now at v{latest}, but this change was based on v{base}; reload and retry",
         code="stale_base",
-        details=[{"path": "/base_version", "message": "stale base version", "base_version": base, "latest_version": latest}],
+        details=[{"path": "/base_version", "message": "stale base version", "base_version": base,
+                  "latest_version": latest}],
     )
 
 
 def _stale_revision(name: str, revision: int, current: int) -> ApiError:
     return Conflict(
-        f"the draft of {name!r} is at revision {current}, but this change was based on revision {revision}; reload and retry",
+        f"the draft of {name!r} is at revision {current}, but this change was based on revision {revision}; "
+        "reload and retry",
         code="stale_revision",
-        details=[{"path": "/revision", "message": "stale draft revision", "revision": revision, "current_revision": current}],
+        details=[{"path": "/revision", "message": "stale draft revision", "revision": revision,
+                  "current_revision": current}],
     )

@@ -1,5 +1,5 @@
 """Imports every module that defines tables, so metadata and migrations see them all."""
 
-from engine.storage import models  # noqa: F401
 from engine.inventory import models as inventory_models  # noqa: F401
+from engine.storage import models  # noqa: F401
 from engine.workflow import models as workflow_models  # noqa: F401

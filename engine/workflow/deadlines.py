@@ -11,7 +11,7 @@ whose ticket already left the state is cancelled, never fired.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,13 +27,16 @@ from engine.workflow.models import (
 from engine.workflow.registry import registry_of
 from engine.workflow.service import ActionRefused, fire_in, write_transaction
 
+if TYPE_CHECKING:
+    from engine.services import Services
+
 TIMER_ACTOR = "timer"
 DEADLINE_ACTION = "on deadline"
 BATCH = 200
 log = get_logger(__name__)
 
 
-def run_due_deadlines(services: Any, now: datetime) -> int:
+def run_due_deadlines(services: Services, now: datetime) -> int:
     """Fire every deadline due at ``now``; the number fired by this call."""
     with services.db.session() as session:
         due = session.scalars(
@@ -50,7 +53,7 @@ def run_due_deadlines(services: Any, now: datetime) -> int:
     return fired
 
 
-def _fire_one(services: Any, deadline_id: int, now: datetime) -> bool:
+def _fire_one(services: Services, deadline_id: int, now: datetime) -> bool:
     registry = registry_of(services)
     with write_transaction(services) as session:
         claimed = session.execute(

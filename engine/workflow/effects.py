@@ -28,9 +28,11 @@ from sqlalchemy.orm import Session
 from dsl import model as m
 from engine.notifications import declared_settings, notify_body, notify_topic
 from engine.outbox.service import outbox_values
+from engine.workflow.machine import CompiledAction, CompiledMachine
 from engine.workflow.models import FinanceVoucher
-from engine.workflow.registry import CompiledAction, CompiledMachine
+from engine.workflow.registry import MachineRegistry
 from engine.workflow.stepwrite import Prepared, insert_outbox
+from engine.workflow.tickets import open_ticket_in
 
 _VOUCHER_INSERT = Prepared(insert(cast(Table, FinanceVoucher.__table__)))
 
@@ -79,7 +81,7 @@ def apply_effects(
     payload: dict[str, Any],
     actor: str,
     now: datetime,
-    registry: Any = None,
+    registry: MachineRegistry | None = None,
     rows: EffectRows | None = None,
 ) -> list[dict[str, Any]]:
     """Apply ``effects`` in order; ``data`` is updated in place by ``set``. A summary of each
@@ -124,8 +126,8 @@ def apply_effects(
             env[effect.field] = value
             done.append({"effect": "set", "field": effect.field})
         elif isinstance(effect, m.OpenTicket):
-            from engine.workflow.service import open_ticket_in
-
+            if registry is None:
+                raise ValueError("an `open` effect needs the machine registry")
             opened = open_ticket_in(session, registry, compiled, effect.machine, data, actor=actor,
                                     now=now)
             done.append({"effect": "open", "machine": effect.machine, "instance_id": opened})

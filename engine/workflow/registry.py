@@ -1,168 +1,42 @@
 """Machines built from published ruleset versions, one per (ruleset, version, machine), reused
 by every ticket on that version.
 
-A :class:`CompiledMachine` holds the declaration, one ``transitions.Machine`` (built once, with
-no model attached: tickets are plain objects handed to its events), the compiled guards and
-lookup tables. :class:`MachineRegistry` caches them; published versions are immutable, so the
-cache never needs invalidating. Only reading published versions happens here; nothing writes.
+A :class:`~engine.workflow.machine.CompiledMachine` (the area's pure core) holds the
+declaration, its ``transitions.Machine`` and the compiled guards; :class:`MachineRegistry`
+caches them (bounded, least recently used first out); published versions are immutable, so the
+cache never needs invalidating. Models come from :mod:`engine.rulesets.published`, the one
+loader of published versions. Only reading happens here; nothing writes.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
-from transitions import Machine
 
 from dsl import model as m
-from engine.auth.roles import normalize_role
 from engine.errors import Conflict, NotFound
-from engine.storage.models import Ruleset, RulesetVersion
-from engine.workflow.expressions import Compiled, compile_expression, compile_guard
+from engine.lru import BoundedCache
+from engine.rulesets import published
+from engine.workflow.machine import CompiledMachine
 
+if TYPE_CHECKING:
+    from engine.services import Services
 
-def parse_ruleset_content(content: str, fmt: str, filename: str = "<ruleset>") -> m.Ruleset:
-    """The declaration model of a stored ruleset version (DSL text or its JSON form)."""
-    if fmt == "json":
-        from dsl.json_io import load_json
-
-        return load_json(content, filename)
-    from dsl.parser import parse_text
-
-    return parse_text(content, filename)
-
-
-class Ticket:
-    """The object a ``transitions`` machine moves: only a ``state`` attribute."""
-
-    __slots__ = ("state",)
-
-    def __init__(self, state: str) -> None:
-        self.state = state
-
-
-@dataclass
-class CompiledAction:
-    decl: m.Action
-    roles: frozenset[str]
-    guard: Any  # Callable[[Env], bool] | None
-    set_values: dict[int, Compiled] = field(default_factory=dict)
-    to_values: dict[int, Compiled] = field(default_factory=dict)
-    call_args: dict[int, list[Compiled]] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.decl.name
-
-
-def _compile_effects(effects: tuple[m.Effect, ...], target: CompiledAction, fields: dict[str, str]) -> None:
-    for i, effect in enumerate(effects):
-        if isinstance(effect, m.SetField):
-            target.set_values[i] = compile_expression(effect.value, fields)
-        elif isinstance(effect, m.Notify) and effect.to is not None:
-            target.to_values[i] = compile_expression(effect.to, fields)
-        elif isinstance(effect, m.CallEffect):
-            target.call_args[i] = [compile_expression(a, fields) for a in effect.args]
-
-
-class CompiledMachine:
-    """One machine declaration of one published version, ready to run tickets."""
-
-    def __init__(self, ruleset: str, version: int, decl: m.MachineDecl, rules: m.Ruleset) -> None:
-        self.ruleset = ruleset
-        self.version = version
-        self.decl = decl
-        self.rules = rules
-        self.name = decl.name
-        self.label = f"{ruleset}@{version}"
-        self.states: dict[str, m.State] = {s.name: s for s in decl.states}
-        self.initial = decl.initial or (decl.states[0].name if decl.states else "")
-        self.fields: dict[str, m.DataField] = {f.name: f for f in decl.data}
-        self.channels: dict[str, m.ChannelDecl] = {
-            d.name: d for d in rules.declarations if isinstance(d, m.ChannelDecl)
-        }
-        types = {f.name: f.type for f in decl.data}
-        self.actions: dict[str, CompiledAction] = {}
-        for action in decl.actions:
-            roles = frozenset(r for r in (normalize_role(b) or b for b in action.by))
-            compiled = CompiledAction(action, roles, compile_guard(action.when, types))
-            _compile_effects(action.effects, compiled, types)
-            self.actions[action.name] = compiled
-        self.deadline_handlers: dict[str, tuple[m.DeadlineHandler, CompiledAction]] = {}
-        for handler in decl.deadline_handlers:
-            holder = CompiledAction(m.Action(name=f"deadline:{handler.state}", sources=(handler.state,),
-                                             target=handler.state), frozenset(), None)
-            _compile_effects(handler.effects, holder, types)
-            self.deadline_handlers[handler.state] = (handler, holder)
-        self.machine = Machine(
-            model=None,
-            states=list(self.states) or [self.initial],
-            initial=self.initial,
-            transitions=[
-                {"trigger": a.name, "source": list(a.sources), "dest": a.target} for a in decl.actions
-            ],
-            auto_transitions=False,
-            send_event=True,
-        )
-        self._events = self.machine.events
-
-    def is_final(self, state: str) -> bool:
-        decl = self.states.get(state)
-        return bool(decl and decl.final)
-
-    def move(self, state: str, action: str) -> str:
-        """Run ``action`` from ``state`` through the transitions machine; the new state."""
-        ticket = Ticket(state)
-        self._events[action].trigger(ticket)
-        return ticket.state
-
-    def owner_role(self, state: str) -> str | None:
-        decl = self.states.get(state)
-        if decl is None or decl.owner is None:
-            return None
-        return normalize_role(decl.owner) or decl.owner
-
-
-_RULESETS = cast(Table, Ruleset.__table__)
-_PUBLISHED = select(_RULESETS.c.name, _RULESETS.c.latest_version).where(_RULESETS.c.latest_version > 0)
+CACHE_SIZE = 256  # compiled machines (and version models) kept per process
 
 
 class MachineRegistry:
     """Cache of compiled machines per (ruleset, version, machine)."""
 
-    def __init__(self) -> None:
-        self._machines: dict[tuple[str, int, str], CompiledMachine] = {}
-        self._models: dict[tuple[str, int], m.Ruleset] = {}
-        self._lock = threading.Lock()
-        self._building = threading.RLock()
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._machines: BoundedCache[tuple[str, int, str], CompiledMachine] = BoundedCache(size)
+        self._models: BoundedCache[tuple[str, int], m.Ruleset] = BoundedCache(size)
 
     def ruleset_model(self, session: Session, ruleset: str, version: int) -> m.Ruleset:
-        key = (ruleset, version)
-        found = self._models.get(key)
-        if found is not None:
-            return found
-        with self._building:  # one thread parses; the others wait for its result (no stampede)
-            found = self._models.get(key)
-            if found is not None:
-                return found
-            return self._load_model(session, ruleset, version)
-
-    def _load_model(self, session: Session, ruleset: str, version: int) -> m.Ruleset:
-        key = (ruleset, version)
-        row = session.execute(
-            select(RulesetVersion.content, RulesetVersion.format)
-            .join(Ruleset, Ruleset.id == RulesetVersion.ruleset_id)
-            .where(Ruleset.name == ruleset, RulesetVersion.version == version)
-        ).first()
-        if row is None:
-            raise NotFound(f"ruleset {ruleset} has no published version {version}")
-        model = parse_ruleset_content(row.content, row.format, f"{ruleset}@{version}")
-        with self._lock:
-            self._models.setdefault(key, model)
-        return self._models[key]
+        """The model of ``ruleset``'s published ``version`` (from :mod:`engine.rulesets.published`;
+        this registry only remembers which model a (ruleset, version) of its database is)."""
+        return self._models.get_or_build((ruleset, version), lambda: published.load(session, ruleset, version)[1])
 
     def compiled(self, session: Session, ruleset: str, version: int, machine: str) -> CompiledMachine:
         key = (ruleset, version, machine)
@@ -170,25 +44,18 @@ class MachineRegistry:
         if found is not None:
             return found
         rules = self.ruleset_model(session, ruleset, version)
-        with self._building:
-            found = self._machines.get(key)
-            if found is not None:
-                return found
-            return self._build_machine(ruleset, version, machine, rules)
+        return self._machines.get_or_build(key, lambda: self._build_machine(ruleset, version, machine, rules))
 
-    def _build_machine(self, ruleset: str, version: int, machine: str, rules: m.Ruleset) -> CompiledMachine:
-        key = (ruleset, version, machine)
+    @staticmethod
+    def _build_machine(ruleset: str, version: int, machine: str, rules: m.Ruleset) -> CompiledMachine:
         decl = next((d for d in rules.machines if d.name == machine), None)
         if decl is None:
             raise NotFound(f"machine {machine} is not declared in {ruleset}@{version}")
-        built = CompiledMachine(ruleset, version, decl, rules)
-        with self._lock:
-            self._machines.setdefault(key, built)
-        return self._machines[key]
+        return CompiledMachine(ruleset, version, decl, rules)
 
     def published_rulesets(self, session: Session) -> list[tuple[str, int]]:
-        rows = session.connection().execute(_PUBLISHED).all()  # Core: asked on every webhook
-        return [(r.name, r.latest_version) for r in rows]
+        """(name, current published version) of every ruleset (asked on every webhook)."""
+        return [(v.name, v.version) for v in published.latest_versions(session)]
 
     def latest(self, session: Session, machine: str, ruleset: str | None = None) -> CompiledMachine:
         """The machine ``machine`` from the current published version of its ruleset."""
@@ -237,9 +104,6 @@ class MachineRegistry:
         return found[0]
 
 
-def registry_of(services: Any) -> MachineRegistry:
-    """The process-wide registry kept on the services container."""
-    reg = services.extras.get("workflow.registry")
-    if reg is None:
-        reg = services.extras.setdefault("workflow.registry", MachineRegistry())
-    return reg  # type: ignore[no-any-return]
+def registry_of(services: Services) -> MachineRegistry:
+    """The process-wide registry (``Services.machines``)."""
+    return services.machines

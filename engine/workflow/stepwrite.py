@@ -77,13 +77,13 @@ class Prepared:
             direct = not (compiled.insert_prefetch or compiled.update_prefetch or compiled.literal_execute_params
                           or compiled.post_compile_params)
             found = per_keys.setdefault(keys, (compiled, direct))
-        return found  # type: ignore[no-any-return]
+        return found
 
     def execute(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> CursorResult[Any]:
         rows = params if isinstance(params, list) else [params]
         compiled, direct = self._compiled(conn.dialect, tuple(rows[0]))
         if not direct:
-            return conn.execute(self.stmt, params)  # type: ignore[arg-type]
+            return conn.execute(self.stmt, params)
         processors = compiled._bind_processors
         order = compiled.positiontup
         out: list[Any] = []

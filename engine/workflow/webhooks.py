@@ -6,7 +6,8 @@ Two protocols, chosen by the hook declaration's type:
   ``X-OrderPulse-Signature`` = hex HMAC-SHA256 with the hook's ``secret`` over
   ``timestamp + "." + body``; the event id comes from ``X-OrderPulse-Event-Id`` or the
   payload's ``event_id`` (or an ``event_id`` binding).
-- ``dingtalk_approval``: DingTalk's encrypted callback (see :mod:`connectors.dingtalk`), with
+- ``dingtalk_approval``: DingTalk's encrypted callback (the crypto is wired in by the composition
+  root as ``Services.ports.callback_crypto["dingtalk_approval"]``), with
   ``token``, ``aes_key`` and optional ``owner_key`` settings; event id ``eventId``/``BizId``.
 Timestamps more than 5 minutes away from now are refused. An event id is accepted once per
 hook (unique row in ``webhook_events``, written in the transition's transaction; a replay is
@@ -23,17 +24,17 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from connectors.dingtalk import DingTalkCallbackError, DingTalkCrypto
 from dsl import model as m
 from engine.errors import ApiError, Conflict, NotFound, Unauthorized, Unprocessable
 from engine.logs import get_logger
 from engine.workflow.expressions import compile_expression
 from engine.workflow.models import WebhookEvent, WorkflowInstance
+from engine.workflow.ports import CallbackCrypto, CallbackRejected
 from engine.workflow.registry import registry_of
 from engine.workflow.service import (
     ActionRefused,
@@ -44,12 +45,17 @@ from engine.workflow.service import (
 )
 from engine.workflow.stepwrite import Prepared
 
+if TYPE_CHECKING:
+    from engine.services import Services
+
 MAX_SKEW_SECONDS = 300
 _INSTANCES = cast(Table, WorkflowInstance.__table__)
 _EVENTS = cast(Table, WebhookEvent.__table__)
 _RECORD_EVENT = Prepared(insert(_EVENTS))
-_SEEN_EVENT = select(_EVENTS.c.id).where(_EVENTS.c.hook == bindparam("b_hook"), _EVENTS.c.event_id == bindparam("b_event"))
-_OPEN_BY_ORDER = (select(_INSTANCES).where(_INSTANCES.c.order_id == bindparam("b_order"), _INSTANCES.c.closed.is_(False))
+_SEEN_EVENT = select(_EVENTS.c.id).where(_EVENTS.c.hook == bindparam("b_hook"),
+                                         _EVENTS.c.event_id == bindparam("b_event"))
+_OPEN_BY_ORDER = (select(_INSTANCES).where(_INSTANCES.c.order_id == bindparam("b_order"),
+                                           _INSTANCES.c.closed.is_(False))
                   .order_by(_INSTANCES.c.id.desc()).limit(1))
 log = get_logger(__name__)
 
@@ -121,14 +127,19 @@ def sign_body(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def _dingtalk(decl: m.HookDecl, body: bytes, query: Any, now_s: float) -> tuple[dict[str, Any], str, DingTalkCrypto, str]:
-    crypto = DingTalkCrypto(_setting(decl, "token"), _setting(decl, "aes_key"), _setting(decl, "owner_key"))
+def _encrypted(services: Services, decl: m.HookDecl, body: bytes, query: Any,
+               now_s: float) -> tuple[dict[str, Any], str, CallbackCrypto, str]:
+    factory = services.ports.callback_crypto.get(decl.type)
+    if factory is None:
+        raise ApiError(f"hook {decl.name}: no callback crypto is wired for hook type {decl.type}",
+                       code="hook_not_configured", status=503)
+    crypto = factory(_setting(decl, "token"), _setting(decl, "aes_key"), _setting(decl, "owner_key"))
     try:
         parsed = json.loads(body or b"{}")
         event = crypto.open_callback(dict(query), parsed if isinstance(parsed, dict) else {})
     except json.JSONDecodeError:
         raise Unprocessable("callback body is not JSON", code="invalid_body") from None
-    except DingTalkCallbackError as err:
+    except CallbackRejected as err:
         raise Unauthorized(err.message, code="bad_signature" if err.reason == "bad_signature" else err.reason) from None
     ts_raw = query.get("timestamp") or query.get("timeStamp") or "0"
     try:
@@ -160,12 +171,12 @@ def _find_ticket(session: Any, decl: m.HookDecl, payload: dict[str, Any]) -> Tic
     raise Unprocessable(f"hook {decl.name} declares no ticket or order_id binding", code="hook_not_mapped")
 
 
-def _seen(services: Any, hook: str, event_id: str) -> bool:
+def _seen(services: Services, hook: str, event_id: str) -> bool:
     with services.db.session() as session:
         return session.connection().execute(_SEEN_EVENT, {"b_hook": hook, "b_event": event_id}).first() is not None
 
 
-def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) -> HookResult:
+def receive(services: Services, hook: str, *, body: bytes, headers: Any, query: Any) -> HookResult:
     """Handle one inbound webhook request; raises ApiError for refusals."""
     registry = registry_of(services)
     now = services.clock.now()
@@ -173,7 +184,7 @@ def receive(services: Any, hook: str, *, body: bytes, headers: Any, query: Any) 
         decl, _, _ = registry.find_hook(session, hook)
     crypto = None
     if decl.type == "dingtalk_approval":
-        payload, event_id, crypto, ts = _dingtalk(decl, body, query, now.timestamp())
+        payload, event_id, crypto, ts = _encrypted(services, decl, body, query, now.timestamp())
         if payload.get("EventType") == "check_url":
             return HookResult(200, crypto.reply(ts))
     else:

@@ -145,3 +145,13 @@ def test_platform_error_code_keeps_the_row_retrying(services: Services, clock, m
         [row] = _rows(services)
         error = row.last_error or ""
         assert row.status == "pending" and "WeCom bot: errcode 93000" in error and "revoked-key" not in error
+
+
+def test_the_checkers_catalogue_of_effect_targets_is_what_the_default_handlers_deliver() -> None:
+    """dsl refuses at check time what no handler would deliver; the two lists stay in step."""
+    from dsl import order_model as om
+
+    declared = {f"notify.{t}" for t in om.NOTIFY_CHANNEL_TYPES}
+    declared |= {f"call.{t}.{op}" for t, ops in om.CALL_OPERATIONS.items() for op in ops}
+    assert declared == set(DEFAULT_HANDLERS)
+    assert om.ARCHIVE_TARGETS == ("finance_voucher",)  # written by the workflow itself, in the transition

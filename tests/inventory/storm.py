@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from engine.clock import SystemClock
 from engine.errors import ApiError
-from engine.inventory.history_check import FinalLine, check_history, read_histories
 from engine.inventory.models import InventoryRequest, ReservationLine, StockItem
 from engine.storage.db import Database
+from tests.support.history_check import FinalLine, check_history, read_histories
 
 
 @dataclass

@@ -88,3 +88,24 @@ def test_stock_routes_are_in_the_openapi_document(client) -> None:
     for p in ("/api/v1/stock/reserve", "/api/v1/stock/release", "/api/v1/stock/ship", "/api/v1/stock/adjust",
               "/api/v1/stock/{sku_id}", "/api/v1/stock/{sku_id}/channels", "/api/v1/stock/{sku_id}/channels/{channel}"):
         assert p in paths
+
+
+def test_a_retried_adjust_moves_stock_once(api) -> None:
+    """入库 +30 sent, the answer lost, sent again: total 30, not 60; the retry gets the first answer."""
+    client, tokens = api
+    wh = auth(tokens["warehouse"])
+    body = {"sku_id": "TEA-9", "delta": 30, "reason": "入库单 RK-0012"}
+    first = client.post(f"{API}/adjust", json=body, headers=wh)
+    retry = client.post(f"{API}/adjust", json=body, headers=wh)
+    assert (first.status_code, retry.status_code) == (200, 200)
+    assert (first.get_json()["replayed"], retry.get_json()["replayed"]) == (False, True)
+    assert {k: v for k, v in retry.get_json().items() if k not in ("replayed", "gate")} == \
+        {k: v for k, v in first.get_json().items() if k not in ("replayed", "gate")}
+    assert client.get(f"{API}/TEA-9", headers=wh).get_json()["total_stock"] == 30
+    # a second delivery of the same size is a different adjustment: its own note, or its own key
+    client.post(f"{API}/adjust", json={**body, "reason": "入库单 RK-0013"}, headers=wh)
+    client.post(f"{API}/adjust", json=body, headers={**wh, "Idempotency-Key": "rk-0012-recount"})
+    assert client.get(f"{API}/TEA-9", headers=wh).get_json()["total_stock"] == 90
+    # another person sending the same adjustment is not a retry of the first
+    client.post(f"{API}/adjust", json=body, headers=auth(tokens["admin"]))
+    assert client.get(f"{API}/TEA-9", headers=wh).get_json()["total_stock"] == 120

@@ -20,12 +20,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from connectors.fault_proxy import FaultProxy
 from engine.inventory.audit import check_invariants
 from engine.inventory.models import LedgerEntry
 from engine.inventory.service import InventoryService
 from engine.storage.db import Database
 from tests.inventory.storm import StormConfig, check_storm, run_storm, seed_stock
+from tests.support.fault_proxy import FaultProxy
 
 
 @pytest.fixture

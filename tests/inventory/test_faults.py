@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from connectors.fault_proxy import FaultProxy
 from engine.inventory.audit import check_invariants
 from engine.inventory.domain import InsufficientStock, OrderLine, StaleFence
 from engine.inventory.gate import RedisGate
@@ -24,6 +23,7 @@ from engine.inventory.service import InventoryService, make_gate_client
 from engine.inventory.snapshots import pull_snapshot, snapshots_of
 from tests.inventory.own_redis import OwnRedis
 from tests.inventory.storm import StormConfig, check_storm, run_storm, seed_stock
+from tests.support.fault_proxy import FaultProxy
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

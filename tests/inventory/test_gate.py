@@ -141,7 +141,7 @@ def test_the_rebuild_fills_the_seen_filter_from_sql(gated) -> None:
 
 
 def test_keys_sql_accepted_while_redis_was_unreachable_are_marked_when_it_answers(gated) -> None:
-    from connectors.fault_proxy import FaultProxy
+    from tests.support.fault_proxy import FaultProxy
 
     url = gated.gate.client.connection_pool.connection_kwargs
     proxy = FaultProxy(url.get("host", "127.0.0.1"), url.get("port", 6379))

@@ -11,8 +11,8 @@ from typing import Any
 from engine.errors import ApiError
 from engine.inventory.audit import check_invariants
 from engine.inventory.domain import OrderLine
-from engine.inventory.history_check import check_sold_out
 from engine.inventory.service import InventoryService
+from tests.support.history_check import check_sold_out
 
 SKUS = ["S1", "S2", "S3"]
 

@@ -1,4 +1,5 @@
-"""Small helpers for the ruleset tests: contents that are valid rulesets and an API caller."""
+"""Small helpers for the ruleset tests: contents that are valid rulesets, an API caller and a
+publisher."""
 
 from __future__ import annotations
 
@@ -15,6 +16,17 @@ BASE = "/api/v1/rulesets"
 
 def text(*lines: str) -> str:
     return "".join(line + "\n" for line in lines)
+
+
+def publish_content(services: Any, name: str, content: str, actor: str = "li") -> None:
+    """Create ruleset ``name`` with ``content`` and publish it as version 1 (service calls, no HTTP)."""
+    from engine.rulesets import service
+
+    now = services.clock.now()
+    with services.db.transaction(immediate=True) as s:
+        service.create_ruleset(s, name=name, content=content, actor=actor, now=now)
+    with services.db.transaction(immediate=True) as s:
+        service.publish(s, name, actor=actor, now=now)
 
 
 class Api:

@@ -14,15 +14,7 @@ from sqlalchemy import text as sql
 from engine.errors import Conflict
 from engine.rulesets import service
 from engine.storage.models import RulesetVersion
-from tests.rulesets.helpers import L1, L2, L3, Api, text
-
-
-def _published(services: Any, name: str, content: str) -> None:
-    now = services.clock.now()
-    with services.db.transaction(immediate=True) as s:
-        service.create_ruleset(s, name=name, content=content, actor="li", now=now)
-    with services.db.transaction(immediate=True) as s:
-        service.publish(s, name, actor="li", now=now)
+from tests.rulesets.helpers import L1, L2, L3, Api, publish_content, text
 
 
 def test_second_publish_from_the_same_base_gets_409_and_changes_nothing(client, tokens) -> None:
@@ -52,7 +44,7 @@ def test_second_publish_from_the_same_base_gets_409_and_changes_nothing(client, 
 
 
 def test_concurrent_publishes_from_the_same_base_one_wins(services) -> None:
-    _published(services, "race", text(L1))
+    publish_content(services, "race", text(L1))
     with services.db.transaction(immediate=True) as s:
         service.put_draft(s, "race", content=text(L1, L2), actor="li", now=services.clock.now())
 
@@ -82,7 +74,7 @@ def test_concurrent_publishes_from_the_same_base_one_wins(services) -> None:
 def test_conditional_update_stops_a_publisher_that_read_before_the_other_committed(services) -> None:
     """B reads latest=1 while A's publish is uncommitted, then waits on A's row lock; when A
     commits, B's ``UPDATE … WHERE latest_version = 1`` matches nothing → 409 stale_base."""
-    _published(services, "pgrace", text(L1))
+    publish_content(services, "pgrace", text(L1))
     with services.db.transaction() as s:
         service.put_draft(s, "pgrace", content=text(L1, L2), actor="li", now=services.clock.now())
 
@@ -129,7 +121,7 @@ def test_conditional_update_stops_a_publisher_that_read_before_the_other_committ
 def test_unique_version_constraint_turns_a_duplicate_into_409(services) -> None:
     """If a version row exists that ``latest_version`` does not know about (a writer that
     bypassed the guard), the unique constraint refuses the duplicate and nothing is kept."""
-    _published(services, "dupe", text(L1))
+    publish_content(services, "dupe", text(L1))
     now = services.clock.now()
     with services.db.transaction() as s:
         ruleset = service.get_ruleset(s, "dupe")

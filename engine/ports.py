@@ -1,0 +1,26 @@
+"""The seams the composition root fills with connectors: one field per seam, typed by the port
+its area declares (``engine/<area>/ports.py`` or the area's protocol).
+
+:meth:`engine.services.Services.build` fills them from ``connectors.wiring.default_ports``;
+tests and plug-ins may replace an entry. The engine's areas read them as ``services.ports.<seam>``
+and never import ``connectors``. A new area adds one field here, typed by its own port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.inventory.channels import StockConnectorFactory
+    from engine.workflow.ports import CallbackCryptoFactory
+
+
+@dataclass
+class ConnectorPorts:
+    """What the composition root hands the engine from ``connectors/``, by seam."""
+
+    # platform -> factory of its stock connector (engine.inventory.sources builds them from sources)
+    stock_connectors: dict[str, StockConnectorFactory] = field(default_factory=dict)
+    # hook type -> factory of its callback crypto (engine.workflow.webhooks)
+    callback_crypto: dict[str, CallbackCryptoFactory] = field(default_factory=dict)
