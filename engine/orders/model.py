@@ -6,7 +6,8 @@ Owns the schema only; :mod:`engine.orders.store` holds the rules that write thes
 - ``orders`` keeps the columns users filter and sort on (channel, status, shop, times, buyer
   phone and its last four digits, the receiver's region) next to ``doc``, the whole normalized
   order in its JSON form. ``updated_at`` is the platform's modified time: the order's version;
-  ``revision`` counts the versions stored here (1 on creation), so a later stage can key its
+  ``created_at`` is the platform's creation time (else the paid, else the version time, so
+  every order sorts by it; ``doc`` keeps what the platform said). ``revision`` counts the versions stored here (1 on creation), so a later stage can key its
   work by (order, revision). Where the order came from: ``source``, ``via`` (pull, push,
   import, api), ``mapping``, ``ruleset`` and ``ruleset_version`` of the mapping that produced
   it. A dropped order (a cleaning's ``drop when``) stays, with ``dropped_rule`` and
@@ -60,7 +61,7 @@ class Order(Base):
     order_id: Mapped[str] = mapped_column(String(128))
     shop: Mapped[str] = mapped_column(String(128), default="")
     status: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     promised_ship_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

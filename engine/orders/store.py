@@ -109,7 +109,8 @@ def _columns(p: _Prepared) -> dict[str, Any]:
     dropped = p.item.dropped
     return {
         "channel": p.channel, "order_id": p.order_id, "shop": str(order.get("shop") or ""),
-        "status": str(order.get("status") or ""), "created_at": order.get("created_at"),
+        "status": str(order.get("status") or ""),
+        "created_at": order.get("created_at") or order.get("paid_at") or p.version,
         "updated_at": p.version, "paid_at": order.get("paid_at"),
         "promised_ship_at": order.get("promised_ship_at"),
         "buyer_phone": (str(order["buyer_phone"])[:32] if order.get("buyer_phone") else None),

@@ -1,4 +1,4 @@
-"""orders: the order store
+"""orders: the order store (orders, order lines, raw payloads, timeline, parked payloads)
 
 Revision ID: 0010_orders
 Revises: 0009_inventory_reserve_function
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('order_id', sa.String(length=128), nullable=False),
     sa.Column('shop', sa.String(length=128), nullable=False),
     sa.Column('status', sa.String(length=32), nullable=False),
-    sa.Column('created_at', engine.storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', engine.storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', engine.storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('paid_at', engine.storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('promised_ship_at', engine.storage.types.UTCDateTime(timezone=True), nullable=True),
