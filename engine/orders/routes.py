@@ -50,6 +50,30 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(order_schema())
 
 
+def openapi_order_schema() -> dict[str, Any]:
+    """The order JSON Schema inlined for the OpenAPI 3.0 document (``$defs`` resolved,
+    ``const`` as a one-value enum, ``["string", "null"]`` as ``nullable``)."""
+    schema = order_schema()
+    defs = schema.get("$defs", {})
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return convert(defs[node["$ref"].rsplit("/", 1)[1]])
+        out = {k: convert(v) for k, v in node.items() if k not in ("$schema", "$id", "$defs")}
+        if "const" in out:
+            out["enum"] = [out.pop("const")]
+        if isinstance(out.get("type"), list):
+            kinds = [t for t in out["type"] if t != "null"]
+            out["type"], out["nullable"] = kinds[0], True
+        return out
+
+    return convert(schema)  # type: ignore[no-any-return]
+
+
 def _services() -> Any:
     return current_app.extensions["orderpulse"]
 
@@ -333,27 +357,3 @@ def get_order_by_key(channel: str, order_id: str) -> Any:
     with _services().db.session() as session:
         pk = queries.find_order_pk(session, channel, order_id)
     return _detail(pk)
-
-
-def openapi_order_schema() -> dict[str, Any]:
-    """The order JSON Schema inlined for the OpenAPI 3.0 document (``$defs`` resolved,
-    ``const`` as a one-value enum, ``["string", "null"]`` as ``nullable``)."""
-    schema = order_schema()
-    defs = schema.get("$defs", {})
-
-    def convert(node: Any) -> Any:
-        if isinstance(node, list):
-            return [convert(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            return convert(defs[node["$ref"].rsplit("/", 1)[1]])
-        out = {k: convert(v) for k, v in node.items() if k not in ("$schema", "$id", "$defs")}
-        if "const" in out:
-            out["enum"] = [out.pop("const")]
-        if isinstance(out.get("type"), list):
-            kinds = [t for t in out["type"] if t != "null"]
-            out["type"], out["nullable"] = kinds[0], True
-        return out
-
-    return convert(schema)  # type: ignore[no-any-return]

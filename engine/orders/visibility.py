@@ -92,6 +92,9 @@ def mask_order(doc: Mapping[str, Any], role: str) -> dict[str, Any]:
                 fn = _field_masker(f"{part}.{key}", seen)
                 if fn:
                     sub[key] = fn(sub[key])
+            region = "".join(str(sub.get(k) or "") for k in ("province", "city", "district"))
+            if part == "receiver" and not seen.address and sub.get("district") and sub.get("address"):
+                sub["address"] = region + "****"  # the cleaned region, never the street
             if part == "receiver" and not seen.cipher:
                 sub.pop("cipher", None)
             out[part] = sub
