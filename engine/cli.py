@@ -92,11 +92,12 @@ def worker() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def demo(host: str, port: int) -> None:
+@click.option("--log-json", is_flag=True, help="JSON logs on stderr instead of orderpulse-demo.log")
+def demo(host: str, port: int, log_json: bool) -> None:
     """Start the demo on the embedded default: demo users, templates, and the server."""
     from engine.demo import run_demo
 
-    run_demo(_services(), host=host, port=port)
+    run_demo(_services(), host=host, port=port, log_json=log_json)
 
 
 def _register_area_commands() -> None:
