@@ -31,7 +31,7 @@ from engine.orders.published import MappingRef, PublishedRules, published_rules
 if TYPE_CHECKING:
     from engine.services import Services
 
-__all__ = ["IntakeOutcome", "intake_platform_order", "intake_platform_orders", "intake_normalized_order",
+__all__ = ["IntakeOutcome", "map_payload", "report", "intake_platform_order", "intake_platform_orders", "intake_normalized_order",
            "retry_parked", "VIAS"]
 
 VIAS = ("pull", "push", "import", "preview", "api", "retry")
@@ -98,8 +98,9 @@ def _with_version(order: dict[str, Any]) -> dict[str, Any]:
     return order
 
 
-def _map_one(rules: PublishedRules, ref: MappingRef, index: int, payload: Any, source: str, via: str,
-             actor: str) -> _Mapped | store.ParkedAt:
+def map_payload(rules: PublishedRules, ref: MappingRef, payload: Any, *, source: str, via: str,
+                actor: str = "") -> store.Incoming | store.ParkedAt:
+    """One payload mapped and cleaned, ready to store; or where it failed (``ParkedAt``)."""
     try:
         order = _with_version(dict(ref.mapping.apply(payload)))
         order, dropped = _clean(rules, order)
@@ -107,8 +108,7 @@ def _map_one(rules: PublishedRules, ref: MappingRef, index: int, payload: Any, s
         return _failure_of(exc, ref.name)
     if not order.get("channel") or not order.get("order_id") or order.get("updated_at") is None:
         return store.ParkedAt(ref.name, "the mapped order has no channel, order_id or time to version it by")
-    return _Mapped(index, payload, store.Incoming(order, source, via, payload, actor, ref.name, ref.ruleset,
-                                                  ref.version, dropped))
+    return store.Incoming(order, source, via, payload, actor, ref.name, ref.ruleset, ref.version, dropped)
 
 
 def intake_platform_orders(services: Services, *, source: str, payloads: Sequence[Mapping[str, Any]],
@@ -123,11 +123,11 @@ def intake_platform_orders(services: Services, *, source: str, payloads: Sequenc
         return [_park(services, source, via, payload, failure) for payload in payloads]
     mapped: list[_Mapped] = []
     for i, payload in enumerate(payloads):
-        result = _map_one(rules, ref, i, payload, source, via, actor)
+        result = map_payload(rules, ref, payload, source=source, via=via, actor=actor)
         if isinstance(result, store.ParkedAt):
             mapped.append(_Mapped(i, payload, parked=_park(services, source, via, payload, result)))
         else:
-            mapped.append(result)
+            mapped.append(_Mapped(i, payload, result))
     to_store = [m for m in mapped if m.incoming is not None]
     outcomes: list[IntakeOutcome | None] = [m.parked for m in mapped]
     if to_store:
@@ -135,7 +135,7 @@ def intake_platform_orders(services: Services, *, source: str, payloads: Sequenc
                                     now=services.clock.now())
         for m, s in zip(to_store, stored):
             assert m.incoming is not None
-            outcomes[m.index] = _report(s, m.incoming)
+            outcomes[m.index] = report(s, m.incoming)
     return [o for o in outcomes if o is not None]
 
 
@@ -155,7 +155,7 @@ def intake_normalized_order(services: Services, order: Mapping[str, Any], *, via
     source = str(cleaned.get("channel") or "miniprogram")
     incoming = store.Incoming(cleaned, source, via, payload, actor, None, None, None, dropped)
     stored = store.store_order(services.db, incoming, now=services.clock.now())
-    return _report(stored, incoming)
+    return report(stored, incoming)
 
 
 def retry_parked(services: Services, parked_id: int, *, actor: str = "") -> IntakeOutcome:
@@ -174,7 +174,8 @@ def retry_parked(services: Services, parked_id: int, *, actor: str = "") -> Inta
     return outcome
 
 
-def _report(s: store.Stored, incoming: store.Incoming) -> IntakeOutcome:
+def report(s: store.Stored, incoming: store.Incoming) -> IntakeOutcome:
+    """The outcome of one stored order (logged when it changed something)."""
     changed = s.outcome in ("created", "updated")
     outcome = "dropped" if changed and s.dropped is not None else s.outcome
     rule = s.dropped[0] if s.dropped else None

@@ -149,14 +149,19 @@ def _dialect_insert(conn: Connection, table: Any) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
-def store_orders(db: Database, items: Sequence[Incoming], *, now: datetime, attempts: int = 5) -> list[Stored]:
+def store_orders(db: Database, items: Sequence[Incoming], *, now: datetime, attempts: int = 5,
+                 dry_run: bool = False) -> list[Stored]:
     """Store ``items`` in one transaction; one :class:`Stored` per item, in the given order.
-    A PostgreSQL deadlock between two batches is retried (the whole batch, as one unit)."""
+    A PostgreSQL deadlock between two batches is retried (the whole batch, as one unit).
+    ``dry_run`` answers the same and rolls everything back."""
     prepared = [_prepare(i, item) for i, item in enumerate(items)]
     for attempt in range(1, attempts + 1):
         try:
             with db.transaction(immediate=True) as session:
-                return _store(session.connection(), prepared, now)
+                stored = _store(session.connection(), prepared, now)
+                if dry_run:
+                    session.rollback()
+                return stored
         except OperationalError as exc:
             if attempt == attempts or "deadlock" not in str(exc).lower():
                 raise
