@@ -46,13 +46,18 @@ def _iso(value: datetime) -> str:
 
 def to_json(value: Any) -> Any:
     """The JSON form of an order (or any part of it): datetimes become ISO 8601 UTC strings."""
+    if isinstance(value, dict):
+        return {k if type(k) is str else str(k): (v if type(v) in _PLAIN else to_json(v)) for k, v in value.items()}
     if isinstance(value, datetime):
         return _iso(value)
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
+        return [v if type(v) in _PLAIN else to_json(v) for v in value]
     return value
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def parse_instant(text: str, path: str) -> datetime:
@@ -76,9 +81,15 @@ def from_json(order: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    return str(value)
+
+
 def _canonical(value: Any) -> bytes:
-    return json.dumps(to_json(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str).encode("utf-8")
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=_json_default).encode("utf-8")
 
 
 def digest(payload: Any) -> str:
