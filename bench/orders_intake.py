@@ -33,17 +33,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from engine.clock import SystemClock  # noqa: E402
-from engine.config import Settings  # noqa: E402
-from engine.logs import configure_logging  # noqa: E402
-from engine.orders import document  # noqa: E402
-from engine.orders.intake import intake_platform_order, intake_platform_orders, map_payload  # noqa: E402
-from engine.orders.model import Order, OrderEvent, OrderLine, OrderPayload  # noqa: E402
-from engine.orders.published import published_rules  # noqa: E402
-from engine.services import Services  # noqa: E402
-from engine.storage.migrate import upgrade  # noqa: E402
+from engine.clock import SystemClock
+from engine.config import Settings
+from engine.logs import configure_logging
+from engine.orders import document
+from engine.orders.intake import intake_platform_order, intake_platform_orders, map_payload
+from engine.orders.model import Order, OrderEvent, OrderLine, OrderPayload
+from engine.orders.published import published_rules
+from engine.services import Services
+from engine.storage.migrate import upgrade
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from engine.orders.document import CHANNELS, STATUSES
 
-__all__ = ["console_line", "yuan", "short_id", "ConsoleHandler", "attach_console"]
+__all__ = ["ConsoleHandler", "attach_console", "console_line", "short_id", "yuan"]
 
 _SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市")
 

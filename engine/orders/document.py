@@ -11,11 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["TIME_FIELDS", "STATUSES", "CHANNELS", "OrderShapeError", "to_json", "from_json", "digest",
-           "diff", "phone_tail", "order_total", "parse_instant"]
+__all__ = [
+    "CHANNELS",
+    "STATUSES",
+    "TIME_FIELDS",
+    "OrderShapeError",
+    "diff",
+    "digest",
+    "from_json",
+    "order_total",
+    "parse_instant",
+    "phone_tail",
+    "to_json",
+]
 
 TIME_FIELDS = ("created_at", "updated_at", "paid_at", "promised_ship_at", "shipped_at", "presale_ship_by")
 STATUSES: dict[str, str] = {
@@ -41,7 +52,7 @@ class OrderShapeError(ValueError):
 def _iso(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime in an order")
-    return value.astimezone(timezone.utc).isoformat()
+    return value.astimezone(UTC).isoformat()
 
 
 def to_json(value: Any) -> Any:
@@ -68,7 +79,7 @@ def parse_instant(text: str, path: str) -> datetime:
         raise OrderShapeError(path, f"{text!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise OrderShapeError(path, f"{text!r} has no UTC offset (write e.g. 2026-11-11T10:00:00+08:00)")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def from_json(order: Mapping[str, Any]) -> dict[str, Any]:

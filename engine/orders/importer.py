@@ -31,10 +31,10 @@ from engine.orders.published import MappingRef, PublishedRules, published_rules
 if TYPE_CHECKING:
     from engine.services import Services
 
-__all__ = ["ImportReport", "Refused", "ImportFileError", "read_rows", "import_file", "BATCH"]
+__all__ = ["BATCH", "ImportFileError", "ImportReport", "Refused", "import_file", "read_rows"]
 
 BATCH = 500
-_GUARD = re.compile(r'^="(.*)"$', re.S)
+_GUARD = re.compile(r'^="(.*)"$', re.DOTALL)
 _PATH_HEAD = re.compile(r"""^\$(?:\.([^.\[]+)|\[['"](.+?)['"]\])""")
 
 
@@ -62,9 +62,10 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         head = "dry run (nothing stored): " if self.dry_run else ""
-        out = [f"{head}{self.rows} rows: {self.imported} imported, {self.updated} updated, "
-               f"{self.unchanged + self.stale} already stored, {len(self.dropped)} dropped as test orders, "
-               f"{len(self.refused)} refused"]
+        summary = (f"{head}{self.rows} rows: {self.imported} imported, {self.updated} updated, "
+                   f"{self.unchanged + self.stale} already stored, {len(self.dropped)} dropped as test orders, "
+                   f"{len(self.refused)} refused")
+        out = [summary]
         out += [f"  dropped row {row}: order {oid} (rule: {rule})" for row, oid, rule in self.dropped]
         out += [f"  refused row {r.row}" + (f", column {r.column}" if r.column else "") + f": {r.reason}"
                 for r in self.refused]

@@ -31,8 +31,16 @@ from engine.orders.published import MappingRef, PublishedRules, published_rules
 if TYPE_CHECKING:
     from engine.services import Services
 
-__all__ = ["IntakeOutcome", "map_payload", "report", "intake_platform_order", "intake_platform_orders", "intake_normalized_order",
-           "retry_parked", "VIAS"]
+__all__ = [
+    "VIAS",
+    "IntakeOutcome",
+    "intake_normalized_order",
+    "intake_platform_order",
+    "intake_platform_orders",
+    "map_payload",
+    "report",
+    "retry_parked",
+]
 
 VIAS = ("pull", "push", "import", "preview", "api", "retry")
 log = get_logger(__name__)

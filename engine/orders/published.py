@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from engine.orders.ports import RegionResolver
     from engine.services import Services
 
-__all__ = ["CACHE_SIZE", "PublishedRules", "MappingRef", "published_rules", "mapping_for", "RESOLVER_EXTRA"]
+__all__ = ["CACHE_SIZE", "RESOLVER_EXTRA", "MappingRef", "PublishedRules", "mapping_for", "published_rules"]
 
 CACHE_SIZE = 16
 # Services.extras key of a RegionResolver to clean with (default: engine.orders.regions.default_resolver()).

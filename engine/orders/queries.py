@@ -24,7 +24,7 @@ from engine.orders.document import CHANNELS, STATUSES
 from engine.orders.model import Order, OrderEvent, OrderLine, OrderPayload, ParkedPayload
 from engine.orders.visibility import mask_changes, mask_order, mask_payload, visibility_for
 
-__all__ = ["OrderFilter", "list_orders", "order_detail", "find_order_pk", "list_parked", "MAX_LIMIT"]
+__all__ = ["MAX_LIMIT", "OrderFilter", "find_order_pk", "list_orders", "list_parked", "order_detail"]
 
 MAX_LIMIT = 200
 

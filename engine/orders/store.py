@@ -18,9 +18,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -29,14 +29,22 @@ from engine.orders import document
 from engine.orders.model import Order, OrderEvent, OrderLine, OrderPayload, ParkedPayload
 from engine.storage.db import Database
 
-__all__ = ["Incoming", "Stored", "MissingVersion", "ParkedAt", "store_orders", "store_order", "park_payload",
-           "resolve_parked"]
+__all__ = [
+    "Incoming",
+    "MissingVersion",
+    "ParkedAt",
+    "Stored",
+    "park_payload",
+    "resolve_parked",
+    "store_order",
+    "store_orders",
+]
 
-_ORDERS = Order.__table__
-_LINES = OrderLine.__table__
-_PAYLOADS = OrderPayload.__table__
-_EVENTS = OrderEvent.__table__
-_PARKED = ParkedPayload.__table__
+_ORDERS = cast(Table, Order.__table__)
+_LINES = cast(Table, OrderLine.__table__)
+_PAYLOADS = cast(Table, OrderPayload.__table__)
+_EVENTS = cast(Table, OrderEvent.__table__)
+_PARKED = cast(Table, ParkedPayload.__table__)
 
 
 class MissingVersion(ValueError):

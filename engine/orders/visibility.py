@@ -27,7 +27,7 @@ from typing import Any
 
 from engine.masking import mask_address, mask_data, mask_name, mask_phone
 
-__all__ = ["Visibility", "MATRIX", "visibility_for", "mask_order", "mask_changes", "mask_payload"]
+__all__ = ["MATRIX", "Visibility", "mask_changes", "mask_order", "mask_payload", "visibility_for"]
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-T0 = datetime(2026, 11, 11, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 
 
 def order_json(order_id: str = "MP1001", *, minutes: int = 0, status: str = "awaiting_shipment",

@@ -8,8 +8,8 @@ import json
 import logging
 
 from engine.orders.console import attach_console, console_line, yuan
-from engine.orders.intake import intake_normalized_order
 from engine.orders.document import from_json
+from engine.orders.intake import intake_normalized_order
 from tests.orders.order_factory import order_json
 
 

@@ -7,7 +7,7 @@ with the mapping runner)."""
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ class ExportMapping:
             fen = int(Decimal(row["实付金额"]) * 100)
         except InvalidOperation:
             raise RowFailure("$.实付金额", f"{row['实付金额']!r} is not a yuan amount") from None
-        created = datetime.strptime(row["下单时间"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST).astimezone(timezone.utc)
+        created = datetime.strptime(row["下单时间"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST).astimezone(UTC)
         status = {"等待卖家发货": "awaiting_shipment", "交易关闭": "cancelled"}[row["订单状态"]]
         return {"order_id": row["订单编号"], "channel": "taobao", "status": status, "created_at": created,
                 "buyer_phone": row["收货人手机号"],
@@ -87,7 +87,7 @@ def test_a_csv_export_is_imported_rows_of_one_order_merged_and_bad_rows_refused(
     with services.db.session() as s:
         order = s.scalar(select(Order).where(Order.order_id == "3001"))
         assert order.total == 31700 and order.via == "import" and order.source == "shop_export"
-        assert order.updated_at == datetime(2026, 11, 1, 2, 0, tzinfo=timezone.utc)  # versioned by its time
+        assert order.updated_at == datetime(2026, 11, 1, 2, 0, tzinfo=UTC)  # versioned by its time
         assert s.scalars(select(OrderLine.sku_id).where(OrderLine.order_pk == order.id)
                          .order_by(OrderLine.line_no)).all() == ["TS-M", "SCARF"]
         assert s.scalar(select(Order.total).where(Order.order_id == "3002")) == 9990
@@ -125,8 +125,8 @@ def test_gb18030_csv_and_excel_read_the_same_rows(services, tmp_path) -> None:
     book.save(xlsx)
     csv_rows = list(read_rows(gbk)[1])[:3]
     xlsx_rows = list(read_rows(xlsx)[1])
-    assert [r for _, r in csv_rows][0]["订单编号"] == "3001"
-    assert [r for _, r in csv_rows][2]["实付金额"] == "99.9"
+    assert csv_rows[0][1]["订单编号"] == "3001"
+    assert csv_rows[2][1]["实付金额"] == "99.9"
     for (_, a), (_, b) in zip(csv_rows, xlsx_rows):
         assert {k: a[k] for k in HEADER if k != "实付金额"} == {k: b[k] for k in HEADER if k != "实付金额"}
         assert Decimal(a["实付金额"]) == Decimal(b["实付金额"])
