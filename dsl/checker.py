@@ -422,7 +422,14 @@ class _Checker:
             self.error(d, "retry delays must be positive", code="window")
 
     def _check_mapping(self, d: m.MappingDecl) -> None:
-        if d.name not in self.sources and d.name not in om.PLATFORMS:
+        channel = next((f.value for f in d.fields if f.target == ("channel",)), None)
+        if isinstance(channel, m.Literal) and channel.value not in om.PLATFORMS:
+            self.error(channel, f"unknown channel '{channel.value}'"
+                                f"{_suggest(str(channel.value), om.PLATFORMS)}", code="unknown-name")
+        # a mapping belongs to the source it is named after, or (an import mapping such as
+        # taobao_export) names its channel itself
+        if d.name not in self.sources and d.name not in om.PLATFORMS and not (
+                isinstance(channel, m.Literal) and channel.value in om.PLATFORMS):
             self.error(d, f"mapping '{d.name}' names no declared source"
                           f"{_suggest(d.name, list(self.sources))}", code="unknown-name")
         self._mapping_fields(d.fields, om.ORDER_FIELDS, "")
