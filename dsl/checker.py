@@ -481,7 +481,8 @@ class _Checker:
             if value.default is not None:
                 literals.append(value.default)
         for lit in literals:
-            if lit.unit == m.TEXT and om.canonical_status(str(lit.value)) is None:
+            # "" leaves the decision to the next value of a coalesce(…)
+            if lit.unit == m.TEXT and lit.value != "" and om.canonical_status(str(lit.value)) is None:
                 choices = [*om.ORDER_STATUSES, *om.STATUS_LABELS.values()]
                 self.error(lit, f"'{lit.value}' is not an order status (one of "
                                 f"{', '.join(om.ORDER_STATUSES)}, or 待付款 … 已取消)"

@@ -104,6 +104,7 @@ FUNCTION_IMPLS: dict[str, Callable[..., Any]] = {
     "from_unix_ms": cv.from_unix_ms,
     "from_shanghai": cv.from_shanghai,
     "coalesce": cv.coalesce,
+    "present": cv.present,
 }
 assert set(FUNCTION_IMPLS) == set(om.FUNCTIONS)
 

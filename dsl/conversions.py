@@ -19,17 +19,30 @@ It imports nothing from the engine and performs no I/O.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["ConversionError", "MAX_FEN", "SHANGHAI", "coalesce", "describe", "fen",
-           "from_shanghai", "from_unix", "from_unix_ms", "whole_number", "yuan"]
+__all__ = [
+    "MAX_FEN",
+    "SHANGHAI",
+    "ConversionError",
+    "coalesce",
+    "describe",
+    "fen",
+    "from_shanghai",
+    "from_unix",
+    "from_unix_ms",
+    "present",
+    "whole_number",
+    "yuan",
+]
 
 #: the largest amount accepted anywhere in a mapping: ¥1,000,000,000.00
 MAX_FEN = 100_000_000_000
 SHANGHAI = _dt.timezone(_dt.timedelta(hours=8), "Asia/Shanghai")
-_UTC = _dt.timezone.utc
+_UTC = _dt.UTC
 # unix seconds accepted: 2000-01-01 .. 2100-01-01 (platform order times; anything else is a
 # unit mistake, e.g. milliseconds given to from_unix)
 _MIN_UNIX = 946_684_800
@@ -37,6 +50,7 @@ _MAX_UNIX = 4_102_444_800
 _YUAN = re.compile(r"(-?)(\d{1,15})(?:\.(\d{1,2}))?")
 _YUAN_MORE_DECIMALS = re.compile(r"-?\d+\.\d{3,}")
 _LOCAL_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _INTEGER = re.compile(r"-?\d{1,18}")
 
 
@@ -91,13 +105,19 @@ def yuan(value: Any) -> int | None:
         return None
     if isinstance(value, str):
         text = value.strip()
-        return None if text == "" else _yuan_text(text, value)
+        if text == "":
+            return None
+        # seller-centre exports: "¥1,234.50", "1234.50元"
+        text = text.lstrip("¥￥").rstrip("元").strip()
+        if _THOUSANDS.fullmatch(text):
+            text = text.replace(",", "")
+        return _yuan_text(text, value)
     if isinstance(value, bool):
         raise ConversionError(f"{describe(value)} is not a yuan amount")
     if isinstance(value, int):
         return _bounded(value * 100, value)
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if math.isnan(value) or math.isinf(value):
             raise ConversionError(f"{describe(value)} is not a yuan amount")
         if abs(value) >= 1e15:
             raise ConversionError(f"{describe(value)} is too large an amount (more than "
@@ -202,6 +222,12 @@ def from_shanghai(value: Any) -> _dt.datetime | None:
     if not _MIN_UNIX <= local.timestamp() < _MAX_UNIX:
         raise ConversionError(f"{describe(value)} is not a time between 2000 and 2100")
     return local.astimezone(_UTC)
+
+
+def present(value: Any) -> bool:
+    """Whether a payload value is there: not None and not empty text (``each orders.order
+    where present(refund_id) { … }``)."""
+    return value is not None and value != ""
 
 
 def coalesce(*values: Any) -> Any:

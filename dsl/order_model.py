@@ -155,4 +155,5 @@ FUNCTIONS: dict[str, Signature] = {
     "from_unix_ms": (("any",), "time"),
     "from_shanghai": (("any",), "time"),
     "coalesce": (("any", "*"), "any"),
+    "present": (("any",), "bool"),
 }

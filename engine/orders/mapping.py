@@ -37,7 +37,7 @@ from .ports import NormalizedOrder
 __all__ = ["CompiledMapping", "MappingFailure", "compile_mapping", "compile_ruleset_mappings",
            "format_path"]
 
-_UTC = _dt.timezone.utc
+_UTC = _dt.UTC
 #: functions whose refusal of a value is a refusal of the payload (the rest read leniently)
 _STRICT = frozenset({"yuan", "fen", "from_unix", "from_unix_ms", "from_shanghai", "from_iso",
                      "to_int"})
@@ -142,6 +142,12 @@ def _each(items: Any, build: Callable[[dict[str, Any]], dict[str, Any]],
           keep: Callable[[dict[str, Any]], bool] | None, site: _Site) -> list[dict[str, Any]] | None:
     if items is None:
         return None
+    if isinstance(items, dict):  # one object where a list may stand (Kuaishou orderItemInfo)
+        try:
+            return _each_self(items, build, keep, site)
+        except _FieldError as exc:
+            exc.segments[:0] = site.segments
+            raise
     if not isinstance(items, list):
         raise _FieldError(site, f"{describe(items)} is not a list")
     out = []
@@ -157,6 +163,14 @@ def _each(items: Any, build: Callable[[dict[str, Any]], dict[str, Any]],
             exc.segments[:0] = [*site.segments, i]
             raise
     return out
+
+
+def _each_self(item: Any, build: Callable[[dict[str, Any]], dict[str, Any]],
+               keep: Callable[[dict[str, Any]], bool] | None, site: _Site) -> list[dict[str, Any]]:
+    """``each self``: the object itself as the only element (an export row holding one line)."""
+    if keep is not None and not keep(item):
+        return []
+    return [build(item)]
 
 
 def _missing(site: _Site) -> _FieldError:
@@ -225,8 +239,9 @@ def _time(value: Any, site: _Site, required: bool) -> _dt.datetime | None:
                             "from_shanghai(), from_unix() or from_unix_ms())")
 
 
-_TRUTHS = {True: True, False: False, 1: True, 0: False, "true": True, "false": False,
-           "1": True, "0": False}
+# True == 1 and False == 0 as dict keys, so JSON 1/0 are covered too
+_TRUTHS: dict[Any, bool] = {True: True, False: False, "true": True, "false": False, "1": True,
+                            "0": False}
 
 
 def _bool(value: Any, site: _Site, required: bool) -> bool | None:
@@ -325,7 +340,7 @@ def _target_type(tree: om.FieldTree, target: tuple[str, ...]) -> str:
     return "list:object" if "[]" in node else "object"
 
 
-class _MappingGenerator(ExpressionGenerator):  # type: ignore[misc,valid-type]
+class _MappingGenerator(ExpressionGenerator):
     """Mapping values → Python source over a payload object held in ``self.base``."""
 
     def __init__(self, owner: _MappingCompiler) -> None:
@@ -386,11 +401,10 @@ class _MappingCompiler:
         for i, f in enumerate(fields):
             gen.line, gen.col, gen.pointer = f.line, f.col, f.pointer
             target_type = _target_type(tree, f.target)
+            target: tuple[str, ...] = f.target
             if inside == "lines." and f.target == ("price",):
                 target_type = "money"
                 target = ("unit_price",)
-            else:
-                target = f.target
             dotted = ".".join(target)
             if not inside and dotted == "status":
                 coerce = _status
@@ -441,6 +455,8 @@ class _MappingCompiler:
                 "    except Exception as exc:",
                 f"        raise UX(exc, {site})"]))
             keep = f"keep_{n}"
+        if e.source.path == ("self",):
+            return f"ES({outer.base}, each_{n}, {keep}, {outer.const(_Site((), e.line, e.col, e.pointer))})"
         return f"E({outer.expr(e.source)}, each_{n}, {keep}, {outer.site(e.source)})"
 
     def _inside_of(self, e: m.Each) -> str:
@@ -475,7 +491,7 @@ class _MappingCompiler:
             "__builtins__": {"Exception": Exception, "isinstance": isinstance, "type": type,
                              "dict": dict, "bool": bool, "frozenset": frozenset},
             "Mapping": Mapping, "FE": _FieldError, "UX": _unexpected, "C": _convert,
-            "TX": _text_call, "MC": _map_code, "E": _each, "L": _lenient_read,
+            "TX": _text_call, "MC": _map_code, "E": _each, "ES": _each_self, "L": _lenient_read,
             "P": _unsupported, "R": _unsupported, "D": _divide, **self.consts}
         code = compile(source, f"<mapping {self.decl.name}>", "exec")
         exec(code, namespace)  # noqa: S102 - source generated from the checked model only
