@@ -1,6 +1,7 @@
 """The demo console: one short Chinese line per order event a person cares about.
 
-``console_line`` turns an ``order_intake`` log event (see engine/orders/intake.py) into a line
+``console_line`` turns an ``order_intake`` log event (or one row of an ``orders_intake`` page
+event; see engine/orders/intake.py) into a line
 such as ``新订单 抖音 6920…3581 ¥317.00 重庆-重庆-璧山区``; repeats and stale versions print
 nothing. :class:`ConsoleHandler` is a logging handler that prints those lines (the JSON logs
 keep going to their own handler). No personal data: the order id, the amount and the region.
@@ -41,7 +42,8 @@ def _short_place(name: Any) -> str:
 
 
 def _region(event: Mapping[str, Any]) -> str:
-    parts = [_short_place(event.get("province")), _short_place(event.get("city")), str(event.get("district") or "")]
+    province, city, district = (list(event.get("region") or ()) + [None, None, None])[:3]
+    parts = [_short_place(province), _short_place(city), str(district or "")]
     return "-".join(p for p in parts if p)
 
 
@@ -79,12 +81,19 @@ class ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         event = record.msg
-        if not isinstance(event, Mapping) or event.get("event") != "order_intake":
+        if not isinstance(event, Mapping):
             return
-        line = console_line(event)
-        if line:
+        if event.get("event") == "order_intake":
+            events: list[Mapping[str, Any]] = [event]
+        elif event.get("event") == "orders_intake":
+            columns = list(event.get("columns") or ())
+            events = [{**dict(zip(columns, row)), "source": event.get("source")} for row in event.get("orders") or ()]
+        else:
+            return
+        lines = [line for line in map(console_line, events) if line]
+        if lines:
             stream = self.stream or sys.stdout
-            stream.write(line + "\n")
+            stream.write("\n".join(lines) + "\n")
             stream.flush()
 
 

@@ -178,10 +178,9 @@ def import_file(services: Services, path: str | Path, *, mapping: str, dry_run: 
     for batch in batches:
         stored = store.store_orders(services.db, [inc for _, inc in batch], now=services.clock.now(),
                                     dry_run=dry_run)
-        for (number, incoming), s in zip(batch, stored):
-            outcome = report(s, incoming) if not dry_run else None
-            kind = outcome.outcome if outcome else ("dropped" if s.outcome in ("created", "updated")
-                                                    and s.dropped else s.outcome)
+        kinds = ([o.outcome for o in report(stored, source=mapping, via="import")] if not dry_run else
+                 ["dropped" if s.outcome in ("created", "updated") and s.dropped else s.outcome for s in stored])
+        for (number, _), s, kind in zip(batch, stored, kinds):
             if kind == "dropped":
                 result.dropped.append((number, s.order_id, s.dropped[0] if s.dropped else ""))
             elif kind == "created":

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from engine.errors import NotFound
 from engine.logs import get_logger
 from engine.orders import store
+from engine.orders.document import order_total
 from engine.orders.published import MappingRef, PublishedRules, published_rules
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def _park(services: Services, source: str, via: str, payload: Any, failure: stor
     parked_id = store.park_payload(services.db, source=source, via=via, payload=payload, failure=failure,
                                    now=services.clock.now())
     outcome = IntakeOutcome("parked", None, None, None, f"parked: {failure.message}", parked_id=parked_id)
-    _log(outcome, source=source, path=failure.path, mapping=failure.mapping)
+    _log(outcome, source=source, path=failure.path, parked_id=parked_id)
     return outcome
 
 
@@ -141,9 +142,8 @@ def intake_platform_orders(services: Services, *, source: str, payloads: Sequenc
     if to_store:
         stored = store.store_orders(services.db, [m.incoming for m in to_store if m.incoming is not None],
                                     now=services.clock.now())
-        for m, s in zip(to_store, stored):
-            assert m.incoming is not None
-            outcomes[m.index] = report(s, m.incoming)
+        for m, outcome in zip(to_store, report(stored, source=source, via=via)):
+            outcomes[m.index] = outcome
     return [o for o in outcomes if o is not None]
 
 
@@ -163,7 +163,7 @@ def intake_normalized_order(services: Services, order: Mapping[str, Any], *, via
     source = str(cleaned.get("channel") or "miniprogram")
     incoming = store.Incoming(cleaned, source, via, payload, actor, None, None, None, dropped)
     stored = store.store_order(services.db, incoming, now=services.clock.now())
-    return report(stored, incoming)
+    return report([stored], source=source, via=via)[0]
 
 
 def retry_parked(services: Services, parked_id: int, *, actor: str = "") -> IntakeOutcome:
@@ -182,34 +182,43 @@ def retry_parked(services: Services, parked_id: int, *, actor: str = "") -> Inta
     return outcome
 
 
-def report(s: store.Stored, incoming: store.Incoming) -> IntakeOutcome:
-    """The outcome of one stored order (logged when it changed something)."""
-    changed = s.outcome in ("created", "updated")
-    outcome = "dropped" if changed and s.dropped is not None else s.outcome
-    rule = s.dropped[0] if s.dropped else None
-    message = {
-        "created": f"order {s.channel}/{s.order_id} stored",
-        "updated": f"order {s.channel}/{s.order_id} updated to revision {s.revision}",
-        "unchanged": f"order {s.channel}/{s.order_id} already stored at this version",
-        "stale": f"order {s.channel}/{s.order_id} is stored at a newer version; nothing changed",
-        "dropped": f"order {s.channel}/{s.order_id} dropped by cleaning rule: {rule}",
-    }[outcome]
-    result = IntakeOutcome(outcome, s.order_pk, s.channel, s.order_id, message, s.revision, rule=rule)
-    if changed:
-        doc = s.doc
-        receiver = doc.get("receiver") or {}
-        _log(result, source=incoming.source, via=incoming.via, status=doc.get("status"),
-             total=_total(doc), province=receiver.get("province"), city=receiver.get("city"),
-             district=receiver.get("district"), changes=[c["path"] for c in s.changes], created=s.revision == 1)
-    return result
+# The columns of one order in an ``orders_intake`` event (a page or an import batch).
+EVENT_COLUMNS = ("outcome", "channel", "order_id", "status", "total", "region", "changes", "rule")
 
 
-def _total(doc: Mapping[str, Any]) -> int:
-    from engine.orders.document import order_total
-
-    return order_total(doc)
+def report(stored: Sequence[store.Stored], *, source: str, via: str) -> list[IntakeOutcome]:
+    """The outcomes of stored orders; the ones that changed something are logged: one
+    ``order_intake`` event for a single order, one ``orders_intake`` event for a page (rows
+    of :data:`EVENT_COLUMNS`), so a page of 200 orders is one log line, not 200."""
+    outcomes, rows = [], []
+    for s in stored:
+        changed = s.outcome in ("created", "updated")
+        outcome = "dropped" if changed and s.dropped is not None else s.outcome
+        rule = s.dropped[0] if s.dropped else None
+        message = {
+            "created": f"order {s.channel}/{s.order_id} stored",
+            "updated": f"order {s.channel}/{s.order_id} updated to revision {s.revision}",
+            "unchanged": f"order {s.channel}/{s.order_id} already stored at this version",
+            "stale": f"order {s.channel}/{s.order_id} is stored at a newer version; nothing changed",
+            "dropped": f"order {s.channel}/{s.order_id} dropped by cleaning rule: {rule}",
+        }[outcome]
+        outcomes.append(IntakeOutcome(outcome, s.order_pk, s.channel, s.order_id, message, s.revision, rule=rule))
+        if changed:
+            receiver = s.doc.get("receiver") or {}
+            region = [receiver.get("province"), receiver.get("city"), receiver.get("district")]
+            rows.append([outcome, s.channel, s.order_id, s.doc.get("status"), order_total(s.doc), region,
+                         [c["path"] for c in s.changes[:8]], rule])
+    if len(rows) == 1 and len(stored) == 1:
+        fields = dict(zip(EVENT_COLUMNS, rows[0]))
+        if fields["rule"] is None:
+            del fields["rule"]
+        log.info("order_intake", source=source, via=via, **fields)
+    elif rows:
+        log.info("orders_intake", source=source, via=via, count=len(rows), columns=list(EVENT_COLUMNS),
+                 orders=rows)
+    return outcomes
 
 
 def _log(outcome: IntakeOutcome, **fields: Any) -> None:
     log.info("order_intake", outcome=outcome.outcome, channel=outcome.channel, order_id=outcome.order_id,
-             order_pk=outcome.order_pk, rule=outcome.rule, message=outcome.message, **fields)
+             **fields)

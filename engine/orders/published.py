@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
+from engine.logs import get_logger
 
 if TYPE_CHECKING:
     from dsl.model import CleaningDecl, MappingDecl
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from engine.services import Services
 
 __all__ = ["CACHE_SIZE", "RESOLVER_EXTRA", "MappingRef", "PublishedRules", "mapping_for", "published_rules"]
+
+log = get_logger(__name__)
 
 CACHE_SIZE = 16
 # Services.extras key of a RegionResolver to clean with (default: engine.orders.regions.default_resolver()).
@@ -61,7 +64,7 @@ class PublishedRules:
 
     mappings: dict[str, tuple[MappingDecl, str, int]]
     cleanings: tuple[CleaningDecl, ...]
-    resolver: Callable[[], RegionResolver]
+    resolver: Callable[[], RegionResolver | None]
     _compiled: dict[str, MappingRef] = field(default_factory=dict)
     _cleaning: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -138,13 +141,20 @@ def _declarations(v: _Version) -> tuple[Any, ...]:
     return found
 
 
-def _default_resolver(services: Services) -> Callable[[], RegionResolver]:
-    def get() -> RegionResolver:
+def _default_resolver(services: Services) -> Callable[[], RegionResolver | None]:
+    """The region resolver cleaning uses: ``services.extras[RESOLVER_EXTRA]`` when given, else
+    the process's default one (None where the region data set is not installed: the region
+    step is then skipped and says so in the log)."""
+
+    def get() -> RegionResolver | None:
         given = services.extras.get(RESOLVER_EXTRA)
         if given is not None:
             return given  # type: ignore[no-any-return]
-        from engine.orders.regions import default_resolver  # type: ignore[import-not-found,unused-ignore]
-
+        try:
+            from engine.orders.regions import default_resolver  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            log.warning("no region resolver: `normalize … to region` steps are skipped")
+            return None
         return default_resolver()  # type: ignore[no-any-return]
 
     return get

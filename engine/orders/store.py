@@ -157,6 +157,30 @@ def _dialect_insert(conn: Connection, table: Any) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
+_statements: dict[tuple[str, str], Any] = {}
+
+
+def _statement(conn: Connection, name: str) -> Any:
+    """The hot statements, built once per dialect (building one costs more than running it)."""
+    key = (conn.dialect.name, name)
+    found = _statements.get(key)
+    if found is None:
+        if name == "claim_orders":
+            found = (_dialect_insert(conn, _ORDERS).on_conflict_do_nothing(index_elements=["channel", "order_id"])
+                     .returning(_ORDERS.c.id, _ORDERS.c.channel, _ORDERS.c.order_id))
+        elif name == "add_payloads":
+            found = (_dialect_insert(conn, _PAYLOADS).on_conflict_do_nothing(index_elements=["order_pk", "digest"])
+                     .returning(_PAYLOADS.c.id, _PAYLOADS.c.order_pk))
+        elif name == "add_lines":
+            found = insert(_LINES)
+        elif name == "add_events":
+            found = insert(_EVENTS)
+        else:
+            raise KeyError(name)
+        _statements[key] = found
+    return found
+
+
 def store_orders(db: Database, items: Sequence[Incoming], *, now: datetime, attempts: int = 5,
                  dry_run: bool = False) -> list[Stored]:
     """Store ``items`` in one transaction; one :class:`Stored` per item, in the given order.
@@ -241,16 +265,14 @@ def _insert_new(conn: Connection, new: list[_Prepared], now: datetime
         cols = _columns(p)
         cols.update(revision=1, stored_at=now, changed_at=now)
         rows.append(cols)
-    stmt = (_dialect_insert(conn, _ORDERS).on_conflict_do_nothing(index_elements=["channel", "order_id"])
-            .returning(_ORDERS.c.id, _ORDERS.c.channel, _ORDERS.c.order_id))
-    ids = {(r.channel, r.order_id): r.id for r in conn.execute(stmt, rows)}
+    ids = {(r.channel, r.order_id): r.id for r in conn.execute(_statement(conn, "claim_orders"), rows)}
     won = [p for p in new if p.key in ids]
     lost = [p for p in new if p.key not in ids]
     if not won:
         return [], lost
     lines = [row for p in won for row in _line_rows(ids[p.key], p.item.order)]
     if lines:
-        conn.execute(insert(_LINES), lines)
+        conn.execute(_statement(conn, "add_lines"), lines)
     payload_ids = _insert_payloads(conn, [(ids[p.key], p) for p in won], now)
     events = []
     created: list[tuple[Stored, _Prepared]] = []
@@ -262,16 +284,14 @@ def _insert_new(conn: Connection, new: list[_Prepared], now: datetime
             detail["dropped"] = {"rule": dropped[0], "by": dropped[1]}
         events.append(_event(pk, 1, "dropped" if dropped else "created", p, payload_ids.get(pk), [], detail, now))
         created.append((Stored("created", pk, p.channel, p.order_id, 1, p.doc, [], dropped), p))
-    conn.execute(insert(_EVENTS), events)
+    conn.execute(_statement(conn, "add_events"), events)
     return created, lost
 
 
 def _insert_payloads(conn: Connection, owners: list[tuple[int, _Prepared]], now: datetime) -> dict[int, int]:
     rows = [{"order_pk": pk, "source": p.item.source, "via": p.item.via, "received_at": now,
              "version_at": p.version, "digest": p.digest, "payload": p.payload} for pk, p in owners]
-    stmt = (_dialect_insert(conn, _PAYLOADS).on_conflict_do_nothing(index_elements=["order_pk", "digest"])
-            .returning(_PAYLOADS.c.id, _PAYLOADS.c.order_pk))
-    got = {r.order_pk: r.id for r in conn.execute(stmt, rows)}
+    got = {r.order_pk: r.id for r in conn.execute(_statement(conn, "add_payloads"), rows)}
     missing = [(pk, p) for pk, p in owners if pk not in got]
     for pk, p in missing:  # the same payload came before (e.g. a re-sent newer version)
         got[pk] = conn.execute(select(_PAYLOADS.c.id).where(_PAYLOADS.c.order_pk == pk,
@@ -299,7 +319,7 @@ def _apply_version(conn: Connection, p: _Prepared, row: Any, now: datetime) -> S
     conn.execute(delete(_LINES).where(_LINES.c.order_pk == row.id))
     lines = _line_rows(row.id, p.item.order)
     if lines:
-        conn.execute(insert(_LINES), lines)
+        conn.execute(_statement(conn, "add_lines"), lines)
     payload_id = _insert_payloads(conn, [(row.id, p)], now)[row.id]
     dropped = p.item.dropped
     detail: dict[str, Any] = {"status": p.doc.get("status"), "updated_at": p.doc.get("updated_at")}
@@ -310,7 +330,7 @@ def _apply_version(conn: Connection, p: _Prepared, row: Any, now: datetime) -> S
     elif stored_dropped and not dropped:
         kind = "undropped"
         detail["undropped"] = {"rule": stored_dropped[0], "by": stored_dropped[1]}
-    conn.execute(insert(_EVENTS), [_event(row.id, revision, kind, p, payload_id, changes, detail, now)])
+    conn.execute(_statement(conn, "add_events"), [_event(row.id, revision, kind, p, payload_id, changes, detail, now)])
     return Stored("updated", row.id, p.channel, p.order_id, revision, p.doc, changes, dropped)
 
 

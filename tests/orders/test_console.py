@@ -15,9 +15,9 @@ from tests.orders.order_factory import order_json
 
 def test_lines_for_each_event_a_person_cares_about() -> None:
     created = {"outcome": "created", "channel": "douyin", "order_id": "6920184736251093581", "total": 31700,
-               "province": "重庆市", "city": "重庆市", "district": "璧山区"}
+               "region": ["重庆市", "重庆市", "璧山区"]}
     assert console_line(created) == "新订单 抖音 6920…3581 ¥317.00 重庆-重庆-璧山区"
-    assert console_line({**created, "province": "浙江省", "city": "杭州市", "district": "临平区", "total": 5}) == \
+    assert console_line({**created, "region": ["浙江省", "杭州市", "临平区"], "total": 5}) == \
         "新订单 抖音 6920…3581 ¥0.05 浙江-杭州-临平区"
     assert console_line({"outcome": "updated", "channel": "taobao", "order_id": "T1", "status": "shipped",
                          "changes": ["status", "updated_at"]}) == "订单更新 淘宝 T1 状态 已发货"
