@@ -92,6 +92,7 @@ def test_bad_bodies_get_a_clear_error_and_change_nothing(client, tokens, service
         (b'{"order_id": "X1", ', 400, "bad_json", "not JSON"),
         (b'{"order_id": NaN}', 400, "bad_json", "NaN is not a JSON number"),
         (b"[1, 2]", 422, "invalid", "must be a JSON object"),
+        (b'{"freight": ' + b"9" * 5000 + b"}", 400, "bad_json", "not JSON"),
         (b"", 400, "bad_request", "empty"),
         (b'{"order_id": "' + b"9" * (10 * 1024 * 1024) + b'"}', 413, "too_large", ""),
     ]
