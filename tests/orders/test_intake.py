@@ -16,7 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.orders.console import attach_console
-from engine.orders.intake import intake_platform_order, intake_platform_orders, retry_parked
+from engine.orders.intake import (
+    intake_platform_order,
+    intake_platform_orders,
+    retry_parked,
+)
 from engine.orders.model import Order, OrderEvent, ParkedPayload
 
 PAYLOADS = Path(__file__).with_name("payloads")
