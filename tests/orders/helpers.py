@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dsl
 from engine.orders.mapping import CompiledMapping, compile_ruleset_mappings
@@ -43,7 +43,7 @@ class TableResolver:
     engine.orders.regions, reads a maintained data set): finds the first district whose name
     (or the platform's district field) matches, and reports what it was asked."""
 
-    TABLE = {
+    TABLE: ClassVar[dict[str, Region]] = {
         "临平区": Region("浙江省", "杭州市", "临平区", "330113", 30.4219, 120.2993),
         "仙桃市": Region("湖北省", "仙桃市", "仙桃市", "429004", 30.3627, 113.4540),
         "璧山区": Region("重庆市", "重庆市", "璧山区", "500120", 29.5920, 106.2273),

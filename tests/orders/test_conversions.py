@@ -11,9 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dsl.conversions import ConversionError, fen, from_shanghai, from_unix, from_unix_ms, yuan
+from dsl.conversions import (
+    ConversionError,
+    fen,
+    from_shanghai,
+    from_unix,
+    from_unix_ms,
+    yuan,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -61,7 +68,7 @@ def test_every_fen_amount_written_in_yuan_reads_back_exactly(amount: int) -> Non
 
 
 def test_fen_takes_whole_numbers_only() -> None:
-    assert fen(31700) == 31700 and fen("1990") == 1990 and fen(Decimal("100")) == 100 and fen(None) is None
+    assert fen(31700) == 31700 and fen("1990") == 1990 and fen(Decimal(100)) == 100 and fen(None) is None
     for bad, message in [("19.9", '"19.9" is not an amount in fen'), (19.5, "19.5 is not an amount in fen"),
                          (False, "false is not an amount in fen"),
                          (10**12, "1000000000000 is too large an amount (more than ¥1,000,000,000)")]:

@@ -17,7 +17,7 @@ import dsl
 from engine.orders.mapping import MappingFailure, compile_mapping
 from tests.orders.helpers import payload, template_line, template_mappings
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MAPPINGS = template_mappings()
 
 
@@ -231,13 +231,13 @@ def test_exact_messages_and_lines_in_a_small_mapping() -> None:
                      "freight": 500, "lines": [{"sku_id": "A", "qty": 2, "unit_price": 150, "amount": 300}],
                      "channel": "douyin"}
     for change, message in [
-        ({"post": "5.00"}, '$.post: "5.00" is not an amount in fen (the mapping should read it with yuan() or '
-                           "fen()) (mapping shop, line 9)"),
-        ({"ct": 1700000000000}, "$.ct: 1700000000000 is not a time in unix seconds between 2000 and 2100 "
-                                "(milliseconds? use from_unix_ms) (mapping shop, line 8)"),
+        ({"post": "5.00"}, ('$.post: "5.00" is not an amount in fen (the mapping should read it with yuan() or '
+                           "fen()) (mapping shop, line 9)")),
+        ({"ct": 1700000000000}, ("$.ct: 1700000000000 is not a time in unix seconds between 2000 and 2100 "
+                                "(milliseconds? use from_unix_ms) (mapping shop, line 8)")),
         ({"items": [{"sku": "A", "n": 1, "p": 1.5}]}, "$.items[0].p: 1.5 is not an amount in fen (mapping shop, line 13)"),
-        ({"items": [{"sku": "A", "n": {"x": 1}, "p": 1}]}, "$.items[0].n: an object is not a quantity "
-                                                           "(mapping shop, line 12)"),
+        ({"items": [{"sku": "A", "n": {"x": 1}, "p": 1}]}, ("$.items[0].n: an object is not a quantity "
+                                                           "(mapping shop, line 12)")),
         ({"id": None}, "$.id: missing (mapping shop, line 6)"),
         ({"id": [1]}, "$.id: a list is not text (mapping shop, line 6)"),
     ]:
