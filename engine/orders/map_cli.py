@@ -69,7 +69,14 @@ def map_command(payload_file: str, more_rules: tuple[str, ...], rules_files: tup
     """Map PAYLOAD.json (a platform order as its detail API returns it) with --mapping and
     clean it with the cleanings of the --rules files."""
     from .mapping import MappingFailure
-    from .preview import RulesInvalid, RulesText, UnknownMapping, order_rules, preview_body, preview_json
+    from .preview import (
+        RulesInvalid,
+        RulesText,
+        UnknownMapping,
+        order_rules,
+        preview_body,
+        preview_json,
+    )
 
     try:
         payload = json.loads(Path(payload_file).read_bytes().decode("utf-8"), parse_float=Decimal)

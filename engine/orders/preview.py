@@ -147,7 +147,7 @@ def order_rules(texts: Iterable[RulesText], *, regions: RegionResolver | None | 
     texts = list(texts)
     resolver = region_resolver() if regions is True else (regions or None)
     cacheable = regions is True or regions is False or regions is None  # not a resolver handed in
-    key = (tuple(t.sha for t in texts), resolver is not None)
+    key = (tuple(f"{t.name}@{t.version}:{t.sha}" for t in texts), resolver is not None)
     if cacheable:
         with _cache_lock:
             cached = _cache.get(key)

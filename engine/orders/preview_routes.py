@@ -23,9 +23,17 @@ from sqlalchemy import select
 from engine.auth.access import allow
 from engine.auth.roles import ALL_STAFF
 from engine.errors import ApiError, NotFound, Unprocessable
+from engine.rulesets.schemas import ErrorBodySchema
 
 from .mapping import MappingFailure
-from .preview import RulesInvalid, RulesText, UnknownMapping, order_rules, preview_body, preview_json
+from .preview import (
+    RulesInvalid,
+    RulesText,
+    UnknownMapping,
+    order_rules,
+    preview_body,
+    preview_json,
+)
 
 __all__ = ["MAX_PREVIEW_BYTES", "blp"]
 
@@ -43,16 +51,6 @@ class PreviewBodySchema(Schema):
                                                  "with offset (UTC), status canonical"})
     dropped = fields.Dict(allow_none=True, metadata={"description": "{cleaning, line, rule} when a drop rule holds"})
     notes = fields.List(fields.Str())
-
-
-class ErrorInfoSchema(Schema):
-    code = fields.Str()
-    message = fields.Str()
-    details = fields.List(fields.Dict())
-
-
-class ErrorBodySchema(Schema):
-    error = fields.Nested(ErrorInfoSchema)
 
 
 def _read_body() -> Any:
