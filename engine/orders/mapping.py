@@ -366,6 +366,7 @@ class _MappingCompiler:
         self.channel = channel
         self.consts: dict[str, Any] = {}
         self.functions: list[str] = []
+        self.blocks = 0
 
     def const(self, value: Any) -> str:
         name = f"K{len(self.consts)}"
@@ -413,7 +414,8 @@ class _MappingCompiler:
 
     def each(self, e: m.Each, outer: _MappingGenerator) -> str:
         """A function per ``each`` block (element → dict), and the call that runs it."""
-        n = len(self.functions)
+        n = self.blocks
+        self.blocks += 1  # numbered before the body is compiled, so an inner block gets its own
         inside = self._inside_of(e)
         tree = self._element_tree(inside)
         body = self.block(e.fields, tree, inside, "x", [])
