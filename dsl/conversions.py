@@ -242,6 +242,28 @@ def present(value: Any) -> bool:
     return value is not None and value != ""
 
 
+def from_iso(value: Any) -> _dt.datetime | None:
+    """ISO 8601 / RFC 3339 (``2024-03-08T22:30:15+08:00``, ``…Z``) → UTC instant; without an
+    offset the time counts as Asia/Shanghai."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, _dt.datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = _dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ConversionError(f"{describe(value)} is not an ISO 8601 time") from None
+    else:
+        raise ConversionError(f"{describe(value)} is not an ISO 8601 time")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=SHANGHAI)
+    instant = parsed.astimezone(_UTC)
+    if not _MIN_INSTANT <= instant < _MAX_INSTANT:
+        raise ConversionError(f"{describe(value)} is not a time between 2000 and 2100")
+    return instant
+
+
 def coalesce(*values: Any) -> Any:
     """The first value that is present: not None and not empty text (``receiver_city`` may be
     ``""`` and the city sit in ``receiver_district``)."""

@@ -103,3 +103,14 @@ def test_unix_seconds_and_milliseconds_are_told_apart() -> None:
         from_unix_ms(1709901000)
     assert str(exc.value) == ("1709901000 is not a time in unix milliseconds between 2000 and 2100 "
                               "(seconds? use from_unix)")
+
+
+def test_iso_times_with_or_without_offset() -> None:
+    from dsl.conversions import from_iso
+
+    assert from_iso("2024-03-08T22:30:15+08:00") == dt.datetime(2024, 3, 8, 14, 30, 15, tzinfo=UTC)
+    assert from_iso("2024-03-08T14:30:15Z") == dt.datetime(2024, 3, 8, 14, 30, 15, tzinfo=UTC)
+    assert from_iso("2024-03-08 22:30:15") == dt.datetime(2024, 3, 8, 14, 30, 15, tzinfo=UTC)  # Shanghai
+    with pytest.raises(ConversionError) as exc:
+        from_iso("March 8")
+    assert str(exc.value) == '"March 8" is not an ISO 8601 time'
