@@ -17,7 +17,7 @@ from . import model as m
 from . import order_model as om
 from .errors import Diagnostic, source_line_at
 
-__all__ = ["ExpressionTyper", "Scope", "check_expression", "suggest", "unit_name", "MAX_EXPR_DEPTH",
+__all__ = ["ExpressionTyper", "Scope", "check_expression", "expression_children", "suggest", "unit_name", "MAX_EXPR_DEPTH",
            "MAX_EXPR_NODES", "ORDER_SCOPE", "PROMOTION_SCOPE", "LINE_SCOPE", "RAW_SCOPE", "RISK_SCOPE",
            "ALERT_SCOPE", "MEASURE_SCOPE", "HOOK_SCOPE", "COLLECTION_FIELDS"]
 
@@ -256,6 +256,8 @@ class ExpressionTyper:
                 self.error(e, "'map' tables are only allowed in mappings", code="context")
             self.infer(e.source, scope)
             values = {ent.value.unit for ent in e.entries}
+            if e.default is not None:
+                values.add(e.default.unit)
             keys: set[object] = set()
             for ent in e.entries:
                 if ent.key.value in keys:
@@ -411,10 +413,14 @@ def _children(node: object) -> list[object]:
     if isinstance(node, m.MapTable):
         return [node.source]
     if isinstance(node, m.Each):
-        return [f.value for f in node.fields]
+        return [f.value for f in node.fields] + ([node.where] if node.where is not None else [])
     if isinstance(node, m.Aggregate):
         return [c for c in (node.of, node.where) if c is not None]
     return []
+
+
+#: the sub-expressions of an expression node (for runners that walk expressions)
+expression_children = _children
 
 
 def check_expression(expr: m.Expr, scope: Scope = PROMOTION_SCOPE,
