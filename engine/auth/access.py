@@ -5,7 +5,7 @@ Callers authenticate with ``Authorization: Bearer <token>`` or, from the builder
 login session (then unsafe methods must carry the CSRF token). No token → 401; a role not
 declared on the route → 403. The check runs from a ``before_request`` hook
 (:func:`enforce_declared_access`), before any other view decorator, and again in the
-``allow`` wrapper.
+``allow`` wrapper. A route that declares nothing is refused (deny by default).
 """
 
 from __future__ import annotations
@@ -76,9 +76,14 @@ def enforce_declared_access() -> None:
     anonymous call gets 401, not a validation error) whatever the decorator order."""
     endpoint = request.endpoint
     view = current_app.view_functions.get(endpoint) if endpoint else None
-    declared = declared_roles(view) if view is not None else None
+    if view is None:
+        return  # no route matched: the 404/405 follows
+    declared = declared_roles(view)
     if isinstance(declared, frozenset):
         check_access(declared)
+    elif declared != PUBLIC:
+        # Deny by default: a route that declares neither roles nor ``public`` is closed.
+        raise Forbidden(f"route {endpoint} declares no access; it is closed", code="undeclared_access")
 
 
 def current_principal() -> Principal:

@@ -2,7 +2,8 @@
 
 Thin entry points: authenticate and authorize (``@allow``), parse the body with the schemas,
 open the transaction, call :mod:`engine.rulesets.service`. Every staff role may read; admin and
-ops may create, edit, check, publish and roll back. Published versions have no update or
+ops may create, edit, check, publish and roll back — ops only versions without hooks, channels
+or sources (see ``publish_guards.PUBLISH_MATRIX``). Published versions have no update or
 delete route: they are immutable.
 """
 
@@ -128,7 +129,8 @@ def check_ruleset(args: dict[str, Any], name: str) -> Any:
 @blp.arguments(PublishSchema())
 @blp.response(201, VersionSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
-@blp.alt_response(409, schema=ErrorBodySchema, description="stale_base, stale_revision, unchanged or version_conflict")
+@blp.alt_response(403, schema=ErrorBodySchema, description="publish_forbidden: the draft declares kinds the role may not publish")
+@blp.alt_response(409, schema=ErrorBodySchema, description="stale_base, stale_revision, unchanged, version_conflict or name_taken")
 @blp.alt_response(422, schema=ErrorBodySchema, description="invalid_ruleset: the draft has problems (details carry line/col or pointer)")
 def publish(args: dict[str, Any], name: str) -> Any:
     """Publish the draft as a new immutable, checksummed version."""
@@ -136,7 +138,7 @@ def publish(args: dict[str, Any], name: str) -> Any:
     with svc.db.transaction(immediate=True) as s:
         return service.publish(
             s, name, base_version=args["base_version"], revision=args["revision"], note=args["note"],
-            actor=_actor(), now=svc.clock.now(),
+            actor=_actor(), now=svc.clock.now(), role=current_principal().role,
         )
 
 
@@ -145,7 +147,8 @@ def publish(args: dict[str, Any], name: str) -> Any:
 @blp.arguments(RollbackSchema())
 @blp.response(201, VersionSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
-@blp.alt_response(409, schema=ErrorBodySchema, description="stale_base or already_latest")
+@blp.alt_response(403, schema=ErrorBodySchema, description="publish_forbidden: the version declares kinds the role may not publish")
+@blp.alt_response(409, schema=ErrorBodySchema, description="stale_base, already_latest or name_taken")
 @blp.alt_response(422, schema=ErrorBodySchema, description="unknown_version")
 def rollback(args: dict[str, Any], name: str) -> Any:
     """Publish an earlier version's content again as a new version; the draft is reset to it."""
@@ -153,7 +156,7 @@ def rollback(args: dict[str, Any], name: str) -> Any:
     with svc.db.transaction(immediate=True) as s:
         return service.rollback(
             s, name, to_version=args["to_version"], base_version=args["base_version"], note=args["note"],
-            actor=_actor(), now=svc.clock.now(),
+            actor=_actor(), now=svc.clock.now(), role=current_principal().role,
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine.api import ErrorBody
 from engine.rulesets.service import NAME_PATTERN
 from engine.rulesets.validation import FORMATS
 
@@ -118,11 +119,4 @@ class AuditSchema(Schema):
     diff = fields.Str(metadata={"description": "unified diff of the content"})
 
 
-class ErrorInfoSchema(Schema):
-    code = fields.Str()
-    message = fields.Str()
-    details = fields.List(fields.Dict())
-
-
-class ErrorBodySchema(Schema):
-    error = fields.Nested(ErrorInfoSchema)
+ErrorBodySchema = ErrorBody  # the API's one error body (engine.api)

@@ -10,6 +10,7 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields
 
+from engine.api.request_guard import body_kind
 from engine.auth.access import allow, current_principal, public
 from engine.auth.roles import ALL_STAFF
 from engine.workflow import metrics, service, webhooks
@@ -102,6 +103,7 @@ def machine_metrics(machine: str) -> Any:
     """Time in each state (tickets that left it, and open ones) and end-to-end processing time."""
     services = _services()
     with services.db.session() as session:
+        registry_of(services).latest(session, machine, request.args.get("ruleset"))  # unknown machine → 404
         return metrics.machine_metrics(session, machine, services.clock.now())
 
 
@@ -128,6 +130,7 @@ def fire_action(payload: dict[str, Any], instance_id: int, action: str) -> dict[
 
 @hooks_blp.route("/<hook>", methods=["POST"])
 @public
+@body_kind("hook")  # raw bytes: the signature is checked before the body is parsed
 def receive_hook(hook: str) -> Any:
     """Inbound webhook: HMAC-SHA256 (or DingTalk callback) checked, stale/replayed refused."""
     result = webhooks.receive(_services(), hook, body=request.get_data(), headers=request.headers,
