@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         ORDERPULSE_BODY_LIMITS=settings.body_limits,
+        PERMANENT_SESSION_LIFETIME=int(settings.session_absolute_seconds),
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",

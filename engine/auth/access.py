@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request, session as flask_session
 
 from engine.auth.roles import STAFF_ROLES
+from engine.auth.sessions import SESSION_KEY, resolve_session
 from engine.auth.users import Principal, principal_for_bearer
 from engine.errors import Forbidden, Unauthorized
 from engine.storage.models import User
@@ -102,12 +103,29 @@ def authenticate() -> Principal | None:
     principal: Principal | None = None
     if header.lower().startswith("bearer "):
         principal = principal_for_bearer(services.db, header[7:].strip())
-    elif "user_id" in flask_session:
+    elif SESSION_KEY in flask_session:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             current_app.extensions["csrf"].protect()
-        with services.db.session() as s:
-            user = s.get(User, flask_session["user_id"])
-            if user is not None and user.active:
-                principal = Principal(user.id, user.username, user.role, "session")
+        user = session_user()
+        if user is not None:
+            principal = Principal(user.id, user.username, user.role, "session")
     g.principal = principal
     return principal
+
+
+def session_user() -> User | None:
+    """The user of the builder session in the request's cookie, when the session still stands
+    (server-side: not signed out, not idle or expired, user not disabled)."""
+    sid = flask_session.get(SESSION_KEY)
+    if not isinstance(sid, str):
+        return None
+    services = current_app.extensions["orderpulse"]
+    settings = services.settings
+    with services.db.transaction() as s:
+        user = resolve_session(s, sid, services.clock.now(), idle_seconds=settings.session_idle_seconds,
+                               absolute_seconds=settings.session_absolute_seconds)
+        if user is not None:
+            s.expunge(user)
+    if user is None:
+        flask_session.clear()
+    return user

@@ -18,32 +18,34 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from engine.api.fields import BoundedInt, Identifier, Text
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
 from engine.inventory.domain import MAX_QTY, InsufficientStock, UnknownSku
 from engine.inventory.service import InventoryService, inventory_for
+from engine.values import MAX_STOCK, identifier_problem, require
 
-# An adjustment moves at most this many units (stock counters are 32-bit integers).
+# An adjustment moves at most this many units; totals are bounded by MAX_STOCK (engine.values).
 MAX_ADJUST = 100_000_000
 
 blp = Blueprint("stock", __name__, url_prefix="/stock", description="Stock: reserve, release, ship, adjust")
 
 
 class LineSchema(Schema):
-    sku_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QTY))
+    sku_id = Identifier(required=True, max_length=64)
+    qty = BoundedInt(required=True, minimum=1, maximum=MAX_QTY)
 
 
 class ReserveSchema(Schema):
-    order_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    lines = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(min=1))
-    channel = fields.String(load_default="", validate=validate.Length(max=32))
-    key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    order_id = Identifier(required=True, max_length=128)
+    lines = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(min=1, max=1000))
+    channel = Text(load_default="", max_length=32)
+    key = Identifier(load_default=None, max_length=200)
 
 
 class ReleaseSchema(Schema):
-    order_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    order_id = Identifier(required=True, max_length=128)
+    key = Identifier(load_default=None, max_length=200)
 
 
 class ShipSchema(ReleaseSchema):
@@ -51,10 +53,11 @@ class ShipSchema(ReleaseSchema):
 
 
 class AdjustSchema(Schema):
-    sku_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    delta = fields.Integer(required=True, strict=True, validate=validate.Range(min=-MAX_ADJUST, max=MAX_ADJUST))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    sku_id = Identifier(required=True, max_length=64)
+    delta = BoundedInt(required=True, minimum=-MAX_ADJUST, maximum=MAX_ADJUST,
+                       metadata={"description": "units in (+) or out (−); never 0", "not": {"enum": [0]}})
+    reason = Text(required=True, min_length=1, max_length=200)
+    key = Identifier(load_default=None, max_length=200)
 
 
 class StockSchema(Schema):
@@ -68,8 +71,8 @@ class StockSchema(Schema):
 
 
 class ChannelRuleSchema(Schema):
-    quota = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
-    buffer = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
+    quota = BoundedInt(load_default=None, allow_none=True, minimum=0, maximum=MAX_STOCK)
+    buffer = BoundedInt(load_default=None, allow_none=True, minimum=0, maximum=MAX_STOCK)
 
 
 class ChannelRuleOutSchema(Schema):
@@ -100,7 +103,10 @@ def _inventory() -> InventoryService:
 
 
 def _key(body: dict[str, Any]) -> str | None:
-    return request.headers.get("Idempotency-Key") or body.get("key")
+    header = request.headers.get("Idempotency-Key")
+    if header:
+        require([("/headers/Idempotency-Key", identifier_problem(header, 200))], "Idempotency-Key")
+    return header or body.get("key")
 
 
 def _actor() -> str:

@@ -1,7 +1,8 @@
 """What must be checked or done when a ruleset version is published or rolled back.
 
 Across rulesets: the names of hooks, channels, machines and sources are unique over all
-published rulesets (a second declaration is refused, naming the ruleset that owns the name),
+published rulesets (a second declaration is refused, naming the ruleset that owns the name;
+only a word-for-word identical channel may be declared again, as templates do),
 and who may publish a version follows the declaration kinds it holds (:data:`PUBLISH_MATRIX`).
 The workflow area refuses a version that removes a state open tickets are in
 (unless the machine maps it with ``migrate OLD to NEW``), and moves mapped tickets after
@@ -86,7 +87,7 @@ def check_unique_names(session: Session, name: str, model: m.Ruleset) -> None:
         if theirs is None:
             continue
         for d in theirs.declarations:
-            if (d.kind, d.name) in mine:
+            if (d.kind, d.name) in mine and not _same_channel(d, mine[(d.kind, d.name)]):
                 taken.append({"path": "/content", "message": f"{d.kind} {d.name} is declared by ruleset {other}",
                               "kind": d.kind, "name": d.name, "ruleset": other})
     if taken:
@@ -98,6 +99,14 @@ def check_unique_names(session: Session, name: str, model: m.Ruleset) -> None:
             code="name_taken",
             details=taken,
         )
+
+
+def _same_channel(theirs: m.Declaration, ours: m.Declaration) -> bool:
+    """Rulesets may each declare the same channel word for word (a template names the groups it
+    notifies): the same type and the same env references send to the same place. Any other
+    second declaration of a name is refused."""
+    return (isinstance(theirs, m.ChannelDecl) and isinstance(ours, m.ChannelDecl) and theirs.type == ours.type
+            and frozenset((s.key, s.value) for s in theirs.settings) == frozenset((s.key, s.value) for s in ours.settings))
 
 
 def before_publish(session: Session, name: str, model: m.Ruleset | None, role: str | None = None) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
+from engine.api.request_guard import body_kind
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
 from engine.rulesets import service
@@ -63,6 +64,7 @@ def list_rulesets() -> Any:
 
 @blp.route("", methods=["POST"])
 @allow(*EDITORS)
+@body_kind("ruleset")  # whole rule files: the larger body limit
 @blp.arguments(RulesetCreateSchema())
 @blp.response(201, DraftSchema)
 @blp.alt_response(409, schema=ErrorBodySchema, description="a ruleset with this name exists")
@@ -98,6 +100,7 @@ def get_draft(name: str) -> Any:
 
 @blp.route("/<name>/draft", methods=["PUT"])
 @allow(*EDITORS)
+@body_kind("ruleset")  # whole rule files: the larger body limit
 @blp.arguments(DraftPutSchema())
 @blp.response(200, DraftSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
@@ -114,6 +117,7 @@ def put_draft(args: dict[str, Any], name: str) -> Any:
 
 @blp.route("/<name>/check", methods=["POST"])
 @allow(*EDITORS)
+@body_kind("ruleset")  # whole rule files: the larger body limit
 @blp.arguments(CheckSchema())
 @blp.response(200, CheckResultSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 from engine.api import ErrorBody
 from engine.rulesets.service import NAME_PATTERN
 from engine.rulesets.validation import FORMATS
+from engine.values import INT32_MAX
 
 _FORMAT = validate.OneOf(FORMATS)
 
@@ -26,7 +27,7 @@ class DraftPutSchema(Schema):
     revision = fields.Int(
         load_default=None,
         strict=True,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=INT32_MAX),
         metadata={"description": "the draft revision this edit is based on; 409 stale_revision when the draft changed since"},
     )
 
@@ -40,21 +41,21 @@ class PublishSchema(Schema):
     base_version = fields.Int(
         load_default=None,
         strict=True,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=INT32_MAX),
         metadata={"description": "latest published version the caller saw (0: none); 409 stale_base when it moved"},
     )
     revision = fields.Int(
         load_default=None,
         strict=True,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=INT32_MAX),
         metadata={"description": "draft revision the caller saw; 409 stale_revision when the draft changed"},
     )
     note = fields.Str(load_default="", validate=validate.Length(max=2000))
 
 
 class RollbackSchema(Schema):
-    to_version = fields.Int(required=True, strict=True, validate=validate.Range(min=1))
-    base_version = fields.Int(load_default=None, strict=True, validate=validate.Range(min=0))
+    to_version = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=INT32_MAX))
+    base_version = fields.Int(load_default=None, strict=True, validate=validate.Range(min=0, max=INT32_MAX))
     note = fields.Str(load_default="", validate=validate.Length(max=2000))
 
 

@@ -13,6 +13,7 @@ from marshmallow import INCLUDE, Schema, fields
 from engine.api.request_guard import body_kind
 from engine.auth.access import allow, current_principal, public
 from engine.auth.roles import ALL_STAFF
+from engine.values import identifier_problem, require
 from engine.workflow import metrics, service, webhooks
 from engine.workflow.diagram import render_svg
 from engine.workflow.registry import registry_of
@@ -124,6 +125,8 @@ def fire_action(payload: dict[str, Any], instance_id: int, action: str) -> dict[
     returns the first answer and changes nothing."""
     who = current_principal()
     key = request.headers.get("Idempotency-Key") or None
+    if key is not None:
+        require([("/headers/Idempotency-Key", identifier_problem(key, 128))], "Idempotency-Key")
     return service.fire_action(_services(), instance_id, action, dict(payload), actor=f"user:{who.username}",
                                role=who.role, via="user", idempotency_key=key)
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from dsl.printer import print_expr
 from engine.errors import ApiError, Conflict, NotFound, Unprocessable
+from engine.values import identifier_problem, money_problem
 from engine.workflow.effects import EffectRows, apply_effects
 from engine.workflow.models import (
     WorkflowDeadline,
@@ -135,6 +136,13 @@ def check_field_types(compiled: CompiledMachine, values: dict[str, Any], *, only
         if not ok:
             want = "integer" if decl.type in _INT_TYPES else ("boolean" if decl.type == "bool" else "string")
             problems.append({"path": f"/{key}", "message": f"{key} is {decl.type}: expected a JSON {want}"})
+            continue
+        # one rule per kind of value (engine.values): money is 0..10^12 fen; the order id is an
+        # identifier that fits its column
+        problem = money_problem(value) if decl.type == "money" else \
+            identifier_problem(value, 128) if key == "order_id" else None
+        if problem is not None:
+            problems.append({"path": f"/{key}", "message": f"{key} {problem}"})
     return problems
 
 

@@ -32,6 +32,7 @@ from dsl import model as m
 from engine.api.request_guard import parse_json_bytes
 from engine.errors import ApiError, Conflict, NotFound, Unauthorized, Unprocessable
 from engine.logs import get_logger
+from engine.redaction import remember_secret
 from engine.workflow.expressions import compile_expression
 from engine.workflow.models import WebhookEvent, WorkflowInstance
 from engine.workflow.registry import registry_of
@@ -70,6 +71,7 @@ def _setting(decl: m.HookDecl, key: str) -> str:
                     # the hook cannot take calls now.
                     log.error("hook_not_configured", hook=decl.name, variable=s.value.var)
                     raise ApiError("this webhook is not available", code="hook_not_configured", status=503)
+                remember_secret(value)
                 return value
             return str(s.value.value)
     return ""
