@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 REDACTED = "***"
 MIN_SECRET_LENGTH = 6
-_SECRET_NAME = re.compile(r"SECRET|TOKEN|KEY|PASSWORD|PASSWD|_URL$|HOOK|CREDENTIAL|_DSN$", re.I)
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|KEY|PASSWORD|PASSWD|_URL$|HOOK|CREDENTIAL|_DSN$", re.IGNORECASE)
 _SENSITIVE_PARAMS = ("key|apikey|api_key|app_key|appkey|app_secret|appsecret|secret|token|access_token|"
                      "accesstoken|sign|signature|password|passwd|pwd|auth|client_secret|sessionkey|session")
 _QUERY_SECRET = re.compile(rf"(?i)([?&;](?:{_SENSITIVE_PARAMS})=)([^&#\s\"'<>]+)")

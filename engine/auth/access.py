@@ -14,7 +14,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, g, request, session as flask_session
+from flask import current_app, g, request
+from flask import session as flask_session
 
 from engine.auth.roles import STAFF_ROLES
 from engine.auth.sessions import SESSION_KEY, resolve_session

@@ -2,7 +2,7 @@
 
 Across rulesets: the names of hooks, channels, machines and sources are unique over all
 published rulesets (a second declaration is refused, naming the ruleset that owns the name;
-only a word-for-word identical channel may be declared again, as templates do),
+only a word-for-word identical hook or channel may be declared again, as templates do),
 and who may publish a version follows the declaration kinds it holds (:data:`PUBLISH_MATRIX`).
 The workflow area refuses a version that removes a state open tickets are in
 (unless the machine maps it with ``migrate OLD to NEW``), and moves mapped tickets after
@@ -27,6 +27,7 @@ from engine.storage.models import Ruleset, RulesetVersion
 # Declarations whose names are global: webhooks and channels are reached by name, machines
 # are opened by name, sources are the shops' connections.
 UNIQUE_KINDS: tuple[str, ...] = ("hook", "channel", "machine", "source")
+SHAREABLE_KINDS: tuple[str, ...] = ("hook", "channel")
 
 # Who may publish (or roll back to) a version holding each kind of declaration. Hooks fire
 # actions without a login, channels and sources hold the addresses secrets go to: 管理员 only.
@@ -87,7 +88,7 @@ def check_unique_names(session: Session, name: str, model: m.Ruleset) -> None:
         if theirs is None:
             continue
         for d in theirs.declarations:
-            if (d.kind, d.name) in mine and not _same_channel(d, mine[(d.kind, d.name)]):
+            if (d.kind, d.name) in mine and not _shared_word_for_word(d, mine[(d.kind, d.name)]):
                 taken.append({"path": "/content", "message": f"{d.kind} {d.name} is declared by ruleset {other}",
                               "kind": d.kind, "name": d.name, "ruleset": other})
     if taken:
@@ -101,12 +102,12 @@ def check_unique_names(session: Session, name: str, model: m.Ruleset) -> None:
         )
 
 
-def _same_channel(theirs: m.Declaration, ours: m.Declaration) -> bool:
-    """Rulesets may each declare the same channel word for word (a template names the groups it
-    notifies): the same type and the same env references send to the same place. Any other
-    second declaration of a name is refused."""
-    return (isinstance(theirs, m.ChannelDecl) and isinstance(ours, m.ChannelDecl) and theirs.type == ours.type
-            and frozenset((s.key, s.value) for s in theirs.settings) == frozenset((s.key, s.value) for s in ours.settings))
+def _shared_word_for_word(theirs: m.Declaration, ours: m.Declaration) -> bool:
+    """A hook or channel may be declared again word for word (the after-sales templates share
+    one DingTalk approval callback and their notification groups): the same type, the same env
+    references and the same bindings reach the same place and fire the same way, whichever
+    ruleset is read. Any other second declaration of a name is refused."""
+    return theirs.kind in SHAREABLE_KINDS and theirs == ours
 
 
 def before_publish(session: Session, name: str, model: m.Ruleset | None, role: str | None = None) -> None:
