@@ -74,16 +74,22 @@ def guard_request() -> None:
     request.max_content_length = limit  # a chunked body is cut off at the limit while read
     length = request.content_length
     if length is not None and length > limit:
-        raise ApiError(f"request body is {length} bytes; this route accepts at most {limit}",
-                       code="body_too_large", status=413,
-                       details=[{"path": "", "message": f"at most {limit} bytes", "limit": limit}])
+        raise _too_large(length, limit)
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str):
             check_text(value, f"path parameter {name}", [name])
     for name, value in request.args.items(multi=True):
         check_text(name, "query parameter name", [name])
         check_text(value, f"query parameter {name}", [name])
-    if kind not in JSON_KINDS or request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if length is None and kind != "form":
+        # no Content-Length (chunked): the stream stops at the limit; a body that reached it
+        # was cut off, so it is refused rather than parsed short
+        body = request.get_data(cache=True)
+        if len(body) >= limit:
+            raise _too_large(None, limit)
+    if kind not in JSON_KINDS:
         return
     body = request.get_data(cache=True)
     if not body:
@@ -92,6 +98,13 @@ def guard_request() -> None:
         raise ApiError(f"send the body as application/json (got {request.mimetype or 'no Content-Type'})",
                        code="unsupported_media_type", status=415)
     parse_json_bytes(body)
+
+
+def _too_large(length: int | None, limit: int) -> ApiError:
+    size = f"{length} bytes" if length is not None else "larger than the limit"
+    return ApiError(f"request body is {size}; this route accepts at most {limit} bytes",
+                    code="body_too_large", status=413,
+                    details=[{"path": "", "message": f"at most {limit} bytes", "limit": limit}])
 
 
 def parse_json_bytes(body: bytes) -> Any:
