@@ -47,6 +47,13 @@ _ERROR_BODY_SCHEMA = {
 }
 
 
+def success(description: str, *, media: str = "application/json", status: int = 200) -> dict[str, Any]:
+    """``@blp.doc(**success(...))`` declares a view's answer when it returns a plain object (or
+    another media type) instead of going through ``@blp.response``."""
+    schema: dict[str, Any] = {"type": "object"} if media == "application/json" else {"type": "string"}
+    return {"responses": {str(status): {"description": description, "content": {media: {"schema": schema}}}}}
+
+
 def openapi_path(rule: str) -> str:
     """``/api/v1/instances/<int:instance_id>`` → ``/api/v1/instances/{instance_id}``."""
     return _RULE_PARAM.sub(lambda m: "{" + m.group(1) + "}", rule)
@@ -85,6 +92,9 @@ def complete_document(doc: dict[str, Any], app: Flask) -> dict[str, Any]:
                 statuses += [401, 403]
             responses = operation.setdefault("responses", {})
             responses.pop("default", None)
+            for status, response in responses.items():
+                if int(status) >= 400 and "content" not in response:
+                    response["content"] = {"application/json": {"schema": ERROR_REF}}
             for status in sorted(statuses):
                 responses.setdefault(str(status), {
                     "description": _DESCRIPTIONS[status],

@@ -10,6 +10,7 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields
 
+from engine.api.openapi import success
 from engine.api.request_guard import body_kind
 from engine.auth.access import allow, current_principal, public
 from engine.auth.roles import ALL_STAFF
@@ -90,6 +91,7 @@ def create_instance(body: dict[str, Any], machine: str) -> dict[str, Any]:
 
 @machines_blp.route("/<machine>/diagram.svg", methods=["GET"])
 @allow(*ALL_STAFF)
+@machines_blp.doc(**success("the state diagram", media="image/svg+xml"))
 def machine_diagram(machine: str) -> Response:
     """The state diagram of MACHINE (current published version) as SVG."""
     services = _services()
@@ -100,6 +102,7 @@ def machine_diagram(machine: str) -> Response:
 
 @machines_blp.route("/<machine>/metrics", methods=["GET"])
 @allow(*ALL_STAFF)
+@machines_blp.doc(**success("time in each state and processing time"))
 def machine_metrics(machine: str) -> Any:
     """Time in each state (tickets that left it, and open ones) and end-to-end processing time."""
     services = _services()
@@ -134,6 +137,7 @@ def fire_action(payload: dict[str, Any], instance_id: int, action: str) -> dict[
 @hooks_blp.route("/<hook>", methods=["POST"])
 @public
 @body_kind("hook")  # raw bytes: the signature is checked before the body is parsed
+@hooks_blp.doc(**success("the event was taken (or, for DingTalk, the encrypted reply)"))
 def receive_hook(hook: str) -> Any:
     """Inbound webhook: HMAC-SHA256 (or DingTalk callback) checked, stale/replayed refused."""
     result = webhooks.receive(_services(), hook, body=request.get_data(), headers=request.headers,
