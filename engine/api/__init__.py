@@ -113,6 +113,8 @@ def init_api(app: Flask) -> OrderPulseApi:
         },
     )
 
+    app.extensions["orderpulse_api"] = api
+
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError) -> Any:
         response = jsonify(err.body())

@@ -78,9 +78,14 @@ def guard_request() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str):
             check_text(value, f"path parameter {name}", [name])
+    declared = declared_query(request.url_rule.rule if request.url_rule else None, request.method)
     for name, value in request.args.items(multi=True):
         check_text(name, "query parameter name", [name])
         check_text(value, f"query parameter {name}", [name])
+        if declared is not None and name not in declared:
+            raise Unprocessable(f"unknown query parameter {name[:40]!r}; this route takes: "
+                                f"{', '.join(sorted(declared)) or 'none'}", code="unknown_parameter",
+                                details=[{"path": json_pointer([name]), "message": "unknown query parameter"}])
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if length is None and kind != "form":
@@ -105,6 +110,29 @@ def _too_large(length: int | None, limit: int) -> ApiError:
     return ApiError(f"request body is {size}; this route accepts at most {limit} bytes",
                     code="body_too_large", status=413,
                     details=[{"path": "", "message": f"at most {limit} bytes", "limit": limit}])
+
+
+def declared_query(rule: str | None, method: str) -> frozenset[str] | None:
+    """The query parameters the API document declares for a route (None: not an API route in
+    the document, nothing is refused). Built once per app from the document, so a route's
+    ``@blp.arguments(..., location="query")`` is both what it documents and what it accepts."""
+    if rule is None:
+        return None
+    cache: dict[tuple[str, str], frozenset[str]] | None = current_app.extensions.get("orderpulse_query_names")
+    if cache is None:
+        cache = {}
+        api = current_app.extensions.get("orderpulse_api")
+        doc = api.spec.to_dict() if api is not None else {}
+        for path, item in doc.get("paths", {}).items():
+            shared = {p["name"] for p in item.get("parameters", []) if p.get("in") == "query"}
+            for verb, operation in item.items():
+                if isinstance(operation, dict) and verb in ("get", "put", "post", "patch", "delete"):
+                    names = shared | {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+                    cache[(path, verb)] = frozenset(names)
+        current_app.extensions["orderpulse_query_names"] = cache
+    from engine.api.openapi import openapi_path
+
+    return cache.get((openapi_path(rule), method.lower()))
 
 
 def parse_json_bytes(body: bytes) -> Any:

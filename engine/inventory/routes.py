@@ -126,7 +126,8 @@ def get_stock(sku_id: str) -> Any:
 @blp.route("/reserve", methods=["POST"])
 @blp.arguments(ReserveSchema())
 @blp.response(200)
-@blp.alt_response(409, description="insufficient_stock: details name each short SKU")
+@blp.alt_response(409, description="insufficient_stock: details name each short SKU; or the order is reserved "
+                                   "under another key")
 @allow("admin", "ops", "warehouse")
 def reserve(body: dict[str, Any]) -> Any:
     try:
@@ -141,6 +142,8 @@ def reserve(body: dict[str, Any]) -> Any:
 @blp.route("/release", methods=["POST"])
 @blp.arguments(ReleaseSchema())
 @blp.response(200)
+@blp.alt_response(404, description="no reservation for the order")
+@blp.alt_response(409, description="the reservation cannot be released now")
 @allow("admin", "ops", "warehouse", "cs", "cs_lead")
 def release(body: dict[str, Any]) -> Any:
     return _inventory().release(body["order_id"], key=_key(body), actor=_actor()).to_json()
@@ -149,6 +152,8 @@ def release(body: dict[str, Any]) -> Any:
 @blp.route("/ship", methods=["POST"])
 @blp.arguments(ShipSchema())
 @blp.response(200)
+@blp.alt_response(404, description="no reservation for the order")
+@blp.alt_response(409, description="more shipped than reserved, or the reservation is closed")
 @allow("admin", "ops", "warehouse")
 def ship(body: dict[str, Any]) -> Any:
     return _inventory().ship(body["order_id"], body["lines"], key=_key(body), actor=_actor()).to_json()
@@ -157,6 +162,7 @@ def ship(body: dict[str, Any]) -> Any:
 @blp.route("/adjust", methods=["POST"])
 @blp.arguments(AdjustSchema())
 @blp.response(200)
+@blp.alt_response(409, description="adjust_below_reserved: the total would fall below what is reserved")
 @allow("admin", "warehouse")
 def adjust(body: dict[str, Any]) -> Any:
     return _inventory().adjust(body["sku_id"], body["delta"], body["reason"], key=_key(body),
