@@ -127,3 +127,14 @@ def test_redaction_of_secret_looking_url_parts_and_tokens() -> None:
 ])
 def test_log_masking_of_full_width_and_dotted_phones(raw, masked) -> None:
     assert mask_text(raw) == masked
+
+
+def test_the_wms_path_goes_before_the_query_string(echo) -> None:
+    from connectors import wms
+    from connectors.outbound import join_path
+
+    assert join_path("https://wms.example.com/api?key=K1", "outbound") == "https://wms.example.com/api/outbound?key=K1"
+    with pytest.raises(ConnectorError) as failed:
+        wms.call(f"{echo}/wms?key=wms-key-path-test", "outbound", {"order_id": "TB1"}, request_id="d-1")
+    echoed = str(failed.value)
+    assert "/wms/outbound?key=***" in echoed and "wms-key-path-test" not in echoed
