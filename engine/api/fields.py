@@ -7,6 +7,7 @@ server enforces. Use them in every new schema instead of bare ``fields.String``/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
@@ -31,8 +32,9 @@ class Identifier(fields.String):
 
     def __init__(self, *, max_length: int = IDENTIFIER_MAX, **kwargs: Any) -> None:
         self.max_length = max_length
-        extra = [validate.Length(min=1, max=max_length), validate.Regexp(IDENTIFIER_PATTERN),
-                 lambda value: _raise_problem(identifier_problem(value, max_length))]
+        extra: list[Callable[[Any], Any]] = [
+            validate.Length(min=1, max=max_length), validate.Regexp(IDENTIFIER_PATTERN),
+            lambda value: _raise_problem(identifier_problem(value, max_length))]
         given = kwargs.pop("validate", None)
         if given is not None:
             extra += list(given) if isinstance(given, (list, tuple)) else [given]

@@ -89,7 +89,7 @@ def enforce_declared_access() -> None:
 
 
 def current_principal() -> Principal:
-    principal = g.get("principal")
+    principal: Principal | None = g.get("principal")
     if principal is None:
         raise Unauthorized("not authenticated")
     return principal
@@ -98,7 +98,8 @@ def current_principal() -> Principal:
 def authenticate() -> Principal | None:
     """Resolve the caller from a bearer token or the builder session (CSRF-checked)."""
     if "principal" in g:
-        return g.principal
+        known: Principal | None = g.principal
+        return known
     services = current_app.extensions["orderpulse"]
     header = request.headers.get("Authorization", "")
     principal: Principal | None = None

@@ -15,9 +15,10 @@ _FORMAT = validate.OneOf(FORMATS)
 
 
 class RulesetCreateSchema(Schema):
-    name = fields.Str(required=True, validate=[
-        validate.Regexp(NAME_PATTERN, error="use letters, digits, '_', '-' or '.' (at most 128)"),
-        validate.Regexp(r"^\w[\w.\-]{0,127}$")])  # the same rule, anchored as JSON Schema reads a pattern
+    # NAME_PATTERN anchored as JSON Schema reads a pattern; the service refuses a trailing newline too
+    name = fields.Str(required=True, validate=validate.Regexp(
+        "^" + NAME_PATTERN.pattern.removesuffix("\\Z") + "$",
+        error="use letters, digits, '_', '-' or '.' (at most 128)"))
     title = fields.Str(load_default="", validate=validate.Length(max=256))
     content = fields.Str(load_default="", metadata={"description": "initial draft content"})
     format = fields.Str(load_default="dsl", validate=_FORMAT)

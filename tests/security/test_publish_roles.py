@@ -10,7 +10,14 @@ from sqlalchemy import func, select
 from engine.storage.models import Ruleset, RulesetVersion
 from engine.workflow.models import FinanceVoucher
 from tests.conftest import auth
-from tests.workflow.helpers import DINGTALK_AES_KEY, DINGTALK_TOKEN, dingtalk_sender, fire, post_dingtalk, publish_template
+from tests.workflow.helpers import (
+    DINGTALK_AES_KEY,
+    DINGTALK_TOKEN,
+    dingtalk_sender,
+    fire,
+    post_dingtalk,
+    publish_template,
+)
 
 DECLARATIONS = {
     "hook": 'hook carrier signed {\n    secret env TEST_CARRIER_SECRET\n    ticket = payload.ticket_id\n}\n',
@@ -114,8 +121,8 @@ def test_a_machine_name_is_unique_and_the_refusal_names_its_owner(client, tokens
 def test_the_oldest_ruleset_keeps_a_name_duplicated_before_the_rule(client, services, tokens, clock) -> None:
     """Rulesets published before names were unique may share a hook: the ruleset that was
     created first is the one read, whatever the other's name sorts as."""
-    from engine.rulesets import service as rulesets
     from engine.rulesets import publish_guards
+    from engine.rulesets import service as rulesets
     from engine.workflow.registry import registry_of
 
     first = 'hook zz signed {\n    secret env FIRST_SECRET\n    ticket = payload.ticket_id\n}\n'
