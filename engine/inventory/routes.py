@@ -21,6 +21,7 @@ from marshmallow import Schema, fields, validate
 from engine.api.fields import BoundedInt, Identifier, Text
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
+from engine.inventory.channels import CHANNELS
 from engine.inventory.domain import MAX_QTY, InsufficientStock, UnknownSku
 from engine.inventory.service import InventoryService, inventory_for
 from engine.values import MAX_STOCK, identifier_problem, require
@@ -177,6 +178,8 @@ def get_channels(sku_id: str) -> Any:
 
 
 @blp.route("/<string:sku_id>/channels/<string:channel>", methods=["PUT"])
+@blp.doc(parameters=[{"in": "path", "name": "channel", "required": True,
+                      "schema": {"type": "string", "enum": list(CHANNELS)}}])
 @blp.arguments(ChannelRuleSchema())
 @blp.response(200, ChannelRuleOutSchema)
 @allow("admin", "ops")
