@@ -8,11 +8,12 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from flask_limiter import Limiter
 from flask_wtf.csrf import generate_csrf
 
-from engine.auth.access import public
+from engine.auth.access import public, session_user
 from engine.auth.roles import role_label
+from engine.auth.sessions import SESSION_KEY, end_session, start_session
 from engine.auth.users import check_password
 from engine.logs import get_logger
-from engine.storage.models import User
+from engine.redaction import mask_secret
 
 bp = Blueprint("builder", __name__, template_folder="templates")
 log = get_logger(__name__)
@@ -30,15 +31,18 @@ def login_submit() -> Any:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     services = current_app.extensions["orderpulse"]
-    with services.db.session() as s:
+    with services.db.transaction() as s:
         user = check_password(s, username, password)
-    if user is None:
-        log.warning("login_failed", username=username, remote=request.remote_addr)
+        sid = start_session(s, user, services.clock.now()) if user is not None else None
+    if sid is None:
+        # what was typed may be a password or a token typed in the wrong field: log it masked
+        log.warning("login_failed", username=mask_secret(username), remote=request.remote_addr)
         html = render_template("login.html", error="用户名或密码错误", csrf_token=generate_csrf())
         return html, 401
     session.clear()
-    session["user_id"] = user.id
-    log.info("login_ok", username=username)
+    session.permanent = True  # the cookie expires with the session's absolute lifetime
+    session[SESSION_KEY] = sid
+    log.info("login_ok", username=username)  # a known account's name, not a typed secret
     return redirect(url_for("builder.home"))
 
 
@@ -46,6 +50,11 @@ def login_submit() -> Any:
 @public
 def logout() -> Any:
     current_app.extensions["csrf"].protect()
+    sid = session.get(SESSION_KEY)
+    if isinstance(sid, str):
+        services = current_app.extensions["orderpulse"]
+        with services.db.transaction() as s:
+            end_session(s, sid, services.clock.now())
     session.clear()
     return redirect(url_for("builder.login_form"))
 
@@ -53,14 +62,8 @@ def logout() -> Any:
 @bp.get("/")
 @public
 def home() -> Any:
-    user_id = session.get("user_id")
-    if user_id is None:
-        return redirect(url_for("builder.login_form"))
-    services = current_app.extensions["orderpulse"]
-    with services.db.session() as s:
-        user = s.get(User, user_id)
+    user = session_user()
     if user is None:
-        session.clear()
         return redirect(url_for("builder.login_form"))
     return render_template(
         "home.html", user=user, role_label=role_label(user.role), csrf_token=generate_csrf()

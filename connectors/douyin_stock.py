@@ -41,12 +41,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from connectors.outbound import ConnectorError
-from connectors.platform_stock import ListedSku, ListedStockConnector, paged
+from connectors.platform_stock import ListedSku, ListedStockConnector, paged, sdk_json
 
 PLATFORM = "Doudian"
 CHANNEL = "douyin"
@@ -57,8 +56,8 @@ RETRYABLE_CODES = {10001, 20000, 20001, 60000}
 
 
 def param_json(params: Mapping[str, Any]) -> str:
-    """The business parameters exactly as signed and sent."""
-    return json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The business parameters exactly as signed and sent (keys sorted, whole floats as ``12``)."""
+    return sdk_json(params, sort_keys=True)
 
 
 def sign(app_key: str, app_secret: str, method: str, params_json: str, timestamp: str | int,

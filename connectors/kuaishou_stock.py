@@ -52,12 +52,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from connectors.outbound import ConnectorError, MissingSetting
-from connectors.platform_stock import ListedSku, ListedStockConnector, paged
+from connectors.platform_stock import ListedSku, ListedStockConnector, paged, sdk_json
 
 PLATFORM = "Kuaishou"
 CHANNEL = "kuaishou"
@@ -145,7 +144,7 @@ class KuaishouStockConnector(ListedStockConnector):
 
     def signed_params(self, method: str, param: Mapping[str, Any]) -> dict[str, str]:
         params = {"appkey": self.app_key, "method": method, "version": "1", "access_token": str(self.access_token),
-                  "param": json.dumps(param, ensure_ascii=False, separators=(",", ":")),
+                  "param": sdk_json(param),
                   "timestamp": str(int(self.clock() * 1000)), "signMethod": self.sign_method}
         params["sign"] = sign(params, self.app_secret, self.sign_method)
         return params

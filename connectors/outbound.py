@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from engine import redaction
+
 DEFAULT_TIMEOUT = 5.0
 MAX_ANSWER_CHARS = 300
 
@@ -64,12 +66,22 @@ def resolve(platform: str, payload: Mapping[str, Any], key: str, *, required: bo
                 raise MissingSetting(
                     platform, f"environment variable {var} (setting '{key}' of channel {channel!r}) is not set")
             return None
+        redaction.remember_secret(value)  # whatever a setting holds never reaches a log or an error
         return value
     if raw is None or raw == "":
         if required:
             raise MissingSetting(platform, f"setting '{key}' of channel {channel!r} is empty")
         return None
+    redaction.remember_secret(str(raw))
     return str(raw)
+
+
+def join_path(url: str, segment: str) -> str:
+    """``url`` with ``/segment`` appended to its path, before any query string
+    (``https://wms/api?key=K`` + ``outbound`` → ``https://wms/api/outbound?key=K``)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/" + segment.lstrip("/"),
+                       parts.query, parts.fragment))
 
 
 def base_url(platform: str, payload: Mapping[str, Any], env_var: str, default: str) -> str:
@@ -97,13 +109,16 @@ def truncate_utf8(text: str, max_bytes: int, marker: str = "…") -> str:
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` scrubbed by the one redaction step (engine.redaction), with ``secrets`` (and
+    their URL-quoted forms) scrubbed too."""
+    extra: list[str] = []
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            extra.append(secret)
             quoted = requests.utils.quote(secret, safe="")
             if quoted != secret:
-                text = text.replace(quoted, "***")
-    return text
+                extra.append(quoted)
+    return redaction.redact(text, extra)
 
 
 def post_json(

@@ -35,7 +35,6 @@ Credentials for :func:`build`: ``app_key`` (the client_id), ``app_secret`` (clie
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -45,6 +44,7 @@ from connectors.platform_stock import (
     ListedSku,
     ListedStockConnector,
     paged,
+    sdk_value,
 )
 
 PLATFORM = "PDD"
@@ -62,10 +62,8 @@ def sign(params: Mapping[str, Any], client_secret: str) -> str:
 
 
 def form_value(value: Any) -> str:
-    """Objects and lists travel JSON-encoded (and are signed that way)."""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
+    """Objects and lists travel JSON-encoded (and are signed that way); booleans as ``true``."""
+    return sdk_value(value) or ""
 
 
 class PddStockConnector(ListedStockConnector):

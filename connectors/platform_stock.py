@@ -20,6 +20,7 @@ This module knows no platform's signing, paths or JSON shapes: those live in
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -43,6 +44,39 @@ log = get_logger(__name__)
 MAX_LISTING_PAGES = 1000
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def sdk_normal(value: Any) -> Any:
+    """``value`` with whole floats as integers (``12.0`` → ``12``), at any depth: the platforms'
+    SDKs write them without decimals and the platforms refuse extra ones."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: sdk_normal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [sdk_normal(v) for v in value]
+    return value
+
+
+def sdk_json(value: Any, *, sort_keys: bool = False) -> str:
+    """Compact JSON as the official SDKs write it (``true``, ``12`` for 12.0, UTF-8 text)."""
+    return json.dumps(sdk_normal(value), ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
+
+
+def sdk_value(value: Any, *, drop_blank: bool = False) -> str | None:
+    """One form parameter as the official SDKs send (and sign) it: booleans ``true``/``false``,
+    whole floats without ``.0``, objects and lists as compact JSON; None → left out, and with
+    ``drop_blank`` an empty or whitespace-only text too (the Java TOP SDK's ``areNotEmpty``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list, tuple)):
+        return sdk_json(value)
+    text = str(sdk_normal(value))
+    if drop_blank and not text.strip():
+        return None
+    return text
 
 
 def base_url_variable(channel: str) -> str:

@@ -49,6 +49,7 @@ from connectors.platform_stock import (
     ListedSku,
     ListedStockConnector,
     paged,
+    sdk_value,
 )
 
 PLATFORM = "Taobao"
@@ -61,8 +62,10 @@ RETRYABLE_CODES = {7, 10}
 
 
 def sign(params: Mapping[str, Any], secret: str, sign_method: str = "md5") -> str:
-    """TOP's signature of ``params`` (everything but ``sign``; empty values are left out)."""
-    text = "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign" and params[k] not in (None, ""))
+    """TOP's signature of ``params`` (everything but ``sign``; empty and whitespace-only values
+    are left out, as the Java TOP SDK leaves them out of the request)."""
+    text = "".join(f"{k}{params[k]}" for k in sorted(params)
+                   if k != "sign" and params[k] is not None and str(params[k]).strip())
     if sign_method == "md5":
         digest = hashlib.md5((secret + text + secret).encode("utf-8")).hexdigest()
     elif sign_method == "hmac":
@@ -91,7 +94,7 @@ class TaobaoStockConnector(ListedStockConnector):
         params: dict[str, str] = {
             "method": method, "app_key": self.app_key, "session": str(self.access_token),
             "timestamp": top_timestamp(self.clock()), "format": "json", "v": "2.0", "sign_method": "md5",
-            **{k: str(v) for k, v in business.items() if v is not None},
+            **{k: text for k, v in business.items() if (text := sdk_value(v, drop_blank=True)) is not None},
         }
         params["sign"] = sign(params, self.app_secret)
         answer = self.post(self.base_url + ROUTER_PATH, data=params, headers=FORM_HEADERS)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from connectors.outbound import ConnectorError, post_idempotent, resolve
+from connectors.outbound import ConnectorError, join_path, post_idempotent, resolve
 from engine.logs import get_logger
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ OPERATIONS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {"outbo
 def call(url: str, operation: str, body: dict[str, Any], *, request_id: str,
          token: str | None = None) -> dict[str, Any]:
     """POST one operation; return the WMS answer, or raise :class:`ConnectorError`."""
-    answer = post_idempotent(PLATFORM, f"{url.rstrip('/')}/{operation}", body, request_id=request_id, token=token)
+    answer = post_idempotent(PLATFORM, join_path(url, operation), body, request_id=request_id, token=token)
     if answer.get("code") != 0:
         raise ConnectorError(PLATFORM, f"{operation}: code {answer.get('code')}: {answer.get('message', '')}",
                              code=answer.get("code"))

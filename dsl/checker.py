@@ -248,12 +248,23 @@ class _Checker(MachineChecks):
                                       f"{suggest(d.type, om.HOOK_TYPES)}", code="unknown-name")
         for b in d.bindings:
             self.expression(b.value, HOOK_SCOPE)
+        self._settings_from_env(d.settings, f"hook {d.name}")
 
     def _check_channel(self, d: m.ChannelDecl) -> None:
         if d.type not in om.CHANNEL_TYPES:
             self.error(d.loc("type"),
                        f"unknown channel type '{d.type}'{suggest(d.type, om.CHANNEL_TYPES)}",
                        code="unknown-name")
+        self._settings_from_env(d.settings, f"channel {d.name}")
+
+    def _settings_from_env(self, settings: tuple[m.Setting, ...], owner: str) -> None:
+        """Settings of hooks and channels are keys, tokens and addresses with keys in them:
+        secrets live in the environment, never in a rule file (which every editor reads)."""
+        for setting in settings:
+            if not isinstance(setting.value, m.EnvRef):
+                self.error(setting.value, f"{owner}: '{setting.key}' must be an env reference "
+                                          f"(`{setting.key} env VARIABLE`); a literal secret in a rule "
+                                          f"file is readable by every editor", code="literal-secret")
 
     def _check_alert(self, d: m.AlertDecl) -> None:
         if d.measure.period not in ("hour", "day", "week", "month"):

@@ -9,9 +9,11 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.api import API_PREFIX, init_api
 from engine.auth.access import enforce_declared_access, public
+from engine.api.request_guard import BoundedIntegerConverter, guard_request
 from engine.auth.sessions import CookieSessions
 from engine.config import Settings
 from engine.services import Services
@@ -21,13 +23,21 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if services is None:
         services = Services.build(settings or Settings.from_env())
     settings = services.settings
-    app = Flask("orderpulse", template_folder=None)
+    # No static folder: the builder serves only its packaged assets (from its own blueprint).
+    app = Flask("orderpulse", template_folder=None, static_folder=None)
+    app.url_map.converters["int"] = BoundedIntegerConverter  # ids beyond 64 bits → 422
+    if settings.proxy_fix:
+        # Behind a reverse proxy that terminates https: trust one hop of X-Forwarded-For/-Proto/
+        # -Host, so request.is_secure (and so the session cookie's Secure flag) is right.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
         JSON_AS_ASCII=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        ORDERPULSE_BODY_LIMITS=settings.body_limits,
+        PERMANENT_SESSION_LIFETIME=int(settings.session_absolute_seconds),
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
@@ -44,6 +54,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     _scope_limiter_to_builder(app, limiter)
     app.extensions["orderpulse_limiter"] = limiter
     app.before_request(enforce_declared_access)  # access is checked before body parsing
+    app.before_request(guard_request)  # then size, type and syntax of the body, for every route
 
     api = init_api(app)
     _register_blueprints(app, api, limiter)

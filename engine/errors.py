@@ -62,7 +62,10 @@ class Forbidden(ApiError):
 
 
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or []}}
+    """The API's error body; the message passes the one redaction step (engine.redaction)."""
+    from engine.redaction import redact
+
+    return {"error": {"code": code, "message": redact(message), "details": details or []}}
 
 
 def json_pointer(path: list[str | int] | tuple[str | int, ...]) -> str:

@@ -1,7 +1,8 @@
 """Structured logging (structlog, JSON lines) with personal data masked by default.
 
 Every event, from our code or from a library through the standard ``logging`` module,
-passes through :func:`mask_processor` before it is written.
+passes through :func:`mask_processor` before it is written: personal data masked
+(engine.masking) and secrets scrubbed (engine.redaction).
 """
 
 from __future__ import annotations
@@ -14,13 +15,25 @@ from typing import Any
 import structlog
 
 from engine.masking import mask_data, mask_text
+from engine.redaction import redact
 
 
 def mask_processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
-    masked = mask_data(event_dict)
+    masked = _redact_all(mask_data(event_dict))
     if isinstance(masked.get("event"), str):
         masked["event"] = mask_text(masked["event"])
     return masked
+
+
+def _redact_all(value: Any) -> Any:
+    """Every string of an event (exception texts included) through the one redaction step."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_all(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_all(v) for v in value]
+    return value
 
 
 def configure_logging(level: int = logging.INFO, stream: Any = None) -> None:

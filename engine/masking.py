@@ -9,7 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+# Digits may be ASCII or full-width (１３８…); groups may be split by '-', '.', spaces or their
+# full-width forms (138.1234.5678, １３８－１２３４－５６７８).
+_D = "[0-9\uff10-\uff19]"
+_SEP = "[-. \u3000\uff0d\uff0e]?"
+_PHONE = re.compile(rf"(?<![0-9\uff10-\uff19])(?:[+\uff0b]?[8\uff18][6\uff16]{_SEP})?"
+                    rf"([1\uff11][3-9\uff13-\uff19]{_D}){_SEP}({_D}{{4}}){_SEP}({_D}{{4}})(?![0-9\uff10-\uff19])")
 _REGION = (r"(?:[\u4e00-\u9fa5]{2,8}?(?:省|自治区|特别行政区))?(?:[\u4e00-\u9fa5]{2,8}?(?:市|自治州|地区|盟))?"
            r"[\u4e00-\u9fa5]{1,8}?(?:区|县|市|旗)")
 _ADDRESS = re.compile(rf"({_REGION})([^\s,，;；\"'\]\}}]{{2,}})")

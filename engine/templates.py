@@ -23,6 +23,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.api.openapi import success
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
 from engine.errors import ApiError, NotFound, Unprocessable
@@ -117,6 +118,7 @@ def list_templates() -> list[dict[str, Any]]:
 
 @blp.route("/<name>", methods=["GET"])
 @allow(*ALL_STAFF)
+@blp.doc(**success("the template's summary with its content"))
 def read_template(name: str) -> Any:
     """One template with its content (DSL text, or the data list as JSON)."""
     template = find_template(name)

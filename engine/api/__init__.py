@@ -4,10 +4,12 @@ from the routes, and the JSON error shape for every failure.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask, jsonify
 from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import ApiError, error_body, json_pointer
@@ -46,13 +48,39 @@ def _validation_details(messages: Any, path: list[str | int] | None = None) -> l
     return out
 
 
+class ErrorInfo(Schema):
+    code = fields.Str(required=True)
+    message = fields.Str(required=True)
+    details = fields.List(fields.Dict(), required=True)
+
+
+class ErrorBody(Schema):
+    """The one error body of the API: ``{"error": {"code", "message", "details": [...]}}``."""
+
+    error = fields.Nested(ErrorInfo, required=True)
+
+
 class OrderPulseApi(Api):
-    """flask-smorest Api whose errors use the contract's JSON shape."""
+    """flask-smorest Api whose errors use the contract's JSON shape. The document declares
+    that shape (``ErrorBody``) for every error response and has no ``default`` catch-all."""
+
+    ERROR_SCHEMA = ErrorBody
+    DEFAULT_ERROR_RESPONSE_NAME = None  # type: ignore[assignment]
+
+    def _openapi_json(self) -> Any:
+        """The document, completed with what every route inherits (engine.api.openapi)."""
+        from engine.api.openapi import complete_document
+
+        cached = self._app.extensions.get("orderpulse_openapi")
+        if cached is None:
+            doc = complete_document(self.spec.to_dict(), self._app)
+            cached = self._app.extensions["orderpulse_openapi"] = json.dumps(doc, ensure_ascii=False)
+        return self._app.response_class(cached, mimetype="application/json")
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         status = error.code or 500
         data = getattr(error, "data", None) or {}
-        details = _validation_details(data["messages"]) if "messages" in data else []
+        details = _validation_details(data["messages"]) if "messages" in data else list(getattr(error, "details", []))
         message = error.description or error.name
         if status == 422 and details:
             message = "request body is invalid: " + "; ".join(
@@ -84,6 +112,8 @@ def init_api(app: Flask) -> OrderPulseApi:
             "security": [{"bearerAuth": []}],
         },
     )
+
+    app.extensions["orderpulse_api"] = api
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError) -> Any:

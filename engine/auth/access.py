@@ -5,7 +5,7 @@ Callers authenticate with ``Authorization: Bearer <token>`` or, from the builder
 login session (then unsafe methods must carry the CSRF token). No token → 401; a role not
 declared on the route → 403. The check runs from a ``before_request`` hook
 (:func:`enforce_declared_access`), before any other view decorator, and again in the
-``allow`` wrapper.
+``allow`` wrapper. A route that declares nothing is refused (deny by default).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from flask import current_app, g, request
 from flask import session as flask_session
 
 from engine.auth.roles import STAFF_ROLES
+from engine.auth.sessions import SESSION_KEY, resolve_session
 from engine.auth.users import Principal, principal_for_bearer
 from engine.errors import Forbidden, Unauthorized
 from engine.storage.models import User
@@ -77,13 +78,18 @@ def enforce_declared_access() -> None:
     anonymous call gets 401, not a validation error) whatever the decorator order."""
     endpoint = request.endpoint
     view = current_app.view_functions.get(endpoint) if endpoint else None
-    declared = declared_roles(view) if view is not None else None
+    if view is None:
+        return  # no route matched: the 404/405 follows
+    declared = declared_roles(view)
     if isinstance(declared, frozenset):
         check_access(declared)
+    elif declared != PUBLIC:
+        # Deny by default: a route that declares neither roles nor ``public`` is closed.
+        raise Forbidden(f"route {endpoint} declares no access; it is closed", code="undeclared_access")
 
 
 def current_principal() -> Principal:
-    principal = g.get("principal")
+    principal: Principal | None = g.get("principal")
     if principal is None:
         raise Unauthorized("not authenticated")
     return principal
@@ -92,18 +98,36 @@ def current_principal() -> Principal:
 def authenticate() -> Principal | None:
     """Resolve the caller from a bearer token or the builder session (CSRF-checked)."""
     if "principal" in g:
-        return g.principal
+        known: Principal | None = g.principal
+        return known
     services = current_app.extensions["orderpulse"]
     header = request.headers.get("Authorization", "")
     principal: Principal | None = None
     if header.lower().startswith("bearer "):
         principal = principal_for_bearer(services.db, header[7:].strip())
-    elif "user_id" in flask_session:
+    elif SESSION_KEY in flask_session:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             current_app.extensions["csrf"].protect()
-        with services.db.session() as s:
-            user = s.get(User, flask_session["user_id"])
-            if user is not None and user.active:
-                principal = Principal(user.id, user.username, user.role, "session")
+        user = session_user()
+        if user is not None:
+            principal = Principal(user.id, user.username, user.role, "session")
     g.principal = principal
     return principal
+
+
+def session_user() -> User | None:
+    """The user of the builder session in the request's cookie, when the session still stands
+    (server-side: not signed out, not idle or expired, user not disabled)."""
+    sid = flask_session.get(SESSION_KEY)
+    if not isinstance(sid, str):
+        return None
+    services = current_app.extensions["orderpulse"]
+    settings = services.settings
+    with services.db.transaction() as s:
+        user = resolve_session(s, sid, services.clock.now(), idle_seconds=settings.session_idle_seconds,
+                               absolute_seconds=settings.session_absolute_seconds)
+        if user is not None:
+            s.expunge(user)
+    if user is None:
+        flask_session.clear()
+    return user

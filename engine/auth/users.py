@@ -131,3 +131,23 @@ def check_password(session: Session, username: str, password: str) -> User | Non
     except (VerificationError, InvalidHashError):
         return None
     return user
+
+
+def set_password(session: Session, user: User, password: str, *, clock: Clock | None = None) -> int:
+    """Change ``user``'s password and end every builder session they had (a stolen cookie
+    stops working with the old password); how many sessions ended."""
+    from engine.auth.sessions import end_user_sessions
+
+    user.password_hash = _hasher.hash(password)
+    session.flush()
+    return end_user_sessions(session, user.id, (clock or SystemClock()).now(), "password_changed")
+
+
+def set_active(session: Session, user: User, active: bool, *, clock: Clock | None = None) -> int:
+    """Enable or disable ``user``; disabling ends their sessions (their tokens stop working
+    from the next request, see :func:`principal_for_bearer`); how many sessions ended."""
+    from engine.auth.sessions import end_user_sessions
+
+    user.active = active
+    session.flush()
+    return 0 if active else end_user_sessions(session, user.id, (clock or SystemClock()).now(), "user_disabled")

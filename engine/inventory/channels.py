@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Unprocessable
 from engine.inventory.models import ChannelSetting
+from engine.values import MAX_STOCK, int_problem
 
 if TYPE_CHECKING:
     from engine.services import Services
@@ -122,8 +123,8 @@ def validate_setting(channel: str, sku_id: str, quota: Any, buffer: Any) -> None
     if not _SKU_RE.match(sku_id):
         problems.append({"path": "/sku_id", "message": "1–64 characters, no spaces or slashes ('*': every SKU)"})
     for name, value in (("quota", quota), ("buffer", buffer)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            problems.append({"path": f"/{name}", "message": "a whole number ≥ 0, or null"})
+        if value is not None and int_problem(value, 0, MAX_STOCK) is not None:
+            problems.append({"path": f"/{name}", "message": f"a whole number from 0 to {MAX_STOCK}, or null"})
     if problems:
         raise Unprocessable("channel setting is invalid", details=problems)
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import values
 from engine.errors import Conflict, NotFound, Unprocessable
 
 # A line moves reserved → shipped | released | closed (part shipped, rest released); never back.
@@ -28,8 +29,8 @@ class OrderLine:
     qty: int
 
 
-# The most units one order may reserve of one SKU (stock counters are 32-bit integers).
-MAX_QTY = 1_000_000
+# The most units one order may reserve of one SKU: the one quantity bound (engine.values).
+MAX_QTY = values.MAX_QTY
 
 
 def merge_lines(lines: Iterable[OrderLine | Mapping[str, Any]]) -> list[OrderLine]:

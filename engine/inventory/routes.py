@@ -21,32 +21,35 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from engine.api.fields import BoundedInt, Identifier, Text
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
+from engine.inventory.channels import CHANNELS
 from engine.inventory.domain import MAX_QTY, InsufficientStock, UnknownSku, adjustment_key
 from engine.inventory.service import InventoryService, inventory_for
+from engine.values import MAX_STOCK, identifier_problem, require
 
-# An adjustment moves at most this many units (stock counters are 32-bit integers).
+# An adjustment moves at most this many units; totals are bounded by MAX_STOCK (engine.values).
 MAX_ADJUST = 100_000_000
 
 blp = Blueprint("stock", __name__, url_prefix="/stock", description="Stock: reserve, release, ship, adjust")
 
 
 class LineSchema(Schema):
-    sku_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QTY))
+    sku_id = Identifier(required=True, max_length=64)
+    qty = BoundedInt(required=True, minimum=1, maximum=MAX_QTY)
 
 
 class ReserveSchema(Schema):
-    order_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    lines = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(min=1))
-    channel = fields.String(load_default="", validate=validate.Length(max=32))
-    key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    order_id = Identifier(required=True, max_length=128)
+    lines = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(min=1, max=1000))
+    channel = Text(load_default="", max_length=32)
+    key = Identifier(load_default=None, max_length=200)
 
 
 class ReleaseSchema(Schema):
-    order_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    order_id = Identifier(required=True, max_length=128)
+    key = Identifier(load_default=None, max_length=200)
 
 
 class ShipSchema(ReleaseSchema):
@@ -54,10 +57,11 @@ class ShipSchema(ReleaseSchema):
 
 
 class AdjustSchema(Schema):
-    sku_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    delta = fields.Integer(required=True, strict=True, validate=validate.Range(min=-MAX_ADJUST, max=MAX_ADJUST))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    key = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    sku_id = Identifier(required=True, max_length=64)
+    delta = BoundedInt(required=True, minimum=-MAX_ADJUST, maximum=MAX_ADJUST,
+                       metadata={"description": "units in (+) or out (−); never 0", "not": {"enum": [0]}})
+    reason = Text(required=True, min_length=1, max_length=200)
+    key = Identifier(load_default=None, max_length=200)
 
 
 class StockSchema(Schema):
@@ -71,8 +75,8 @@ class StockSchema(Schema):
 
 
 class ChannelRuleSchema(Schema):
-    quota = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
-    buffer = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
+    quota = BoundedInt(load_default=None, allow_none=True, minimum=0, maximum=MAX_STOCK)
+    buffer = BoundedInt(load_default=None, allow_none=True, minimum=0, maximum=MAX_STOCK)
 
 
 class ChannelRuleOutSchema(Schema):
@@ -103,7 +107,10 @@ def _inventory() -> InventoryService:
 
 
 def _key(body: dict[str, Any]) -> str | None:
-    return request.headers.get("Idempotency-Key") or body.get("key")
+    header = request.headers.get("Idempotency-Key")
+    if header:
+        require([("/headers/Idempotency-Key", identifier_problem(header, 200))], "Idempotency-Key")
+    return header or body.get("key")
 
 
 def _actor() -> str:
@@ -123,7 +130,8 @@ def get_stock(sku_id: str) -> Any:
 @blp.route("/reserve", methods=["POST"])
 @blp.arguments(ReserveSchema())
 @blp.response(200)
-@blp.alt_response(409, description="insufficient_stock: details name each short SKU")
+@blp.alt_response(409, description="insufficient_stock: details name each short SKU; or the order is reserved "
+                                   "under another key")
 @allow("admin", "ops", "warehouse")
 def reserve(body: dict[str, Any]) -> Any:
     try:
@@ -138,6 +146,8 @@ def reserve(body: dict[str, Any]) -> Any:
 @blp.route("/release", methods=["POST"])
 @blp.arguments(ReleaseSchema())
 @blp.response(200)
+@blp.alt_response(404, description="no reservation for the order")
+@blp.alt_response(409, description="the reservation cannot be released now")
 @allow("admin", "ops", "warehouse", "cs", "cs_lead")
 def release(body: dict[str, Any]) -> Any:
     return _inventory().release(body["order_id"], key=_key(body), actor=_actor()).to_json()
@@ -146,6 +156,8 @@ def release(body: dict[str, Any]) -> Any:
 @blp.route("/ship", methods=["POST"])
 @blp.arguments(ShipSchema())
 @blp.response(200)
+@blp.alt_response(404, description="no reservation for the order")
+@blp.alt_response(409, description="more shipped than reserved, or the reservation is closed")
 @allow("admin", "ops", "warehouse")
 def ship(body: dict[str, Any]) -> Any:
     return _inventory().ship(body["order_id"], body["lines"], key=_key(body), actor=_actor()).to_json()
@@ -154,6 +166,7 @@ def ship(body: dict[str, Any]) -> Any:
 @blp.route("/adjust", methods=["POST"])
 @blp.arguments(AdjustSchema())
 @blp.response(200)
+@blp.alt_response(409, description="adjust_below_reserved: the total would fall below what is reserved")
 @allow("admin", "warehouse")
 def adjust(body: dict[str, Any]) -> Any:
     actor = _actor()
@@ -169,6 +182,8 @@ def get_channels(sku_id: str) -> Any:
 
 
 @blp.route("/<string:sku_id>/channels/<string:channel>", methods=["PUT"])
+@blp.doc(parameters=[{"in": "path", "name": "channel", "required": True,
+                      "schema": {"type": "string", "enum": list(CHANNELS)}}])
 @blp.arguments(ChannelRuleSchema())
 @blp.response(200, ChannelRuleOutSchema)
 @allow("admin", "ops")

@@ -46,6 +46,7 @@ from engine.inventory.models import (
 )
 from engine.inventory.push import mark_changed
 from engine.storage.db import Database
+from engine.values import MAX_STOCK
 
 __all__ = ["InventoryStore", "available_of", "stock_view"]
 
@@ -205,13 +206,20 @@ class InventoryStore:
             now = _now_of(s)
             row: Any = s.execute(
                 update(_S)
-                .where(_S.sku_id == sku_id, _S.total_stock + delta >= _S.reserved_stock, _S.total_stock + delta >= 0)
+                .where(_S.sku_id == sku_id, _S.total_stock + delta >= _S.reserved_stock, _S.total_stock + delta >= 0,
+                       _S.total_stock + delta <= MAX_STOCK)
                 .values(total_stock=_S.total_stock + delta, version=_S.version + 1, sync_timestamp=now)
                 .returning(*_RETURNING)
                 .execution_options(synchronize_session=False)
             ).first()
             if row is None:
                 current = s.get(StockItem, sku_id)
+                if current is not None and current.total_stock + delta > MAX_STOCK:
+                    raise Unprocessable(
+                        f"adjusting {sku_id} by {delta} would make its total {current.total_stock + delta}, "
+                        f"above the most one SKU may hold ({MAX_STOCK})", code="out_of_range",
+                        details=[{"path": "/delta", "message": "total stock out of range", "minimum": 0,
+                                  "maximum": MAX_STOCK, "total_stock": current.total_stock}])
                 if current is not None or delta < 0:
                     have = (current.total_stock, current.reserved_stock) if current else (0, 0)
                     raise AdjustRefused(

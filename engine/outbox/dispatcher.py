@@ -40,6 +40,7 @@ from engine import leases
 from engine.config import DEFAULT_OUTBOX_LEASE_SECONDS
 from engine.logs import get_logger
 from engine.outbox.registry import Delivery
+from engine.redaction import redact
 from engine.storage.models import OutboxMessage
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ def _rowcount(result: Any) -> int:
 
 
 def describe_error(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    """The error as stored in ``last_error`` (served by ``GET /outbox``): secrets scrubbed."""
+    text = redact(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 

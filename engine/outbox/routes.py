@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 from engine.auth.access import allow, current_principal
 from engine.outbox.admin import STATUSES, list_messages, replay_dead
 from engine.storage.models import OutboxMessage
+from engine.values import INT64_MAX
 
 blp = Blueprint("outbox", __name__, url_prefix="/outbox", description="Durable outbox (admin)")
 
@@ -23,7 +24,7 @@ class OutboxQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "pending, delivered or dead"})
     topic = fields.String(validate=validate.Length(min=1, max=128))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    before_id = fields.Integer(validate=validate.Range(min=1), metadata={"description": "page on: last id seen"})
+    before_id = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX), metadata={"description": "page on: last id seen"})
 
 
 class OutboxMessageSchema(Schema):

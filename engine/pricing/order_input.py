@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.errors import json_pointer
+from engine.values import MAX_QTY, MONEY_MAX_FEN, int_problem, money_problem
 
 __all__ = ["LINE_DEFAULTS", "OrderInvalid", "PricingOrder", "read_order"]
 
@@ -58,12 +59,7 @@ class PricingOrder:
         self.tags = tags
 
 
-def _money_problem(value: Any) -> str | None:
-    if type(value) is int:
-        return None if value >= 0 else f"must not be negative, got {value}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"must be money in integer fen, got {type(value).__name__}"
-    return f"must be money in integer fen (no decimals), got {value!r}"
+_money_problem = money_problem  # the one money rule (engine.values): integer fen, 0..10^12
 
 
 _LINE_KEYS = frozenset(LINE_DEFAULTS)
@@ -95,9 +91,10 @@ def read_order(order: Any, prefix: tuple[str | int, ...] = ()) -> PricingOrder:
         line_tags = line.get("tags")
         category = line.get("category")
         if not (type(line_id) is str and line_id and line_id not in seen
-                and type(sku) is str and sku and type(qty) is int and qty > 0
-                and (unit_price is None or (type(unit_price) is int and unit_price >= 0))
-                and ((type(amount) is int and amount >= 0) or (amount is None and unit_price is not None))
+                and type(sku) is str and sku and type(qty) is int and 0 < qty <= MAX_QTY
+                and (unit_price is None or (type(unit_price) is int and 0 <= unit_price <= MONEY_MAX_FEN))
+                and ((type(amount) is int and 0 <= amount <= MONEY_MAX_FEN)
+                     or (amount is None and unit_price is not None and qty * unit_price <= MONEY_MAX_FEN))
                 and (line_tags is None or (type(line_tags) is list
                                            and (not line_tags or all(type(t) is str for t in line_tags))))
                 and (category is None or type(category) is str)):
@@ -125,7 +122,7 @@ def read_order(order: Any, prefix: tuple[str | int, ...] = ()) -> PricingOrder:
     receiver = order.get("receiver")
     payment = order.get("payment")
     order_tags = order.get("tags")
-    if not ((red_packet is None or (type(red_packet) is int and red_packet >= 0))
+    if not ((red_packet is None or (type(red_packet) is int and 0 <= red_packet <= MONEY_MAX_FEN))
             and (customer is None or type(customer) is dict)
             and (receiver is None or (type(receiver) is dict and (
                 (province := receiver.get("province")) is None or type(province) is str)))
@@ -174,10 +171,14 @@ def _order_problems(order: Any, prefix: tuple[str | int, ...]) -> list[dict[str,
         if type(qty) is not int or qty < 1:
             bad(("lines", n, "qty"), "is required" if qty is None
                 else f"must be a positive whole number, got {qty!r}")
+        elif problem := int_problem(qty, 1, MAX_QTY):
+            bad(("lines", n, "qty"), problem)
         amount = line.get("amount")
         unit_price = line.get("unit_price")
         if unit_price is not None and (problem := _money_problem(unit_price)):
             bad(("lines", n, "unit_price"), problem)
+        elif amount is None and type(unit_price) is int and type(qty) is int and qty * unit_price > MONEY_MAX_FEN:
+            bad(("lines", n, "unit_price"), f"qty × unit_price must be at most {MONEY_MAX_FEN} fen")
         if amount is not None:
             if problem := _money_problem(amount):
                 bad(("lines", n, "amount"), problem)

@@ -7,14 +7,26 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine.values import MAX_QTY, MONEY_MAX_FEN
+
 __all__ = ["PricingErrorBodySchema", "QuoteRequestSchema", "QuoteSchema"]
 
 
+_MONEY = {"type": "integer", "minimum": 0, "maximum": MONEY_MAX_FEN}
+_LINE = {"type": "object", "required": ["line_id", "sku_id", "qty"], "properties": {
+    "line_id": {"type": "string", "minLength": 1}, "sku_id": {"type": "string", "minLength": 1},
+    "qty": {"type": "integer", "minimum": 1, "maximum": MAX_QTY}, "unit_price": _MONEY, "amount": _MONEY,
+    "category": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}
+
+
 class QuoteRequestSchema(Schema):
+    # checked by read_order (every problem with its path); the document states the same rules
     order = fields.Dict(required=True, metadata={
         "description": "the normalized order (money in integer fen): lines [{line_id, sku_id, "
                        "category, tags, qty, unit_price, amount}], customer, red_packet, "
-                       "receiver {province …}, channel …"})
+                       "receiver {province …}, channel …",
+        "required": ["lines"],
+        "properties": {"lines": {"type": "array", "minItems": 1, "items": _LINE}, "red_packet": _MONEY}})
     ruleset = fields.Str(load_default=None, metadata={
         "description": "price with the latest published version of this ruleset"})
     rules = fields.Str(load_default=None, metadata={

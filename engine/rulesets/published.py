@@ -43,7 +43,7 @@ _ONE = select(*_REF_COLUMNS).select_from(_JOIN).where(_RULESETS.c.name == bindpa
 _LATEST_ONE = select(*_REF_COLUMNS).select_from(_JOIN).where(_RULESETS.c.name == bindparam("b_name"),
                                                              _VERSIONS.c.version == _RULESETS.c.latest_version)
 _LATEST_ALL = (select(*_REF_COLUMNS).select_from(_JOIN).where(_VERSIONS.c.version == _RULESETS.c.latest_version)
-               .order_by(_RULESETS.c.name))
+               .order_by(_RULESETS.c.id))  # oldest first: the ruleset that declared a name first keeps it
 _CONTENT = select(_VERSIONS.c.content).where(_VERSIONS.c.id == bindparam("b_id"))
 _EXISTS = select(_RULESETS.c.id).where(_RULESETS.c.name == bindparam("b_name"))
 
@@ -110,7 +110,7 @@ def latest(session: Session, name: str) -> tuple[PublishedVersion, m.Ruleset]:
 
 
 def latest_versions(session: Session) -> list[PublishedVersion]:
-    """The current published version of every ruleset (by name), not yet parsed."""
+    """The current published version of every ruleset, oldest ruleset first, not yet parsed."""
     return [_ref(row) for row in session.connection().execute(_LATEST_ALL)]
 
 

@@ -2,7 +2,8 @@
 
 Thin entry points: authenticate and authorize (``@allow``), parse the body with the schemas,
 open the transaction, call :mod:`engine.rulesets.service`. Every staff role may read; admin and
-ops may create, edit, check, publish and roll back. Published versions have no update or
+ops may create, edit, check, publish and roll back — ops only versions without hooks, channels
+or sources (see ``publish_guards.PUBLISH_MATRIX``). Published versions have no update or
 delete route: they are immutable.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
+from engine.api.request_guard import body_kind
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
 from engine.rulesets import service
@@ -62,6 +64,7 @@ def list_rulesets() -> Any:
 
 @blp.route("", methods=["POST"])
 @allow(*EDITORS)
+@body_kind("ruleset")  # whole rule files: the larger body limit
 @blp.arguments(RulesetCreateSchema())
 @blp.response(201, DraftSchema)
 @blp.alt_response(409, schema=ErrorBodySchema, description="a ruleset with this name exists")
@@ -97,6 +100,7 @@ def get_draft(name: str) -> Any:
 
 @blp.route("/<name>/draft", methods=["PUT"])
 @allow(*EDITORS)
+@body_kind("ruleset")  # whole rule files: the larger body limit
 @blp.arguments(DraftPutSchema())
 @blp.response(200, DraftSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
@@ -113,6 +117,7 @@ def put_draft(args: dict[str, Any], name: str) -> Any:
 
 @blp.route("/<name>/check", methods=["POST"])
 @allow(*EDITORS)
+@body_kind("ruleset")  # whole rule files: the larger body limit
 @blp.arguments(CheckSchema())
 @blp.response(200, CheckResultSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
@@ -128,7 +133,10 @@ def check_ruleset(args: dict[str, Any], name: str) -> Any:
 @blp.arguments(PublishSchema())
 @blp.response(201, VersionSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
-@blp.alt_response(409, schema=ErrorBodySchema, description="stale_base, stale_revision, unchanged or version_conflict")
+@blp.alt_response(403, schema=ErrorBodySchema,
+                  description="publish_forbidden: the draft declares kinds the role may not publish")
+@blp.alt_response(409, schema=ErrorBodySchema,
+                  description="stale_base, stale_revision, unchanged, version_conflict or name_taken")
 @blp.alt_response(422, schema=ErrorBodySchema,
                   description="invalid_ruleset: the draft has problems (details carry line/col or pointer)")
 def publish(args: dict[str, Any], name: str) -> Any:
@@ -137,7 +145,7 @@ def publish(args: dict[str, Any], name: str) -> Any:
     with svc.db.transaction(immediate=True) as s:
         return service.publish(
             s, name, base_version=args["base_version"], revision=args["revision"], note=args["note"],
-            actor=_actor(), now=svc.clock.now(),
+            actor=_actor(), now=svc.clock.now(), role=current_principal().role,
         )
 
 
@@ -146,7 +154,8 @@ def publish(args: dict[str, Any], name: str) -> Any:
 @blp.arguments(RollbackSchema())
 @blp.response(201, VersionSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
-@blp.alt_response(409, schema=ErrorBodySchema, description="stale_base or already_latest")
+@blp.alt_response(403, schema=ErrorBodySchema, description="publish_forbidden: the version declares kinds the role may not publish")
+@blp.alt_response(409, schema=ErrorBodySchema, description="stale_base, already_latest or name_taken")
 @blp.alt_response(422, schema=ErrorBodySchema, description="unknown_version")
 def rollback(args: dict[str, Any], name: str) -> Any:
     """Publish an earlier version's content again as a new version; the draft is reset to it."""
@@ -154,7 +163,7 @@ def rollback(args: dict[str, Any], name: str) -> Any:
     with svc.db.transaction(immediate=True) as s:
         return service.rollback(
             s, name, to_version=args["to_version"], base_version=args["base_version"], note=args["note"],
-            actor=_actor(), now=svc.clock.now(),
+            actor=_actor(), now=svc.clock.now(), role=current_principal().role,
         )
 
 

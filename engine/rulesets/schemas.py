@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine.api import ErrorBody
 from engine.rulesets.service import NAME_PATTERN
 from engine.rulesets.validation import FORMATS
+from engine.values import INT32_MAX
 
 _FORMAT = validate.OneOf(FORMATS)
 
 
 class RulesetCreateSchema(Schema):
+    # NAME_PATTERN anchored as JSON Schema reads a pattern; the service refuses a trailing newline too
     name = fields.Str(required=True, validate=validate.Regexp(
-        NAME_PATTERN, error="use letters, digits, '_', '-' or '.' (at most 128)"))
+        "^" + NAME_PATTERN.pattern.removesuffix("\\Z") + "$",
+        error="use letters, digits, '_', '-' or '.' (at most 128)"))
     title = fields.Str(load_default="", validate=validate.Length(max=256))
     content = fields.Str(load_default="", metadata={"description": "initial draft content"})
     format = fields.Str(load_default="dsl", validate=_FORMAT)
@@ -27,7 +31,7 @@ class DraftPutSchema(Schema):
     revision = fields.Int(
         load_default=None,
         strict=True,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=INT32_MAX),
         metadata={"description": "the draft revision this edit is based on; "
                                  "409 stale_revision when the draft changed since"},
     )
@@ -42,21 +46,21 @@ class PublishSchema(Schema):
     base_version = fields.Int(
         load_default=None,
         strict=True,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=INT32_MAX),
         metadata={"description": "latest published version the caller saw (0: none); 409 stale_base when it moved"},
     )
     revision = fields.Int(
         load_default=None,
         strict=True,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=INT32_MAX),
         metadata={"description": "draft revision the caller saw; 409 stale_revision when the draft changed"},
     )
     note = fields.Str(load_default="", validate=validate.Length(max=2000))
 
 
 class RollbackSchema(Schema):
-    to_version = fields.Int(required=True, strict=True, validate=validate.Range(min=1))
-    base_version = fields.Int(load_default=None, strict=True, validate=validate.Range(min=0))
+    to_version = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=INT32_MAX))
+    base_version = fields.Int(load_default=None, strict=True, validate=validate.Range(min=0, max=INT32_MAX))
     note = fields.Str(load_default="", validate=validate.Length(max=2000))
 
 
@@ -122,11 +126,4 @@ class AuditSchema(Schema):
     diff = fields.Str(metadata={"description": "unified diff of the content"})
 
 
-class ErrorInfoSchema(Schema):
-    code = fields.Str()
-    message = fields.Str()
-    details = fields.List(fields.Dict())
-
-
-class ErrorBodySchema(Schema):
-    error = fields.Nested(ErrorInfoSchema)
+ErrorBodySchema = ErrorBody  # the API's one error body (engine.api)

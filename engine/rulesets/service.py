@@ -193,8 +193,12 @@ def publish(
     base_version: int | None = None,
     revision: int | None = None,
     note: str = "",
+    role: str | None = None,
 ) -> RulesetVersion:
     """Publish the draft as version latest+1 (immutable, checksummed).
+
+    ``role``: the publishing user's role, checked against what the draft declares
+    (:data:`publish_guards.PUBLISH_MATRIX`); None for trusted callers (command line, demo).
 
     ``base_version``: the published version the caller started from; 409 ``stale_base`` when
     another version was published since. ``revision``: the draft revision the caller saw;
@@ -227,6 +231,7 @@ def publish(
     return _append_version(
         session, ruleset, expected_latest=latest, previous=previous, content=ruleset.draft_content,
         fmt=ruleset.draft_format, actor=actor, now=now, note=note, action="publish", rolled_back_from=None,
+        role=role,
     )
 
 
@@ -239,6 +244,7 @@ def rollback(
     now: datetime,
     base_version: int | None = None,
     note: str = "",
+    role: str | None = None,
 ) -> RulesetVersion:
     """Publish version ``to_version``'s content again as a new version latest+1 (with
     ``rolled_back_from``) and reset the draft to it. History is never rewritten."""
@@ -263,6 +269,7 @@ def rollback(
     return _append_version(
         session, ruleset, expected_latest=latest, previous=previous, content=target.content,
         fmt=target.format, actor=actor, now=now, note=note, action="rollback", rolled_back_from=to_version,
+        role=role,
     )
 
 
@@ -282,10 +289,11 @@ def _append_version(
     note: str,
     action: str,
     rolled_back_from: int | None,
+    role: str | None = None,
 ) -> RulesetVersion:
     name, new = ruleset.name, expected_latest + 1
     model = publish_guards.parse_model(content, fmt, _filename(name, fmt))
-    publish_guards.before_publish(session, name, model)
+    publish_guards.before_publish(session, name, model, role)
     values: dict[str, Any] = {"latest_version": new, "draft_base_version": new}
     if action == "rollback":
         values.update(

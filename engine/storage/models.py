@@ -56,6 +56,21 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
+class UserSession(Base):
+    """A builder sign-in, kept server-side so it can be ended: the cookie carries only a random
+    id whose SHA-256 digest is stored here. Sign-out, a password change and a disabled user
+    end it (``ended_at``); so do the idle and absolute lifetimes (engine.auth.sessions)."""
+
+    __tablename__ = "user_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_reason: Mapped[str] = mapped_column(String(32), default="")
+
+
 class Ruleset(Base):
     """A named ruleset: one editable draft plus the history in :class:`RulesetVersion`."""
 

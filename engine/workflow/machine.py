@@ -27,6 +27,7 @@ from transitions import EventData, Machine, MachineError
 from dsl import model as m
 from dsl.printer import print_expr
 from engine.auth.roles import normalize_role
+from engine.values import identifier_problem, money_problem
 from engine.workflow.expressions import Compiled, compile_expression, compile_guard
 
 INT_TYPES = ("money", "count", "duration", "percent")
@@ -105,6 +106,13 @@ def check_field_types(fields: Mapping[str, m.DataField], machine: str, values: M
         if not ok:
             want = "integer" if decl.type in INT_TYPES else ("boolean" if decl.type == "bool" else "string")
             problems.append({"path": f"/{key}", "message": f"{key} is {decl.type}: expected a JSON {want}"})
+            continue
+        # one rule per kind of value (engine.values): money is 0..10^12 fen; the order id is an
+        # identifier that fits its column
+        problem = money_problem(value) if decl.type == "money" else \
+            identifier_problem(value, 128) if key == "order_id" else None
+        if problem is not None:
+            problems.append({"path": f"/{key}", "message": f"{key} {problem}"})
     return problems
 
 

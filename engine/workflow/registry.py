@@ -71,8 +71,9 @@ class MachineRegistry:
                            code="unknown_machine")
         if len(holders) > 1:
             names = ", ".join(n for n, _ in holders)
-            raise Conflict(f"machine {machine} is declared in several rulesets ({names}); "
-                           "name one with ?ruleset=", code="ambiguous_machine")
+            raise Conflict(f"machine {machine} is declared in several rulesets ({names}); name one: "
+                           "the body field `ruleset` when opening a ticket, the query parameter "
+                           "`ruleset` for the diagram and the metrics", code="ambiguous_machine")
         name, version = holders[0]
         return self.compiled(session, name, version, machine)
 
@@ -86,10 +87,11 @@ class MachineRegistry:
 
     def find_channel(self, session: Session, channel: str) -> tuple[m.ChannelDecl, str, int]:
         """The declaration of channel ``channel`` from the current published rulesets (for
-        senders outside a machine, such as inventory alerts). Rulesets may each declare the
-        same channel; if their declarations differ, which one is meant is unclear: Conflict."""
+        senders outside a machine, such as inventory alerts). Publishing refuses a second
+        declaration of a name; duplicates published before that rule: if their declarations
+        differ, which one is meant is unclear: Conflict."""
         found: list[tuple[m.ChannelDecl, str, int]] = []
-        for name, version in sorted(self.published_rulesets(session)):
+        for name, version in self.published_rulesets(session):
             decl = self.ruleset_model(session, name, version).find("channel", channel)
             if isinstance(decl, m.ChannelDecl):
                 found.append((decl, name, version))

@@ -10,8 +10,12 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields
 
+from engine.api.fields import Identifier
+from engine.api.openapi import success
+from engine.api.request_guard import body_kind
 from engine.auth.access import allow, current_principal, public
 from engine.auth.roles import ALL_STAFF
+from engine.values import identifier_problem, require
 from engine.workflow import metrics, service, webhooks
 from engine.workflow.diagram import render_svg
 from engine.workflow.registry import registry_of
@@ -27,6 +31,10 @@ hooks_blp = Blueprint("workflow_hooks", __name__, url_prefix="/hooks",
 class CreateInstanceBody(Schema):
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "declared data fields"})
     ruleset = fields.String(load_default=None, metadata={"description": "ruleset, when several declare the machine"})
+
+
+class RulesetQuery(Schema):
+    ruleset = Identifier(load_default=None, metadata={"description": "the ruleset, when several declare the machine"})
 
 
 class ActionPayload(Schema):
@@ -78,6 +86,8 @@ def _services() -> Any:
 @allow(*ALL_STAFF)
 @machines_blp.arguments(CreateInstanceBody())
 @machines_blp.response(201, InstanceOut)
+@machines_blp.alt_response(404, description="unknown_machine")
+@machines_blp.alt_response(409, description="ambiguous_machine: name the ruleset")
 def create_instance(body: dict[str, Any], machine: str) -> dict[str, Any]:
     """Open a ticket on the current published version of MACHINE."""
     who = current_principal()
@@ -88,20 +98,29 @@ def create_instance(body: dict[str, Any], machine: str) -> dict[str, Any]:
 
 @machines_blp.route("/<machine>/diagram.svg", methods=["GET"])
 @allow(*ALL_STAFF)
-def machine_diagram(machine: str) -> Response:
+@machines_blp.arguments(RulesetQuery(), location="query")
+@machines_blp.doc(**success("the state diagram", media="image/svg+xml"))
+@machines_blp.alt_response(404, description="unknown_machine")
+@machines_blp.alt_response(409, description="ambiguous_machine: name the ruleset")
+def machine_diagram(query: dict[str, Any], machine: str) -> Response:
     """The state diagram of MACHINE (current published version) as SVG."""
     services = _services()
     with services.db.session() as session:
-        compiled = registry_of(services).latest(session, machine, request.args.get("ruleset"))
+        compiled = registry_of(services).latest(session, machine, query["ruleset"])
     return Response(render_svg(compiled.decl), mimetype="image/svg+xml")
 
 
 @machines_blp.route("/<machine>/metrics", methods=["GET"])
 @allow(*ALL_STAFF)
-def machine_metrics(machine: str) -> Any:
+@machines_blp.arguments(RulesetQuery(), location="query")
+@machines_blp.doc(**success("time in each state and processing time"))
+@machines_blp.alt_response(404, description="unknown_machine")
+@machines_blp.alt_response(409, description="ambiguous_machine: name the ruleset")
+def machine_metrics(query: dict[str, Any], machine: str) -> Any:
     """Time in each state (tickets that left it, and open ones) and end-to-end processing time."""
     services = _services()
     with services.db.session() as session:
+        registry_of(services).latest(session, machine, query["ruleset"])  # unknown machine → 404
         return metrics.machine_metrics(session, machine, services.clock.now())
 
 
@@ -117,17 +136,28 @@ def read_instance(instance_id: int) -> dict[str, Any]:
 @allow(*ALL_STAFF)
 @instances_blp.arguments(ActionPayload())
 @instances_blp.response(200, InstanceOut)
+@instances_blp.alt_response(409, description="the action is not allowed from the ticket's state")
 def fire_action(payload: dict[str, Any], instance_id: int, action: str) -> dict[str, Any]:
     """Fire ACTION on the ticket; the body is its payload. Send ``Idempotency-Key`` so a retry
     returns the first answer and changes nothing."""
     who = current_principal()
     key = request.headers.get("Idempotency-Key") or None
+    if key is not None:
+        require([("/headers/Idempotency-Key", identifier_problem(key, 128))], "Idempotency-Key")
     return service.fire_action(_services(), instance_id, action, dict(payload), actor=f"user:{who.username}",
                                role=who.role, via="user", idempotency_key=key)
 
 
 @hooks_blp.route("/<hook>", methods=["POST"])
 @public
+@body_kind("hook")  # raw bytes: the signature is checked before the body is parsed
+@hooks_blp.doc(**success("the event was taken (or, for DingTalk, the encrypted reply)"),
+               requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+               parameters=[{"in": "query", "name": name, "required": False, "schema": {"type": "string", "maxLength": 128},
+                            "description": "DingTalk callbacks: signature, timestamp and nonce in the query"}
+                           for name in ("signature", "msg_signature", "timestamp", "timeStamp", "nonce")])
+@hooks_blp.alt_response(404, description="unknown_hook (or no ticket for the event)")
+@hooks_blp.alt_response(409, description="replayed_event or wrong_state")
 def receive_hook(hook: str) -> Any:
     """Inbound webhook: HMAC-SHA256 (or DingTalk callback) checked, stale/replayed refused."""
     result = webhooks.receive(_services(), hook, body=request.get_data(), headers=request.headers,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -30,8 +29,10 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from dsl import model as m
+from engine.api.request_guard import parse_json_bytes
 from engine.errors import ApiError, Conflict, NotFound, Unauthorized, Unprocessable
 from engine.logs import get_logger
+from engine.redaction import remember_secret
 from engine.workflow.expressions import compile_expression
 from engine.workflow.models import WebhookEvent, WorkflowInstance
 from engine.workflow.ports import CallbackCrypto, CallbackRejected
@@ -72,8 +73,11 @@ def _setting(decl: m.HookDecl, key: str) -> str:
             if isinstance(s.value, m.EnvRef):
                 value = os.environ.get(s.value.var, "")
                 if not value:
-                    raise ApiError(f"hook {decl.name}: environment variable {s.value.var} is not set",
-                                   code="hook_not_configured", status=503)
+                    # The variable's name goes to the log; anonymous callers learn only that
+                    # the hook cannot take calls now.
+                    log.error("hook_not_configured", hook=decl.name, variable=s.value.var)
+                    raise ApiError("this webhook is not available", code="hook_not_configured", status=503)
+                remember_secret(value)
                 return value
             return str(s.value.value)
     return ""
@@ -93,7 +97,8 @@ def _binding(decl: m.HookDecl, name: str, payload: dict[str, Any]) -> Any:
 
 
 def _check_time(ts_seconds: float, now_seconds: float) -> None:
-    if abs(now_seconds - ts_seconds) > MAX_SKEW_SECONDS:
+    # ``not <=`` also refuses nan (every comparison with nan is false) and infinities
+    if not abs(now_seconds - ts_seconds) <= MAX_SKEW_SECONDS:
         raise Unauthorized("webhook timestamp is more than 5 minutes away from now", code="stale_timestamp")
 
 
@@ -110,10 +115,7 @@ def _signed(decl: m.HookDecl, body: bytes, headers: Any, now_s: float) -> tuple[
         _check_time(float(ts), now_s)
     except ValueError:
         raise Unauthorized("X-OrderPulse-Timestamp is not a number", code="stale_timestamp") from None
-    try:
-        payload = json.loads(body or b"{}")
-    except json.JSONDecodeError:
-        raise Unprocessable("webhook body is not JSON", code="invalid_body") from None
+    payload = parse_json_bytes(body or b"{}")  # only now, once the signature matched
     if not isinstance(payload, dict):
         raise Unprocessable("webhook body must be a JSON object", code="invalid_body")
     event_id = headers.get("X-OrderPulse-Event-Id") or payload.get("event_id") or _binding(decl, "event_id", payload)
@@ -134,11 +136,9 @@ def _encrypted(services: Services, decl: m.HookDecl, body: bytes, query: Any,
         raise ApiError(f"hook {decl.name}: no callback crypto is wired for hook type {decl.type}",
                        code="hook_not_configured", status=503)
     crypto = factory(_setting(decl, "token"), _setting(decl, "aes_key"), _setting(decl, "owner_key"))
+    parsed = parse_json_bytes(body or b"{}")  # the envelope: {"encrypt": ...}; its signature is in the query
     try:
-        parsed = json.loads(body or b"{}")
         event = crypto.open_callback(dict(query), parsed if isinstance(parsed, dict) else {})
-    except json.JSONDecodeError:
-        raise Unprocessable("callback body is not JSON", code="invalid_body") from None
     except CallbackRejected as err:
         raise Unauthorized(err.message, code="bad_signature" if err.reason == "bad_signature" else err.reason) from None
     ts_raw = query.get("timestamp") or query.get("timeStamp") or "0"

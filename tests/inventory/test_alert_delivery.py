@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from connectors.fakes import FakeFeishuBot, FakeWeComBot
 from engine.config import Settings
+from engine.errors import Conflict
 from engine.inventory.alert_delivery import register_alert_handler
 from engine.inventory.channels import register_stock_connector
 from engine.inventory.gate import RedisGate
@@ -182,15 +183,19 @@ def test_an_undeclared_channel_fails_naming_it_and_is_replayed_once_declared(ser
         f"库存告警：Redis 库存闸门与数据库不一致，已按数据库修正 SKU A、B，并释放 1 个下单中断留下的 Redis 预占。{RAISED}")
 
 
-def test_a_channel_two_rulesets_declare_differently_is_refused(services, bots) -> None:
+def test_a_second_ruleset_cannot_take_the_alert_channel_and_alerts_keep_their_group(services, bots) -> None:
+    feishu, wecom = bots
     publish(services, "shop", CHANNELS)
-    publish(services, "other", "channel 仓储群 wecom { key env OP_ALERT_WECOM_KEY }\n")
+    with pytest.raises(Conflict) as refused:
+        publish(services, "other", "channel 仓储群 wecom { key env OP_ALERT_WECOM_KEY }\n")
+    assert refused.value.code == "name_taken"
+    assert "channel 仓储群 is already declared by published ruleset 'shop'" in refused.value.message
     alerts_to(services, "仓储群")
     InventoryService(services.db, services.clock).raise_alert("gate_bypassed", {"reason": "breaker_open"})
     assert dispatch(services) == 1
     [row] = alert_rows(services)
-    assert row.status == "pending"
-    assert "channel 仓储群 is declared differently in other@1 and shop@1" in (row.last_error or "")
+    assert row.status == "delivered"
+    assert len(feishu.messages) == 1 and wecom.messages == []
 
 
 def test_a_channel_without_a_notify_connector_is_refused(services) -> None:

@@ -7,9 +7,11 @@ from typing import Any
 
 from tests.conftest import auth
 
-L1 = "channel 仓储群 feishu { webhook env FEISHU_WAREHOUSE_HOOK, secret env FEISHU_WAREHOUSE_SECRET }"
-L2 = "channel 短信 sms { url env SMS_GATEWAY_URL }"
-L3 = "channel wms wms { url env WMS_URL }"
+# Declarations 运营 may publish (channels, hooks and sources need 管理员: see test_publish_roles).
+L1 = 'risk 疑似黄牛 { when count(orders by buyer_phone within 1h) >= 5 then flag "疑似黄牛" hold }'
+L2 = 'risk 大额订单 { when order.payment.paid_amount >= ¥5000 then flag "大额订单" }'
+L3 = 'risk 多地址 { when distinct(receiver.city of orders by buyer_phone within 1h) >= 3 then flag "多地址" }'
+CHANNELS = "channel 仓储群 feishu { webhook env FEISHU_WAREHOUSE_HOOK, secret env FEISHU_WAREHOUSE_SECRET }"
 
 BASE = "/api/v1/rulesets"
 

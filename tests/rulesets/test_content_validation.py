@@ -51,7 +51,7 @@ def test_invalid_dsl_draft_is_refused_with_a_line_and_nothing_changes(api: Api) 
 
 
 def test_rollback_after_a_refused_publish_still_works(api: Api) -> None:
-    api.call("PUT", "/v/draft", body={"content": text(L1, "channel 短信 sms { url env SMS_GATEWAY_URL }")})
+    api.call("PUT", "/v/draft", body={"content": text(L1, 'risk 夜间下单 { when order.payment.paid_amount >= ¥8000 then flag "夜间下单" }')})
     assert api.call("POST", "/v/publish", body={})[0] == 201
     api.call("PUT", "/v/draft", body={"content": BROKEN_DSL})
     assert api.call("POST", "/v/publish", body={})[0] == 422

@@ -20,7 +20,7 @@ def publish_template(client: Any, tokens: dict[str, str], name: str) -> dict[str
     resp = client.post(f"/api/v1/templates/{name}/import", json={}, headers=auth(tokens["ops"]))
     assert resp.status_code == 201, resp.get_json()
     ruleset = resp.get_json()["ruleset"]
-    pub = client.post(f"/api/v1/rulesets/{ruleset}/publish", json={}, headers=auth(tokens["ops"]))
+    pub = client.post(f"/api/v1/rulesets/{ruleset}/publish", json={}, headers=auth(tokens["admin"]))
     assert pub.status_code == 201, pub.get_json()
     return pub.get_json()
 
@@ -34,7 +34,7 @@ def publish_text(client: Any, tokens: dict[str, str], name: str, content: str) -
         resp = client.post("/api/v1/rulesets", json={"name": name, "content": content},
                            headers=auth(tokens["ops"]))
     assert resp.status_code in (200, 201), resp.get_json()
-    pub = client.post(f"/api/v1/rulesets/{name}/publish", json={}, headers=auth(tokens["ops"]))
+    pub = client.post(f"/api/v1/rulesets/{name}/publish", json={}, headers=auth(tokens["admin"]))
     return {"status": pub.status_code, "body": pub.get_json()}
 
 

@@ -1,0 +1,106 @@
+"""Scrubbing secrets out of text that leaves the process: error texts stored in the outbox
+(``last_error``, served by ``GET /outbox``), API error messages and every log line.
+
+One step, :func:`redact`, replaces with ``***``:
+- every secret the process has used: values of channel, hook and source settings read from the
+  environment (connectors and hooks call :func:`remember_secret` when they resolve one), and
+  values of environment variables whose names say they hold a secret (``*SECRET*``, ``*TOKEN*``,
+  ``*KEY*``, ``*PASSWORD*``, ``*_URL``, ``*HOOK*``, ``*CREDENTIAL*``) — for URLs, also their query
+  values, user-info and webhook path tokens;
+- whatever looks like a secret in a URL even when unknown: values of query parameters such as
+  ``key``, ``apikey``, ``access_token``, ``sign``, ``secret``, user-info in ``//user:pass@``, and
+  ``Bearer``/``op_`` tokens.
+:func:`mask_secret` shows a typed value (a failed sign-in's username) without revealing it.
+Pure functions over text and a process-wide set of remembered values; no I/O.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+REDACTED = "***"
+MIN_SECRET_LENGTH = 6
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|KEY|PASSWORD|PASSWD|_URL$|HOOK|CREDENTIAL|_DSN$", re.IGNORECASE)
+_SENSITIVE_PARAMS = ("key|apikey|api_key|app_key|appkey|app_secret|appsecret|secret|token|access_token|"
+                     "accesstoken|sign|signature|password|passwd|pwd|auth|client_secret|sessionkey|session")
+_QUERY_SECRET = re.compile(rf"(?i)([?&;](?:{_SENSITIVE_PARAMS})=)([^&#\s\"'<>]+)")
+_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)([^/\s:@\"']+(?::[^/\s@\"']*)?@)")
+_BEARER = re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=-]{8,})")
+_OP_TOKEN = re.compile(r"\bop_[A-Za-z0-9_-]{16,}")
+_HOOK_PATH = re.compile(r"(/hook/|/robot/send/|/webhook/send/)([A-Za-z0-9_-]{8,})")
+
+_remembered: set[str] = set()
+_lock = threading.Lock()
+_env_cache: tuple[int, tuple[str, ...]] = (0, ())
+
+
+def remember_secret(value: str | None) -> None:
+    """Add ``value`` (and the secret parts of it, if it is a URL) to the values to scrub."""
+    if not value:
+        return
+    parts = _secret_parts(value)
+    if parts:
+        with _lock:
+            _remembered.update(parts)
+
+
+def _secret_parts(value: str) -> set[str]:
+    parts = {value} if len(value) >= MIN_SECRET_LENGTH else set()
+    if "://" in value:
+        try:
+            url = urlsplit(value)
+        except ValueError:
+            return parts
+        for _, v in parse_qsl(url.query, keep_blank_values=False):
+            if len(v) >= MIN_SECRET_LENGTH:
+                parts.update({v, unquote(v)})
+        if url.password and len(url.password) >= 3:
+            parts.add(url.password)
+        for token in _HOOK_PATH.findall(url.path):
+            parts.add(token[1])
+    return parts
+
+
+def _env_secrets() -> tuple[str, ...]:
+    """Secret-looking environment values, recomputed only when the environment changes."""
+    global _env_cache
+    items = [(k, v) for k, v in os.environ.items() if _SECRET_NAME.search(k) and v]
+    fingerprint = hash(tuple(items))
+    if _env_cache[0] != fingerprint:
+        found: set[str] = set()
+        for _, value in items:
+            found |= _secret_parts(value)
+        _env_cache = (fingerprint, tuple(sorted(found, key=len, reverse=True)))
+    return _env_cache[1]
+
+
+def known_secrets() -> tuple[str, ...]:
+    with _lock:
+        remembered = tuple(_remembered)
+    return tuple(sorted(set(remembered) | set(_env_secrets()), key=len, reverse=True))
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """``text`` with every known secret (and every secret-looking URL part) replaced by ``***``."""
+    if not text:
+        return text
+    for secret in (*sorted(extra, key=len, reverse=True), *known_secrets()):
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _HOOK_PATH.sub(lambda m: m.group(1) + REDACTED, text)
+    return _OP_TOKEN.sub("op_" + REDACTED, text)
+
+
+def mask_secret(typed: str) -> str:
+    """What was typed, masked: its first character and its length class, never the rest
+    (``li_na`` → ``l***``; a password typed in the username field stays unreadable)."""
+    if not typed:
+        return ""
+    return typed[0] + REDACTED
