@@ -7,9 +7,9 @@ one decision of the area — may this action run on this ticket now, and where d
 the model of one call); an action not allowed from the current state is refused by the library
 (``MachineError``); the remaining checks — webhook-only, role, required fields, field types,
 the ``when`` guard — are the transition's ``conditions`` (the caller's checks, then the guard),
-run in that order, the first failing check recording why; a ``prepare`` callback builds the
-ticket's data and expression environment the conditions read; an ``after`` callback collects
-the action's effects for the caller. The checks run in the order the API documents: known
+run in that order, the first failing check recording why, over the ticket's data and expression
+environment built once per call; an ``after`` callback collects the action's effects for the
+caller. The checks run in the order the API documents: known
 action, current state, webhook-only, role, required fields, field types, guard.
 
 No SQL, no Flask, no I/O: storage is :mod:`engine.workflow.service`'s, caching of compiled
@@ -119,14 +119,11 @@ def check_field_types(fields: Mapping[str, m.DataField], machine: str, values: M
 class _Decision:
     """The model ``transitions`` moves during one :meth:`CompiledMachine.check_action` call."""
 
-    __slots__ = ("state", "payload", "stored", "instance_id", "via", "role", "data", "env", "refusal", "effects")
+    __slots__ = ("state", "payload", "via", "role", "data", "env", "refusal", "effects")
 
-    def __init__(self, state: str, payload: Mapping[str, Any], stored: Mapping[str, Any] | None,
-                 instance_id: int | None, via: str, role: str | None) -> None:
+    def __init__(self, state: str, payload: Mapping[str, Any], via: str, role: str | None) -> None:
         self.state = state
         self.payload = payload
-        self.stored = stored
-        self.instance_id = instance_id
         self.via = via
         self.role = role
         self.data: dict[str, Any] = {}
@@ -191,7 +188,11 @@ class CompiledMachine:
         ca = self.actions.get(action)
         if ca is None:
             return Refusal(404, "unknown_action", f"machine {self.name} has no action {action}")
-        decision = _Decision(state, payload, data, instance_id, via, role)
+        decision = _Decision(state, payload, via, role)
+        merged = dict(data or {})
+        merged.update({k: v for k, v in payload.items() if k in self.fields})
+        decision.data = merged
+        decision.env = {**merged, "payload": payload, "id": instance_id, "state": state, "machine": self.name}
         try:
             moved = self._events[action].trigger(decision)
         except MachineError:
@@ -235,14 +236,7 @@ class CompiledMachine:
         if ca.guard is not None and decl.when is not None:
             conditions.append(_condition(_guard_holds(ca)))
         return {"trigger": decl.name, "source": list(decl.sources), "dest": decl.target,
-                "prepare": [self._prepare], "conditions": conditions, "after": [_collect(ca)]}
-
-    def _prepare(self, event: EventData) -> None:
-        d = _decision(event)
-        data = dict(d.stored or {})
-        data.update({k: v for k, v in d.payload.items() if k in self.fields})
-        d.data = data
-        d.env = {**data, "payload": d.payload, "id": d.instance_id, "state": d.state, "machine": self.name}
+                "conditions": conditions, "after": [_collect(ca)]}
 
     def _types_valid(self, d: _Decision) -> Refusal | None:
         problems = check_field_types(self.fields, self.name, d.payload, only_declared=True)

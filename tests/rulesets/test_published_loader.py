@@ -81,5 +81,10 @@ def test_the_cache_keeps_at_most_its_size_least_recently_used_first_out() -> Non
     cache.put("v3", 3)
     assert (cache.get("v1"), cache.get("v2"), cache.get("v3"), len(cache)) == (1, None, 3, 2)
     built: list[str] = []
-    assert cache.get_or_build("v3", lambda: built.append("v3") or 9) == 3 and built == []
+
+    def build() -> int:
+        built.append("v3")
+        return 9
+
+    assert cache.get_or_build("v3", build) == 3 and built == []  # cached: nothing built
     assert published.CACHE_SIZE == 256
