@@ -12,8 +12,8 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.api import API_PREFIX, init_api
-from engine.auth.access import enforce_declared_access, public
 from engine.api.request_guard import BoundedIntegerConverter, guard_request
+from engine.auth.access import enforce_declared_access, public
 from engine.auth.sessions import CookieSessions
 from engine.config import Settings
 from engine.services import Services

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from dsl import model as m
 from dsl.errors import RuleError
+from engine.auth.roles import STAFF_ROLES
 from engine.errors import Conflict, Forbidden, Unprocessable
 from engine.rulesets import published
-from engine.auth.roles import STAFF_ROLES
 from engine.storage.models import Ruleset, RulesetVersion
 
 # Declarations whose names are global: webhooks and channels are reached by name, machines

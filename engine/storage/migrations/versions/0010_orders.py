@@ -1,7 +1,7 @@
 """orders: the order store (orders, order lines, raw payloads, timeline, parked payloads)
 
 Revision ID: 0010_orders
-Revises: 0009_inventory_reserve_function
+Revises: 0010a_security
 Create Date: 2026-12-03 11:31:29.868730
 """
 from alembic import op
@@ -10,7 +10,7 @@ import engine.storage.types
 
 
 revision = '0010_orders'
-down_revision = '0009_inventory_reserve_function'
+down_revision = '0010a_security'
 branch_labels = None
 depends_on = None
 
