@@ -24,7 +24,6 @@ import requests
 
 from connectors.fakes.base import RateWindow
 from connectors.fakes.order_scenario import OrderScenario, ScenarioOrder
-from connectors.fakes.platform_stock import CatalogueSku
 from engine.logs import get_logger
 
 log = get_logger(__name__)
@@ -68,7 +67,6 @@ class OrderShop:
     catalogue: dict[str, Any]
     item_id_base: int
     sku_id_base: int
-    add_sku: Callable[..., CatalogueSku]
 
     def setup_orders(self, *, orders_seed: int = 1, orders_rate_per_minute: float = 0.0,
                      scenario: OrderScenario | None = None) -> None:
@@ -76,9 +74,6 @@ class OrderShop:
                                                   rate_per_minute=orders_rate_per_minute)
         self._order_calls = RateWindow(None, 1.0)
         self.order_calls = 0
-        for product in self.scenario.products:  # the shop lists what it sells
-            if product.code not in self.catalogue:
-                self.add_sku(product.code, 0)
 
     def limit_orders(self, limit: int | None, seconds: float = 1.0) -> None:
         """At most ``limit`` order calls per ``seconds`` (None: no limit)."""
