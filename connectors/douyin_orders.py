@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -93,6 +94,6 @@ class DouyinOrderClient(DouyinStockConnector):
         return events
 
 
-def build(channel: str, credentials: Mapping[str, str]) -> DouyinOrderClient:
+def build(channel: str, credentials: Mapping[str, str], clock: Callable[[], float] = time.time) -> DouyinOrderClient:
     """The client from ``credentials`` (``app_key``, ``app_secret``, ``access_token``)."""
-    return DouyinOrderClient.from_credentials(channel, credentials, None)
+    return DouyinOrderClient.from_credentials(channel, credentials, None, clock=clock)

@@ -9,12 +9,14 @@ in declared order); ``ORDERPULSE_<PLATFORM>_BASE_URL`` redirects the platform's 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 
 from connectors import douyin_orders, pdd_orders, taobao_orders
 from engine.orders.ports import PlatformOrderClient
 
-OrderClientBuilder = Callable[[str, Mapping[str, str]], PlatformOrderClient]
+# (platform, credentials, clock for request timestamps in unix seconds) → client
+OrderClientBuilder = Callable[[str, Mapping[str, str], Callable[[], float]], PlatformOrderClient]
 
 ORDER_CLIENTS: dict[str, OrderClientBuilder] = {
     "taobao": taobao_orders.build,
@@ -23,8 +25,10 @@ ORDER_CLIENTS: dict[str, OrderClientBuilder] = {
 }
 
 
-def build_order_client(platform: str, credentials: Mapping[str, str]) -> PlatformOrderClient | None:
-    """The order client of ``platform`` with these credentials, or None for a platform with
-    no order client; a missing credential raises ``connectors.outbound.MissingSetting``."""
+def build_order_client(platform: str, credentials: Mapping[str, str],
+                       clock: Callable[[], float] = time.time) -> PlatformOrderClient | None:
+    """The order client of ``platform`` with these credentials, signing with ``clock``, or
+    None for a platform with no order client; a missing credential raises
+    ``connectors.outbound.MissingSetting``. Matches ``engine.services.OrderClientFactory``."""
     builder = ORDER_CLIENTS.get(platform)
-    return builder(platform, credentials) if builder else None
+    return builder(platform, credentials, clock) if builder else None

@@ -17,7 +17,8 @@ POST to us, so :meth:`parse_push` refuses; the puller is the path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,6 @@ class PddOrderClient(NoHttpPush, PddStockConnector):
         return info
 
 
-def build(channel: str, credentials: Mapping[str, str]) -> PddOrderClient:
+def build(channel: str, credentials: Mapping[str, str], clock: Callable[[], float] = time.time) -> PddOrderClient:
     """The client from ``credentials`` (``app_key`` = client_id, ``app_secret``, ``access_token``)."""
-    return PddOrderClient.from_credentials(channel, credentials, None)
+    return PddOrderClient.from_credentials(channel, credentials, None, clock=clock)

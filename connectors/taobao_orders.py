@@ -18,7 +18,8 @@ HTTP POST to us, so :meth:`parse_push` refuses; the puller is the path.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,6 +68,6 @@ class TaobaoOrderClient(NoHttpPush, TaobaoStockConnector):
         return trade
 
 
-def build(channel: str, credentials: Mapping[str, str]) -> TaobaoOrderClient:
+def build(channel: str, credentials: Mapping[str, str], clock: Callable[[], float] = time.time) -> TaobaoOrderClient:
     """The client from ``credentials`` (``app_key``, ``app_secret``, ``access_token`` = session)."""
-    return TaobaoOrderClient.from_credentials(channel, credentials, None)
+    return TaobaoOrderClient.from_credentials(channel, credentials, None, clock=clock)
