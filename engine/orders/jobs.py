@@ -30,6 +30,8 @@ def register_periodic_jobs(scheduler: Scheduler) -> None:
     def pull(run: JobRun) -> None:
         pull_due_sources(run.services, now=run.now, holder=scheduler.holder)
 
+    def push_intake(run: JobRun) -> None:
+        intake_fetched_pushes(run.services)
+
     scheduler.every("orders.pull", PULL_TICK_SECONDS, pull, singleton=False)
-    scheduler.every("orders.push_intake", PUSH_INTAKE_SECONDS, lambda run: intake_fetched_pushes(run.services),
-                    singleton=False)
+    scheduler.every("orders.push_intake", PUSH_INTAKE_SECONDS, push_intake, singleton=False)
