@@ -25,7 +25,13 @@ from connectors.pdd_orders import PddOrderClient
 from connectors.taobao_orders import TaobaoOrderClient
 from engine.orders.pull_model import OrderPullCursor
 from engine.orders.pulling import pull_due_sources, pull_source
-from tests.orders_in.conftest import count_orders, credentials, platform_order_id, stored, timeline
+from tests.orders_in.conftest import (
+    count_orders,
+    credentials,
+    platform_order_id,
+    stored,
+    timeline,
+)
 
 CLIENTS = {"taobao": TaobaoOrderClient, "pdd": PddOrderClient, "douyin": DouyinOrderClient}
 # how a list request for the window's second page looks on each platform
