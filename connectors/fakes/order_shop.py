@@ -18,7 +18,9 @@ import queue
 import threading
 import zlib
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -28,12 +30,19 @@ from engine.logs import get_logger
 
 log = get_logger(__name__)
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
 
 def cipher(text: str, style: str) -> str:
     """A fake ciphertext of ``text`` in the platform's framing (``#…#1##`` Doudian, ``~…~0~``
     PDD): opaque, stable, never the plain text."""
     body = base64.b64encode(("op:" + text).encode("utf-8")[::-1]).decode("ascii")
     return {"doudian": f"#{body[:4]}#{body}#1##", "pdd": f"~{body}~0~", "pdd_phone": f"${body[:12]}${body}$0$"}[style]
+
+
+def shanghai_text(at: datetime | None) -> str:
+    """``yyyy-MM-dd HH:mm:ss`` in GMT+8 (Taobao's and PDD's order times); empty when None."""
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
 def mask_name(name: str) -> str:

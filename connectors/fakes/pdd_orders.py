@@ -37,6 +37,7 @@ from connectors.fakes.order_shop import (
     mask_name,
     mask_phone,
     mask_street,
+    shanghai_text,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -53,9 +54,6 @@ def yuan_number(fen: int) -> float | int:
     writing JSON: ``fen / 100`` prints as the exact two-decimal figure."""
     return fen // 100 if fen % 100 == 0 else fen / 100
 
-
-def pdd_time(at: datetime | None) -> str:
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
 def order_sn(order: ScenarioOrder) -> str:
@@ -92,10 +90,10 @@ class PddOrderShop(OrderShop):
             "after_sales_status": 10 if refunded_lines else (1 if open_refund else 0),
             "confirm_status": 2 if order.status == CANCELLED and not order.paid_at else (1 if order.paid_at else 0),
             "risk_control_status": 0, "trade_type": 0, "is_stock_out": 0,
-            "created_time": pdd_time(order.created_at), "confirm_time": pdd_time(order.paid_at),
-            "pay_time": pdd_time(order.paid_at), "shipping_time": pdd_time(order.shipped_at),
-            "receive_time": pdd_time(order.delivered_at), "updated_at": pdd_time(order.updated_at),
-            "last_ship_time": pdd_time(order.promised_ship_at), "promise_delivery_time": "",
+            "created_time": shanghai_text(order.created_at), "confirm_time": shanghai_text(order.paid_at),
+            "pay_time": shanghai_text(order.paid_at), "shipping_time": shanghai_text(order.shipped_at),
+            "receive_time": shanghai_text(order.delivered_at), "updated_at": shanghai_text(order.updated_at),
+            "last_ship_time": shanghai_text(order.promised_ship_at), "promise_delivery_time": "",
             "goods_amount": yuan_number(order.goods_amount), "discount_amount": yuan_number(order.discount),
             "seller_discount": yuan_number(order.seller_discount),
             "platform_discount": yuan_number(order.platform_discount), "capital_free_discount": 0,
