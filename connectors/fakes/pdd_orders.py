@@ -16,6 +16,7 @@ Over the order-call limit (``limit_orders``) the answer is 52101 接口被限流
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,6 +66,11 @@ def number_of(sn: str) -> int | None:
     return int(tail) - SN_BASE if tail.isdigit() and int(tail) > SN_BASE else None
 
 
+def region_id(name: str) -> int:
+    """A stable number for a region name (PDD's own region ids are not public)."""
+    return zlib.crc32(name.encode("utf-8")) % 100_000
+
+
 class PddOrderShop(OrderShop):
     """The order half of the fake POP router (mixed into ``FakePddStock``)."""
 
@@ -106,6 +112,8 @@ class PddOrderShop(OrderShop):
             "address": cipher(buyer.address, "pdd"),
             "address_mask": f"{buyer.province}{buyer.city}{buyer.district}{masked_address}",
             "country": "中国", "province": buyer.province, "city": buyer.city, "town": buyer.district,
+            "province_id": region_id(buyer.province), "city_id": region_id(buyer.province + buyer.city),
+            "town_id": region_id(buyer.province + buyer.city + buyer.district),
             "buyer_memo": order.buyer_message, "remark": "",
             "tracking_number": order.courier[2] if order.courier else "",
             "logistics_id": LOGISTICS_IDS.get(order.courier[0], 0) if order.courier else 0,
