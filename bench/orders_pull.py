@@ -23,7 +23,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connectors.fakes import PLATFORM_CREDENTIALS, FakeDouyinStock, FakePddStock, FakeTaobaoStock
+from connectors.fakes import (
+    PLATFORM_CREDENTIALS,
+    FakeDouyinStock,
+    FakePddStock,
+    FakeTaobaoStock,
+)
 from connectors.platform_stock import base_url_variable
 from engine.config import Settings
 from engine.logs import configure_logging
