@@ -51,6 +51,7 @@ bench: install-test
 	$(BIN)/python bench/addresses.py
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/orders_intake.py
+	$(BIN)/python bench/orders_pull.py
 	$(BIN)/python bench/mapping.py
 
 clean:

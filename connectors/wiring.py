@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from connectors.dingtalk import DingTalkCrypto
+from connectors.order_clients import build_order_client
 from connectors.platform_stock import base_url_variable
 from engine.inventory.channels import CHANNELS
 from engine.ports import ConnectorPorts
@@ -38,4 +39,5 @@ def default_ports() -> ConnectorPorts:
     return ConnectorPorts(
         stock_connectors={platform: _stock_factory(platform) for platform in CHANNELS},
         callback_crypto={"dingtalk_approval": DingTalkCrypto},
+        order_clients=build_order_client,
     )

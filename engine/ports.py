@@ -8,12 +8,19 @@ and never import ``connectors``. A new area adds one field here, typed by its ow
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.orders.ports import PlatformOrderClient
     from engine.inventory.channels import StockConnectorFactory
     from engine.workflow.ports import CallbackCryptoFactory
+
+
+# platform, credentials (app_key, app_secret, access_token … by name), the clock requests are
+# signed with (unix seconds) → the platform's order client, or None for a platform without one
+OrderClientFactory = Callable[[str, Mapping[str, str], Callable[[], float]], "PlatformOrderClient | None"]
 
 
 @dataclass
@@ -24,3 +31,5 @@ class ConnectorPorts:
     stock_connectors: dict[str, StockConnectorFactory] = field(default_factory=dict)
     # hook type -> factory of its callback crypto (engine.workflow.webhooks)
     callback_crypto: dict[str, CallbackCryptoFactory] = field(default_factory=dict)
+    # platform, credentials, clock -> its order client (engine.orders.sources builds them from sources)
+    order_clients: OrderClientFactory | None = None

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from engine.inventory.channels import ChannelRegistry
     from engine.inventory.service import InventoryService
     from engine.inventory.sources import SourceConnectors
+    from engine.orders.ports import RegionResolver
+    from engine.orders.sources import OrderClientsKept
     from engine.workflow.registry import MachineRegistry
     from engine.workflow.service import FifoLock
 
@@ -91,6 +93,12 @@ def _channel_registry(services: Services) -> ChannelRegistry:
     return ChannelRegistry()
 
 
+def _order_clients(services: Services) -> OrderClientsKept:
+    from engine.orders.sources import OrderClientsKept
+
+    return OrderClientsKept()
+
+
 def _source_connectors(services: Services) -> SourceConnectors:
     from engine.inventory.sources import SourceConnectors
 
@@ -104,6 +112,8 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     handlers: HandlerRegistry = field(default_factory=HandlerRegistry)
     ports: ConnectorPorts = field(default_factory=ConnectorPorts)
+    # the address → region resolver cleaning uses (None: engine.orders.regions.default_resolver())
+    region_resolver: RegionResolver | None = None
     _redis: redis_lib.Redis | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -127,6 +137,7 @@ class Services:
     inventory = PerProcess(_inventory)  # the inventory service, with the Redis gate when configured
     stock_channels = PerProcess(_channel_registry)  # stock connectors registered in this process
     source_connectors = PerProcess(_source_connectors)  # stock connectors built from published sources
+    order_clients = PerProcess(_order_clients)  # order clients built from published sources
 
     # ------------------------------------------------------------------ Redis
 

@@ -29,13 +29,11 @@ if TYPE_CHECKING:
     from engine.orders.ports import RegionResolver
     from engine.services import Services
 
-__all__ = ["CACHE_SIZE", "RESOLVER_EXTRA", "MappingRef", "PublishedRules", "mapping_for", "published_rules"]
+__all__ = ["CACHE_SIZE", "MappingRef", "PublishedRules", "mapping_for", "published_rules"]
 
 log = get_logger(__name__)
 
 CACHE_SIZE = 16
-# Services.extras key of a RegionResolver to clean with (default: engine.orders.regions.default_resolver()).
-RESOLVER_EXTRA = "orders.region_resolver"
 
 
 @dataclass(frozen=True)
@@ -147,14 +145,14 @@ def _declarations(v: _Version) -> tuple[Any, ...]:
 
 
 def _default_resolver(services: Services) -> Callable[[], RegionResolver | None]:
-    """The region resolver cleaning uses: ``services.extras[RESOLVER_EXTRA]`` when given, else
+    """The region resolver cleaning uses: ``services.region_resolver`` when given, else
     the process's default one (None where the region data set is not installed: the region
     step is then skipped and says so in the log)."""
 
     def get() -> RegionResolver | None:
-        given = services.extras.get(RESOLVER_EXTRA)
+        given = services.region_resolver
         if given is not None:
-            return given  # type: ignore[no-any-return]
+            return given
         try:
             from engine.orders.regions import default_resolver  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
@@ -168,7 +166,7 @@ def _default_resolver(services: Services) -> Callable[[], RegionResolver | None]
 def published_rules(services: Services) -> PublishedRules:
     """The published mappings and cleanings as they stand now (cached per set of versions)."""
     versions = _latest_versions(services, with_content=lambda checksum: checksum not in _parsed)
-    given = services.extras.get(RESOLVER_EXTRA)
+    given = services.region_resolver
     key = (*((v.ruleset, v.version, v.checksum) for v in versions), ("resolver", str(id(given)) if given else "", ""))
     with _lock:
         rules = _cache.get(key)

@@ -191,10 +191,9 @@ class _OneDistrict:
 
 
 def test_the_cleaning_uses_the_region_resolver_handed_in_through_services(published) -> None:
-    from engine.orders.published import RESOLVER_EXTRA
 
     services = published
-    services.extras[RESOLVER_EXTRA] = _OneDistrict()
+    services.region_resolver = _OneDistrict()
     outcome = intake_platform_order(services, source="douyin", payload=sample("douyin"), via="pull")
     with services.db.session() as s:
         row = s.get(Order, outcome.order_pk)
