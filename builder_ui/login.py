@@ -8,20 +8,21 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from flask_limiter import Limiter
 from flask_wtf.csrf import generate_csrf
 
+from builder_ui import pages
 from engine.auth.access import public
-from engine.auth.roles import role_label
 from engine.auth.users import check_password
 from engine.logs import get_logger
 from engine.storage.models import User
 
-bp = Blueprint("builder", __name__, template_folder="templates")
+bp = Blueprint("builder", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/builder-static")
 log = get_logger(__name__)
 
 
 @bp.get("/login")
 @public
 def login_form() -> Any:
-    return render_template("login.html", error=None, csrf_token=generate_csrf())
+    return render_template("login.html", error=None, csrf_token=generate_csrf(), user=None)
 
 
 @public
@@ -34,12 +35,15 @@ def login_submit() -> Any:
         user = check_password(s, username, password)
     if user is None:
         log.warning("login_failed", username=username, remote=request.remote_addr)
-        html = render_template("login.html", error="用户名或密码错误", csrf_token=generate_csrf())
+        html = render_template("login.html", error="用户名或密码错误", csrf_token=generate_csrf(), user=None)
         return html, 401
     session.clear()
     session["user_id"] = user.id
     log.info("login_ok", username=username)
-    return redirect(url_for("builder.home"))
+    target = request.args.get("next", "")
+    if not (target.startswith("/") and not target.startswith("//")):
+        target = url_for("builder.home")
+    return redirect(target)
 
 
 @bp.post("/logout")
@@ -62,9 +66,7 @@ def home() -> Any:
     if user is None:
         session.clear()
         return redirect(url_for("builder.login_form"))
-    return render_template(
-        "home.html", user=user, role_label=role_label(user.role), csrf_token=generate_csrf()
-    )
+    return pages.page("home.html", title="工作台")
 
 
 def init(app: Flask, limiter: Limiter) -> None:
@@ -74,5 +76,10 @@ def init(app: Flask, limiter: Limiter) -> None:
         deduct_when=lambda response: response.status_code == 401,
         error_message="登录失败次数过多，请稍后再试",
     )(login_submit)
+    from builder_ui import catalogue, editor, rulesets, users
+
+    for area in (rulesets, editor, catalogue, users):
+        area.register(bp)
+    pages.install_error_pages(bp)
     app.register_blueprint(bp)
     app.add_url_rule("/login", "builder.login_submit", limited, methods=["POST"])

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 
 def api_blueprints() -> list[Blueprint]:
+    from engine.auth.routes import blp as users_blp
     from engine.inventory.routes import blp as stock_blp
     from engine.outbox.routes import blp as outbox_blp
     from engine.pricing.routes import blp as pricing_blp
@@ -13,4 +14,4 @@ def api_blueprints() -> list[Blueprint]:
     from engine.templates import blp as templates_blp
     from engine.workflow.routes import blueprints as workflow_blueprints
 
-    return [outbox_blp, pricing_blp, rulesets_blp, stock_blp, templates_blp, *workflow_blueprints()]
+    return [outbox_blp, pricing_blp, rulesets_blp, stock_blp, templates_blp, users_blp, *workflow_blueprints()]

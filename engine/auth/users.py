@@ -131,3 +131,8 @@ def check_password(session: Session, username: str, password: str) -> User | Non
     except (VerificationError, InvalidHashError):
         return None
     return user
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash stored for ``password``."""
+    return _hasher.hash(password)
