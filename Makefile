@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench install install-test clean
+.PHONY: demo test bench install install-test clean assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ bench: install-test
 
 clean:
 	rm -rf $(VENV) orderpulse.db orderpulse.db-wal orderpulse.db-shm .pytest_cache
+
+# Vendored browser assets (needs Node and npm; the built files are committed, so demo and test do not).
+assets:
+	cd builder_ui/assets && npm ci --no-audit --no-fund && node build.mjs

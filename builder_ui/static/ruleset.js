@@ -99,7 +99,7 @@
   if ($("btn-format")) $("btn-format").addEventListener("click", formatText);
   if ($("btn-save")) $("btn-save").addEventListener("click", saveDraft);
   document.addEventListener("keydown", (e) => {
-    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s") { e.preventDefault(); saveDraft(); }
+    if (!e.defaultPrevented && (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s") { e.preventDefault(); saveDraft(); }
   });
   const publishForm = $("publish-form");
   if (publishForm) publishForm.addEventListener("submit", (e) => {

@@ -106,4 +106,10 @@ function mount(host, options) {
   };
 }
 
-export { mount };
+// The text of the editor that contains DOM element `node` (null when there is none).
+function textOf(node) {
+  const view = EditorView.findFromDOM(node);
+  return view ? view.state.doc.toString() : null;
+}
+
+export { mount, textOf };

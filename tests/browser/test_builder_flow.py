@@ -1,0 +1,211 @@
+"""The builder the way a shop's staff use it, in chromium: 运营 imports the festival promotion,
+publishes it, changes 满300减40 to 满300减50 in the form (the DSL follows, its comments kept),
+types an error and sees it underlined with its message, simulates a sample order against the
+published version, saves with Ctrl+S, publishes, compares versions and rolls back; 客服 sees no
+发布 button; 管理员 creates a user and revokes a token. Every page is screenshotted at
+1366×768 and checked with axe-core.
+
+The steps share one server and one signed-in context per role, and run in order.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import requests
+
+from tests.browser.conftest import check_accessibility, screenshot
+
+RULESET = "promotion_apparel_festival"
+
+
+def nav(page: Any, name: str) -> Any:
+    """A link of the main navigation."""
+    return page.get_by_role("navigation").get_by_role("link", name=name, exact=True)
+
+
+def editor_text(page: Any) -> str:
+    """The editor's document (not its rendered lines)."""
+    return page.get_by_role("textbox", name="规则文本").evaluate("node => OPEditor.textOf(node)")
+
+
+def test_login_page_is_labelled(browser: Any, base_url: str) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(base_url + "/login")
+    page.get_by_label("用户名").fill("wang_yun")
+    page.get_by_label("密码").fill("wrong-password")
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("alert").filter(has_text="用户名或密码错误").wait_for()
+    screenshot(page, "01-login")
+    check_accessibility(page)
+    context.close()
+
+
+def test_ops_imports_the_festival_template_and_publishes_it(staff: Any) -> None:
+    page = staff("ops").page
+    nav(page, "规则集").click()
+    page.get_by_role("heading", name="规则集").wait_for()
+    assert nav(page, "用户").count() == 0  # 运营 is not an administrator
+    assert page.get_by_role("button", name="新建规则集").is_visible()
+    screenshot(page, "02-rulesets-empty")
+    check_accessibility(page)
+
+    nav(page, "模板库").click()
+    card = page.get_by_role("article", name="女装节大促")
+    assert "满300减40" in card.get_by_label("女装节大促 规则文本预览").inner_text()
+    assert "促销 apparel_festival" in card.inner_text()
+    screenshot(page, "03-templates")
+    check_accessibility(page)
+    card.get_by_role("button", name="导入").click()
+
+    page.wait_for_url(f"**/rulesets/{RULESET}")
+    assert page.get_by_role("status").filter(has_text="已新建规则集").count() == 1
+    assert 'rule "满300减40" when current_total >= ¥300 { amount_off ¥40' in editor_text(page)
+    page.get_by_label("发布说明").fill("导入女装节大促模板")
+    page.get_by_role("button", name="发布").click()
+    page.get_by_role("status").filter(has_text="已发布 v1").wait_for()
+
+
+def test_ops_edits_the_coupon_in_the_form_and_the_dsl_follows(staff: Any) -> None:
+    page = staff("ops").page
+    rule = page.locator('.rule[data-rule="满300减40"]')
+    rule.get_by_label("规则名称").fill("满300减50")
+    rule.get_by_label("规则名称").press("Tab")
+    rule.get_by_label("减免金额（元）").fill("50")
+    rule.get_by_label("减免金额（元）").press("Tab")
+    page.wait_for_function(
+        "() => OPEditor.textOf(document.querySelector('.cm-content')).includes('amount_off ¥50')")
+    text = editor_text(page)
+    assert 'rule "满300减50" when current_total >= ¥300 { amount_off ¥50 split by amount on lines where category != "礼品卡" }' in text
+    assert "满300减40" not in text
+    # The writer's comments survive the form edit.
+    assert "# 女装节大促：会员等级折扣 → 店铺券（二选一，择优）→ 平台红包与跨店满减（平台出资）；" in text
+    assert page.get_by_role("region", name="检查结果").inner_text().strip().endswith("没有发现问题")
+
+
+def test_ops_types_an_error_and_sees_it_underlined(staff: Any) -> None:
+    page = staff("ops").page
+    before = editor_text(page)
+    box = page.get_by_role("textbox", name="规则文本")
+    box.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.insert_text('\npromotion 新客 { tier t { rule "新客95折" when custmer.level == "新客" { percent_off 5% } } }')
+    results = page.get_by_role("region", name="检查结果")
+    results.get_by_text("未知字段 custmer.level；你是不是想写 customer？").wait_for()
+    assert re.search(r"第 \d+ 行第 \d+ 列：未知字段 custmer.level；你是不是想写 customer？", results.inner_text())
+    underline = page.locator(".cm-lintRange-error")
+    underline.first.wait_for()
+    assert underline.first.inner_text() == "custmer.level"
+    screenshot(page, "04-ruleset-error")
+    # Put the text back as it was, then the check is clean again.
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(before)
+    results.get_by_text("没有发现问题").wait_for()
+
+
+def test_ops_simulates_the_draft_against_the_published_version(staff: Any) -> None:
+    page = staff("ops").page
+    page.get_by_role("button", name="试算").click()
+    results = page.get_by_role("region", name="试算结果")
+    results.locator('[data-payable="已发布"]').wait_for()
+    # 真丝连衣裙 ¥299 + 纯棉T恤 ¥89 = ¥388; 银卡98折 -¥7.76; 店铺券; 跨店每满300减30 -¥30; 包邮.
+    assert results.locator('[data-payable="草稿"]').inner_text() == "¥300.24"
+    assert results.locator('[data-payable="已发布"]').inner_text() == "¥310.24"
+    assert "满300减50 -¥38.53" in results.inner_text()  # its share on the ¥299 line
+    page.locator("#sim-results details").first.evaluate("d => d.open = true")
+    assert "规则「满300减50」" in results.inner_text()  # the Chinese audit log
+    screenshot(page, "05-ruleset-simulate")
+    check_accessibility(page)
+
+
+def test_ops_saves_with_ctrl_s_publishes_compares_and_rolls_back(staff: Any) -> None:
+    page = staff("ops").page
+    page.get_by_role("textbox", name="规则文本").click()
+    page.keyboard.press("Control+s")
+    page.get_by_role("status").filter(has_text="已保存（修订 2）").wait_for()
+    page.get_by_label("发布说明").fill("店铺券改为满300减50")
+    page.get_by_role("button", name="发布").click()
+    page.get_by_role("status").filter(has_text="已发布 v2").wait_for()
+
+    page.get_by_label("版本 A").select_option("1")
+    page.get_by_label("版本 B").select_option("2")
+    page.get_by_role("button", name="对比").click()
+    page.wait_for_url("**/diff?a=1&b=2")
+    assert page.locator("#diff-summary").inner_text() == "v1 → v2：1 行不同"
+    changed = page.locator("tr.replace")
+    assert "amount_off ¥40" in changed.first.inner_text() and "amount_off ¥50" in changed.first.inner_text()
+    screenshot(page, "06-diff")
+    check_accessibility(page)
+
+    page.go_back()
+    page.locator("tr", has_text="导入女装节大促模板").get_by_role("button", name="回滚").click()
+    summary = page.get_by_role("alert")
+    assert "将把 v1" in summary.inner_text() and "重新发布为 v3" in summary.inner_text()
+    assert "共 1 行变化" in summary.inner_text()
+    screenshot(page, "07-rollback-confirm")
+    check_accessibility(page)
+    page.get_by_label("回滚说明").fill("满减力度先恢复")
+    page.get_by_role("button", name="回滚").click()
+    page.get_by_role("status").filter(has_text="已回滚到 v1 的内容，发布为 v3").wait_for()
+    assert "amount_off ¥40" in editor_text(page)
+    audit = page.get_by_role("region", name="操作记录") if False else page.locator("section", has_text="操作记录")
+    assert "回滚" in audit.last.inner_text()
+    screenshot(page, "08-ruleset")
+    check_accessibility(page)
+
+    nav(page, "规则集").click()
+    row = page.locator("tr", has_text=RULESET)
+    assert "已发布" in row.inner_text() and "v3" in row.inner_text()
+
+
+def test_cs_finds_no_publish_button(staff: Any) -> None:
+    page = staff("cs").page
+    nav(page, "规则集").click()
+    assert page.get_by_role("button", name="新建规则集").count() == 0
+    page.get_by_role("link", name=RULESET).click()
+    page.get_by_role("region", name="检查结果").wait_for()
+    for name in ("发布", "保存草稿", "格式化", "回滚"):
+        assert page.get_by_role("button", name=name, exact=True).count() == 0, name
+    assert page.get_by_role("button", name="试算").count() == 1
+    screenshot(page, "09-ruleset-cs")
+    check_accessibility(page)
+    nav(page, "模板库").click()
+    assert page.get_by_role("button", name="导入").count() == 0
+
+
+def test_admin_creates_a_user_and_revokes_a_token(staff: Any, base_url: str) -> None:
+    page = staff("admin").page
+    nav(page, "用户").click()
+    page.get_by_label("用户名", exact=True).fill("liu_cangchu")
+    page.get_by_label("姓名").fill("刘仓储")
+    page.get_by_label("角色").select_option(label="仓储")
+    page.get_by_label("密码", exact=True).fill("仓库-口令-2026")
+    page.get_by_role("button", name="创建用户").click()
+    page.get_by_role("status").filter(has_text="已创建用户 liu_cangchu").wait_for()
+    row = page.locator('tr[data-user="liu_cangchu"]')
+    assert "仓储" in row.inner_text() and "正常" in row.inner_text()
+
+    row.get_by_label("liu_cangchu 的令牌用途").fill("WMS 对接")
+    row.get_by_role("button", name="为 liu_cangchu 创建令牌").click()
+    token = page.locator("#new-token").inner_text()
+    assert token.startswith("op_")
+    api = base_url + "/api/v1/stock/SKU-1"
+    assert requests.get(api, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code in (200, 404)
+    screenshot(page, "10-users")
+    check_accessibility(page)
+
+    page.locator('tr[data-user="liu_cangchu"]').get_by_role("button", name=f"吊销令牌 {token[:10]}").click()
+    page.get_by_role("status").filter(has_text=f"已吊销令牌 {token[:10]}").wait_for()
+    assert "已吊销" in page.locator('tr[data-user="liu_cangchu"]').inner_text()
+    assert requests.get(api, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/rulesets", "/templates"])
+def test_pages_render_for_the_admin_too(staff: Any, path: str) -> None:
+    page = staff("admin").page
+    page.goto(path)
+    assert nav(page, "用户").count() == 1
+    check_accessibility(page)
