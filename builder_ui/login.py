@@ -76,10 +76,17 @@ def init(app: Flask, limiter: Limiter) -> None:
         deduct_when=lambda response: response.status_code == 401,
         error_message="登录失败次数过多，请稍后再试",
     )(login_submit)
+    app.register_blueprint(bp)
+    app.add_url_rule("/login", "builder.login_submit", limited, methods=["POST"])
+
+
+def _register_pages() -> None:
+    """The page families share this blueprint (one static folder, one set of error pages)."""
     from builder_ui import catalogue, editor, rulesets, users
 
     for area in (rulesets, editor, catalogue, users):
         area.register(bp)
     pages.install_error_pages(bp)
-    app.register_blueprint(bp)
-    app.add_url_rule("/login", "builder.login_submit", limited, methods=["POST"])
+
+
+_register_pages()

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
 
-from engine.auth.access import authenticate
 from engine.auth.roles import ALL_STAFF, role_label
 from engine.errors import ApiError, Forbidden, Unauthorized
 from engine.storage.models import User
@@ -32,13 +31,16 @@ def signed_in_user() -> User | None:
     """The signed-in user row (None when there is no valid session); cached per request."""
     if "page_user" in g:
         return g.page_user  # type: ignore[no-any-return]
-    principal = authenticate()
+    # The session alone (never the CSRF check: error pages render for refused posts too).
     user = None
-    if principal is not None and principal.via == "session":
+    user_id = session.get("user_id")
+    if user_id is not None:
         with services().db.session() as s:
-            user = s.get(User, principal.user_id)
-            if user is not None:
+            user = s.get(User, user_id)
+            if user is not None and user.active:
                 s.expunge(user)
+            else:
+                user = None
     g.page_user = user
     return user
 

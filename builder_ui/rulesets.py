@@ -73,7 +73,7 @@ def _workspace(name: str, **extra: Any) -> dict[str, Any]:
         s.expunge_all()
     return {
         "ruleset": ruleset, "versions": versions, "audit": audit,
-        "problems": [problem_view(p) for p in problems], "status": status,
+        "problems": [problem_view(p) for p in problems], "draft_state": status,
         "status_label": STATUS_LABELS[status], "active_nav": "rulesets", "title": ruleset.title or name,
         "workspace": _workspace_data(ruleset), "sample_order": json.dumps(SAMPLE_ORDER, ensure_ascii=False, indent=1),
         **extra,
@@ -150,7 +150,9 @@ def rollback(name: str) -> Any:
                                        actor=_actor(), now=svc.clock.now())
             number = version.version
     except ApiError as err:
-        return page("refused.html", err.status, title="回滚未完成", message=err.message)
+        messages = {"unknown_version": f"没有 v{to_version} 可回滚", "already_latest": f"v{to_version} 已是当前生效的版本",
+                    "stale_base": "有人刚刚发布了新版本，请返回刷新后重试"}
+        return page("refused.html", err.status, title="回滚未完成", message=messages.get(err.code, err.message))
     flash(f"已回滚到 v{to_version} 的内容，发布为 v{number}")
     return redirect(url_for("builder.ruleset", name=name))
 

@@ -116,6 +116,7 @@ def test_ops_simulates_the_draft_against_the_published_version(staff: Any) -> No
     assert results.locator('[data-payable="已发布"]').inner_text() == "¥310.24"
     assert "满300减50 -¥38.53" in results.inner_text()  # its share on the ¥299 line
     page.locator("#sim-results details").first.evaluate("d => d.open = true")
+    page.get_by_role("heading", name="试算").scroll_into_view_if_needed()
     assert "规则「满300减50」" in results.inner_text()  # the Chinese audit log
     screenshot(page, "05-ruleset-simulate")
     check_accessibility(page)
