@@ -51,10 +51,10 @@ def may(*roles: str) -> bool:
     return user is not None and user.role in roles
 
 
-def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+def page(template_name: str, status: int = 200, /, **context: Any) -> tuple[str, int]:
     user = signed_in_user()
     return render_template(
-        template,
+        template_name,
         user=user,
         role_label=role_label(user.role) if user else "",
         csrf_token=generate_csrf(),

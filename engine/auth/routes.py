@@ -71,9 +71,9 @@ def _services() -> Any:
 
 
 def issued_body(issued: accounts.IssuedToken) -> dict[str, Any]:
-    body: dict[str, Any] = TokenSchema().dump(issued.row)
-    body["token"] = issued.token
-    return body
+    row = issued.row
+    return {"id": row.id, "name": row.name, "prefix": row.prefix, "created_at": row.created_at,
+            "last_used_at": row.last_used_at, "revoked_at": row.revoked_at, "token": issued.token}
 
 
 @blp.route("", methods=["GET"])
@@ -82,7 +82,7 @@ def issued_body(issued: accounts.IssuedToken) -> dict[str, Any]:
 def list_users() -> Any:
     """Every user with their tokens (prefixes only)."""
     with _services().db.session() as s:
-        return UserSchema(many=True).dump(accounts.list_users(s))
+        return accounts.list_users(s)
 
 
 @blp.route("", methods=["POST"])
@@ -96,7 +96,8 @@ def create(args: dict[str, Any]) -> Any:
     with svc.db.transaction(immediate=True) as s:
         user = create_user(s, args["username"], args["role"], args["password"],
                            display_name=args["display_name"], clock=svc.clock)
-        return UserSchema().dump(user)
+        user.tokens = []
+        return user
 
 
 @blp.route("/<int:user_id>", methods=["PATCH"])
@@ -109,7 +110,8 @@ def patch(args: dict[str, Any], user_id: int) -> Any:
     """Change a user's role, active flag (disable / enable), password or display name."""
     with _services().db.transaction(immediate=True) as s:
         user = accounts.update_user(s, user_id, acting_user_id=current_principal().user_id, **args)
-        return UserSchema().dump(user)
+        user.tokens  # loaded before the session closes
+        return user
 
 
 @blp.route("/<int:user_id>/tokens", methods=["POST"])
@@ -132,7 +134,7 @@ def revoke_token(user_id: int, token_id: int) -> Any:
     """Revoke a token: refused from the next request on."""
     svc = _services()
     with svc.db.transaction(immediate=True) as s:
-        return TokenSchema().dump(accounts.revoke_token(s, user_id, token_id, now=svc.clock.now()))
+        return accounts.revoke_token(s, user_id, token_id, now=svc.clock.now())
 
 
 class TokenRevokeSchema(Schema):
@@ -151,5 +153,4 @@ def revoke_tokens(args: dict[str, Any], user_id: int) -> Any:
     with svc.db.transaction(immediate=True) as s:
         user = accounts.get_user(s, user_id)
         ids = [args["id"]] if args["id"] is not None else [t.id for t in user.tokens if t.revoked_at is None]
-        return TokenSchema(many=True).dump(
-            [accounts.revoke_token(s, user_id, token_id, now=svc.clock.now()) for token_id in ids])
+        return [accounts.revoke_token(s, user_id, token_id, now=svc.clock.now()) for token_id in ids]
