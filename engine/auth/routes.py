@@ -110,7 +110,7 @@ def patch(args: dict[str, Any], user_id: int) -> Any:
     """Change a user's role, active flag (disable / enable), password or display name."""
     with _services().db.transaction(immediate=True) as s:
         user = accounts.update_user(s, user_id, acting_user_id=current_principal().user_id, **args)
-        user.tokens  # loaded before the session closes
+        _ = user.tokens  # loaded before the session closes
         return user
 
 

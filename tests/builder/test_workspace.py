@@ -47,7 +47,7 @@ def test_live_check_answers_in_chinese_with_the_position(signed_in: Any, festiva
 def test_a_form_edit_changes_only_the_rule_line_and_keeps_comments(signed_in: Any, services: Any, festival: str) -> None:
     ops = signed_in("ops")
     page = ops.get(f"/rulesets/{R}").get_data(as_text=True)
-    data = json.loads(re.search(r'id="workspace-data">(.*?)</script>', page, re.S).group(1))
+    data = json.loads(re.search(r'id="workspace-data">(.*?)</script>', page, re.DOTALL).group(1))
     content = data["content"].replace("    tier store_coupon", "    # 店铺券只取一张\n    tier store_coupon")
     content = content.replace('split by amount on lines where category != "礼品卡" }\n        rule "满500减80"',
                               'split by amount on lines where category != "礼品卡" }  # 小额券\n        rule "满500减80"')
@@ -100,7 +100,7 @@ def test_the_list_shows_status_version_and_last_change(signed_in: Any, services:
         service.put_draft(s, R, content="# 改了\n", actor="wang", now=services.clock.now())
     html = signed_in("cs").get("/rulesets").get_data(as_text=True)
     rows = re.findall(r"<tr>\s*<td><a [^>]+>([^<]+)</a></td>.*?<span class=\"tag \w+\">([^<]+)</span></td>\s*<td>([^<]+)</td>"
-                      r"\s*<td>([^<·]+)·", html, re.S)
+                      r"\s*<td>([^<·]+)·", html, re.DOTALL)
     assert [(n, st, v, who.strip()) for n, st, v, who in rows] == [
         ("empty_one", "草稿", "—", "li_na"), ("promotion_apparel_festival", "有未发布修改", "v1", "wang"),
         ("published_one", "已发布", "v1", "li_na")]
