@@ -69,7 +69,9 @@ def install_error_pages(bp: Blueprint) -> None:
     """Refusals on builder pages answer as pages (JSON for the pages' own JSON calls)."""
 
     def wants_json() -> bool:
-        return request.is_json or request.accept_mimetypes.best == "application/json"
+        """The pages' own JSON calls and API-style callers (bearer token) get JSON errors."""
+        return (request.is_json or request.accept_mimetypes.best == "application/json"
+                or "Authorization" in request.headers)
 
     @bp.errorhandler(Unauthorized)
     def _unauthorized(err: Unauthorized) -> Any:
@@ -85,6 +87,8 @@ def install_error_pages(bp: Blueprint) -> None:
 
     @bp.errorhandler(CSRFError)
     def _csrf(err: CSRFError) -> Any:
+        if request.endpoint == "builder.login_submit":  # the login form keeps its API-style answer
+            return {"error": {"code": "bad_request", "message": err.description, "details": []}}, 400
         message = "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试。"
         if wants_json():
             return {"error": {"code": "csrf", "message": message, "details": []}}, 400

@@ -11,9 +11,10 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
 
-from builder_ui.pages import ADMINS, page, services, signed_in_user
+from builder_ui.pages import ADMINS, page, services
 from engine.auth import accounts
-from engine.auth.access import allow
+from engine.auth.access import allow, current_principal
+from engine.auth.routes import caller_token_hash
 from engine.auth.roles import STAFF_ROLES
 from engine.auth.users import create_user
 from engine.errors import ApiError
@@ -24,6 +25,7 @@ _ERRORS_ZH = {
     "weak_password": f"密码至少 {accounts.MIN_PASSWORD_LENGTH} 位",
     "own_account": "不能停用或降级自己的账号",
     "user_disabled": "该用户已停用，不能创建令牌",
+    "own_token": "不能吊销当前请求正在使用的令牌",
 }
 
 
@@ -49,8 +51,7 @@ def _message(err: ApiError) -> str:
 
 
 def _me() -> int:
-    user = signed_in_user()
-    return user.id if user else 0
+    return current_principal().user_id
 
 
 @allow(*ADMINS)
@@ -77,6 +78,8 @@ def create() -> Any:
 
 @allow(*ADMINS)
 def set_active(user_id: int) -> Any:
+    if request.form.get("active") not in ("0", "1"):
+        return _render(422, error="缺少要设置的状态（启用或停用）")
     active = request.form.get("active") == "1"
     try:
         with services().db.transaction(immediate=True) as s:
@@ -117,7 +120,8 @@ def revoke_token(user_id: int, token_id: int) -> Any:
     svc = services()
     try:
         with svc.db.transaction(immediate=True) as s:
-            row = accounts.revoke_token(s, user_id, token_id, now=svc.clock.now())
+            row = accounts.revoke_token(s, user_id, token_id, now=svc.clock.now(),
+                                       caller_token_hash=caller_token_hash())
             prefix = row.prefix
     except ApiError as err:
         return _render(err.status, error=_message(err))

@@ -96,11 +96,17 @@ def create_token(session: Session, user_id: int, *, name: str, clock: Clock) -> 
     return IssuedToken(plain, row)
 
 
-def revoke_token(session: Session, user_id: int, token_id: int, *, now: datetime) -> ApiToken:
-    """Revoke one token of the user; refused from the next request on. Revoking twice is a no-op."""
+def revoke_token(session: Session, user_id: int, token_id: int, *, now: datetime,
+                 caller_token_hash: str | None = None) -> ApiToken:
+    """Revoke one token of the user; refused from the next request on. Revoking twice is a
+    no-op. The token the request itself authenticates with (``caller_token_hash``) is kept:
+    409 ``own_token``."""
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != user_id:
         raise NotFound(f"user {user_id} has no token {token_id}", code="token_not_found")
+    if caller_token_hash is not None and row.token_hash == caller_token_hash:
+        raise Conflict("this request is authenticated with that token; revoke it with another one",
+                       code="own_token", details=[{"path": "/id", "message": "the caller's own token"}])
     if row.revoked_at is None:
         row.revoked_at = now
         session.flush()

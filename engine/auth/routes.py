@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.auth import accounts
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import STAFF_ROLES
-from engine.auth.users import create_user
+from engine.auth.users import create_user, hash_token
 from engine.rulesets.schemas import ErrorBodySchema
 
 blp = Blueprint("users", __name__, url_prefix="/users",
@@ -68,6 +68,12 @@ class IssuedTokenSchema(TokenSchema):
 
 def _services() -> Any:
     return current_app.extensions["orderpulse"]
+
+
+def caller_token_hash() -> str | None:
+    """The digest of the bearer token this request carries (None for a session)."""
+    header = request.headers.get("Authorization", "")
+    return hash_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
 
 
 def issued_body(issued: accounts.IssuedToken) -> dict[str, Any]:
@@ -130,11 +136,13 @@ def create_token(args: dict[str, Any], user_id: int) -> Any:
 @allow("admin")
 @blp.response(200, TokenSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
+@blp.alt_response(409, schema=ErrorBodySchema, description="own_token: the token this request uses")
 def revoke_token(user_id: int, token_id: int) -> Any:
     """Revoke a token: refused from the next request on."""
     svc = _services()
     with svc.db.transaction(immediate=True) as s:
-        return accounts.revoke_token(s, user_id, token_id, now=svc.clock.now())
+        return accounts.revoke_token(s, user_id, token_id, now=svc.clock.now(),
+                                     caller_token_hash=caller_token_hash())
 
 
 class TokenRevokeSchema(Schema):
@@ -147,10 +155,13 @@ class TokenRevokeSchema(Schema):
 @blp.arguments(TokenRevokeSchema())
 @blp.response(200, TokenSchema(many=True))
 @blp.alt_response(404, schema=ErrorBodySchema)
+@blp.alt_response(409, schema=ErrorBodySchema, description="own_token: the token this request uses")
 def revoke_tokens(args: dict[str, Any], user_id: int) -> Any:
     """Revoke one token (``{"id": N}``) or every active token of the user; returns the revoked."""
     svc = _services()
     with svc.db.transaction(immediate=True) as s:
         user = accounts.get_user(s, user_id)
         ids = [args["id"]] if args["id"] is not None else [t.id for t in user.tokens if t.revoked_at is None]
-        return [accounts.revoke_token(s, user_id, token_id, now=svc.clock.now()) for token_id in ids]
+        own = caller_token_hash()
+        return [accounts.revoke_token(s, user_id, token_id, now=svc.clock.now(), caller_token_hash=own)
+                for token_id in ids]

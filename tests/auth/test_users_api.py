@@ -84,3 +84,13 @@ def test_openapi_describes_the_user_routes(client: Any) -> None:
     assert "delete" in paths["/api/v1/users/{user_id}/tokens/{token_id}"]
     schemas = doc["components"]["schemas"]
     assert {"User", "UserCreate", "UserPatch", "IssuedToken"} <= set(schemas)
+
+
+def test_an_admin_cannot_revoke_the_token_the_request_uses(client: Any, tokens: dict[str, str]) -> None:
+    admin = auth(tokens["admin"])
+    me = next(u for u in client.get("/api/v1/users", headers=admin).get_json() if u["username"] == "user_admin")
+    mine = me["tokens"][0]["id"]
+    resp = client.delete(f"/api/v1/users/{me['id']}/tokens/{mine}", headers=admin)
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "own_token"
+    assert client.delete(f"/api/v1/users/{me['id']}/tokens", json={}, headers=admin).status_code == 409
+    assert client.get("/api/v1/users", headers=admin).status_code == 200
