@@ -14,8 +14,8 @@ from flask import Blueprint, flash, redirect, request, url_for
 from builder_ui.pages import ADMINS, page, services
 from engine.auth import accounts
 from engine.auth.access import allow, current_principal
-from engine.auth.routes import caller_token_hash
 from engine.auth.roles import STAFF_ROLES
+from engine.auth.routes import caller_token_hash
 from engine.auth.users import create_user
 from engine.errors import ApiError
 

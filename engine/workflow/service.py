@@ -33,7 +33,7 @@ from engine.workflow.models import (
     WorkflowInstance,
     WorkflowTransition,
 )
-from engine.workflow.registry import CompiledMachine, MachineRegistry, registry_of
+from engine.workflow.registry import CompiledAction, CompiledMachine, MachineRegistry, registry_of
 from engine.workflow.stepwrite import write_step
 
 CREATE_ACTION = "create"
@@ -231,23 +231,22 @@ def allowed_actions(compiled: CompiledMachine, state: str, role: str | None) -> 
     return out
 
 
-def fire_in(session: Session, services: Any, compiled: CompiledMachine, inst: Any, action: str,
-            payload: dict[str, Any], *, actor: str, role: str | None, via: str, idempotency_key: str | None,
-            now: datetime) -> dict[str, Any]:
-    """Check and run ``action`` on ``inst`` inside the caller's transaction.
-
-    ``via`` is ``user``, ``webhook:<hook>`` or ``timer``. Raises :class:`ActionRefused` before
-    writing anything, or :class:`Conflict` when another change won the race.
-    """
+def check_action(compiled: CompiledMachine, state: str, action: str, payload: dict[str, Any], *,
+                 data: dict[str, Any], role: str | None, via: str = "user", instance_id: int | None = None
+                 ) -> tuple[CompiledAction, dict[str, Any], dict[str, Any]]:
+    """Every check an action passes before it runs, in order (known action, state, webhook,
+    role, required fields, field types, ``when`` guard), without touching storage: the action,
+    the ticket data with the payload's declared fields merged in, and the guard environment.
+    Raises :class:`ActionRefused` (``code`` names the failed check)."""
     ca = compiled.actions.get(action)
     if ca is None:
         raise _refuse(404, "unknown_action", f"machine {compiled.name} has no action {action}")
     decl = ca.decl
-    if inst.state not in decl.sources:
+    if state not in decl.sources:
         raise _refuse(409, "wrong_state",
-                      f"action {action} is not allowed from state {inst.state} "
+                      f"action {action} is not allowed from state {state} "
                       f"(only from {', '.join(decl.sources)})",
-                      [{"check": "state", "state": inst.state, "allowed_from": list(decl.sources)}])
+                      [{"check": "state", "state": state, "allowed_from": list(decl.sources)}])
     if decl.via_webhook and via != f"webhook:{decl.via_webhook}" and via != "timer":
         raise _refuse(403, "webhook_only", f"action {action} is fired only by webhook {decl.via_webhook}",
                       [{"check": "via", "hook": decl.via_webhook}])
@@ -268,13 +267,27 @@ def fire_in(session: Session, services: Any, compiled: CompiledMachine, inst: An
     if problems:
         raise _refuse(422, "invalid_data", "payload is invalid: " + "; ".join(
             f"{p['path']}: {p['message']}" for p in problems), problems)
-    data = dict(inst.data or {})
+    data = dict(data)
     data.update({k: v for k, v in payload.items() if k in compiled.fields})
-    env: dict[str, Any] = {**data, "payload": payload, "id": inst.id, "state": inst.state,
+    env: dict[str, Any] = {**data, "payload": payload, "id": instance_id, "state": state,
                            "machine": compiled.name}
     if ca.guard is not None and decl.when is not None and not ca.guard(env):
         raise _refuse(422, "guard_failed", f"condition of {action} is false: {print_expr(decl.when)}",
                       [{"check": "when", "condition": print_expr(decl.when)}])
+    return ca, data, env
+
+
+def fire_in(session: Session, services: Any, compiled: CompiledMachine, inst: Any, action: str,
+            payload: dict[str, Any], *, actor: str, role: str | None, via: str, idempotency_key: str | None,
+            now: datetime) -> dict[str, Any]:
+    """Check and run ``action`` on ``inst`` inside the caller's transaction.
+
+    ``via`` is ``user``, ``webhook:<hook>`` or ``timer``. Raises :class:`ActionRefused` before
+    writing anything, or :class:`Conflict` when another change won the race.
+    """
+    ca, data, env = check_action(compiled, inst.state, action, payload, data=inst.data or {}, role=role, via=via,
+                                 instance_id=inst.id)
+    decl = ca.decl
 
     from_state, seen, inst_id = inst.state, inst.version, inst.id
     seq = seen + 1
