@@ -82,9 +82,9 @@ def init(app: Flask, limiter: Limiter) -> None:
 
 def _register_pages() -> None:
     """The page families share this blueprint (one static folder, one set of error pages)."""
-    from builder_ui import catalogue, editor, rulesets, users
+    from builder_ui import catalogue, editor, rulesets, sandbox, users
 
-    for area in (rulesets, editor, catalogue, users):
+    for area in (rulesets, editor, sandbox, catalogue, users):
         area.register(bp)
     pages.install_error_pages(bp)
 

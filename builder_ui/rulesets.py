@@ -13,9 +13,12 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
 
+import dsl
+
 from builder_ui.editor import SAMPLE_ORDER
 from builder_ui.messages import problem_view
 from builder_ui.pages import EDITORS, READERS, may, page, services, signed_in_user
+from dsl.errors import RuleError
 from engine.auth.access import allow
 from engine.errors import ApiError
 from engine.rulesets import service
@@ -75,7 +78,7 @@ def _workspace(name: str, **extra: Any) -> dict[str, Any]:
         "ruleset": ruleset, "versions": versions, "audit": audit,
         "problems": [problem_view(p) for p in problems], "draft_state": status,
         "status_label": STATUS_LABELS[status], "active_nav": "rulesets", "title": ruleset.title or name,
-        "workspace": _workspace_data(ruleset), "sample_order": json.dumps(SAMPLE_ORDER, ensure_ascii=False, indent=1),
+        "workspace": _workspace_data(ruleset), "has_machine": "machine" in _kinds(ruleset.draft_content), "sample_order": json.dumps(SAMPLE_ORDER, ensure_ascii=False, indent=1),
         **extra,
     }
 
@@ -83,6 +86,14 @@ def _workspace(name: str, **extra: Any) -> dict[str, Any]:
 @allow(*READERS)
 def ruleset_page(name: str) -> Any:
     return page("ruleset.html", **_workspace(name))
+
+
+def _kinds(content: str) -> set[str]:
+    """The declaration kinds in ``content`` (empty when it does not parse)."""
+    try:
+        return {d.kind for d in dsl.parse_text(content).declarations}
+    except RuleError:
+        return set()
 
 
 def _workspace_data(ruleset: Any) -> dict[str, Any]:

@@ -162,6 +162,37 @@ def test_ops_saves_with_ctrl_s_publishes_compares_and_rolls_back(staff: Any) -> 
     assert "已发布" in row.inner_text() and "v3" in row.inner_text()
 
 
+def test_ops_walks_the_aftersales_machine_in_the_sandbox(staff: Any) -> None:
+    page = staff("ops").page
+    nav(page, "模板库").click()
+    page.get_by_role("article", name="标准售后").get_by_role("button", name="导入").click()
+    page.wait_for_url("**/rulesets/aftersales_standard")
+    sandbox = page.locator("#sandbox")
+    sandbox.get_by_role("status").filter(has_text="当前状态：待审核（负责人 客服，时限 24h）").wait_for()
+    result = page.get_by_role("region", name="沙盒结果")
+
+    sandbox.get_by_label("以角色").select_option(label="仓储")
+    sandbox.get_by_role("button", name="审核通过").click()
+    result.get_by_text("已拒绝：角色「仓储」不能执行「审核通过」，只有客服可以").wait_for()
+
+    sandbox.get_by_label("以角色").select_option(label="客服")
+    sandbox.get_by_role("button", name="审核通过").click()
+    result.get_by_text("已执行「审核通过」：待审核 → 待退货").wait_for()
+    sandbox.get_by_role("button", name="登记退货物流").click()
+    result.get_by_text("已拒绝：执行「登记退货物流」需要先填写：return_tracking_no").wait_for()
+    sandbox.get_by_label("登记退货物流 的 return_tracking_no").fill("SF1234567890")
+    sandbox.get_by_role("button", name="登记退货物流").click()
+    result.get_by_text("已执行「登记退货物流」：待退货 → 待质检").wait_for()
+    sandbox.get_by_label("以角色").select_option(label="仓储")
+    sandbox.get_by_label("质检通过 的 qc_result").fill("不合格")
+    sandbox.get_by_role("button", name="质检通过").click()
+    result.get_by_text('已拒绝：「质检通过」的条件不成立：qc_result == "合格"').wait_for()
+    assert sandbox.get_by_role("status").first.inner_text() == "当前状态：待质检（负责人 仓储，时限 48h）"
+    sandbox.scroll_into_view_if_needed()
+    screenshot(page, "09-sandbox")
+    check_accessibility(page)
+
+
 def test_cs_finds_no_publish_button(staff: Any) -> None:
     page = staff("cs").page
     nav(page, "规则集").click()
@@ -171,7 +202,7 @@ def test_cs_finds_no_publish_button(staff: Any) -> None:
     for name in ("发布", "保存草稿", "格式化", "回滚"):
         assert page.get_by_role("button", name=name, exact=True).count() == 0, name
     assert page.get_by_role("button", name="试算").count() == 1
-    screenshot(page, "09-ruleset-cs")
+    screenshot(page, "10-ruleset-cs")
     check_accessibility(page)
     nav(page, "模板库").click()
     assert page.get_by_role("button", name="导入").count() == 0
@@ -195,7 +226,7 @@ def test_admin_creates_a_user_and_revokes_a_token(staff: Any, base_url: str) -> 
     assert token.startswith("op_")
     api = base_url + "/api/v1/stock/SKU-1"
     assert requests.get(api, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code in (200, 404)
-    screenshot(page, "10-users")
+    screenshot(page, "11-users")
     check_accessibility(page)
 
     page.locator('tr[data-user="liu_cangchu"]').get_by_role("button", name=f"吊销令牌 {token[:10]}").click()
