@@ -14,7 +14,6 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 
 import dsl
-
 from builder_ui.editor import SAMPLE_ORDER
 from builder_ui.messages import problem_view
 from builder_ui.pages import EDITORS, READERS, may, page, services, signed_in_user

@@ -19,7 +19,7 @@ from dsl.errors import RuleError
 from engine.auth.access import allow
 from engine.auth.roles import STAFF_ROLES, role_label
 from engine.errors import Unprocessable
-from engine.workflow.diagram import format_duration, render_svg
+from engine.workflow.diagram import format_duration, render_swimlanes
 from engine.workflow.registry import CompiledMachine
 from engine.workflow.service import ActionRefused, check_action
 
@@ -98,5 +98,5 @@ def sandbox(name: str) -> Any:
                      "by": [role_label(r) for r in sorted(compiled.actions[a.name].roles)],
                      "webhook": a.via_webhook or ""} for a in decl.actions_from(state)],
         "roles": [{"code": code, "label": label} for code, label in STAFF_ROLES.items()],
-        "role": role, "moved": moved, "refused": refused, "svg": render_svg(decl),
+        "role": role, "moved": moved, "refused": refused, "svg": render_swimlanes(decl, current=state),
     }

@@ -69,6 +69,7 @@
     if (text !== editor.getText()) return; // typed on meanwhile; the next check answers
     if (!r.ok) { $("check-body").replaceChildren(el("p", { class: "error", text: r.payload.error ? r.payload.error.message : "检查失败" })); return; }
     showProblems(r.payload.problems);
+    document.dispatchEvent(new CustomEvent("op:checked", { detail: { ok: r.payload.ok } }));
     forms = r.payload.forms;
     if (!formBusy && !$("promotion-forms").contains(document.activeElement)) renderForms();
   }

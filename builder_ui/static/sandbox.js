@@ -9,7 +9,7 @@
 
   function text() { return OPEditor.textOf(document.querySelector("#editor .cm-content")); }
 
-  async function press(action, payload) {
+  async function press(action, payload, redraw) {
     const body = { content: text(), machine: $("sb-machine").value || null, role: $("sb-role").value || null,
       state: ticket ? ticket.state : null, data: ticket ? ticket.data : {}, action: action || null, payload: payload || {} };
     const resp = await fetch("/rulesets/" + encodeURIComponent(name) + "/sandbox", {
@@ -19,7 +19,7 @@
     });
     const r = await resp.json();
     if (!resp.ok) { $("sb-result").textContent = r.error ? r.error.message : "沙盒运行失败"; return; }
-    render(r, !action);
+    render(r, !action && !redraw);
   }
 
   function render(r, fresh) {
@@ -70,6 +70,8 @@
     $("sb-diagram").innerHTML = r.svg;
   }
 
+  // The text changed and checks clean: redraw the diagram and the ticket's actions from it.
+  document.addEventListener("op:checked", (e) => { if (e.detail.ok) press(null, {}, true); });
   $("sb-start").addEventListener("click", () => { ticket = null; press(null); });
   $("sb-machine").addEventListener("change", () => { ticket = null; press(null); });
   press(null);

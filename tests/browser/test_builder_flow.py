@@ -188,6 +188,9 @@ def test_ops_walks_the_aftersales_machine_in_the_sandbox(staff: Any) -> None:
     sandbox.get_by_role("button", name="质检通过").click()
     result.get_by_text('已拒绝：「质检通过」的条件不成立：qc_result == "合格"').wait_for()
     assert sandbox.get_by_role("status").first.inner_text() == "当前状态：待质检（负责人 仓储，时限 48h）"
+    assert page.locator("#sb-diagram g.lane").count() >= 4  # swimlanes by owner
+    assert page.locator("#sb-diagram g[data-lane=warehouse]").count() == 1
+    assert page.locator("#sb-diagram rect.current").count() == 1
     sandbox.scroll_into_view_if_needed()
     screenshot(page, "09-sandbox")
     check_accessibility(page)
