@@ -271,18 +271,74 @@
     return wrap;
   }
 
+  // ------------------------------------------------------------------ alert and risk thresholds
+  const FUNC_ZH = { count: "数量", distinct: "不同值个数", sum: "合计", avg: "平均", min: "最小", max: "最大" };
+  const COLLECTION_ZH = { orders: "订单", returns: "退货", tickets: "工单" };
+  const NAME_ZH = { change_vs_previous: "环比变化", change: "变化", value: "当期数值", previous: "上期数值" };
+
+  function describe(node) {
+    if (node.kind === "name") { const f = fieldOf(node.path); return f ? f.label : (NAME_ZH[node.path.join(".")] || node.path.join(".")); }
+    if (node.kind === "aggregate") {
+      let text = (COLLECTION_ZH[node.collection] || node.collection) + (node.of ? " " + node.of.path.join(".") : "") + " " + (FUNC_ZH[node.func] || node.func);
+      if (node.by) text += "（按 " + node.by.path.join(".") + "）";
+      return text;
+    }
+    return "表达式";
+  }
+
+  function thresholdFields(when, out) {
+    if (!when) return out;
+    if (when.kind === "boolop") { for (const o of when.operands) thresholdFields(o, out); return out; }
+    if (when.kind === "not") return thresholdFields(when.operand, out);
+    if (when.kind === "compare" && when.right.kind === "literal" && typeof when.right.value === "number") out.push(when);
+    return out;
+  }
+
+  function renderThresholds(form) {
+    const model = JSON.parse(JSON.stringify(form.model));
+    const commit = () => applyForm(form, model, false);
+    const box = el("div", { class: "tier" }, el("h3", { text: (form.kind === "alert" ? "预警 " : "风控 ") + model.name }));
+    const ops = Object.fromEntries(vocab.operators.map((o) => [o.op, o.label]));
+    for (const c of thresholdFields(model.when, [])) {
+      const what = describe(c.left);
+      const unit = c.right.unit;
+      const scaled = unit === "percent" || unit === "money";
+      const input = el("input", { class: "num", type: "number", step: scaled ? "0.01" : "1", value: scaled ? c.right.value / 100 : c.right.value, "aria-label": what + " 阈值" });
+      input.addEventListener("change", () => {
+        const v = parseFloat(input.value || "0");
+        c.right = { kind: "literal", value: scaled ? Math.round(v * 100) : Math.round(v), unit };
+        commit();
+      });
+      const row = el("div", { class: "toolbar" }, el("span", { text: what + " " + (ops[c.op] || c.op) }));
+      if (unit === "money") row.append(el("span", { class: "unit", text: "¥" }));
+      row.append(input);
+      if (unit === "percent") row.append(el("span", { class: "unit", text: "%" }));
+      if (c.left.kind === "aggregate" && c.left.within) {
+        const minutes = el("input", { class: "num", type: "number", min: "1", value: Math.round(c.left.within / 60), "aria-label": what + " 时间窗（分钟）" });
+        minutes.addEventListener("change", () => { c.left.within = Math.max(1, parseInt(minutes.value || "1", 10)) * 60; commit(); });
+        row.append(el("span", { text: "，时间窗" }), minutes, el("span", { class: "unit", text: "分钟" }));
+      }
+      box.append(row);
+    }
+    if (form.kind === "risk") {
+      const hold = el("input", { type: "checkbox", id: "hold-" + model.name, checked: !!model.hold });
+      hold.addEventListener("change", () => { model.hold = hold.checked; commit(); });
+      box.append(el("div", { class: "toolbar" }, hold, el("label", { for: "hold-" + model.name, text: "命中后挂起订单（标记「" + model.flag + "」）" })));
+    }
+    return box;
+  }
+
   function renderForms() {
     const host = $("promotion-forms");
     host.replaceChildren();
-    const promotions = forms.filter((f) => f.kind === "promotion");
-    if (!promotions.length) { host.append(el("p", { class: "muted", text: "规则文本中没有促销声明，或文本有语法错误。" })); return; }
-    for (const f of promotions) host.append(renderPromotion(f));
+    if (!forms.length) { host.append(el("p", { class: "muted", text: "规则文本中没有促销、预警或风控声明，或文本有语法错误。" })); return; }
+    for (const f of forms) host.append(f.kind === "promotion" ? renderPromotion(f) : renderThresholds(f));
   }
 
   async function applyForm(form, model, rerender) {
     formBusy = true;
     $("form-status").textContent = "";
-    const r = await call("POST", base + "/forms/promotion/" + encodeURIComponent(form.name), { content: editor.getText(), model });
+    const r = await call("POST", base + "/forms/" + form.kind + "/" + encodeURIComponent(form.name), { content: editor.getText(), model });
     if (r.ok) {
       forms = r.payload.forms;
       editor.setText(r.payload.content);

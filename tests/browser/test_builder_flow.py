@@ -196,6 +196,52 @@ def test_ops_walks_the_aftersales_machine_in_the_sandbox(staff: Any) -> None:
     check_accessibility(page)
 
 
+RISK_RULES = """# 风控与预警
+channel 品控主管群 feishu { webhook env FEISHU_QC_HOOK, secret env FEISHU_QC_SECRET }
+
+alert 面料起球预警 {
+    measure count(returns where reason == "面料起球") per week
+    when change_vs_previous > 15%
+    notify 品控主管群 "面料起球退货周环比上升 {change}"
+}
+
+risk 疑似黄牛 {
+    # 同一手机号一小时内多单、多城市
+    when count(orders by buyer_phone within 1h) >= 5 and distinct(receiver.city of orders by buyer_phone within 1h) >= 3
+    then flag "疑似黄牛" hold
+}
+"""
+
+
+def test_ops_creates_a_ruleset_and_sets_risk_and_alert_numbers_in_plain_fields(staff: Any) -> None:
+    page = staff("ops").page
+    nav(page, "规则集").click()
+    page.get_by_label("名称").fill("risk_rules")
+    page.get_by_label("标题").fill("风控与预警")
+    page.get_by_role("button", name="新建规则集").click()
+    page.wait_for_url("**/rulesets/risk_rules")
+    page.get_by_role("textbox", name="规则文本").click()
+    page.keyboard.insert_text(RISK_RULES)
+    form = page.locator("#promotion-forms")
+    form.get_by_label("订单 数量（按 buyer_phone） 阈值").fill("4")
+    form.get_by_label("订单 数量（按 buyer_phone） 阈值").press("Tab")
+    page.wait_for_function("() => OPEditor.textOf(document.querySelector('.cm-content')).includes('>= 4 and')")
+    form.get_by_label("订单 数量（按 buyer_phone） 时间窗（分钟）").fill("30")
+    form.get_by_label("订单 数量（按 buyer_phone） 时间窗（分钟）").press("Tab")
+    form.get_by_label("环比变化 阈值").fill("20")
+    form.get_by_label("环比变化 阈值").press("Tab")
+    page.wait_for_function("() => OPEditor.textOf(document.querySelector('.cm-content')).includes('> 20%')")
+    text = editor_text(page)
+    assert "when count(orders by buyer_phone within 30m) >= 4 and distinct(receiver.city of orders by buyer_phone " \
+           "within 1h) >= 3" in text
+    assert "    when change_vs_previous > 20%\n" in text
+    assert "# 风控与预警\n" in text and "    # 同一手机号一小时内多单、多城市\n" in text
+    page.get_by_role("button", name="保存草稿").click()
+    page.get_by_role("status").filter(has_text="已保存（修订 2）").wait_for()
+    screenshot(page, "12-risk-form")
+    check_accessibility(page)
+
+
 def test_cs_finds_no_publish_button(staff: Any) -> None:
     page = staff("cs").page
     nav(page, "规则集").click()
