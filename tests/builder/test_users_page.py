@@ -40,7 +40,7 @@ def test_disable_and_reset_password(app: Any, services: Any, signed_in: Any) -> 
     resp = admin.post(f"/users/{user_id}/active", data={"csrf_token": csrf, "active": "0"})
     assert resp.status_code == 302
     page = admin.get("/users").get_data(as_text=True)
-    row = re.search(r'<tr data-user="zhou_cw">.*?</tr>', page, re.S).group(0)
+    row = re.search(r'<tr data-user="zhou_cw">.*?</tr>', page, re.DOTALL).group(0)
     assert "已停用" in row and ">启用</button>" in row
     assert _login(app, "zhou_cw", "新密码-2026-xyz") == 401
     assert app.test_client().get("/api/v1/rulesets", headers=auth(token)).status_code == 401
