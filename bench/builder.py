@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,21 +63,27 @@ def populate(services: Services) -> str:
     return f"promo_{RULESETS // 2:03d}"
 
 
-def login(app: object, username: str) -> object:
-    client = app.test_client()  # type: ignore[attr-defined]
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+def _find(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    assert match is not None, pattern
+    return match.group(1)
+
+
+def login(app: Any, username: str) -> Any:
+    client = app.test_client()
+    token = _find(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
     resp = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
     assert resp.status_code == 302, resp.status_code
     return client
 
 
-def timed(call: object, rounds: int) -> tuple[float, float]:
+def timed(call: Any, rounds: int) -> tuple[float, float]:
     for _ in range(3):
-        call()  # type: ignore[operator]
+        call()
     samples = []
     for _ in range(rounds):
         start = time.perf_counter()
-        resp = call()  # type: ignore[operator]
+        resp = call()
         samples.append((time.perf_counter() - start) * 1000)
         assert resp.status_code in (200, 422), resp.status_code
     samples.sort()
@@ -99,7 +106,7 @@ def main() -> None:
     app = create_app(services=services)
     ops = login(app, "bench_ops")
     admin = login(app, "bench_admin")
-    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', ops.get("/rulesets").get_data(as_text=True)).group(1)
+    csrf = _find(r'<meta name="csrf-token" content="([^"]+)"', ops.get("/rulesets").get_data(as_text=True))
     draft = FESTIVAL.replace("apparel_festival", "festival_100")
     sample = '{"lines": [{"line_id": "L1", "sku_id": "A", "qty": 1, "unit_price": 29900}], "customer": {"level": "金卡"}}'
     pages = [

@@ -125,14 +125,14 @@ def form_edit(name: str, kind: str, decl: str) -> Any:
     return {"content": text, "forms": form_models(text)}
 
 
-def _quote(plan_of: Any) -> dict[str, Any]:
+def _plan_or_error(plan_of: Any) -> dict[str, Any]:
+    """``{"plan": …}``, or ``{"error": …}`` saying in Chinese why this side cannot be priced."""
     try:
-        plan = plan_of()
+        return {"plan": plan_of()}
     except RulesInvalid as err:
         return {"error": "规则有错误，无法试算：" + (err.problems[0]["message"] if err.problems else err.message)}
     except ApiError as err:
         return {"error": "尚未发布，无已发布版本可对照" if err.code == "version_not_found" else err.message}
-    return {"quote": None, "plan": plan}
 
 
 @allow(*READERS)
@@ -153,7 +153,7 @@ def simulate(name: str) -> Any:
             ("草稿", lambda: plan_from_content(content, name=f"{name}@draft")),
             ("已发布", lambda: published_plan(s, name)),
         ):
-            result = _quote(plan_of)
+            result = _plan_or_error(plan_of)
             if "plan" in result:
                 quote = quote_priced_order(result["plan"], order)
                 result = {"quote": quote, "log": render_log(quote["log"])}

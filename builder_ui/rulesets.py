@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 
 import dsl
-from builder_ui.editor import SAMPLE_ORDER
+from builder_ui.editor import SAMPLE_ORDER, form_models, form_vocabulary
 from builder_ui.messages import problem_view
 from builder_ui.pages import EDITORS, READERS, may, page, services, signed_in_user
 from dsl.errors import RuleError
@@ -97,8 +97,6 @@ def _kinds(content: str) -> set[str]:
 
 def _workspace_data(ruleset: Any) -> dict[str, Any]:
     """What the page's script starts from: the draft, its revision, the form models."""
-    from builder_ui.editor import form_models, form_vocabulary
-
     return {"name": ruleset.name, "content": ruleset.draft_content, "revision": ruleset.draft_revision,
             "forms": form_models(ruleset.draft_content), "vocabulary": form_vocabulary(),
             "may_edit": may(*EDITORS)}

@@ -71,10 +71,10 @@ def sandbox(name: str) -> Any:
     if not isinstance(body, dict) or not isinstance(body.get("content"), str):
         raise Unprocessable("请求体应为包含 content 的 JSON 对象", code="invalid_body")
     compiled = _machine(name, body["content"], body.get("machine"))
-    role = body.get("role") if body.get("role") in STAFF_ROLES else None
-    state = body.get("state") if body.get("state") in compiled.states else compiled.initial
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+    role: str | None = body["role"] if body.get("role") in STAFF_ROLES else None
+    state: str = body["state"] if body.get("state") in compiled.states else compiled.initial
+    data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
+    payload: dict[str, Any] = body["payload"] if isinstance(body.get("payload"), dict) else {}
     action = body.get("action")
     moved = refused = None
     if isinstance(action, str) and action:
