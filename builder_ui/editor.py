@@ -30,7 +30,7 @@ from engine.pricing.quote import quote_priced_order
 from engine.rulesets import service
 from engine.rulesets.validation import Problem
 
-FORM_KINDS = ("promotion", "alert", "risk")
+FORM_KINDS = ("promotion", "machine", "alert", "risk")
 
 SAMPLE_ORDER: dict[str, Any] = {
     "order_id": "SIM-0001",

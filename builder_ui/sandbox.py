@@ -16,10 +16,11 @@ from flask import Blueprint, request
 import dsl
 from builder_ui.pages import READERS
 from dsl.errors import RuleError
+from dsl.units import duration_text
 from engine.auth.access import allow
 from engine.auth.roles import STAFF_ROLES, role_label
 from engine.errors import Unprocessable
-from engine.workflow.diagram import format_duration, render_swimlanes
+from engine.workflow.diagram import render_swimlanes
 from engine.workflow.registry import CompiledMachine
 from engine.workflow.service import ActionRefused, check_action
 
@@ -92,7 +93,7 @@ def sandbox(name: str) -> Any:
         "machines": [d.name for d in compiled.rules.declarations if isinstance(d, dsl.MachineDecl)],
         "machine": compiled.name, "title": decl.title or decl.name, "state": state, "data": data,
         "owner": role_label(current.owner) if current is not None and current.owner else "",
-        "deadline": format_duration(current.deadline) if current is not None and current.deadline else "",
+        "deadline": duration_text(current.deadline) if current is not None and current.deadline else "",
         "final": compiled.is_final(state),
         "actions": [{"name": a.name, "to": a.target, "requires": list(a.requires),
                      "by": [role_label(r) for r in sorted(compiled.actions[a.name].roles)],

@@ -328,11 +328,54 @@
     return box;
   }
 
+  // ------------------------------------------------------------------ machine: states and actions
+  const OWNERS = ["客服", "客服组长", "仓储", "财务", "运营", "管理员", "消费者", "平台"];
+  const listText = (xs) => (xs || []).join("、");
+  const parseList = (text) => text.split(/[、,，\s]+/).map((x) => x.trim()).filter(Boolean);
+
+  function renderMachine(form) {
+    const model = JSON.parse(JSON.stringify(form.model));
+    const commit = (rerender) => applyForm(form, model, rerender);
+    const box = el("div", { class: "tier" }, el("h3", { text: "状态机 " + (model.title || model.name) + "（" + model.name + "）" }));
+    const states = el("table", { "aria-label": "状态" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "状态" }), el("th", { scope: "col", text: "负责人" }), el("th", { scope: "col", text: "时限（小时）" }))));
+    const sbody = el("tbody");
+    for (const st of model.states) {
+      const owner = el("select", { "aria-label": st.name + " 的负责人" }, el("option", { value: "", text: st.final ? "（终态）" : "（无）" }));
+      for (const o of OWNERS) owner.append(el("option", { value: o, text: o, selected: st.owner === o }));
+      if (st.owner && !OWNERS.includes(st.owner)) owner.append(el("option", { value: st.owner, text: st.owner, selected: true }));
+      owner.addEventListener("change", () => { if (owner.value) st.owner = owner.value; else delete st.owner; commit(); });
+      const hours = el("input", { class: "num", type: "number", min: "0", step: "1", value: st.deadline ? st.deadline / 3600 : "", "aria-label": st.name + " 的时限（小时）", disabled: !!st.final });
+      hours.addEventListener("change", () => { const h = parseFloat(hours.value); if (h > 0) st.deadline = Math.round(h * 3600); else delete st.deadline; commit(); });
+      sbody.append(el("tr", {}, el("td", { text: st.name }), el("td", {}, owner), el("td", {}, hours)));
+    }
+    states.append(sbody);
+    box.append(states);
+    const actions = el("table", { "aria-label": "动作" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "动作" }), el("th", { scope: "col", text: "从" }), el("th", { scope: "col", text: "到" }), el("th", { scope: "col", text: "执行角色" }))));
+    const abody = el("tbody");
+    for (const a of model.actions) {
+      const from = el("input", { value: listText(a.sources), "aria-label": a.name + " 的起始状态", style: "width:9em" });
+      from.addEventListener("change", () => { a.sources = parseList(from.value); commit(); });
+      const to = el("select", { "aria-label": a.name + " 的目标状态" });
+      for (const st of model.states) to.append(el("option", { value: st.name, text: st.name, selected: st.name === a.target }));
+      to.addEventListener("change", () => { a.target = to.value; commit(); });
+      const by = el("input", { value: listText(a.by), "aria-label": a.name + " 的执行角色", placeholder: a.via_webhook ? "回调 " + a.via_webhook : "所有角色", style: "width:8em" });
+      by.addEventListener("change", () => { const roles = parseList(by.value); if (roles.length) a.by = roles; else delete a.by; commit(); });
+      abody.append(el("tr", {}, el("td", { text: a.name }), el("td", {}, from), el("td", {}, to), el("td", {}, by)));
+    }
+    actions.append(abody);
+    box.append(actions);
+    return box;
+  }
+
   function renderForms() {
     const host = $("promotion-forms");
     host.replaceChildren();
-    if (!forms.length) { host.append(el("p", { class: "muted", text: "规则文本中没有促销、预警或风控声明，或文本有语法错误。" })); return; }
-    for (const f of forms) host.append(f.kind === "promotion" ? renderPromotion(f) : renderThresholds(f));
+    if (!forms.length) { host.append(el("p", { class: "muted", text: "规则文本中没有促销、状态机、预警或风控声明，或文本有语法错误。" })); return; }
+    for (const f of forms) {
+      host.append(f.kind === "promotion" ? renderPromotion(f) : f.kind === "machine" ? renderMachine(f) : renderThresholds(f));
+    }
   }
 
   async function applyForm(form, model, rerender) {
