@@ -46,6 +46,9 @@ def test_login_page_is_labelled(browser: Any, base_url: str) -> None:
 
 def test_ops_imports_the_festival_template_and_publishes_it(staff: Any) -> None:
     page = staff("ops").page
+    page.get_by_role("heading", name="工作台").wait_for()
+    screenshot(page, "00-home")
+    check_accessibility(page)
     nav(page, "规则集").click()
     page.get_by_role("heading", name="规则集").wait_for()
     assert nav(page, "用户").count() == 0  # 运营 is not an administrator
