@@ -55,6 +55,19 @@ def _layers(decl: m.MachineDecl) -> dict[str, int]:
     return depth
 
 
+def _svg_head(decl: m.MachineDecl, width: int, height: int) -> list[str]:
+    """The opening of a diagram: the ``svg`` element, the arrow marker and the machine's title."""
+    return [
+        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'),
+        ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
+         'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#374151"/>'
+         '</marker></defs>'),
+        (f'<text x="{MARGIN}" y="{MARGIN}" font-size="16" font-weight="bold">'
+         f'{escape(decl.title or decl.name)}</text>'),
+    ]
+
+
 def render_svg(decl: m.MachineDecl) -> str:
     depth = _layers(decl)
     columns: dict[int, list[str]] = {}
@@ -66,15 +79,7 @@ def render_svg(decl: m.MachineDecl) -> str:
             pos[name] = (MARGIN + col * (BOX_W + COL_GAP), MARGIN + 30 + row * (BOX_H + ROW_GAP))
     width = MARGIN * 2 + (max(columns, default=0) + 1) * (BOX_W + COL_GAP)
     height = MARGIN * 2 + 60 + max((len(v) for v in columns.values()), default=1) * (BOX_H + ROW_GAP)
-    out = [
-        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'),
-        ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
-         'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#374151"/>'
-         '</marker></defs>'),
-        (f'<text x="{MARGIN}" y="{MARGIN}" font-size="16" font-weight="bold">'
-         f'{escape(decl.title or decl.name)}</text>'),
-    ]
+    out = _svg_head(decl, width, height)
     for i, action in enumerate(decl.actions):
         for source in action.sources:
             if source not in pos or action.target not in pos:
@@ -177,15 +182,7 @@ def render_swimlanes(decl: m.MachineDecl, current: str | None = None) -> str:
                          lane_top[lane] + ROW_GAP // 2 + row * (BOX_H + ROW_GAP))
     width = MARGIN * 2 + LANE_LABEL_W + (max(depth.values(), default=0) + 1) * (BOX_W + COL_GAP)
     height = top + MARGIN
-    out = [
-        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'),
-        ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
-         'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#374151"/>'
-         '</marker></defs>'),
-        (f'<text x="{MARGIN}" y="{MARGIN}" font-size="16" font-weight="bold">'
-         f'{escape(decl.title or decl.name)}</text>'),
-    ]
+    out = _svg_head(decl, width, height)
     for i, lane in enumerate(lanes):
         y, h = lane_top[lane], lane_rows[lane] * (BOX_H + ROW_GAP)
         fill = "#fafafa" if i % 2 == 0 else "#ffffff"
