@@ -4,7 +4,8 @@ state, press actions as a chosen role, and read why an action is refused, in Chi
 The checks are :func:`engine.workflow.service.check_action` (the same ones a real ticket goes
 through) on a :class:`engine.workflow.registry.CompiledMachine` built from the draft text, and the
 diagram is :func:`engine.workflow.diagram.render_svg`. The browser keeps the sandbox ticket
-(state and data) and sends it with each press.
+(state and data) and sends it with each press. Once real tickets of the machine exist, the
+diagram shows the average time they spent in each state (:func:`machine_metrics`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 from flask import Blueprint, request
 
 import dsl
-from builder_ui.pages import READERS
+from builder_ui.pages import READERS, services
 from dsl.errors import RuleError
 from dsl.units import duration_text
 from engine.auth.access import allow
 from engine.auth.roles import STAFF_ROLES, role_label
 from engine.errors import Unprocessable
 from engine.workflow.diagram import render_swimlanes
+from engine.workflow.metrics import machine_metrics
 from engine.workflow.registry import CompiledMachine
 from engine.workflow.service import ActionRefused, check_action
 
@@ -89,6 +91,10 @@ def sandbox(name: str) -> Any:
             refused = {"action": action, "code": err.code, "message": refusal_zh(err, action)}
     decl = compiled.decl
     current = compiled.states.get(state)
+    svc = services()
+    with svc.db.session() as session:
+        spent = machine_metrics(session, compiled.name, svc.clock.now())["states"]
+    averages = {name: figures["avg_seconds"] for name, figures in spent.items() if figures.get("avg_seconds") is not None}
     return {
         "machines": [d.name for d in compiled.rules.declarations if isinstance(d, dsl.MachineDecl)],
         "machine": compiled.name, "title": decl.title or decl.name, "state": state, "data": data,
@@ -99,5 +105,5 @@ def sandbox(name: str) -> Any:
                      "by": [role_label(r) for r in sorted(compiled.actions[a.name].roles)],
                      "webhook": a.via_webhook or ""} for a in decl.actions_from(state)],
         "roles": [{"code": code, "label": label} for code, label in STAFF_ROLES.items()],
-        "role": role, "moved": moved, "refused": refused, "svg": render_swimlanes(decl, current=state),
+        "role": role, "moved": moved, "refused": refused, "svg": render_swimlanes(decl, current=state, average_seconds=averages),
     }

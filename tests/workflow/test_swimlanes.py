@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_states_sit_in_their_owners_lane() -> None:
     rules = dsl.load_file(ROOT / "templates_library" / "aftersales_standard.op")
     machine = next(d for d in rules.declarations if isinstance(d, dsl.MachineDecl))
-    svg = ET.fromstring(render_swimlanes(machine, current="待质检"))
+    svg = ET.fromstring(render_swimlanes(machine, current="待质检", average_seconds={"待审核": 5400, "待质检": 172800}))
     lanes = svg.findall("s:g[@class='lane']", NS)
     labels = [lane.find("s:text", NS).text for lane in lanes]
     assert labels == ["客服", "客服组长", "仓储", "财务", "消费者", "无负责人"]
@@ -34,3 +34,5 @@ def test_states_sit_in_their_owners_lane() -> None:
     current = svg.find("s:rect[@class='current']", NS)
     box = svg.find("s:g[@data-state='待质检']/s:rect", NS)
     assert float(current.get("x")) == float(box.get("x")) - 4
+    averages = [t.text for t in svg.findall("s:text[@class='average']", NS)]
+    assert averages == ["平均停留 90m", "平均停留 48h"]
