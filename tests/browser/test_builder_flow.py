@@ -88,6 +88,18 @@ def test_ops_edits_the_coupon_in_the_form_and_the_dsl_follows(staff: Any) -> Non
     assert "# 女装节大促：会员等级折扣 → 店铺券（二选一，择优）→ 平台红包与跨店满减（平台出资）；" in text
     assert page.get_by_role("region", name="检查结果").inner_text().strip().endswith("没有发现问题")
 
+    # Tiers are in priority order: a button and a drag each move one, and `order` follows.
+    page.get_by_role("button", name="下移 会员等级折扣").click()
+    page.wait_for_function(
+        "() => OPEditor.textOf(document.querySelector('.cm-content')).includes('order store_coupon > member_discount')")
+    tiers = page.locator(".tier[data-tier]")
+    assert tiers.nth(0).get_attribute("data-tier") == "store_coupon"
+    tiers.nth(1).drag_to(tiers.nth(0), source_position={"x": 6, "y": 6}, target_position={"x": 6, "y": 6})
+    page.wait_for_function(
+        "() => OPEditor.textOf(document.querySelector('.cm-content'))"
+        ".includes('order member_discount > store_coupon > platform_red_packet')")
+    assert page.locator(".tier[data-tier]").nth(0).get_attribute("data-tier") == "member_discount"
+
 
 def test_ops_types_an_error_and_sees_it_underlined(staff: Any) -> None:
     page = staff("ops").page
