@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench install install-test clean
+.PHONY: demo test lint bench install install-test clean assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: install-test
 	$(BIN)/python bench/orders_intake.py
 	$(BIN)/python bench/orders_pull.py
 	$(BIN)/python bench/mapping.py
+	$(BIN)/python bench/builder.py
 
 clean:
 	rm -rf $(VENV) orderpulse.db orderpulse.db-wal orderpulse.db-shm .pytest_cache
+
+# Vendored browser assets (needs Node and npm; the built files are committed, so demo and test do not).
+assets:
+	cd builder_ui/assets && npm ci --no-audit --no-fund && node build.mjs

@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from flask_limiter import Limiter
 from flask_wtf.csrf import generate_csrf
 
+from builder_ui import pages
 from engine.auth.access import public, session_user
 from engine.auth.roles import role_label
 from engine.auth.sessions import SESSION_KEY, end_session, start_session
@@ -15,14 +16,15 @@ from engine.auth.users import check_password
 from engine.logs import get_logger
 from engine.redaction import mask_secret
 
-bp = Blueprint("builder", __name__, template_folder="templates")
+bp = Blueprint("builder", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/builder-static")
 log = get_logger(__name__)
 
 
 @bp.get("/login")
 @public
 def login_form() -> Any:
-    return render_template("login.html", error=None, csrf_token=generate_csrf())
+    return render_template("login.html", error=None, csrf_token=generate_csrf(), user=None)
 
 
 @public
@@ -37,13 +39,16 @@ def login_submit() -> Any:
     if sid is None:
         # what was typed may be a password or a token typed in the wrong field: log it masked
         log.warning("login_failed", username=mask_secret(username), remote=request.remote_addr)
-        html = render_template("login.html", error="用户名或密码错误", csrf_token=generate_csrf())
+        html = render_template("login.html", error="用户名或密码错误", csrf_token=generate_csrf(), user=None)
         return html, 401
     session.clear()
     session.permanent = True  # the cookie expires with the session's absolute lifetime
     session[SESSION_KEY] = sid
     log.info("login_ok", username=username)  # a known account's name, not a typed secret
-    return redirect(url_for("builder.home"))
+    target = request.args.get("next", "")
+    if not (target.startswith("/") and not target.startswith("//")):
+        target = url_for("builder.home")
+    return redirect(target)
 
 
 @bp.post("/logout")
@@ -65,9 +70,7 @@ def home() -> Any:
     user = session_user()
     if user is None:
         return redirect(url_for("builder.login_form"))
-    return render_template(
-        "home.html", user=user, role_label=role_label(user.role), csrf_token=generate_csrf()
-    )
+    return pages.page("home.html", title="工作台")
 
 
 def init(app: Flask, limiter: Limiter) -> None:
@@ -79,3 +82,15 @@ def init(app: Flask, limiter: Limiter) -> None:
     )(login_submit)
     app.register_blueprint(bp)
     app.add_url_rule("/login", "builder.login_submit", limited, methods=["POST"])
+
+
+def _register_pages() -> None:
+    """The page families share this blueprint (one static folder, one set of error pages)."""
+    from builder_ui import catalogue, editor, rulesets, sandbox, users
+
+    for area in (rulesets, editor, sandbox, catalogue, users):
+        area.register(bp)
+    pages.install_error_pages(bp)
+
+
+_register_pages()

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 
 def api_blueprints() -> list[Blueprint]:
+    from engine.auth.routes import blp as users_blp
     from engine.inventory.routes import blp as stock_blp
     from engine.orders.push_routes import blp as order_push_blp
     from engine.orders.preview_routes import blp as mappings_blp
@@ -17,4 +18,4 @@ def api_blueprints() -> list[Blueprint]:
     from engine.workflow.routes import blueprints as workflow_blueprints
 
     return [orders_blp, order_push_blp, outbox_blp, pricing_blp, rulesets_blp, stock_blp, templates_blp, mappings_blp,
-            *workflow_blueprints()]
+            users_blp, *workflow_blueprints()]

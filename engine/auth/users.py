@@ -151,3 +151,8 @@ def set_active(session: Session, user: User, active: bool, *, clock: Clock | Non
     user.active = active
     session.flush()
     return 0 if active else end_user_sessions(session, user.id, (clock or SystemClock()).now(), "user_disabled")
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash stored for ``password``."""
+    return _hasher.hash(password)

@@ -55,6 +55,19 @@ def _layers(decl: m.MachineDecl) -> dict[str, int]:
     return depth
 
 
+def _svg_head(decl: m.MachineDecl, width: int, height: int) -> list[str]:
+    """The opening of a diagram: the ``svg`` element, the arrow marker and the machine's title."""
+    return [
+        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'),
+        ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
+         'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#374151"/>'
+         '</marker></defs>'),
+        (f'<text x="{MARGIN}" y="{MARGIN}" font-size="16" font-weight="bold">'
+         f'{escape(decl.title or decl.name)}</text>'),
+    ]
+
+
 def render_svg(decl: m.MachineDecl) -> str:
     depth = _layers(decl)
     columns: dict[int, list[str]] = {}
@@ -66,15 +79,7 @@ def render_svg(decl: m.MachineDecl) -> str:
             pos[name] = (MARGIN + col * (BOX_W + COL_GAP), MARGIN + 30 + row * (BOX_H + ROW_GAP))
     width = MARGIN * 2 + (max(columns, default=0) + 1) * (BOX_W + COL_GAP)
     height = MARGIN * 2 + 60 + max((len(v) for v in columns.values()), default=1) * (BOX_H + ROW_GAP)
-    out = [
-        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'),
-        ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
-         'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#374151"/>'
-         '</marker></defs>'),
-        (f'<text x="{MARGIN}" y="{MARGIN}" font-size="16" font-weight="bold">'
-         f'{escape(decl.title or decl.name)}</text>'),
-    ]
+    out = _svg_head(decl, width, height)
     for i, action in enumerate(decl.actions):
         for source in action.sources:
             if source not in pos or action.target not in pos:
@@ -139,3 +144,69 @@ def _box(state: m.State, at: tuple[int, int], initial: bool) -> str:
                  f'{escape(" · ".join(sub))}</text>')
     parts.append("</g>")
     return "".join(parts)
+
+
+LANE_LABEL_W = 90
+LANE_ORDER = ("cs", "cs_lead", "warehouse", "finance", "ops", "admin", "consumer", "platform")
+
+
+def _lane_of(state: m.State) -> str:
+    if state.owner is None:
+        return ""
+    return normalize_role(state.owner) or state.owner
+
+
+def render_swimlanes(decl: m.MachineDecl, current: str | None = None,
+                     average_seconds: dict[str, int] | None = None) -> str:
+    """The machine as swimlanes by owner (客服, 仓储, 财务, 消费者, 平台 …): one horizontal lane
+    per owner holding that owner's states, columns by distance from the initial state, so a
+    team sees which steps it holds. ``current`` (a sandbox ticket's state) is outlined;
+    ``average_seconds`` (from stored tickets) is written under each state that has one."""
+    depth = _layers(decl)
+    present = {_lane_of(s) for s in decl.states}
+    lanes = [lane for lane in LANE_ORDER if lane in present]
+    lanes += sorted(lane for lane in present if lane not in LANE_ORDER and lane)
+    if "" in present:
+        lanes.append("")
+    cells: dict[tuple[str, int], list[str]] = {}
+    for state in decl.states:
+        cells.setdefault((_lane_of(state), depth[state.name]), []).append(state.name)
+    lane_rows = {lane: max((len(v) for (ln, _), v in cells.items() if ln == lane), default=1) for lane in lanes}
+    top = MARGIN + 30
+    lane_top: dict[str, int] = {}
+    for lane in lanes:
+        lane_top[lane] = top
+        top += lane_rows[lane] * (BOX_H + ROW_GAP)
+    pos: dict[str, tuple[int, int]] = {}
+    for (lane, col), names in cells.items():
+        for row, name in enumerate(names):
+            pos[name] = (MARGIN + LANE_LABEL_W + col * (BOX_W + COL_GAP),
+                         lane_top[lane] + ROW_GAP // 2 + row * (BOX_H + ROW_GAP))
+    width = MARGIN * 2 + LANE_LABEL_W + (max(depth.values(), default=0) + 1) * (BOX_W + COL_GAP)
+    height = top + MARGIN
+    out = _svg_head(decl, width, height)
+    for i, lane in enumerate(lanes):
+        y, h = lane_top[lane], lane_rows[lane] * (BOX_H + ROW_GAP)
+        fill = "#fafafa" if i % 2 == 0 else "#ffffff"
+        out.append(f'<g class="lane" data-lane="{escape(lane)}"><rect x="{MARGIN}" y="{y}" '
+                   f'width="{width - 2 * MARGIN}" height="{h}" fill="{fill}" stroke="#d9d9d9"/>'
+                   f'<text x="{MARGIN + 10}" y="{y + h // 2 + 5}" font-size="14" font-weight="bold" fill="#1f1f1f">'
+                   f'{escape(role_label(lane) if lane else "无负责人")}</text></g>')
+    for i, action in enumerate(decl.actions):
+        for source in action.sources:
+            if source in pos and action.target in pos:
+                out.append(_edge(pos[source], pos[action.target], action, i))
+    initial = decl.initial or (decl.states[0].name if decl.states else "")
+    for state in decl.states:
+        out.append(_box(state, pos[state.name], state.name == initial))
+        average = (average_seconds or {}).get(state.name)
+        if average is not None:
+            x, y = pos[state.name]
+            out.append(f'<text class="average" x="{x + BOX_W // 2}" y="{y + BOX_H + 16}" text-anchor="middle" '
+                       f'fill="#434343">平均停留 {format_duration(max(average, 1))}</text>')
+    if current in pos:
+        x, y = pos[current]
+        out.append(f'<rect class="current" x="{x - 4}" y="{y - 4}" width="{BOX_W + 8}" height="{BOX_H + 8}" rx="12" '
+                   f'fill="none" stroke="#1668dc" stroke-width="3"/>')
+    out.append("</svg>")
+    return "\n".join(out)

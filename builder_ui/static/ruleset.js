@@ -1,0 +1,396 @@
+// The ruleset workspace: the DSL editor (live check, format, save with Ctrl+S), the promotion
+// form editing the same model (each form edit is written into the text by the server as a
+// targeted change), and 试算. All rule logic runs on the server; this script only calls it.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("workspace-data").textContent);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const base = "/rulesets/" + encodeURIComponent(data.name);
+  const $ = (id) => document.getElementById(id);
+  let revision = data.revision;
+  let savedText = data.content;
+  let forms = data.forms;
+  let formBusy = false;
+  const vocab = data.vocabulary;
+
+  async function call(method, url, body) {
+    const resp = await fetch(url, {
+      method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const type = resp.headers.get("Content-Type") || "";
+    const payload = type.includes("json") ? await resp.json() : await resp.text();
+    return { ok: resp.ok, status: resp.status, payload };
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k === "text") node.textContent = v;
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  }
+
+  // ------------------------------------------------------------------ editor and live check
+  let checkTimer = null;
+  const editor = OPEditor.mount($("editor"), {
+    doc: data.content, label: "规则文本", readOnly: !data.may_edit,
+    onChange: () => { markDirty(); clearTimeout(checkTimer); checkTimer = setTimeout(runCheck, 350); },
+    onSave: () => saveDraft(), onFormat: () => formatText(),
+  });
+
+  function markDirty() {
+    const status = $("save-status");
+    if (status) status.textContent = editor.getText() === savedText ? "" : "有未保存的修改";
+  }
+
+  function showProblems(problems) {
+    const body = $("check-body");
+    body.replaceChildren();
+    if (!problems.length) { body.append(el("p", { class: "ok", text: "没有发现问题" })); }
+    else {
+      const list = el("ul");
+      for (const p of problems) {
+        list.append(el("li", { class: p.severity === "error" ? "error" : "muted", text: p.where + "：" + p.message }));
+      }
+      body.append(list);
+    }
+    editor.showProblems(problems);
+  }
+
+  async function runCheck() {
+    const text = editor.getText();
+    const r = await call("POST", base + "/live", { content: text });
+    if (text !== editor.getText()) return; // typed on meanwhile; the next check answers
+    if (!r.ok) { $("check-body").replaceChildren(el("p", { class: "error", text: r.payload.error ? r.payload.error.message : "检查失败" })); return; }
+    showProblems(r.payload.problems);
+    document.dispatchEvent(new CustomEvent("op:checked", { detail: { ok: r.payload.ok } }));
+    forms = r.payload.forms;
+    if (!formBusy && !$("promotion-forms").contains(document.activeElement)) renderForms();
+  }
+
+  async function saveDraft() {
+    if (!data.may_edit) return;
+    const text = editor.getText();
+    const r = await call("PUT", "/api/v1/rulesets/" + encodeURIComponent(data.name) + "/draft", { content: text, revision });
+    const status = $("save-status");
+    if (r.ok) {
+      revision = r.payload.revision; savedText = text;
+      $("revision").textContent = revision; $("publish-revision").value = revision;
+      status.textContent = "已保存（修订 " + revision + "）";
+    } else if (r.status === 409) {
+      status.textContent = "保存失败：草稿已被其他人修改，请复制你的修改后刷新页面";
+    } else {
+      status.textContent = "保存失败：" + (r.payload.error ? r.payload.error.message : r.status);
+    }
+  }
+
+  async function formatText() {
+    const r = await call("POST", base + "/format", { content: editor.getText() });
+    if (r.ok) editor.setText(r.payload.content);
+    else { showProblems(r.payload.error.details || []); }
+  }
+
+  if ($("btn-check")) $("btn-check").addEventListener("click", runCheck);
+  if ($("btn-format")) $("btn-format").addEventListener("click", formatText);
+  if ($("btn-save")) $("btn-save").addEventListener("click", saveDraft);
+  document.addEventListener("keydown", (e) => {
+    if (!e.defaultPrevented && (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s") { e.preventDefault(); saveDraft(); }
+  });
+  const publishForm = $("publish-form");
+  if (publishForm) publishForm.addEventListener("submit", (e) => {
+    if (editor.getText() !== savedText && !confirm("规则文本有未保存的修改。发布的是已保存的草稿，仍要发布吗？")) e.preventDefault();
+  });
+
+  // ------------------------------------------------------------------ 试算
+  $("btn-simulate").addEventListener("click", async () => {
+    const region = $("sim-results");
+    region.textContent = "计算中…";
+    const r = await call("POST", base + "/simulate", { content: editor.getText(), order: $("sample-order").value });
+    region.innerHTML = typeof r.payload === "string" ? r.payload : (r.payload.error ? r.payload.error.message : "试算失败");
+  });
+
+  // ------------------------------------------------------------------ promotion form
+  const PICKS = [["best", "择优"], ["first", "取首个"], ["all", "全部叠加"]];
+  const UNIT = { money: "¥", percent: "%", count: "件" };
+  const fieldOf = (path) => vocab.fields.find((f) => f.path === path.join("."));
+
+  function simpleConditions(when) {
+    if (!when) return [];
+    const parts = when.kind === "boolop" && when.op === "and" ? when.operands : [when];
+    const out = [];
+    for (const p of parts) {
+      if (p.kind !== "compare" || p.left.kind !== "name" || p.right.kind !== "literal" || !fieldOf(p.left.path)) return null;
+      out.push(p);
+    }
+    return out;
+  }
+
+  function joinConditions(list) {
+    if (!list.length) return undefined;
+    return list.length === 1 ? list[0] : { kind: "boolop", op: "and", operands: list };
+  }
+
+  function literalFor(unit, input) {
+    const raw = input.trim();
+    if (unit === "money") return { kind: "literal", value: Math.round(parseFloat(raw || "0") * 100), unit: "money" };
+    if (unit === "percent") return { kind: "literal", value: Math.round(parseFloat(raw || "0") * 100), unit: "percent" };
+    if (unit === "count") return { kind: "literal", value: parseInt(raw || "0", 10), unit: "count" };
+    if (unit === "bool") return { kind: "literal", value: raw === "true" || raw === "是", unit: "bool" };
+    return { kind: "literal", value: raw, unit: "text" };
+  }
+
+  function literalText(lit) {
+    if (lit.unit === "money" || lit.unit === "percent") return String(lit.value / 100);
+    return String(lit.value);
+  }
+
+  function conditionEditor(owner, key, label, commit) {
+    const conds = simpleConditions(owner[key]);
+    const box = el("div", { class: "conditions" });
+    if (conds === null) {
+      box.append(el("p", { class: "muted", text: label + "：条件较复杂，请在规则文本中修改" }));
+      return box;
+    }
+    conds.forEach((c, i) => {
+      const f = fieldOf(c.left.path);
+      const id = "c" + Math.random().toString(36).slice(2, 9);
+      const fieldSel = el("select", { id: id + "f", "aria-label": label + "字段" });
+      for (const v of vocab.fields) fieldSel.append(el("option", { value: v.path, selected: v.path === f.path, text: v.label }));
+      const opSel = el("select", { "aria-label": label + "运算符" });
+      for (const o of vocab.operators) opSel.append(el("option", { value: o.op, selected: o.op === c.op, text: o.label }));
+      const value = el("input", { class: "num", value: literalText(c.right), "aria-label": label + "值" });
+      const unit = el("span", { class: "unit", text: UNIT[f.unit] || "" });
+      const update = () => {
+        const nf = vocab.fields.find((v) => v.path === fieldSel.value);
+        c.left = { kind: "name", path: nf.path.split(".") };
+        c.op = opSel.value;
+        c.right = literalFor(nf.unit, value.value);
+        owner[key] = joinConditions(conds);
+        commit();
+      };
+      fieldSel.addEventListener("change", update); opSel.addEventListener("change", update);
+      value.addEventListener("change", update);
+      const remove = el("button", { type: "button", class: "small", text: "删除条件", onclick: () => { conds.splice(i, 1); owner[key] = joinConditions(conds); commit(true); } });
+      box.append(el("div", { class: "toolbar" }, el("span", { text: i ? "并且" : "当" }), fieldSel, opSel, value, unit, remove));
+    });
+    box.append(el("button", { type: "button", class: "small", text: "添加条件", onclick: () => {
+      conds.push({ kind: "compare", op: ">=", left: { kind: "name", path: ["current_total"] }, right: { kind: "literal", value: 0, unit: "money" } });
+      owner[key] = joinConditions(conds); commit(true);
+    } }));
+    return box;
+  }
+
+  function discountEditor(rule, commit) {
+    const d = rule.discount;
+    if (d.kind === "amount_off" && d.amount.kind === "literal") {
+      const input = el("input", { class: "num", type: "number", step: "0.01", min: "0", value: d.amount.value / 100, "aria-label": "减免金额（元）" });
+      input.addEventListener("change", () => { d.amount = { kind: "literal", value: Math.round(parseFloat(input.value || "0") * 100), unit: "money" }; commit(); });
+      return el("span", {}, el("span", { text: "减 " }), el("span", { class: "unit", text: "¥" }), input);
+    }
+    if (d.kind === "percent_off") {
+      const input = el("input", { class: "num", type: "number", step: "0.1", min: "0", max: "100", value: d.percent / 100, "aria-label": "折扣比例（%）" });
+      input.addEventListener("change", () => { d.percent = Math.round(parseFloat(input.value || "0") * 100); commit(); });
+      return el("span", {}, el("span", { text: "优惠 " }), input, el("span", { class: "unit", text: "%" }));
+    }
+    return el("span", { class: "muted", text: "其他优惠方式（" + d.kind + "），请在规则文本中修改" });
+  }
+
+  function tierOrder(model) {
+    return model.order && model.order.length ? model.order.slice() : model.tiers.map((t) => t.name);
+  }
+
+  function renderPromotion(form) {
+    const model = JSON.parse(JSON.stringify(form.model));
+    const commit = (rerender) => applyForm(form, model, rerender);
+    const wrap = el("div", { class: "promotion" });
+    wrap.append(el("h3", { text: (model.title || model.name) + "（" + model.name + "）" }));
+    const order = tierOrder(model);
+    const byName = Object.fromEntries(model.tiers.map((t) => [t.name, t]));
+    const list = el("div", { class: "tiers", role: "list", "aria-label": "优惠层（按优先级）" });
+    const move = (from, to) => {
+      if (to < 0 || to >= order.length) return;
+      const [name] = order.splice(from, 1); order.splice(to, 0, name);
+      model.order = order; commit(true);
+    };
+    order.forEach((name, index) => {
+      const tier = byName[name];
+      if (!tier) return;
+      const title = tier.title || tier.name;
+      const box = el("div", { class: "tier", role: "listitem", draggable: "true", "data-tier": name, "aria-label": "第 " + (index + 1) + " 层 " + title });
+      box.addEventListener("dragstart", (e) => { e.dataTransfer.setData("text/plain", String(index)); box.classList.add("dragging"); });
+      box.addEventListener("dragend", () => box.classList.remove("dragging"));
+      box.addEventListener("dragover", (e) => e.preventDefault());
+      box.addEventListener("drop", (e) => { e.preventDefault(); move(parseInt(e.dataTransfer.getData("text/plain"), 10), index); });
+      const pick = el("select", { "aria-label": title + " 选择方式" });
+      for (const [v, label] of PICKS) pick.append(el("option", { value: v, selected: (tier.pick || "all") === v, text: label }));
+      pick.addEventListener("change", () => { tier.pick = pick.value; commit(); });
+      box.append(el("div", { class: "toolbar" },
+        el("strong", { text: "第 " + (index + 1) + " 层 · " + title }),
+        el("label", { text: "选择方式" }), pick,
+        el("button", { type: "button", class: "small", text: "上移", "aria-label": "上移 " + title, disabled: index === 0, onclick: () => move(index, index - 1) }),
+        el("button", { type: "button", class: "small", text: "下移", "aria-label": "下移 " + title, disabled: index === order.length - 1, onclick: () => move(index, index + 1) })));
+      tier.rules.forEach((rule, ri) => {
+        const nameInput = el("input", { class: "name", value: rule.name, "aria-label": "规则名称" });
+        nameInput.addEventListener("change", () => { rule.name = nameInput.value.trim() || rule.name; commit(); });
+        const row = el("div", { class: "rule", "data-rule": rule.name });
+        row.append(el("div", { class: "toolbar" }, el("span", { text: "规则" }), nameInput, discountEditor(rule, commit),
+          el("button", { type: "button", class: "small", text: "删除规则", "aria-label": "删除规则 " + rule.name, onclick: () => { tier.rules.splice(ri, 1); commit(true); } })));
+        row.append(conditionEditor(rule, "when", "条件", commit));
+        box.append(row);
+      });
+      box.append(el("button", { type: "button", class: "small", text: "添加规则", "aria-label": "在 " + title + " 添加规则", onclick: () => {
+        tier.rules.push({ name: "新规则" + (tier.rules.length + 1), discount: { kind: "amount_off", amount: { kind: "literal", value: 1000, unit: "money" }, split_by: "amount" },
+          when: { kind: "compare", op: ">=", left: { kind: "name", path: ["current_total"] }, right: { kind: "literal", value: 10000, unit: "money" } } });
+        commit(true);
+      } }));
+      list.append(box);
+    });
+    wrap.append(list);
+    const gifts = model.gifts || [];
+    if (gifts.length) {
+      wrap.append(el("h3", { text: "赠品" }));
+      gifts.forEach((g) => {
+        const box = el("div", { class: "tier" }, el("strong", { text: g.name }));
+        g.items.forEach((item) => {
+          const sku = el("input", { value: item.sku, "aria-label": "赠品 SKU" });
+          const qty = el("input", { class: "num", type: "number", min: "1", value: item.qty || 1, "aria-label": "赠品数量（件）" });
+          sku.addEventListener("change", () => { item.sku = sku.value.trim(); commit(); });
+          qty.addEventListener("change", () => { item.qty = parseInt(qty.value || "1", 10); commit(); });
+          box.append(el("div", { class: "toolbar" }, el("span", { text: "赠送" }), sku, qty, el("span", { class: "unit", text: "件" })));
+        });
+        box.append(conditionEditor(g, "when", "赠品条件", commit));
+        wrap.append(box);
+      });
+    }
+    return wrap;
+  }
+
+  // ------------------------------------------------------------------ alert and risk thresholds
+  const FUNC_ZH = { count: "数量", distinct: "不同值个数", sum: "合计", avg: "平均", min: "最小", max: "最大" };
+  const COLLECTION_ZH = { orders: "订单", returns: "退货", tickets: "工单" };
+  const NAME_ZH = { change_vs_previous: "环比变化", change: "变化", value: "当期数值", previous: "上期数值" };
+
+  function describe(node) {
+    if (node.kind === "name") { const f = fieldOf(node.path); return f ? f.label : (NAME_ZH[node.path.join(".")] || node.path.join(".")); }
+    if (node.kind === "aggregate") {
+      let text = (COLLECTION_ZH[node.collection] || node.collection) + (node.of ? " " + node.of.path.join(".") : "") + " " + (FUNC_ZH[node.func] || node.func);
+      if (node.by) text += "（按 " + node.by.path.join(".") + "）";
+      return text;
+    }
+    return "表达式";
+  }
+
+  function thresholdFields(when, out) {
+    if (!when) return out;
+    if (when.kind === "boolop") { for (const o of when.operands) thresholdFields(o, out); return out; }
+    if (when.kind === "not") return thresholdFields(when.operand, out);
+    if (when.kind === "compare" && when.right.kind === "literal" && typeof when.right.value === "number") out.push(when);
+    return out;
+  }
+
+  function renderThresholds(form) {
+    const model = JSON.parse(JSON.stringify(form.model));
+    const commit = () => applyForm(form, model, false);
+    const box = el("div", { class: "tier" }, el("h3", { text: (form.kind === "alert" ? "预警 " : "风控 ") + model.name }));
+    const ops = Object.fromEntries(vocab.operators.map((o) => [o.op, o.label]));
+    for (const c of thresholdFields(model.when, [])) {
+      const what = describe(c.left);
+      const unit = c.right.unit;
+      const scaled = unit === "percent" || unit === "money";
+      const input = el("input", { class: "num", type: "number", step: scaled ? "0.01" : "1", value: scaled ? c.right.value / 100 : c.right.value, "aria-label": what + " 阈值" });
+      input.addEventListener("change", () => {
+        const v = parseFloat(input.value || "0");
+        c.right = { kind: "literal", value: scaled ? Math.round(v * 100) : Math.round(v), unit };
+        commit();
+      });
+      const row = el("div", { class: "toolbar" }, el("span", { text: what + " " + (ops[c.op] || c.op) }));
+      if (unit === "money") row.append(el("span", { class: "unit", text: "¥" }));
+      row.append(input);
+      if (unit === "percent") row.append(el("span", { class: "unit", text: "%" }));
+      if (c.left.kind === "aggregate" && c.left.within) {
+        const minutes = el("input", { class: "num", type: "number", min: "1", value: Math.round(c.left.within / 60), "aria-label": what + " 时间窗（分钟）" });
+        minutes.addEventListener("change", () => { c.left.within = Math.max(1, parseInt(minutes.value || "1", 10)) * 60; commit(); });
+        row.append(el("span", { text: "，时间窗" }), minutes, el("span", { class: "unit", text: "分钟" }));
+      }
+      box.append(row);
+    }
+    if (form.kind === "risk") {
+      const hold = el("input", { type: "checkbox", id: "hold-" + model.name, checked: !!model.hold });
+      hold.addEventListener("change", () => { model.hold = hold.checked; commit(); });
+      box.append(el("div", { class: "toolbar" }, hold, el("label", { for: "hold-" + model.name, text: "命中后挂起订单（标记「" + model.flag + "」）" })));
+    }
+    return box;
+  }
+
+  // ------------------------------------------------------------------ machine: states and actions
+  const OWNERS = ["客服", "客服组长", "仓储", "财务", "运营", "管理员", "消费者", "平台"];
+  const listText = (xs) => (xs || []).join("、");
+  const parseList = (text) => text.split(/[、,，\s]+/).map((x) => x.trim()).filter(Boolean);
+
+  function renderMachine(form) {
+    const model = JSON.parse(JSON.stringify(form.model));
+    const commit = (rerender) => applyForm(form, model, rerender);
+    const box = el("div", { class: "tier" }, el("h3", { text: "状态机 " + (model.title || model.name) + "（" + model.name + "）" }));
+    const states = el("table", { "aria-label": "状态" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "状态" }), el("th", { scope: "col", text: "负责人" }), el("th", { scope: "col", text: "时限（小时）" }))));
+    const sbody = el("tbody");
+    for (const st of model.states) {
+      const owner = el("select", { "aria-label": st.name + " 的负责人" }, el("option", { value: "", text: st.final ? "（终态）" : "（无）" }));
+      for (const o of OWNERS) owner.append(el("option", { value: o, text: o, selected: st.owner === o }));
+      if (st.owner && !OWNERS.includes(st.owner)) owner.append(el("option", { value: st.owner, text: st.owner, selected: true }));
+      owner.addEventListener("change", () => { if (owner.value) st.owner = owner.value; else delete st.owner; commit(); });
+      const hours = el("input", { class: "num", type: "number", min: "0", step: "1", value: st.deadline ? st.deadline / 3600 : "", "aria-label": st.name + " 的时限（小时）", disabled: !!st.final });
+      hours.addEventListener("change", () => { const h = parseFloat(hours.value); if (h > 0) st.deadline = Math.round(h * 3600); else delete st.deadline; commit(); });
+      sbody.append(el("tr", {}, el("td", { text: st.name }), el("td", {}, owner), el("td", {}, hours)));
+    }
+    states.append(sbody);
+    box.append(states);
+    const actions = el("table", { "aria-label": "动作" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "动作" }), el("th", { scope: "col", text: "从" }), el("th", { scope: "col", text: "到" }), el("th", { scope: "col", text: "执行角色" }))));
+    const abody = el("tbody");
+    for (const a of model.actions) {
+      const from = el("input", { value: listText(a.sources), "aria-label": a.name + " 的起始状态", style: "width:9em" });
+      from.addEventListener("change", () => { a.sources = parseList(from.value); commit(); });
+      const to = el("select", { "aria-label": a.name + " 的目标状态" });
+      for (const st of model.states) to.append(el("option", { value: st.name, text: st.name, selected: st.name === a.target }));
+      to.addEventListener("change", () => { a.target = to.value; commit(); });
+      const by = el("input", { value: listText(a.by), "aria-label": a.name + " 的执行角色", placeholder: a.via_webhook ? "回调 " + a.via_webhook : "所有角色", style: "width:8em" });
+      by.addEventListener("change", () => { const roles = parseList(by.value); if (roles.length) a.by = roles; else delete a.by; commit(); });
+      abody.append(el("tr", {}, el("td", { text: a.name }), el("td", {}, from), el("td", {}, to), el("td", {}, by)));
+    }
+    actions.append(abody);
+    box.append(actions);
+    return box;
+  }
+
+  function renderForms() {
+    const host = $("promotion-forms");
+    host.replaceChildren();
+    if (!forms.length) { host.append(el("p", { class: "muted", text: "规则文本中没有促销、状态机、预警或风控声明，或文本有语法错误。" })); return; }
+    for (const f of forms) {
+      host.append(f.kind === "promotion" ? renderPromotion(f) : f.kind === "machine" ? renderMachine(f) : renderThresholds(f));
+    }
+  }
+
+  async function applyForm(form, model, rerender) {
+    formBusy = true;
+    $("form-status").textContent = "";
+    const r = await call("POST", base + "/forms/" + form.kind + "/" + encodeURIComponent(form.name), { content: editor.getText(), model });
+    if (r.ok) {
+      forms = r.payload.forms;
+      editor.setText(r.payload.content);
+      if (rerender) renderForms();
+    } else {
+      $("form-status").textContent = r.payload.error ? r.payload.error.message : "表单修改失败";
+    }
+    formBusy = false;
+  }
+
+  if (data.may_edit) renderForms();
+})();

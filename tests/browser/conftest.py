@@ -1,0 +1,145 @@
+"""Browser tests of the builder: the app served over real HTTP from a thread, Debian's
+chromium driven by Playwright, one browser per session and one signed-in context per role.
+
+The back end follows the environment like the rest of the suite (a private SQLite file, or a
+private PostgreSQL schema, plus Redis when configured). Screenshots of every page go to
+``build/screenshots/`` at 1366×768; :func:`check_accessibility` runs axe-core (vendored under
+``tests/browser/vendor``) for labels and contrast.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import backends
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+VIEWPORT = {"width": 1366, "height": 768}
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"]
+# axe-core rules about names/labels and contrast, run on every page.
+AXE_RULES = ["label", "color-contrast", "button-name", "link-name", "select-name", "aria-input-field-name",
+             "aria-allowed-attr", "aria-required-attr", "aria-valid-attr-value", "document-title", "html-has-lang",
+             "image-alt", "duplicate-id-aria", "form-field-multiple-labels", "empty-heading", "region"]
+
+PASSWORD = "节日-大促-2026"
+STAFF = {"ops": ("wang_yun", "运营", "王芸"), "cs": ("zhao_kf", "客服", "赵客服"), "admin": ("chen_admin", "管理员", "陈管理")}
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        if backends.IN_CI:
+            pytest.fail("chromium is not installed (apt-get install chromium fonts-noto-cjk)")
+        pytest.skip("chromium is not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def live_services(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None, redis_prefix: str) -> Iterator[Any]:
+    from engine.auth.users import create_user
+    from engine.config import Settings
+    from engine.services import Services
+    from engine.storage.db import Database
+    from engine.storage.migrate import upgrade
+
+    url = backends.configured_database_url()
+    schema = None
+    if url and url.startswith("postgresql"):
+        schema = backends.PostgresSchema(url)
+        db_url = schema.create()
+    else:
+        db_url = f"sqlite:///{tmp_path_factory.mktemp('browser')}/builder.db"
+    db = Database(db_url)
+    upgrade(db)
+    db.dispose()
+    settings = Settings(database_url=db_url, redis_url=redis_url, redis_prefix=redis_prefix + "browser:",
+                        secret_key="browser-test-secret", testing=True, handler_modules=("tests.support.handlers",))
+    services = Services.build(settings)
+    with services.db.transaction() as s:
+        for role, (username, _, display) in STAFF.items():
+            create_user(s, username, role, PASSWORD, display_name=display)
+    yield services
+    services.db.dispose()
+    if schema is not None:
+        schema.drop()
+
+
+@pytest.fixture(scope="module")
+def base_url(live_services: Any) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    from engine.app import create_app
+
+    app = create_app(services=live_services)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    path = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class Staff:
+    """A signed-in browser context for one role, reused by every test of the module."""
+
+    def __init__(self, browser: Any, base_url: str, role: str) -> None:
+        self.username, self.role_label, self.display = STAFF[role]
+        self.context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=base_url)
+        self.context.set_default_timeout(10_000)
+        self.page = self.context.new_page()
+        self.page.goto("/login")
+        self.page.get_by_label("用户名").fill(self.username)
+        self.page.get_by_label("密码").fill(PASSWORD)
+        self.page.get_by_role("button", name="登录").click()
+        self.page.wait_for_url("**/")
+
+
+@pytest.fixture(scope="module")
+def staff(browser: Any, base_url: str) -> Iterator[Any]:
+    made: dict[str, Staff] = {}
+
+    def login(role: str) -> Staff:
+        if role not in made:
+            made[role] = Staff(browser, base_url, role)
+        return made[role]
+
+    yield login
+    for s in made.values():
+        s.context.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def check_accessibility(page: Any) -> None:
+    """axe-core on the current page: no violation of the label, name and contrast rules."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "rules => axe.run(document, {runOnly: {type: 'rule', values: rules}})"
+        ".then(r => r.violations.map(v => ({id: v.id, help: v.help, "
+        "nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' :: ' + n.failureSummary)})))",
+        AXE_RULES,
+    )
+    assert result == [], f"accessibility violations on {page.url}: {result}"
