@@ -78,6 +78,7 @@ SIGNED_PARAMS = ("access_token", "appkey", "method", "param", "signMethod", "tim
 MAX_PAGE_SIZE = 100
 INCREASE, DECREASE = 1, 2
 CONFIG_RESULTS = {50}
+BUSINESS_RESULTS = range(300_000, 301_000)  # 3000xx: the request itself is wrong (e.g. a range over 7 days)
 QPS_LIMITED = "exceed qps limit"
 QUOTA_LIMITED = "exceed quota limit"
 BEIJING = timezone(timedelta(hours=8))
@@ -196,7 +197,8 @@ class KuaishouStockConnector(ListedStockConnector):
         if wait is not None:
             return RateLimited(PLATFORM, self.redact(f"{method}: result {result}: {message}"), retry_after=wait,
                                code=result)
-        return self.refusal(method, result, message, permanent=result in CONFIG_RESULTS, code_name="result")
+        return self.refusal(method, result, message, permanent=result in CONFIG_RESULTS or result in BUSINESS_RESULTS,
+                            code_name="result")
 
 
 def build(channel: str, credentials: Mapping[str, str], base_url: str | None = None) -> KuaishouStockConnector:
