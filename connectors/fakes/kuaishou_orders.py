@@ -138,12 +138,12 @@ class KuaishouOrders(OrderDesk):
             return {"result": RATE_LIMITED, "error_msg": f"Exceed qps limit, KEY [apiId:{method};appkey:"
                                                          f"{self.app_key}], MAX_QPS [{self._order_window.limit}.0]"}
         if method == "open.order.cursor.list":
-            return self._cursor_list(param)
+            return self._order_cursor_list(param)
         if method == "open.order.detail":
-            return self._detail(param)
+            return self._order_detail(param)
         return {"result": 2, "error_msg": f"{method} 不存在"}
 
-    def _cursor_list(self, param: dict[str, Any]) -> dict[str, Any]:
+    def _order_cursor_list(self, param: dict[str, Any]) -> dict[str, Any]:
         begin, end = param.get("beginTime"), param.get("endTime")
         if not isinstance(begin, int) or not isinstance(end, int) or end <= begin:
             return {"result": END_BEFORE_BEGIN, "error_msg": "结束时间要晚于开始时间"}
@@ -164,7 +164,7 @@ class KuaishouOrders(OrderDesk):
         return {"result": 1, "data": {"cursor": following, "orderList": chunk, "pageSize": size,
                                       "beginTime": begin, "endTime": end}}
 
-    def _detail(self, param: dict[str, Any]) -> dict[str, Any]:
+    def _order_detail(self, param: dict[str, Any]) -> dict[str, Any]:
         oid = param.get("oid")
         if isinstance(oid, int) and oid > OID_BASE:
             order = self.scenario.get((oid - OID_BASE) // 100)
