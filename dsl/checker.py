@@ -259,6 +259,8 @@ class _Checker:
                 self.error(e, "'map' tables are only allowed in mappings", code="context")
             self.infer(e.source, scope)
             values = {ent.value.unit for ent in e.entries}
+            if e.default is not None:
+                values.add(e.default.unit)
             keys: set[object] = set()
             for ent in e.entries:
                 if ent.key.value in keys:
@@ -420,32 +422,86 @@ class _Checker:
             self.error(d, "retry delays must be positive", code="window")
 
     def _check_mapping(self, d: m.MappingDecl) -> None:
-        if d.name not in self.sources and d.name not in om.PLATFORMS:
+        channel = next((f.value for f in d.fields if f.target == ("channel",)), None)
+        if isinstance(channel, m.Literal) and channel.value not in om.PLATFORMS:
+            self.error(channel, f"unknown channel '{channel.value}'"
+                                f"{_suggest(str(channel.value), om.PLATFORMS)}", code="unknown-name")
+        # a mapping belongs to the source it is named after, or (an import mapping such as
+        # taobao_export) names its channel itself
+        if d.name not in self.sources and d.name not in om.PLATFORMS and not (
+                isinstance(channel, m.Literal) and channel.value in om.PLATFORMS):
             self.error(d, f"mapping '{d.name}' names no declared source"
                           f"{_suggest(d.name, list(self.sources))}", code="unknown-name")
+        self._mapping_fields(d.fields, om.ORDER_FIELDS, "")
+
+    def _mapping_fields(self, fields: tuple[m.FieldMapping, ...], tree: om.FieldTree,
+                        inside: str) -> None:
+        """Targets of one mapping block (the order, or one ``each`` element) against ``tree``,
+        and each value against its target's type."""
         targets: set[tuple[str, ...]] = set()
-        for f in d.fields:
+        for f in fields:
             if f.target in targets:
                 self.error(f, f"'{'.'.join(f.target)}' is mapped twice", code="duplicate")
             targets.add(f.target)
-            self._mapping_target(f, om.ORDER_FIELDS)
+            target_type = self._mapping_target(f, tree, inside)
+            element = self._element_tree(tree, f.target) if target_type == "list:object" else None
             if isinstance(f.value, m.Each):
-                if f.target != ("lines",):
-                    self.error(f.value, "'each' is only allowed as the value of 'lines'",
-                               code="context")
+                if element is None:
+                    if target_type != "error":
+                        self.error(f.value, "'each' is only allowed as the value of a list such as "
+                                            "'lines' or 'refunds'", code="context")
                     continue
-                line_targets = dict(om.LINE_FIELDS)
-                line_targets.update({k: om.LINE_FIELDS[v]
-                                     for k, v in om.LINE_MAPPING_ALIASES.items()})
-                for inner in f.value.fields:
-                    self._mapping_target(inner, line_targets)
-                    self.expression(inner.value, RAW_SCOPE)
-            else:
-                self.expression(f.value, RAW_SCOPE)
+                if f.value.where is not None:
+                    self.expression(f.value.where, RAW_SCOPE, "bool", what="'where'")
+                aliases = om.LINE_MAPPING_ALIASES if f.target == ("lines",) else {}
+                inner_tree = dict(element)
+                inner_tree.update({k: element[v] for k, v in aliases.items() if v in element})
+                self._mapping_fields(f.value.fields, inner_tree, f"{inside}{'.'.join(f.target)}.")
+                continue
+            if element is not None:
+                self.error(f.value, f"'{inside}{'.'.join(f.target)}' is a list: map it with "
+                                    f"'each LIST {{ … }}'", code="context")
+            value_type = self.expression(f.value, RAW_SCOPE)
+            if target_type == "error" or value_type in ("any", "error", "zero"):
+                continue
+            if not self._compatible(value_type, target_type) and not (
+                    target_type == "text" and value_type in ("count", "number")):
+                hint = _CONVERSION_HINTS.get(target_type, "")
+                self.error(f.value, f"'{inside}{'.'.join(f.target)}' is {_unit_name(target_type)}, "
+                                    f"got {_unit_name(value_type)}{hint}", code="type")
+            if f.target == ("status",) and not inside:
+                self._status_values(f.value)
 
-    def _mapping_target(self, f: m.FieldMapping, tree: om.FieldTree) -> None:
-        self.resolve(m.Name(f.target, line=f.line, col=f.col, pointer=f.pointer),
-                     Scope((tree,), what="order field"))
+    def _status_values(self, value: m.Expr) -> None:
+        literals: list[m.Literal] = []
+        if isinstance(value, m.Literal):
+            literals.append(value)
+        elif isinstance(value, m.MapTable):
+            literals += [e.value for e in value.entries]
+            if value.default is not None:
+                literals.append(value.default)
+        for lit in literals:
+            # "" leaves the decision to the next value of a coalesce(…)
+            if lit.unit == m.TEXT and lit.value != "" and om.canonical_status(str(lit.value)) is None:
+                choices = [*om.ORDER_STATUSES, *om.STATUS_LABELS.values()]
+                self.error(lit, f"'{lit.value}' is not an order status (one of "
+                                f"{', '.join(om.ORDER_STATUSES)}, or 待付款 … 已取消)"
+                                f"{_suggest(str(lit.value), choices)}", code="enum")
+
+    @staticmethod
+    def _element_tree(tree: om.FieldTree, path: tuple[str, ...]) -> om.FieldTree | None:
+        node: om.FieldTree | str = tree
+        for seg in path:
+            if not isinstance(node, dict) or seg not in node:
+                return None
+            node = node[seg]
+        if isinstance(node, dict) and isinstance(node.get("[]"), dict):
+            return node["[]"]  # type: ignore[return-value]
+        return None
+
+    def _mapping_target(self, f: m.FieldMapping, tree: om.FieldTree, inside: str = "") -> str:
+        return self.resolve(m.Name(f.target, line=f.line, col=f.col, pointer=f.pointer),
+                            Scope((tree,), what="order field"))
 
     def _check_cleaning(self, d: m.CleaningDecl) -> None:
         for s in d.steps:
@@ -735,6 +791,12 @@ class _Checker:
             self._placeholders(n, n.message, [*om.ORDER_FIELDS, "flag", "name"])
 
 
+_CONVERSION_HINTS = {
+    "money": "; write yuan(FIELD) for yuan or fen(FIELD) for fen",
+    "time": "; write from_shanghai(FIELD), from_unix(FIELD) or from_unix_ms(FIELD)",
+}
+
+
 def _all_roles() -> list[str]:
     return [*om.ROLES, *om.ROLES.values(), *om.OUTSIDE_PARTIES, *om.OUTSIDE_PARTIES.values()]
 
@@ -755,7 +817,7 @@ def _children(node: object) -> list[object]:
     if isinstance(node, m.MapTable):
         return [node.source]
     if isinstance(node, m.Each):
-        return [f.value for f in node.fields]
+        return [f.value for f in node.fields] + ([node.where] if node.where is not None else [])
     if isinstance(node, m.Aggregate):
         return [c for c in (node.of, node.where) if c is not None]
     return []

@@ -26,6 +26,7 @@ import types
 from fractions import Fraction
 from typing import Any, Callable
 
+from . import conversions as cv
 from . import model as m
 from . import order_model as om
 from .checker import (ALERT_SCOPE, LINE_SCOPE, ORDER_SCOPE, PROMOTION_SCOPE, RAW_SCOPE,
@@ -33,7 +34,8 @@ from .checker import (ALERT_SCOPE, LINE_SCOPE, ORDER_SCOPE, PROMOTION_SCOPE, RAW
 from .errors import RuleError
 from .parser import parse_expression
 
-__all__ = ["compile_condition", "compile_expression", "CompiledExpression", "FUNCTION_IMPLS"]
+__all__ = ["compile_condition", "compile_expression", "CompiledExpression", "ExpressionGenerator",
+           "FUNCTION_IMPLS", "map_table_lookup"]
 
 CompiledExpression = Callable[..., Any]
 
@@ -45,10 +47,6 @@ _CAUGHT = "(KeyError, IndexError, TypeError, ZeroDivisionError, AttributeError, 
 
 def _concat(*parts: Any) -> str:
     return "".join("" if p is None else str(p) for p in parts)
-
-
-def _from_unix(value: Any) -> _dt.datetime:
-    return _dt.datetime.fromtimestamp(int(value), tz=_dt.timezone.utc)
 
 
 def _from_iso(value: Any) -> _dt.datetime:
@@ -84,7 +82,7 @@ FUNCTION_IMPLS: dict[str, Callable[..., Any]] = {
     "distinct": lambda values: len(set(values)),
     "len": len,
     "concat": _concat,
-    "from_unix": _from_unix,
+    "from_unix": cv.from_unix,
     "from_iso": _from_iso,
     "lower": lambda s: str(s).lower(),
     "upper": lambda s: str(s).upper(),
@@ -99,10 +97,30 @@ FUNCTION_IMPLS: dict[str, Callable[..., Any]] = {
     "now": _now,
     "hours_since": _hours_since,
     "to_text": lambda v: "" if v is None else str(v),
-    "to_int": lambda v: int(v),
+    "to_int": cv.whole_number,
     "yuan_to_fen": _yuan_to_fen,
+    "yuan": cv.yuan,
+    "fen": cv.fen,
+    "from_unix_ms": cv.from_unix_ms,
+    "from_shanghai": cv.from_shanghai,
+    "coalesce": cv.coalesce,
+    "present": cv.present,
 }
 assert set(FUNCTION_IMPLS) == set(om.FUNCTIONS)
+
+
+def map_table_lookup(table: m.MapTable) -> dict[Any, Any]:
+    """A ``map`` table as a dict for ``.get``: a whole-number key also matches its text and a
+    text key of digits its number, since platforms send codes either way (``2`` / ``"2"``)."""
+    out: dict[Any, Any] = {}
+    for ent in table.entries:
+        key, value = ent.key.value, ent.value.value
+        out[key] = value
+        if isinstance(key, int) and not isinstance(key, bool):
+            out.setdefault(str(key), value)
+        elif isinstance(key, str) and key.isdigit() and key.isascii():
+            out.setdefault(int(key), value)
+    return out
 
 
 def _apply_percent(amount: int, basis_points: int) -> int:
@@ -260,18 +278,27 @@ class _Generator:
         if isinstance(e, m.ListExpr):
             return "(" + "".join(f"{self.expr(i)}, " for i in e.items) + ")"
         if isinstance(e, m.MapTable):
-            table = self.const({ent.key.value: ent.value.value for ent in e.entries})
-            return f"{table}.get({self.expr(e.source)})"
+            table = self.const(map_table_lookup(e))
+            if e.default is None:
+                return f"{table}.get({self.expr(e.source)})"
+            return f"{table}.get({self.expr(e.source)}, {e.default.value!r})"
         if isinstance(e, m.Each):
             inner = _Generator("raw", RAW_SCOPE, self.checker, {})
             inner.consts = self.consts
             fields = ", ".join(
                 f"{'.'.join(f.target)!r}: {inner.expr(f.value).replace('L(o,', 'L(x,')}"
                 for f in e.fields)
-            return f"[{{{fields}}} for x in ({self.expr(e.source)} or ())]"
+            where = ""
+            if e.where is not None:
+                where = f" if {inner.expr(e.where).replace('L(o,', 'L(x,')}"
+            return f"[{{{fields}}} for x in ({self.expr(e.source)} or ()){where}]"
         if isinstance(e, m.Aggregate):
             return f"c['aggregate']({self.const(e)}, o)"
         raise TypeError(f"cannot compile {type(e).__name__}")  # pragma: no cover
+
+
+#: the code generator, for runners that compile a whole declaration (engine.orders.mapping)
+ExpressionGenerator = _Generator
 
 
 def compile_expression(expr: m.Expr | str, scope: str = "promotion", *,

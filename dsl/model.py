@@ -195,10 +195,13 @@ class MapEntry(Node):
 
 @dataclass(frozen=True)
 class MapTable(Node):
-    """``order_status map { 2: "待发货", 3: "已发货" }`` (mapping declarations only)."""
+    """``order_status map { 2: "awaiting_shipment", 3: "shipped", else "paid_hold" }``
+    (mapping declarations only). A code not in the table gives ``default`` when the table has
+    an ``else``; without one, a mapping refuses the payload."""
 
     source: Expr
     entries: tuple[MapEntry, ...]
+    default: Literal | None = None
     kind: ClassVar[str] = "map_table"
 
 
@@ -213,10 +216,14 @@ class FieldMapping(Node):
 
 @dataclass(frozen=True)
 class Each(Node):
-    """``each sku_order_list { sku_id = out_sku_id  qty = item_num }`` (mapping only)."""
+    """``each sku_order_list { sku_id = out_sku_id  qty = item_num }`` (mapping only): one
+    element of a list target (``lines``, ``refunds``) per element of the payload list at
+    ``source`` (a dotted path, e.g. Taobao's ``orders.order``), keeping only those for which
+    ``where`` holds (``each orders.order where refund_id != "" { … }``)."""
 
     source: Name
     fields: tuple[FieldMapping, ...]
+    where: Expr | None = None
     kind: ClassVar[str] = "each"
 
 

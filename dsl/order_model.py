@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Union
 
-__all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
+__all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "REFUND_FIELDS_OF_ORDER", "ORDER_STATUSES",
+           "STATUS_LABELS", "canonical_status", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
            "PROMOTION_CONTEXT", "ALERT_CONTEXT", "TICKET_CONTEXT", "ROLES", "OUTSIDE_PARTIES",
            "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "HOOK_TYPES", "FUNCTIONS", "Signature",
            "list_of", "element_of", "NUMERIC"]
@@ -30,8 +31,15 @@ def element_of(t: str) -> str | None:
 
 
 LINE_FIELDS: FieldTree = {
-    "line_id": "text", "sku_id": "text", "title": "text", "category": "text",
-    "tags": "list:text", "qty": "count", "unit_price": "money", "amount": "money",
+    "line_id": "text", "sku_id": "text", "platform_sku_id": "text", "title": "text",
+    "category": "text", "tags": "list:text", "qty": "count", "unit_price": "money",
+    "amount": "money", "paid_amount": "money",
+}
+
+# a platform refund or after-sales case of one line (``refunds = each … { }`` in a mapping)
+REFUND_FIELDS_OF_ORDER: FieldTree = {
+    "refund_id": "text", "line_id": "text", "sku_id": "text", "amount": "money",
+    "reason": "text", "status": "text",
 }
 
 # names a mapping may write inside ``lines = each … { }`` besides the line fields
@@ -39,18 +47,40 @@ LINE_MAPPING_ALIASES = {"price": "unit_price"}
 
 ORDER_FIELDS: FieldTree = {
     "order_id": "text", "channel": "text", "shop": "text", "status": "text",
-    "created_at": "time", "paid_at": "time", "promised_ship_at": "time", "shipped_at": "time",
+    "created_at": "time", "updated_at": "time", "paid_at": "time", "promised_ship_at": "time",
+    "shipped_at": "time",
     "presale": "bool", "presale_ship_by": "time",
     "customer": {"id": "text", "level": "text", "phone": "text", "device_id": "text"},
     "buyer_phone": "text",
     "receiver": {"name": "text", "phone": "text", "province": "text", "city": "text",
-                 "district": "text", "address": "text", "lat": "number", "lng": "number"},
+                 "district": "text", "adcode": "text", "address": "text", "lat": "number",
+                 "lng": "number",
+                 # the platform's cipher texts of encrypted receiver fields (kept for later
+                 # decryption and e-waybills); name/phone/address above hold the masked forms
+                 "cipher": {"name": "text", "phone": "text", "address": "text", "oaid": "text"}},
     "lines": {"[]": LINE_FIELDS},
-    "red_packet": "money", "coupons": "list:text",
+    "refunds": {"[]": REFUND_FIELDS_OF_ORDER},
+    "freight": "money", "red_packet": "money", "coupons": "list:text",
     "payment": {"method": "text", "paid_amount": "money"},
     "tracking": {"courier": "text", "number": "text"},
     "tags": "list:text",
 }
+
+# the canonical order statuses and their Chinese labels (ARCHITECTURE.md); a mapping may write
+# either spelling, the normalized order holds the English one
+STATUS_LABELS = {
+    "pending_payment": "待付款", "paid_hold": "已付款挂起", "awaiting_shipment": "待发货",
+    "partially_shipped": "部分发货", "shipped": "已发货", "delivered": "已签收",
+    "completed": "已完成", "cancelled": "已取消",
+}
+ORDER_STATUSES = tuple(STATUS_LABELS)
+_STATUS_BY_NAME = {**{k: k for k in STATUS_LABELS}, **{v: k for k, v in STATUS_LABELS.items()}}
+
+
+def canonical_status(name: str) -> str | None:
+    """``待发货`` or ``awaiting_shipment`` → ``awaiting_shipment``; None if not a status."""
+    return _STATUS_BY_NAME.get(name)
+
 
 RETURN_FIELDS: FieldTree = {
     "return_id": "text", "order_id": "text", "channel": "text", "shop": "text",
@@ -119,4 +149,11 @@ FUNCTIONS: dict[str, Signature] = {
     "to_text": (("any",), "text"),
     "to_int": (("any",), "count"),
     "yuan_to_fen": (("any",), "money"),
+    # mappings: exact conversions of platform values (dsl/conversions.py)
+    "yuan": (("any",), "money"),
+    "fen": (("any",), "money"),
+    "from_unix_ms": (("any",), "time"),
+    "from_shanghai": (("any",), "time"),
+    "coalesce": (("any", "*"), "any"),
+    "present": (("any",), "bool"),
 }

@@ -114,11 +114,12 @@ def print_expr(node: m.Expr) -> str:
         return f"[{_exprs(node.items)}]"
     if isinstance(node, m.MapTable):
         entries = ", ".join(f"{_literal(e.key)}: {_literal(e.value)}" for e in node.entries)
+        if node.default is not None:
+            entries += f", else {_literal(node.default)}"
         return f"{_wrap(node.source, _POSTFIX)} map {{ {entries} }}"
     if isinstance(node, m.Each):
         inner = "  ".join(_field_mapping(f) for f in node.fields)
-        return f"each {node.source.dotted} {{ {inner} }}" if inner else \
-            f"each {node.source.dotted} {{ }}"
+        return f"{_each_header(node)} {{ {inner} }}" if inner else f"{_each_header(node)} {{ }}"
     if isinstance(node, m.Aggregate):
         parts: list[str] = []
         if node.of is not None:
@@ -141,6 +142,19 @@ def _exprs(nodes: tuple[m.Expr, ...]) -> str:
 
 def _field_mapping(f: m.FieldMapping) -> str:
     return f"{'.'.join(f.target)} = {print_expr(f.value)}"
+
+
+def _each_header(node: m.Each) -> str:
+    where = f" where {print_expr(node.where)}" if node.where is not None else ""
+    return f"each {node.source.dotted}{where}"
+
+
+def _field_mapping_lines(f: m.FieldMapping, depth: int) -> list[PrintedLine]:
+    """A mapping line; an ``each`` with fields is a block, one inner mapping per line."""
+    if isinstance(f.value, m.Each) and f.value.fields:
+        body = [line for inner in f.value.fields for line in _field_mapping_lines(inner, depth + 1)]
+        return _block(depth, f"{'.'.join(f.target)} = {_each_header(f.value)} {{", _at(f), body)
+    return [PrintedLine(depth, _field_mapping(f), _at(f))]
 
 
 def _title(title: str | None) -> str:
@@ -334,7 +348,7 @@ def layout_declaration(d: m.Declaration) -> list[PrintedLine]:
         return _source(d)
     if isinstance(d, m.MappingDecl):
         return _block(0, f"mapping {d.name} {{", _at(d),
-                      [L(1, _field_mapping(f), _at(f)) for f in d.fields])
+                      [line for f in d.fields for line in _field_mapping_lines(f, 1)])
     if isinstance(d, m.CleaningDecl):
         return _block(0, f"cleaning {d.name} {{", _at(d),
                       [L(1, _cleaning_step(s), _at(s)) for s in d.steps])

@@ -225,8 +225,12 @@ class Reducer:
     def map_entry(self, c: list[Any]) -> m.MapEntry:
         return m.MapEntry(c[0], c[1], **self.pos_of(c[0]))
 
+    def map_else(self, c: list[Any]) -> m.Literal:
+        return c[0]  # type: ignore[no-any-return]
+
     def map_table(self, c: list[Any]) -> m.MapTable:
-        return m.MapTable(c[0], tuple(c[1:]), **self.pos_of(c[0]))
+        *entries, default = c[1:]
+        return m.MapTable(c[0], tuple(entries), default, **self.pos_of(c[0]))
 
     def collection(self, c: list[Token]) -> str:
         return str(c[0])
@@ -280,9 +284,12 @@ class Reducer:
         p, value = c
         return m.FieldMapping(p.names, value, line=p.line, col=p.col)
 
+    def each_where(self, c: list[Any]) -> Any:
+        return c[0]
+
     def each(self, c: list[Any]) -> m.Each:
-        kw, p, *fields = c
-        return m.Each(m.Name(p.names, line=p.line, col=p.col), tuple(fields), **_at(kw))
+        kw, p, where, *fields = c
+        return m.Each(m.Name(p.names, line=p.line, col=p.col), tuple(fields), where, **_at(kw))
 
     def mapping(self, c: list[Any]) -> m.MappingDecl:
         return m.MappingDecl(str(c[1]), tuple(c[2:]), **_at(c[0]))
