@@ -11,21 +11,24 @@ a timestamp more than 5 minutes from the receiver's clock is refused.
 
 - ``GET <base>/orders?updated_from=<ms>&updated_to=<ms>&page_size=<≤ 100>[&cursor=<c>]`` →
   ``200 {"code": 0, "orders": [order…], "next_cursor": "<opaque>" | null}``: the orders whose
-  ``update_time`` is in ``[updated_from, updated_to)``, by ``(update_time, out_trade_no)``
-  ascending; ``next_cursor`` null ends the listing. The range may span at most one day
-  (``422 {"code": "invalid_range"}``).
+  ``updated_at`` is in ``[updated_from, updated_to)`` (epoch ms in the query), by
+  ``(updated_at, out_trade_no)`` ascending; ``next_cursor`` null ends the listing. The range
+  may span at most one day (``422 {"code": "invalid_range"}``).
 - ``GET <base>/orders/<out_trade_no, percent-encoded>`` → ``200 {"code": 0, "order": order}``,
   ``404 {"code": "unknown_order"}``.
-- An order: ``{"out_trade_no", "transaction_id" (WeChat Pay's, null before payment),
-  "status"`` (the canonical names: pending_payment, awaiting_shipment, shipped, delivered,
-  completed, cancelled), ``"create_time", "pay_time", "ship_by_time", "update_time"`` (epoch
-  ms; ``update_time`` is the order's version), ``"payer": {"openid"}``, ``"amount": {"goods",
-  "discount", "freight", "total"}`` (fen; total = goods − discount + freight, what WeChat Pay
-  collected), ``"items": [{"line_id", "sku_code"`` (our SKU id), ``"title", "quantity",
-  "unit_price", "paid_amount"}]`` (fen), ``"receiver": {"name", "phone", "province", "city",
-  "district", "address"}`` (plain: the merchant's own data, over TLS), ``"delivery":
-  {"company", "tracking_no"} | null``, ``"refunds": [{"refund_id", "line_id", "sku_code",
-  "amount", "reason", "status", "update_time"}]``, ``"buyer_remark"}``.
+- An order (the shape the ``miniprogram`` mapping of the templates reads): ``{"out_trade_no",
+  "transaction_id"`` (WeChat Pay's, null before payment), ``"status"`` (unpaid, paid,
+  partially_shipped, shipped, received, completed, closed — cancelled before payment —,
+  refunded — cancelled after it), ``"created_at", "paid_at", "updated_at",
+  "promised_ship_at"`` (ISO 8601 with ``+08:00``, whole seconds; ``updated_at`` is the order's
+  version), ``"presale", "member": {"id", "level", "phone", "openid"}, "receiver": {"name",
+  "phone", "province", "city", "district", "detail"}`` (plain: the merchant's own data, over
+  TLS), ``"amount": {"goods", "discount", "freight", "total"`` (= goods), ``"payer_total"}``
+  (fen; payer_total = goods − discount + freight, what WeChat Pay collected), ``"coupons",
+  "items": [{"line_no", "sku"`` (our SKU id), ``"title", "qty", "unit_price",
+  "paid_amount"}]`` (fen), ``"delivery": {"company", "tracking_no"} | null, "refunds":
+  [{"refund_id", "line_no", "sku", "amount", "reason", "status", "updated_at"}],
+  "buyer_remark"}``.
 - Push: the backend POSTs ``{"event_id", "event"`` (order.created, order.paid, order.shipped,
   order.delivered, order.completed, order.cancelled, order.refund), ``"order": order}`` to
   OrderPulse's push URL with the same three headers, and expects ``200 {"code": 0}``

@@ -10,7 +10,8 @@ platform orders (oid = :data:`OID_BASE` + number × 100 + line number); the firs
 freight. ``totalFee`` is what the buyer paid for it (the line's paid share plus that freight),
 ``discountFee`` the line's discount share, all in fen; times in epoch ms (0 when not yet);
 status 10 待付款, 30 已付款, 40 已发货, 50 已签收, 70 订单成功, 80 订单失败; the receiver as
-ciphertext (``encrypted*``) plus masked forms (``desensitise*``) and the region in plain;
+ciphertext (``encrypted*``) plus masked forms (``desensitise*``, and ``consignee`` /
+``mobile`` / ``address`` masked too, the street part only) and the region in plain;
 refunds of the line in ``orderRefundList`` (``refundStatus`` 1 requested, 2 agreed, 4
 succeeded, 5 closed: the values are this fake's, not confirmed).
 
@@ -95,7 +96,8 @@ class KuaishouOrders(OrderDesk):
             "updateTime": ms(order.updated_at), "totalFee": line.paid_amount + freight, "expressFee": freight,
             "discountFee": line.discount, "buyerNick": buyer.nick, "buyerOpenId": buyer.open_id,
             "sellerOpenId": f"f19{SELLER_ID}", "sellerNick": "快手好物小店", "remark": order.buyer_message,
-            "validPromiseShipmentTimeStamp": ms(order.promised_ship_at), "payType": 1 if order.paid_at else 0,
+            "validPromiseShipmentTimeStamp": ms(order.promised_ship_at),
+            "promiseTimeStampOfDelivery": ms(order.promised_ship_at), "payType": 1 if order.paid_at else 0,
             "cpsType": 0, "activityType": 0, "riskCode": 0, "preSale": 0, "coType": 0, "commentStatus": 0,
             "refundTime": ms(next((r.created_at for r in order.refunds if r.line_no == line.line_no), None)),
         }
@@ -108,7 +110,8 @@ class KuaishouOrders(OrderDesk):
             "encryptedConsignee": seal(buyer.name), "desensitiseConsignee": mask_name(buyer.name),
             "encryptedMobile": seal(buyer.phone), "desensitiseMobile": mask_phone(buyer.phone),
             "encryptedAddress": seal(buyer.street), "desensitiseAddress": mask_address(buyer),
-            "consignee": "", "mobile": "", "address": "", "province": buyer.province, "city": buyer.city,
+            "consignee": mask_name(buyer.name), "mobile": mask_phone(buyer.phone), "address": buyer.street[:3] + "****",
+            "province": buyer.province, "city": buyer.city,
             "district": buyer.district, "provinceCode": 0, "cityCode": 0, "districtCode": 0,
         }
         refunds = [{"refundId": 3_100_000_000_000 + r.refund_no, "oid": base["oid"], "skuId": sku[1],

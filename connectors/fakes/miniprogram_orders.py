@@ -2,9 +2,10 @@
 of the contract in :mod:`connectors.miniprogram_orders` (``GET /orders`` by updated time with
 an opaque cursor, ``GET /orders/<out_trade_no>``) and pushed, signed, to OrderPulse. Mixed
 into :class:`connectors.fakes.miniprogram_stock.FakeMiniprogramStock`, whose signature checks
-run first. Orders from ``MP`` + 10 digits; amounts in fen; times in epoch ms (null when not
-yet); the receiver in plain (the merchant's own data). A range wider than a day is refused
-(422 ``invalid_range``); over ``order_rate_limit``: 429 ``rate_limited`` with ``retry_after``.
+run first. Orders from ``MP`` + 10 digits; amounts in fen; times (null when not yet) as
+ISO 8601 in Beijing time; the receiver in plain (the merchant's own data). A range wider than
+a day is refused (422 ``invalid_range``); over ``order_rate_limit``: 429 ``rate_limited`` with
+``retry_after``.
 """
 
 from __future__ import annotations
@@ -15,22 +16,33 @@ import hmac
 import json
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import unquote
 
-from connectors.fakes.order_scenario import ScenarioOrder
+from connectors.fakes.order_scenario import (
+    AWAITING_SHIPMENT,
+    CANCELLED,
+    COMPLETED,
+    DELIVERED,
+    PENDING_PAYMENT,
+    SHIPPED,
+    ScenarioOrder,
+)
 from connectors.fakes.platform_orders import OrderDesk, PushRequest
 
 DAY_MS = 86_400_000
+BEIJING = timezone(timedelta(hours=8))
+STATUS = {PENDING_PAYMENT: "unpaid", AWAITING_SHIPMENT: "paid", SHIPPED: "shipped", DELIVERED: "received",
+          COMPLETED: "completed"}
 
 
 def out_trade_no_of(order: ScenarioOrder) -> str:
     return f"MP{order.number:010d}"
 
 
-def _ms(at: datetime | None) -> int | None:
-    return int(at.timestamp() * 1000) if at else None
+def _iso(at: datetime | None) -> str | None:
+    return at.astimezone(BEIJING).isoformat(timespec="seconds") if at else None
 
 
 class MiniprogramOrders(OrderDesk):
@@ -45,22 +57,28 @@ class MiniprogramOrders(OrderDesk):
     def render(self, order: ScenarioOrder) -> dict[str, Any]:
         number = out_trade_no_of(order)
         buyer = order.buyer
+        if order.status == CANCELLED:
+            status = "refunded" if order.paid_at else "closed"
+        else:
+            status = STATUS[order.status]
         return {
             "out_trade_no": number, "transaction_id": f"42000{order.number:017d}" if order.paid_at else None,
-            "status": order.status, "create_time": _ms(order.created_at), "pay_time": _ms(order.paid_at),
-            "ship_by_time": _ms(order.promised_ship_at), "update_time": _ms(order.updated_at),
-            "payer": {"openid": f"o{buyer.open_id[3:]}"},
-            "amount": {"goods": order.goods_amount, "discount": order.discount, "freight": order.freight,
-                       "total": order.paid_amount},
-            "items": [{"line_id": f"{number}-{line.line_no}", "sku_code": line.sku_code, "title": line.title,
-                       "quantity": line.qty, "unit_price": line.unit_price, "paid_amount": line.paid_amount}
-                      for line in order.lines],
+            "status": status, "created_at": _iso(order.created_at), "paid_at": _iso(order.paid_at),
+            "updated_at": _iso(order.updated_at), "promised_ship_at": _iso(order.promised_ship_at),
+            "presale": False,
+            "member": {"id": f"M{order.number + 10000}", "level": "普通会员", "phone": buyer.phone,
+                       "openid": f"o{buyer.open_id[3:]}"},
             "receiver": {"name": buyer.name, "phone": buyer.phone, "province": buyer.province, "city": buyer.city,
-                         "district": buyer.district, "address": buyer.street},
+                         "district": buyer.district, "detail": buyer.street},
+            "amount": {"goods": order.goods_amount, "discount": order.discount, "freight": order.freight,
+                       "total": order.goods_amount, "payer_total": order.paid_amount},
+            "coupons": [f"立减{order.discount // 100}"] if order.discount else [],
+            "items": [{"line_no": str(line.line_no), "sku": line.sku_code, "title": line.title, "qty": line.qty,
+                       "unit_price": line.unit_price, "paid_amount": line.paid_amount} for line in order.lines],
             "delivery": {"company": order.courier[1], "tracking_no": order.courier[2]} if order.courier else None,
-            "refunds": [{"refund_id": f"RF{r.refund_no:08d}", "line_id": f"{number}-{r.line_no}",
-                         "sku_code": r.sku_code, "amount": r.amount, "reason": r.reason, "status": r.status,
-                         "update_time": _ms(r.updated_at)} for r in order.refunds],
+            "refunds": [{"refund_id": f"RF{r.refund_no:08d}", "line_no": str(r.line_no), "sku": r.sku_code,
+                         "amount": r.amount, "reason": r.reason, "status": r.status, "updated_at": _iso(r.updated_at)}
+                        for r in order.refunds],
             "buyer_remark": order.buyer_message,
         }
 
@@ -91,16 +109,13 @@ class MiniprogramOrders(OrderDesk):
             return 422, {"code": "invalid_query", "message": "updated_from, updated_to (ms), page_size, cursor"}
         if end <= start or end - start > DAY_MS:
             return 422, {"code": "invalid_range", "message": "updated_to must be after updated_from, within a day"}
-        rows = sorted((self.render(o) for o in self.scenario.orders()),
-                      key=lambda r: (r["update_time"], r["out_trade_no"]))
-        rows = [r for r in rows if start <= r["update_time"] < end
-                and (after is None or [r["update_time"], r["out_trade_no"]] > after)]
+        keyed = sorted(([int(o.updated_at.timestamp() * 1000), out_trade_no_of(o)], o) for o in self.scenario.orders())
+        rows = [(key, o) for key, o in keyed if start <= key[0] < end and (after is None or key > after)]
         chunk = rows[:size]
         following = None
         if len(rows) > size:
-            last = [chunk[-1]["update_time"], chunk[-1]["out_trade_no"]]
-            following = base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
-        return 200, {"code": 0, "orders": chunk, "next_cursor": following}
+            following = base64.urlsafe_b64encode(json.dumps(chunk[-1][0]).encode()).decode()
+        return 200, {"code": 0, "orders": [self.render(o) for _, o in chunk], "next_cursor": following}
 
     # --- pushes --------------------------------------------------------------------------------
 

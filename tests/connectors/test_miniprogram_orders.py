@@ -66,8 +66,8 @@ def test_orders_come_by_updated_time_through_the_cursor_each_once(shop: FakeMini
     listed = [o["out_trade_no"] for p in [first, *rest] for o in p.orders]
     assert listed == [out_trade_no_of(o) for o in made] and [p.page_no for p in [first, *rest]] == [1, 2, 3]
     order = first.orders[0]
-    assert order["status"] == "awaiting_shipment" and order["amount"]["total"] == made[0].paid_amount
-    assert order["items"][0]["sku_code"] == "TEA-PE-357" and order["update_time"] == int(T0 * 1000) + 1000
+    assert order["status"] == "paid" and order["amount"]["payer_total"] == made[0].paid_amount
+    assert order["items"][0]["sku"] == "TEA-PE-357" and order["updated_at"] == "2025-12-03T08:00:01+08:00"
     assert order["receiver"]["phone"] == made[0].buyer.phone
     detail = mini.order_detail(out_trade_no_of(made[0]))
     assert detail["status"] == "shipped" and detail["delivery"]["tracking_no"]
@@ -110,7 +110,7 @@ def test_pushes_carry_the_whole_order(shop: FakeMiniprogramStock, receiver: Push
     shop.scenario.cancel(order.number)
     shop.wait_for_pushes()
     assert [(e.event, e.order["status"]) for e in receiver.events] == [
-        ("order.created", "pending_payment"), ("order.paid", "awaiting_shipment"), ("order.cancelled", "cancelled")]
+        ("order.created", "unpaid"), ("order.paid", "paid"), ("order.cancelled", "refunded")]
     assert receiver.events[-1].order["refunds"][0]["amount"] == order.lines[0].paid_amount
     assert {p.answer["code"] for p in shop.pushes} == {0}
 
@@ -122,7 +122,8 @@ def test_bad_signature_stale_timestamp_wrong_key_and_replay(shop: FakeMiniprogra
     events = mini.parse_push(message.headers, message.body)
     assert [e.message_id for e in events] == [f"{out_trade_no_of(order)}:1:created"]
     assert mini.parse_push(message.headers, message.body) == events  # a replay: same id, nothing new
-    tampered = message.body.replace(b'"pending_payment"', b'"completed"')
+    tampered = message.body.replace(b'"unpaid"', b'"completed"')
+    assert tampered != message.body
     with pytest.raises(PushRefused, match="does not verify"):
         mini.parse_push(message.headers, tampered)
     with pytest.raises(PushRefused, match="not the one"):
