@@ -16,6 +16,7 @@ from connectors.fakes.base import FakeServer, Received
 from connectors.fakes.dingtalk_robot import FakeDingTalkRobot
 from connectors.fakes.douyin_stock import FakeDouyinStock
 from connectors.fakes.feishu_bot import FakeFeishuBot
+from connectors.fakes.kuaishou_orders import DEFAULT_MESSAGE_KEY as KUAISHOU_MESSAGE_KEY
 from connectors.fakes.kuaishou_stock import FakeKuaishouStock
 from connectors.fakes.miniprogram_stock import FakeMiniprogramStock
 from connectors.fakes.pdd_stock import FakePddStock
@@ -45,7 +46,8 @@ PLATFORM_CREDENTIALS: dict[str, tuple[tuple[str, str, str], ...]] = {  # channel
     "pdd": (("PDD_CLIENT_ID", "fake-pdd-client", "app_key"), ("PDD_CLIENT_SECRET", "fake-pdd-secret", "app_secret"),
             ("PDD_ACCESS_TOKEN", "fake-pdd-token", "access_token")),
     "kuaishou": (("KUAISHOU_APP_KEY", "ks-fake-app", "app_key"), ("KUAISHOU_SIGN_SECRET", "fake-ks-sign-secret", "sign_secret"),
-                 ("KUAISHOU_ACCESS_TOKEN", "fake-ks-token", "access_token")),
+                 ("KUAISHOU_ACCESS_TOKEN", "fake-ks-token", "access_token"),
+                 ("KUAISHOU_MESSAGE_KEY", KUAISHOU_MESSAGE_KEY, "message_key")),
     "xiaohongshu": (("XHS_APP_ID", "fake-xhs-app", "app_id"), ("XHS_APP_SECRET", "fake-xhs-secret", "app_secret"),
                     ("XHS_ACCESS_TOKEN", "fake-xhs-token", "access_token")),
     "miniprogram": (("MINIPROGRAM_APP_KEY", "orderpulse", "app_key"),

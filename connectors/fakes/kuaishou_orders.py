@@ -90,8 +90,9 @@ class KuaishouOrders(OrderDesk):
         buyer = order.buyer
         first = line.line_no == 1
         freight = order.freight if first else 0
+        oid = oid_of(order, line)
         base = {
-            "oid": oid_of(order, line), "status": STATUS[order.status], "createTime": ms(order.created_at),
+            "oid": oid, "status": STATUS[order.status], "createTime": ms(order.created_at),
             "payTime": ms(order.paid_at), "sendTime": ms(order.shipped_at), "recvTime": ms(order.delivered_at),
             "updateTime": ms(order.updated_at), "totalFee": line.paid_amount + freight, "expressFee": freight,
             "discountFee": line.discount, "buyerNick": buyer.nick, "buyerOpenId": buyer.open_id,
@@ -102,7 +103,7 @@ class KuaishouOrders(OrderDesk):
             "refundTime": ms(next((r.created_at for r in order.refunds if r.line_no == line.line_no), None)),
         }
         sku = self._sku_ids(line.sku_code)
-        item = {"orderItemId": base["oid"] * 10 + 1, "itemId": sku[0], "skuId": sku[1], "relItemId": 0, "relSkuId": 0,
+        item = {"orderItemId": oid * 10 + 1, "itemId": sku[0], "skuId": sku[1], "relItemId": 0, "relSkuId": 0,
                 "skuNick": line.sku_code, "itemTitle": line.title, "skuDesc": line.title, "num": line.qty,
                 "price": line.unit_price, "originalPrice": line.unit_price, "discountFee": line.discount,
                 "itemType": 1, "goodsCode": line.sku_code, "warehouseCode": ""}
@@ -114,7 +115,7 @@ class KuaishouOrders(OrderDesk):
             "province": buyer.province, "city": buyer.city,
             "district": buyer.district, "provinceCode": 0, "cityCode": 0, "districtCode": 0,
         }
-        refunds = [{"refundId": 3_100_000_000_000 + r.refund_no, "oid": base["oid"], "skuId": sku[1],
+        refunds = [{"refundId": 3_100_000_000_000 + r.refund_no, "oid": oid, "skuId": sku[1],
                     "refundFee": r.amount, "refundStatus": REFUND_STATUS[r.status], "reasonDesc": r.reason,
                     "createTime": ms(r.created_at), "updateTime": ms(r.updated_at)}
                    for r in order.refunds if r.line_no == line.line_no]

@@ -109,8 +109,10 @@ class MiniprogramOrders(OrderDesk):
             return 422, {"code": "invalid_query", "message": "updated_from, updated_to (ms), page_size, cursor"}
         if end <= start or end - start > DAY_MS:
             return 422, {"code": "invalid_range", "message": "updated_to must be after updated_from, within a day"}
-        keyed = sorted(([int(o.updated_at.timestamp() * 1000), out_trade_no_of(o)], o) for o in self.scenario.orders())
-        rows = [(key, o) for key, o in keyed if start <= key[0] < end and (after is None or key > after)]
+        keyed = sorted((((int(o.updated_at.timestamp() * 1000), out_trade_no_of(o)), o) for o in self.scenario.orders()),
+                       key=lambda pair: pair[0])
+        rows = [(key, o) for key, o in keyed
+                if start <= key[0] < end and (after is None or key > (int(after[0]), str(after[1])))]
         chunk = rows[:size]
         following = None
         if len(rows) > size:
