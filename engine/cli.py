@@ -92,15 +92,17 @@ def worker() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def demo(host: str, port: int) -> None:
+@click.option("--log-json", is_flag=True, help="JSON logs on stderr instead of orderpulse-demo.log")
+def demo(host: str, port: int, log_json: bool) -> None:
     """Start the demo on the embedded default: demo users, templates, and the server."""
     from engine.demo import run_demo
 
-    run_demo(_services(), host=host, port=port)
+    run_demo(_services(), host=host, port=port, log_json=log_json)
 
 
 def _register_area_commands() -> None:
     from dsl.cli import check_command, convert_command, fmt_command
+    from engine.orders.cli import import_command
     from engine.pricing.cli import price_command
     from engine.templates import templates_cli
 
@@ -109,6 +111,7 @@ def _register_area_commands() -> None:
     main.add_command(convert_command, "convert")
     main.add_command(templates_cli, "templates")
     main.add_command(price_command, "price")
+    main.add_command(import_command, "import")
 
 
 _register_area_commands()

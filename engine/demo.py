@@ -65,7 +65,24 @@ def start_fake_counterparts() -> Any:
     return fakes
 
 
-def run_demo(services: Services, *, host: str, port: int) -> None:
+DEMO_LOG_FILE = "orderpulse-demo.log"
+
+
+def demo_logging(*, log_json: bool, log_file: str = DEMO_LOG_FILE) -> None:
+    """Short Chinese lines per order event on the console; the JSON logs go to ``log_file``,
+    or to stderr with ``log_json``."""
+    from engine.logs import configure_logging
+    from engine.orders.console import attach_console
+
+    if not log_json:
+        configure_logging(stream=open(log_file, "a", encoding="utf-8"))  # noqa: SIM115 - lives as long as the demo
+    attach_console()
+
+
+def run_demo(services: Services, *, host: str, port: int, log_json: bool = False) -> None:
+    demo_logging(log_json=log_json)
+    if not log_json:
+        click.echo(f"JSON logs: {DEMO_LOG_FILE} (or run with --log-json)")
     upgrade(services.db)
     ensure_demo_users(services)
     published = publish_demo_templates(services)

@@ -16,11 +16,21 @@ _REGION_ONLY = re.compile(rf"^{_REGION}")
 
 SENSITIVE_PHONE_KEYS = ("phone", "mobile", "tel", "post_tel", "receiver_phone", "buyer_phone")
 SENSITIVE_ADDRESS_KEYS = ("address", "addr", "detail", "post_addr", "street")
+# Keys of a person's name in platform payloads (Taobao receiver_name, Douyin post_receiver, ...).
+SENSITIVE_NAME_KEYS = ("receiver_name", "post_receiver", "buyer_name", "consignee", "receiver", "buyer_nick")
 
 
 def mask_phone(value: str) -> str:
     """Mask every mainland mobile number in ``value`` as ``138****0000``."""
     return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", value)
+
+
+def mask_name(value: str) -> str:
+    """Keep a person's first character: ``张三`` → ``张*``, ``欧阳娜娜`` → ``欧***``."""
+    value = value.strip()
+    if not value:
+        return value
+    return value[0] + "*" * max(1, len(value) - 1)
 
 
 def mask_address(value: str) -> str:
@@ -56,5 +66,7 @@ def mask_data(value: Any, key: str = "") -> Any:
             return masked if masked != value else ("****" if value else value)
         if any(lowered.endswith(k) for k in SENSITIVE_ADDRESS_KEYS):
             return mask_address(value)
+        if any(lowered.endswith(k) for k in SENSITIVE_NAME_KEYS):
+            return mask_name(value)
         return mask_text(value)
     return value

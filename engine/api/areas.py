@@ -7,10 +7,11 @@ from flask_smorest import Blueprint
 
 def api_blueprints() -> list[Blueprint]:
     from engine.inventory.routes import blp as stock_blp
+    from engine.orders.routes import blp as orders_blp
     from engine.outbox.routes import blp as outbox_blp
     from engine.pricing.routes import blp as pricing_blp
     from engine.rulesets.routes import blp as rulesets_blp
     from engine.templates import blp as templates_blp
     from engine.workflow.routes import blueprints as workflow_blueprints
 
-    return [outbox_blp, pricing_blp, rulesets_blp, stock_blp, templates_blp, *workflow_blueprints()]
+    return [orders_blp, outbox_blp, pricing_blp, rulesets_blp, stock_blp, templates_blp, *workflow_blueprints()]
