@@ -49,7 +49,10 @@ def _concat(*parts: Any) -> str:
     return "".join("" if p is None else str(p) for p in parts)
 
 
-def _from_iso(value: Any) -> _dt.datetime:
+def _from_iso(value: Any) -> _dt.datetime | None:
+    """ISO 8601 text → datetime; null or empty (a time that has not happened yet) → None."""
+    if value is None or value == "":
+        return None
     return _dt.datetime.fromisoformat(str(value))
 
 
