@@ -39,6 +39,7 @@ bench: install-test
 	$(BIN)/python bench/pricing.py
 	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/inventory.py
+	$(BIN)/python bench/mapping.py
 
 clean:
 	rm -rf $(VENV) orderpulse.db orderpulse.db-wal orderpulse.db-shm .pytest_cache

@@ -19,7 +19,7 @@ from . import model as m
 from . import order_model as om
 from .errors import Diagnostic, source_line_at
 
-__all__ = ["check", "check_expression", "Scope", "MAX_EXPR_DEPTH", "MAX_EXPR_NODES"]
+__all__ = ["check", "check_expression", "expression_children", "Scope", "MAX_EXPR_DEPTH", "MAX_EXPR_NODES"]
 
 MAX_EXPR_DEPTH = 64
 MAX_EXPR_NODES = 5000
@@ -821,6 +821,10 @@ def _children(node: object) -> list[object]:
     if isinstance(node, m.Aggregate):
         return [c for c in (node.of, node.where) if c is not None]
     return []
+
+
+#: the sub-expressions of an expression node (for runners that walk expressions)
+expression_children = _children
 
 
 def check(ruleset: m.Ruleset) -> list[Diagnostic]:

@@ -49,13 +49,6 @@ def _concat(*parts: Any) -> str:
     return "".join("" if p is None else str(p) for p in parts)
 
 
-def _from_iso(value: Any) -> _dt.datetime | None:
-    """ISO 8601 text → datetime; null or empty (a time that has not happened yet) → None."""
-    if value is None or value == "":
-        return None
-    return _dt.datetime.fromisoformat(str(value))
-
-
 def _mask_phone(value: str) -> str:
     s = str(value)
     return s[:3] + "****" + s[-4:] if len(s) >= 7 else s
@@ -86,7 +79,7 @@ FUNCTION_IMPLS: dict[str, Callable[..., Any]] = {
     "len": len,
     "concat": _concat,
     "from_unix": cv.from_unix,
-    "from_iso": _from_iso,
+    "from_iso": cv.from_iso,
     "lower": lambda s: str(s).lower(),
     "upper": lambda s: str(s).upper(),
     "trim": lambda s: str(s).strip(),

@@ -103,6 +103,7 @@ def demo(host: str, port: int, log_json: bool) -> None:
 def _register_area_commands() -> None:
     from dsl.cli import check_command, convert_command, fmt_command
     from engine.orders.cli import import_command
+    from engine.orders.map_cli import map_command
     from engine.pricing.cli import price_command
     from engine.templates import templates_cli
 
@@ -112,6 +113,7 @@ def _register_area_commands() -> None:
     main.add_command(templates_cli, "templates")
     main.add_command(price_command, "price")
     main.add_command(import_command, "import")
+    main.add_command(map_command, "map")
 
 
 _register_area_commands()

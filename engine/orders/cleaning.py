@@ -179,7 +179,9 @@ def _set_step(step: m.SetStep) -> _Step:
 
     def set_value(order: dict[str, Any]) -> Dropped | None:
         if when is None or when(order):
-            _parent(order, target)[target[-1]] = value(order)
+            result = value(order)
+            # a list literal compiles to a tuple; the order holds lists
+            _parent(order, target)[target[-1]] = list(result) if isinstance(result, tuple) else result
         return None
     return set_value
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from dsl import model as m
 from dsl import order_model as om
-from dsl.checker import RAW_SCOPE, _Checker
+from dsl.checker import RAW_SCOPE, _Checker, expression_children
 from dsl.compiler import FUNCTION_IMPLS, ExpressionGenerator, map_table_lookup
 from dsl.conversions import MAX_FEN, ConversionError, describe, whole_number
 
@@ -304,29 +304,11 @@ def _unexpected(exc: Exception, site: _Site) -> _FieldError:
 def _first_name(expr: m.Expr) -> m.Name | None:
     if isinstance(expr, m.Name):
         return expr
-    for child in _children(expr):
-        found = _first_name(child)
+    for child in expression_children(expr):
+        found = _first_name(child)  # type: ignore[arg-type]
         if found is not None:
             return found
     return None
-
-
-def _children(expr: m.Expr) -> list[m.Expr]:
-    if isinstance(expr, (m.Compare, m.Arith)):
-        return [expr.left, expr.right]
-    if isinstance(expr, m.BoolOp):
-        return list(expr.operands)
-    if isinstance(expr, (m.Not, m.Neg)):
-        return [expr.operand]
-    if isinstance(expr, m.Call):
-        return list(expr.args)
-    if isinstance(expr, m.In):
-        return [expr.item, expr.container]
-    if isinstance(expr, m.ListExpr):
-        return list(expr.items)
-    if isinstance(expr, m.MapTable):
-        return [expr.source]
-    return []
 
 
 def _target_type(tree: om.FieldTree, target: tuple[str, ...]) -> str:
@@ -384,6 +366,7 @@ class _MappingCompiler:
         self.channel = channel
         self.consts: dict[str, Any] = {}
         self.functions: list[str] = []
+        self.blocks = 0
 
     def const(self, value: Any) -> str:
         name = f"K{len(self.consts)}"
@@ -431,7 +414,8 @@ class _MappingCompiler:
 
     def each(self, e: m.Each, outer: _MappingGenerator) -> str:
         """A function per ``each`` block (element → dict), and the call that runs it."""
-        n = len(self.functions)
+        n = self.blocks
+        self.blocks += 1  # numbered before the body is compiled, so an inner block gets its own
         inside = self._inside_of(e)
         tree = self._element_tree(inside)
         body = self.block(e.fields, tree, inside, "x", [])
@@ -492,7 +476,7 @@ class _MappingCompiler:
                              "dict": dict, "bool": bool, "frozenset": frozenset},
             "Mapping": Mapping, "FE": _FieldError, "UX": _unexpected, "C": _convert,
             "TX": _text_call, "MC": _map_code, "E": _each, "ES": _each_self, "L": _lenient_read,
-            "P": _unsupported, "R": _unsupported, "D": _divide, **self.consts}
+            "P": _unsupported, "R": _unsupported, "D": _unsupported, **self.consts}
         code = compile(source, f"<mapping {self.decl.name}>", "exec")
         exec(code, namespace)  # noqa: S102 - source generated from the checked model only
         fn: Callable[[Any], NormalizedOrder] = namespace["apply"]
@@ -529,12 +513,10 @@ def _lenient_read(subject: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def _unsupported(*_: Any) -> Any:  # pragma: no cover - raw scope never projects or percents
+def _unsupported(*_: Any) -> Any:
+    """Projection, percent and division helpers of other scopes: a mapping value that needs one
+    is refused with the field's path and line (``cannot be mapped``)."""
     raise TypeError("not available in a mapping")
-
-
-def _divide(a: Any, b: Any, whole: bool) -> Any:
-    raise TypeError("division is not available in a mapping")
 
 
 # --------------------------------------------------------------------------- public surface
