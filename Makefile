@@ -40,6 +40,7 @@ bench: install-test
 	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/mapping.py
+	$(BIN)/python bench/orders_intake.py
 
 clean:
 	rm -rf $(VENV) orderpulse.db orderpulse.db-wal orderpulse.db-shm .pytest_cache

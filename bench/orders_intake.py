@@ -10,7 +10,8 @@ reachable, PostgreSQL (a private schema):
 - intake, one payload per transaction (how a push stores);
 - the baseline: the same orders, already mapped and cleaned, inserted straight into the four
   tables (order, lines, raw payload, timeline entry) with executemany, one transaction per page
-  — what storing costs with no mapping, no cleaning and no version check;
+  — what storing costs with no mapping, no cleaning and no version check; intake and baseline
+  take turns page by page, so both meet the same load on a shared machine;
 - a second intake of the same payloads (every one ``unchanged``: the version check alone).
 
 Logging is on (JSON to /dev/null), as in production. Run:
@@ -39,7 +40,11 @@ from engine.clock import SystemClock
 from engine.config import Settings
 from engine.logs import configure_logging
 from engine.orders import document
-from engine.orders.intake import intake_platform_order, intake_platform_orders, map_payload
+from engine.orders.intake import (
+    intake_platform_order,
+    intake_platform_orders,
+    map_payload,
+)
 from engine.orders.model import Order, OrderEvent, OrderLine, OrderPayload
 from engine.orders.published import published_rules
 from engine.services import Services
@@ -84,50 +89,49 @@ def build(url: str) -> Services:
     return services
 
 
-def direct_insert(services: Services, items: list[Any], batch: int) -> float:
-    """The baseline: the same rows straight into the four tables, executemany per page."""
+def direct_insert(services: Services, chunk: list[Any], first_pk: int) -> float:
+    """The baseline: one page of the same rows straight into the four tables (executemany, one
+    transaction); returns the seconds it took."""
     now = services.clock.now()
     start = time.perf_counter()
-    next_pk = 10_000_000
-    for i in range(0, len(items), batch):
-        chunk = items[i:i + batch]
-        with services.db.transaction(immediate=True) as session:
-            conn = session.connection()
-            orders, lines, raws, events = [], [], [], []
-            for inc in chunk:
-                next_pk += 1
-                order = inc.order
-                doc = document.to_json(order)
-                receiver = order.get("receiver") or {}
-                orders.append({
-                    "id": next_pk, "channel": order["channel"], "order_id": "D" + str(order["order_id"]),
-                    "shop": str(order.get("shop") or ""), "status": order["status"],
-                    "created_at": order.get("created_at") or order["updated_at"], "updated_at": order["updated_at"],
-                    "paid_at": order.get("paid_at"), "promised_ship_at": order.get("promised_ship_at"),
-                    "buyer_phone": order.get("buyer_phone"), "phone_tail": document.phone_tail(order),
-                    "province": receiver.get("province"), "city": receiver.get("city"),
-                    "district": receiver.get("district"), "adcode": receiver.get("adcode"),
-                    "total": document.order_total(order), "freight": int(order.get("freight") or 0),
-                    "tags": [], "doc": doc, "revision": 1, "source": inc.source, "via": inc.via,
-                    "mapping": inc.mapping, "ruleset": inc.ruleset, "ruleset_version": inc.ruleset_version,
-                    "dropped_rule": None, "dropped_by": None, "stored_at": now, "changed_at": now})
-                for no, line in enumerate(order.get("lines") or []):
-                    lines.append({"order_pk": next_pk, "line_no": no, "line_id": line.get("line_id"),
-                                  "sku_id": line.get("sku_id"), "platform_sku_id": line.get("platform_sku_id"),
-                                  "title": line.get("title"), "qty": line.get("qty") or 0,
-                                  "unit_price": line.get("unit_price"), "amount": line.get("amount"),
-                                  "paid_amount": line.get("paid_amount")})
-                raws.append({"id": next_pk, "order_pk": next_pk, "source": inc.source, "via": inc.via,
-                             "received_at": now, "version_at": order["updated_at"],
-                             "digest": document.digest(inc.payload), "payload": inc.payload})
-                events.append({"order_pk": next_pk, "revision": 1, "kind": "created", "at": now, "actor": "bench",
-                               "payload_id": next_pk, "changes": [], "detail": {}, "ruleset": inc.ruleset,
-                               "ruleset_version": inc.ruleset_version})
-            conn.execute(insert(Order.__table__), orders)
-            conn.execute(insert(OrderLine.__table__), lines)
-            conn.execute(insert(OrderPayload.__table__), raws)
-            conn.execute(insert(OrderEvent.__table__), events)
-    return len(items) / (time.perf_counter() - start)
+    next_pk = first_pk
+    with services.db.transaction(immediate=True) as session:
+        conn = session.connection()
+        orders, lines, raws, events = [], [], [], []
+        for inc in chunk:
+            next_pk += 1
+            order = inc.order
+            doc = document.to_json(order)
+            receiver = order.get("receiver") or {}
+            orders.append({
+                "id": next_pk, "channel": order["channel"], "order_id": "D" + str(order["order_id"]),
+                "shop": str(order.get("shop") or ""), "status": order["status"],
+                "created_at": order.get("created_at") or order["updated_at"], "updated_at": order["updated_at"],
+                "paid_at": order.get("paid_at"), "promised_ship_at": order.get("promised_ship_at"),
+                "buyer_phone": order.get("buyer_phone"), "phone_tail": document.phone_tail(order),
+                "province": receiver.get("province"), "city": receiver.get("city"),
+                "district": receiver.get("district"), "adcode": receiver.get("adcode"),
+                "total": document.order_total(order), "freight": int(order.get("freight") or 0),
+                "tags": [], "doc": doc, "revision": 1, "source": inc.source, "via": inc.via,
+                "mapping": inc.mapping, "ruleset": inc.ruleset, "ruleset_version": inc.ruleset_version,
+                "dropped_rule": None, "dropped_by": None, "stored_at": now, "changed_at": now})
+            for no, line in enumerate(order.get("lines") or []):
+                lines.append({"order_pk": next_pk, "line_no": no, "line_id": line.get("line_id"),
+                              "sku_id": line.get("sku_id"), "platform_sku_id": line.get("platform_sku_id"),
+                              "title": line.get("title"), "qty": line.get("qty") or 0,
+                              "unit_price": line.get("unit_price"), "amount": line.get("amount"),
+                              "paid_amount": line.get("paid_amount")})
+            raws.append({"id": next_pk, "order_pk": next_pk, "source": inc.source, "via": inc.via,
+                         "received_at": now, "version_at": order["updated_at"],
+                         "digest": document.digest(inc.payload), "payload": inc.payload})
+            events.append({"order_pk": next_pk, "revision": 1, "kind": "created", "at": now, "actor": "bench",
+                           "payload_id": next_pk, "changes": [], "detail": {}, "ruleset": inc.ruleset,
+                           "ruleset_version": inc.ruleset_version})
+        conn.execute(insert(Order.__table__), orders)
+        conn.execute(insert(OrderLine.__table__), lines)
+        conn.execute(insert(OrderPayload.__table__), raws)
+        conn.execute(insert(OrderEvent.__table__), events)
+    return time.perf_counter() - start
 
 
 def run(url: str, label: str, n: int, batch: int, singles: int) -> dict[str, float]:
@@ -139,12 +143,20 @@ def run(url: str, label: str, n: int, batch: int, singles: int) -> dict[str, flo
         # warm: compile the mapping and the cleaning, load the region data
         intake_platform_order(services, source="douyin", payload=payloads(1, start=n + singles + 1)[0], via="pull")
 
-        start = time.perf_counter()
+        # intake and the baseline take turns page by page, so both see the same machine load
+        mapped = [map_payload(rules, ref, p, source="douyin", via="pull") for p in batch_payloads]
+        intake_seconds = direct_seconds = intake_cpu = direct_cpu = 0.0
         outcomes = []
         for i in range(0, n, batch):
+            start, cpu = time.perf_counter(), time.process_time()
             outcomes += intake_platform_orders(services, source="douyin", payloads=batch_payloads[i:i + batch],
                                                via="pull")
-        paged = n / (time.perf_counter() - start)
+            intake_seconds += time.perf_counter() - start
+            intake_cpu += time.process_time() - cpu
+            cpu = time.process_time()
+            direct_seconds += direct_insert(services, mapped[i:i + batch], -1_000_000_000 + i)  # ids apart from intake's
+            direct_cpu += time.process_time() - cpu
+        paged, direct = n / intake_seconds, n / direct_seconds
         assert all(o.outcome == "created" for o in outcomes), {o.outcome for o in outcomes}
 
         start = time.perf_counter()
@@ -160,15 +172,14 @@ def run(url: str, label: str, n: int, batch: int, singles: int) -> dict[str, flo
         for p in single_payloads:
             assert intake_platform_order(services, source="douyin", payload=p, via="push").outcome == "created"
         single = singles / (time.perf_counter() - start)
-
-        mapped = [map_payload(rules, ref, p, source="douyin", via="pull") for p in batch_payloads]
-        direct = direct_insert(services, mapped, batch)
     finally:
         services.db.dispose()
     print(f"{label}:")
     print(f"  intake, pages of {batch} per transaction   {paged:>9,.0f} orders/s   ({n} payloads: map + clean + store)")
     print(f"  direct insert of the same rows, per page  {direct:>9,.0f} orders/s   (baseline)")
     print(f"  ratio intake/direct                      {paged / direct:>9.2f}x")
+    print(f"  per CPU-second of this process: intake {n / intake_cpu:,.0f}/s, direct {n / direct_cpu:,.0f}/s, "
+          f"ratio {direct_cpu / intake_cpu:.2f}x")
     print(f"  intake, one payload per transaction      {single:>9,.0f} orders/s   ({singles} payloads)")
     print(f"  same payloads again (all unchanged)      {repeat:>9,.0f} orders/s")
     return {"paged": paged, "direct": direct, "single": single, "repeat": repeat}

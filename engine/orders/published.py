@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
 from engine.logs import get_logger
@@ -104,22 +103,28 @@ _parsed: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _latest_versions(session: Session, *, with_content: Callable[[str], bool]) -> list[_Version]:
-    """The latest published version of each ruleset (content read only where asked)."""
-    from engine.storage.models import Ruleset, RulesetVersion
+_LATEST_SQL = ("SELECT v.id, r.name, v.version, v.checksum FROM ruleset_versions v "
+               "JOIN rulesets r ON r.id = v.ruleset_id AND r.latest_version = v.version ORDER BY r.name")
 
-    rows = session.execute(
-        select(RulesetVersion.id, Ruleset.name, RulesetVersion.version, RulesetVersion.checksum)
-        .join(Ruleset, (Ruleset.id == RulesetVersion.ruleset_id) & (Ruleset.latest_version == RulesetVersion.version))
-        .order_by(Ruleset.name)
-    ).all()
+
+def _latest_versions(services: Services, *, with_content: Callable[[str], bool]) -> list[_Version]:
+    """The latest published version of each ruleset (content read only where asked). The list
+    is one indexed read on a kept connection (asked on every intake, so a publish counts at once)."""
+    from engine.storage.models import RulesetVersion
+
+    rows = services.db.raw_reads.fetch(_LATEST_SQL, [])
     out = []
+    wanted = {int(version_id) for version_id, _, _, checksum in rows if with_content(checksum)}
+    contents: dict[int, tuple[str, str]] = {}
+    if wanted:
+        with services.db.session() as session:
+            for version_id, content, fmt in session.execute(
+                    select(RulesetVersion.id, RulesetVersion.content, RulesetVersion.format)
+                    .where(RulesetVersion.id.in_(wanted))):
+                contents[version_id] = (content, fmt)
     for version_id, name, version, checksum in rows:
-        content, fmt = "", ""
-        if with_content(checksum):
-            content, fmt = session.execute(select(RulesetVersion.content, RulesetVersion.format)
-                                           .where(RulesetVersion.id == version_id)).one()
-        out.append(_Version(name, version, checksum, content, fmt))
+        content, fmt = contents.get(int(version_id), ("", ""))
+        out.append(_Version(name, int(version), checksum, content, fmt))
     return out
 
 
@@ -160,12 +165,9 @@ def _default_resolver(services: Services) -> Callable[[], RegionResolver | None]
     return get
 
 
-def published_rules(services: Services, session: Session | None = None) -> PublishedRules:
+def published_rules(services: Services) -> PublishedRules:
     """The published mappings and cleanings as they stand now (cached per set of versions)."""
-    if session is None:
-        with services.db.session() as own:
-            return published_rules(services, own)
-    versions = _latest_versions(session, with_content=lambda checksum: checksum not in _parsed)
+    versions = _latest_versions(services, with_content=lambda checksum: checksum not in _parsed)
     key = tuple((v.ruleset, v.version, v.checksum) for v in versions)
     with _lock:
         rules = _cache.get(key)

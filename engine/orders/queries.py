@@ -63,15 +63,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
                        details=[{"path": "/cursor", "message": "unknown cursor"}]) from None
 
 
-def _page(stmt: Select[Any], time_col: Any, id_col: Any, cursor: str | None, limit: int) -> Select[Any]:
+def _page(stmt: Select[*tuple[Any, ...]], time_col: Any, id_col: Any, cursor: str | None,
+          limit: int) -> Select[*tuple[Any, ...]]:
     if cursor:
         at, pk = decode_cursor(cursor)
         stmt = stmt.where(or_(time_col < at, and_(time_col == at, id_col < pk)))
     return stmt.order_by(time_col.desc(), id_col.desc()).limit(limit + 1)
 
 
-def _filtered(f: OrderFilter) -> Select[Any]:
-    stmt = select(Order.id, Order.channel, Order.order_id, Order.shop, Order.status, Order.created_at,
+def _filtered(f: OrderFilter) -> Select[*tuple[Any, ...]]:
+    stmt: Select[*tuple[Any, ...]] = select(Order.id, Order.channel, Order.order_id, Order.shop, Order.status, Order.created_at,
                   Order.paid_at, Order.updated_at, Order.promised_ship_at, Order.total, Order.buyer_phone,
                   Order.province, Order.city, Order.district, Order.revision, Order.dropped_rule, Order.tags)
     if f.channels:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -241,15 +241,32 @@ def _store_round(conn: Connection, batch: list[_Prepared], now: datetime) -> lis
     return out
 
 
+_EXISTING_COLS = (_ORDERS.c.id, _ORDERS.c.channel, _ORDERS.c.order_id, _ORDERS.c.updated_at, _ORDERS.c.revision,
+                  _ORDERS.c.doc, _ORDERS.c.dropped_rule, _ORDERS.c.dropped_by)
+
+
+def _one_existing(conn: Connection) -> Any:
+    key = (conn.dialect.name, "one_existing")
+    found = _statements.get(key)
+    if found is None:
+        found = select(*_EXISTING_COLS).where(_ORDERS.c.channel == bindparam("c"),
+                                              _ORDERS.c.order_id == bindparam("o"))
+        if conn.dialect.name == "postgresql":
+            found = found.with_for_update()
+        _statements[key] = found
+    return found
+
+
 def _lock_existing(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The stored rows of ``keys`` (locked FOR UPDATE on PostgreSQL, in key order)."""
     found: dict[tuple[str, str], Any] = {}
-    if not keys:
+    if len(keys) == 1:
+        for row in conn.execute(_one_existing(conn), {"c": keys[0][0], "o": keys[0][1]}):
+            found[(row.channel, row.order_id)] = row
         return found
-    cols = (_ORDERS.c.id, _ORDERS.c.channel, _ORDERS.c.order_id, _ORDERS.c.updated_at, _ORDERS.c.revision,
-            _ORDERS.c.doc, _ORDERS.c.dropped_rule, _ORDERS.c.dropped_by)
     for start in range(0, len(keys), 500):
         chunk = sorted(keys[start:start + 500])
-        stmt = (select(*cols).where(tuple_(_ORDERS.c.channel, _ORDERS.c.order_id).in_(chunk))
+        stmt = (select(*_EXISTING_COLS).where(tuple_(_ORDERS.c.channel, _ORDERS.c.order_id).in_(chunk))
                 .order_by(_ORDERS.c.channel, _ORDERS.c.order_id))
         if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()

@@ -92,6 +92,7 @@ def test_bad_bodies_get_a_clear_error_and_change_nothing(client, tokens, service
         (b'{"order_id": "X1", ', 400, "bad_json", "not JSON"),
         (b'{"order_id": NaN}', 400, "bad_json", "NaN is not a JSON number"),
         (b"[1, 2]", 422, "invalid", "must be a JSON object"),
+        (b'{"freight": ' + b"9" * 5000 + b"}", 400, "bad_json", "not JSON"),
         (b"", 400, "bad_request", "empty"),
         (b'{"order_id": "' + b"9" * (10 * 1024 * 1024) + b'"}', 413, "too_large", ""),
     ]
@@ -222,3 +223,37 @@ def test_orders_routes_are_in_the_openapi_document(client) -> None:
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"]["lines"]["items"]["properties"]["qty"]["maximum"] == 1000000
     assert schema["properties"]["channel"]["enum"] == ["miniprogram"]
+
+
+def test_the_order_schema_covers_the_order_model_catalogue() -> None:
+    """The JSON Schema of POST /orders and the field catalogue rules are checked against name
+    the same fields (only ``channel`` is fixed here: this route takes the own channel's orders)."""
+    from dsl.order_model import LINE_FIELDS, ORDER_FIELDS
+    from engine.orders.routes import order_schema
+
+    schema = order_schema()
+    assert set(schema["properties"]) == set(ORDER_FIELDS)
+    line = schema["$defs"]["line"]["properties"]
+    assert set(line) == set(LINE_FIELDS)
+    receiver = schema["properties"]["receiver"]["properties"]
+    assert set(receiver) == set(ORDER_FIELDS["receiver"])
+    assert set(receiver["cipher"]["properties"]) == set(ORDER_FIELDS["receiver"]["cipher"])
+    assert set(schema["$defs"]["refund"]["properties"]) == set(ORDER_FIELDS["refunds"]["[]"])
+
+
+def test_a_posted_test_order_is_dropped_by_the_published_cleaning_and_listed_as_dropped(client, tokens, services) -> None:
+    from tests.orders.test_intake import publish
+
+    publish(services)
+    body = order_json("MP-TEST")
+    body["receiver"]["name"] = "测试"
+    response = _post(client, tokens["ops"], body)
+    assert response.status_code == 201
+    got = response.get_json()
+    assert got["outcome"] == "dropped"
+    assert got["order"]["dropped"]["rule"] == 'receiver.name in ["测试", "测试单", "test"]'
+    _post(client, tokens["ops"], order_json("MP-REAL"))
+    listed = client.get(URL, query_string={"dropped": "true"}, headers=auth(tokens["ops"])).get_json()["items"]
+    assert [(i["order_id"], i["dropped"]) for i in listed] == [("MP-TEST", True)]
+    kept = client.get(URL, query_string={"dropped": "false"}, headers=auth(tokens["ops"])).get_json()["items"]
+    assert [i["order_id"] for i in kept] == ["MP-REAL"]

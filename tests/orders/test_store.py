@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -153,3 +154,44 @@ def test_many_writers_storing_one_order_at_once_leave_one_row_at_the_newest_vers
         versions = [e.detail["updated_at"] for e in events]
         assert versions == sorted(versions) and len(set(versions)) == len(versions)
         assert s.scalar(select(func.count()).select_from(OrderLine)) == 1
+
+
+def _store_in_process(url: str, minute: int, rounds: int, barrier: Any, results: Any) -> None:
+    """One writer process: its own engine and connections, storing one version of RACE-P as
+    soon as every writer is ready."""
+    from engine.storage.db import Database
+
+    db = Database(url)
+    try:
+        order = order_py("RACE-P", minutes=minute, status="shipped" if minute == 5 else "paid_hold")
+        db.ping()  # connected before the start line
+        barrier.wait(timeout=120)
+        results.put([store_order(db, Incoming(order, "douyin", "pull", {"minute": minute}), now=T0).outcome
+                     for _ in range(rounds)])
+    finally:
+        db.dispose()
+
+
+def test_writer_processes_storing_one_order_at_once_leave_one_row_at_the_newest_version(services) -> None:
+    """Six processes (separate interpreters, separate connections) store versions 0..5 of one new
+    order at the same moment: one row, one creation, the newest version wins, revisions count
+    the updates."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(6), ctx.Queue()
+    procs = [ctx.Process(target=_store_in_process, args=(services.settings.database_url, m, 3, barrier, results))
+             for m in range(6)]
+    for p in procs:
+        p.start()
+    outcomes = [o for _ in procs for o in results.get(timeout=180)]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert outcomes.count("created") == 1
+    with services.db.session() as s:
+        rows = s.scalars(select(Order)).all()
+        assert len(rows) == 1
+        assert (rows[0].updated_at, rows[0].status) == (T0 + timedelta(minutes=5), "shipped")
+        assert rows[0].revision == 1 + outcomes.count("updated")
+        assert s.scalar(select(func.count()).select_from(OrderEvent)) == rows[0].revision
