@@ -173,10 +173,12 @@ class KuaishouOrderClient:
                           raw={**message, "info": info})]
 
 
-def build(credentials: Mapping[str, str | None], base_url: str | None = None) -> KuaishouOrderClient:
-    """An order client from ``credentials`` (keys in the module docstring)."""
+def build(channel: str, credentials: Mapping[str, str], clock: Callable[[], float] = time.time) -> KuaishouOrderClient:
+    """An order client from ``credentials`` (keys in the module docstring), signing with ``clock``;
+    ``ORDERPULSE_KUAISHOU_BASE_URL`` redirects the gateway."""
     given = {k: str(v) for k, v in credentials.items() if v}
-    gateway = kuaishou_stock.build(CHANNEL, given, base_url)
+    gateway = kuaishou_stock.KuaishouStockConnector.from_credentials(
+        channel, given, None, sign_method=given.get("sign_method") or "HMAC_SHA256", clock=clock)
     return KuaishouOrderClient(gateway, message_key=given.get("message_key") or os.environ.get(MESSAGE_KEY_VARIABLE),
-                               clock=gateway.clock)
+                               clock=clock)
 

@@ -38,8 +38,7 @@ a timestamp more than 5 minutes from the receiver's clock is refused.
   ``stale_timestamp``, 422, 429 ``rate_limited`` with ``retry_after``).
 
 Credentials for :func:`build`: those of :func:`connectors.miniprogram_stock.build`
-(``app_key``, ``app_secret``; the backend's address as ``base_url`` or
-``ORDERPULSE_MINIPROGRAM_BASE_URL``).
+(``app_key``, ``app_secret``; the backend's address in ``ORDERPULSE_MINIPROGRAM_BASE_URL``).
 """
 
 from __future__ import annotations
@@ -131,8 +130,10 @@ class MiniprogramOrderClient:
                           event=str(message.get("event") or "order.updated"), order=order, raw=message)]
 
 
-def build(credentials: Mapping[str, str | None], base_url: str | None = None) -> MiniprogramOrderClient:
-    """An order client from ``credentials`` (keys in the module docstring)."""
+def build(channel: str, credentials: Mapping[str, str],
+          clock: Callable[[], float] = time.time) -> MiniprogramOrderClient:
+    """An order client from ``credentials`` (keys in the module docstring), signing with ``clock``;
+    the backend's address is ``ORDERPULSE_MINIPROGRAM_BASE_URL``."""
     given = {k: str(v) for k, v in credentials.items() if v}
-    gateway = miniprogram_stock.build(CHANNEL, given, base_url)
-    return MiniprogramOrderClient(gateway, clock=gateway.clock)
+    gateway = miniprogram_stock.MiniprogramStockConnector.from_credentials(channel, given, None, clock=clock)
+    return MiniprogramOrderClient(gateway, clock=clock)

@@ -25,12 +25,15 @@ MAX_ANSWER_CHARS = 300
 
 class ConnectorError(RuntimeError):
     """A delivery that did not happen. ``code`` is the platform's error code (or the HTTP
-    status); ``permanent`` means retrying will not help until someone fixes configuration."""
+    status); ``permanent`` means retrying will not help until someone fixes configuration;
+    ``retry_after`` is how many seconds the platform asked us to wait, when it said."""
 
-    def __init__(self, platform: str, message: str, *, code: Any = None, permanent: bool = False) -> None:
+    def __init__(self, platform: str, message: str, *, code: Any = None, permanent: bool = False,
+                 retry_after: float | None = None) -> None:
         self.platform = platform
         self.code = code
         self.permanent = permanent
+        self.retry_after = retry_after
         suffix = " (configuration error: retrying will not help until it is fixed)" if permanent else ""
         super().__init__(f"{platform}: {message}{suffix}")
 

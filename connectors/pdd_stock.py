@@ -76,8 +76,8 @@ class PddStockConnector(ListedStockConnector):
     default_base_url = DEFAULT_BASE_URL
     max_page_size = PAGE_SIZE
 
-    def call(self, api_type: str, business: Mapping[str, Any]) -> dict[str, Any]:
-        """One signed call; returns the object under ``<type>_response``."""
+    def call(self, api_type: str, business: Mapping[str, Any], *, response_key: str | None = None) -> dict[str, Any]:
+        """One signed call; returns the object under ``<type>_response`` (or ``response_key``)."""
         params: dict[str, str] = {
             "type": api_type, "client_id": self.app_key, "access_token": str(self.access_token),
             "timestamp": str(int(self.clock())), "data_type": "JSON", "version": "V1",
@@ -85,7 +85,7 @@ class PddStockConnector(ListedStockConnector):
         }
         params["sign"] = sign(params, self.app_secret)
         answer = self.post(self.base_url + ROUTER_PATH, data=params, headers=FORM_HEADERS)
-        return self.router_answer(api_type, answer, namespace="pdd.", error=self.error)
+        return self.router_answer(api_type, answer, namespace="pdd.", error=self.error, key=response_key)
 
     def error(self, api_type: str, error: Mapping[str, Any]) -> ConnectorError:
         code = error.get("error_code")

@@ -1,13 +1,16 @@
-"""What the platform order clients share (``connectors/<platform>_orders.py``, each an
-:class:`engine.orders.ports.PlatformOrderClient`): the conversions between aware datetimes and
-the platforms' epoch milliseconds, and the first checks of a push message — its size, a
-header read case-insensitively, a timestamp within the platform's window, a signature
+"""What the platform order clients share (each implements
+:class:`engine.orders.ports.PlatformOrderClient` on top of its platform's stock connector,
+which owns the signing and the request code): paging a window from the last page backwards,
+the refusal of push for platforms that do not push over HTTP, the conversion of aware
+datetimes to the platforms' epoch milliseconds, and the first checks of a push message — its
+size, a header read case-insensitively, a timestamp within the platform's window, a signature
 compared in constant time, a JSON body — each failing with
 :class:`~engine.orders.ports.PushRefused` before anything of the message is believed.
 
-Signing and requests are not here: an order client calls its platform through the stock
-connector of the same platform (``connectors/<platform>_stock.py``), which owns the
-platform's signing, transport and error codes, so that each platform has one of each.
+Why backwards: a window in the past only loses orders (one modified again moves to a later
+window), and a loss shifts the rows after it one place towards page 1; reading the last page
+first, a row not yet read can only move to a page not yet read — at worst a row is read twice,
+never skipped. The puller keeps its windows' end a little in the past, so none gains rows.
 """
 
 from __future__ import annotations
@@ -15,13 +18,54 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.orders.ports import PushRefused
+from connectors.outbound import ConnectorError
+from connectors.platform_stock import MAX_LISTING_PAGES
+from engine.orders.ports import OrderPage, PushEvent, PushRefused
 
 MAX_PUSH_BYTES = 1024 * 1024  # a push message is a few KB; anything near this is not one
+
+PageFetch = Callable[[int], tuple[list[Any], int]]  # page number → (rows, total rows of the window)
+
+
+def backward_pages(fetch: PageFetch, *, first: int, page_size: int, platform: str,
+                   what: str) -> Iterator[tuple[int, list[Any], int]]:
+    """``(page number, rows, total)`` of a window's listing from the last page to ``first``:
+    one request to learn the total, then the pages backwards (the first page's rows are
+    reused when it is the only one)."""
+    rows, total = fetch(first)
+    if total <= 0 or not rows:
+        return
+    size = len(rows) if len(rows) < page_size and total > len(rows) else page_size  # the size the platform applied
+    pages = -(-total // size)
+    if pages > MAX_LISTING_PAGES:
+        raise ConnectorError(platform, f"{what}: {total} rows in one window is more than {MAX_LISTING_PAGES} pages")
+    last = first + pages - 1
+    for page in range(last, first - 1, -1):
+        if page != first or pages > 1:
+            rows, total = fetch(page)
+        if rows:
+            yield page, rows, total
+
+
+def order_pages(fetch: PageFetch, detail: Callable[[Any], dict[str, Any]], *, first: int, page_size: int,
+                platform: str, what: str) -> Iterator[OrderPage]:
+    """:func:`backward_pages` with each row turned into its detail payload."""
+    for page, rows, total in backward_pages(fetch, first=first, page_size=page_size, platform=platform, what=what):
+        yield OrderPage([detail(row) for row in rows], page, total)
+
+
+class NoHttpPush:
+    """``parse_push`` of a platform whose push is not an HTTP POST to us (Taobao's TMC and
+    PDD's message WebSocket): refused with 404, nothing read."""
+
+    platform: str
+
+    def parse_push(self, headers: Mapping[str, str], body: bytes) -> list[PushEvent]:
+        raise PushRefused(f"{self.platform} does not push orders over HTTP (the puller reads them)", status=404)
 
 
 def epoch_ms(at: datetime) -> int:

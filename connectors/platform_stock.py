@@ -179,15 +179,17 @@ class PlatformStockConnector:
         return redact(text, self._secrets)
 
     def router_answer(self, method: str, answer: Mapping[str, Any], *, namespace: str,
-                      error: Callable[[str, Mapping[str, Any]], ConnectorError]) -> dict[str, Any]:
+                      error: Callable[[str, Mapping[str, Any]], ConnectorError],
+                      key: str | None = None) -> dict[str, Any]:
         """The object under ``<method less its namespace, dots as underscores>_response`` of a
         TOP-style router's answer (Taobao's, and PDD's built on its model), e.g.
-        ``item_quantity_update_response`` for ``taobao.item.quantity.update``; an
-        ``error_response`` raises ``error(method, error_response)``."""
+        ``item_quantity_update_response`` for ``taobao.item.quantity.update`` (``key`` names
+        it where the platform departs from that rule); an ``error_response`` raises
+        ``error(method, error_response)``."""
         refused = answer.get("error_response")
         if isinstance(refused, dict):
             raise error(method, refused)
-        key = method.removeprefix(namespace).replace(".", "_") + "_response"
+        key = key or method.removeprefix(namespace).replace(".", "_") + "_response"
         body = answer.get(key)
         if not isinstance(body, dict):
             raise ConnectorError(self.platform, f"{method}: answer without {key}")

@@ -9,7 +9,8 @@ platform's signing, transport and error codes live there, once):
   update time: the span may not exceed 30 minutes, and the platform says to page from the
   last page to the first), ``"orderStatus": 0`` (all), ``"pageNo"`` (≤ 100), ``"pageSize"``
   (≤ 100)} → ``data{total, pageNo, pageSize, maxPageNo, orderList[{orderId, …}]}``. Page 1
-  tells ``maxPageNo``; the pages are then read from ``maxPageNo`` down to 1.
+  tells the total; the pages are then read from the last down to 1
+  (:func:`connectors.platform_orders.backward_pages`).
 - ``order.getOrderDetail`` ``{"orderId"}`` → the order with ``skuList`` (``skuId``,
   ``erpcode`` = the merchant code, ``skuQuantity``, ``totalPaidAmount`` …), amounts in fen,
   times in ms, the receiver's province/city/district names and ``openAddressId``; the detail
@@ -58,7 +59,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 from connectors import xiaohongshu_stock
 from connectors.outbound import ConnectorError
-from connectors.platform_orders import digest, header, json_body, refuse_oversized, require_fresh, require_signature
+from connectors.platform_orders import (
+    backward_pages,
+    digest,
+    header,
+    json_body,
+    refuse_oversized,
+    require_fresh,
+    require_signature,
+)
 from engine.orders.ports import OrderPage, PushEvent, PushRefused
 
 CHANNEL = xiaohongshu_stock.CHANNEL
@@ -107,18 +116,18 @@ class XiaohongshuOrderClient:
         if end - start > MAX_WINDOW:
             raise ConnectorError(PLATFORM, f"{LIST_METHOD}: window {start} – {end} is wider than 30 minutes",
                                  permanent=True)
-        first = self._list(start, end, 1)
-        last = int(first.get("maxPageNo") or 0)
-        total = int(first.get("total") or 0)
-        if last > MAX_PAGE_NO:
-            raise ConnectorError(PLATFORM, f"{LIST_METHOD}: {total} orders in {start} – {end}, more than "
-                                 f"{MAX_PAGE_NO} pages; the window must be narrower")
-        for page_no in range(last, 0, -1):
-            listed = first if last == 1 else self._list(start, end, page_no)
-            ids = [str(o["orderId"]) for o in listed.get("orderList") or [] if isinstance(o, dict) and o.get("orderId")]
-            if ids:
-                yield OrderPage(orders=self._with_receivers([self._detail(i) for i in ids]), page_no=page_no,
-                                total=total)
+        def fetch(page_no: int) -> tuple[list[Any], int]:
+            if page_no > MAX_PAGE_NO:
+                raise ConnectorError(PLATFORM, f"{LIST_METHOD}: more than {MAX_PAGE_NO} pages of orders in "
+                                     f"{start} – {end}; the window must be narrower")
+            data = self._list(start, end, page_no)
+            rows = [o for o in data.get("orderList") or [] if isinstance(o, dict) and o.get("orderId")]
+            return rows, int(data.get("total") or 0)
+
+        for page_no, rows, total in backward_pages(fetch, first=1, page_size=self.page_size, platform=PLATFORM,
+                                                   what=LIST_METHOD):
+            details = [self._detail(str(row["orderId"])) for row in rows]
+            yield OrderPage(orders=self._with_receivers(details), page_no=page_no, total=total)
 
     def order_detail(self, order_id: str) -> dict[str, Any]:
         return self._with_receivers([self._detail(order_id)])[0]
@@ -206,9 +215,11 @@ class XiaohongshuOrderClient:
         return events
 
 
-def build(credentials: Mapping[str, str | None], base_url: str | None = None) -> XiaohongshuOrderClient:
-    """An order client from ``credentials`` (keys in the module docstring)."""
+def build(channel: str, credentials: Mapping[str, str],
+          clock: Callable[[], float] = time.time) -> XiaohongshuOrderClient:
+    """An order client from ``credentials`` (keys in the module docstring), signing with ``clock``;
+    ``ORDERPULSE_XIAOHONGSHU_BASE_URL`` redirects the gateway."""
     given = {k: str(v) for k, v in credentials.items() if v}
-    gateway = xiaohongshu_stock.build(CHANNEL, given, base_url)
+    gateway = xiaohongshu_stock.XiaohongshuStockConnector.from_credentials(channel, given, None, clock=clock)
     push_url = given.get("push_url") or f"/api/v1/sources/{given.get('source') or CHANNEL}/push"
-    return XiaohongshuOrderClient(gateway, push_url=push_url, clock=gateway.clock)
+    return XiaohongshuOrderClient(gateway, push_url=push_url, clock=clock)

@@ -6,6 +6,7 @@ Flask app keeps it in ``app.extensions["orderpulse"]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,12 @@ from engine.storage.db import Database
 if TYPE_CHECKING:
     import redis as redis_lib
 
+    from engine.orders.ports import PlatformOrderClient
     from engine.outbox.registry import HandlerRegistry
+
+# platform, credentials (app_key, app_secret, access_token … by name), the clock requests are
+# signed with (unix seconds) → the platform's order client, or None for a platform without one
+OrderClientFactory = Callable[[str, Mapping[str, str], Callable[[], float]], "PlatformOrderClient | None"]
 
 
 @dataclass
@@ -26,6 +32,7 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     handlers: "HandlerRegistry | None" = None
     extras: dict[str, Any] = field(default_factory=dict)
+    order_clients: OrderClientFactory | None = None  # set by the composition root (connectors' table)
     _redis: "redis_lib.Redis | None" = None
 
     @classmethod
@@ -34,6 +41,9 @@ class Services:
 
         services = cls(settings=settings, db=Database(settings.database_url), clock=clock or SystemClock())
         services.handlers = HandlerRegistry.with_defaults(settings.handler_modules)
+        from connectors.order_clients import build_order_client
+
+        services.order_clients = build_order_client
         return services
 
     @property

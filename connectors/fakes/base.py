@@ -5,7 +5,8 @@ Subclasses implement :meth:`FakeServer.answer` (verify keys and signatures the w
 platform does and answer like it); accepted messages go to ``messages``, every request to
 ``requests``. ``fail_next(n, status)`` makes the next ``n`` requests fail with an HTTP error
 before any check (a flaky counterpart); ``answer_next(body)`` forces the next JSON answer
-(a platform error code). Use as a context manager or call ``start()``/``stop()``.
+(a platform error code); ``stall_next(seconds)`` holds the next answer that long (a time-out
+on the caller's side). Use as a context manager or call ``start()``/``stop()``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._failures: list[tuple[int, Any]] = []
         self._forced: list[tuple[int, Any]] = []
+        self._stalls: list[float] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -110,6 +112,11 @@ class FakeServer:
         with self._lock:
             self._forced.extend([(status, body)] * count)
 
+    def stall_next(self, seconds: float, count: int = 1) -> None:
+        """Hold the next ``count`` requests ``seconds`` before answering them."""
+        with self._lock:
+            self._stalls.extend([seconds] * count)
+
     # --- the request path --------------------------------------------------------------------
 
     def answer(self, request: Received) -> tuple[int, Any]:  # pragma: no cover - abstract
@@ -132,6 +139,10 @@ class FakeServer:
             at=self.now(),
         )
         with self._lock:
+            stall = self._stalls.pop(0) if self._stalls else 0.0
+        if stall:
+            time.sleep(stall)
+        with self._lock:
             self.requests.append(request)
             if self._failures:
                 status, answer = self._failures.pop(0)
@@ -144,7 +155,10 @@ class FakeServer:
         http.send_header("Content-Type", "application/json; charset=utf-8")
         http.send_header("Content-Length", str(len(data)))
         http.end_headers()
-        http.wfile.write(data)
+        try:
+            http.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the caller gave up waiting (a time-out)
 
 
 class RateWindow:

@@ -32,11 +32,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.fakes.base import Received
+from connectors.fakes.douyin_orders import ORDER_METHODS, DouyinOrderShop
 from connectors.fakes.platform_stock import CatalogueSku, StockCatalogueFake
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SKEW_SECONDS = 600
-METHODS = ("product.listV2", "sku.list", "sku.syncStock")
+METHODS = ("product.listV2", "sku.list", "sku.syncStock", *ORDER_METHODS)
 
 
 class DoudianError(Exception):
@@ -61,14 +62,18 @@ def business(sub_msg: str) -> DoudianError:
     return DoudianError(50002, "业务处理失败", "isv.business-failed:1", sub_msg)
 
 
-class FakeDouyinStock(StockCatalogueFake):
+class FakeDouyinStock(DouyinOrderShop, StockCatalogueFake):
+    """The fake Doudian API: stock (this module), orders and push (:mod:`connectors.fakes.douyin_orders`)."""
+
     name = "douyin"
     item_id_base = 3_600_000_000_000_000_000
     sku_id_base = 1_750_000_000_000_000_000
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, orders_seed: int = 13, orders_rate_per_minute: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.idempotent_ids: set[str] = set()
+        self.setup_orders(orders_seed=orders_seed, orders_rate_per_minute=orders_rate_per_minute)
+        self.setup_push()
 
     def answer(self, request: Received) -> tuple[int, Any]:
         log_id = secrets.token_hex(10)
@@ -77,7 +82,10 @@ class FakeDouyinStock(StockCatalogueFake):
         try:
             params = self.check(request)
             handler = {"product.listV2": self.product_list, "sku.list": self.sku_list,
-                       "sku.syncStock": self.sync_stock}[request.query["method"]]
+                       "sku.syncStock": self.sync_stock, "order.searchList": self.search_list,
+                       "order.orderDetail": self.order_detail}[request.query["method"]]
+            if request.query["method"] in ORDER_METHODS and not self.order_call_allowed(request.at):
+                raise self.throttled()
             data = handler(params)
         except DoudianError as err:
             return 200, {**err.body, "log_id": log_id, "data": None}

@@ -25,11 +25,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from connectors.fakes.base import Received
+from connectors.fakes.pdd_orders import RESPONSE_KEYS, PddOrderShop
 from connectors.fakes.platform_stock import StockCatalogueFake, int_param
 
 ROUTER_PATH = "/api/router"
 SKEW_SECONDS = 600
-TYPES = ("pdd.goods.list.get", "pdd.goods.quantity.update")
+TYPES = ("pdd.goods.list.get", "pdd.goods.quantity.update", *RESPONSE_KEYS)
 
 
 class PddError(Exception):
@@ -38,10 +39,16 @@ class PddError(Exception):
         self.body = {"error_code": code, "error_msg": msg, "sub_code": str(code), "sub_msg": sub_msg or msg}
 
 
-class FakePddStock(StockCatalogueFake):
+class FakePddStock(PddOrderShop, StockCatalogueFake):
+    """The fake POP router: stock (this module) and orders (:mod:`connectors.fakes.pdd_orders`)."""
+
     name = "pdd"
     item_id_base = 300_000_000_000
     sku_id_base = 1_200_000_000_000
+
+    def __init__(self, *, orders_seed: int = 12, orders_rate_per_minute: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.setup_orders(orders_seed=orders_seed, orders_rate_per_minute=orders_rate_per_minute)
 
     def answer(self, request: Received) -> tuple[int, Any]:
         if request.method != "POST" or request.path != ROUTER_PATH:
@@ -49,13 +56,16 @@ class FakePddStock(StockCatalogueFake):
         params = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
         try:
             self.check(params, request.at)
-            if params["type"] == "pdd.goods.list.get":
-                body = self.goods_list(params)
-            else:
-                body = self.quantity_update(params)
+            handler = {"pdd.goods.list.get": self.goods_list, "pdd.goods.quantity.update": self.quantity_update,
+                       "pdd.order.number.list.increment.get": self.increment_get,
+                       "pdd.order.information.get": self.information_get}[params["type"]]
+            if params["type"] in RESPONSE_KEYS and not self.order_call_allowed(request.at):
+                raise self.throttled()
+            body = handler(params)
         except PddError as err:
             return 200, {"error_response": {**err.body, "request_id": secrets.token_hex(8)}}
-        return 200, {params["type"].removeprefix("pdd.").replace(".", "_") + "_response": body}
+        key = RESPONSE_KEYS.get(params["type"]) or params["type"].removeprefix("pdd.").replace(".", "_") + "_response"
+        return 200, {key: body}
 
     def check(self, params: dict[str, str], now: float) -> None:
         if not params.get("type"):

@@ -35,6 +35,7 @@ from connectors.fakes.platform_stock import (
     StockCatalogueFake,
     int_param,
 )
+from connectors.fakes.taobao_orders import TaobaoOrderShop
 
 ROUTER_PATH = "/router/rest"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -51,10 +52,17 @@ class TopError(Exception):
             self.body.update(sub_code=sub_code, sub_msg=sub_msg or "")
 
 
-class FakeTaobaoStock(StockCatalogueFake):
+class FakeTaobaoStock(TaobaoOrderShop, StockCatalogueFake):
+    """The fake TOP router: stock (this module) and orders (:mod:`connectors.fakes.taobao_orders`)."""
+
     name = "taobao"
     item_id_base = 600_000_000_000
     sku_id_base = 4_000_000_000_000
+    order_methods = ("taobao.trades.sold.increment.get", "taobao.trade.fullinfo.get")
+
+    def __init__(self, *, orders_seed: int = 11, orders_rate_per_minute: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.setup_orders(orders_seed=orders_seed, orders_rate_per_minute=orders_rate_per_minute)
 
     def add_item(self, code: str, qty: int) -> CatalogueSku:
         """An item without SKUs whose own merchant code (``outer_id``) is ``code``."""
@@ -69,7 +77,11 @@ class FakeTaobaoStock(StockCatalogueFake):
         try:
             self.check(params, request.at)
             handler = {"taobao.items.onsale.get": self.onsale_get, "taobao.item.seller.get": self.seller_get,
-                       "taobao.item.quantity.update": self.quantity_update}[params["method"]]
+                       "taobao.item.quantity.update": self.quantity_update,
+                       "taobao.trades.sold.increment.get": self.increment_get,
+                       "taobao.trade.fullinfo.get": self.fullinfo_get}[params["method"]]
+            if params["method"] in self.order_methods and not self.order_call_allowed(request.at):
+                raise self.throttled()
             body = handler(params)
         except TopError as err:
             return 200, {"error_response": {**err.body, "request_id": request_id}}
@@ -82,7 +94,7 @@ class FakeTaobaoStock(StockCatalogueFake):
         if not params.get("method"):
             raise TopError(21, "Missing method")
         if params["method"] not in ("taobao.items.onsale.get", "taobao.item.seller.get",
-                                     "taobao.item.quantity.update"):
+                                     "taobao.item.quantity.update", *self.order_methods):
             raise TopError(22, "Invalid method")
         if not params.get("app_key"):
             raise TopError(28, "Missing app key")

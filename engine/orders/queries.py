@@ -21,8 +21,19 @@ from sqlalchemy.orm import Session
 
 from engine.errors import ApiError, NotFound
 from engine.orders.document import CHANNELS, STATUSES
-from engine.orders.model import Order, OrderEvent, OrderLine, OrderPayload, ParkedPayload
-from engine.orders.visibility import mask_changes, mask_order, mask_payload, visibility_for
+from engine.orders.model import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderPayload,
+    ParkedPayload,
+)
+from engine.orders.visibility import (
+    mask_changes,
+    mask_order,
+    mask_payload,
+    visibility_for,
+)
 
 __all__ = ["MAX_LIMIT", "OrderFilter", "find_order_pk", "list_orders", "list_parked", "order_detail"]
 

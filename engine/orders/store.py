@@ -20,13 +20,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
 from engine.orders import document
-from engine.orders.model import Order, OrderEvent, OrderLine, OrderPayload, ParkedPayload
+from engine.orders.model import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderPayload,
+    ParkedPayload,
+)
 from engine.storage.db import Database
 
 __all__ = [

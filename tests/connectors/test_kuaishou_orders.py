@@ -201,10 +201,12 @@ def test_the_heartbeat_is_acknowledged_without_events(shop: FakeKuaishouStock, c
 
 
 def test_build_reads_the_message_key_from_credentials_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    creds = {"app_key": APP_KEY, "app_secret": SECRET, "access_token": TOKEN, "shop": None}
+    creds = {"app_key": APP_KEY, "app_secret": SECRET, "access_token": TOKEN}
     monkeypatch.delenv("KUAISHOU_MESSAGE_KEY", raising=False)
-    assert build(creds, "http://127.0.0.1:9").message_key is None
-    assert build({**creds, "message_key": MESSAGE_KEY}, None).message_key == MESSAGE_KEY
+    assert build("kuaishou", creds).message_key is None
+    assert build("kuaishou", {**creds, "message_key": MESSAGE_KEY}).message_key == MESSAGE_KEY
     monkeypatch.setenv("KUAISHOU_MESSAGE_KEY", "from-env")
-    ks = build(creds, None)
+    monkeypatch.setenv("ORDERPULSE_KUAISHOU_BASE_URL", "http://127.0.0.1:9")
+    ks = build("kuaishou", creds, lambda: T0)
     assert ks.message_key == "from-env" and ks.max_window == timedelta(days=7) and ks.platform == "kuaishou"
+    assert ks.gateway.base_url == "http://127.0.0.1:9" and ks.gateway.clock() == T0

@@ -141,5 +141,7 @@ def test_bad_signature_stale_timestamp_wrong_key_and_replay(shop: FakeMiniprogra
 def test_build_needs_the_backend_address(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ORDERPULSE_MINIPROGRAM_BASE_URL", raising=False)
     with pytest.raises(ConnectorError, match="base_url"):
-        build({"app_key": KEY, "app_secret": SECRET}, None)
-    assert build({"app_key": KEY, "app_secret": SECRET}, "http://shop.example").max_window == timedelta(days=1)
+        build("miniprogram", {"app_key": KEY, "app_secret": SECRET})
+    monkeypatch.setenv("ORDERPULSE_MINIPROGRAM_BASE_URL", "http://shop.example")
+    mini = build("miniprogram", {"app_key": KEY, "app_secret": SECRET})
+    assert mini.max_window == timedelta(days=1) and mini.gateway.base_url == "http://shop.example"

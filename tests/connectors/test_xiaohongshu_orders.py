@@ -164,9 +164,9 @@ def test_bad_sign_wrong_app_stale_timestamp_and_replay(shop: FakeXiaohongshuStoc
 
 
 def test_build_defaults_the_push_path_to_the_sources_route() -> None:
-    creds = {"app_key": APP_ID, "app_secret": SECRET, "access_token": TOKEN, "shop": None}
-    assert build(creds, None).push_path == "/api/v1/sources/xiaohongshu/push"
-    assert build({**creds, "source": "xhs_main"}, None).push_path == "/api/v1/sources/xhs_main/push"
-    custom = build({**creds, "push_url": "https://op.example.com/op/api/v1/sources/x/push?k=1"}, None)
+    creds = {"app_key": APP_ID, "app_secret": SECRET, "access_token": TOKEN}
+    assert build("xiaohongshu", creds).push_path == "/api/v1/sources/xiaohongshu/push"
+    assert build("xiaohongshu", {**creds, "source": "xhs_main"}).push_path == "/api/v1/sources/xhs_main/push"
+    custom = build("xiaohongshu", {**creds, "push_url": "https://op.example.com/op/api/v1/sources/x/push?k=1"})
     assert custom.push_path == "/op/api/v1/sources/x/push" and custom.push_query == {"k": "1"}
     assert custom.max_window == timedelta(minutes=30)

@@ -1,0 +1,151 @@
+"""What the fake platforms share to serve orders next to stock: the shop's
+:class:`~connectors.fakes.order_scenario.OrderScenario` on the fake's clock, the platform ids
+of the SKU codes its orders carry (from the fake's shop catalogue, listed there when new), a
+rate limit on the order calls, the fake ciphers of receiver fields and their masked forms,
+and a push sender for platforms that push over HTTP.
+
+A fake's order calls ask :meth:`OrderShop.order_call_allowed` first (``limit_orders(n, s)``:
+at most ``n`` order calls per ``s`` seconds, then the platform's rate-limit answer). The
+ciphers are not the platforms' (theirs are keyed and opaque); they are opaque to OrderPulse
+too, which only keeps them (``receiver.cipher``) and shows the masked forms.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import queue
+import threading
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from connectors.fakes.base import RateWindow
+from connectors.fakes.order_scenario import OrderScenario, ScenarioOrder
+from engine.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def cipher(text: str, style: str) -> str:
+    """A fake ciphertext of ``text`` in the platform's framing (``#…#1##`` Doudian, ``~…~0~``
+    PDD): opaque, stable, never the plain text."""
+    body = base64.b64encode(("op:" + text).encode("utf-8")[::-1]).decode("ascii")
+    return {"doudian": f"#{body[:4]}#{body}#1##", "pdd": f"~{body}~0~", "pdd_phone": f"${body[:12]}${body}$0$"}[style]
+
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * max(1, len(name) - 1)
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:]
+
+
+def mask_street(street: str) -> str:
+    """The street with its house number hidden (``文三路 90 号`` → ``文三路 ***号``)."""
+    out, hiding = [], False
+    for ch in street:
+        if ch.isdigit():
+            if not hiding:
+                out.append("***")
+            hiding = True
+            continue
+        hiding = False
+        out.append(ch)
+    return "".join(out).replace(" ", "")
+
+
+class OrderShop:
+    """Mixin for a :class:`~connectors.fakes.platform_stock.StockCatalogueFake`: see the
+    module docstring. ``orders_seed`` seeds the scenario; ``orders_rate_per_minute`` makes it
+    produce orders by itself (the demo)."""
+
+    now: Callable[[], float]
+    catalogue: dict[str, Any]
+    item_id_base: int
+    sku_id_base: int
+
+    def setup_orders(self, *, orders_seed: int = 1, orders_rate_per_minute: float = 0.0,
+                     scenario: OrderScenario | None = None) -> None:
+        self.scenario = scenario or OrderScenario(seed=orders_seed, now=lambda: self.now(),
+                                                  rate_per_minute=orders_rate_per_minute)
+        self._order_calls = RateWindow(None, 1.0)
+        self.order_calls = 0
+
+    def limit_orders(self, limit: int | None, seconds: float = 1.0) -> None:
+        """At most ``limit`` order calls per ``seconds`` (None: no limit)."""
+        self._order_calls = RateWindow(limit, seconds)
+
+    def order_call_allowed(self, now: float) -> bool:
+        """Count an order call; False when it is over the limit (call with the lock held)."""
+        self.order_calls += 1
+        return self._order_calls.allow(now)
+
+    def ids_for(self, code: str) -> tuple[Any, Any]:
+        """(item id, SKU id) the platform gives merchant code ``code``: the catalogue's, or for
+        a code the shop does not list, stable numbers of the fake's id ranges."""
+        sku = self.catalogue.get(code)
+        if sku is not None:
+            return sku.item_id, sku.sku_id if sku.sku_id is not None else sku.item_id
+        n = zlib.crc32(code.encode("utf-8")) % 1_000_000
+        return self.item_id_base + 500_000_000 + n, self.sku_id_base + 500_000_000 + n
+
+
+class PushSender:
+    """Posts a fake platform's push messages to ``url`` in order, from its own thread (the
+    scenario's listeners must not wait on OrderPulse). ``sign(body) -> headers``. Messages
+    that fail are kept in ``failed``; ``sent`` holds (status, body) of each attempt."""
+
+    def __init__(self, sign: Callable[[bytes], dict[str, str]], *, timeout: float = 5.0) -> None:
+        self.url: str | None = None
+        self.sign = sign
+        self.timeout = timeout
+        self.sent: list[tuple[int, bytes]] = []
+        self.failed: list[bytes] = []
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def push_to(self, url: str | None) -> None:
+        """Push to ``url`` from now on (None: stop pushing)."""
+        self.url = url
+        if url and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="fake-push", daemon=True)
+            self._thread.start()
+
+    def send(self, message: Any) -> None:
+        if self.url:
+            self._queue.put(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Wait until every queued message was posted (tests)."""
+        done = threading.Event()
+        self._queue.put(None)
+        self._flushed = done
+        done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            body = self._queue.get()
+            if body is None:
+                getattr(self, "_flushed", threading.Event()).set()
+                continue
+            url = self.url
+            if not url:
+                continue
+            try:
+                resp = requests.post(url, data=body, headers={"Content-Type": "application/json", **self.sign(body)},
+                                     timeout=self.timeout)
+                self.sent.append((resp.status_code, body))
+                if resp.status_code >= 300:
+                    self.failed.append(body)
+            except requests.RequestException as exc:
+                log.warning("fake platform push failed", url=url, error=str(exc))
+                self.failed.append(body)
+
+
+def line_ids(order: ScenarioOrder, base: int) -> list[int]:
+    """Line ids under an order id ``base`` (``base + line_no``)."""
+    return [base + line.line_no for line in order.lines]

@@ -1,0 +1,150 @@
+"""The order calls of the fake 拼多多 POP router (:class:`connectors.fakes.pdd_stock.FakePddStock`
+serves them next to stock, with the same signature, client id and token checks):
+
+- ``pdd.order.number.list.increment.get``: ``start_updated_at``, ``end_updated_at`` (unix
+  seconds, both ends included, at most 30 minutes apart — PDD's documented span; otherwise
+  10000 参数错误), ``order_status`` and ``refund_status`` (5 = all), ``page`` from 1,
+  ``page_size`` 1–100; answer root ``order_sn_increment_get_response{total_count, has_next,
+  order_sn_list[]}``, most recently updated first. Only 成交 (paid) orders are listed.
+- ``pdd.order.information.get``: ``order_sn`` → ``order_info_get_response.order_info``.
+  Amounts are yuan numbers, times ``yyyy-MM-dd HH:mm:ss`` GMT+8; receiver name, phone and
+  address come as ciphertext (the address only while the order awaits shipment, else empty,
+  as PDD does) with their ``*_mask`` forms. An unknown order is 50001 业务服务错误.
+
+Over the order-call limit (``limit_orders``) the answer is 52101 接口被限流.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connectors.fakes.order_scenario import (
+    AWAITING_SHIPMENT,
+    CANCELLED,
+    COMPLETED,
+    DELIVERED,
+    REFUND_AGREED,
+    REFUND_REQUESTED,
+    REFUND_SUCCESS,
+    SHIPPED,
+    ScenarioOrder,
+)
+from connectors.fakes.order_shop import (
+    OrderShop,
+    cipher,
+    mask_name,
+    mask_phone,
+    mask_street,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SN_BASE = 500_000_000_000_000
+MAX_WINDOW = timedelta(minutes=30)
+ORDER_STATUS = {AWAITING_SHIPMENT: 1, SHIPPED: 2, DELIVERED: 3, COMPLETED: 3}
+LOGISTICS_IDS = {"ZTO": 115, "YTO": 85, "STO": 1, "YUNDA": 121, "SF": 44, "JD": 120}
+RESPONSE_KEYS = {"pdd.order.number.list.increment.get": "order_sn_increment_get_response",
+                 "pdd.order.information.get": "order_info_get_response"}
+
+
+def yuan_number(fen: int) -> float | int:
+    """A yuan amount as PDD's JSON number (``228.8``); whole yuan stay integers. Only for
+    writing JSON: ``fen / 100`` prints as the exact two-decimal figure."""
+    return fen // 100 if fen % 100 == 0 else fen / 100
+
+
+def pdd_time(at: datetime | None) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+def order_sn(order: ScenarioOrder) -> str:
+    return f"{order.created_at.astimezone(SHANGHAI):%y%m%d}-{SN_BASE + order.number}"
+
+
+def number_of(sn: str) -> int | None:
+    _, _, tail = sn.partition("-")
+    return int(tail) - SN_BASE if tail.isdigit() and int(tail) > SN_BASE else None
+
+
+class PddOrderShop(OrderShop):
+    """The order half of the fake POP router (mixed into ``FakePddStock``)."""
+
+    def render_order(self, order: ScenarioOrder) -> dict[str, Any]:
+        buyer = order.buyer
+        refunds = order.refunds
+        refunded_lines = {r.line_no for r in refunds if r.status == REFUND_SUCCESS}
+        open_refund = any(r.status in (REFUND_REQUESTED, REFUND_AGREED) for r in refunds)
+        all_refunded = bool(order.lines) and refunded_lines >= {x.line_no for x in order.lines}
+        shipped_before = order.shipped_at is not None
+        status = ORDER_STATUS.get(order.status, 2 if shipped_before else 1)
+        masked_address = mask_street(buyer.street)
+        items = []
+        for line in order.lines:
+            goods_id, sku_id = self.ids_for(line.sku_code)
+            items.append({"goods_id": goods_id, "sku_id": sku_id, "goods_name": line.title, "goods_spec": "",
+                          "goods_count": line.qty, "goods_price": yuan_number(line.unit_price),
+                          "outer_id": line.sku_code, "outer_goods_id": line.sku_code.rsplit("-", 1)[0],
+                          "goods_img": ""})
+        return {
+            "order_sn": order_sn(order), "order_status": status,
+            "refund_status": 4 if all_refunded else (2 if open_refund else 1),
+            "after_sales_status": 10 if refunded_lines else (1 if open_refund else 0),
+            "confirm_status": 2 if order.status == CANCELLED and not order.paid_at else (1 if order.paid_at else 0),
+            "risk_control_status": 0, "trade_type": 0, "is_stock_out": 0,
+            "created_time": pdd_time(order.created_at), "confirm_time": pdd_time(order.paid_at),
+            "pay_time": pdd_time(order.paid_at), "shipping_time": pdd_time(order.shipped_at),
+            "receive_time": pdd_time(order.delivered_at), "updated_at": pdd_time(order.updated_at),
+            "last_ship_time": pdd_time(order.promised_ship_at), "promise_delivery_time": "",
+            "goods_amount": yuan_number(order.goods_amount), "discount_amount": yuan_number(order.discount),
+            "seller_discount": yuan_number(order.seller_discount),
+            "platform_discount": yuan_number(order.platform_discount), "capital_free_discount": 0,
+            "order_change_amount": 0, "postage": yuan_number(order.freight),
+            "pay_amount": yuan_number(order.paid_amount), "pay_type": "WEIXIN",
+            "receiver_name": cipher(buyer.name, "pdd"), "receiver_name_mask": mask_name(buyer.name),
+            "receiver_phone": cipher(buyer.phone, "pdd_phone"), "receiver_phone_mask": mask_phone(buyer.phone),
+            "receiver_address": cipher(buyer.street, "pdd") if order.status == AWAITING_SHIPMENT else "",
+            "receiver_address_mask": f"{buyer.district}{masked_address}",
+            "address": cipher(buyer.address, "pdd"),
+            "address_mask": f"{buyer.province}{buyer.city}{buyer.district}{masked_address}",
+            "country": "中国", "province": buyer.province, "city": buyer.city, "town": buyer.district,
+            "buyer_memo": order.buyer_message, "remark": "",
+            "tracking_number": order.courier[2] if order.courier else "",
+            "logistics_id": LOGISTICS_IDS.get(order.courier[0], 0) if order.courier else 0,
+            "item_list": items,
+        }
+
+    def increment_get(self, params: dict[str, str]) -> dict[str, Any]:
+        from connectors.fakes.pdd_stock import PddError, number
+
+        for key in ("start_updated_at", "end_updated_at"):
+            if not params.get(key):
+                raise PddError(21002, "请求参数不能为空", f"{key} 不能为空")
+        start, end = number(params, "start_updated_at", 0), number(params, "end_updated_at", 0)
+        if end < start or end - start > MAX_WINDOW.total_seconds():
+            raise PddError(10000, "参数错误", "开始时间与结束时间间隔不能超过30分钟")
+        page, page_size = number(params, "page", 1), number(params, "page_size", 100)
+        if page < 1 or not 1 <= page_size <= 100:
+            raise PddError(10000, "参数错误", "page_size 取值 1–100")
+        found = [o for o in self.scenario.modified_between(datetime.fromtimestamp(start, SHANGHAI),
+                                                           datetime.fromtimestamp(end + 1, SHANGHAI)) if o.paid_at]
+        size = self.page_size(page_size)  # type: ignore[attr-defined]
+        rows = found[(page - 1) * size:page * size]
+        return {"total_count": len(found), "has_next": page * size < len(found),
+                "order_sn_list": [self.render_order(o) for o in rows]}
+
+    def information_get(self, params: dict[str, str]) -> dict[str, Any]:
+        from connectors.fakes.pdd_stock import PddError
+
+        if not params.get("order_sn"):
+            raise PddError(21002, "请求参数不能为空", "order_sn 不能为空")
+        number = number_of(params["order_sn"])
+        order = self.scenario.get(number) if number else None
+        if order is None or order_sn(order) != params["order_sn"]:
+            raise PddError(50001, "业务服务错误", "订单不存在")
+        return {"order_info": self.render_order(order)}
+
+    def throttled(self) -> Exception:
+        from connectors.fakes.pdd_stock import PddError
+
+        return PddError(52101, "当前接口被限流，请稍后重试", "接口被限流")

@@ -1,0 +1,156 @@
+"""The order calls of the fake 天猫/淘宝 TOP router (:class:`connectors.fakes.taobao_stock.
+FakeTaobaoStock` serves them next to stock, with the same signature and session checks):
+
+- ``taobao.trades.sold.increment.get``: ``fields``, ``start_modified`` and ``end_modified``
+  (``yyyy-MM-dd HH:mm:ss`` GMT+8, both ends included, at most one day apart, else 41),
+  ``page_no`` from 1, ``page_size`` 1–100 (default 40); trades modified in the window, most
+  recently modified first, as ``trades{trade[]}`` with the asked fields, ``total_results``
+  and ``has_next``.
+- ``taobao.trade.fullinfo.get``: ``fields``, ``tid`` → ``trade``, not simplified (lists
+  wrapped: ``orders{order[]}``), amounts as yuan strings, times GMT+8 text; receiver name,
+  mobile and street masked as TOP gives them, ``oaid`` for decryption. An unknown tid is code
+  15 ``isv.trade-not-exist``.
+
+Over the order-call limit (``limit_orders``) the answer is code 7 ``accesscontrol.limited-by-
+api-access-count`` with ``This ban will last for 1 more seconds``. The shop's orders come from
+its :class:`~connectors.fakes.order_scenario.OrderScenario` (``scenario``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connectors.fakes.order_scenario import (
+    AWAITING_SHIPMENT,
+    CANCELLED,
+    COMPLETED,
+    DELIVERED,
+    PENDING_PAYMENT,
+    REFUND_AGREED,
+    REFUND_CLOSED,
+    REFUND_REQUESTED,
+    REFUND_SUCCESS,
+    SHIPPED,
+    ScenarioOrder,
+)
+from connectors.fakes.order_shop import OrderShop, mask_name, mask_phone, mask_street
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TID_BASE = 3_900_000_000_000_000_000
+STATUS = {PENDING_PAYMENT: "WAIT_BUYER_PAY", AWAITING_SHIPMENT: "WAIT_SELLER_SEND_GOODS",
+          SHIPPED: "WAIT_BUYER_CONFIRM_GOODS", DELIVERED: "WAIT_BUYER_CONFIRM_GOODS", COMPLETED: "TRADE_FINISHED"}
+REFUND_STATUS = {REFUND_REQUESTED: "WAIT_SELLER_AGREE", REFUND_AGREED: "WAIT_BUYER_RETURN_GOODS",
+                 REFUND_SUCCESS: "SUCCESS", REFUND_CLOSED: "CLOSED"}
+MAX_WINDOW = timedelta(days=1)
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def top_time(at: datetime | None) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+def tid_of(order: ScenarioOrder) -> int:
+    return TID_BASE + order.number * 100
+
+
+def trade_status(order: ScenarioOrder) -> str:
+    if order.status == CANCELLED:
+        return "TRADE_CLOSED" if order.paid_at else "TRADE_CLOSED_BY_TAOBAO"
+    return STATUS[order.status]
+
+
+class TaobaoOrderShop(OrderShop):
+    """The order half of the fake TOP router (mixed into ``FakeTaobaoStock``)."""
+
+    def render_trade(self, order: ScenarioOrder) -> dict[str, Any]:
+        tid, buyer = tid_of(order), order.buyer
+        status = trade_status(order)
+        lines = []
+        for line in order.lines:
+            item_id, sku_id = self.ids_for(line.sku_code)
+            refund = next((r for r in reversed(order.refunds) if r.line_no == line.line_no), None)
+            row: dict[str, Any] = {
+                "oid": tid + line.line_no, "oid_str": str(tid + line.line_no), "num_iid": item_id, "sku_id": str(sku_id),
+                "outer_iid": line.sku_code.rsplit("-", 1)[0], "outer_sku_id": line.sku_code, "title": line.title,
+                "sku_properties_name": "", "num": line.qty, "price": yuan(line.unit_price),
+                "total_fee": yuan(line.amount), "payment": yuan(line.paid_amount),
+                "divide_order_fee": yuan(line.paid_amount), "part_mjz_discount": yuan(line.discount),
+                "adjust_fee": "0.00", "discount_fee": "0.00",
+                "status": "TRADE_CLOSED" if refund and refund.status == REFUND_SUCCESS else status,
+                "refund_status": REFUND_STATUS[refund.status] if refund else "NO_REFUND",
+                "consign_time": top_time(order.shipped_at),
+                "logistics_company": order.courier[1] if order.courier else "",
+                "invoice_no": order.courier[2] if order.courier else "",
+            }
+            if refund:
+                row["refund_id"] = str(205_000_000_000_000_000 + refund.refund_no)
+            lines.append(row)
+        return {
+            "tid": tid, "tid_str": str(tid), "status": status, "type": "fixed",
+            "created": top_time(order.created_at), "pay_time": top_time(order.paid_at),
+            "modified": top_time(order.updated_at), "consign_time": top_time(order.shipped_at),
+            "end_time": top_time(order.completed_at or order.cancelled_at),
+            "delivery_time": top_time(order.promised_ship_at), "est_con_time": top_time(order.promised_ship_at),
+            "payment": yuan(order.paid_amount), "total_fee": yuan(order.goods_amount),
+            "post_fee": yuan(order.freight), "discount_fee": yuan(order.discount), "adjust_fee": "0.00",
+            "received_payment": yuan(order.paid_amount) if order.status == COMPLETED else "0.00",
+            "buyer_nick": buyer.nick, "buyer_open_uid": buyer.open_id, "buyer_message": order.buyer_message,
+            "seller_memo": "", "seller_flag": 0, "shipping_type": "express", "step_trade_status": "",
+            "receiver_name": mask_name(buyer.name), "receiver_mobile": mask_phone(buyer.phone), "receiver_phone": "",
+            "receiver_state": buyer.province, "receiver_city": buyer.city, "receiver_district": buyer.district,
+            "receiver_town": "", "receiver_address": mask_street(buyer.street), "receiver_zip": "",
+            "oaid": f"1{buyer.open_id}{tid:x}",
+            "orders": {"order": lines},
+        }
+
+    def increment_get(self, params: dict[str, str]) -> dict[str, Any]:
+        from connectors.fakes.taobao_stock import (
+            TopError,
+            parse_timestamp,
+            required,
+            whole,
+        )
+
+        fields = required(params, "fields").split(",")
+        start, end = parse_timestamp(required(params, "start_modified")), parse_timestamp(
+            required(params, "end_modified"))
+        if start is None or end is None or end < start:
+            raise TopError(41, "Invalid arguments:start_modified", "isv.invalid-parameter", "时间格式或先后不正确")
+        if end - start > MAX_WINDOW.total_seconds():
+            raise TopError(41, "Invalid arguments:end_modified", "isv.invalid-parameter",
+                           "开始时间与结束时间间隔不能超过一天")
+        page_no, page_size = whole(params, "page_no", 1), whole(params, "page_size", 40)
+        if page_no < 1 or not 1 <= page_size <= 100:
+            raise TopError(41, "Invalid arguments:page_size")
+        found = self.scenario.modified_between(datetime.fromtimestamp(start, SHANGHAI),
+                                               datetime.fromtimestamp(end + 1, SHANGHAI))
+        size = self.page_size(page_size)  # type: ignore[attr-defined]
+        rows = found[(page_no - 1) * size:page_no * size]
+        body: dict[str, Any] = {"total_results": len(found), "has_next": page_no * size < len(found)}
+        if rows:
+            body["trades"] = {"trade": [{k: v for k, v in self.render_trade(o).items() if k in fields} for o in rows]}
+        return body
+
+    def fullinfo_get(self, params: dict[str, str]) -> dict[str, Any]:
+        from connectors.fakes.taobao_stock import TopError, required, whole
+
+        required(params, "fields")
+        tid = whole(params, "tid", None)
+        if tid is None:
+            raise TopError(40, "Missing required arguments:tid")
+        number, rest = divmod(tid - TID_BASE, 100)
+        order = self.scenario.get(number) if rest == 0 and number > 0 else None
+        if order is None:
+            raise TopError(15, "Remote service error", "isv.trade-not-exist", "交易不存在")
+        return {"trade": self.render_trade(order)}
+
+    def throttled(self) -> Exception:
+        from connectors.fakes.taobao_stock import TopError
+
+        return TopError(7, "App Call Limited", "accesscontrol.limited-by-api-access-count",
+                        "This ban will last for 1 more seconds")
