@@ -1,6 +1,6 @@
 """The order side of the fake Kuaishou (快手小店) platform: the shop's scenario rendered as
 Kuaishou orders behind ``open.order.cursor.list`` and ``open.order.detail``, and pushes
-encrypted as the platform's message service sends them (see
+encrypted as the platform's message service sends them (``push.push_to(url)``; see
 :mod:`connectors.kuaishou_orders` for the shapes). Mixed into
 :class:`connectors.fakes.kuaishou_stock.FakeKuaishouStock`, whose signature checks run
 first.
@@ -38,18 +38,12 @@ from connectors.fakes.order_scenario import (
     DELIVERED,
     PENDING_PAYMENT,
     SHIPPED,
+    Buyer,
     Line,
     ScenarioOrder,
 )
-from connectors.fakes.platform_orders import (
-    OrderDesk,
-    PushRequest,
-    mask_address,
-    mask_name,
-    mask_phone,
-    ms,
-    seal,
-)
+from connectors.fakes.order_shop import OrderShop, PushSender, cipher, mask_name, mask_phone, mask_street
+from connectors.fakes.order_shop import epoch_ms as ms
 
 OID_BASE = 2_610_000_000_000_000
 SELLER_ID = 1_970_086_123
@@ -60,6 +54,11 @@ EVENTS = {"created": "kwaishop_order_addOrder", "paid": "kwaishop_order_paySucce
           "completed": "kwaishop_order_orderSuccess", "cancelled": "kwaishop_order_orderFail",
           "refund_requested": "kwaishop_aftersales_addRefund"}
 REFUND_EVENT = "kwaishop_aftersales_updateRefund"
+
+
+def mask_region(buyer: Buyer) -> str:
+    """Province, city (not repeated for a municipality) and district, as the masked address starts."""
+    return buyer.province + ("" if buyer.city == buyer.province else buyer.city) + buyer.district
 END_BEFORE_BEGIN, RANGE_OVER_7_DAYS, OLDER_THAN_90_DAYS, NOT_FOUND, RATE_LIMITED = 300003, 300004, 300005, 3, 429
 NO_MORE = "nomore"
 DEFAULT_MESSAGE_KEY = base64.b64encode(bytes(range(32))).decode()
@@ -77,12 +76,23 @@ def encrypt_message(plain: bytes, message_key: str) -> bytes:
     return base64.b64encode(encryptor.update(padded) + encryptor.finalize())
 
 
-class KuaishouOrders(OrderDesk):
-    """The order calls and pushes of the fake Kuaishou gateway."""
+class KuaishouOrderShop(OrderShop):
+    """The order calls and pushes of the fake Kuaishou gateway (mixed into ``FakeKuaishouStock``)."""
 
     app_key: str
     message_key: str = DEFAULT_MESSAGE_KEY
     page_size: Callable[[int], int]  # the catalogue fake's
+
+    def setup_push(self) -> None:
+        self.push = PushSender(lambda body: {"Content-Type": "text/plain;charset=utf-8"},
+                               encode=lambda message: encrypt_message(json.dumps(
+                                   message, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                                   self.message_key))
+        self.scenario.on_change(self._announce)
+
+    def _announce(self, order: ScenarioOrder, event: str) -> None:
+        for message in self.push_messages(order, event):
+            self.push.send(message)
 
     # --- rendering -----------------------------------------------------------------------------
 
@@ -102,16 +112,17 @@ class KuaishouOrders(OrderDesk):
             "cpsType": 0, "activityType": 0, "riskCode": 0, "preSale": 0, "coType": 0, "commentStatus": 0,
             "refundTime": ms(next((r.created_at for r in order.refunds if r.line_no == line.line_no), None)),
         }
-        sku = self._sku_ids(line.sku_code)
+        sku = self.ids_for(line.sku_code)
         item = {"orderItemId": oid * 10 + 1, "itemId": sku[0], "skuId": sku[1], "relItemId": 0, "relSkuId": 0,
                 "skuNick": line.sku_code, "itemTitle": line.title, "skuDesc": line.title, "num": line.qty,
                 "price": line.unit_price, "originalPrice": line.unit_price, "discountFee": line.discount,
                 "itemType": 1, "goodsCode": line.sku_code, "warehouseCode": ""}
         address = {
-            "encryptedConsignee": seal(buyer.name), "desensitiseConsignee": mask_name(buyer.name),
-            "encryptedMobile": seal(buyer.phone), "desensitiseMobile": mask_phone(buyer.phone),
-            "encryptedAddress": seal(buyer.street), "desensitiseAddress": mask_address(buyer),
-            "consignee": mask_name(buyer.name), "mobile": mask_phone(buyer.phone), "address": buyer.street[:3] + "****",
+            "encryptedConsignee": cipher(buyer.name, "kuaishou"), "desensitiseConsignee": mask_name(buyer.name),
+            "encryptedMobile": cipher(buyer.phone, "kuaishou"), "desensitiseMobile": mask_phone(buyer.phone),
+            "encryptedAddress": cipher(buyer.street, "kuaishou"),
+            "desensitiseAddress": mask_region(buyer) + mask_street(buyer.street),
+            "consignee": mask_name(buyer.name), "mobile": mask_phone(buyer.phone), "address": mask_street(buyer.street),
             "province": buyer.province, "city": buyer.city,
             "district": buyer.district, "provinceCode": 0, "cityCode": 0, "districtCode": 0,
         }
@@ -123,14 +134,6 @@ class KuaishouOrders(OrderDesk):
         return {"orderBaseInfo": base, "orderItemInfo": item, "orderAddress": address, "orderRefundList": refunds,
                 "orderLogisticsInfo": logistics, "orderNote": {"sellerNote": []}}
 
-    def _sku_ids(self, code: str) -> tuple[int, int]:
-        """The catalogue's kwaiItemId / kwaiSkuId for a merchant code (made up when unlisted)."""
-        sku = getattr(self, "catalogue", {}).get(code)
-        if sku is not None and sku.sku_id is not None:
-            return int(sku.item_id), int(sku.sku_id)
-        n = int.from_bytes(code.encode("utf-8")[:6].ljust(6, b"\0"), "big") % 10**9
-        return 22_000_000_000_000 + n, 22_100_000_000_000 + n
-
     def platform_orders(self, order: ScenarioOrder) -> list[dict[str, Any]]:
         return [self.render(order, line) for line in order.lines]
 
@@ -138,9 +141,9 @@ class KuaishouOrders(OrderDesk):
 
     def order_answer(self, method: str, param: dict[str, Any]) -> dict[str, Any]:
         """The answer to an order method (the gateway checked the signature already)."""
-        if not self.order_call_allowed():
+        if not self.order_call_allowed(self.now()):
             return {"result": RATE_LIMITED, "error_msg": f"Exceed qps limit, KEY [apiId:{method};appkey:"
-                                                         f"{self.app_key}], MAX_QPS [{self._order_window.limit}.0]"}
+                                                         f"{self.app_key}], MAX_QPS [{self._order_calls.limit}.0]"}
         if method == "open.order.cursor.list":
             return self._order_cursor_list(param)
         if method == "open.order.detail":
@@ -179,7 +182,8 @@ class KuaishouOrders(OrderDesk):
 
     # --- pushes --------------------------------------------------------------------------------
 
-    def push_messages(self, order: ScenarioOrder, event: str) -> list[PushRequest]:
+    def push_messages(self, order: ScenarioOrder, event: str) -> list[dict[str, Any]]:
+        """The plain messages the platform sends for a change (one per platform order)."""
         kind = EVENTS.get(event, REFUND_EVENT if event.startswith("refund_") else None)
         if kind is None:
             return []
@@ -199,8 +203,6 @@ class KuaishouOrders(OrderDesk):
                        "openId": f"f19{SELLER_ID}", "appKey": self.app_key, "event": kind,
                        "info": json.dumps(info, separators=(",", ":")), "createTime": int(self.now() * 1000),
                        "test": False}
-            plain = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            out.append(PushRequest({"Content-Type": "text/plain;charset=utf-8"},
-                                   encrypt_message(plain, self.message_key)))
+            out.append(message)
         return out
 

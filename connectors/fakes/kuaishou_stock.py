@@ -30,7 +30,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs
 
 from connectors.fakes.base import Received
-from connectors.fakes.kuaishou_orders import DEFAULT_MESSAGE_KEY, KuaishouOrders
+from connectors.fakes.kuaishou_orders import DEFAULT_MESSAGE_KEY, KuaishouOrderShop
 from connectors.fakes.order_scenario import OrderScenario
 from connectors.fakes.platform_stock import CatalogueSku, StockCatalogueFake
 
@@ -49,7 +49,7 @@ class KuaishouSku(CatalogueSku):
     reserve: int = 0
 
 
-class FakeKuaishouStock(KuaishouOrders, StockCatalogueFake):
+class FakeKuaishouStock(KuaishouOrderShop, StockCatalogueFake):
     """One shop of ``app_key`` (signing with ``sign_secret``) authorized by ``access_token``;
     its orders come from ``scenario`` (default: a seeded one on the fake's clock) and its
     pushes are encrypted with ``message_key``."""
@@ -60,12 +60,13 @@ class FakeKuaishouStock(KuaishouOrders, StockCatalogueFake):
     sku_type = KuaishouSku
 
     def __init__(self, app_key: str, sign_secret: str, access_token: str, *, page_limit: int = 100,
-                 scenario: OrderScenario | None = None, order_rate_limit: tuple[int, float] | None = None,
+                 scenario: OrderScenario | None = None, orders_seed: int = 17, orders_rate_per_minute: float = 0.0,
                  message_key: str = DEFAULT_MESSAGE_KEY, **kwargs: Any) -> None:
         super().__init__(app_key=app_key, app_secret=sign_secret, access_token=access_token,
                          page_size_cap=page_limit, **kwargs)
         self.message_key = message_key
-        self.init_orders(scenario, order_rate_limit)
+        self.setup_orders(orders_seed=orders_seed, orders_rate_per_minute=orders_rate_per_minute, scenario=scenario)
+        self.setup_push()
 
     def add_sku(self, code: str, qty: int, *, item: str | None = None, reserve: int = 0) -> KuaishouSku:
         """A SKU with merchant code ``code`` (its ``skuNick``) on item ``item`` (default: its own)."""

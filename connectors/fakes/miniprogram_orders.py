@@ -29,7 +29,7 @@ from connectors.fakes.order_scenario import (
     SHIPPED,
     ScenarioOrder,
 )
-from connectors.fakes.platform_orders import OrderDesk, PushRequest
+from connectors.fakes.order_shop import OrderShop, PushSender
 
 DAY_MS = 86_400_000
 BEIJING = timezone(timedelta(hours=8))
@@ -45,14 +45,28 @@ def _iso(at: datetime | None) -> str | None:
     return at.astimezone(BEIJING).isoformat(timespec="seconds") if at else None
 
 
-class MiniprogramOrders(OrderDesk):
-    """The order routes and pushes of the fake shop backend."""
+class MiniprogramOrderShop(OrderShop):
+    """The order routes and pushes of the fake shop backend (mixed into ``FakeMiniprogramStock``)."""
 
     app_key: str
     app_secret: str
     _lock: threading.Lock
     now: Callable[[], float]
     page_size: Callable[[int], int]  # the catalogue fake's
+
+    def setup_push(self) -> None:
+        self.push = PushSender(self.push_headers)
+        self.scenario.on_change(self._announce)
+
+    def push_headers(self, body: bytes) -> dict[str, str]:
+        timestamp = str(int(self.now()))
+        signature = hmac.new(self.app_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        return {"Content-Type": "application/json; charset=utf-8", "X-OrderPulse-Key": self.app_key,
+                "X-OrderPulse-Timestamp": timestamp, "X-OrderPulse-Signature": signature}
+
+    def _announce(self, order: ScenarioOrder, event: str) -> None:
+        for message in self.push_messages(order, event):
+            self.push.send(message)
 
     def render(self, order: ScenarioOrder) -> dict[str, Any]:
         number = out_trade_no_of(order)
@@ -88,7 +102,7 @@ class MiniprogramOrders(OrderDesk):
         """The answer to an order route, or None when ``path`` is not one."""
         if method != "GET" or not (path == "/orders" or path.startswith("/orders/")):
             return None
-        if not self.order_call_allowed():
+        if not self.order_call_allowed(self.now()):
             return 429, {"code": "rate_limited", "message": "too many calls", "retry_after": 1}
         if path == "/orders":
             return self._order_page(query)
@@ -121,11 +135,8 @@ class MiniprogramOrders(OrderDesk):
 
     # --- pushes --------------------------------------------------------------------------------
 
-    def push_messages(self, order: ScenarioOrder, event: str) -> list[PushRequest]:
+    def push_messages(self, order: ScenarioOrder, event: str) -> list[dict[str, Any]]:
+        """The messages the backend posts for a change (the whole order each time)."""
         kind = "order.refund" if event.startswith("refund_") else f"order.{event}"
-        body = json.dumps({"event_id": f"{out_trade_no_of(order)}:{order.version}:{event}", "event": kind,
-                           "order": self.render(order)}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        timestamp = str(int(self.now()))
-        signature = hmac.new(self.app_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-        return [PushRequest({"Content-Type": "application/json; charset=utf-8", "X-OrderPulse-Key": self.app_key,
-                             "X-OrderPulse-Timestamp": timestamp, "X-OrderPulse-Signature": signature}, body)]
+        return [{"event_id": f"{out_trade_no_of(order)}:{order.version}:{event}", "event": kind,
+                 "order": self.render(order)}]

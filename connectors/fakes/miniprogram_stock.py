@@ -24,7 +24,7 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 from connectors.fakes.base import Received
-from connectors.fakes.miniprogram_orders import MiniprogramOrders
+from connectors.fakes.miniprogram_orders import MiniprogramOrderShop
 from connectors.fakes.order_scenario import OrderScenario
 from connectors.fakes.platform_stock import ShopCatalogueFake, ShopSku
 
@@ -38,18 +38,19 @@ class VersionedSku(ShopSku):
     version: int = 0
 
 
-class FakeMiniprogramStock(MiniprogramOrders, ShopCatalogueFake):
+class FakeMiniprogramStock(MiniprogramOrderShop, ShopCatalogueFake):
     """The shop backend, knowing OrderPulse by ``app_key`` and sharing ``app_secret``; its
     orders come from ``scenario`` (default: a seeded one on the fake's clock)."""
 
     name = "miniprogram"
 
     def __init__(self, app_key: str, app_secret: str, *, page_limit: int = 100, scenario: OrderScenario | None = None,
-                 order_rate_limit: tuple[int, float] | None = None, **kwargs: Any) -> None:
+                 orders_seed: int = 23, orders_rate_per_minute: float = 0.0, **kwargs: Any) -> None:
         super().__init__(page_size_cap=page_limit, **kwargs)
         self.app_key, self.app_secret = app_key, app_secret
         self.stale_refusals = 0
-        self.init_orders(scenario, order_rate_limit)
+        self.setup_orders(orders_seed=orders_seed, orders_rate_per_minute=orders_rate_per_minute, scenario=scenario)
+        self.setup_push()
 
     # --- test helpers ------------------------------------------------------------------------
 

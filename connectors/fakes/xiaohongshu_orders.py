@@ -41,7 +41,8 @@ from connectors.fakes.order_scenario import (
     ScenarioOrder,
     split_by_amount,
 )
-from connectors.fakes.platform_orders import OrderDesk, PushRequest, mask_name, mask_phone, ms, seal, unseal
+from connectors.fakes.order_shop import OrderShop, PushSender, cipher, decipher, mask_name, mask_phone
+from connectors.fakes.order_shop import epoch_ms as ms
 
 ORDER_ID_BASE = 760_000_000_000_000_000
 STATUS = {PENDING_PAYMENT: 1, AWAITING_SHIPMENT: 4, SHIPPED: 6, DELIVERED: 6, COMPLETED: 7}
@@ -78,14 +79,26 @@ def push_sign(url: str, app_key: str, timestamp: str, app_secret: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-class XiaohongshuOrders(OrderDesk):
-    """The order calls and pushes of the fake Xiaohongshu gateway."""
+class XiaohongshuOrderShop(OrderShop):
+    """The order calls and pushes of the fake Xiaohongshu gateway (mixed into ``FakeXiaohongshuStock``)."""
 
     app_key: str
     app_secret: str
-    catalogue: dict[str, Any]
     _lock: threading.Lock
-    now: Callable[[], float]
+
+    def setup_push(self) -> None:
+        self.push = PushSender(self.push_headers)
+        self.scenario.on_change(self._announce)
+
+    def push_headers(self, body: bytes) -> dict[str, str]:
+        """The headers of a push to the current push URL (the body is not signed)."""
+        timestamp = str(int(self.now()))
+        return {"Content-Type": "application/json;charset=utf-8", "app-key": self.app_key, "timestamp": timestamp,
+                "sign": push_sign(self.push.url or "/", self.app_key, timestamp, self.app_secret)}
+
+    def _announce(self, order: ScenarioOrder, event: str) -> None:
+        for message in self.push_messages(order, event):
+            self.push.send(message)
 
     # --- rendering -----------------------------------------------------------------------------
 
@@ -157,7 +170,7 @@ class XiaohongshuOrders(OrderDesk):
         handler = handlers.get(method)
         if handler is None:
             return None
-        if not self.order_call_allowed():
+        if not self.order_call_allowed(self.now()):
             return 429, _fail(429, "请求过于频繁，触发限流")
         return 200, handler(body)
 
@@ -199,8 +212,9 @@ class XiaohongshuOrders(OrderDesk):
             infos.append({"orderId": order_id_of(order), "matched": matched,
                           **({"receiverProvinceName": b.province, "receiverCityName": b.city,
                               "receiverDistrictName": b.district, "receiverTownName": "",
-                              "receiverName": seal(b.name), "receiverPhone": seal(b.phone),
-                              "receiverAddress": seal(b.street)} if matched else {})})
+                              "receiverName": cipher(b.name, "xiaohongshu"),
+                              "receiverPhone": cipher(b.phone, "xiaohongshu"),
+                              "receiverAddress": cipher(b.street, "xiaohongshu")} if matched else {})})
         return _ok({"receiverInfos": infos})
 
     def _order_desensitise(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,21 +223,20 @@ class XiaohongshuOrders(OrderDesk):
             return _fail(BAD_PARAM, "baseInfos（上限100条）、actionType、appUserId 必填")
         out = []
         for info in infos:
-            cipher = str(info.get("encryptedData") or "") if isinstance(info, dict) else ""
+            sealed = str(info.get("encryptedData") or "") if isinstance(info, dict) else ""
             try:
-                plain = unseal(cipher)
+                plain = decipher(sealed)
             except ValueError:
-                out.append({"dataTag": info.get("dataTag"), "encryptedData": cipher, "errorCode": -1,
+                out.append({"dataTag": info.get("dataTag"), "encryptedData": sealed, "errorCode": -1,
                             "errorMsg": "密文不合法"})
                 continue
-            out.append({"dataTag": info.get("dataTag"), "encryptedData": cipher, "desensitisedData": _masked(plain)})
+            out.append({"dataTag": info.get("dataTag"), "encryptedData": sealed, "desensitisedData": _masked(plain)})
         return _ok({"desensitiseInfoList": out})
 
     # --- pushes --------------------------------------------------------------------------------
 
-    def push_messages(self, order: ScenarioOrder, event: str) -> list[PushRequest]:
-        if self.push_url is None:
-            return []
+    def push_messages(self, order: ScenarioOrder, event: str) -> list[list[dict[str, Any]]]:
+        """The JSON arrays the platform posts for a change."""
         oid = order_id_of(order)
         if event == "refund_requested":
             refund = order.refunds[-1]
@@ -235,12 +248,7 @@ class XiaohongshuOrders(OrderDesk):
             status = self.render(order)["orderStatus"]
             tag, data = "msg_fulfillment_status_change", {"orderId": oid, "orderStatus": status,
                                                            "updateTime": ms(order.updated_at)}
-        body = json.dumps([{"msgTag": tag, "sellerId": "shop-fake-xhs",
-                            "data": json.dumps(data, separators=(",", ":"))}], ensure_ascii=False).encode("utf-8")
-        timestamp = str(int(self.now()))
-        headers = {"Content-Type": "application/json;charset=utf-8", "app-key": self.app_key,
-                   "timestamp": timestamp, "sign": push_sign(self.push_url, self.app_key, timestamp, self.app_secret)}
-        return [PushRequest(headers, body)]
+        return [[{"msgTag": tag, "sellerId": "shop-fake-xhs", "data": json.dumps(data, separators=(",", ":"))}]]
 
     page_size: Callable[[int], int]  # the catalogue fake's
 

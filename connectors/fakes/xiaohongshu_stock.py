@@ -33,7 +33,7 @@ from typing import Any, cast
 from connectors.fakes.base import Received
 from connectors.fakes.order_scenario import OrderScenario
 from connectors.fakes.platform_stock import CatalogueSku, StockCatalogueFake
-from connectors.fakes.xiaohongshu_orders import XiaohongshuOrders
+from connectors.fakes.xiaohongshu_orders import XiaohongshuOrderShop
 
 API_PATH = "/ark/open_api/v3/common_controller"
 REFUSED, UNKNOWN_SKU, BAD_QTY = -1, 1, 2
@@ -84,7 +84,7 @@ def _ok(data: Any) -> dict[str, Any]:
     return {"success": True, "error_code": 0, "error_msg": "", "data": data}
 
 
-class FakeXiaohongshuStock(XiaohongshuOrders, StockCatalogueFake):
+class FakeXiaohongshuStock(XiaohongshuOrderShop, StockCatalogueFake):
     """One shop of app ``app_id`` (kept as ``app_key``; secret ``app_secret``) authorized by
     ``access_token``; its orders come from ``scenario`` (default: a seeded one on the fake's
     clock)."""
@@ -93,11 +93,12 @@ class FakeXiaohongshuStock(XiaohongshuOrders, StockCatalogueFake):
     sku_type = XhsSku
 
     def __init__(self, app_id: str, app_secret: str, access_token: str, *, page_limit: int = 100,
-                 scenario: OrderScenario | None = None, order_rate_limit: tuple[int, float] | None = None,
+                 scenario: OrderScenario | None = None, orders_seed: int = 19, orders_rate_per_minute: float = 0.0,
                  **kwargs: Any) -> None:
         super().__init__(app_key=app_id, app_secret=app_secret, access_token=access_token,
                          page_size_cap=page_limit, **kwargs)
-        self.init_orders(scenario, order_rate_limit)
+        self.setup_orders(orders_seed=orders_seed, orders_rate_per_minute=orders_rate_per_minute, scenario=scenario)
+        self.setup_push()
 
     def new_item_id(self, n: int) -> str:
         return f"66ee733f265f5900{n:08x}"  # the platform's ids are 24 hex digits

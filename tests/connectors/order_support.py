@@ -5,6 +5,7 @@ client's ``parse_push`` first, then the platform's acknowledgement, or the refus
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,14 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@dataclass(frozen=True)
+class PushedRequest:
+    """One push request as a fake platform would send it: its headers and body."""
+
+    headers: dict[str, str]
+    body: bytes
 
 
 class PushReceiver(FakeServer):

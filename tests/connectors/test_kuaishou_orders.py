@@ -15,7 +15,7 @@ import pytest
 from connectors.fakes.kuaishou_orders import OID_BASE, encrypt_message
 from connectors.fakes.kuaishou_stock import FakeKuaishouStock
 from connectors.fakes.order_scenario import OrderScenario
-from connectors.fakes.platform_orders import unseal
+from connectors.fakes.order_shop import decipher
 from connectors.kuaishou_orders import KuaishouOrderClient, build, decrypt_message
 from connectors.kuaishou_stock import KuaishouStockConnector, limit_wait
 from connectors.outbound import ConnectorError
@@ -86,7 +86,7 @@ def test_a_window_lists_every_order_modified_in_it_once_across_cursor_pages(shop
     assert first["orderBaseInfo"]["status"] == 30 and first["orderBaseInfo"]["payTime"] == int(T0 * 1000) + 1000  # paid a second later
     assert first["orderItemInfo"]["skuNick"] == "TEA-LJ-250" and first["orderItemInfo"]["num"] == 2
     address = first["orderAddress"]
-    assert unseal(address["encryptedMobile"]) == two_lines.buyer.phone
+    assert decipher(address["encryptedMobile"]) == two_lines.buyer.phone
     assert address["desensitiseMobile"] == two_lines.buyer.phone[:3] + "****" + two_lines.buyer.phone[-4:]
     assert address["province"] == two_lines.buyer.province and two_lines.buyer.name not in json.dumps(first)
 
@@ -121,7 +121,8 @@ def test_windows_over_seven_days_or_ninety_days_back_are_permanent(shop: FakeKua
 
 
 def test_qps_limit_is_retryable_after_a_second_and_quota_until_beijing_midnight(clock: Clock) -> None:
-    with FakeKuaishouStock(APP_KEY, SECRET, TOKEN, order_rate_limit=(1, 60.0), now=clock) as fake:
+    with FakeKuaishouStock(APP_KEY, SECRET, TOKEN, now=clock) as fake:
+        fake.limit_orders(1, 60.0)
         ks = client(fake, clock)
         assert list(ks.pages(clock.at() - timedelta(hours=1), clock.at())) == []
         with pytest.raises(RateLimited, match="Exceed qps limit") as info:
@@ -149,7 +150,7 @@ def test_http_500_is_retryable_and_an_unknown_order_is_refused(shop: FakeKuaisho
 def receiver(shop: FakeKuaishouStock, clock: Clock) -> Iterator[PushReceiver]:
     ks = client(shop, clock)
     with PushReceiver(ks.parse_push, ks.push_ack) as fake:
-        shop.push_to(fake.url + "/api/v1/sources/kuaishou/push")
+        shop.push.push_to(fake.url + "/api/v1/sources/kuaishou/push")
         yield fake  # type: ignore[misc]
 
 
@@ -158,35 +159,35 @@ def test_pushes_decrypt_to_order_events_named_by_oid(shop: FakeKuaishouStock, re
     order = shop.scenario.create([("TEA-LJ-250", 1), ("TEA-PE-357", 1)], paid=False)
     clock.advance(30)
     shop.scenario.pay(order.number)
-    shop.wait_for_pushes()
+    shop.push.drain()
     first, second = OID_BASE + order.number * 100 + 1, OID_BASE + order.number * 100 + 2
     assert [(e.event, e.order_id) for e in receiver.events] == [
         ("kwaishop_order_addOrder", str(first)), ("kwaishop_order_addOrder", str(second)),
         ("kwaishop_order_paySuccess", str(first)), ("kwaishop_order_paySuccess", str(second))]
     assert all(e.order is None for e in receiver.events)  # the detail is fetched
     assert receiver.events[2].raw["info"]["status"] == 30
-    assert {p.status for p in shop.pushes} == {200} and shop.pushes[0].answer == {"result": 1}
+    assert {status for status, _ in shop.push.sent} == {200} and shop.push.answers[0] == {"result": 1}
     assert len({e.message_id for e in receiver.events}) == 4
 
 
 def test_a_replayed_push_carries_the_same_message_id(shop: FakeKuaishouStock, clock: Clock) -> None:
     ks = client(shop, clock)
     shop.scenario.create([("MUG-01", 1)], paid=False)
-    body = shop.push_messages(shop.scenario.orders()[-1], "created")[0].body
+    body = shop.push.encode(shop.push_messages(shop.scenario.orders()[-1], "created")[0])
     assert ks.parse_push({}, body) == ks.parse_push({}, body)
 
 
 def test_a_push_under_another_key_app_or_too_old_is_refused(shop: FakeKuaishouStock, clock: Clock) -> None:
     ks = client(shop, clock)
     order = shop.scenario.create([("MUG-01", 1)], paid=False)
-    body = shop.push_messages(order, "created")[0].body
+    body = shop.push.encode(shop.push_messages(order, "created")[0])
     other_key = base64.b64encode(bytes(32)).decode()
     with pytest.raises(PushRefused, match="does not decrypt") as info:
         client(shop, clock, message_key=other_key).parse_push({}, body)
     assert info.value.status == 401
     shop.app_key = "ks-someone-else"
     with pytest.raises(PushRefused, match="not ours") as info:
-        ks.parse_push({}, shop.push_messages(order, "created")[0].body)
+        ks.parse_push({}, shop.push.encode(shop.push_messages(order, "created")[0]))
     assert info.value.status == 403
     clock.advance(7 * 3600)
     with pytest.raises(PushRefused, match="older than"):

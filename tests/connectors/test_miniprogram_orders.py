@@ -19,7 +19,7 @@ from connectors.miniprogram_stock import MiniprogramStockConnector
 from connectors.outbound import ConnectorError
 from connectors.platform_stock import RateLimited
 from engine.orders.ports import PushRefused
-from tests.connectors.order_support import T0, Clock, PushReceiver
+from tests.connectors.order_support import T0, Clock, PushedRequest, PushReceiver
 
 KEY, SECRET = "orderpulse", "mini-secret-1"
 
@@ -84,7 +84,8 @@ def test_a_window_over_a_day_and_an_unknown_order_are_permanent(shop: FakeMinipr
 
 
 def test_rate_limit_waits_what_the_backend_says(clock: Clock) -> None:
-    with FakeMiniprogramStock(KEY, SECRET, order_rate_limit=(1, 10.0), now=clock) as fake:
+    with FakeMiniprogramStock(KEY, SECRET, now=clock) as fake:
+        fake.limit_orders(1, 10.0)
         mini = client(fake, clock)
         assert list(mini.pages(clock.at() - timedelta(hours=1), clock.at())) == []
         with pytest.raises(RateLimited, match="rate_limited") as info:
@@ -100,7 +101,7 @@ def test_rate_limit_waits_what_the_backend_says(clock: Clock) -> None:
 def receiver(shop: FakeMiniprogramStock, clock: Clock) -> Iterator[PushReceiver]:
     mini = client(shop, clock)
     with PushReceiver(mini.parse_push, mini.push_ack) as fake:
-        shop.push_to(fake.url + "/api/v1/sources/miniprogram/push")
+        shop.push.push_to(fake.url + "/api/v1/sources/miniprogram/push")
         yield fake  # type: ignore[misc]
 
 
@@ -108,17 +109,18 @@ def test_pushes_carry_the_whole_order(shop: FakeMiniprogramStock, receiver: Push
     order = shop.scenario.create([("SCARF-SILK", 1)])
     clock.advance(10)
     shop.scenario.cancel(order.number)
-    shop.wait_for_pushes()
+    shop.push.drain()
     assert [(e.event, e.order["status"]) for e in receiver.events] == [
         ("order.created", "unpaid"), ("order.paid", "paid"), ("order.cancelled", "refunded")]
     assert receiver.events[-1].order["refunds"][0]["amount"] == order.lines[0].paid_amount
-    assert {p.answer["code"] for p in shop.pushes} == {0}
+    assert {answer["code"] for answer in shop.push.answers} == {0}
 
 
 def test_bad_signature_stale_timestamp_wrong_key_and_replay(shop: FakeMiniprogramStock, clock: Clock) -> None:
     mini = client(shop, clock)
     order = shop.scenario.create([("SCARF-SILK", 1)], paid=False)
-    message = shop.push_messages(order, "created")[0]
+    body = shop.push.encode(shop.push_messages(order, "created")[0])
+    message = PushedRequest(shop.push_headers(body), body)
     events = mini.parse_push(message.headers, message.body)
     assert [e.message_id for e in events] == [f"{out_trade_no_of(order)}:1:created"]
     assert mini.parse_push(message.headers, message.body) == events  # a replay: same id, nothing new

@@ -20,7 +20,6 @@ from connectors.fakes.kuaishou_stock import FakeKuaishouStock
 from connectors.fakes.miniprogram_orders import out_trade_no_of
 from connectors.fakes.miniprogram_stock import FakeMiniprogramStock
 from connectors.fakes.order_scenario import OrderScenario, ScenarioOrder
-from connectors.fakes.platform_orders import OrderDesk
 from connectors.fakes.xiaohongshu_orders import order_id_of
 from connectors.fakes.xiaohongshu_stock import FakeXiaohongshuStock
 from connectors.kuaishou_orders import KuaishouOrderClient
@@ -42,7 +41,7 @@ PUSH_PATH = "/api/v1/sources/{}/push"
 class Shop:
     """One platform: its fake, the order client speaking to it, the order's platform id."""
 
-    fake: OrderDesk
+    fake: Any  # a fake gateway with its OrderShop (scenario, push sender)
     client: PlatformOrderClient
     order_id: Callable[[ScenarioOrder], str]
 
@@ -151,12 +150,12 @@ def test_an_order_arrives_by_push_and_a_replay_changes_nothing(published: Servic
         return events
 
     with PushReceiver(receive, made.client.push_ack) as receiver:  # type: ignore[attr-defined]
-        made.fake.push_to(receiver.url + PUSH_PATH.format(source))
+        made.fake.push.push_to(receiver.url + PUSH_PATH.format(source))
         order = made.fake.scenario.create([("SCARF-SILK", 1)])
-        made.fake.wait_for_pushes()  # the id-only pushes fetch the detail as it is when they arrive
+        made.fake.push.drain()  # the id-only pushes fetch the detail as it is when they arrive
         clock.advance(3)
         made.fake.scenario.cancel(order.number)
-        made.fake.wait_for_pushes()
+        made.fake.push.drain()
     # created, paid, cancelled: one message each. A message with the order's id only fetches the
     # detail as it is on arrival (already paid: the paid message then changes nothing); the shop's
     # messages carry each version whole.

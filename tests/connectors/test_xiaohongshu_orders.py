@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from connectors.fakes.order_scenario import OrderScenario
-from connectors.fakes.platform_orders import unseal
+from connectors.fakes.order_shop import decipher
 from connectors.fakes.xiaohongshu_orders import order_id_of
 from connectors.fakes.xiaohongshu_stock import API_PATH, FakeXiaohongshuStock
 from connectors.outbound import ConnectorError
@@ -20,7 +20,7 @@ from connectors.platform_stock import RateLimited
 from connectors.xiaohongshu_orders import XiaohongshuOrderClient, build, push_sign
 from connectors.xiaohongshu_stock import XiaohongshuStockConnector
 from engine.orders.ports import PushRefused
-from tests.connectors.order_support import Clock, PushReceiver
+from tests.connectors.order_support import Clock, PushedRequest, PushReceiver
 
 APP_ID, SECRET, TOKEN = "21d6a1b2748be8de0", "429aa3aee9ef9e4a858210", "token-67aba019fbb44eb9a9e6f2f4022799aa"
 PUSH_PATH = "/api/v1/sources/xiaohongshu/push"
@@ -78,7 +78,7 @@ def test_a_window_is_read_from_its_last_page_to_its_first_with_details_and_recei
     assert [s["erpcode"] for s in first["skuList"]] == ["LIP-01", "TEA-LJ-250"]
     assert first["orderStatus"] == 4 and first["paidTime"] > first["createdTime"] > 0
     buyer = made[0].buyer
-    assert unseal(first["receiverInfo"]["receiverPhone"]) == buyer.phone
+    assert decipher(first["receiverInfo"]["receiverPhone"]) == buyer.phone
     assert first["receiverPhone"] == buyer.phone[:3] + "****" + buyer.phone[-4:]
     assert first["receiverName"] == buyer.name[0] + "*" * (len(buyer.name) - 1)
     assert buyer.phone not in json.dumps(first, ensure_ascii=False)
@@ -107,7 +107,8 @@ def test_windows_over_thirty_minutes_are_refused_before_calling(shop: FakeXiaoho
 
 
 def test_rate_limit_is_retryable(clock: Clock) -> None:
-    with FakeXiaohongshuStock(APP_ID, SECRET, TOKEN, order_rate_limit=(1, 1.0), now=clock) as fake:
+    with FakeXiaohongshuStock(APP_ID, SECRET, TOKEN, now=clock) as fake:
+        fake.limit_orders(1, 1.0)
         xhs = client(fake, clock)
         fake.scenario.create([("LIP-01", 1)])
         with pytest.raises(RateLimited, match="HTTP 429") as info:
@@ -123,7 +124,7 @@ def test_rate_limit_is_retryable(clock: Clock) -> None:
 def receiver(shop: FakeXiaohongshuStock, clock: Clock) -> Iterator[PushReceiver]:
     xhs = client(shop, clock, PUSH_PATH + "?shop=1")
     with PushReceiver(xhs.parse_push, xhs.push_ack) as fake:
-        shop.push_to(fake.url + PUSH_PATH + "?shop=1")
+        shop.push.push_to(fake.url + PUSH_PATH + "?shop=1")
         yield fake  # type: ignore[misc]
 
 
@@ -132,20 +133,21 @@ def test_pushes_verify_and_name_the_order(shop: FakeXiaohongshuStock, receiver: 
     clock.advance(60)
     shop.scenario.ship(order.number)
     shop.scenario.refund(order.number)
-    shop.wait_for_pushes()
+    shop.push.drain()
     assert [(e.event, e.order_id, e.raw["data"].get("orderStatus")) for e in receiver.events] == [
         ("msg_fulfillment_status_change", order_id_of(order), 1),
         ("msg_fulfillment_status_change", order_id_of(order), 4),
         ("msg_fulfillment_status_change", order_id_of(order), 6),
         ("msg_after_sale_create", order_id_of(order), None)]
-    assert {p.answer["success"] for p in shop.pushes} == {True} and not receiver.refusals
+    assert {answer["success"] for answer in shop.push.answers} == {True} and not receiver.refusals
 
 
 def test_bad_sign_wrong_app_stale_timestamp_and_replay(shop: FakeXiaohongshuStock, clock: Clock) -> None:
     xhs = client(shop, clock)
-    shop.push_to("http://127.0.0.1:9" + PUSH_PATH)
+    shop.push.url = "http://127.0.0.1:9" + PUSH_PATH  # where the platform would post (no sender started)
     order = shop.scenario.create([("LIP-01", 1)], paid=False)
-    message = shop.push_messages(order, "created")[0]
+    body = shop.push.encode(shop.push_messages(order, "created")[0])
+    message = PushedRequest(shop.push_headers(body), body)
     events = xhs.parse_push(message.headers, message.body)
     assert [e.order_id for e in events] == [order_id_of(order)]
     assert xhs.parse_push(message.headers, message.body)[0].message_id == events[0].message_id  # a replay
