@@ -1,170 +1,175 @@
-"""An order made in the fake Kuaishou, Xiaohongshu and mini-program shop reaches the order
-store through the published ``sources_six_channels`` mapping and cleaning, by pull (the
-client's pages of a window into intake) and by push (a verified push message, the order's
-detail when the message carries only its id, into intake); its later status change arrives
-too, and a repeat or an older version changes nothing. Real HTTP, the real store (SQLite and,
-with the PostgreSQL variables, PostgreSQL)."""
+"""Orders of the Kuaishou, Xiaohongshu and mini-program fakes reach the order store through
+the published ``sources_six_channels`` sources, mapping and cleaning: by pull (the scheduler's
+puller, within one pull interval) and by push (the fake posts over real HTTP to OrderPulse's
+``POST /api/v1/sources/{source}/push``, the message is kept and the outbox stores the order,
+fetching its detail when the message carries only its id). A later status change and a
+cancellation arrive too; a replayed push, a window read again and an older version change
+nothing; a badly signed push is refused and stores nothing. Real HTTP both ways, the real
+store (SQLite, and PostgreSQL with its variables), the services' manual clock everywhere."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+import requests
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
+from connectors.fakes import PLATFORM_CREDENTIALS, FakeKuaishouStock, FakeMiniprogramStock, FakeXiaohongshuStock
 from connectors.fakes.kuaishou_orders import OID_BASE
-from connectors.fakes.kuaishou_stock import FakeKuaishouStock
 from connectors.fakes.miniprogram_orders import out_trade_no_of
-from connectors.fakes.miniprogram_stock import FakeMiniprogramStock
-from connectors.fakes.order_scenario import OrderScenario, ScenarioOrder
+from connectors.fakes.order_scenario import ScenarioOrder
 from connectors.fakes.xiaohongshu_orders import order_id_of
-from connectors.fakes.xiaohongshu_stock import FakeXiaohongshuStock
-from connectors.kuaishou_orders import KuaishouOrderClient
-from connectors.kuaishou_stock import KuaishouStockConnector
-from connectors.miniprogram_orders import MiniprogramOrderClient
-from connectors.miniprogram_stock import MiniprogramStockConnector
-from connectors.xiaohongshu_orders import XiaohongshuOrderClient
-from connectors.xiaohongshu_stock import XiaohongshuStockConnector
-from engine.orders.intake import intake_platform_order, intake_platform_orders
-from engine.orders.model import Order, OrderLine
-from engine.orders.ports import PlatformOrderClient, PushEvent
-from engine.services import Services
-from tests.connectors.order_support import Clock, PushReceiver
+from connectors.platform_stock import base_url_variable
+from engine.orders.intake import intake_platform_order
+from engine.orders.pull_model import OrderPullCursor, OrderPushMessage
+from engine.orders.pulling import pull_source
+from engine.orders.push import register_order_handlers
+from engine.orders.sources import order_client, order_sources
+from engine.outbox.dispatcher import Dispatcher
+from engine.scheduler import Scheduler, load_periodic_jobs
+from tests.orders.pull_support import count_orders, publish_sources, stored
 
-PUSH_PATH = "/api/v1/sources/{}/push"
-
-
-@dataclass
-class Shop:
-    """One platform: its fake, the order client speaking to it, the order's platform id."""
-
-    fake: Any  # a fake gateway with its OrderShop (scenario, push sender)
-    client: PlatformOrderClient
-    order_id: Callable[[ScenarioOrder], str]
+FAKES = {"kuaishou": FakeKuaishouStock, "xiaohongshu": FakeXiaohongshuStock, "miniprogram": FakeMiniprogramStock}
+CHANNELS = tuple(FAKES)
+PULL_EVERY = 60  # sources_six_channels: pull orders every 60s
 
 
-def kuaishou(clock: Clock) -> Iterator[Shop]:
-    with FakeKuaishouStock("ks-app", "ks-secret", "ks-token", scenario=OrderScenario(seed=1, now=clock),
-                           now=clock) as fake:
-        gateway = KuaishouStockConnector(app_key="ks-app", app_secret="ks-secret", access_token="ks-token",
-                                         base_url=fake.url, clock=clock)
-        yield Shop(fake, KuaishouOrderClient(gateway, message_key=fake.message_key, clock=clock),
-                   lambda o: str(OID_BASE + o.number * 100 + 1))
+def platform_order_id(channel: str, order: ScenarioOrder) -> str:
+    """The order's id on the platform (Kuaishou: the first line's one-item order)."""
+    return {"kuaishou": lambda: str(OID_BASE + order.number * 100 + 1), "xiaohongshu": lambda: order_id_of(order),
+            "miniprogram": lambda: out_trade_no_of(order)}[channel]()
 
 
-def xiaohongshu(clock: Clock) -> Iterator[Shop]:
-    with FakeXiaohongshuStock("xhs-app", "xhs-secret", "xhs-token", scenario=OrderScenario(seed=1, now=clock),
-                              now=clock) as fake:
-        gateway = XiaohongshuStockConnector(app_key="xhs-app", app_secret="xhs-secret", access_token="xhs-token",
-                                            base_url=fake.url, clock=clock)
-        yield Shop(fake, XiaohongshuOrderClient(gateway, push_url=PUSH_PATH.format("xiaohongshu"), clock=clock),
-                   order_id_of)
-
-
-def miniprogram(clock: Clock) -> Iterator[Shop]:
-    with FakeMiniprogramStock("op", "mini-secret", scenario=OrderScenario(seed=1, now=clock), now=clock) as fake:
-        gateway = MiniprogramStockConnector(app_key="op", app_secret="mini-secret", base_url=fake.url, clock=clock)
-        yield Shop(fake, MiniprogramOrderClient(gateway, clock=clock), out_trade_no_of)
-
-
-SHOPS = {"kuaishou": kuaishou, "xiaohongshu": xiaohongshu, "miniprogram": miniprogram}
+def platform_payload(fake: Any, channel: str, order: ScenarioOrder) -> dict[str, Any]:
+    """The order as the platform's detail gives it now (read without a request)."""
+    if channel == "kuaishou":
+        return fake.render(order, order.lines[0])  # type: ignore[no-any-return]
+    return fake.render(order)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def published(services: Services) -> Services:
-    from engine.rulesets import service as rulesets
-    from engine.templates import import_template
+def platforms(services: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """The three fakes on the services' clock, the environment pointing the published sources
+    at them."""
+    now = lambda: services.clock.now().timestamp()  # noqa: E731
+    fakes = {channel: cls(now=now, **{param: value for _, value, param in PLATFORM_CREDENTIALS[channel]}).start()
+             for channel, cls in FAKES.items()}
+    for channel, fake in fakes.items():
+        monkeypatch.setenv(base_url_variable(channel), fake.url)
+        for variable, value, _ in PLATFORM_CREDENTIALS[channel]:
+            monkeypatch.setenv(variable, value)
+    publish_sources(services)
+    yield fakes
+    for fake in fakes.values():
+        fake.stop()
 
+
+@pytest.fixture
+def scheduler(services: Any, platforms: Any) -> Scheduler:
+    scheduler = Scheduler(services, holder="test-process")
+    load_periodic_jobs(scheduler, ["engine.orders.jobs"])
+    scheduler.run_pending(services.clock.now())
+    return scheduler
+
+
+def tick(services: Any, scheduler: Scheduler, seconds: float) -> None:
+    for _ in range(int(seconds // 5)):
+        services.clock.advance(5)
+        scheduler.run_pending(services.clock.now())
+
+
+@pytest.fixture
+def orderpulse(services: Any, app: Any) -> Iterator[str]:
+    """OrderPulse's API on a real port (the fakes push to it)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    register_order_handlers(services)
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def deliver(services: Any) -> None:
+    """Run the outbox once (the pushed messages' intake)."""
+    Dispatcher(services, worker_id="test").dispatch_due(now=services.clock.now(), limit=1000)
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_an_order_arrives_by_pull_within_one_interval_then_its_shipment_and_a_cancellation(
+        services: Any, platforms: Any, scheduler: Scheduler, channel: str) -> None:
+    shop = platforms[channel].scenario
+    services.clock.advance(3)
+    order = shop.create([("TEA-LJ-250", 1)], freight=600, platform_discount=0, seller_discount=0)
+    tick(services, scheduler, PULL_EVERY)
+    row = stored(services, channel, platform_order_id(channel, order))
+    assert row is not None, f"{channel} order not stored within {PULL_EVERY}s"
+    assert (row.status, row.total, row.freight, row.via) == ("awaiting_shipment", 16800 + 600, 600, "pull")
+    assert row.doc["lines"][0]["sku_id"] == "TEA-LJ-250" and row.province == order.buyer.province
+    older = platform_payload(platforms[channel], channel, shop.get(order.number))
+
+    services.clock.advance(7)
+    shop.ship(order.number)
+    cancelled = shop.create([("TSHIRT-W-M", 1)], freight=0)
+    services.clock.advance(20)
+    shop.cancel(cancelled.number)
+    tick(services, scheduler, PULL_EVERY)
+    assert stored(services, channel, platform_order_id(channel, order)).status == "shipped"
+    assert stored(services, channel, platform_order_id(channel, cancelled)).status == "cancelled"
+    assert count_orders(services, channel) == 2
+
+    # the same window again, and the platform's older version arriving late: nothing changes
     with services.db.transaction() as s:
-        import_template(s, "sources_six_channels", actor="admin", now=services.clock.now())
-        rulesets.publish(s, "sources_six_channels", actor="admin", now=services.clock.now(), note="test")
-    return services
+        s.get(OrderPullCursor, channel).next_start = services.clock.now() - timedelta(minutes=10)
+    again = pull_source(services, channel, order_client(services, order_sources(services)[channel]))
+    assert again.error is None and set(again.outcomes) == {"unchanged"}
+    assert intake_platform_order(services, source=channel, payload=older, via="pull").outcome == "stale"
+    assert stored(services, channel, platform_order_id(channel, order)).revision == row.revision + 1
 
 
-@pytest.fixture(params=sorted(SHOPS))
-def shop(request: pytest.FixtureRequest) -> Iterator[tuple[str, Shop, Clock]]:
-    clock = Clock()
-    for made in SHOPS[request.param](clock):
-        yield request.param, made, clock
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_an_order_arrives_by_push_a_replay_changes_nothing_and_a_forgery_is_refused(
+        services: Any, platforms: Any, orderpulse: str, channel: str) -> None:
+    fake = platforms[channel]
+    url = f"{orderpulse}/api/v1/sources/{channel}/push"
+    fake.push.push_to(url)
+    services.clock.advance(3)
+    order = fake.scenario.create([("SCARF-SILK", 1)])
+    fake.push.drain()
+    deliver(services)
+    row = stored(services, channel, platform_order_id(channel, order))
+    assert row is not None and (row.status, row.via, row.total) == ("awaiting_shipment", "push", 31700)
+    assert {status for status, _ in fake.push.sent} == {200} and fake.push.answers[0] == fake_ack(channel)
 
+    services.clock.advance(5)
+    fake.scenario.cancel(order.number)
+    fake.push.drain()
+    deliver(services)
+    assert stored(services, channel, platform_order_id(channel, order)).status == "cancelled"
 
-def stored(services: Services, channel: str, order_id: str) -> tuple[Order, list[OrderLine]] | None:
     with services.db.session() as s:
-        order = s.scalar(select(Order).where(Order.channel == channel, Order.order_id == order_id))
-        if order is None:
-            return None
-        lines = list(s.scalars(select(OrderLine).where(OrderLine.order_pk == order.id).order_by(OrderLine.line_no)))
-        s.expunge_all()
-        return order, lines
+        kept = s.scalar(select(func.count()).select_from(OrderPushMessage).where(OrderPushMessage.source == channel))
+    last_body = fake.push.sent[-1][1]
+    replay = requests.post(url, data=last_body, headers=fake.push.sign(last_body), timeout=5)
+    assert replay.status_code == 200
+    forged = last_body[:-8] + (b"AAAAAAA=" if channel == "kuaishou" else b"  \n\n  ]")
+    headers = fake.push.sign(last_body)
+    if channel != "kuaishou":  # Kuaishou's body is its own proof; the others sign in headers
+        headers = {**headers, **({"sign": "0" * 32} if channel == "xiaohongshu" else {"X-OrderPulse-Signature": "0"})}
+    refused = requests.post(url, data=forged, headers=headers, timeout=5)
+    assert refused.status_code in (400, 401) and refused.json()["error"]["code"] == "push_refused"
+    deliver(services)
+    with services.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(OrderPushMessage)
+                        .where(OrderPushMessage.source == channel)) == kept
+    assert count_orders(services, channel) == 1
+    assert stored(services, channel, platform_order_id(channel, order)).revision == 2
 
 
-def pull(services: Services, source: str, client: PlatformOrderClient, clock: Clock) -> list[str]:
-    """One pull of the last hour (two windows where the platform allows less): the outcomes."""
-    outcomes: list[str] = []
-    end = clock.at() + timedelta(seconds=1)
-    start = end - timedelta(hours=1)
-    while start < end:
-        stop = min(end, start + client.max_window)
-        for page in client.pages(start, stop):
-            outcomes += [o.outcome for o in intake_platform_orders(services, source=source, payloads=page.orders,
-                                                                   via="pull")]
-        start = stop
-    return outcomes
-
-
-def test_an_order_arrives_by_pull_then_its_shipment_and_repeats_change_nothing(
-        published: Services, shop: tuple[str, Shop, Clock]) -> None:
-    source, made, clock = shop
-    order = made.fake.scenario.create([("TEA-LJ-250", 1)], freight=600, platform_discount=0, seller_discount=0)
-    clock.advance(5)
-    assert pull(published, source, made.client, clock) == ["created"]
-    row, lines = stored(published, source, made.order_id(order)) or pytest.fail("not stored")
-    assert (row.status, row.freight, row.province, row.via) == ("awaiting_shipment", 600, order.buyer.province, "pull")
-    assert [(x.sku_id, x.qty) for x in lines] == [("TEA-LJ-250", 1)]
-    assert row.updated_at == order.updated_at
-    old_payload = made.client.order_detail(made.order_id(order))
-
-    made.fake.scenario.ship(order.number)
-    clock.advance(5)
-    assert pull(published, source, made.client, clock) == ["updated"]
-    assert pull(published, source, made.client, clock) == ["unchanged"]  # the overlap of the next pull
-    assert intake_platform_order(published, source=source, payload=old_payload, via="pull").outcome == "stale"
-    row, _ = stored(published, source, made.order_id(order)) or pytest.fail("not stored")
-    assert row.status == "shipped" and row.revision == 2
-
-
-def test_an_order_arrives_by_push_and_a_replay_changes_nothing(published: Services,
-                                                                 shop: tuple[str, Shop, Clock]) -> None:
-    source, made, clock = shop
-    outcomes: list[tuple[str, str]] = []
-
-    def receive(headers: dict[str, str], body: bytes) -> list[PushEvent]:
-        events = made.client.parse_push(headers, body)  # verified before anything is believed
-        for event in events:
-            payload: dict[str, Any] = event.order or made.client.order_detail(event.order_id)
-            outcomes.append((event.message_id,
-                             intake_platform_order(published, source=source, payload=payload, via="push").outcome))
-        return events
-
-    with PushReceiver(receive, made.client.push_ack) as receiver:  # type: ignore[attr-defined]
-        made.fake.push.push_to(receiver.url + PUSH_PATH.format(source))
-        order = made.fake.scenario.create([("SCARF-SILK", 1)])
-        made.fake.push.drain()  # the id-only pushes fetch the detail as it is when they arrive
-        clock.advance(3)
-        made.fake.scenario.cancel(order.number)
-        made.fake.push.drain()
-    # created, paid, cancelled: one message each. A message with the order's id only fetches the
-    # detail as it is on arrival (already paid: the paid message then changes nothing); the shop's
-    # messages carry each version whole.
-    expected = ["created", "updated", "updated"] if source == "miniprogram" else ["created", "unchanged", "updated"]
-    assert not receiver.refusals and [o for _, o in outcomes] == expected
-    assert len({m for m, _ in outcomes}) == 3
-    row, _ = stored(published, source, made.order_id(order)) or pytest.fail("not stored")
-    assert (row.status, row.via) == ("cancelled", "push")
-    # the same order again (a replayed message fetches the same version): nothing changes
-    again = intake_platform_order(published, source=source, payload=made.client.order_detail(made.order_id(order)),
-                                  via="push")
-    assert again.outcome == "unchanged"
+def fake_ack(channel: str) -> dict[str, Any]:
+    return {"kuaishou": {"result": 1}, "xiaohongshu": {"success": True, "error_code": 0, "error_msg": ""},
+            "miniprogram": {"code": 0}}[channel]
