@@ -2,14 +2,16 @@
 
 :func:`receive_push` finds the source's order client, lets it verify the message
 (``client.parse_push``: signature and shape, before anything else is read), keeps each order
-event once by (source, message id) in ``order_push_messages`` with an outbox row
-(``orders.push_intake``) in the same transaction, and answers what the platform expects
-(``client.push_ack``) at once. A replayed message finds its id kept and changes nothing; a
-badly signed one is refused with the client's status and stores nothing.
+event once by (source, message id) in ``order_push_messages``, and answers what the platform
+expects (``client.push_ack``) at once. A replayed message finds its id kept and changes
+nothing; a badly signed one is refused with the client's status and stores nothing.
 
-The outbox handler (:func:`register_order_handlers`) then takes the order from the event, or
-fetches its detail with ``client.order_detail`` when the event carries only an id (a failure
-is retried on the outbox's schedule), and runs intake (``via="push"``).
+An event that carries the order is ``fetched`` at once. One that carries only the order id
+gets an outbox row (``orders.push_fetch``, same transaction, the source's declared retries):
+its handler fetches the detail with ``client.order_detail`` and keeps it on the message
+(``fetched``). :func:`intake_fetched_pushes` (the ``orders.push_intake`` job, every second)
+then runs intake (``via="push"``) on fetched messages and marks them ``stored`` — apart from
+the outbox delivery, whose transaction holds SQLite's write lock while its handler runs.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.logs import get_logger
-from engine.orders.intake import intake_platform_order
+from engine.orders.intake import IntakeOutcome, intake_platform_order
 from engine.orders.ports import PushRefused
 from engine.orders.pull_model import OrderPushMessage
 from engine.orders.sources import order_client, order_sources
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-PUSH_TOPIC = "orders.push_intake"
+PUSH_TOPIC = "orders.push_fetch"
 DEFAULT_ACK: dict[str, Any] = {"code": 0, "msg": "success"}
 MAX_PUSH_BYTES = 2 * 1024 * 1024
 
@@ -77,12 +79,13 @@ def receive_push(services: Services, source: str, headers: Mapping[str, str], bo
                     replayed += 1
                     continue
                 message = OrderPushMessage(source=source, message_id=event.message_id, order_id=event.order_id,
-                                           event=event.event, state="received",
+                                           event=event.event, state="fetched" if event.order else "received",
                                            raw={"order": event.order, "message": event.raw}, received_at=now)
                 s.add(message)
                 s.flush()
-                enqueue(s, PUSH_TOPIC, {"source": source, "message": message.id}, now=now, source=source,
-                        retry_schedule=_retry_schedule(found.decl))
+                if event.order is None:
+                    enqueue(s, PUSH_TOPIC, {"source": source, "message": message.id}, now=now, source=source,
+                            retry_schedule=_retry_schedule(found.decl))
                 accepted += 1
         except IntegrityError:
             replayed += 1  # the same message arrived twice at once; the other one keeps it
@@ -96,26 +99,41 @@ def _retry_schedule(decl: Any) -> tuple[int, ...]:
     return declared or (30, 120, 300)
 
 
-def deliver_push(services: Services, delivery: Delivery) -> None:
-    """Outbox handler: the pushed order (fetched when the event had only its id) into intake."""
+def fetch_pushed_order(services: Services, delivery: Delivery) -> None:
+    """Outbox handler: fetch the detail of a pushed order id and keep it on its message."""
     payload = delivery.payload or {}
     source, message_id = str(payload.get("source")), int(payload.get("message") or 0)
     message = delivery.session.get(OrderPushMessage, message_id)
-    if message is None or message.state == "stored":
+    if message is None or message.state != "received":
         return
     found = order_sources(services).get(source)
     client = order_client(services, found) if found else None
     if client is None:
         raise RuntimeError(f"source {source!r} has no order client any more")
-    order = (message.raw or {}).get("order") or client.order_detail(message.order_id)
-    outcome = intake_platform_order(services, source=source, payload=order, via="push")
-    message.state = "stored"
-    message.done_at = delivery.now
-    message.error = None if outcome.outcome != "parked" else outcome.message
-    log.info("order push stored", source=source, order_id=message.order_id, outcome=outcome.outcome)
+    detail = client.order_detail(message.order_id)
+    message.raw = {**(message.raw or {}), "order": detail}
+    message.state = "fetched"
+
+
+def intake_fetched_pushes(services: Services, *, limit: int = 200) -> list[IntakeOutcome]:
+    """Intake of every fetched push message (oldest first, at most ``limit``), each marked
+    ``stored`` afterwards (intake is idempotent: a message taken twice is ``unchanged``)."""
+    with services.db.session() as s:
+        pending = list(s.execute(select(OrderPushMessage.id, OrderPushMessage.source, OrderPushMessage.raw)
+                                 .where(OrderPushMessage.state == "fetched")
+                                 .order_by(OrderPushMessage.id).limit(limit)))
+    outcomes = []
+    for message_id, source, raw in pending:
+        outcome = intake_platform_order(services, source=source, payload=(raw or {}).get("order") or {}, via="push")
+        outcomes.append(outcome)
+        with services.db.transaction() as s:
+            s.execute(update(OrderPushMessage).where(OrderPushMessage.id == message_id).values(
+                state="stored", done_at=services.clock.now(),
+                error=outcome.message if outcome.outcome == "parked" else None))
+    return outcomes
 
 
 def register_order_handlers(services: Services) -> None:
     """Register the push-intake outbox handler in this process's registry."""
     if services.handlers is not None:
-        services.handlers.register(PUSH_TOPIC, lambda delivery: deliver_push(services, delivery))
+        services.handlers.register(PUSH_TOPIC, lambda delivery: fetch_pushed_order(services, delivery))

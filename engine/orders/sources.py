@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 _CLIENTS = "orders.clients"
+_WARNED = "orders.clients.warned"
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,13 @@ def order_sources(services: Services) -> dict[str, OrderSource]:
     return out
 
 
-def _credentials(decl: SourceDecl, environ: Mapping[str, str]) -> dict[str, str] | None:
+def _credentials(services: Services, decl: SourceDecl, environ: Mapping[str, str]) -> dict[str, str] | None:
     missing = [ref.var for ref in decl.credentials if not environ.get(ref.var)]
     if missing:
-        log.warning("order client not built: environment variables missing", source=decl.name, missing=missing)
+        warned: set[tuple[str, ...]] = services.extras.setdefault(_WARNED, set())
+        if (decl.name, *missing) not in warned:  # once per process, not at every tick
+            warned.add((decl.name, *missing))
+            log.warning("order client not built: environment variables missing", source=decl.name, missing=missing)
         return None
     return {name: environ[ref.var] for name, ref in zip(CREDENTIAL_KEYS, decl.credentials)}
 
@@ -67,7 +71,7 @@ def order_client(services: Services, source: OrderSource,
     order client or its credentials are missing."""
     if services.order_clients is None:
         raise RuntimeError("services.order_clients is not set: build services with Services.build")
-    credentials = _credentials(source.decl, os.environ if environ is None else environ)
+    credentials = _credentials(services, source.decl, os.environ if environ is None else environ)
     if credentials is None:
         return None
     key = hashlib.sha256(repr((source.platform, sorted(credentials.items()))).encode()).hexdigest()

@@ -16,20 +16,14 @@ from engine.orders.pull_model import OrderPullCursor
 from engine.orders.pulling import pull_source
 from engine.orders.sources import order_client, order_sources
 from engine.scheduler import Scheduler, load_periodic_jobs
-from tests.orders.pull_support import (
-    count_orders,
-    platform_order_id,
-    platforms,  # noqa: F401 - fixture
-    stored,
-    timeline,
-)
+from tests.orders_in.conftest import count_orders, platform_order_id, stored, timeline
 
 CHANNELS = ("taobao", "pdd", "douyin")
 PULL_EVERY = 60  # sources_six_channels: pull orders every 60s
 
 
 @pytest.fixture
-def scheduler(services: Any, platforms: Any) -> Scheduler:  # noqa: F811
+def scheduler(services: Any, platforms: Any) -> Scheduler:
     scheduler = Scheduler(services, holder="test-process")
     load_periodic_jobs(scheduler, ["engine.orders.jobs"])
     scheduler.run_pending(services.clock.now())  # the first pull: nothing there yet
@@ -46,7 +40,7 @@ def tick(services: Any, scheduler: Scheduler, seconds: float) -> None:
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_an_order_arrives_within_one_pull_interval_then_its_shipment_and_a_cancellation(
-        services: Any, platforms: Any, scheduler: Scheduler, channel: str) -> None:  # noqa: F811
+        services: Any, platforms: Any, scheduler: Scheduler, channel: str) -> None:
     shop = platforms[channel].scenario
     services.clock.advance(3)
     order = shop.create([("TEA-LJ-250", 2), ("SCARF-SILK", 1)], freight=800, platform_discount=500,
@@ -76,7 +70,7 @@ def test_an_order_arrives_within_one_pull_interval_then_its_shipment_and_a_cance
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_reading_a_window_again_and_an_older_version_change_nothing(
-        services: Any, platforms: Any, scheduler: Scheduler, channel: str) -> None:  # noqa: F811
+        services: Any, platforms: Any, scheduler: Scheduler, channel: str) -> None:
     fake = platforms[channel]
     services.clock.advance(3)
     order = fake.scenario.create([("TEA-PE-357", 1)])
@@ -103,7 +97,7 @@ def test_reading_a_window_again_and_an_older_version_change_nothing(
 
 
 def test_the_cursor_moves_to_the_end_of_the_last_window_read(services: Any, platforms: Any,
-                                                             scheduler: Scheduler) -> None:  # noqa: F811
+                                                             scheduler: Scheduler) -> None:
     tick(services, scheduler, PULL_EVERY)
     with services.db.session() as s:
         cursors = {c.source: c for c in s.scalars(select(OrderPullCursor))}

@@ -1,4 +1,4 @@
-"""Shared set-up of the pull and push tests: the three fake platforms (stock and orders) on
+"""Fixtures of the pull and push tests (orders in from the platforms): the three fake platforms (stock and orders) on
 the test's manual clock, the environment that points the published sources at them, the
 published ``sources_six_channels`` rules, and look-ups of stored orders."""
 
@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from connectors.fakes import PLATFORM_CREDENTIALS, FakeDouyinStock, FakePddStock, FakeTaobaoStock
+from connectors.fakes import (
+    PLATFORM_CREDENTIALS,
+    FakeDouyinStock,
+    FakePddStock,
+    FakeTaobaoStock,
+)
 from connectors.fakes.douyin_orders import order_id_of
 from connectors.fakes.order_scenario import ScenarioOrder
 from connectors.fakes.pdd_orders import order_sn
@@ -43,7 +48,7 @@ def publish_sources(services: Any) -> None:
 def platforms(services: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """The three fakes on the services' clock, the environment pointing at them, the sources
     template published."""
-    now = lambda: services.clock.now().timestamp()  # noqa: E731
+    now = lambda: services.clock.now().timestamp()
     fakes = {channel: cls(now=now, **credentials(channel)).start() for channel, cls in FAKES.items()}
     for channel, fake in fakes.items():
         monkeypatch.setenv(base_url_variable(channel), fake.url)
