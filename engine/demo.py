@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from engine.auth.users import create_user
 from engine.inventory.demo import setup_inventory_demo
-from engine.serving import serve_app
 from engine.services import Services
+from engine.serving import serve_app
 from engine.storage.migrate import upgrade
 from engine.storage.models import User
 
@@ -92,12 +92,16 @@ def run_demo(services: Services, *, host: str, port: int, log_json: bool = False
     click.echo("fake counterparts (企微/飞书/钉钉 bots, SMS, WMS, 六个平台的库存接口): "
                + ", ".join(f.url for f in fakes.all))
     setup_inventory_demo(services, fakes.platforms)
+    push_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    producing = fakes.produce_orders(push_base_url=f"http://{push_host}:{port}")
+    click.echo(f"  orders: {', '.join(producing)} produce about 3 orders a minute each (a burst now and then); "
+               "OrderPulse pulls them every 60s (sources_six_channels) and takes 抖店's pushes at once")
 
     def ready(url: str) -> None:
         click.echo("")
         click.echo(f"OrderPulse demo running at {url}")
         click.echo(f"  login: admin / {DEMO_PASSWORD}   (other roles: "
-                   + ", ".join(u for u, _, _ in DEMO_USERS[1:]) + f", same password)")
+                   + ", ".join(u for u, _, _ in DEMO_USERS[1:]) + ", same password)")
         click.echo(f"  health: {url}healthz   API: {url}api/v1/openapi.json")
         click.echo("")
 

@@ -10,6 +10,7 @@ Nothing here reaches the internet.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Self
 
 from connectors.fakes.base import FakeServer, Received
@@ -19,6 +20,7 @@ from connectors.fakes.feishu_bot import FakeFeishuBot
 from connectors.fakes.kuaishou_orders import DEFAULT_MESSAGE_KEY as KUAISHOU_MESSAGE_KEY
 from connectors.fakes.kuaishou_stock import FakeKuaishouStock
 from connectors.fakes.miniprogram_stock import FakeMiniprogramStock
+from connectors.fakes.order_scenario import DEMO_LIFECYCLE, Lifecycle
 from connectors.fakes.pdd_stock import FakePddStock
 from connectors.fakes.sms_gateway import FakeSmsGateway
 from connectors.fakes.taobao_stock import FakeTaobaoStock
@@ -73,6 +75,8 @@ class FakeCounterparts:
             for channel, creds in PLATFORM_CREDENTIALS.items()}
         self.all: list[FakeServer] = [self.wecom, self.feishu, self.dingtalk, self.sms, self.wms,
                                       *self.platforms.values()]
+        self._producing = threading.Event()
+        self._producer: threading.Thread | None = None
 
     def start(self) -> Self:
         for fake in self.all:
@@ -80,8 +84,38 @@ class FakeCounterparts:
         return self
 
     def stop(self) -> None:
+        self._producing.set()
         for fake in self.all:
             fake.stop()
+
+    def produce_orders(self, rate_per_minute: float = 3.0, *, lifecycle: Lifecycle = DEMO_LIFECYCLE,
+                       push_base_url: str | None = None) -> list[str]:
+        """Make every platform fake that serves orders produce them by itself (about
+        ``rate_per_minute`` a minute each, a burst now and then, lives at ``lifecycle``'s
+        pace), its changes applied every second; fakes that push post to
+        ``<push_base_url>/api/v1/sources/<channel>/push``. Returns the producing channels."""
+        producing = []
+        for channel, fake in self.platforms.items():
+            scenario = getattr(fake, "scenario", None)
+            if scenario is None:
+                continue
+            scenario.produce(rate_per_minute, lifecycle=lifecycle)
+            producing.append(channel)
+            push = getattr(fake, "push", None)
+            if push is not None and push_base_url:
+                push.push_to(f"{push_base_url.rstrip('/')}/api/v1/sources/{channel}/push")
+        if producing and self._producer is None:
+            self._producer = threading.Thread(target=self._advance_every_second, name="fake-order-producer",
+                                              daemon=True)
+            self._producer.start()
+        return producing
+
+    def _advance_every_second(self) -> None:
+        while not self._producing.wait(1.0):
+            for fake in self.platforms.values():
+                scenario = getattr(fake, "scenario", None)
+                if scenario is not None:
+                    scenario.advance()
 
     def __enter__(self) -> Self:
         return self.start()

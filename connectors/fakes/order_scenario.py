@@ -295,6 +295,19 @@ class OrderScenario:
         self._next_arrival = start + self._gap() if rate_per_minute > 0 else None
         self._next_burst = start + self._rng.uniform(0.5, 1.5) * burst_every if rate_per_minute > 0 else None
 
+    def produce(self, rate_per_minute: float, *, lifecycle: Lifecycle | None = None) -> None:
+        """From now on, make about ``rate_per_minute`` orders a minute by themselves (0: stop),
+        with their lives drawn from ``lifecycle`` (default: the scenario's)."""
+        with self._lock:
+            self._apply_due()
+            self.rate_per_minute = rate_per_minute
+            if lifecycle is not None:
+                self.lifecycle = lifecycle
+            now = self.now()
+            self._next_arrival = now + self._gap() if rate_per_minute > 0 else None
+            self._next_burst = now + self._rng.uniform(0.5, 1.5) * self.burst_every if rate_per_minute > 0 else None
+        self._tell()
+
     # --- reading -----------------------------------------------------------------------------
 
     def get(self, number: int) -> ScenarioOrder | None:

@@ -123,3 +123,19 @@ def test_modified_between_lists_the_most_recently_changed_first() -> None:
     listed = scenario.modified_between(start, clock.now() + timedelta(seconds=1))
     assert [o.number for o in listed] == [first.number, second.number]
     assert scenario.modified_between(start, first.updated_at) == []
+
+
+def test_produce_starts_arrivals_from_now_at_the_given_pace() -> None:
+    clock = ManualClock()
+    scenario = shop(clock, seed=5)
+    clock.advance(3600)
+    assert scenario.orders() == []  # rate 0: nothing by itself
+    scenario.produce(6, lifecycle=DEMO_LIFECYCLE)
+    clock.advance(600)
+    made = scenario.orders()
+    assert 30 <= len(made) <= 110  # about 6 a minute for ten minutes, maybe a burst
+    assert min(o.created_at for o in made) >= clock.now() - timedelta(seconds=600)
+    scenario.produce(0)
+    count = len(scenario.orders())
+    clock.advance(600)
+    assert len(scenario.orders()) == count
