@@ -9,40 +9,27 @@ store (SQLite, and PostgreSQL with its variables), the services' manual clock ev
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from connectors.fakes import PLATFORM_CREDENTIALS, FakeKuaishouStock, FakeMiniprogramStock, FakeXiaohongshuStock
-from connectors.fakes.kuaishou_orders import OID_BASE
-from connectors.fakes.miniprogram_orders import out_trade_no_of
 from connectors.fakes.order_scenario import ScenarioOrder
-from connectors.fakes.xiaohongshu_orders import order_id_of
-from connectors.platform_stock import base_url_variable
 from engine.orders.intake import intake_platform_order
 from engine.orders.pull_model import OrderPullCursor, OrderPushMessage
 from engine.orders.pulling import pull_source
-from engine.orders.push import intake_fetched_pushes, register_order_handlers
+from engine.orders.push import intake_fetched_pushes
 from engine.orders.sources import order_client, order_sources
 from engine.outbox.dispatcher import Dispatcher
-from engine.scheduler import Scheduler, load_periodic_jobs
-from tests.orders_in.conftest import count_orders, publish_sources, stored
+from engine.scheduler import Scheduler
+from tests.orders_in.conftest import count_orders, platform_order_id, stored
+from tests.orders_in.test_pulling import scheduler, tick  # noqa: F401 - fixture
+from tests.orders_in.test_push import live_url  # noqa: F401 - fixture
 
-FAKES = {"kuaishou": FakeKuaishouStock, "xiaohongshu": FakeXiaohongshuStock, "miniprogram": FakeMiniprogramStock}
-CHANNELS = tuple(FAKES)
+CHANNELS = ("kuaishou", "xiaohongshu", "miniprogram")
 PULL_EVERY = 60  # sources_six_channels: pull orders every 60s
-
-
-def platform_order_id(channel: str, order: ScenarioOrder) -> str:
-    """The order's id on the platform (Kuaishou: the first line's one-item order)."""
-    return {"kuaishou": lambda: str(OID_BASE + order.number * 100 + 1), "xiaohongshu": lambda: order_id_of(order),
-            "miniprogram": lambda: out_trade_no_of(order)}[channel]()
 
 
 def platform_payload(fake: Any, channel: str, order: ScenarioOrder) -> dict[str, Any]:
@@ -50,48 +37,6 @@ def platform_payload(fake: Any, channel: str, order: ScenarioOrder) -> dict[str,
     if channel == "kuaishou":
         return fake.render(order, order.lines[0])  # type: ignore[no-any-return]
     return fake.render(order)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def platforms(services: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """The three fakes on the services' clock, the environment pointing the published sources
-    at them."""
-    now = lambda: services.clock.now().timestamp()
-    fakes = {channel: cls(now=now, **{param: value for _, value, param in PLATFORM_CREDENTIALS[channel]}).start()
-             for channel, cls in FAKES.items()}
-    for channel, fake in fakes.items():
-        monkeypatch.setenv(base_url_variable(channel), fake.url)
-        for variable, value, _ in PLATFORM_CREDENTIALS[channel]:
-            monkeypatch.setenv(variable, value)
-    publish_sources(services)
-    yield fakes
-    for fake in fakes.values():
-        fake.stop()
-
-
-@pytest.fixture
-def scheduler(services: Any, platforms: Any) -> Scheduler:
-    scheduler = Scheduler(services, holder="test-process")
-    load_periodic_jobs(scheduler, ["engine.orders.jobs"])
-    scheduler.run_pending(services.clock.now())
-    return scheduler
-
-
-def tick(services: Any, scheduler: Scheduler, seconds: float) -> None:
-    for _ in range(int(seconds // 5)):
-        services.clock.advance(5)
-        scheduler.run_pending(services.clock.now())
-
-
-@pytest.fixture
-def orderpulse(services: Any, app: Any) -> Iterator[str]:
-    """OrderPulse's API on a real port (the fakes push to it)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    register_order_handlers(services)
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def deliver(services: Any, fake: Any) -> None:
@@ -103,7 +48,7 @@ def deliver(services: Any, fake: Any) -> None:
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_an_order_arrives_by_pull_within_one_interval_then_its_shipment_and_a_cancellation(
-        services: Any, platforms: Any, scheduler: Scheduler, channel: str) -> None:
+        services: Any, platforms: Any, scheduler: Scheduler, channel: str) -> None:  # noqa: F811
     shop = platforms[channel].scenario
     services.clock.advance(3)
     order = shop.create([("TEA-LJ-250", 1)], freight=600, platform_discount=0, seller_discount=0)
@@ -135,9 +80,9 @@ def test_an_order_arrives_by_pull_within_one_interval_then_its_shipment_and_a_ca
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_an_order_arrives_by_push_a_replay_changes_nothing_and_a_forgery_is_refused(
-        services: Any, platforms: Any, orderpulse: str, channel: str) -> None:
+        services: Any, platforms: Any, live_url: str, channel: str) -> None:  # noqa: F811
     fake = platforms[channel]
-    url = f"{orderpulse}/api/v1/sources/{channel}/push"
+    url = f"{live_url}/api/v1/sources/{channel}/push"
     fake.push.push_to(url)
     services.clock.advance(3)
     order = fake.scenario.create([("SCARF-SILK", 1)], freight=0, platform_discount=0, seller_discount=0)
