@@ -50,8 +50,7 @@ class RateLimited(ConnectorError):
     ``retry_after`` seconds (what the platform says, else its documented window)."""
 
     def __init__(self, platform: str, message: str, *, retry_after: float, code: Any = None) -> None:
-        super().__init__(platform, message, code=code, permanent=False)
-        self.retry_after = retry_after
+        super().__init__(platform, message, code=code, permanent=False, retry_after=retry_after)
 
 
 def base_url_variable(channel: str) -> str:
