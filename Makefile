@@ -41,6 +41,7 @@ bench: install-test
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/mapping.py
 	$(BIN)/python bench/orders_intake.py
+	$(BIN)/python bench/orders_pull.py
 
 clean:
 	rm -rf $(VENV) orderpulse.db orderpulse.db-wal orderpulse.db-shm .pytest_cache

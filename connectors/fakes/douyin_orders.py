@@ -53,6 +53,7 @@ from connectors.fakes.order_shop import (
 ORDER_BASE = 6_930_000_000_000_000_000
 SHOP_ID = 18451234
 ORDER_STATUS = {PENDING_PAYMENT: 1, AWAITING_SHIPMENT: 2, SHIPPED: 3, DELIVERED: 3, COMPLETED: 5, CANCELLED: 4}
+MAIN_STATUS = {1: 101, 2: 103, 3: 104, 4: 106, 5: 105}  # main_status codes the fake gives each order_status
 STATUS_DESC = {1: "待支付", 2: "备货中", 3: "已发货", 4: "已取消", 5: "已完成"}
 # after_sale_status of a SKU order: 6 售后申请, 7 售后退货中, 12 售后成功, 28 售后失败/关闭
 AFTER_SALE = {REFUND_REQUESTED: (6, 1), REFUND_AGREED: (7, 1), REFUND_SUCCESS: (12, 3), REFUND_CLOSED: (28, 0)}
@@ -116,7 +117,8 @@ class DouyinOrderShop(OrderShop):
             skus.append({
                 "order_id": str(oid + line.line_no), "parent_order_id": str(oid), "order_level": 3,
                 "product_id": product_id, "product_name": line.title, "sku_id": sku_id, "out_sku_id": 0,
-                "out_product_id": 0, "code": line.sku_code, "spec": [], "item_num": line.qty,
+                "out_product_id": 0, "code": line.sku_code,
+                "spec": [{"name": "规格", "value": line.title.rsplit(" ", 1)[-1]}], "item_num": line.qty,
                 "origin_amount": line.unit_price, "sum_amount": line.amount, "pay_amount": line.paid_amount,
                 "promotion_amount": line.discount, "order_status": status, "exp_ship_time": unix(order.promised_ship_at),
                 "after_sale_info": {"after_sale_status": after_sale, "after_sale_type": 1 if refund else 0,
@@ -126,7 +128,8 @@ class DouyinOrderShop(OrderShop):
             "ship_time": unix(order.shipped_at)}]
         return {
             "order_id": str(oid), "order_level": 2, "order_type": 0, "order_status": status,
-            "order_status_desc": STATUS_DESC[status], "shop_id": SHOP_ID, "shop_name": "清风茶舍旗舰店",
+            "order_status_desc": STATUS_DESC[status], "main_status": MAIN_STATUS[status],
+            "main_status_desc": STATUS_DESC[status], "order_expire_time": 1800, "shop_id": SHOP_ID, "shop_name": "清风茶舍旗舰店",
             "create_time": unix(order.created_at), "pay_time": unix(order.paid_at),
             "update_time": unix(order.updated_at), "finish_time": unix(order.completed_at),
             "ship_time": unix(order.shipped_at), "exp_ship_time": unix(order.promised_ship_at),

@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -28,6 +29,8 @@ from connectors.fakes.order_scenario import OrderScenario, ScenarioOrder
 from engine.logs import get_logger
 
 log = get_logger(__name__)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def cipher(text: str, style: str) -> str:
@@ -54,6 +57,11 @@ def decipher(text: str) -> str:
 def epoch_ms(at: datetime | None) -> int:
     """Epoch milliseconds (Kuaishou, Xiaohongshu), 0 for a time that has not happened."""
     return int(at.timestamp() * 1000) if at else 0
+
+
+def shanghai_text(at: datetime | None) -> str:
+    """``yyyy-MM-dd HH:mm:ss`` in GMT+8 (Taobao's and PDD's order times); empty when None."""
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
 def mask_name(name: str) -> str:

@@ -16,6 +16,7 @@ Over the order-call limit (``limit_orders``) the answer is 52101 接口被限流
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +38,7 @@ from connectors.fakes.order_shop import (
     mask_name,
     mask_phone,
     mask_street,
+    shanghai_text,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -54,9 +56,6 @@ def yuan_number(fen: int) -> float | int:
     return fen // 100 if fen % 100 == 0 else fen / 100
 
 
-def pdd_time(at: datetime | None) -> str:
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if at else ""
-
 
 def order_sn(order: ScenarioOrder) -> str:
     return f"{order.created_at.astimezone(SHANGHAI):%y%m%d}-{SN_BASE + order.number}"
@@ -65,6 +64,11 @@ def order_sn(order: ScenarioOrder) -> str:
 def number_of(sn: str) -> int | None:
     _, _, tail = sn.partition("-")
     return int(tail) - SN_BASE if tail.isdigit() and int(tail) > SN_BASE else None
+
+
+def region_id(name: str) -> int:
+    """A stable number for a region name (PDD's own region ids are not public)."""
+    return zlib.crc32(name.encode("utf-8")) % 100_000
 
 
 class PddOrderShop(OrderShop):
@@ -92,10 +96,10 @@ class PddOrderShop(OrderShop):
             "after_sales_status": 10 if refunded_lines else (1 if open_refund else 0),
             "confirm_status": 2 if order.status == CANCELLED and not order.paid_at else (1 if order.paid_at else 0),
             "risk_control_status": 0, "trade_type": 0, "is_stock_out": 0,
-            "created_time": pdd_time(order.created_at), "confirm_time": pdd_time(order.paid_at),
-            "pay_time": pdd_time(order.paid_at), "shipping_time": pdd_time(order.shipped_at),
-            "receive_time": pdd_time(order.delivered_at), "updated_at": pdd_time(order.updated_at),
-            "last_ship_time": pdd_time(order.promised_ship_at), "promise_delivery_time": "",
+            "created_time": shanghai_text(order.created_at), "confirm_time": shanghai_text(order.paid_at),
+            "pay_time": shanghai_text(order.paid_at), "shipping_time": shanghai_text(order.shipped_at),
+            "receive_time": shanghai_text(order.delivered_at), "updated_at": shanghai_text(order.updated_at),
+            "last_ship_time": shanghai_text(order.promised_ship_at), "promise_delivery_time": "",
             "goods_amount": yuan_number(order.goods_amount), "discount_amount": yuan_number(order.discount),
             "seller_discount": yuan_number(order.seller_discount),
             "platform_discount": yuan_number(order.platform_discount), "capital_free_discount": 0,
@@ -108,6 +112,8 @@ class PddOrderShop(OrderShop):
             "address": cipher(buyer.address, "pdd"),
             "address_mask": f"{buyer.province}{buyer.city}{buyer.district}{masked_address}",
             "country": "中国", "province": buyer.province, "city": buyer.city, "town": buyer.district,
+            "province_id": region_id(buyer.province), "city_id": region_id(buyer.province + buyer.city),
+            "town_id": region_id(buyer.province + buyer.city + buyer.district),
             "buyer_memo": order.buyer_message, "remark": "",
             "tracking_number": order.courier[2] if order.courier else "",
             "logistics_id": LOGISTICS_IDS.get(order.courier[0], 0) if order.courier else 0,

@@ -35,7 +35,13 @@ from connectors.fakes.order_scenario import (
     SHIPPED,
     ScenarioOrder,
 )
-from connectors.fakes.order_shop import OrderShop, mask_name, mask_phone, mask_street
+from connectors.fakes.order_shop import (
+    OrderShop,
+    mask_name,
+    mask_phone,
+    mask_street,
+    shanghai_text,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TID_BASE = 3_900_000_000_000_000_000
@@ -49,9 +55,6 @@ MAX_WINDOW = timedelta(days=1)
 def yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
-
-def top_time(at: datetime | None) -> str:
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
 def tid_of(order: ScenarioOrder) -> int:
@@ -83,7 +86,7 @@ class TaobaoOrderShop(OrderShop):
                 "adjust_fee": "0.00", "discount_fee": "0.00",
                 "status": "TRADE_CLOSED" if refund and refund.status == REFUND_SUCCESS else status,
                 "refund_status": REFUND_STATUS[refund.status] if refund else "NO_REFUND",
-                "consign_time": top_time(order.shipped_at),
+                "consign_time": shanghai_text(order.shipped_at),
                 "logistics_company": order.courier[1] if order.courier else "",
                 "invoice_no": order.courier[2] if order.courier else "",
             }
@@ -92,10 +95,10 @@ class TaobaoOrderShop(OrderShop):
             lines.append(row)
         return {
             "tid": tid, "tid_str": str(tid), "status": status, "type": "fixed",
-            "created": top_time(order.created_at), "pay_time": top_time(order.paid_at),
-            "modified": top_time(order.updated_at), "consign_time": top_time(order.shipped_at),
-            "end_time": top_time(order.completed_at or order.cancelled_at),
-            "delivery_time": top_time(order.promised_ship_at), "est_con_time": top_time(order.promised_ship_at),
+            "created": shanghai_text(order.created_at), "pay_time": shanghai_text(order.paid_at),
+            "modified": shanghai_text(order.updated_at), "consign_time": shanghai_text(order.shipped_at),
+            "end_time": shanghai_text(order.completed_at or order.cancelled_at),
+            "delivery_time": shanghai_text(order.promised_ship_at), "est_con_time": shanghai_text(order.promised_ship_at),
             "payment": yuan(order.paid_amount), "total_fee": yuan(order.goods_amount),
             "post_fee": yuan(order.freight), "discount_fee": yuan(order.discount), "adjust_fee": "0.00",
             "received_payment": yuan(order.paid_amount) if order.status == COMPLETED else "0.00",

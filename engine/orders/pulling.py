@@ -20,7 +20,8 @@ How one run of :func:`pull_source` goes:
   permanent error (credentials, configuration) holds it back :data:`PERMANENT_HOLD`.
 
 :func:`pull_due_sources` is the scheduler's job (``engine.orders.jobs``): every source whose
-``pull orders every …`` has passed since its last run and that is not held back.
+``pull orders every …`` has passed since its last run, or, after a failure, whose retry time
+has come.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def _run(services: Services, source: str, client: PlatformOrderClient, holder: s
                 result.orders += len(page.orders)
                 _write_cursor(services, source, token, now, window_end=window_end, pages_stored=pages,
                               orders_seen=(cursor.orders_seen or 0) + result.orders)
-                if not leases.renew(services.db, lease_name(source), holder, token, LEASE_TTL, now):
+                if not leases.renew(services.db, lease_name(source), holder, token, LEASE_TTL, services.clock.now()):
                     raise _LeaseLost(f"lease {lease_name(source)!r} taken by another holder")
             _write_cursor(services, source, token, now, next_start=window_end, window_end=None, pages_stored=0,
                           failures=0, retry_at=None, last_error=None)
@@ -188,9 +189,10 @@ def pull_due_sources(services: Services, *, now: datetime | None = None, holder:
         if source.every is None:
             continue
         last_run, retry_at = cursors.get(source.name, (None, None))
-        if last_run is not None and utc(last_run) + timedelta(seconds=source.every) > now:
-            continue
-        if retry_at is not None and utc(retry_at) > now:
+        if retry_at is not None:  # after a failure: again at the retry time, not the next interval
+            if utc(retry_at) > now:
+                continue
+        elif last_run is not None and utc(last_run) + timedelta(seconds=source.every) > now:
             continue
         client = order_client(services, source)
         if client is None:

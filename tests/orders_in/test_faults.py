@@ -79,6 +79,18 @@ def on_second_page(fake: Any, channel: str, act: Any) -> None:
     fake.answer = patched
 
 
+def answer_after(fake: Any, wait: Any) -> Any:
+    """An answer given only after ``wait()`` returns (other requests are served meanwhile)."""
+    def act(request: Received, answer: Any) -> Any:
+        fake._lock.release()
+        try:
+            wait()
+        finally:
+            fake._lock.acquire()
+        return answer(request)
+    return act
+
+
 def assert_all_stored_once(services: Any, channel: str, orders: list[Any]) -> None:
     assert count_orders(services, channel) == len(orders)
     for order in orders:
@@ -99,8 +111,8 @@ def test_a_5xx_mid_window_keeps_the_cursor_and_the_next_run_stores_every_order_o
     assert (held.next_start, held.failures, held.pages_stored) == (before, 1, 1)
     assert held.retry_at == services.clock.now() + timedelta(seconds=5)
     assert channel not in [r.source for r in pull_due_sources(services)]  # held back until retry_at
-    services.clock.advance(5)
-    again = pull_source(services, channel, client_for(services, fake, channel))
+    services.clock.advance(5)  # the retry time, well before the next 60 s interval
+    again = {r.source: r for r in pull_due_sources(services)}[channel]
     assert again.error is None and again.windows == 1
     assert cursor(services, channel).next_start == services.clock.now() - timedelta(seconds=2)
     assert_all_stored_once(services, channel, orders)
@@ -110,15 +122,7 @@ def test_a_time_out_mid_window_is_retried_without_skipping(services: Any, platfo
     fake = platforms["taobao"]
     orders = five_orders(services, fake)
 
-    def slow(request: Received, answer: Any) -> Any:
-        fake._lock.release()
-        try:
-            time.sleep(1.0)
-        finally:
-            fake._lock.acquire()
-        return answer(request)
-
-    on_second_page(fake, "taobao", slow)
+    on_second_page(fake, "taobao", answer_after(fake, lambda: time.sleep(1.0)))
     first = pull_source(services, "taobao", client_for(services, fake, "taobao", timeout=0.3))
     assert first.error and "Timeout" in first.error
     assert cursor(services, "taobao").failures == 1
@@ -168,15 +172,7 @@ def test_a_puller_killed_mid_page_leaves_no_window_skipped_and_no_order_twice(
     orders = five_orders(services, fake)
     release = threading.Event()
 
-    def hang(request: Received, answer: Any) -> Any:  # the doomed puller waits here for page 2
-        fake._lock.release()
-        try:
-            release.wait(30)
-        finally:
-            fake._lock.acquire()
-        return answer(request)
-
-    on_second_page(fake, "taobao", hang)
+    on_second_page(fake, "taobao", answer_after(fake, lambda: release.wait(30)))  # the doomed puller waits here
     args = {"now": services.clock.now().isoformat(), "db": settings.database_url, "url": fake.url,
             "credentials": credentials("taobao")}
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
