@@ -39,9 +39,9 @@ bench: install-test
 	$(BIN)/python bench/pricing.py
 	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/inventory.py
-	$(BIN)/python bench/mapping.py
 	$(BIN)/python bench/orders_intake.py
 	$(BIN)/python bench/orders_pull.py
+	$(BIN)/python bench/mapping.py
 
 clean:
 	rm -rf $(VENV) orderpulse.db orderpulse.db-wal orderpulse.db-shm .pytest_cache

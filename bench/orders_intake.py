@@ -168,10 +168,11 @@ def run(url: str, label: str, n: int, batch: int, singles: int) -> dict[str, flo
         assert all(o.outcome == "unchanged" for o in again)
 
         single_payloads = payloads(singles, start=n)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for p in single_payloads:
             assert intake_platform_order(services, source="douyin", payload=p, via="push").outcome == "created"
         single = singles / (time.perf_counter() - start)
+        single_cpu = singles / (time.process_time() - cpu)
     finally:
         services.db.dispose()
     print(f"{label}:")
@@ -180,9 +181,11 @@ def run(url: str, label: str, n: int, batch: int, singles: int) -> dict[str, flo
     print(f"  ratio intake/direct                      {paged / direct:>9.2f}x")
     print(f"  per CPU-second of this process: intake {n / intake_cpu:,.0f}/s, direct {n / direct_cpu:,.0f}/s, "
           f"ratio {direct_cpu / intake_cpu:.2f}x")
-    print(f"  intake, one payload per transaction      {single:>9,.0f} orders/s   ({singles} payloads)")
+    print(f"  intake, one payload per transaction      {single:>9,.0f} orders/s   ({singles} payloads; "
+          f"{single_cpu:,.0f}/s per CPU-second)")
     print(f"  same payloads again (all unchanged)      {repeat:>9,.0f} orders/s")
-    return {"paged": paged, "direct": direct, "single": single, "repeat": repeat}
+    return {"paged": paged, "direct": direct, "single": single, "repeat": repeat, "paged_cpu": n / intake_cpu,
+            "direct_cpu": n / direct_cpu}
 
 
 def main() -> None:
@@ -198,7 +201,11 @@ def main() -> None:
     configure_logging(stream=devnull)
     with tempfile.TemporaryDirectory() as tmp:
         lite = run(f"sqlite:///{tmp}/bench.db", "SQLite (file, WAL)", n, args.batch, singles)
-    print(f"  goal: >= 2,000 orders/s and >= 0.5x direct -> {'met' if lite['paged'] >= 2000 and lite['paged'] >= 0.5 * lite['direct'] else 'NOT met'}")
+    wall_met = lite["paged"] >= 2000 and lite["paged"] >= 0.5 * lite["direct"]
+    cpu_met = lite["paged_cpu"] >= 2000 and lite["paged_cpu"] >= 0.5 * lite["direct_cpu"]
+    print(f"  goal >= 2,000 orders/s and >= 0.5x direct: wall clock {'met' if wall_met else 'NOT met'}, per "
+          f"CPU-second {'met' if cpu_met else 'NOT met'} (load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores: wall figures shrink with the load, CPU-seconds do not)")
     if not args.no_pg:
         try:
             from tests.support.backends import PostgresSchema

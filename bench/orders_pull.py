@@ -2,8 +2,10 @@
 HTTP (list pages backwards, one detail call per Taobao/PDD/Xiaohongshu order — Xiaohongshu
 also one receiver and one desensitise call per page —, signing both ways, intake), against a baseline in the same run: the same detail payloads, rendered by
 the fakes in-process, stored with intake directly (``intake_platform_orders`` per page of 100).
-The ratio is what talking to the platform costs on top of intake; a real platform's latency
-adds to it (the fakes answer on 127.0.0.1).
+The ratio is what talking to the platform costs on top of intake. The fakes run in this
+process and answer one request at a time, so their own work (checking signatures, rendering
+orders) is in the pulled figure too; a real platform's latency would add to it instead, which
+the puller's concurrent detail calls (4 in flight) hide.
 
 SQLite file, system clock, JSON logs to /dev/null. Run:
 ``.venv/bin/python bench/orders_pull.py [--orders N]``.

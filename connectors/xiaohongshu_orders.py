@@ -9,8 +9,8 @@ platform's signing, transport and error codes live there, once):
   update time: the span may not exceed 30 minutes, and the platform says to page from the
   last page to the first), ``"orderStatus": 0`` (all), ``"pageNo"`` (≤ 100), ``"pageSize"``
   (≤ 100)} → ``data{total, pageNo, pageSize, maxPageNo, orderList[{orderId, …}]}``. Page 1
-  tells the total; the pages are then read from the last down to 1
-  (:func:`connectors.platform_orders.backward_pages`).
+  tells the total; the pages are then read from the last down to 1, the details of a page
+  fetched a few at a time (:func:`connectors.platform_orders.order_pages`).
 - ``order.getOrderDetail`` ``{"orderId"}`` → the order with ``skuList`` (``skuId``,
   ``erpcode`` = the merchant code, ``skuQuantity``, ``totalPaidAmount`` …), amounts in fen,
   times in ms, the receiver's province/city/district names and ``openAddressId``; the detail
@@ -60,10 +60,10 @@ from urllib.parse import parse_qsl, urlsplit
 from connectors import xiaohongshu_stock
 from connectors.outbound import ConnectorError
 from connectors.platform_orders import (
-    backward_pages,
     digest,
     header,
     json_body,
+    order_pages,
     refuse_oversized,
     require_fresh,
     require_signature,
@@ -124,10 +124,9 @@ class XiaohongshuOrderClient:
             rows = [o for o in data.get("orderList") or [] if isinstance(o, dict) and o.get("orderId")]
             return rows, int(data.get("total") or 0)
 
-        for page_no, rows, total in backward_pages(fetch, first=1, page_size=self.page_size, platform=PLATFORM,
-                                                   what=LIST_METHOD):
-            details = [self._detail(str(row["orderId"])) for row in rows]
-            yield OrderPage(orders=self._with_receivers(details), page_no=page_no, total=total)
+        for page in order_pages(fetch, lambda row: self._detail(str(row["orderId"])), first=1,
+                                page_size=self.page_size, platform=PLATFORM, what=LIST_METHOD):
+            yield OrderPage(orders=self._with_receivers(page.orders), page_no=page.page_no, total=page.total)
 
     def order_detail(self, order_id: str) -> dict[str, Any]:
         return self._with_receivers([self._detail(order_id)])[0]

@@ -26,7 +26,7 @@ from .model import *  # noqa: F401,F403 - the model classes are part of the publ
 from .parser import parse_expression, parse_text
 from .printer import print_dsl, print_expr
 
-__all__ = ["parse_text", "parse_expression", "load_file", "load_json", "to_json", "to_json_text",
+__all__ = ["parse_text", "parse_expression", "load_file", "load_json", "load_checked", "to_json", "to_json_text",
            "print_dsl", "print_expr", "format_source", "read_source", "check", "check_file", "compile_condition",
            "compile_expression", "Diagnostic", "RuleError", "model", *model.__all__]
 
@@ -68,6 +68,16 @@ def check_file(path: str | Path) -> list[Diagnostic]:
     except RuleError as exc:
         return list(exc.diagnostics)
     return check(ruleset)
+
+
+def load_checked(content: str, filename: str, fmt: str = "dsl") -> model.Ruleset:
+    """Parse (``fmt`` dsl or json) and check ruleset text; raises :class:`RuleError` with the
+    syntax errors, or with every check error (warnings are not errors)."""
+    ruleset = load_json(content, filename) if fmt == "json" else parse_text(content, filename)
+    errors = [d for d in check(ruleset) if d.severity == "error"]
+    if errors:
+        raise RuleError(errors)
+    return ruleset
 
 
 def to_json_text(ruleset: model.Ruleset) -> str:

@@ -72,7 +72,10 @@ def describe(value: Any, limit: int = 40) -> str:
         text = value if len(value) <= limit else value[:limit] + "…"
         return '"' + text.replace('"', '\\"') + '"'
     if isinstance(value, (int, float, Decimal)):
-        text = repr(value) if isinstance(value, float) else str(value)
+        try:
+            text = repr(value) if isinstance(value, float) else str(value)
+        except ValueError:  # an integer too long to print (Python refuses > 4300 digits)
+            return "a number of more than 4300 digits"
         return text if len(text) <= limit else text[:limit] + "…"
     if isinstance(value, dict):
         return "an object"

@@ -102,7 +102,7 @@ def demo(host: str, port: int, log_json: bool) -> None:
 
 def _register_area_commands() -> None:
     from dsl.cli import check_command, convert_command, fmt_command
-    from engine.orders.cli import import_command
+    from engine.orders.import_cli import import_command
     from engine.orders.map_cli import map_command
     from engine.pricing.cli import price_command
     from engine.templates import templates_cli

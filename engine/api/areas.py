@@ -7,9 +7,9 @@ from flask_smorest import Blueprint
 
 def api_blueprints() -> list[Blueprint]:
     from engine.inventory.routes import blp as stock_blp
-    from engine.orders.preview_routes import blp as mappings_blp
     from engine.orders.push_routes import blp as order_push_blp
     from engine.orders.routes import blp as orders_blp
+    from engine.orders.preview_routes import blp as mappings_blp
     from engine.outbox.routes import blp as outbox_blp
     from engine.pricing.routes import blp as pricing_blp
     from engine.rulesets.routes import blp as rulesets_blp

@@ -204,9 +204,10 @@ def report(stored: Sequence[store.Stored], *, source: str, via: str) -> list[Int
         }[outcome]
         outcomes.append(IntakeOutcome(outcome, s.order_pk, s.channel, s.order_id, message, s.revision, rule=rule))
         if changed:
-            receiver = s.doc.get("receiver") or {}
+            doc = s.doc or {}  # the new version, always there for a change
+            receiver = doc.get("receiver") or {}
             region = [receiver.get("province"), receiver.get("city"), receiver.get("district")]
-            rows.append([outcome, s.channel, s.order_id, s.doc.get("status"), order_total(s.doc), region,
+            rows.append([outcome, s.channel, s.order_id, doc.get("status"), order_total(doc), region,
                          [c["path"] for c in s.changes[:8]], rule])
     if len(rows) == 1 and len(stored) == 1:
         fields = dict(zip(EVENT_COLUMNS, rows[0]))

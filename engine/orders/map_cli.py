@@ -84,8 +84,8 @@ def map_command(payload_file: str, more_rules: tuple[str, ...], rules_files: tup
         _fail(f"{payload_file}: cannot read: {exc.strerror}")
     except UnicodeDecodeError as exc:
         _fail(f"{payload_file}: not UTF-8 ({exc.reason} at byte {exc.start})")
-    except (json.JSONDecodeError, RecursionError) as exc:
-        _fail(f"{payload_file}: not JSON: {exc}")
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, an integer of > 4300 digits
+        _fail(f"{payload_file}: not JSON: {exc or 'nested too deeply'}")
     texts = []
     for name in (*rules_files, *more_rules):
         path = Path(name)

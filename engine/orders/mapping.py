@@ -15,29 +15,27 @@ come out of ``yuan()``/``fen()`` as integer fen, times out of ``from_shanghai()`
 ``from_unix()``/``from_unix_ms()``. ``order_id``, ``status``, ``created_at``, ``updated_at``,
 ``lines`` and each line's ``sku_id`` and ``qty`` may not be missing when the mapping maps them.
 A line whose ``amount`` is not mapped gets ``unit_price × qty``. ``channel`` is the mapping's
-own ``channel = "…"`` if it has one, else its source's platform.
+own ``channel = "…"`` if it has one, else its source's platform. What each target type accepts,
+and the helpers the generated code calls, live in :mod:`engine.orders.mapping_runtime`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from dsl import model as m
 from dsl import order_model as om
 from dsl.checker import RAW_SCOPE, _Checker, expression_children
 from dsl.compiler import FUNCTION_IMPLS, ExpressionGenerator, map_table_lookup
-from dsl.conversions import MAX_FEN, ConversionError, describe, whole_number
 
+from . import mapping_runtime as rt
+from .mapping_runtime import COERCE, NO_DEFAULT, FieldError, Site, format_path
 from .ports import NormalizedOrder
 
 __all__ = ["CompiledMapping", "MappingFailure", "compile_mapping", "compile_ruleset_mappings",
            "format_path"]
 
-_UTC = _dt.UTC
 #: functions whose refusal of a value is a refusal of the payload (the rest read leniently)
 _STRICT = frozenset({"yuan", "fen", "from_unix", "from_unix_ms", "from_shanghai", "from_iso",
                      "to_int"})
@@ -64,238 +62,6 @@ class MappingFailure(Exception):
         self.pointer = pointer
         where = f"line {line}" if line else (pointer or "no position")
         super().__init__(f"{path}: {message} (mapping {mapping}, {where})")
-
-
-@dataclass(frozen=True)
-class _Site:
-    """Where a value comes from: its payload path relative to the current object, and the
-    mapping line that reads it."""
-
-    segments: tuple[str | int, ...]
-    line: int
-    col: int
-    pointer: str
-
-
-class _FieldError(Exception):
-    """Raised inside a compiled mapping; the path grows as it leaves ``each`` blocks."""
-
-    def __init__(self, site: _Site, message: str) -> None:
-        super().__init__(message)
-        self.segments: list[str | int] = list(site.segments)
-        self.site = site
-        self.message = message
-
-
-def format_path(segments: tuple[str | int, ...] | list[str | int]) -> str:
-    """``("orders", "order", 1, "price")`` → ``$.orders.order[1].price`` (keys that are not
-    names, such as ``订单 编号``, are written ``["…"]``)."""
-    out = ["$"]
-    for seg in segments:
-        if isinstance(seg, int):
-            out.append(f"[{seg}]")
-        elif seg.isidentifier():
-            out.append(f".{seg}")
-        else:
-            out.append('["' + seg.replace('"', '\\"') + '"]')
-    return "".join(out)
-
-
-# --------------------------------------------------------------------------- runtime helpers
-
-
-def _convert(fn: Callable[[Any], Any], value: Any, site: _Site, name: str) -> Any:
-    try:
-        return fn(value)
-    except ConversionError as exc:
-        raise _FieldError(site, str(exc)) from None
-    except (ValueError, TypeError, OverflowError):
-        raise _FieldError(site, f"{describe(value)} cannot be read by {name}()") from None
-
-
-def _text_call(fn: Callable[..., Any], value: Any, *rest: Any) -> Any:
-    return None if value is None else fn(value, *rest)
-
-
-class _NoDefault:
-    pass
-
-
-_NO_DEFAULT = _NoDefault()
-
-
-def _map_code(table: dict[Any, Any], value: Any, default: Any, site: _Site) -> Any:
-    if value is None or value == "":
-        return None
-    try:
-        return table[value]
-    except KeyError:
-        pass
-    except TypeError:
-        raise _FieldError(site, f"{describe(value)} is not a code") from None
-    if default is _NO_DEFAULT:
-        raise _FieldError(site, f"{describe(value)} is not one of the codes in the map")
-    return default
-
-
-def _each(items: Any, build: Callable[[dict[str, Any]], dict[str, Any]],
-          keep: Callable[[dict[str, Any]], bool] | None, site: _Site) -> list[dict[str, Any]] | None:
-    if items is None:
-        return None
-    if isinstance(items, dict):  # one object where a list may stand (Kuaishou orderItemInfo)
-        try:
-            return _each_self(items, build, keep, site)
-        except _FieldError as exc:
-            exc.segments[:0] = site.segments
-            raise
-    if not isinstance(items, list):
-        raise _FieldError(site, f"{describe(items)} is not a list")
-    out = []
-    for i, item in enumerate(items):
-        try:
-            if not isinstance(item, dict):
-                raise _FieldError(_Site((), site.line, site.col, site.pointer),
-                                  f"{describe(item)} is not an object")
-            if keep is not None and not keep(item):
-                continue
-            out.append(build(item))
-        except _FieldError as exc:
-            exc.segments[:0] = [*site.segments, i]
-            raise
-    return out
-
-
-def _each_self(item: Any, build: Callable[[dict[str, Any]], dict[str, Any]],
-               keep: Callable[[dict[str, Any]], bool] | None, site: _Site) -> list[dict[str, Any]]:
-    """``each self``: the object itself as the only element (an export row holding one line)."""
-    if keep is not None and not keep(item):
-        return []
-    return [build(item)]
-
-
-def _missing(site: _Site) -> _FieldError:
-    return _FieldError(site, "missing")
-
-
-def _text(value: Any, site: _Site, required: bool) -> str | None:
-    if value is None or value == "":
-        if required:
-            raise _missing(site)
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, Decimal) and value.is_finite():
-        return str(value)
-    raise _FieldError(site, f"{describe(value)} is not text")
-
-
-def _money(value: Any, site: _Site, required: bool) -> int | None:
-    if value is None:
-        if required:
-            raise _missing(site)
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        if -MAX_FEN <= value <= MAX_FEN:
-            return value
-        raise _FieldError(site, f"{describe(value)} is too large an amount")
-    raise _FieldError(site, f"{describe(value)} is not an amount in fen (the mapping should read "
-                            "it with yuan() or fen())")
-
-
-def _count(value: Any, site: _Site, required: bool) -> int | None:
-    try:
-        n = whole_number(value, "a quantity")
-    except ConversionError as exc:
-        raise _FieldError(site, str(exc)) from None
-    if n is None:
-        if required:
-            raise _missing(site)
-        return None
-    if not 0 <= n <= 1_000_000:
-        raise _FieldError(site, f"{describe(value)} is not a quantity between 0 and 1,000,000")
-    return n
-
-
-def _number(value: Any, site: _Site, required: bool) -> int | float | Decimal | None:
-    if value is None or value == "":
-        if required:
-            raise _missing(site)
-        return None
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return value
-    raise _FieldError(site, f"{describe(value)} is not a number")
-
-
-def _time(value: Any, site: _Site, required: bool) -> _dt.datetime | None:
-    if value is None:
-        if required:
-            raise _missing(site)
-        return None
-    if isinstance(value, _dt.datetime) and value.tzinfo is not None:
-        return value if value.tzinfo is _UTC else value.astimezone(_UTC)
-    raise _FieldError(site, f"{describe(value)} is not a time (the mapping should read it with "
-                            "from_shanghai(), from_unix() or from_unix_ms())")
-
-
-# True == 1 and False == 0 as dict keys, so JSON 1/0 are covered too
-_TRUTHS: dict[Any, bool] = {True: True, False: False, "true": True, "false": False, "1": True,
-                            "0": False}
-
-
-def _bool(value: Any, site: _Site, required: bool) -> bool | None:
-    if value is None or value == "":
-        if required:
-            raise _missing(site)
-        return None
-    try:
-        return _TRUTHS[value]
-    except (KeyError, TypeError):
-        raise _FieldError(site, f"{describe(value)} is not true or false") from None
-
-
-def _text_list(value: Any, site: _Site, required: bool) -> list[str] | None:
-    if value is None:
-        if required:
-            raise _missing(site)
-        return None
-    if isinstance(value, (list, tuple)):
-        return [t for t in (_text(v, site, False) for v in value) if t is not None]
-    raise _FieldError(site, f"{describe(value)} is not a list of text")
-
-
-def _status(value: Any, site: _Site, required: bool) -> str | None:
-    text = _text(value, site, required)
-    if text is None:
-        return None
-    status = om.canonical_status(text)
-    if status is None:
-        raise _FieldError(site, f"{describe(value)} is not an order status")
-    return status
-
-
-def _channel(value: Any, site: _Site, required: bool) -> str | None:
-    text = _text(value, site, required)
-    if text is not None and text not in om.PLATFORMS:
-        raise _FieldError(site, f"{describe(value)} is not a channel")
-    return text
-
-
-def _anything(value: Any, site: _Site, required: bool) -> Any:
-    if value is None and required:
-        raise _missing(site)
-    return value
-
-
-_COERCE: dict[str, Callable[[Any, _Site, bool], Any]] = {
-    "text": _text, "money": _money, "count": _count, "number": _number, "time": _time,
-    "bool": _bool, "list:text": _text_list,
-}
-
-
-def _unexpected(exc: Exception, site: _Site) -> _FieldError:
-    return _FieldError(site, f"cannot be mapped ({type(exc).__name__})")
 
 
 # --------------------------------------------------------------------------- code generation
@@ -337,7 +103,7 @@ class _MappingGenerator(ExpressionGenerator):
     def site(self, expr: m.Expr | None) -> str:
         name = _first_name(expr) if expr is not None else None
         segments: tuple[str, ...] = name.path if name is not None else ()
-        return self.const(_Site(segments, self.line, self.col, self.pointer))
+        return self.const(Site(segments, self.line, self.col, self.pointer))
 
     def name(self, n: m.Name) -> str:
         if len(n.path) == 1:
@@ -353,7 +119,7 @@ class _MappingGenerator(ExpressionGenerator):
             return f"TX({fn}, {', '.join(self.expr(a) for a in e.args)})"
         if isinstance(e, m.MapTable):
             table = self.const(map_table_lookup(e))
-            default = self.const(_NO_DEFAULT if e.default is None else e.default.value)
+            default = self.const(NO_DEFAULT if e.default is None else e.default.value)
             return f"MC({table}, {self.expr(e.source)}, {default}, {self.site(e.source)})"
         if isinstance(e, m.Each):
             return self.owner.each(e, self)
@@ -390,11 +156,11 @@ class _MappingCompiler:
                 target = ("unit_price",)
             dotted = ".".join(target)
             if not inside and dotted == "status":
-                coerce = _status
+                coerce = rt.as_status
             elif not inside and dotted == "channel":
-                coerce = _channel
+                coerce = rt.as_channel
             else:
-                coerce = _COERCE.get(target_type, _anything)
+                coerce = COERCE.get(target_type, rt.as_anything)
             required = (inside, dotted) in _REQUIRED
             site = gen.site(f.value.source if isinstance(f.value, m.Each) else f.value)
             sites.append(site)
@@ -440,7 +206,7 @@ class _MappingCompiler:
                 f"        raise UX(exc, {site})"]))
             keep = f"keep_{n}"
         if e.source.path == ("self",):
-            return f"ES({outer.base}, each_{n}, {keep}, {outer.const(_Site((), e.line, e.col, e.pointer))})"
+            return f"ES({outer.base}, each_{n}, {keep}, {outer.const(Site((), e.line, e.col, e.pointer))})"
         return f"E({outer.expr(e.source)}, each_{n}, {keep}, {outer.site(e.source)})"
 
     def _inside_of(self, e: m.Each) -> str:
@@ -462,7 +228,7 @@ class _MappingCompiler:
         if self.channel is not None and not any(f.target == ("channel",) for f in self.decl.fields):
             extra.append((("channel",), self.const(self.channel)))
         body = self.block(self.decl.fields, om.ORDER_FIELDS, "", "o", extra)
-        root = self.const(_Site((), self.decl.line, self.decl.col, self.decl.pointer))
+        root = self.const(Site((), self.decl.line, self.decl.col, self.decl.pointer))
         source = "\n\n".join([
             *self.functions,
             "\n".join(["def apply(o):",
@@ -474,9 +240,9 @@ class _MappingCompiler:
         namespace: dict[str, Any] = {
             "__builtins__": {"Exception": Exception, "isinstance": isinstance, "type": type,
                              "dict": dict, "bool": bool, "frozenset": frozenset},
-            "Mapping": Mapping, "FE": _FieldError, "UX": _unexpected, "C": _convert,
-            "TX": _text_call, "MC": _map_code, "E": _each, "ES": _each_self, "L": _lenient_read,
-            "P": _unsupported, "R": _unsupported, "D": _unsupported, **self.consts}
+            "Mapping": Mapping, "FE": FieldError, "UX": rt.unexpected, "C": rt.convert,
+            "TX": rt.text_call, "MC": rt.map_code, "E": rt.each, "ES": rt.each_self, "L": rt.lenient_read,
+            "P": rt.unsupported, "R": rt.unsupported, "D": rt.unsupported, **self.consts}
         code = compile(source, f"<mapping {self.decl.name}>", "exec")
         exec(code, namespace)  # noqa: S102 - source generated from the checked model only
         fn: Callable[[Any], NormalizedOrder] = namespace["apply"]
@@ -503,22 +269,6 @@ def _dict_display(values: list[tuple[tuple[str, ...], str]]) -> str:
     return render(tree)
 
 
-def _lenient_read(subject: Any, path: tuple[str, ...]) -> Any:
-    value = subject
-    for seg in path:
-        if isinstance(value, dict):
-            value = value.get(seg)
-        else:
-            return None
-    return value
-
-
-def _unsupported(*_: Any) -> Any:
-    """Projection, percent and division helpers of other scopes: a mapping value that needs one
-    is refused with the field's path and line (``cannot be mapped``)."""
-    raise TypeError("not available in a mapping")
-
-
 # --------------------------------------------------------------------------- public surface
 
 
@@ -537,7 +287,7 @@ class CompiledMapping:
         one export row keyed by column header)."""
         try:
             return self._fn(payload)
-        except _FieldError as exc:
+        except FieldError as exc:
             site = exc.site
             raise MappingFailure(mapping=self.name, line=site.line, col=site.col,
                                  path=format_path(exc.segments), message=exc.message,

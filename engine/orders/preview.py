@@ -88,16 +88,11 @@ def _problem(d: Diagnostic) -> dict[str, Any]:
 def _parse(text: RulesText) -> m.Ruleset:
     filename = text.filename or f"{text.name}.{'json' if text.fmt == 'json' else 'op'}"
     try:
-        ruleset = dsl.load_json(text.content, filename) if text.fmt == "json" else \
-            dsl.parse_text(text.content, filename)
+        return dsl.load_checked(text.content, filename, text.fmt)
     except RuleError as exc:
-        raise RulesInvalid(f"the rules do not parse: {exc.first.format().splitlines()[0]}",
+        raise RulesInvalid(f"the rules have {len(exc.diagnostics)} error(s), first: "
+                           f"{exc.first.format().splitlines()[0]}",
                            [_problem(d) for d in exc.diagnostics]) from None
-    errors = [d for d in dsl.check(ruleset) if d.severity == "error"]
-    if errors:
-        raise RulesInvalid(f"the rules have {len(errors)} error(s), first: "
-                           f"{errors[0].format().splitlines()[0]}", [_problem(d) for d in errors])
-    return ruleset
 
 
 _regions_lock = threading.Lock()

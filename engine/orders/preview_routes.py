@@ -66,8 +66,8 @@ def _read_body() -> Any:
     except UnicodeDecodeError as exc:
         raise ApiError(f"the body is not UTF-8 ({exc.reason} at byte {exc.start})", code="invalid_json",
                        details=[{"path": "/", "message": "not UTF-8"}]) from None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        message = str(exc) if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, an integer of > 4300 digits
+        message = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
         raise ApiError(f"the body is not JSON: {message}", code="invalid_json",
                        details=[{"path": "/", "message": message}]) from None
 

@@ -98,7 +98,7 @@ class PublishedRules:
         return self._cleaning
 
 
-_cache: OrderedDict[tuple[tuple[str, int, str], ...], PublishedRules] = OrderedDict()
+_cache: OrderedDict[tuple[tuple[str, Any, str], ...], PublishedRules] = OrderedDict()
 _parsed: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
 _lock = threading.Lock()
 
@@ -168,7 +168,8 @@ def _default_resolver(services: Services) -> Callable[[], RegionResolver | None]
 def published_rules(services: Services) -> PublishedRules:
     """The published mappings and cleanings as they stand now (cached per set of versions)."""
     versions = _latest_versions(services, with_content=lambda checksum: checksum not in _parsed)
-    key = tuple((v.ruleset, v.version, v.checksum) for v in versions)
+    given = services.extras.get(RESOLVER_EXTRA)
+    key = (*((v.ruleset, v.version, v.checksum) for v in versions), ("resolver", str(id(given)) if given else "", ""))
     with _lock:
         rules = _cache.get(key)
         if rules is not None:

@@ -21,15 +21,19 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Table,
     bindparam,
     delete,
+    func,
     insert,
     select,
+    text,
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -92,7 +96,7 @@ class Stored:
     channel: str
     order_id: str
     revision: int
-    doc: dict[str, Any]
+    doc: dict[str, Any] | None
     changes: list[dict[str, Any]] = field(default_factory=list)
     dropped: tuple[str, str] | None = None
 
@@ -186,6 +190,19 @@ def _statement(conn: Connection, name: str) -> Any:
         elif name == "add_payloads":
             found = (_dialect_insert(conn, _PAYLOADS).on_conflict_do_nothing(index_elements=["order_pk", "digest"])
                      .returning(_PAYLOADS.c.id, _PAYLOADS.c.order_pk))
+        elif name.endswith(":ids"):
+            table = _ORDERS if name.startswith("claim_orders") else _PAYLOADS
+            found = text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                         "FROM generate_series(1, :n)")
+        elif name.endswith(":pg"):
+            table, index = ((_ORDERS, ["channel", "order_id"]) if name.startswith("claim_orders")
+                            else (_PAYLOADS, ["order_pk", "digest"]))
+            found = pg_insert(table).on_conflict_do_nothing(index_elements=index)
+        elif name.endswith(":won"):
+            table = _ORDERS if name.startswith("claim_orders") else _PAYLOADS
+            cols = (table.c.id, table.c.channel, table.c.order_id) if table is _ORDERS else (
+                table.c.id, table.c.order_pk)
+            found = select(*cols).where(table.c.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
         elif name == "add_lines":
             found = insert(_LINES)
         elif name == "add_events":
@@ -197,15 +214,16 @@ def _statement(conn: Connection, name: str) -> Any:
 
 
 def store_orders(db: Database, items: Sequence[Incoming], *, now: datetime, attempts: int = 5,
-                 dry_run: bool = False) -> list[Stored]:
+                 dry_run: bool = False, with_docs: bool = False) -> list[Stored]:
     """Store ``items`` in one transaction; one :class:`Stored` per item, in the given order.
     A PostgreSQL deadlock between two batches is retried (the whole batch, as one unit).
-    ``dry_run`` answers the same and rolls everything back."""
+    ``dry_run`` answers the same and rolls everything back. ``Stored.doc`` of an order left
+    unchanged or stale is what is stored with ``with_docs``, else None."""
     prepared = [_prepare(i, item) for i, item in enumerate(items)]
     for attempt in range(1, attempts + 1):
         try:
             with db.transaction(immediate=True) as session:
-                stored = _store(session.connection(), prepared, now)
+                stored = _store(session.connection(), prepared, now, with_docs)
                 if dry_run:
                     session.rollback()
                 return stored
@@ -217,11 +235,11 @@ def store_orders(db: Database, items: Sequence[Incoming], *, now: datetime, atte
 
 
 def store_order(db: Database, item: Incoming, *, now: datetime) -> Stored:
-    """Store one order (see :func:`store_orders`)."""
-    return store_orders(db, [item], now=now)[0]
+    """Store one order (see :func:`store_orders`); the answer carries the order as stored."""
+    return store_orders(db, [item], now=now, with_docs=True)[0]
 
 
-def _store(conn: Connection, prepared: list[_Prepared], now: datetime) -> list[Stored]:
+def _store(conn: Connection, prepared: list[_Prepared], now: datetime, with_docs: bool) -> list[Stored]:
     results: list[Stored | None] = [None] * len(prepared)
     # Rounds: the first item of each key, then the second of each, … (a batch may carry two
     # versions of one order; the later one sees the earlier one stored).
@@ -234,13 +252,14 @@ def _store(conn: Connection, prepared: list[_Prepared], now: datetime) -> list[S
                 later.append(p)
             else:
                 this_round[p.key] = p
-        for stored, p in _store_round(conn, list(this_round.values()), now):
+        for stored, p in _store_round(conn, list(this_round.values()), now, with_docs):
             results[p.index] = stored
         pending = later
     return [r for r in results if r is not None]
 
 
-def _store_round(conn: Connection, batch: list[_Prepared], now: datetime) -> list[tuple[Stored, _Prepared]]:
+def _store_round(conn: Connection, batch: list[_Prepared], now: datetime,
+                 with_docs: bool) -> list[tuple[Stored, _Prepared]]:
     out: list[tuple[Stored, _Prepared]] = []
     existing = _lock_existing(conn, [p.key for p in batch])
     new = [p for p in batch if p.key not in existing]
@@ -249,15 +268,27 @@ def _store_round(conn: Connection, batch: list[_Prepared], now: datetime) -> lis
         out.extend(created)
         if lost:  # a concurrent writer created them first: they are updates now
             existing.update(_lock_existing(conn, [p.key for p in lost]))
-    for p in batch:
-        row = existing.get(p.key)
-        if row is not None:
-            out.append((_apply_version(conn, p, row, now), p))
+    older = [p for p in batch if p.key in existing]
+    wanted = [existing[p.key].id for p in older if with_docs or p.version > existing[p.key].updated_at]
+    docs = _docs(conn, wanted)
+    for p in older:
+        row = existing[p.key]
+        out.append((_apply_version(conn, p, row, docs.get(row.id), now), p))
     return out
 
 
+def _docs(conn: Connection, pks: list[int]) -> dict[int, Any]:
+    if not pks:
+        return {}
+    stmt = _statements.get(("", "docs"))
+    if stmt is None:
+        stmt = _statements[("", "docs")] = select(_ORDERS.c.id, _ORDERS.c.doc).where(
+            _ORDERS.c.id.in_(bindparam("pks", expanding=True)))
+    return {r.id: r.doc for r in conn.execute(stmt, {"pks": pks})}
+
+
 _EXISTING_COLS = (_ORDERS.c.id, _ORDERS.c.channel, _ORDERS.c.order_id, _ORDERS.c.updated_at, _ORDERS.c.revision,
-                  _ORDERS.c.doc, _ORDERS.c.dropped_rule, _ORDERS.c.dropped_by)
+                  _ORDERS.c.dropped_rule, _ORDERS.c.dropped_by)
 
 
 def _one_existing(conn: Connection) -> Any:
@@ -297,7 +328,7 @@ def _insert_new(conn: Connection, new: list[_Prepared], now: datetime
         cols = _columns(p)
         cols.update(revision=1, stored_at=now, changed_at=now)
         rows.append(cols)
-    ids = {(r.channel, r.order_id): r.id for r in conn.execute(_statement(conn, "claim_orders"), rows)}
+    ids = _claim(conn, rows, _ORDERS, "claim_orders", ("channel", "order_id"))
     won = [p for p in new if p.key in ids]
     lost = [p for p in new if p.key not in ids]
     if not won:
@@ -323,12 +354,30 @@ def _insert_new(conn: Connection, new: list[_Prepared], now: datetime
 def _insert_payloads(conn: Connection, owners: list[tuple[int, _Prepared]], now: datetime) -> dict[int, int]:
     rows = [{"order_pk": pk, "source": p.item.source, "via": p.item.via, "received_at": now,
              "version_at": p.version, "digest": p.digest, "payload": p.payload} for pk, p in owners]
-    got = {r.order_pk: r.id for r in conn.execute(_statement(conn, "add_payloads"), rows)}
+    got = {key[0]: pk for key, pk in _claim(conn, rows, _PAYLOADS, "add_payloads", ("order_pk",)).items()}
     missing = [(pk, p) for pk, p in owners if pk not in got]
     for pk, p in missing:  # the same payload came before (e.g. a re-sent newer version)
         got[pk] = conn.execute(select(_PAYLOADS.c.id).where(_PAYLOADS.c.order_pk == pk,
                                                              _PAYLOADS.c.digest == p.digest)).scalar_one()
     return got
+
+
+def _claim(conn: Connection, rows: list[dict[str, Any]], table: Table, name: str,
+           key: tuple[str, ...]) -> dict[tuple[Any, ...], int]:
+    """Insert ``rows`` unless their unique key exists; ``{key: id}`` of the rows inserted.
+
+    SQLite: one multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``. PostgreSQL: the ids
+    are drawn from the table's sequence first and the rows sent with ``executemany`` (short
+    statements the driver prepares once; a multi-row VALUES text is parsed again on every
+    call), then the ids that went in are read back."""
+    if conn.dialect.name != "postgresql":
+        return {tuple(getattr(r, k) for k in key): r.id for r in conn.execute(_statement(conn, name), rows)}
+    ids = conn.execute(_statement(conn, f"{name}:ids"), {"n": len(rows)}).scalars().all()
+    for row, pk in zip(rows, ids):
+        row["id"] = pk
+    conn.execute(_statement(conn, f"{name}:pg"), rows)
+    found = conn.execute(_statement(conn, f"{name}:won"), {"ids": list(ids)})
+    return {tuple(getattr(r, k) for k in key): r.id for r in found}
 
 
 def _event(pk: int, revision: int, kind: str, p: _Prepared, payload_id: int | None,
@@ -338,12 +387,12 @@ def _event(pk: int, revision: int, kind: str, p: _Prepared, payload_id: int | No
             "ruleset": p.item.ruleset, "ruleset_version": p.item.ruleset_version}
 
 
-def _apply_version(conn: Connection, p: _Prepared, row: Any, now: datetime) -> Stored:
+def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: datetime) -> Stored:
     stored_dropped = (row.dropped_rule, row.dropped_by) if row.dropped_rule is not None else None
     if p.version <= row.updated_at:
         outcome = "unchanged" if p.version == row.updated_at else "stale"
-        return Stored(outcome, row.id, p.channel, p.order_id, row.revision, row.doc, [], stored_dropped)
-    changes = document.diff(row.doc, p.doc)
+        return Stored(outcome, row.id, p.channel, p.order_id, row.revision, old_doc, [], stored_dropped)
+    changes = document.diff(old_doc, p.doc)
     revision = row.revision + 1
     cols = _columns(p)
     cols.update(revision=revision, changed_at=now)

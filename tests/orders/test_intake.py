@@ -16,7 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.orders.console import attach_console
-from engine.orders.intake import intake_platform_order, intake_platform_orders, retry_parked
+from engine.orders.intake import (
+    intake_platform_order,
+    intake_platform_orders,
+    retry_parked,
+)
 from engine.orders.model import Order, OrderEvent, ParkedPayload
 
 PAYLOADS = Path(__file__).with_name("payloads")
@@ -173,3 +177,26 @@ def test_a_page_is_stored_in_one_go_logged_once_and_printed_per_order(published,
     events = [json.loads(line) for line in log_stream.getvalue().splitlines()]
     pages = [e for e in events if e["event"] == "orders_intake"]
     assert len(pages) == 1 and pages[0]["count"] == 3
+
+
+class _OneDistrict:
+    """A resolver that knows one district (the seam the region data set plugs into)."""
+
+    def resolve(self, text, *, province=None, city=None, district=None):
+        from engine.orders.ports import Region
+
+        if "璧山" in (text or "") + (district or ""):
+            return Region("重庆市", "重庆市", "璧山区", "500120", 29.592, 106.227)
+        return None
+
+
+def test_the_cleaning_uses_the_region_resolver_handed_in_through_services(published) -> None:
+    from engine.orders.published import RESOLVER_EXTRA
+
+    services = published
+    services.extras[RESOLVER_EXTRA] = _OneDistrict()
+    outcome = intake_platform_order(services, source="douyin", payload=sample("douyin"), via="pull")
+    with services.db.session() as s:
+        row = s.get(Order, outcome.order_pk)
+        assert (row.province, row.city, row.district, row.adcode) == ("重庆市", "重庆市", "璧山区", "500120")
+        assert (row.doc["receiver"]["lat"], row.doc["receiver"]["lng"]) == (29.592, 106.227)

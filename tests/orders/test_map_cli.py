@@ -103,3 +103,22 @@ def test_unreadable_inputs_and_unknown_mappings(tmp_path: Path) -> None:
                                        "--mapping", "pdd"])
     assert result.exit_code == 1
     assert f"{broken}:2:5: unknown order field 'order_idd'; did you mean 'order_id'?" in result.output
+
+
+def test_regions_are_normalized_with_the_address_data_set() -> None:
+    """Runs where engine.orders.regions (the maintained offline data set) is installed."""
+    import pytest
+
+    pytest.importorskip("engine.orders.regions")
+    for file, mapping, expected in [
+        ("taobao_trade_paid.json", "taobao", ("浙江省", "杭州市", "临平区", "330113")),
+        ("taobao_trade_refund_county.json", "taobao", ("湖北省", "仙桃市", "仙桃市", "429004")),
+        ("pdd_order_info.json", "pdd", ("上海市", "上海市", "浦东新区", "310115")),
+        ("douyin_shop_order_detail.json", "douyin", ("重庆市", "重庆市", "璧山区", "500120")),
+        ("miniprogram_order.json", "miniprogram", ("山东省", "济南市", "莱芜区", "370116")),
+    ]:
+        body = mapped(file, mapping)
+        receiver = body["order"]["receiver"]
+        assert (receiver["province"], receiver["city"], receiver["district"], receiver["adcode"]) == expected, file
+        assert isinstance(receiver["lat"], float) and isinstance(receiver["lng"], float)
+        assert body["notes"] == []

@@ -95,8 +95,16 @@ def test_bad_bodies_are_refused_clearly(client: Any, tokens: dict[str, str]) -> 
     assert not_utf8.status_code == 400 and not_utf8.get_json()["error"]["code"] == "invalid_json"
     not_json = post(client, token, "pdd", b"{order")
     assert not_json.status_code == 400 and not_json.get_json()["error"]["code"] == "invalid_json"
+    too_long = post(client, token, "pdd", b'{"pay_amount": ' + b"9" * 5000 + b"}")
+    assert too_long.status_code == 400 and too_long.get_json()["error"]["code"] == "invalid_json"
     huge = post(client, token, "pdd", b'{"x": "' + b"a" * (11 * 1024 * 1024) + b'"}')
     assert huge.status_code == 413 and huge.get_json()["error"]["code"] == "too_large"
+    data = json.loads(raw("pdd_order_info.json"))
+    data["pay_amount"] = 10**30
+    big = client.post(url("pdd"), json={"rules": TEMPLATE, "payload": data}, headers=auth(token))
+    assert big.status_code == 422
+    assert big.get_json()["error"]["details"][0]["message"] == ("1000000000000000000000000000000 is too large "
+                                                                "an amount (more than ¥1,000,000,000)")
     array = client.post(url("pdd"), json={"rules": TEMPLATE, "payload": [1]}, headers=auth(token))
     assert array.status_code == 422
     assert array.get_json()["error"]["details"][0]["path"] == "$"
