@@ -1,6 +1,6 @@
-"""Order pull speed: orders stored per second by the puller from the fake Taobao, PDD and
-Douyin gateways over HTTP (list pages backwards, one detail call per Taobao/PDD order, signing
-both ways, intake), against a baseline in the same run: the same detail payloads, rendered by
+"""Order pull speed: orders stored per second by the puller from the six fake platforms over
+HTTP (list pages backwards, one detail call per Taobao/PDD/Xiaohongshu order — Xiaohongshu
+also one receiver and one desensitise call per page —, signing both ways, intake), against a baseline in the same run: the same detail payloads, rendered by
 the fakes in-process, stored with intake directly (``intake_platform_orders`` per page of 100).
 The ratio is what talking to the platform costs on top of intake. The fakes run in this
 process and answer one request at a time, so their own work (checking signatures, rendering
@@ -28,8 +28,11 @@ sys.path.insert(0, str(ROOT))
 from connectors.fakes import (
     PLATFORM_CREDENTIALS,
     FakeDouyinStock,
+    FakeKuaishouStock,
+    FakeMiniprogramStock,
     FakePddStock,
     FakeTaobaoStock,
+    FakeXiaohongshuStock,
 )
 from connectors.platform_stock import base_url_variable
 from engine.config import Settings
@@ -41,8 +44,15 @@ from engine.orders.sources import order_client, order_sources
 from engine.services import Services
 from engine.storage.migrate import upgrade
 
-FAKES = {"taobao": (FakeTaobaoStock, "render_trade"), "pdd": (FakePddStock, "render_order"),
-         "douyin": (FakeDouyinStock, "render_order")}
+# channel → (fake, the detail payloads of one scenario order: Kuaishou has one per line)
+FAKES: dict[str, tuple[Any, Any]] = {
+    "taobao": (FakeTaobaoStock, lambda fake, order: [fake.render_trade(order)]),
+    "pdd": (FakePddStock, lambda fake, order: [fake.render_order(order)]),
+    "douyin": (FakeDouyinStock, lambda fake, order: [fake.render_order(order)]),
+    "kuaishou": (FakeKuaishouStock, lambda fake, order: fake.platform_orders(order)),
+    "xiaohongshu": (FakeXiaohongshuStock, lambda fake, order: [fake.render(order)]),
+    "miniprogram": (FakeMiniprogramStock, lambda fake, order: [fake.render(order)]),
+}
 
 
 def fresh_services(folder: str, name: str) -> Services:
@@ -73,7 +83,7 @@ def main() -> None:
                 os.environ[variable] = value
             made = [fake.scenario.create() for _ in range(args.orders)]
             time.sleep(4)  # past the puller's settle time (2 s)
-            payloads = [getattr(fake, render)(o) for o in made]
+            payloads = [payload for o in made for payload in render(fake, o)]
             started = time.perf_counter()
             for i in range(0, len(payloads), 100):
                 intake_platform_orders(direct_db, source=channel, payloads=payloads[i:i + 100], via="pull")
@@ -87,9 +97,9 @@ def main() -> None:
             started = time.perf_counter()
             result = pull_source(pulled_db, channel, client)
             pulled = time.perf_counter() - started
-            assert result.error is None and result.outcomes["created"] == args.orders, result
-            print(f"  {channel:7s} pulled {args.orders / pulled:8.0f} orders/s ({result.pages} pages)   "
-                  f"intake alone {args.orders / direct:8.0f} orders/s   ratio {direct / pulled:.2f}x")
+            assert result.error is None and result.outcomes["created"] == len(payloads), result
+            print(f"  {channel:11s} pulled {len(payloads) / pulled:8.0f} orders/s ({result.pages} pages)   "
+                  f"intake alone {len(payloads) / direct:8.0f} orders/s   ratio {direct / pulled:.2f}x")
             fake.stop()
 
 

@@ -33,6 +33,13 @@ reads again, so a push whose answer was lost is not applied twice. A buyer who t
 between the read and the update leaves the shop showing less than our figure, never more,
 and our figure catches up when that order reaches us.
 
+Rate limits (the platform's page "API调用触发限流告警"): the gateway refuses with a message
+``Exceed qps limit, KEY [...]`` (too many calls a second: retryable after a second) or
+``Exceed quota limit, KEY [...]`` / ``[1017] exceed quota limit`` (the app's or a user's daily
+quota: retryable at the next midnight, Beijing time); both raise
+:class:`~connectors.platform_stock.RateLimited` with that ``retry_after``, whatever ``result``
+code carries them (not documented).
+
 Assumed, not confirmed in the sources read: the platform's code for a refused signature,
 appkey or token (taken as ``result`` 50, the gateway's answer to a bad signature seen in
 public reports; treated as a configuration error); that ``skuId`` in the update is the
@@ -53,10 +60,11 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connectors.outbound import ConnectorError, MissingSetting
-from connectors.platform_stock import ListedSku, ListedStockConnector, paged, sdk_json
+from connectors.platform_stock import ListedSku, ListedStockConnector, RateLimited, paged, sdk_json
 
 PLATFORM = "Kuaishou"
 CHANNEL = "kuaishou"
@@ -69,6 +77,10 @@ SIGNED_PARAMS = ("access_token", "appkey", "method", "param", "signMethod", "tim
 MAX_PAGE_SIZE = 100
 INCREASE, DECREASE = 1, 2
 CONFIG_RESULTS = {50}
+BUSINESS_RESULTS = range(300_000, 301_000)  # 3000xx: the request itself is wrong (e.g. a range over 7 days)
+QPS_LIMITED = "exceed qps limit"
+QUOTA_LIMITED = "exceed quota limit"
+BEIJING = timezone(timedelta(hours=8))
 
 
 def sign(params: Mapping[str, str], sign_secret: str, sign_method: str = "HMAC_SHA256") -> str:
@@ -80,6 +92,19 @@ def sign(params: Mapping[str, str], sign_secret: str, sign_method: str = "HMAC_S
     if sign_method == "HMAC_SHA256":
         return base64.b64encode(hmac.new(sign_secret.encode(), message, hashlib.sha256).digest()).decode("ascii")
     raise ValueError(f"unknown signMethod {sign_method!r}; one of {', '.join(SIGN_METHODS)}")
+
+
+def limit_wait(message: str, now: float) -> float | None:
+    """Seconds to wait before calling again when ``message`` is a rate-limit refusal (a QPS
+    limit: 1 s; a daily quota: until the next midnight in Beijing), else None."""
+    text = message.lower()
+    if QPS_LIMITED in text:
+        return 1.0
+    if QUOTA_LIMITED in text:
+        today = datetime.fromtimestamp(now, BEIJING).date()
+        midnight = datetime(today.year, today.month, today.day, tzinfo=BEIJING) + timedelta(days=1)
+        return max(1.0, midnight.timestamp() - now)
+    return None
 
 
 def merchant_code(sku: Mapping[str, Any]) -> str | None:
@@ -158,11 +183,21 @@ class KuaishouStockConnector(ListedStockConnector):
             _, answer = self.request("POST", url, data=params, what=method, redacting=[params["sign"]])
         else:
             _, answer = self.request("GET", url, params=params, what=method, redacting=[params["sign"]])
-        result = answer.get("result")
-        if result != 1:
-            raise self.refusal(method, result, answer.get("error_msg") or answer.get("msg"),
-                               permanent=result in CONFIG_RESULTS, code_name="result")
+        if answer.get("result") != 1:
+            raise self.refused(method, answer)
         return answer.get("data")
+
+    def refused(self, method: str, answer: Mapping[str, Any]) -> ConnectorError:
+        """The error for an answer whose ``result`` is not 1: a rate limit is
+        :class:`RateLimited`; the gateway's refusal of our credentials is permanent."""
+        result = answer.get("result")
+        message = answer.get("error_msg") or answer.get("msg")
+        wait = limit_wait(str(message or ""), self.clock())
+        if wait is not None:
+            return RateLimited(PLATFORM, self.redact(f"{method}: result {result}: {message}"), retry_after=wait,
+                               code=result)
+        return self.refusal(method, result, message, permanent=result in CONFIG_RESULTS or result in BUSINESS_RESULTS,
+                            code_name="result")
 
 
 def build(channel: str, credentials: Mapping[str, str], base_url: str | None = None) -> KuaishouStockConnector:

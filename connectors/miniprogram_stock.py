@@ -19,7 +19,8 @@ The contract (``<base>`` is the shop backend's URL; ``sku`` is our SKU id):
   the same version is applied again (OrderPulse re-sends its current figure under the same
   version when the shop was seen out of step, or when a channel quota or buffer changed).
 - Errors: ``401 {"code": "unknown_key" | "bad_signature" | "stale_timestamp"}``,
-  ``404 {"code": "unknown_sku"}``, ``422 {"code": "invalid_body"}``; ``message`` explains.
+  ``404 {"code": "unknown_sku"}``, ``422 {"code": "invalid_body"}``, ``429 {"code":
+  "rate_limited", "retry_after": <seconds>}`` (call again after that); ``message`` explains.
 
 Unlike the platforms, this channel takes our version: a push is a full overwrite guarded by
 it, so a late retry of an old figure can never replace a newer one. A ``stale_version``
@@ -43,7 +44,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.outbound import ConnectorError
-from connectors.platform_stock import JSON_HEADERS, PlatformStockConnector, paged
+from connectors.platform_stock import JSON_HEADERS, PlatformStockConnector, RateLimited, paged
 from engine.logs import get_logger
 
 PLATFORM = "Mini-program shop"
@@ -110,6 +111,10 @@ class MiniprogramStockConnector(PlatformStockConnector):
             return
         code = answer.get("code", status)
         message = self.redact(f"{what}: HTTP {status}: {code}: {answer.get('message', '')}")
+        if status == 429:
+            wait = answer.get("retry_after")
+            raise RateLimited(PLATFORM, message, code=code,
+                              retry_after=float(wait) if isinstance(wait, int | float) and wait > 0 else 1.0)
         raise ConnectorError(PLATFORM, message, code=code, permanent=status in CONFIG_STATUSES)
 
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from connectors import douyin_orders, pdd_orders, taobao_orders
+from connectors import (
+    douyin_orders,
+    kuaishou_orders,
+    miniprogram_orders,
+    pdd_orders,
+    taobao_orders,
+    xiaohongshu_orders,
+)
 from engine.orders.ports import PlatformOrderClient
 
 # (platform, credentials, clock for request timestamps in unix seconds) → client
@@ -22,6 +29,9 @@ ORDER_CLIENTS: dict[str, OrderClientBuilder] = {
     "taobao": taobao_orders.build,
     "pdd": pdd_orders.build,
     "douyin": douyin_orders.build,
+    "kuaishou": kuaishou_orders.build,
+    "xiaohongshu": xiaohongshu_orders.build,
+    "miniprogram": miniprogram_orders.build,
 }
 
 

@@ -1,7 +1,11 @@
 """What the platform order clients share (each implements
 :class:`engine.orders.ports.PlatformOrderClient` on top of its platform's stock connector,
 which owns the signing and the request code): paging a window from the last page backwards,
-and the refusal of push for platforms that do not push over HTTP.
+the refusal of push for platforms that do not push over HTTP, the conversion of aware
+datetimes to the platforms' epoch milliseconds, and the first checks of a push message — its
+size, a header read case-insensitively, a timestamp within the platform's window, a signature
+compared in constant time, a JSON body — each failing with
+:class:`~engine.orders.ports.PushRefused` before anything of the message is believed.
 
 Why backwards: a window in the past only loses orders (one modified again moves to a later
 window), and a loss shifts the rows after it one place towards page 1; reading the last page
@@ -11,14 +15,19 @@ never skipped. The puller keeps its windows' end a little in the past, so none g
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.outbound import ConnectorError
 from connectors.platform_stock import MAX_LISTING_PAGES
 from engine.orders.ports import OrderPage, PushEvent, PushRefused
 
+MAX_PUSH_BYTES = 1024 * 1024  # a push message is a few KB; anything near this is not one
 DETAIL_WORKERS = 4  # detail calls in flight per page (well inside the platforms' per-second limits)
 PageFetch = Callable[[int], tuple[list[Any], int]]  # page number → (rows, total rows of the window)
 
@@ -61,3 +70,60 @@ class NoHttpPush:
 
     def parse_push(self, headers: Mapping[str, str], body: bytes) -> list[PushEvent]:
         raise PushRefused(f"{self.platform} does not push orders over HTTP (the puller reads them)", status=404)
+
+
+def epoch_ms(at: datetime) -> int:
+    """``at`` (aware) as epoch milliseconds."""
+    if at.tzinfo is None:
+        raise ValueError(f"{at!r} has no time zone")
+    return int(at.timestamp() * 1000)
+
+
+def from_epoch_ms(value: int) -> datetime:
+    """Epoch milliseconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """Header ``name`` (any case) of a push request, or ``""``."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return str(value)
+    return ""
+
+
+def refuse_oversized(body: bytes) -> None:
+    if len(body) > MAX_PUSH_BYTES:
+        raise PushRefused(f"push body of {len(body)} bytes is larger than {MAX_PUSH_BYTES}", status=413)
+
+
+def require_fresh(timestamp: str, now: float, window: float, *, scale: int = 1) -> int:
+    """The push's timestamp (unix seconds, or milliseconds with ``scale=1000``) when it is
+    within ``window`` seconds of ``now``; else :class:`PushRefused`."""
+    if not timestamp.isdigit():
+        raise PushRefused("push timestamp missing or not a number")
+    value = int(timestamp)
+    if abs(now - value / scale) > window:
+        raise PushRefused(f"push timestamp {timestamp} is more than {int(window)} s from our clock")
+    return value
+
+
+def require_signature(expected: str, given: str) -> None:
+    """Refuse unless ``given`` equals ``expected`` (compared in constant time)."""
+    if not given or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise PushRefused("push signature does not verify")
+
+
+def json_body(body: bytes | str, what: str = "push body") -> Any:
+    """The JSON of a verified push body; a body that is not UTF-8 JSON is refused (400)."""
+    try:
+        return json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+    except (UnicodeDecodeError, ValueError):
+        raise PushRefused(f"{what} is not UTF-8 JSON", status=400) from None
+
+
+def digest(value: Any) -> str:
+    """A stable id for a message without one: SHA-256 of its canonical JSON."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -79,6 +79,14 @@ def sdk_value(value: Any, *, drop_blank: bool = False) -> str | None:
     return text
 
 
+class RateLimited(ConnectorError):
+    """The platform refused a call for its rate limit or call quota: retryable, after
+    ``retry_after`` seconds (what the platform says, else its documented window)."""
+
+    def __init__(self, platform: str, message: str, *, retry_after: float, code: Any = None) -> None:
+        super().__init__(platform, message, code=code, permanent=False, retry_after=retry_after)
+
+
 def base_url_variable(channel: str) -> str:
     """``ORDERPULSE_<PLATFORM>_BASE_URL``: where tests and the demo point a platform's API."""
     return f"ORDERPULSE_{channel.upper()}_BASE_URL"

@@ -34,6 +34,10 @@ how many more units buyers may take on Xiaohongshu, through any door; so:
 A retry reads again, so a push whose answer was lost is not applied twice; an order taken
 between the read and the sync leaves the shop showing less than our figure, never more.
 
+Rate limits (the platform's page 292: 100 calls a second per new app, 200 per method): the
+code of the refusal is not documented; HTTP 429, or an answer whose message speaks of
+限流 / 频繁 / limit, raises :class:`~connectors.platform_stock.RateLimited` (retry after 1 s).
+
 Assumed, not confirmed in the sources read: the codes of gateway refusals (a bad appId,
 signature, timestamp or token are taken as ``error_code`` -1, a configuration error); the
 timestamp window (10 minutes in the fake). ``syncSkuStock`` only serves SKUs without
@@ -59,6 +63,7 @@ from connectors.platform_stock import (
     JSON_HEADERS,
     ListedSku,
     ListedStockConnector,
+    RateLimited,
     paged,
 )
 
@@ -72,6 +77,8 @@ READ_METHOD = "inventory.getSkuStock"
 SYNC_METHOD = "inventory.syncSkuStock"
 MAX_PAGE_SIZE = 100
 CONFIG_CODES = {-1}
+RATE_LIMIT_WORDS = ("限流", "频繁", "limit")
+RATE_LIMIT_WAIT = 1.0
 
 
 def sign(method: str, app_id: str, timestamp: int | str, app_secret: str, version: str = VERSION) -> str:
@@ -157,12 +164,22 @@ class XiaohongshuStockConnector(ListedStockConnector):
     def call(self, method: str, params: Mapping[str, Any]) -> Any:
         """One signed call; the answer's ``data``, or :class:`ConnectorError`."""
         body = self.signed_body(method, params)
-        _, answer = self.request("POST", self.base_url + API_PATH, headers=JSON_HEADERS, what=method,
-                                 data=json.dumps(body, ensure_ascii=False).encode("utf-8"), redacting=[body["sign"]])
+        try:
+            _, answer = self.request("POST", self.base_url + API_PATH, headers=JSON_HEADERS, what=method,
+                                     data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                                     redacting=[body["sign"]])
+        except ConnectorError as exc:
+            if exc.code == 429:
+                raise RateLimited(PLATFORM, str(exc).removeprefix(f"{PLATFORM}: "), retry_after=RATE_LIMIT_WAIT,
+                                  code=429) from None
+            raise
         code = answer.get("error_code")
         if answer.get("success") is not True or code not in (0, None):
-            raise self.refusal(method, code, answer.get("error_msg") or answer.get("message"),
-                               permanent=code in CONFIG_CODES, code_name="error_code")
+            message = answer.get("error_msg") or answer.get("message")
+            if any(word in str(message or "").lower() for word in RATE_LIMIT_WORDS):
+                raise RateLimited(PLATFORM, self.redact(f"{method}: error_code {code}: {message}"),
+                                  retry_after=RATE_LIMIT_WAIT, code=code)
+            raise self.refusal(method, code, message, permanent=code in CONFIG_CODES, code_name="error_code")
         return answer.get("data")
 
 

@@ -17,6 +17,7 @@ from connectors.fakes.base import FakeServer, Received
 from connectors.fakes.dingtalk_robot import FakeDingTalkRobot
 from connectors.fakes.douyin_stock import FakeDouyinStock
 from connectors.fakes.feishu_bot import FakeFeishuBot
+from connectors.fakes.kuaishou_orders import DEFAULT_MESSAGE_KEY as KUAISHOU_MESSAGE_KEY
 from connectors.fakes.kuaishou_stock import FakeKuaishouStock
 from connectors.fakes.miniprogram_stock import FakeMiniprogramStock
 from connectors.fakes.order_scenario import DEMO_LIFECYCLE, Lifecycle
@@ -49,7 +50,8 @@ PLATFORM_CREDENTIALS: dict[str, tuple[tuple[str, str, str], ...]] = {  # channel
             ("PDD_ACCESS_TOKEN", "fake-pdd-token", "access_token")),
     "kuaishou": (("KUAISHOU_APP_KEY", "ks-fake-app", "app_key"),
                  ("KUAISHOU_SIGN_SECRET", "fake-ks-sign-secret", "sign_secret"),
-                 ("KUAISHOU_ACCESS_TOKEN", "fake-ks-token", "access_token")),
+                 ("KUAISHOU_ACCESS_TOKEN", "fake-ks-token", "access_token"),
+                 ("KUAISHOU_MESSAGE_KEY", KUAISHOU_MESSAGE_KEY, "message_key")),
     "xiaohongshu": (("XHS_APP_ID", "fake-xhs-app", "app_id"), ("XHS_APP_SECRET", "fake-xhs-secret", "app_secret"),
                     ("XHS_ACCESS_TOKEN", "fake-xhs-token", "access_token")),
     "miniprogram": (("MINIPROGRAM_APP_KEY", "orderpulse", "app_key"),

@@ -1,4 +1,4 @@
-"""Fake Kuaishou (快手小店) open platform, stock side: a shop's catalogue behind
+"""Fake Kuaishou (快手小店) open platform: a shop's catalogue behind
 ``open.item.list.get`` (GET, paged), ``open.item.get`` (GET) and
 ``open.item.sku.stock.update`` (POST form, incremental), as :mod:`connectors.kuaishou_stock`
 describes them.
@@ -14,6 +14,9 @@ signature → ``{"result": 50, "error_msg": …}``; an unknown item or SKU → `
 a decrease below the activity reservation (``reserveStock``) → ``result`` 21
 ``当前库存不足，请减少预留数量``; a malformed update → ``result`` 2. Accepted updates go to
 ``messages``. ``page_limit`` caps the page size (tests page at 2).
+
+The same gateway serves the shop's orders (``open.order.*``, after the same checks) and
+pushes them: see :mod:`connectors.fakes.kuaishou_orders`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from typing import Any, cast
 from urllib.parse import parse_qs
 
 from connectors.fakes.base import Received
+from connectors.fakes.kuaishou_orders import DEFAULT_MESSAGE_KEY, KuaishouOrderShop
+from connectors.fakes.order_scenario import OrderScenario
 from connectors.fakes.platform_stock import CatalogueSku, StockCatalogueFake
 
 GATEWAY_REFUSED = 50
@@ -44,8 +49,10 @@ class KuaishouSku(CatalogueSku):
     reserve: int = 0
 
 
-class FakeKuaishouStock(StockCatalogueFake):
-    """One shop of ``app_key`` (signing with ``sign_secret``) authorized by ``access_token``."""
+class FakeKuaishouStock(KuaishouOrderShop, StockCatalogueFake):
+    """One shop of ``app_key`` (signing with ``sign_secret``) authorized by ``access_token``;
+    its orders come from ``scenario`` (default: a seeded one on the fake's clock) and its
+    pushes are encrypted with ``message_key``."""
 
     name = "kuaishou"
     item_id_base = 22_000_000_000_000
@@ -53,9 +60,13 @@ class FakeKuaishouStock(StockCatalogueFake):
     sku_type = KuaishouSku
 
     def __init__(self, app_key: str, sign_secret: str, access_token: str, *, page_limit: int = 100,
-                 **kwargs: Any) -> None:
+                 scenario: OrderScenario | None = None, orders_seed: int = 17, orders_rate_per_minute: float = 0.0,
+                 message_key: str = DEFAULT_MESSAGE_KEY, **kwargs: Any) -> None:
         super().__init__(app_key=app_key, app_secret=sign_secret, access_token=access_token,
                          page_size_cap=page_limit, **kwargs)
+        self.message_key = message_key
+        self.setup_orders(orders_seed=orders_seed, orders_rate_per_minute=orders_rate_per_minute, scenario=scenario)
+        self.setup_push()
 
     def add_sku(self, code: str, qty: int, *, item: str | None = None, reserve: int = 0) -> KuaishouSku:
         """A SKU with merchant code ``code`` (its ``skuNick``) on item ``item`` (default: its own)."""
@@ -78,6 +89,8 @@ class FakeKuaishouStock(StockCatalogueFake):
             param = json.loads(params.get("param") or "{}")
         except ValueError:
             return 200, {"result": BAD_PARAM, "error_msg": "param is not JSON"}
+        if method.startswith("open.order.") and request.method == "GET":
+            return 200, self.order_answer(method, param)
         if method == "open.item.list.get" and request.method == "GET":
             return 200, self._list(param)
         if method == "open.item.get" and request.method == "GET":

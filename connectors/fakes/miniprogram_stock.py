@@ -10,6 +10,9 @@ secret (401 ``unknown_key`` / ``stale_timestamp`` / ``bad_signature``). A push n
 known SKU (404 ``unknown_sku``); an older version than the one shown is refused (409
 ``stale_version``); the same or a newer version is shown. Accepted pushes that change the SKU
 go to ``messages``; ``page_limit`` caps the page size.
+
+The same backend serves the shop's orders (after the same checks) and pushes them: see
+:mod:`connectors.fakes.miniprogram_orders`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 from connectors.fakes.base import Received
+from connectors.fakes.miniprogram_orders import MiniprogramOrderShop
+from connectors.fakes.order_scenario import OrderScenario
 from connectors.fakes.platform_stock import ShopCatalogueFake, ShopSku
 
 WINDOW_S = 300
@@ -33,15 +38,19 @@ class VersionedSku(ShopSku):
     version: int = 0
 
 
-class FakeMiniprogramStock(ShopCatalogueFake):
-    """The shop backend, knowing OrderPulse by ``app_key`` and sharing ``app_secret``."""
+class FakeMiniprogramStock(MiniprogramOrderShop, ShopCatalogueFake):
+    """The shop backend, knowing OrderPulse by ``app_key`` and sharing ``app_secret``; its
+    orders come from ``scenario`` (default: a seeded one on the fake's clock)."""
 
     name = "miniprogram"
 
-    def __init__(self, app_key: str, app_secret: str, *, page_limit: int = 100, **kwargs: Any) -> None:
+    def __init__(self, app_key: str, app_secret: str, *, page_limit: int = 100, scenario: OrderScenario | None = None,
+                 orders_seed: int = 23, orders_rate_per_minute: float = 0.0, **kwargs: Any) -> None:
         super().__init__(page_size_cap=page_limit, **kwargs)
         self.app_key, self.app_secret = app_key, app_secret
         self.stale_refusals = 0
+        self.setup_orders(orders_seed=orders_seed, orders_rate_per_minute=orders_rate_per_minute, scenario=scenario)
+        self.setup_push()
 
     # --- test helpers ------------------------------------------------------------------------
 
@@ -56,6 +65,9 @@ class FakeMiniprogramStock(ShopCatalogueFake):
         refused = self._refusal(request)
         if refused:
             return 401, {"code": refused, "message": "request is not signed by a known key with a fresh timestamp"}
+        ordered = self.order_route(request.method, request.path, request.query)
+        if ordered is not None:
+            return ordered
         if request.method == "GET" and request.path == "/stock":
             return self._list(request.query)
         if request.method == "POST" and request.path.startswith("/stock/"):

@@ -34,10 +34,29 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def cipher(text: str, style: str) -> str:
-    """A fake ciphertext of ``text`` in the platform's framing (``#…#1##`` Doudian, ``~…~0~``
-    PDD): opaque, stable, never the plain text."""
+    """A fake ciphertext of ``text`` in the platform's framing (``#…#1##`` Doudian and
+    Kuaishou, ``~…~0~`` PDD, ``#…#`` Xiaohongshu): opaque, stable, never the plain text."""
     body = base64.b64encode(("op:" + text).encode("utf-8")[::-1]).decode("ascii")
-    return {"doudian": f"#{body[:4]}#{body}#1##", "pdd": f"~{body}~0~", "pdd_phone": f"${body[:12]}${body}$0$"}[style]
+    return {"doudian": f"#{body[:4]}#{body}#1##", "kuaishou": f"#{body[:4]}#{body}#1##", "pdd": f"~{body}~0~",
+            "pdd_phone": f"${body[:12]}${body}$0$", "xiaohongshu": f"#{body}#"}[style]
+
+
+def decipher(text: str) -> str:
+    """The plain text of a :func:`cipher` (what the platform's decrypt API would give); a text
+    that is not one raises ``ValueError``."""
+    body = max(text.replace("~", "#").replace("$", "#").split("#"), key=len)
+    try:
+        plain = base64.b64decode(body, validate=True)[::-1].decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("not a fake platform cipher") from None
+    if not plain.startswith("op:"):
+        raise ValueError("not a fake platform cipher")
+    return plain[3:]
+
+
+def epoch_ms(at: datetime | None) -> int:
+    """Epoch milliseconds (Kuaishou, Xiaohongshu), 0 for a time that has not happened."""
+    return int(at.timestamp() * 1000) if at else 0
 
 
 def shanghai_text(at: datetime | None) -> str:
@@ -105,12 +124,17 @@ class OrderShop:
 
 class PushSender:
     """Posts a fake platform's push messages to ``url`` in order, from its own thread (the
-    scenario's listeners must not wait on OrderPulse). ``sign(body) -> headers``. Messages
-    that fail are kept in ``failed``; ``sent`` holds (status, body) of each attempt."""
+    scenario's listeners must not wait on OrderPulse). ``sign(body) -> headers``; ``encode``
+    turns a message into the body (default: compact UTF-8 JSON; Kuaishou encrypts it).
+    Messages that fail are kept in ``failed``; ``sent`` holds (status, body) of each attempt
+    and ``answers`` the JSON the receiver gave (None when it gave none)."""
 
-    def __init__(self, sign: Callable[[bytes], dict[str, str]], *, timeout: float = 5.0) -> None:
+    def __init__(self, sign: Callable[[bytes], dict[str, str]], *, timeout: float = 5.0,
+                 encode: Callable[[Any], bytes] | None = None) -> None:
         self.url: str | None = None
         self.sign = sign
+        self.encode = encode or (lambda m: json.dumps(m, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        self.answers: list[Any] = []
         self.timeout = timeout
         self.sent: list[tuple[int, bytes]] = []
         self.failed: list[bytes] = []
@@ -126,13 +150,13 @@ class PushSender:
 
     def send(self, message: Any) -> None:
         if self.url:
-            self._queue.put(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+            self._queue.put(self.encode(message))
 
     def drain(self, timeout: float = 5.0) -> None:
         """Wait until every queued message was posted (tests)."""
         done = threading.Event()
+        self._flushed = done  # before the marker: the sender thread sets this one
         self._queue.put(None)
-        self._flushed = done
         done.wait(timeout)
 
     def _run(self) -> None:
@@ -147,6 +171,10 @@ class PushSender:
             try:
                 resp = requests.post(url, data=body, headers={"Content-Type": "application/json", **self.sign(body)},
                                      timeout=self.timeout)
+                try:
+                    self.answers.append(resp.json())
+                except ValueError:
+                    self.answers.append(None)
                 self.sent.append((resp.status_code, body))
                 if resp.status_code >= 300:
                     self.failed.append(body)

@@ -18,6 +18,9 @@ Answers (HTTP 200) ``{"success", "error_code", "error_msg", "data"}``: a refused
 signature, timestamp or token → ``error_code`` -1; an unknown skuId → 1; a bad ``qty`` or a
 sync below the held and channel stock → 2 (the fake's own codes). Accepted syncs go to
 ``messages``; ``page_limit`` caps the page size (tests page at 2).
+
+The same gateway serves the shop's orders (after the same checks) and pushes them: see
+:mod:`connectors.fakes.xiaohongshu_orders`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from connectors.fakes.base import Received
+from connectors.fakes.order_scenario import OrderScenario
 from connectors.fakes.platform_stock import CatalogueSku, StockCatalogueFake
+from connectors.fakes.xiaohongshu_orders import XiaohongshuOrderShop
 
 API_PATH = "/ark/open_api/v3/common_controller"
 REFUSED, UNKNOWN_SKU, BAD_QTY = -1, 1, 2
@@ -79,17 +84,21 @@ def _ok(data: Any) -> dict[str, Any]:
     return {"success": True, "error_code": 0, "error_msg": "", "data": data}
 
 
-class FakeXiaohongshuStock(StockCatalogueFake):
+class FakeXiaohongshuStock(XiaohongshuOrderShop, StockCatalogueFake):
     """One shop of app ``app_id`` (kept as ``app_key``; secret ``app_secret``) authorized by
-    ``access_token``."""
+    ``access_token``; its orders come from ``scenario`` (default: a seeded one on the fake's
+    clock)."""
 
     name = "xiaohongshu"
     sku_type = XhsSku
 
     def __init__(self, app_id: str, app_secret: str, access_token: str, *, page_limit: int = 100,
+                 scenario: OrderScenario | None = None, orders_seed: int = 19, orders_rate_per_minute: float = 0.0,
                  **kwargs: Any) -> None:
         super().__init__(app_key=app_id, app_secret=app_secret, access_token=access_token,
                          page_size_cap=page_limit, **kwargs)
+        self.setup_orders(orders_seed=orders_seed, orders_rate_per_minute=orders_rate_per_minute, scenario=scenario)
+        self.setup_push()
 
     def new_item_id(self, n: int) -> str:
         return f"66ee733f265f5900{n:08x}"  # the platform's ids are 24 hex digits
@@ -124,6 +133,9 @@ class FakeXiaohongshuStock(StockCatalogueFake):
         if refused:
             return 200, _fail(REFUSED, refused)
         method = body.get("method")
+        ordered = self.order_answer(str(method), body)
+        if ordered is not None:
+            return ordered
         if method == "product.getDetailSkuList":
             return 200, self._list(body)
         if method in ("inventory.getSkuStock", "inventory.syncSkuStock"):

@@ -1,4 +1,4 @@
-"""Fixtures of the pull and push tests (orders in from the platforms): the three fake platforms (stock and orders) on
+"""Fixtures of the pull and push tests (orders in from the platforms): the six fake platforms (stock and orders) on
 the test's manual clock, the environment that points the published sources at them, the
 published ``sources_six_channels`` rules, and look-ups of stored orders."""
 
@@ -13,8 +13,14 @@ from sqlalchemy import func, select
 from connectors.fakes import (
     PLATFORM_CREDENTIALS,
     FakeDouyinStock,
+    FakeKuaishouStock,
+    FakeMiniprogramStock,
     FakePddStock,
     FakeTaobaoStock,
+    FakeXiaohongshuStock,
+    kuaishou_orders,
+    miniprogram_orders,
+    xiaohongshu_orders,
 )
 from connectors.fakes.douyin_orders import order_id_of
 from connectors.fakes.order_scenario import ScenarioOrder
@@ -23,12 +29,17 @@ from connectors.fakes.taobao_orders import tid_of
 from connectors.platform_stock import base_url_variable
 from engine.orders.model import Order, OrderEvent
 
-FAKES = {"taobao": FakeTaobaoStock, "pdd": FakePddStock, "douyin": FakeDouyinStock}
+FAKES = {"taobao": FakeTaobaoStock, "pdd": FakePddStock, "douyin": FakeDouyinStock, "kuaishou": FakeKuaishouStock,
+         "xiaohongshu": FakeXiaohongshuStock, "miniprogram": FakeMiniprogramStock}
 
 
 def platform_order_id(channel: str, order: ScenarioOrder) -> str:
+    """The order's id on the platform (Kuaishou: its first line's one-item order)."""
     return {"taobao": lambda: str(tid_of(order)), "pdd": lambda: order_sn(order),
-            "douyin": lambda: str(order_id_of(order))}[channel]()
+            "douyin": lambda: str(order_id_of(order)),
+            "kuaishou": lambda: str(kuaishou_orders.oid_of(order, order.lines[0])),
+            "xiaohongshu": lambda: xiaohongshu_orders.order_id_of(order),
+            "miniprogram": lambda: miniprogram_orders.out_trade_no_of(order)}[channel]()
 
 
 def credentials(channel: str) -> dict[str, str]:
@@ -46,7 +57,7 @@ def publish_sources(services: Any) -> None:
 
 @pytest.fixture
 def platforms(services: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """The three fakes on the services' clock, the environment pointing at them, the sources
+    """The six fakes on the services' clock, the environment pointing at them, the sources
     template published."""
     now = lambda: services.clock.now().timestamp()
     fakes = {channel: cls(now=now, **credentials(channel)).start() for channel, cls in FAKES.items()}

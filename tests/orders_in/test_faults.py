@@ -25,6 +25,7 @@ from connectors.pdd_orders import PddOrderClient
 from connectors.taobao_orders import TaobaoOrderClient
 from engine.orders.pull_model import OrderPullCursor
 from engine.orders.pulling import pull_due_sources, pull_source
+from engine.orders.sources import order_client, order_sources
 from tests.orders_in.conftest import (
     count_orders,
     credentials,
@@ -37,10 +38,16 @@ CLIENTS = {"taobao": TaobaoOrderClient, "pdd": PddOrderClient, "douyin": DouyinO
 # how a list request for the window's second page looks on each platform
 SECOND_PAGE = {"taobao": lambda r: b"page_no=2" in r.body and b"increment" in r.body,
                "pdd": lambda r: b"page=2&" in r.body + b"&" and b"increment" in r.body,
-               "douyin": lambda r: r.path.endswith("searchList") and (r.json or {}).get("page") == 1}
+               "douyin": lambda r: r.path.endswith("searchList") and (r.json or {}).get("page") == 1,
+               "kuaishou": lambda r: r.path == "/open/order/cursor/list" and '"cursor":""' not in r.query["param"],
+               "xiaohongshu": lambda r: (r.json or {}).get("method") == "order.getOrderList"
+               and r.json.get("pageNo") == 2,
+               "miniprogram": lambda r: r.path == "/orders" and "cursor" in r.query}
 
 
 def client_for(services: Any, fake: Any, channel: str, timeout: float = 5.0) -> Any:
+    if channel not in CLIENTS:  # built from the published source, as the scheduler does
+        return order_client(services, order_sources(services)[channel])
     return CLIENTS[channel].from_credentials(channel, credentials(channel), fake.url, timeout=timeout,
                                              clock=lambda: services.clock.now().timestamp())
 
@@ -98,7 +105,7 @@ def assert_all_stored_once(services: Any, channel: str, orders: list[Any]) -> No
         assert row is not None and [e.kind for e in timeline(services, row.id)] == ["created"]
 
 
-@pytest.mark.parametrize("channel", ["taobao", "pdd", "douyin"])
+@pytest.mark.parametrize("channel", ["taobao", "pdd", "douyin", "kuaishou", "xiaohongshu", "miniprogram"])
 def test_a_5xx_mid_window_keeps_the_cursor_and_the_next_run_stores_every_order_once(
         services: Any, platforms: Any, channel: str) -> None:
     fake = platforms[channel]
@@ -132,16 +139,19 @@ def test_a_time_out_mid_window_is_retried_without_skipping(services: Any, platfo
     assert_all_stored_once(services, "taobao", orders)
 
 
-@pytest.mark.parametrize(("channel", "wait"), [("taobao", 2), ("pdd", 5), ("douyin", 5)])
+@pytest.mark.parametrize(("channel", "wait", "calls"), [
+    ("taobao", 2, 3), ("pdd", 5, 3), ("douyin", 5, 3),
+    ("kuaishou", 1, 2), ("xiaohongshu", 1, 3), ("miniprogram", 1, 2)])  # 3 list pages, no detail calls: 2
 def test_a_rate_limit_holds_the_source_back_as_the_platform_says(services: Any, platforms: Any, channel: str,
-                                                                 wait: int) -> None:
+                                                                 wait: int, calls: int) -> None:
     fake = platforms[channel]
     orders = five_orders(services, fake)
-    fake.limit_orders(3, 60)
+    fake.limit_orders(calls, 60)
     first = pull_source(services, channel, client_for(services, fake, channel))
     assert first.error is not None
     held = cursor(services, channel)
-    # Taobao says "This ban will last for 1 more seconds": wait 2 s; PDD and Doudian do not say: back-off 5 s
+    # Taobao says "This ban will last for 1 more seconds": wait 2 s; PDD and Doudian do not say: back-off 5 s;
+    # a Kuaishou QPS limit, Xiaohongshu's 429 and the shop's retry_after: 1 s
     assert held.retry_at == services.clock.now() + timedelta(seconds=wait)
     fake.limit_orders(None)
     services.clock.advance(wait)
