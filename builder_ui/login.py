@@ -10,7 +10,6 @@ from flask_wtf.csrf import generate_csrf
 
 from builder_ui import pages
 from engine.auth.access import public, session_user
-from engine.auth.roles import role_label
 from engine.auth.sessions import SESSION_KEY, end_session, start_session
 from engine.auth.users import check_password
 from engine.logs import get_logger

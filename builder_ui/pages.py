@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
 
 from engine.auth.access import session_user
@@ -31,7 +31,7 @@ def services() -> Any:
 def signed_in_user() -> User | None:
     """The signed-in user row (None when there is no valid session); cached per request."""
     if "page_user" in g:
-        return g.page_user  # type: ignore[no-any-return]
+        return g.page_user
     # The session alone (never the CSRF check: error pages render for refused posts too).
     # server-side sessions (engine.auth.sessions): signed out, idle, expired or disabled → None
     user = session_user()

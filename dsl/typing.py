@@ -17,9 +17,9 @@ from . import model as m
 from . import order_model as om
 from .errors import Diagnostic, source_line_at
 
-__all__ = ["ExpressionTyper", "Scope", "check_expression", "expression_children", "suggest", "unit_name", "MAX_EXPR_DEPTH",
-           "MAX_EXPR_NODES", "ORDER_SCOPE", "PROMOTION_SCOPE", "LINE_SCOPE", "RAW_SCOPE", "RISK_SCOPE",
-           "ALERT_SCOPE", "MEASURE_SCOPE", "HOOK_SCOPE", "COLLECTION_FIELDS"]
+__all__ = ["ExpressionTyper", "Scope", "check_expression", "expression_children", "suggest", "unit_name",
+           "MAX_EXPR_DEPTH", "MAX_EXPR_NODES", "ORDER_SCOPE", "PROMOTION_SCOPE", "LINE_SCOPE", "RAW_SCOPE",
+           "RISK_SCOPE", "ALERT_SCOPE", "MEASURE_SCOPE", "HOOK_SCOPE", "COLLECTION_FIELDS"]
 
 MAX_EXPR_DEPTH = 64
 MAX_EXPR_NODES = 5000
@@ -155,7 +155,7 @@ class ExpressionTyper:
         return t
 
     def _bounded(self, expr: m.Expr) -> bool:
-        stack: list[tuple[object, int]] = [(expr, 1)]
+        stack: list[tuple[m.Expr, int]] = [(expr, 1)]
         count = 0
         while stack:
             node, depth = stack.pop()
@@ -397,7 +397,7 @@ class ExpressionTyper:
         return of_type
 
 
-def _children(node: object) -> list[object]:
+def _children(node: object) -> list[m.Expr]:
     if isinstance(node, m.Compare | m.Arith):
         return [node.left, node.right]
     if isinstance(node, m.BoolOp):

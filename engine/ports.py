@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.orders.ports import PlatformOrderClient
     from engine.inventory.channels import StockConnectorFactory
+    from engine.orders.ports import PlatformOrderClient
     from engine.workflow.ports import CallbackCryptoFactory
 
 

@@ -65,7 +65,7 @@ class OrderPulseApi(Api):
     that shape (``ErrorBody``) for every error response and has no ``default`` catch-all."""
 
     ERROR_SCHEMA = ErrorBody
-    DEFAULT_ERROR_RESPONSE_NAME = None  # type: ignore[assignment]
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _openapi_json(self) -> Any:
         """The document, completed with what every route inherits (engine.api.openapi)."""

@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 def api_blueprints() -> list[Blueprint]:
     from engine.auth.routes import blp as users_blp
     from engine.inventory.routes import blp as stock_blp
-    from engine.orders.push_routes import blp as order_push_blp
     from engine.orders.preview_routes import blp as mappings_blp
+    from engine.orders.push_routes import blp as order_push_blp
     from engine.orders.routes import blp as orders_blp
     from engine.outbox.routes import blp as outbox_blp
     from engine.pricing.routes import blp as pricing_blp

@@ -26,8 +26,9 @@ from typing import Any
 
 from dsl import model as m
 from dsl import order_model as om
-from dsl.checker import RAW_SCOPE, _Checker, expression_children
+from dsl.checker import _Checker, expression_children
 from dsl.compiler import FUNCTION_IMPLS, ExpressionGenerator, map_table_lookup
+from dsl.typing import RAW_SCOPE
 
 from . import mapping_runtime as rt
 from .mapping_runtime import COERCE, NO_DEFAULT, FieldError, Site, format_path
@@ -71,7 +72,7 @@ def _first_name(expr: m.Expr) -> m.Name | None:
     if isinstance(expr, m.Name):
         return expr
     for child in expression_children(expr):
-        found = _first_name(child)  # type: ignore[arg-type]
+        found = _first_name(child)
         if found is not None:
             return found
     return None

@@ -154,11 +154,11 @@ def _default_resolver(services: Services) -> Callable[[], RegionResolver | None]
         if given is not None:
             return given
         try:
-            from engine.orders.regions import default_resolver  # type: ignore[import-not-found,unused-ignore]
+            from engine.orders.regions import default_resolver
         except ImportError:
             log.warning("no region resolver: `normalize … to region` steps are skipped")
             return None
-        return default_resolver()  # type: ignore[no-any-return]
+        return default_resolver()
 
     return get
 
