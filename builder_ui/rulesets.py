@@ -83,7 +83,8 @@ def _workspace(name: str, **extra: Any) -> dict[str, Any]:
         "ruleset": ruleset, "versions": versions, "audit": audit,
         "problems": [problem_view(p) for p in problems], "draft_state": status,
         "status_label": STATUS_LABELS[status], "active_nav": "rulesets", "title": ruleset.title or name,
-        "workspace": _workspace_data(ruleset), "has_machine": "machine" in _kinds(ruleset.draft_content), "sample_order": json.dumps(SAMPLE_ORDER, ensure_ascii=False, indent=1),
+        "workspace": _workspace_data(ruleset), "has_machine": "machine" in _kinds(ruleset.draft_content),
+        "sample_order": json.dumps(SAMPLE_ORDER, ensure_ascii=False, indent=1),
         **extra,
     }
 
@@ -171,7 +172,8 @@ def rollback(name: str) -> Any:
                                        actor=_actor(), now=svc.clock.now(), role=_role())
             number = version.version
     except ApiError as err:
-        messages = {"unknown_version": f"没有 v{to_version} 可回滚", "already_latest": f"v{to_version} 已是当前生效的版本",
+        messages = {"unknown_version": f"没有 v{to_version} 可回滚",
+                    "already_latest": f"v{to_version} 已是当前生效的版本",
                     "publish_forbidden": "你的角色不能回滚到声明了数据源、通知渠道或回调的版本，请联系管理员",
                     "name_taken": "该版本中的名称已被其他已发布规则集占用，不能回滚",
                     "stale_base": "有人刚刚发布了新版本，请返回刷新后重试"}

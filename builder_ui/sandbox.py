@@ -22,8 +22,8 @@ from engine.auth.access import allow
 from engine.auth.roles import STAFF_ROLES, role_label
 from engine.errors import Unprocessable
 from engine.workflow.diagram import render_swimlanes
-from engine.workflow.metrics import machine_metrics
 from engine.workflow.machine import CompiledMachine, Refusal
+from engine.workflow.metrics import machine_metrics
 from engine.workflow.service import ActionRefused
 
 
@@ -35,7 +35,8 @@ def refusal_zh(err: ActionRefused, action: str) -> str:
     """Why ``action`` was refused, as a sentence for the page."""
     detail = err.details[0] if err.details else {}
     if err.code == "wrong_state":
-        return f"当前状态「{detail.get('state')}」不能执行「{action}」：它只能从「{'、'.join(detail.get('allowed_from', []))}」执行"
+        allowed_from = "、".join(detail.get("allowed_from", []))
+        return f"当前状态「{detail.get('state')}」不能执行「{action}」：它只能从「{allowed_from}」执行"
     if err.code == "wrong_role":
         allowed = "、".join(role_label(r) for r in detail.get("allowed", []))
         return f"角色「{role_label(str(detail.get('role')))}」不能执行「{action}」，只有{allowed}可以"
@@ -95,7 +96,8 @@ def sandbox(name: str) -> Any:
     svc = services()
     with svc.db.session() as session:
         spent = machine_metrics(session, compiled.name, svc.clock.now())["states"]
-    averages = {name: figures["avg_seconds"] for name, figures in spent.items() if figures.get("avg_seconds") is not None}
+    averages = {name: figures["avg_seconds"] for name, figures in spent.items()
+                if figures.get("avg_seconds") is not None}
     return {
         "machines": [d.name for d in compiled.rules.declarations if isinstance(d, dsl.MachineDecl)],
         "machine": compiled.name, "title": decl.title or decl.name, "state": state, "data": data,
@@ -106,5 +108,6 @@ def sandbox(name: str) -> Any:
                      "by": [role_label(r) for r in sorted(compiled.actions[a.name].roles)],
                      "webhook": a.via_webhook or ""} for a in decl.actions_from(state)],
         "roles": [{"code": code, "label": label} for code, label in STAFF_ROLES.items()],
-        "role": role, "moved": moved, "refused": refused, "svg": render_swimlanes(decl, current=state, average_seconds=averages),
+        "role": role, "moved": moved, "refused": refused,
+        "svg": render_swimlanes(decl, current=state, average_seconds=averages),
     }

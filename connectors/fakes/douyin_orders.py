@@ -28,6 +28,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.fakes.douyin_protocol import DoudianError, bad_param, business
 from connectors.fakes.order_scenario import (
     AWAITING_SHIPMENT,
     CANCELLED,
@@ -120,7 +121,8 @@ class DouyinOrderShop(OrderShop):
                 "out_product_id": 0, "code": line.sku_code,
                 "spec": [{"name": "规格", "value": line.title.rsplit(" ", 1)[-1]}], "item_num": line.qty,
                 "origin_amount": line.unit_price, "sum_amount": line.amount, "pay_amount": line.paid_amount,
-                "promotion_amount": line.discount, "order_status": status, "exp_ship_time": unix(order.promised_ship_at),
+                "promotion_amount": line.discount, "order_status": status,
+                "exp_ship_time": unix(order.promised_ship_at),
                 "after_sale_info": {"after_sale_status": after_sale, "after_sale_type": 1 if refund else 0,
                                     "refund_status": refund_status}})
         logistics = [] if not order.courier else [{
@@ -129,7 +131,8 @@ class DouyinOrderShop(OrderShop):
         return {
             "order_id": str(oid), "order_level": 2, "order_type": 0, "order_status": status,
             "order_status_desc": STATUS_DESC[status], "main_status": MAIN_STATUS[status],
-            "main_status_desc": STATUS_DESC[status], "order_expire_time": 1800, "shop_id": SHOP_ID, "shop_name": "清风茶舍旗舰店",
+            "main_status_desc": STATUS_DESC[status], "order_expire_time": 1800,
+            "shop_id": SHOP_ID, "shop_name": "清风茶舍旗舰店",
             "create_time": unix(order.created_at), "pay_time": unix(order.paid_at),
             "update_time": unix(order.updated_at), "finish_time": unix(order.completed_at),
             "ship_time": unix(order.shipped_at), "exp_ship_time": unix(order.promised_ship_at),
@@ -148,8 +151,6 @@ class DouyinOrderShop(OrderShop):
         }
 
     def search_list(self, params: dict[str, Any]) -> dict[str, Any]:
-        from connectors.fakes.douyin_stock import bad_param
-
         page, size = params.get("page", 0), params.get("size", 10)
         if not isinstance(page, int) or not isinstance(size, int) or page < 0 or not 1 <= size <= 100:
             raise bad_param("page 从 0 开始，size 取值 1–100")
@@ -162,11 +163,10 @@ class DouyinOrderShop(OrderShop):
             found.reverse()
         size = self.page_size(size)  # type: ignore[attr-defined]
         rows = found[page * size:(page + 1) * size]
-        return {"page": page, "size": size, "total": len(found), "shop_order_list": [self.render_order(o) for o in rows]}
+        return {"page": page, "size": size, "total": len(found),
+                "shop_order_list": [self.render_order(o) for o in rows]}
 
     def order_detail(self, params: dict[str, Any]) -> dict[str, Any]:
-        from connectors.fakes.douyin_stock import bad_param, business
-
         raw = str(params.get("shop_order_id") or "")
         if not raw.isdigit():
             raise bad_param("shop_order_id 必填")
@@ -177,6 +177,4 @@ class DouyinOrderShop(OrderShop):
         return {"shop_order_detail": self.render_order(order)}
 
     def throttled(self) -> Exception:
-        from connectors.fakes.douyin_stock import DoudianError
-
         return DoudianError(50002, "业务处理失败", "isp.flow-limit", "请求过于频繁，请稍后重试")

@@ -123,7 +123,8 @@ class MiniprogramOrderShop(OrderShop):
             return 422, {"code": "invalid_query", "message": "updated_from, updated_to (ms), page_size, cursor"}
         if end <= start or end - start > DAY_MS:
             return 422, {"code": "invalid_range", "message": "updated_to must be after updated_from, within a day"}
-        keyed = sorted((((int(o.updated_at.timestamp() * 1000), out_trade_no_of(o)), o) for o in self.scenario.orders()),
+        keyed = sorted((((int(o.updated_at.timestamp() * 1000), out_trade_no_of(o)), o)
+                        for o in self.scenario.orders()),
                        key=lambda pair: pair[0])
         rows = [(key, o) for key, o in keyed
                 if start <= key[0] < end and (after is None or key > (int(after[0]), str(after[1])))]

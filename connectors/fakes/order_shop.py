@@ -1,8 +1,8 @@
 """What the fake platforms share to serve orders next to stock: the shop's
 :class:`~connectors.fakes.order_scenario.OrderScenario` on the fake's clock, the platform ids
 of the SKU codes its orders carry (the fake's shop catalogue's, or stable ids of the fake's
-ranges for a code the shop does not list), a rate limit on the order calls, the fake ciphers of receiver fields and their masked forms,
-and a push sender for platforms that push over HTTP.
+ranges for a code the shop does not list), a rate limit on the order calls, the fake ciphers of
+receiver fields and their masked forms, and a push sender for platforms that push over HTTP.
 
 A fake's order calls ask :meth:`OrderShop.order_call_allowed` first (``limit_orders(n, s)``:
 at most ``n`` order calls per ``s`` seconds, then the platform's rate-limit answer). The

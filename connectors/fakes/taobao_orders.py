@@ -42,6 +42,7 @@ from connectors.fakes.order_shop import (
     mask_street,
     shanghai_text,
 )
+from connectors.fakes.taobao_protocol import TopError, parse_timestamp, required, whole
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TID_BASE = 3_900_000_000_000_000_000
@@ -78,7 +79,8 @@ class TaobaoOrderShop(OrderShop):
             item_id, sku_id = self.ids_for(line.sku_code)
             refund = next((r for r in reversed(order.refunds) if r.line_no == line.line_no), None)
             row: dict[str, Any] = {
-                "oid": tid + line.line_no, "oid_str": str(tid + line.line_no), "num_iid": item_id, "sku_id": str(sku_id),
+                "oid": tid + line.line_no, "oid_str": str(tid + line.line_no), "num_iid": item_id,
+                "sku_id": str(sku_id),
                 "outer_iid": line.sku_code.rsplit("-", 1)[0], "outer_sku_id": line.sku_code, "title": line.title,
                 "sku_properties_name": "", "num": line.qty, "price": yuan(line.unit_price),
                 "total_fee": yuan(line.amount), "payment": yuan(line.paid_amount),
@@ -98,7 +100,8 @@ class TaobaoOrderShop(OrderShop):
             "created": shanghai_text(order.created_at), "pay_time": shanghai_text(order.paid_at),
             "modified": shanghai_text(order.updated_at), "consign_time": shanghai_text(order.shipped_at),
             "end_time": shanghai_text(order.completed_at or order.cancelled_at),
-            "delivery_time": shanghai_text(order.promised_ship_at), "est_con_time": shanghai_text(order.promised_ship_at),
+            "delivery_time": shanghai_text(order.promised_ship_at),
+            "est_con_time": shanghai_text(order.promised_ship_at),
             "payment": yuan(order.paid_amount), "total_fee": yuan(order.goods_amount),
             "post_fee": yuan(order.freight), "discount_fee": yuan(order.discount), "adjust_fee": "0.00",
             "received_payment": yuan(order.paid_amount) if order.status == COMPLETED else "0.00",
@@ -112,13 +115,6 @@ class TaobaoOrderShop(OrderShop):
         }
 
     def increment_get(self, params: dict[str, str]) -> dict[str, Any]:
-        from connectors.fakes.taobao_stock import (
-            TopError,
-            parse_timestamp,
-            required,
-            whole,
-        )
-
         fields = required(params, "fields").split(",")
         start, end = parse_timestamp(required(params, "start_modified")), parse_timestamp(
             required(params, "end_modified"))
@@ -140,8 +136,6 @@ class TaobaoOrderShop(OrderShop):
         return body
 
     def fullinfo_get(self, params: dict[str, str]) -> dict[str, Any]:
-        from connectors.fakes.taobao_stock import TopError, required, whole
-
         required(params, "fields")
         tid = whole(params, "tid", None)
         if tid is None:
@@ -153,7 +147,5 @@ class TaobaoOrderShop(OrderShop):
         return {"trade": self.render_trade(order)}
 
     def throttled(self) -> Exception:
-        from connectors.fakes.taobao_stock import TopError
-
         return TopError(7, "App Call Limited", "accesscontrol.limited-by-api-access-count",
                         "This ban will last for 1 more seconds")

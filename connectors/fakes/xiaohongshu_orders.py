@@ -126,7 +126,8 @@ class XiaohongshuOrderShop(OrderShop):
                 "itemId": sku_id[:16] + "0" * 8, "itemName": line.title,
                 "skuDetailList": [{"skuId": sku_id, "erpCode": line.sku_code, "quantity": line.qty,
                                    "skuName": line.title, "pricePerSku": line.unit_price,
-                                   "rawPricePerSku": line.unit_price, "paidAmountPerSku": line.paid_amount // line.qty}],
+                                   "rawPricePerSku": line.unit_price,
+                                   "paidAmountPerSku": line.paid_amount // line.qty}],
             })
         open_refunds = [r for r in order.refunds if r.status not in (REFUND_SUCCESS, REFUND_CLOSED)]
         if open_refunds:
@@ -165,8 +166,10 @@ class XiaohongshuOrderShop(OrderShop):
 
     def order_answer(self, method: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
         """The answer to an order method, or None when ``method`` is not one."""
-        handlers = {"order.getOrderList": self._order_list, "order.getOrderDetail": self._order_detail,
-                    "order.getOrderReceiverInfo": self._order_receivers, "data.batchDesensitise": self._order_desensitise}
+        handlers = {"order.getOrderList": self._order_list,
+                    "order.getOrderDetail": self._order_detail,
+                    "order.getOrderReceiverInfo": self._order_receivers,
+                    "data.batchDesensitise": self._order_desensitise}
         handler = handlers.get(method)
         if handler is None:
             return None

@@ -38,8 +38,9 @@ def _render(body: dict[str, Any]) -> list[str]:
     order = body["order"]
     receiver = order.get("receiver") or {}
     region = "-".join(str(receiver.get(k)) for k in ("province", "city", "district") if receiver.get(k))
+    status_label = STATUS_LABELS.get(order.get("status"), order.get("status"))
     lines = [
-        f"订单 {order.get('channel')} {order.get('order_id')}  {STATUS_LABELS.get(order.get('status'), order.get('status'))}",
+        f"订单 {order.get('channel')} {order.get('order_id')}  {status_label}",
         f"  下单 {order.get('created_at')}  付款 {order.get('paid_at')}  更新 {order.get('updated_at')}",
         f"  实付 {_fen((order.get('payment') or {}).get('paid_amount'))}  运费 {_fen(order.get('freight'))}",
         f"  收件人 {receiver.get('name') or '—'} {receiver.get('phone') or ''}  {region or '—'}"
@@ -47,7 +48,8 @@ def _render(body: dict[str, Any]) -> list[str]:
     ]
     for line in order.get("lines") or []:
         lines.append(f"  - {line.get('sku_id')} × {line.get('qty')}  单价 {_fen(line.get('unit_price'))}  "
-                     f"金额 {_fen(line.get('amount'))}  实付 {_fen(line.get('paid_amount'))}  {line.get('title') or ''}")
+                     f"金额 {_fen(line.get('amount'))}  实付 {_fen(line.get('paid_amount'))}  "
+                     f"{line.get('title') or ''}")
     for refund in order.get("refunds") or []:
         lines.append(f"  售后 {refund.get('refund_id')} 行 {refund.get('line_id')} {refund.get('status') or ''}")
     dropped = body.get("dropped")

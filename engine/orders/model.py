@@ -7,8 +7,9 @@ Owns the schema only; :mod:`engine.orders.store` holds the rules that write thes
   phone and its last four digits, the receiver's region) next to ``doc``, the whole normalized
   order in its JSON form. ``updated_at`` is the platform's modified time: the order's version;
   ``created_at`` is the platform's creation time (else the paid, else the version time, so
-  every order sorts by it; ``doc`` keeps what the platform said). ``revision`` counts the versions stored here (1 on creation), so a later stage can key its
-  work by (order, revision). Where the order came from: ``source``, ``via`` (pull, push,
+  every order sorts by it; ``doc`` keeps what the platform said). ``revision`` counts the
+  versions stored here (1 on creation), so a later stage can key its work by (order,
+  revision). Where the order came from: ``source``, ``via`` (pull, push,
   import, api), ``mapping``, ``ruleset`` and ``ruleset_version`` of the mapping that produced
   it. A dropped order (a cleaning's ``drop when``) stays, with ``dropped_rule`` and
   ``dropped_by`` (``cleaning:line``) set; it is shown as dropped, never deleted.

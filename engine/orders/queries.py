@@ -83,9 +83,10 @@ def _page(stmt: Select[*tuple[Any, ...]], time_col: Any, id_col: Any, cursor: st
 
 
 def _filtered(f: OrderFilter) -> Select[*tuple[Any, ...]]:
-    stmt: Select[*tuple[Any, ...]] = select(Order.id, Order.channel, Order.order_id, Order.shop, Order.status, Order.created_at,
-                  Order.paid_at, Order.updated_at, Order.promised_ship_at, Order.total, Order.buyer_phone,
-                  Order.province, Order.city, Order.district, Order.revision, Order.dropped_rule, Order.tags)
+    stmt: Select[*tuple[Any, ...]] = select(
+        Order.id, Order.channel, Order.order_id, Order.shop, Order.status, Order.created_at,
+        Order.paid_at, Order.updated_at, Order.promised_ship_at, Order.total, Order.buyer_phone,
+        Order.province, Order.city, Order.district, Order.revision, Order.dropped_rule, Order.tags)
     if f.channels:
         stmt = stmt.where(Order.channel.in_(list(f.channels)))
     if f.statuses:

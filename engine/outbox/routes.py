@@ -24,7 +24,8 @@ class OutboxQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "pending, delivered or dead"})
     topic = fields.String(validate=validate.Length(min=1, max=128))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    before_id = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX), metadata={"description": "page on: last id seen"})
+    before_id = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX),
+                               metadata={"description": "page on: last id seen"})
 
 
 class OutboxMessageSchema(Schema):

@@ -77,7 +77,8 @@ def check_unique_names(session: Session, name: str, model: m.Ruleset) -> None:
         return
     rows = session.execute(
         select(Ruleset.name, RulesetVersion.content, RulesetVersion.format)
-        .join(RulesetVersion, (RulesetVersion.ruleset_id == Ruleset.id) & (RulesetVersion.version == Ruleset.latest_version))
+        .join(RulesetVersion,
+              (RulesetVersion.ruleset_id == Ruleset.id) & (RulesetVersion.version == Ruleset.latest_version))
         .where(Ruleset.latest_version > 0, Ruleset.name != name)
         .order_by(Ruleset.id)
     ).all()

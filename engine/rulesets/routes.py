@@ -154,7 +154,8 @@ def publish(args: dict[str, Any], name: str) -> Any:
 @blp.arguments(RollbackSchema())
 @blp.response(201, VersionSchema)
 @blp.alt_response(404, schema=ErrorBodySchema)
-@blp.alt_response(403, schema=ErrorBodySchema, description="publish_forbidden: the version declares kinds the role may not publish")
+@blp.alt_response(403, schema=ErrorBodySchema,
+                  description="publish_forbidden: the version declares kinds the role may not publish")
 @blp.alt_response(409, schema=ErrorBodySchema, description="stale_base, already_latest or name_taken")
 @blp.alt_response(422, schema=ErrorBodySchema, description="unknown_version")
 def rollback(args: dict[str, Any], name: str) -> Any:

@@ -153,7 +153,8 @@ def fire_action(payload: dict[str, Any], instance_id: int, action: str) -> dict[
 @body_kind("hook")  # raw bytes: the signature is checked before the body is parsed
 @hooks_blp.doc(**success("the event was taken (or, for DingTalk, the encrypted reply)"),
                requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-               parameters=[{"in": "query", "name": name, "required": False, "schema": {"type": "string", "maxLength": 128},
+               parameters=[{"in": "query", "name": name, "required": False,
+                            "schema": {"type": "string", "maxLength": 128},
                             "description": "DingTalk callbacks: signature, timestamp and nonce in the query"}
                            for name in ("signature", "msg_signature", "timestamp", "timeStamp", "nonce")])
 @hooks_blp.alt_response(404, description="unknown_hook (or no ticket for the event)")
