@@ -33,33 +33,12 @@ from zoneinfo import ZoneInfo
 
 from connectors.fakes.base import Received
 from connectors.fakes.douyin_orders import ORDER_METHODS, DouyinOrderShop
+from connectors.fakes.douyin_protocol import DoudianError, bad_param, business, invalid, missing
 from connectors.fakes.platform_stock import CatalogueSku, StockCatalogueFake
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SKEW_SECONDS = 600
 METHODS = ("product.listV2", "sku.list", "sku.syncStock", *ORDER_METHODS)
-
-
-class DoudianError(Exception):
-    def __init__(self, code: int, msg: str, sub_code: str, sub_msg: str) -> None:
-        super().__init__(sub_msg)
-        self.body = {"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg}
-
-
-def missing(sub_code: str, sub_msg: str) -> DoudianError:
-    return DoudianError(40001, "缺少必选参数", sub_code, sub_msg)
-
-
-def invalid(sub_code: str, sub_msg: str) -> DoudianError:
-    return DoudianError(40003, "非法的参数", sub_code, sub_msg)
-
-
-def bad_param(sub_msg: str) -> DoudianError:
-    return DoudianError(40004, "非法的参数", "isv.parameter-invalid:1", sub_msg)
-
-
-def business(sub_msg: str) -> DoudianError:
-    return DoudianError(50002, "业务处理失败", "isv.business-failed:1", sub_msg)
 
 
 class FakeDouyinStock(DouyinOrderShop, StockCatalogueFake):

@@ -40,6 +40,7 @@ from connectors.fakes.order_shop import (
     mask_street,
     shanghai_text,
 )
+from connectors.fakes.pdd_protocol import PddError, number
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SN_BASE = 500_000_000_000_000
@@ -121,8 +122,6 @@ class PddOrderShop(OrderShop):
         }
 
     def increment_get(self, params: dict[str, str]) -> dict[str, Any]:
-        from connectors.fakes.pdd_stock import PddError, number
-
         for key in ("start_updated_at", "end_updated_at"):
             if not params.get(key):
                 raise PddError(21002, "请求参数不能为空", f"{key} 不能为空")
@@ -140,8 +139,6 @@ class PddOrderShop(OrderShop):
                 "order_sn_list": [self.render_order(o) for o in rows]}
 
     def information_get(self, params: dict[str, str]) -> dict[str, Any]:
-        from connectors.fakes.pdd_stock import PddError
-
         if not params.get("order_sn"):
             raise PddError(21002, "请求参数不能为空", "order_sn 不能为空")
         number = number_of(params["order_sn"])
@@ -151,6 +148,4 @@ class PddOrderShop(OrderShop):
         return {"order_info": self.render_order(order)}
 
     def throttled(self) -> Exception:
-        from connectors.fakes.pdd_stock import PddError
-
         return PddError(52101, "当前接口被限流，请稍后重试", "接口被限流")

@@ -26,17 +26,12 @@ from urllib.parse import parse_qs
 
 from connectors.fakes.base import Received
 from connectors.fakes.pdd_orders import RESPONSE_KEYS, PddOrderShop
-from connectors.fakes.platform_stock import StockCatalogueFake, int_param
+from connectors.fakes.pdd_protocol import PddError, number
+from connectors.fakes.platform_stock import StockCatalogueFake
 
 ROUTER_PATH = "/api/router"
 SKEW_SECONDS = 600
 TYPES = ("pdd.goods.list.get", "pdd.goods.quantity.update", *RESPONSE_KEYS)
-
-
-class PddError(Exception):
-    def __init__(self, code: int, msg: str, sub_msg: str = "") -> None:
-        super().__init__(msg)
-        self.body = {"error_code": code, "error_msg": msg, "sub_code": str(code), "sub_msg": sub_msg or msg}
 
 
 class FakePddStock(PddOrderShop, StockCatalogueFake):
@@ -124,7 +119,3 @@ class FakePddStock(PddOrderShop, StockCatalogueFake):
         self.accept({"type": "pdd.goods.quantity.update", "code": sku.code, "goods_id": sku.item_id,
                      "sku_id": sku.sku_id, "quantity": quantity, "update_type": kind, "shown": new})
         return {"is_success": True}
-
-
-def number(params: dict[str, str], key: str, default: int) -> int:
-    return int(int_param(params, key, default, lambda k: PddError(10000, "参数错误", f"{k} 不是整数")))

@@ -33,23 +33,15 @@ from connectors.fakes.platform_stock import (
     CatalogueSku,
     PlatformId,
     StockCatalogueFake,
-    int_param,
 )
 from connectors.fakes.taobao_orders import TaobaoOrderShop
+from connectors.fakes.taobao_protocol import TopError, parse_timestamp, required, whole
 
 ROUTER_PATH = "/router/rest"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SKEW_SECONDS = 600
 ITEM_FIELDS = ("num_iid", "outer_id", "num", "title")
 DIGESTS = {"hmac": hashlib.md5, "hmac-sha256": hashlib.sha256}
-
-
-class TopError(Exception):
-    def __init__(self, code: int, msg: str, sub_code: str | None = None, sub_msg: str | None = None) -> None:
-        super().__init__(msg)
-        self.body: dict[str, Any] = {"code": code, "msg": msg}
-        if sub_code:
-            self.body.update(sub_code=sub_code, sub_msg=sub_msg or "")
 
 
 class FakeTaobaoStock(TaobaoOrderShop, StockCatalogueFake):
@@ -185,22 +177,3 @@ def expected_sign(params: dict[str, str], secret: str) -> str:
     if method in DIGESTS:
         return hmac.new(secret.encode(), text.encode(), DIGESTS[method]).hexdigest().upper()
     return hashlib.md5((secret + text + secret).encode()).hexdigest().upper()
-
-
-def parse_timestamp(value: str) -> float | None:
-    if value.isdigit():
-        return int(value) / 1000
-    try:
-        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI).timestamp()
-    except ValueError:
-        return None
-
-
-def required(params: dict[str, str], key: str) -> str:
-    if not params.get(key):
-        raise TopError(40, f"Missing required arguments:{key}")
-    return params[key]
-
-
-def whole(params: dict[str, str], key: str, default: int | None) -> Any:
-    return int_param(params, key, default, lambda k: TopError(41, f"Invalid arguments:{k}"))
