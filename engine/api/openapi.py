@@ -13,15 +13,14 @@ Pure over the document and the app's URL map; owns no route.
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from flask import Flask
 
 from engine.api.request_guard import INT64_MAX, route_body_kind
+from engine.api.rule_paths import openapi_path
 from engine.auth.access import PUBLIC, declared_roles
 
-_RULE_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _METHODS = ("get", "put", "post", "delete", "patch")
 _BODY_METHODS = frozenset({"put", "post", "patch"})
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
@@ -52,11 +51,6 @@ def success(description: str, *, media: str = "application/json", status: int = 
     another media type) instead of going through ``@blp.response``."""
     schema: dict[str, Any] = {"type": "object"} if media == "application/json" else {"type": "string"}
     return {"responses": {str(status): {"description": description, "content": {media: {"schema": schema}}}}}
-
-
-def openapi_path(rule: str) -> str:
-    """``/api/v1/instances/<int:instance_id>`` → ``/api/v1/instances/{instance_id}``."""
-    return _RULE_PARAM.sub(lambda m: "{" + m.group(1) + "}", rule)
 
 
 def complete_document(doc: dict[str, Any], app: Flask) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from engine.api.rule_paths import openapi_path
 from engine.config import DEFAULT_BODY_LIMITS
 from engine.errors import ApiError, Unprocessable, json_pointer
 
@@ -130,8 +131,6 @@ def declared_query(rule: str | None, method: str) -> frozenset[str] | None:
                     names = shared | {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
                     cache[(path, verb)] = frozenset(names)
         current_app.extensions["orderpulse_query_names"] = cache
-    from engine.api.openapi import openapi_path
-
     return cache.get((openapi_path(rule), method.lower()))
 
 
