@@ -224,7 +224,8 @@ class _MappingCompiler:
         element = node.get("[]") if isinstance(node, dict) else None
         return element if isinstance(element, dict) else {}
 
-    def compile(self) -> Callable[[Any], NormalizedOrder]:
+    def compile(self) -> tuple[Callable[[Any], NormalizedOrder], str]:
+        """The mapping as one Python function, and the source it was compiled from."""
         extra: list[tuple[tuple[str, ...], str]] = []
         if self.channel is not None and not any(f.target == ("channel",) for f in self.decl.fields):
             extra.append((("channel",), self.const(self.channel)))
@@ -247,8 +248,7 @@ class _MappingCompiler:
         code = compile(source, f"<mapping {self.decl.name}>", "exec")
         exec(code, namespace)  # noqa: S102 - source generated from the checked model only
         fn: Callable[[Any], NormalizedOrder] = namespace["apply"]
-        fn.source = source  # type: ignore[attr-defined]
-        return fn
+        return fn, source
 
 
 def _dict_display(values: list[tuple[tuple[str, ...], str]]) -> str:
@@ -280,8 +280,7 @@ class CompiledMapping:
         self.name = decl.name
         self.channel = channel
         self.decl = decl
-        self._fn = _MappingCompiler(decl, channel).compile()
-        self.source: str = getattr(self._fn, "source", "")
+        self._fn, self.source = _MappingCompiler(decl, channel).compile()
 
     def apply(self, payload: Mapping[str, Any]) -> NormalizedOrder:
         """Map one platform payload (the object the platform's order-detail API returns, or
