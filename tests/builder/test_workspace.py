@@ -26,7 +26,7 @@ def test_publish_with_errors_is_refused_with_the_checkers_errors(signed_in: Any,
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
     assert "草稿有 1 处错误，不能发布" in html
-    assert "第 13 行第 27 列：unknown field &#39;custmer.levl&#39;; did you mean &#39;customer&#39;?" in html
+    assert "第 9 行第 27 列：unknown field &#39;custmer.levl&#39;; did you mean &#39;customer&#39;?" in html
     with services.db.session() as s:
         assert service.get_ruleset(s, R).latest_version == 0
 
