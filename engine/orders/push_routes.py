@@ -1,5 +1,10 @@
 """``POST /api/v1/sources/{source}/push``: a platform's order push (no token: the platform's
-signature is checked by the source's order client; see :mod:`engine.orders.push`)."""
+signature is checked by the source's order client; see :mod:`engine.orders.push`).
+
+The body is taken as raw bytes (``@body_kind("hook")``: the shared request guard limits its
+size and leaves it unparsed), because each platform signs or encrypts the bytes it sent — a
+Kuaishou push is AES ciphertext, not JSON.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from typing import Any
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from engine.api.openapi import success
+from engine.api.request_guard import body_kind
 from engine.auth.access import public
-from engine.orders.push import MAX_PUSH_BYTES, receive_push
+from engine.orders.push import receive_push
 
 blp = Blueprint("order_push", __name__, url_prefix="/sources",
                 description="Platform order pushes (signature checked per platform)")
@@ -17,12 +24,17 @@ blp = Blueprint("order_push", __name__, url_prefix="/sources",
 
 @blp.route("/<source>/push", methods=["POST"])
 @public
+@body_kind("hook")  # raw bytes: the platform's signature is checked before the body is parsed
+@blp.doc(**success("the platform's acknowledgement (e.g. {\"code\": 0, \"msg\": \"success\"})"),
+         requestBody={"required": True, "content": {"application/octet-stream": {"schema": {
+             "type": "string", "format": "binary",
+             "description": "the platform's push message as it sent it (JSON, or Kuaishou's AES ciphertext)"}}}})
+@blp.alt_response(400, description="push_refused: the verified body is not the platform's message shape")
+@blp.alt_response(401, description="push_refused: signature, key or timestamp does not verify")
+@blp.alt_response(404, description="not_found: no published source of that name, or its platform does not push")
 def push(source: str) -> Any:
     """A platform's push message for SOURCE: verified with the platform's signature, kept once
     by message id, acknowledged at once; the order is fetched and stored afterwards."""
-    if (request.content_length or 0) > MAX_PUSH_BYTES:
-        return {"error": {"code": "too_large", "message": f"push body over {MAX_PUSH_BYTES} bytes",
-                          "details": []}}, 413
     answer = receive_push(current_app.extensions["orderpulse"], source, dict(request.headers),
                           request.get_data(cache=False))
     return answer.body, answer.status

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import ApiError, NotFound
+from engine.errors import NotFound, Unprocessable
 from engine.orders.document import CHANNELS, STATUSES
 from engine.orders.model import (
     Order,
@@ -70,8 +70,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError
         return parsed, int(pk)
     except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise ApiError("cursor is not one this API gave out", code="bad_cursor",
-                       details=[{"path": "/cursor", "message": "unknown cursor"}]) from None
+        raise Unprocessable("cursor is not one this API gave out", code="bad_cursor",
+                            details=[{"path": "/cursor", "message": "unknown cursor"}]) from None
 
 
 def _page(stmt: Select[*tuple[Any, ...]], time_col: Any, id_col: Any, cursor: str | None,
