@@ -66,6 +66,9 @@ def test_kuaishou_orders_map_one_item_each(mappings: dict[str, CompiledMapping])
     assert first["freight"] == 800 and first["payment"]["paid_amount"] == 33600 - 1183 + 800
     assert second["freight"] == 0 and second["payment"]["paid_amount"] == 8990 - 317
     assert [(x["sku_id"], x["qty"]) for x in first["lines"]] == [("TEA-LJ-250", 2)]
+    # a line's paid share: two at ¥168.00 less the line's ¥11.83 discount, not the unit price
+    assert [x["paid_amount"] for x in first["lines"]] == [33600 - 1183]
+    assert [x["paid_amount"] for x in second["lines"]] == [8990 - 317]
     phone = made.buyer.phone
     assert first["receiver"]["phone"] == phone[:3] + "****" + phone[-4:]
     assert first["receiver"]["province"] == made.buyer.province and first["receiver"]["cipher"]["phone"]
