@@ -26,9 +26,11 @@ blp = Blueprint("order_push", __name__, url_prefix="/sources",
 @public
 @body_kind("hook")  # raw bytes: the platform's signature is checked before the body is parsed
 @blp.doc(**success("the platform's acknowledgement (e.g. {\"code\": 0, \"msg\": \"success\"})"),
-         requestBody={"required": True, "content": {"application/octet-stream": {"schema": {
-             "type": "string", "format": "binary",
-             "description": "the platform's push message as it sent it (JSON, or Kuaishou's AES ciphertext)"}}}})
+         requestBody={"required": True, "content": {
+             "application/json": {"schema": {
+                 "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
+                 "description": "the platform's signed message (Douyin: an array of messages)"}},
+             "text/plain": {"schema": {"type": "string", "description": "Kuaishou: base64 AES ciphertext"}}}})
 @blp.alt_response(400, description="push_refused: the verified body is not the platform's message shape")
 @blp.alt_response(401, description="push_refused: signature, key or timestamp does not verify")
 @blp.alt_response(404, description="not_found: no published source of that name, or its platform does not push")

@@ -332,7 +332,9 @@ def get_order(pk: int) -> Any:
     return _detail(pk)
 
 
-@blp.route("/<string:channel>/<path:order_id>", methods=["GET"])
+# the channel is one of the known channels, so that no other /orders/<a>/<b> path (a POST to
+# /orders/parked/<not an id>/retry) is taken for an order key and answered 405
+@blp.route(f"/<any({', '.join(CHANNELS)}):channel>/<path:order_id>", methods=["GET"])
 @blp.response(200, OrderDetail)
 @blp.alt_response(404, description="no such order")
 @allow(*ALL_STAFF)

@@ -5,6 +5,7 @@ and a refused request (4xx) changes no stored row."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -13,11 +14,16 @@ from hypothesis import strategies as st
 
 from engine.auth.roles import STAFF_ROLES
 from tests.conftest import auth
+from tests.orders.order_factory import order_json
 from tests.security.helpers import stored_state
 from tests.workflow.helpers import publish_template
 
 PLAUSIBLE = {"machine": "aftersales", "sku_id": "TEA-1", "name": "aftersales_standard", "action": "审核通过",
-             "hook": "dingtalk_approval", "channel": "pdd", "instance_id": "1", "message_id": "1", "version": "1"}
+             "hook": "dingtalk_approval", "channel": "pdd", "instance_id": "1", "message_id": "1", "version": "1",
+             "kind": "machine", "decl": "aftersales", "template": "aftersales_standard", "user_id": "1",
+             "token_id": "1", "pk": "1", "order_id": "TB1", "parked_id": "1", "source": "taobao",
+             "filename": "ruleset.js"}
+PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")  # <name>, <int:name>, <any(a, b):name>
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
@@ -34,17 +40,15 @@ def _routes(app: Any) -> list[tuple[str, Any]]:
 
 
 def _url(rule: Any, values: dict[str, str]) -> str:
-    url = rule.rule
-    for arg in rule.arguments:
-        url = url.replace(f"<{arg}>", quote(values[arg], safe="")).replace(f"<int:{arg}>", values[arg]) \
-                 .replace(f"<string:{arg}>", quote(values[arg], safe=""))
-    return url
+    return PARAM.sub(lambda m: quote(values[m.group(2)], safe=""), rule.rule)
 
 
 def test_random_bodies_to_every_route_by_every_role(app, client, services, tokens, clock, monkeypatch) -> None:
     monkeypatch.setenv("DINGTALK_CALLBACK_TOKEN", "token")
     monkeypatch.setenv("DINGTALK_AES_KEY", "A" * 43)
     publish_template(client, tokens, "aftersales_standard")
+    publish_template(client, tokens, "sources_six_channels")  # the order sources, their pushes and mappings
+    assert client.post("/api/v1/orders", json=order_json("TB1"), headers=auth(tokens["ops"])).status_code == 201
     client.post("/api/v1/stock/adjust", json={"sku_id": "TEA-1", "delta": 5, "reason": "inbound"},
                 headers=auth(tokens["admin"]))
     client.post("/api/v1/machines/aftersales/instances", json={"data": {"order_id": "TB1", "consumer_id": "c"}},
