@@ -2,7 +2,8 @@
 ``mappings``).
 
 A thin entry point: authenticate (``@allow``, every staff role, as the pricing quote), read the
-body (JSON numbers kept exact as decimals), take the rules — the latest published version of
+body (JSON numbers kept exact as decimals; its size, media type and JSON syntax were checked by
+the shared request guard, engine/api/request_guard.py), take the rules — the latest published version of
 every ruleset, or the draft ``rules`` text — and answer the preview body of
 :func:`engine.orders.preview.preview_body`, byte for byte what ``orderpulse map --json``
 prints. A payload that does not fit is a 422 ``mapping_failed`` whose detail names the payload
@@ -35,10 +36,7 @@ from .preview import (
     preview_json,
 )
 
-__all__ = ["MAX_PREVIEW_BYTES", "blp"]
-
-#: one platform order is a few kilobytes; a larger body is refused before it is parsed
-MAX_PREVIEW_BYTES = 2 * 1024 * 1024
+__all__ = ["blp"]
 
 blp = Blueprint("mappings", __name__, url_prefix="/mappings",
                 description="Mapping preview: one platform payload → the normalized order it becomes.")
@@ -54,22 +52,13 @@ class PreviewBodySchema(Schema):
 
 
 def _read_body() -> Any:
-    if (request.content_length or 0) > MAX_PREVIEW_BYTES:
-        raise ApiError(f"the body is larger than {MAX_PREVIEW_BYTES // 1024 // 1024} MB; send one order",
-                       code="too_large", status=413)
-    data = request.get_data(cache=False)
-    if len(data) > MAX_PREVIEW_BYTES:
-        raise ApiError(f"the body is larger than {MAX_PREVIEW_BYTES // 1024 // 1024} MB; send one order",
-                       code="too_large", status=413)
-    try:
-        return json.loads(data.decode("utf-8"), parse_float=Decimal)
-    except UnicodeDecodeError as exc:
-        raise ApiError(f"the body is not UTF-8 ({exc.reason} at byte {exc.start})", code="invalid_json",
-                       details=[{"path": "/", "message": "not UTF-8"}]) from None
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, an integer of > 4300 digits
-        message = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
-        raise ApiError(f"the body is not JSON: {message}", code="invalid_json",
-                       details=[{"path": "/", "message": message}]) from None
+    """The body parsed again with exact decimals (the guard has refused anything that is not
+    strict UTF-8 JSON within the API body limit)."""
+    data = request.get_data(cache=True)
+    if not data:
+        raise ApiError("request body is empty; send the platform payload as JSON", code="malformed_body",
+                       details=[{"path": "", "message": "empty body"}])
+    return json.loads(data.decode("utf-8"), parse_float=Decimal)
 
 
 def _published_texts() -> list[RulesText]:
@@ -94,7 +83,7 @@ def _published_texts() -> list[RulesText]:
                                      "\"payload\": {...}}` to try draft rules"}}}})
 @blp.response(200, PreviewBodySchema)
 @blp.alt_response(404, schema=ErrorBodySchema, description="mapping_not_found")
-@blp.alt_response(413, schema=ErrorBodySchema, description="too_large")
+@blp.alt_response(413, schema=ErrorBodySchema, description="body_too_large (above the API body limit)")
 @blp.alt_response(422, schema=ErrorBodySchema,
                   description="mapping_failed (details: payload path, mapping line) or invalid_rules "
                               "(details: line/col of each problem)")
