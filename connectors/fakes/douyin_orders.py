@@ -161,7 +161,7 @@ class DouyinOrderShop(OrderShop):
                                                datetime.fromtimestamp(end + 1, UTC))
         if params.get("order_asc"):
             found.reverse()
-        size = self.page_size(size)  # type: ignore[attr-defined]
+        size = self.page_size(size)
         rows = found[page * size:(page + 1) * size]
         return {"page": page, "size": size, "total": len(found),
                 "shop_order_list": [self.render_order(o) for o in rows]}

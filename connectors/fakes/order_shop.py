@@ -95,6 +95,7 @@ class OrderShop:
     catalogue: dict[str, Any]
     item_id_base: int
     sku_id_base: int
+    page_size: Callable[[int], int]
 
     def setup_orders(self, *, orders_seed: int = 1, orders_rate_per_minute: float = 0.0,
                      scenario: OrderScenario | None = None) -> None:

@@ -133,7 +133,7 @@ class PddOrderShop(OrderShop):
             raise PddError(10000, "参数错误", "page_size 取值 1–100")
         found = [o for o in self.scenario.modified_between(datetime.fromtimestamp(start, SHANGHAI),
                                                            datetime.fromtimestamp(end + 1, SHANGHAI)) if o.paid_at]
-        size = self.page_size(page_size)  # type: ignore[attr-defined]
+        size = self.page_size(page_size)
         rows = found[(page - 1) * size:page * size]
         return {"total_count": len(found), "has_next": page * size < len(found),
                 "order_sn_list": [self.render_order(o) for o in rows]}

@@ -128,7 +128,7 @@ class TaobaoOrderShop(OrderShop):
             raise TopError(41, "Invalid arguments:page_size")
         found = self.scenario.modified_between(datetime.fromtimestamp(start, SHANGHAI),
                                                datetime.fromtimestamp(end + 1, SHANGHAI))
-        size = self.page_size(page_size)  # type: ignore[attr-defined]
+        size = self.page_size(page_size)
         rows = found[(page_no - 1) * size:page_no * size]
         body: dict[str, Any] = {"total_results": len(found), "has_next": page_no * size < len(found)}
         if rows:
