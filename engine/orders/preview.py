@@ -105,7 +105,7 @@ def region_resolver() -> RegionResolver | None:
     with _regions_lock:
         if not _regions:
             try:
-                from engine.orders.regions import default_resolver  # type: ignore[import-not-found,unused-ignore]
+                from engine.orders.regions import default_resolver
             except ImportError:
                 _regions.append(None)
             else:
