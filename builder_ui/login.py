@@ -81,6 +81,13 @@ def init(app: Flask, limiter: Limiter) -> None:
     )(login_submit)
     app.register_blueprint(bp)
     app.add_url_rule("/login", "builder.login_submit", limited, methods=["POST"])
+    # the builder's stylesheets and scripts (/builder-static/...) are public: the sign-in page needs them
+    send_static = app.view_functions["builder.static"]
+
+    def static(filename: str) -> Any:
+        return send_static(filename=filename)
+
+    app.view_functions["builder.static"] = public(static)
 
 
 def _register_pages() -> None:

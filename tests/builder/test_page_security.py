@@ -109,3 +109,13 @@ def test_buttons_follow_the_role(signed_in: Any, festival: str) -> None:
     assert ">试算</button>" in ops and ">试算</button>" in cs
     assert ">用户</a>" not in ops
     assert ">用户</a>" in signed_in("admin").get("/rulesets").get_data(as_text=True)
+
+
+def test_the_builder_assets_are_served_to_anyone_and_nothing_outside_their_folder(app: Any) -> None:
+    client = app.test_client()  # not signed in: the sign-in page needs its stylesheet
+    css = client.get("/builder-static/builder.css")
+    assert css.status_code == 200 and css.mimetype == "text/css" and b"{" in css.data
+    script = client.get("/builder-static/vendor/editor.js")
+    assert script.status_code == 200 and script.mimetype in ("text/javascript", "application/javascript")
+    assert client.get("/builder-static/../login.py").status_code == 404
+    assert client.get("/builder-static/no-such-file.js").status_code == 404
