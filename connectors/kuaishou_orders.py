@@ -83,7 +83,7 @@ def decrypt_message(body: bytes | str, message_key: str) -> bytes:
     except (binascii.Error, ValueError):
         raise PushRefused("push body is not base64 ciphertext") from None
     if len(key) not in (16, 24, 32):
-        raise PushRefused("the configured message key is not an AES key", status=500)
+        raise PushRefused("the configured message key is not an AES key", status=503)  # our set-up, not the caller
     if not cipher_text or len(cipher_text) % 16:
         raise PushRefused("push body is not AES ciphertext")
     decryptor = Cipher(algorithms.AES(key), modes.CBC(bytes(16))).decryptor()

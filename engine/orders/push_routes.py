@@ -33,6 +33,7 @@ blp = Blueprint("order_push", __name__, url_prefix="/sources",
              "text/plain": {"schema": {"type": "string", "description": "Kuaishou: base64 AES ciphertext"}}}})
 @blp.alt_response(400, description="push_refused: the verified body is not the platform's message shape")
 @blp.alt_response(401, description="push_refused: signature, key or timestamp does not verify")
+@blp.alt_response(403, description="push_refused: the message is for another app or shop")
 @blp.alt_response(404, description="not_found: no published source of that name, or its platform does not push")
 def push(source: str) -> Any:
     """A platform's push message for SOURCE: verified with the platform's signature, kept once

@@ -62,6 +62,9 @@ def test_push_decryption_vectors_computed_with_openssl() -> None:
         decrypt_message(body, MESSAGE_KEY)
     with pytest.raises(PushRefused, match="not base64"):
         decrypt_message(b"{not base64}", MESSAGE_KEY)
+    with pytest.raises(PushRefused, match="not an AES key") as info:  # our set-up is wrong, not the caller
+        decrypt_message(body, base64.b64encode(b"short").decode())
+    assert info.value.status == 503
 
 
 def test_a_window_lists_every_order_modified_in_it_once_across_cursor_pages(shop: FakeKuaishouStock,
