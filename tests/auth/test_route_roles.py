@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, request
-from werkzeug.routing import FloatConverter, IntegerConverter, Rule, UUIDConverter
+from werkzeug.routing import AnyConverter, FloatConverter, IntegerConverter, Rule, UUIDConverter
 
 from engine.auth.access import PUBLIC, allow, check_access, declared_roles, public
 from engine.auth.roles import STAFF_ROLES
@@ -41,6 +41,8 @@ def _placeholder(converter: Any) -> Any:
         return 1.0
     if isinstance(converter, UUIDConverter):
         return uuid.UUID(int=1)
+    if isinstance(converter, AnyConverter):
+        return sorted(converter.items)[0]  # <any(a, b):name> matches only its items
     return "x"
 
 
