@@ -19,6 +19,7 @@ from engine.auth.users import issue_token, set_active, set_password
 from engine.clock import Clock
 from engine.errors import Conflict, NotFound, Unprocessable
 from engine.storage.models import ApiToken, User
+from engine.values import INT32_MAX
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -36,7 +37,8 @@ def list_users(session: Session) -> list[User]:
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    # ids are 32-bit columns: a larger one names no user (and must not reach PostgreSQL's int4)
+    user = session.get(User, user_id) if 0 < user_id <= INT32_MAX else None
     if user is None:
         raise NotFound(f"user {user_id} does not exist", code="user_not_found")
     return user
@@ -102,7 +104,7 @@ def revoke_token(session: Session, user_id: int, token_id: int, *, now: datetime
     """Revoke one token of the user; refused from the next request on. Revoking twice is a
     no-op. The token the request itself authenticates with (``caller_token_hash``) is kept:
     409 ``own_token``."""
-    row = session.get(ApiToken, token_id)
+    row = session.get(ApiToken, token_id) if 0 < token_id <= INT32_MAX else None
     if row is None or row.user_id != user_id:
         raise NotFound(f"user {user_id} has no token {token_id}", code="token_not_found")
     if caller_token_hash is not None and row.token_hash == caller_token_hash:

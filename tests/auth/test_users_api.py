@@ -94,3 +94,19 @@ def test_an_admin_cannot_revoke_the_token_the_request_uses(client: Any, tokens: 
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "own_token"
     assert client.delete(f"/api/v1/users/{me['id']}/tokens", json={}, headers=admin).status_code == 409
     assert client.get("/api/v1/users", headers=admin).status_code == 200
+
+
+def test_ids_beyond_the_32_bit_columns_name_no_user_or_token(client: Any, tokens: dict[str, str]) -> None:
+    admin = auth(tokens["admin"])
+    me = next(u for u in client.get("/api/v1/users", headers=admin).get_json() if u["username"] == "user_admin")
+    big = 2**31  # one past PostgreSQL's integer: a 404, never a database error
+    for method, url, body, code in [
+        ("PATCH", f"/api/v1/users/{big}", {"active": True}, "user_not_found"),
+        ("POST", f"/api/v1/users/{big}/tokens", {}, "user_not_found"),
+        ("DELETE", f"/api/v1/users/{big}/tokens", {}, "user_not_found"),
+        ("DELETE", f"/api/v1/users/{me['id']}/tokens/{big}", None, "token_not_found"),
+        ("DELETE", f"/api/v1/users/{me['id']}/tokens", {"id": big}, "token_not_found"),
+    ]:
+        resp = client.open(url, method=method, json=body, headers=admin)
+        assert resp.status_code == 404, (method, url, resp.get_json())
+        assert resp.get_json()["error"]["code"] == code
