@@ -11,6 +11,8 @@
   let savedText = data.content;
   let forms = data.forms;
   let formBusy = false;
+  let formQueue = Promise.resolve(); // form edits go to the server one after another
+  let formsPending = 0;
   const vocab = data.vocabulary;
 
   async function call(method, url, body) {
@@ -378,8 +380,19 @@
     }
   }
 
-  async function applyForm(form, model, rerender) {
+  // Each edit is applied to the text the previous edit produced: two quick edits in different
+  // forms must not both start from the same text (the later answer would undo the earlier edit).
+  function applyForm(form, model, rerender) {
+    formsPending += 1;
     formBusy = true;
+    formQueue = formQueue.catch(() => {}).then(() => sendForm(form, model, rerender)).finally(() => {
+      formsPending -= 1;
+      formBusy = formsPending > 0;
+    });
+    return formQueue;
+  }
+
+  async function sendForm(form, model, rerender) {
     $("form-status").textContent = "";
     const r = await call("POST", base + "/forms/" + form.kind + "/" + encodeURIComponent(form.name), { content: editor.getText(), model });
     if (r.ok) {
@@ -389,7 +402,6 @@
     } else {
       $("form-status").textContent = r.payload.error ? r.payload.error.message : "表单修改失败";
     }
-    formBusy = false;
   }
 
   if (data.may_edit) renderForms();
