@@ -15,24 +15,25 @@ from typing import Any
 import structlog
 
 from engine.masking import mask_data, mask_text
-from engine.redaction import redact
+from engine.redaction import known_secrets, redact
 
 
 def mask_processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
-    masked = _redact_all(mask_data(event_dict))
+    masked = _redact_all(mask_data(event_dict), known_secrets())
     if isinstance(masked.get("event"), str):
         masked["event"] = mask_text(masked["event"])
     return masked
 
 
-def _redact_all(value: Any) -> Any:
-    """Every string of an event (exception texts included) through the one redaction step."""
+def _redact_all(value: Any, secrets: tuple[str, ...]) -> Any:
+    """Every string of an event (exception texts included) through the one redaction step, with
+    the known secrets read once per event."""
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, secrets=secrets)
     if isinstance(value, dict):
-        return {k: _redact_all(v) for k, v in value.items()}
+        return {k: _redact_all(v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact_all(v) for v in value]
+        return [_redact_all(v, secrets) for v in value]
     return value
 
 

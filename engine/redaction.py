@@ -16,6 +16,7 @@ Pure functions over text and a process-wide set of remembered values; no I/O.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -84,13 +85,23 @@ def known_secrets() -> tuple[str, ...]:
     return tuple(sorted(set(remembered) | set(_env_secrets()), key=len, reverse=True))
 
 
-def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """``text`` with every known secret (and every secret-looking URL part) replaced by ``***``."""
+@functools.lru_cache(maxsize=32)
+def _alternation(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern matching any of ``secrets``, longest first (a secret that contains another
+    is replaced whole)."""
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+
+
+def redact(text: str, extra: Iterable[str] = (), *, secrets: tuple[str, ...] | None = None) -> str:
+    """``text`` with every known secret (and every secret-looking URL part) replaced by ``***``.
+    ``secrets`` are the known secrets when the caller already read them (one log event's many
+    strings read them once)."""
     if not text:
         return text
-    for secret in (*sorted(extra, key=len, reverse=True), *known_secrets()):
-        if secret and secret in text:
-            text = text.replace(secret, REDACTED)
+    pattern = _alternation((*extra, *(known_secrets() if secrets is None else secrets)))
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     text = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
