@@ -127,7 +127,7 @@ class Listener:
             try:
                 raw = self.db.engine.raw_connection()
                 raw.detach()  # our own connection: closed by us, never handed back to the pool
-                conn = raw.dbapi_connection
+                conn: Any = raw.dbapi_connection  # a psycopg connection (LISTEN, notifies())
                 conn.autocommit = True
                 channel = conn.execute(f"SELECT {CHANNEL_SQL}").fetchone()[0]
                 conn.execute(f'LISTEN "{channel}"')
