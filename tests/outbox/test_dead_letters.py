@@ -67,7 +67,7 @@ def counterpart(services: Any) -> Iterator[Counterpart]:
     wms.server.shutdown()
 
 
-def kill(dispatcher: Any, clock: Any) -> None:
+def exhaust(dispatcher: Any, clock: Any) -> None:
     """Run the dispatcher through every attempt of every due row."""
     for _ in range(5):
         dispatcher.dispatch_due()
@@ -124,7 +124,7 @@ def test_dead_letters_are_filtered_by_topic_source_and_order_and_paged(
 def test_a_replay_is_recorded_keeps_its_key_and_is_delivered_once(
         client, tokens, services, clock, dispatcher, put, row, counterpart) -> None:
     row_id = put("wms.outbound", {"order_id": "A1"}, source="douyin", order_ref="douyin/A1")
-    kill(dispatcher, clock)
+    exhaust(dispatcher, clock)
     key = row(row_id).delivery_id
     assert row(row_id).status == "dead" and counterpart.refused == 4
 
@@ -151,9 +151,9 @@ def test_a_replay_is_recorded_keeps_its_key_and_is_delivered_once(
     # It fails again later (another row of the same order): the history of the first stays with its row.
     other = put("wms.outbound", {"order_id": "A1", "n": 2}, source="douyin", order_ref="douyin/A1")
     counterpart.up = False
-    kill(dispatcher, clock)
+    exhaust(dispatcher, clock)
     client.post(f"/api/v1/outbox/{other}/replay", headers=auth(tokens["admin"]))
-    kill(dispatcher, clock)
+    exhaust(dispatcher, clock)
     (listed,) = dead(client, tokens["admin"], "?order=douyin/A1").get_json()["items"]
     assert listed["id"] == other and len(listed["replays"]) == 1 and listed["attempts"] == 4
 
