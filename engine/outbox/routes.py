@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from engine.api.fields import Text
 from engine.auth.access import allow, current_principal
@@ -32,15 +32,25 @@ class OutboxQuerySchema(Schema):
 
 
 class DeadQuerySchema(Schema):
-    topic = fields.String(load_default=None, validate=validate.Length(min=1, max=128),
+    topic = fields.String(validate=validate.Length(min=1, max=128),
                           metadata={"description": "only this topic, e.g. orders.push_fetch"})
-    source = fields.String(load_default=None, validate=validate.Length(min=1, max=128),
+    source = fields.String(validate=validate.Length(min=1, max=128),
                            metadata={"description": "only deliveries made for this source"})
-    order = Text(load_default=None, min_length=1, max_length=200,
+    order = Text(min_length=1, max_length=200,
                  metadata={"description": "only deliveries about this order, as channel/order_id"})
-    cursor = fields.String(load_default=None, validate=validate.Length(max=200),
+    cursor = fields.String(validate=validate.Length(min=1, max=200),
                            metadata={"description": "the next_cursor of the previous page"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+    @pre_load
+    def _once_each(self, data: Any, **_: Any) -> Any:
+        """Each filter is one value: ``?source=a&source=b`` is refused, not read as ``a``."""
+        getlist = getattr(data, "getlist", None)
+        if getlist is not None:
+            repeated = {name: ["given more than once"] for name in self.fields if len(getlist(name)) > 1}
+            if repeated:
+                raise ValidationError(repeated)
+        return data
 
 
 class ReplaySchema(Schema):

@@ -162,3 +162,9 @@ def test_the_outbox_list_keeps_working(client, tokens, put) -> None:
     row_id = put("wms.outbound", {}, source="douyin")
     items = client.get("/api/v1/outbox?status=pending", headers=auth(tokens["admin"])).get_json()["items"]
     assert [i["id"] for i in items] == [row_id] and items[0]["source"] == "douyin"
+
+
+def test_a_filter_given_twice_is_refused_with_its_path(client, tokens) -> None:
+    resp = client.get("/api/v1/outbox/dead?source=douyin&source=taobao", headers=auth(tokens["admin"]))
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["details"][0]["path"] == "/source"
