@@ -52,6 +52,7 @@ bench: install-test
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/orders_intake.py
 	$(BIN)/python bench/orders_pull.py
+	$(BIN)/python bench/outbox_wake.py
 	$(BIN)/python bench/mapping.py
 	$(BIN)/python bench/builder.py
 

@@ -6,6 +6,10 @@ foreground with :func:`run_worker` until SIGTERM or SIGINT. Several workers may 
 PostgreSQL database; on SQLite the dispatcher's lease lets only one of them deliver.
 Neither entry point migrates the database. The outbox claim lease comes from
 ``settings.outbox_lease_seconds`` (``ORDERPULSE_OUTBOX_LEASE_SECONDS``).
+
+The dispatcher loop wakes when outbox rows commit (:mod:`engine.outbox.wake`: an in-process
+signal on SQLite, LISTEN/NOTIFY on PostgreSQL, for which the runner keeps a listening thread)
+and otherwise polls every ``interval`` seconds; ``wake_on_commit=False`` leaves only the poll.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from engine.logs import get_logger
 from engine.outbox.dispatcher import Dispatcher
+from engine.outbox.wake import Listener
 from engine.scheduler import Scheduler, load_periodic_jobs
 from engine.services import Services
 
@@ -39,11 +44,15 @@ class BackgroundRunner:
         batch: int = DEFAULT_BATCH,
         lease_seconds: float | None = None,
         job_modules: Iterable[str] | None = None,
+        wake_on_commit: bool = True,
     ) -> None:
         self.services = services
         self.interval = interval
         self.batch = batch
         self.stop_event = threading.Event()
+        self.wake = services.outbox_wake if wake_on_commit else None
+        self.listener = Listener(services.db, self.wake) if self.wake is not None and services.db.is_postgres else None
+        self.passes = 0  # dispatch passes finished (tests wait for the first one)
         self.dispatcher = Dispatcher(
             services,
             lease_seconds=lease_seconds if lease_seconds is not None else services.settings.outbox_lease_seconds,
@@ -56,6 +65,8 @@ class BackgroundRunner:
     def start(self) -> "BackgroundRunner":
         if self._threads:
             raise RuntimeError("background runner already started")
+        if self.listener is not None:
+            self.listener.start()
         for name, target in (("outbox-dispatcher", self._dispatch_loop), ("scheduler", self._schedule_loop)):
             thread = threading.Thread(target=target, name=f"orderpulse-{name}", daemon=True)
             thread.start()
@@ -69,6 +80,10 @@ class BackgroundRunner:
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the loops to finish their current row or job, then wait for them."""
         self.stop_event.set()
+        if self.wake is not None:
+            self.wake.set()  # out of its wait now
+        if self.listener is not None:
+            self.listener.stop()
         for thread in self._threads:
             thread.join(timeout)
         stuck = [t.name for t in self._threads if t.is_alive()]
@@ -85,8 +100,11 @@ class BackgroundRunner:
     def _dispatch_loop(self) -> None:
         failures = 0
         while not self.stop_event.is_set():
+            if self.wake is not None:
+                self.wake.clear()  # a commit from here on wakes the wait below
             try:
                 attempted = self.dispatcher.dispatch_due(limit=self.batch)
+                self.passes += 1
                 failures = 0
             except Exception:  # noqa: BLE001 - keep the loop alive through database hiccups
                 log.exception("outbox dispatch pass failed", consecutive_failures=failures + 1)
@@ -94,7 +112,7 @@ class BackgroundRunner:
                 failures += 1
                 continue
             if attempted < self.batch:
-                self.stop_event.wait(self.interval)
+                (self.wake or self.stop_event).wait(self.interval)
 
     def _schedule_loop(self) -> None:
         failures = 0

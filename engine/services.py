@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from engine.inventory.sources import SourceConnectors
     from engine.orders.ports import RegionResolver
     from engine.orders.sources import OrderClientsKept
+    from engine.outbox.wake import OutboxWake
     from engine.workflow.registry import MachineRegistry
     from engine.workflow.service import FifoLock
 
@@ -99,6 +100,12 @@ def _order_clients(services: Services) -> OrderClientsKept:
     return OrderClientsKept()
 
 
+def _outbox_wake(services: Services) -> OutboxWake:
+    from engine.outbox.wake import install
+
+    return install(services.db)
+
+
 def _source_connectors(services: Services) -> SourceConnectors:
     from engine.inventory.sources import SourceConnectors
 
@@ -128,6 +135,7 @@ class Services:
                        ports=default_ports())
         register_defaults(services.handlers)
         services.handlers.load_modules(settings.handler_modules)
+        services.outbox_wake  # noqa: B018 - hooks the engine now, so every commit of outbox rows signals
         return services
 
     # ------------------------------------------------------------------ per-area process state
@@ -138,6 +146,7 @@ class Services:
     stock_channels = PerProcess(_channel_registry)  # stock connectors registered in this process
     source_connectors = PerProcess(_source_connectors)  # stock connectors built from published sources
     order_clients = PerProcess(_order_clients)  # order clients built from published sources
+    outbox_wake = PerProcess(_outbox_wake)  # wakes the dispatcher when outbox rows commit
 
     # ------------------------------------------------------------------ Redis
 

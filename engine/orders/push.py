@@ -27,7 +27,7 @@ from engine.orders.intake import IntakeOutcome, intake_platform_order
 from engine.orders.ports import PushRefused
 from engine.orders.pull_model import OrderPushMessage
 from engine.orders.sources import order_client, order_sources
-from engine.outbox.service import enqueue
+from engine.outbox.retries import enqueue_for_source
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -84,19 +84,14 @@ def receive_push(services: Services, source: str, headers: Mapping[str, str], bo
                 s.add(message)
                 s.flush()
                 if event.order is None:
-                    enqueue(s, PUSH_TOPIC, {"source": source, "message": message.id}, now=now, source=source,
-                            retry_schedule=_retry_schedule(found.decl))
+                    enqueue_for_source(s, source, PUSH_TOPIC, {"source": source, "message": message.id}, now=now,
+                                       decl=found.decl, order_ref=f"{found.platform}/{event.order_id}")
                 accepted += 1
         except IntegrityError:
             replayed += 1  # the same message arrived twice at once; the other one keeps it
     ack = dict(getattr(client, "push_ack", DEFAULT_ACK))
     log.info("order push received", source=source, events=len(events), accepted=accepted, replayed=replayed)
     return PushAnswer(200, ack, accepted, replayed)
-
-
-def _retry_schedule(decl: Any) -> tuple[int, ...]:
-    declared = tuple(int(s) for s in getattr(decl, "retry", ()) or ())
-    return declared or (30, 120, 300)
 
 
 def fetch_pushed_order(services: Services, delivery: Delivery) -> None:

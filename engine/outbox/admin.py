@@ -1,21 +1,26 @@
-"""Outbox administration: listing rows and replaying dead ones.
+"""Outbox administration: listing rows, the dead letters, and replaying dead ones.
 
 Owns the use cases behind the admin routes; it runs inside the caller's transaction and
 never delivers anything itself (the dispatcher picks replayed rows up on its next pass).
+Every replay is kept in ``outbox_replays`` (who, when, what the row had failed with); the
+replayed row keeps its ``delivery_id``, the idempotency key its handler sees.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound
 from engine.logs import get_logger
-from engine.storage.models import OutboxMessage
+from engine.orders.queries import decode_cursor, encode_cursor
+from engine.outbox.wake import mark_written
+from engine.storage.models import OutboxMessage, OutboxReplay
 
 log = get_logger(__name__)
 
@@ -41,6 +46,59 @@ def list_messages(
     return list(session.execute(query.order_by(OutboxMessage.id.desc()).limit(limit)).scalars())
 
 
+@dataclass(frozen=True)
+class DeadPage:
+    """One page of dead letters (newest first), their replay histories, and the cursor of the next page."""
+
+    items: list[OutboxMessage]
+    replays: dict[int, list[OutboxReplay]]
+    next_cursor: str | None
+
+
+def list_dead(
+    session: Session,
+    *,
+    topic: str | None = None,
+    source: str | None = None,
+    order: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> DeadPage:
+    """Dead rows, newest first, filtered by topic, source and order (``channel/order_id``).
+
+    ``cursor`` is a page's ``next_cursor``; a cursor this API did not give out is refused
+    (422 naming ``/cursor``).
+    """
+    query = select(OutboxMessage).where(OutboxMessage.status == "dead")
+    if topic is not None:
+        query = query.where(OutboxMessage.topic == topic)
+    if source is not None:
+        query = query.where(OutboxMessage.source == source)
+    if order is not None:
+        query = query.where(OutboxMessage.order_ref == order)
+    if cursor:
+        at, last_id = decode_cursor(cursor)
+        query = query.where(or_(OutboxMessage.created_at < at,
+                                and_(OutboxMessage.created_at == at, OutboxMessage.id < last_id)))
+    query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit + 1)
+    rows = list(session.execute(query).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
+    return DeadPage(rows, replay_history(session, [row.id for row in rows]), next_cursor)
+
+
+def replay_history(session: Session, ids: Sequence[int]) -> dict[int, list[OutboxReplay]]:
+    """The replays of each of ``ids``, oldest first (rows never replayed map to ``[]``)."""
+    out: dict[int, list[OutboxReplay]] = {i: [] for i in ids}
+    if ids:
+        found = session.execute(select(OutboxReplay).where(OutboxReplay.outbox_id.in_(list(ids)))
+                                .order_by(OutboxReplay.outbox_id, OutboxReplay.id)).scalars()
+        for replay in found:
+            out[replay.outbox_id].append(replay)
+    return out
+
+
 def replay_dead(
     session: Session,
     ids: Collection[int] | Literal["all"],
@@ -52,7 +110,8 @@ def replay_dead(
 
     ``ids="all"`` replays every dead row. Named ids that do not exist raise
     :class:`NotFound`; named rows that are not dead raise :class:`Conflict` (nothing is
-    changed then). Each row's last error is written to the log before it is cleared.
+    changed then). Each replay is recorded in ``outbox_replays`` with ``actor``, ``now``, the
+    attempts made and the last error, and written to the log, before the row is reset.
     The delivery id stays the same, so idempotent handlers recognise a replay.
     """
     query = select(OutboxMessage).where(OutboxMessage.status == "dead")
@@ -89,6 +148,8 @@ def replay_dead(
             previous_error=row.last_error,
             actor=actor,
         )
+        session.add(OutboxReplay(outbox_id=row.id, actor=actor, at=now, previous_attempts=row.attempts,
+                                 previous_error=row.last_error))
         row.status = "pending"
         row.attempts = 0
         row.next_attempt_at = now
@@ -97,4 +158,6 @@ def replay_dead(
         row.last_error = None
         row.delivered_at = None
     session.flush()
+    if rows:
+        mark_written(session)
     return rows

@@ -22,12 +22,14 @@ def outbox_values(
     source: str = "",
     ruleset_version: str | None = None,
     retry_schedule: Sequence[int] = DEFAULT_RETRY_SCHEDULE,
+    order_ref: str | None = None,
 ) -> dict[str, Any]:
     """The column values of one new outbox row: what :func:`enqueue` adds, and what a caller
     writing rows with a Core ``INSERT`` (the workflow's transitions) passes as parameters."""
     return {"delivery_id": str(uuid.uuid4()), "topic": topic, "payload": payload, "status": "pending",
             "attempts": 0, "max_attempts": len(retry_schedule) + 1, "retry_schedule": list(retry_schedule),
-            "next_attempt_at": now, "source": source, "ruleset_version": ruleset_version, "created_at": now}
+            "next_attempt_at": now, "source": source, "ruleset_version": ruleset_version, "created_at": now,
+            "order_ref": order_ref}
 
 
 def enqueue(
@@ -39,13 +41,16 @@ def enqueue(
     source: str = "",
     ruleset_version: str | None = None,
     retry_schedule: Sequence[int] = DEFAULT_RETRY_SCHEDULE,
+    order_ref: str | None = None,
 ) -> OutboxMessage:
     """Add one side effect to the caller's unit of work; it commits or rolls back with it.
 
     The message is tried once at once, then after each delay in ``retry_schedule`` (seconds,
     measured from the previous attempt), and is marked dead when those are used up.
+    ``order_ref`` (``channel/order_id``) names the order the delivery is about, so its dead
+    letter can be found by order.
     """
-    message = OutboxMessage(**outbox_values(topic, payload, now=now, source=source,
-                                            ruleset_version=ruleset_version, retry_schedule=retry_schedule))
+    message = OutboxMessage(**outbox_values(topic, payload, now=now, source=source, ruleset_version=ruleset_version,
+                                            retry_schedule=retry_schedule, order_ref=order_ref))
     session.add(message)
     return message

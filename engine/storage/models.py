@@ -126,7 +126,7 @@ class OutboxMessage(Base):
     """One pending side effect, written in the same transaction as the change causing it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"), Index("ix_outbox_order_ref", "order_ref"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -144,6 +144,23 @@ class OutboxMessage(Base):
     ruleset_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the order the delivery is about, as ``channel/order_id`` (None: not about one order)
+    order_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class OutboxReplay(Base):
+    """One replay of a dead outbox row: who put it back in the queue, when, and what it had failed with."""
+
+    __tablename__ = "outbox_replays"
+    __table_args__ = (Index("ix_outbox_replays_outbox", "outbox_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                           ForeignKey("outbox.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    previous_attempts: Mapped[int] = mapped_column(Integer)
+    previous_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class JobLease(Base):

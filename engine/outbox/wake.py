@@ -1,0 +1,148 @@
+"""Waking the outbox dispatcher when outbox rows commit, instead of at its next poll.
+
+Owns the signal, not the delivery. :func:`install` hooks a database's engine: a statement that
+inserts into ``outbox`` (an ORM ``enqueue``, the workflow's Core insert, a CTE) marks its
+connection, and :func:`mark_written` marks it by hand (a replay updates rows). When a marked
+transaction commits:
+
+- on PostgreSQL a ``pg_notify`` runs in that same transaction, just before its ``COMMIT``, so
+  the notification is delivered by the server when (and only if) the rows are visible, to every
+  process; each dispatcher loop ``LISTEN``s on a dedicated connection (:class:`Listener`) and
+  sets the process's :class:`OutboxWake`;
+- on the embedded default (SQLite) the process's :class:`OutboxWake` is set directly. The
+  dispatcher's claim takes the write lock (``BEGIN IMMEDIATE``), which the committing writer
+  holds until its commit is done, so a woken claim always sees the new rows.
+
+A rolled-back transaction signals nothing. The dispatcher's poll stays as the backstop (rows
+due later after a failure, another process on a SQLite file, a lost notification). The
+channel is per database schema (``orderpulse_outbox_`` + a digest of ``current_schema()``), so
+test schemas sharing one server do not wake each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+
+from engine.logs import get_logger
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from engine.storage.db import Database
+
+log = get_logger(__name__)
+
+FLAG = "orderpulse_outbox_written"
+INSERT_MARK = "INSERT INTO outbox ("
+CHANNEL_SQL = "'orderpulse_outbox_' || left(md5(current_schema()), 16)"
+NOTIFY_SQL = f"SELECT pg_notify({CHANNEL_SQL}, '')"
+LISTEN_POLL_SECONDS = 0.5
+RECONNECT_SECONDS = 1.0
+
+
+class OutboxWake:
+    """The wake-up of one process's dispatcher loop for one database (a settable event)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signals = 0  # commits (or notifications) that set it, for the curious
+
+    def set(self) -> None:
+        self.signals += 1
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until set or ``timeout`` seconds passed; True when woken."""
+        return self._event.wait(timeout)
+
+
+def install(db: Database) -> OutboxWake:
+    """Hook ``db``'s engine so that committed outbox writes wake this process (SQLite) or
+    notify every listener (PostgreSQL); returns the process's wake for ``db``."""
+    wake = OutboxWake()
+    engine = db.engine
+    postgres = db.is_postgres
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _mark(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
+        if INSERT_MARK in statement:
+            conn.info[FLAG] = True
+
+    @event.listens_for(engine, "commit")
+    def _commit(conn: Any) -> None:
+        if not conn.info.pop(FLAG, False):
+            return
+        if postgres:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(NOTIFY_SQL)
+            finally:
+                cursor.close()
+        else:
+            wake.set()
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(conn: Any) -> None:
+        conn.info.pop(FLAG, None)
+
+    return wake
+
+
+def mark_written(session: Session) -> None:
+    """Mark ``session``'s transaction as one that made outbox rows due (e.g. a replay)."""
+    session.connection().info[FLAG] = True
+
+
+class Listener:
+    """PostgreSQL: a thread that ``LISTEN``s on the outbox channel on its own connection and
+    sets ``wake`` for each notification (and once after every (re)connect, in case one was
+    missed while it was away). Stopped with :meth:`stop`."""
+
+    def __init__(self, db: Database, wake: OutboxWake) -> None:
+        self.db = db
+        self.wake = wake
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.listening = threading.Event()
+
+    def start(self) -> Listener:
+        self._thread = threading.Thread(target=self._run, name="orderpulse-outbox-listen", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            raw = None
+            try:
+                raw = self.db.engine.raw_connection()
+                raw.detach()  # our own connection: closed by us, never handed back to the pool
+                conn: Any = raw.dbapi_connection  # a psycopg connection (LISTEN, notifies())
+                conn.autocommit = True
+                channel = conn.execute(f"SELECT {CHANNEL_SQL}").fetchone()[0]
+                conn.execute(f'LISTEN "{channel}"')
+                self.listening.set()
+                self.wake.set()
+                while not self._stop.is_set():
+                    for _ in conn.notifies(timeout=LISTEN_POLL_SECONDS):
+                        self.wake.set()
+            except Exception:  # noqa: BLE001 - a lost connection: the poll covers until we are back
+                self.listening.clear()
+                log.exception("outbox listener lost its connection; reconnecting")
+                self._stop.wait(RECONNECT_SECONDS)
+            finally:
+                if raw is not None:
+                    try:
+                        raw.close()
+                    except Exception:  # noqa: BLE001 - already gone
+                        pass
