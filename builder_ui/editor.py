@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 import dsl
+from builder_ui.mapping_form import mapping_tables
 from builder_ui.messages import problem_view
 from builder_ui.pages import EDITORS, READERS, services
 from dsl.editing import replace_declaration
@@ -91,7 +92,8 @@ def live(name: str) -> Any:
     with services().db.session() as s:
         problems = service.check_ruleset(s, name, content=content, fmt="dsl")
     views = [problem_view(p) for p in problems]
-    return {"ok": not any(p.is_error for p in problems), "problems": views, "forms": form_models(content)}
+    return {"ok": not any(p.is_error for p in problems), "problems": views, "forms": form_models(content),
+            "mappings": mapping_tables(content)}
 
 
 @allow(*EDITORS)

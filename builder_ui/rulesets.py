@@ -15,6 +15,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 
 import dsl
 from builder_ui.editor import SAMPLE_ORDER, form_models, form_vocabulary
+from builder_ui.mapping_form import mapping_tables
 from builder_ui.messages import problem_view
 from builder_ui.pages import EDITORS, READERS, may, page, services, signed_in_user
 from dsl.errors import RuleError
@@ -106,6 +107,7 @@ def _workspace_data(ruleset: Any) -> dict[str, Any]:
     """What the page's script starts from: the draft, its revision, the form models."""
     return {"name": ruleset.name, "content": ruleset.draft_content, "revision": ruleset.draft_revision,
             "forms": form_models(ruleset.draft_content), "vocabulary": form_vocabulary(),
+            "mappings": mapping_tables(ruleset.draft_content),
             "may_edit": may(*EDITORS)}
 
 

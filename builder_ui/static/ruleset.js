@@ -10,6 +10,7 @@
   let revision = data.revision;
   let savedText = data.content;
   let forms = data.forms;
+  let mappings = data.mappings;
   let formBusy = false;
   let formQueue = Promise.resolve(); // form edits go to the server one after another
   let formsPending = 0;
@@ -74,6 +75,8 @@
     document.dispatchEvent(new CustomEvent("op:checked", { detail: { ok: r.payload.ok } }));
     forms = r.payload.forms;
     if (!formBusy && !$("promotion-forms").contains(document.activeElement)) renderForms();
+    mappings = r.payload.mappings;
+    if (!formBusy && !$("mapping-tables").contains(document.activeElement)) renderMappings();
   }
 
   async function saveDraft() {
@@ -405,4 +408,94 @@
   }
 
   if (data.may_edit) renderForms();
+
+  // ------------------------------------------------------------------ mapping table and preview
+  function currentMapping() {
+    const pick = $("mapping-which");
+    return pick ? pick.value : (mappings[0] ? mappings[0].name : "");
+  }
+
+  function renderMappings() {
+    const host = $("mapping-tables");
+    const chosen = currentMapping();
+    host.replaceChildren();
+    if (!mappings.length) { host.append(el("p", { class: "muted", text: "规则文本中没有映射声明，或文本有语法错误。" })); return; }
+    const which = el("select", { id: "mapping-which", "aria-label": "映射（来源）" });
+    for (const m of mappings) which.append(el("option", { value: m.name, text: m.name, selected: m.name === chosen }));
+    which.addEventListener("change", () => { renderMappings(); loadSamples(); });
+    host.append(el("div", { class: "field" }, which));
+    const table = mappings.find((m) => m.name === which.value) || mappings[0];
+    const grid = el("table", { class: "grid", "aria-label": "映射 " + table.name },
+      el("thead", {}, el("tr", {}, el("th", { text: "订单字段" }), el("th", { text: "" }), el("th", { text: "来源路径或表达式" }), el("th", { text: "" }))));
+    const body = el("tbody");
+    const rows = table.rows.map((r) => ({ target: r.target, source: r.source }));
+    const commit = () => applyMapping(table.name, rows);
+    rows.forEach((row, i) => {
+      const target = el("input", { value: row.target, "aria-label": "第 " + (i + 1) + " 行订单字段", readonly: !data.may_edit, style: "width:12em" });
+      target.addEventListener("change", () => { row.target = target.value; commit(); });
+      const source = el("input", { value: row.source, "aria-label": row.target + " 的来源", readonly: !data.may_edit, style: "width:100%" });
+      source.addEventListener("change", () => { row.source = source.value; commit(); });
+      const remove = data.may_edit ? el("button", { type: "button", class: "small", text: "删除", "aria-label": "删除 " + row.target,
+        onclick: () => { rows.splice(i, 1); commit(); } }) : null;
+      body.append(el("tr", { "data-target": row.target }, el("td", {}, target), el("td", { text: "←" }), el("td", {}, source,
+        el("div", { class: "error mapping-failure", role: "status" })), el("td", {}, remove)));
+    });
+    grid.append(body);
+    host.append(grid);
+    if (data.may_edit) {
+      host.append(el("button", { type: "button", class: "small", text: "添加字段", onclick: () => {
+        const target = prompt("订单字段（例如 receiver.city）");
+        const source = target ? prompt("来源路径或表达式（例如 receiver_city）") : null;
+        if (target && source) { rows.push({ target, source }); commit(); }
+      } }));
+    }
+  }
+
+  function applyMapping(name, rows) {
+    formsPending += 1;
+    formBusy = true;
+    formQueue = formQueue.catch(() => {}).then(async () => {
+      $("mapping-status").textContent = "";
+      const r = await call("POST", base + "/mappings/" + encodeURIComponent(name) + "/rows", { content: editor.getText(), rows });
+      if (r.ok) { mappings = r.payload.mappings; editor.setText(r.payload.content); renderMappings(); }
+      else $("mapping-status").textContent = r.payload.error ? r.payload.error.message : "映射表修改失败";
+    }).finally(() => { formsPending -= 1; formBusy = formsPending > 0; });
+    return formQueue;
+  }
+
+  async function loadSamples() {
+    const pick = $("mapping-sample-pick");
+    pick.replaceChildren(el("option", { value: "", text: "（粘贴报文）" }));
+    const name = currentMapping();
+    if (!name) return;
+    const r = await call("GET", base + "/mappings/" + encodeURIComponent(name) + "/samples");
+    if (!r.ok) return;
+    for (const p of r.payload.samples) pick.append(el("option", { value: String(p.id), text: p.order_id + "（" + p.received_at.slice(0, 16).replace("T", " ") + " UTC）" }));
+  }
+
+  $("btn-mapping-preview").addEventListener("click", async () => {
+    const region = $("mapping-results");
+    for (const node of document.querySelectorAll(".mapping-failure")) node.textContent = "";
+    const name = currentMapping();
+    if (!name) { region.replaceChildren(el("p", { class: "error", text: "规则文本中没有映射声明" })); return; }
+    region.textContent = "映射中…";
+    const picked = $("mapping-sample-pick").value;
+    const body = picked ? { content: editor.getText(), payload_id: Number(picked) } : { content: editor.getText(), payload: $("mapping-payload").value };
+    const r = await call("POST", base + "/mappings/" + encodeURIComponent(name) + "/preview", body);
+    const out = r.payload;
+    if (!r.ok) { region.replaceChildren(el("p", { class: "error", text: out.error ? out.error.message : "预览失败" })); return; }
+    if (out.ok) {
+      const dropped = out.preview.dropped ? el("p", { class: "error", text: "清洗规则会丢弃此订单：" + out.preview.dropped.rule }) : null;
+      region.replaceChildren(el("p", { class: "ok", text: "映射成功" }), dropped, el("pre", { text: JSON.stringify(out.preview.order, null, 2) }));
+    } else if (out.failure) {
+      region.replaceChildren(el("p", { class: "error", text: out.failure.message }));
+      const row = [...document.querySelectorAll("#mapping-tables tr[data-target]")].find((tr) => tr.dataset.target === out.failure.field);
+      if (row) row.querySelector(".mapping-failure").textContent = out.failure.message;
+    } else {
+      region.replaceChildren(el("p", { class: "error", text: out.error }));
+    }
+  });
+
+  renderMappings();
+  loadSamples();
 })();
