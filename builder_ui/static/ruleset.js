@@ -498,4 +498,21 @@
 
   renderMappings();
   loadSamples();
+
+  // ------------------------------------------------------------------ 会有什么变化
+  $("btn-whatif").addEventListener("click", async () => {
+    const region = $("whatif-results");
+    region.textContent = "计算中…";
+    const r = await call("POST", base + "/what-changes", { content: editor.getText(), n: Number($("whatif-n").value) });
+    const out = r.payload;
+    if (!r.ok || !out.ok) { region.replaceChildren(el("p", { class: "error", text: out.error ? (out.error.message || out.error) : "计算失败" })); return; }
+    const head = el("p", { class: "summary", text: out.summary + "（共比较 " + out.examined + " 单" + (out.skipped ? "，" + out.skipped + " 单无法计价" : "") + "）" });
+    if (!out.changes.length) { region.replaceChildren(head); return; }
+    const table = el("table", { class: "grid", "aria-label": "价格变化的订单" },
+      el("thead", {}, el("tr", {}, el("th", { text: "渠道" }), el("th", { text: "订单号" }), el("th", { text: "已发布应付" }), el("th", { text: "草稿应付" }), el("th", { text: "变化" }))));
+    const tbody = el("tbody");
+    for (const c of out.changes) tbody.append(el("tr", {}, el("td", { text: c.channel }), el("td", { text: c.order_id }), el("td", { text: c.published }), el("td", { text: c.draft }), el("td", { text: c.delta })));
+    table.append(tbody);
+    region.replaceChildren(head, table, out.more ? el("p", { class: "muted", text: "另有 " + out.more + " 单未列出（已计入合计）" }) : null);
+  });
 })();

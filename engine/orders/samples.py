@@ -1,5 +1,6 @@
-"""Sample payloads for the mapping preview: the raw payloads most recently received from one
-source (``order_payloads``), newest first, with the order they belong to. Read-only."""
+"""Samples of the order store for the builder: the raw payloads most recently received from one
+source (``order_payloads``, for the mapping preview) and the most recent stored orders (their
+normalized documents, for 会有什么变化). Read-only."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from .model import Order, OrderPayload
 
-__all__ = ["recent_payloads"]
+__all__ = ["recent_order_docs", "recent_payloads"]
 
 
 def recent_payloads(session: Session, source: str, *, limit: int = 20) -> list[dict[str, Any]]:
@@ -24,3 +25,14 @@ def recent_payloads(session: Session, source: str, *, limit: int = 20) -> list[d
         .limit(max(1, min(limit, 100)))).all()
     return [{"id": pk, "order_id": order_id, "received_at": at.isoformat(), "payload": payload}
             for pk, order_id, at, payload in rows]
+
+
+def recent_order_docs(session: Session, limit: int = 1000) -> list[tuple[str, str, Any]]:
+    """The last ``limit`` stored orders (by creation time, newest first) as
+    ``(channel, order_id, normalized order document)``; dropped orders are left out."""
+    rows = session.execute(
+        select(Order.channel, Order.order_id, Order.doc)
+        .where(Order.dropped_rule.is_(None))
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(max(1, limit))).all()
+    return [(channel, order_id, doc) for channel, order_id, doc in rows]
