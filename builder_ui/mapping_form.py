@@ -57,6 +57,20 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
+def _mapping_of(name: str, decl: str, lines: list[str]) -> Any:
+    return dsl.parse_text(f"mapping {decl} {{\n" + "\n".join(lines) + "\n}\n", f"{name}.op").declarations[0]
+
+
+def _bad_row(name: str, decl: str, lines: list[str], message: str) -> tuple[int, str]:
+    """The first row that does not parse on its own, and why (-1 when each row parses alone)."""
+    for i, line in enumerate(lines):
+        try:
+            _mapping_of(name, decl, [line])
+        except RuleError as err:
+            return i, err.first.message
+    return -1, message
+
+
 @body_kind("ruleset")  # carries the whole draft text
 @allow(*EDITORS)
 def edit_rows(name: str, decl: str) -> Any:
@@ -68,13 +82,12 @@ def edit_rows(name: str, decl: str) -> Any:
         raise Unprocessable("映射表内容无效", code="invalid_body", details=[{"path": "/rows", "message": "list"}])
     lines = [f"    {r['target'].strip()} = {r['source'].strip()}" for r in rows]
     try:
-        new = dsl.parse_text(f"mapping {decl} {{\n" + "\n".join(lines) + "\n}\n", f"{name}.op").declarations[0]
+        new = _mapping_of(name, decl, lines)
     except RuleError as err:
-        first = err.first
-        row = first.line - 2
-        where = f"第 {row + 1} 行（{rows[row]['target']}）" if 0 <= row < len(rows) else "映射表"
-        raise Unprocessable(f"{where}写法有误：{first.message}", code="invalid_form",
-                            details=[{"path": f"/rows/{max(row, 0)}", "message": first.message}]) from None
+        row, message = _bad_row(name, decl, lines, err.first.message)
+        where = f"第 {row + 1} 行（{rows[row]['target']}）" if row >= 0 else "映射表"
+        raise Unprocessable(f"{where}写法有误：{message}", code="invalid_form",
+                            details=[{"path": f"/rows/{max(row, 0)}", "message": message}]) from None
     try:
         text = replace_declaration(body["content"], decl, "mapping", new, f"{name}.op")
     except RuleError as err:
