@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dsl import model as m
@@ -22,7 +21,6 @@ from dsl.errors import RuleError
 from engine.auth.roles import STAFF_ROLES
 from engine.errors import Conflict, Forbidden, Unprocessable
 from engine.rulesets import published
-from engine.storage.models import Ruleset, RulesetVersion
 
 # Declarations whose names are global: webhooks and channels are reached by name, machines
 # are opened by name, sources are the shops' connections.
@@ -75,22 +73,18 @@ def check_unique_names(session: Session, name: str, model: m.Ruleset) -> None:
     mine = {(d.kind, d.name): d for d in model.declarations if d.kind in UNIQUE_KINDS}
     if not mine:
         return
-    rows = session.execute(
-        select(Ruleset.name, RulesetVersion.content, RulesetVersion.format)
-        .join(RulesetVersion,
-              (RulesetVersion.ruleset_id == Ruleset.id) & (RulesetVersion.version == Ruleset.latest_version))
-        .where(Ruleset.latest_version > 0, Ruleset.name != name)
-        .order_by(Ruleset.id)
-    ).all()
     taken: list[dict[str, str]] = []
-    for other, content, fmt in rows:
-        theirs = parse_model(content, fmt, f"{other}.{'json' if fmt == 'json' else 'op'}")
-        if theirs is None:
+    for ref in published.latest_versions(session):  # oldest ruleset first, models cached by checksum
+        if ref.name == name:
+            continue
+        try:
+            theirs = published.model_of(session, ref)
+        except RuleError:
             continue
         for d in theirs.declarations:
             if (d.kind, d.name) in mine and not _shared_word_for_word(d, mine[(d.kind, d.name)]):
-                taken.append({"path": "/content", "message": f"{d.kind} {d.name} is declared by ruleset {other}",
-                              "kind": d.kind, "name": d.name, "ruleset": other})
+                taken.append({"path": "/content", "message": f"{d.kind} {d.name} is declared by ruleset {ref.name}",
+                              "kind": d.kind, "name": d.name, "ruleset": ref.name})
     if taken:
         first = taken[0]
         raise Conflict(
