@@ -2,6 +2,7 @@
 
 from engine.inventory import models as inventory_models  # noqa: F401
 from engine.orders import model as orders_model  # noqa: F401
+from engine.orders import pipeline_model as orders_pipeline_model  # noqa: F401
 from engine.orders import pull_model as orders_pull_model  # noqa: F401
 from engine.storage import models  # noqa: F401
 from engine.workflow import models as workflow_models  # noqa: F401
