@@ -1,4 +1,4 @@
-"""Background loops: the outbox dispatcher and the periodic-job scheduler.
+"""Background loops: the outbox dispatcher, the order pipeline and the periodic-job scheduler.
 
 Owns threads, signals and the pace of the loops, nothing else: ``orderpulse serve`` starts
 them in-process with :func:`start_background`; ``orderpulse worker`` runs them in the
@@ -10,6 +10,8 @@ Neither entry point migrates the database. The outbox claim lease comes from
 The dispatcher loop wakes when outbox rows commit (:mod:`engine.outbox.wake`: an in-process
 signal on SQLite, LISTEN/NOTIFY on PostgreSQL, for which the runner keeps a listening thread)
 and otherwise polls every ``interval`` seconds; ``wake_on_commit=False`` leaves only the poll.
+The order pipeline's loop (:mod:`engine.orders.pipeline`) is woken the same way when orders
+or stock changes commit (:mod:`engine.orders.pipeline_wake`); ``pipeline=False`` leaves it out.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine.logs import get_logger
+from engine.orders.pipeline import Pipeline, run_pipeline_loop
+from engine.orders.pipeline_wake import pipeline_listener
 from engine.outbox.dispatcher import Dispatcher
 from engine.outbox.wake import Listener
 from engine.scheduler import Scheduler, load_periodic_jobs
@@ -34,7 +38,8 @@ REQUIRED_TABLES = ("outbox", "job_leases")
 
 
 class BackgroundRunner:
-    """Two daemon threads: one drains the outbox, one runs due periodic jobs."""
+    """Daemon threads: one drains the outbox, one moves orders through the pipeline, one runs
+    due periodic jobs."""
 
     def __init__(
         self,
@@ -45,6 +50,7 @@ class BackgroundRunner:
         lease_seconds: float | None = None,
         job_modules: Iterable[str] | None = None,
         wake_on_commit: bool = True,
+        pipeline: bool = True,
     ) -> None:
         self.services = services
         self.interval = interval
@@ -53,6 +59,11 @@ class BackgroundRunner:
         self.wake = services.outbox_wake if wake_on_commit else None
         self.listener = Listener(services.db, self.wake) if self.wake is not None and services.db.is_postgres else None
         self.passes = 0  # dispatch passes finished (tests wait for the first one)
+        self.pipeline = Pipeline(services) if pipeline else None
+        self.pipeline_wake = services.pipeline_wake if wake_on_commit and pipeline else None
+        self.pipeline_listener = (pipeline_listener(services.db, self.pipeline_wake)
+                                  if self.pipeline_wake is not None and services.db.is_postgres else None)
+        self.pipeline_passes = 0
         self.dispatcher = Dispatcher(
             services,
             lease_seconds=lease_seconds if lease_seconds is not None else services.settings.outbox_lease_seconds,
@@ -67,7 +78,12 @@ class BackgroundRunner:
             raise RuntimeError("background runner already started")
         if self.listener is not None:
             self.listener.start()
-        for name, target in (("outbox-dispatcher", self._dispatch_loop), ("scheduler", self._schedule_loop)):
+        if self.pipeline_listener is not None:
+            self.pipeline_listener.start()
+        loops = [("outbox-dispatcher", self._dispatch_loop), ("scheduler", self._schedule_loop)]
+        if self.pipeline is not None:
+            loops.append(("order-pipeline", self._pipeline_loop))
+        for name, target in loops:
             thread = threading.Thread(target=target, name=f"orderpulse-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -82,8 +98,12 @@ class BackgroundRunner:
         self.stop_event.set()
         if self.wake is not None:
             self.wake.set()  # out of its wait now
+        if self.pipeline_wake is not None:
+            self.pipeline_wake.set()
         if self.listener is not None:
             self.listener.stop()
+        if self.pipeline_listener is not None:
+            self.pipeline_listener.stop()
         for thread in self._threads:
             thread.join(timeout)
         stuck = [t.name for t in self._threads if t.is_alive()]
@@ -113,6 +133,14 @@ class BackgroundRunner:
                 continue
             if attempted < self.batch:
                 (self.wake or self.stop_event).wait(self.interval)
+
+    def _pipeline_loop(self) -> None:
+        assert self.pipeline is not None
+
+        def counted() -> None:
+            self.pipeline_passes += 1
+
+        run_pipeline_loop(self.pipeline, self.stop_event, self.pipeline_wake, self.interval, on_pass=counted)
 
     def _schedule_loop(self) -> None:
         failures = 0

@@ -106,6 +106,12 @@ def _outbox_wake(services: Services) -> OutboxWake:
     return install(services.db)
 
 
+def _pipeline_wake(services: Services) -> OutboxWake:
+    from engine.orders.pipeline_wake import install_pipeline_wake
+
+    return install_pipeline_wake(services.db)
+
+
 def _source_connectors(services: Services) -> SourceConnectors:
     from engine.inventory.sources import SourceConnectors
 
@@ -136,6 +142,7 @@ class Services:
         register_defaults(services.handlers)
         services.handlers.load_modules(settings.handler_modules)
         services.outbox_wake  # noqa: B018 - hooks the engine now, so every commit of outbox rows signals
+        services.pipeline_wake  # noqa: B018 - likewise for the order pipeline's rows and stock ledger
         return services
 
     # ------------------------------------------------------------------ per-area process state
@@ -147,6 +154,7 @@ class Services:
     source_connectors = PerProcess(_source_connectors)  # stock connectors built from published sources
     order_clients = PerProcess(_order_clients)  # order clients built from published sources
     outbox_wake = PerProcess(_outbox_wake)  # wakes the dispatcher when outbox rows commit
+    pipeline_wake = PerProcess(_pipeline_wake)  # wakes the order pipeline when its work commits
 
     # ------------------------------------------------------------------ Redis
 

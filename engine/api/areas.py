@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 def api_blueprints() -> list[Blueprint]:
     from engine.auth.routes import blp as users_blp
     from engine.inventory.routes import blp as stock_blp
+    from engine.orders.hold_routes import blp as order_holds_blp
     from engine.orders.preview_routes import blp as mappings_blp
     from engine.orders.push_routes import blp as order_push_blp
     from engine.orders.routes import blp as orders_blp
@@ -17,5 +18,5 @@ def api_blueprints() -> list[Blueprint]:
     from engine.templates import blp as templates_blp
     from engine.workflow.routes import blueprints as workflow_blueprints
 
-    return [orders_blp, order_push_blp, outbox_blp, pricing_blp, rulesets_blp, stock_blp, templates_blp, mappings_blp,
-            users_blp, *workflow_blueprints()]
+    return [orders_blp, order_holds_blp, order_push_blp, outbox_blp, pricing_blp, rulesets_blp, stock_blp,
+            templates_blp, mappings_blp, users_blp, *workflow_blueprints()]

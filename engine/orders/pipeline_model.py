@@ -9,6 +9,8 @@ shipments. Owns the schema only; the pipeline, pricing, ticket and shipping modu
   ``ready`` so the worker moves the order on from where it is (a cancellation releases stock,
   a platform status change fires the ticket's action). ``short_skus`` lists the SKUs an order
   waits for while it is held as 缺货, so a stock adjustment finds the orders to retry.
+  ``seen_doc`` is the order document at ``seen_revision`` (kept by the store when it stores
+  a newer revision), the ``previous_doc`` the follow-up of that revision is given.
 - ``order_prices``: the price the pipeline decided for one order: the published promotion's
   quote (own channel: the order's price; marketplace: the check against the platform's
   amounts), the platform's payable, the difference, the tolerance applied, and the ruleset
@@ -53,6 +55,7 @@ class OrderPipeline(Base):
     hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     held_by: Mapped[str | None] = mapped_column(String(160), nullable=True)
     short_skus: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    seen_doc: Mapped[Any] = mapped_column(JSONType, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -28,6 +28,7 @@ from engine.orders.model import (
     OrderPayload,
     ParkedPayload,
 )
+from engine.orders.order_holds import pipeline_section, reservation_section
 from engine.orders.visibility import (
     mask_changes,
     mask_order,
@@ -166,6 +167,10 @@ def order_detail(session: Session, pk: int, *, role: str) -> dict[str, Any]:
                       "detail": e.detail or {}, "ruleset": e.ruleset, "ruleset_version": e.ruleset_version}
                      for e in events],
     }
+    # --- the pipeline (engine/orders/order_holds.py): where it stands, its stock reservation
+    body["pipeline"] = pipeline_section(session, pk)
+    body["reservation"] = reservation_section(session, row)
+    # ---
     shown, _ = mask_payload(None, role)
     if shown:
         payloads = session.scalars(select(OrderPayload).where(OrderPayload.order_pk == pk)

@@ -216,6 +216,12 @@ class OrderDetail(Schema):
     lines = fields.List(fields.Nested(OrderLineOut))
     timeline = fields.List(fields.Nested(TimelineEntry))
     payloads = fields.List(fields.Dict(), metadata={"description": "raw payloads (roles that may see them)"})
+    pipeline = fields.Dict(allow_none=True, metadata={
+        "description": "where the order stands in its stages: next_stage, status (ready, held, done), "
+                       "seen_revision, attempts, last_error, hold {reason, held_by, short_skus}"})
+    reservation = fields.Dict(allow_none=True, metadata={
+        "description": "its stock reservation: key, lines [{sku_id, qty, shipped, released, open, status}], "
+                       "open_units (null: none yet)"})
 
 
 class IntakeOut(Schema):

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
-from engine.orders import document
+from engine.orders import document, pipeline_rows
 from engine.orders.model import (
     Order,
     OrderEvent,
@@ -46,6 +46,7 @@ from engine.orders.model import (
     OrderPayload,
     ParkedPayload,
 )
+from engine.orders.order_status import merge_platform_status
 from engine.storage.db import Database
 
 __all__ = [
@@ -288,7 +289,7 @@ def _docs(conn: Connection, pks: list[int]) -> dict[int, Any]:
 
 
 _EXISTING_COLS = (_ORDERS.c.id, _ORDERS.c.channel, _ORDERS.c.order_id, _ORDERS.c.updated_at, _ORDERS.c.revision,
-                  _ORDERS.c.dropped_rule, _ORDERS.c.dropped_by)
+                  _ORDERS.c.status, _ORDERS.c.dropped_rule, _ORDERS.c.dropped_by)
 
 
 def _one_existing(conn: Connection) -> Any:
@@ -336,6 +337,7 @@ def _insert_new(conn: Connection, new: list[_Prepared], now: datetime
     lines = [row for p in won for row in _line_rows(ids[p.key], p.item.order)]
     if lines:
         conn.execute(_statement(conn, "add_lines"), lines)
+    pipeline_rows.add_created(conn, [ids[p.key] for p in won], now)
     payload_ids = _insert_payloads(conn, [(ids[p.key], p) for p in won], now)
     events = []
     created: list[tuple[Stored, _Prepared]] = []
@@ -395,8 +397,10 @@ def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: 
     changes = document.diff(old_doc, p.doc)
     revision = row.revision + 1
     cols = _columns(p)
-    cols.update(revision=revision, changed_at=now)
+    # the status column is ours: a platform status behind it (our hold, our shipment) is stale
+    cols.update(revision=revision, changed_at=now, status=merge_platform_status(row.status, cols["status"]))
     conn.execute(update(_ORDERS).where(_ORDERS.c.id == row.id), cols)
+    pipeline_rows.refresh_revised(conn, row.id, row.revision, old_doc, now)
     conn.execute(delete(_LINES).where(_LINES.c.order_pk == row.id))
     lines = _line_rows(row.id, p.item.order)
     if lines:

@@ -62,26 +62,31 @@ class OutboxWake:
         return self._event.wait(timeout)
 
 
-def install(db: Database) -> OutboxWake:
+def install(db: Database, *, flag: str = FLAG, marks: tuple[str, ...] = (INSERT_MARK,),
+            notify_sql: str = NOTIFY_SQL) -> OutboxWake:
     """Hook ``db``'s engine so that committed outbox writes wake this process (SQLite) or
-    notify every listener (PostgreSQL); returns the process's wake for ``db``."""
+    notify every listener (PostgreSQL); returns the process's wake for ``db``. Another loop
+    woken on commit (the order pipeline) passes its own ``flag``, statement ``marks`` and
+    ``notify_sql``."""
     wake = OutboxWake()
     engine = db.engine
     postgres = db.is_postgres
 
     @event.listens_for(engine, "before_cursor_execute")
     def _mark(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
-        if INSERT_MARK in statement:
-            conn.info[FLAG] = True
+        for mark in marks:
+            if mark in statement:
+                conn.info[flag] = True
+                return
 
     @event.listens_for(engine, "commit")
     def _commit(conn: Any) -> None:
-        if not conn.info.pop(FLAG, False):
+        if not conn.info.pop(flag, False):
             return
         if postgres:
             cursor = conn.connection.dbapi_connection.cursor()
             try:
-                cursor.execute(NOTIFY_SQL)
+                cursor.execute(notify_sql)
             finally:
                 cursor.close()
         else:
@@ -89,14 +94,14 @@ def install(db: Database) -> OutboxWake:
 
     @event.listens_for(engine, "rollback")
     def _rollback(conn: Any) -> None:
-        conn.info.pop(FLAG, None)
+        conn.info.pop(flag, None)
 
     return wake
 
 
-def mark_written(session: Session) -> None:
+def mark_written(session: Session, flag: str = FLAG) -> None:
     """Mark ``session``'s transaction as one that made outbox rows due (e.g. a replay)."""
-    session.connection().info[FLAG] = True
+    session.connection().info[flag] = True
 
 
 class Listener:
@@ -104,15 +109,18 @@ class Listener:
     sets ``wake`` for each notification (and once after every (re)connect, in case one was
     missed while it was away). Stopped with :meth:`stop`."""
 
-    def __init__(self, db: Database, wake: OutboxWake) -> None:
+    def __init__(self, db: Database, wake: OutboxWake, *, channel_sql: str = CHANNEL_SQL,
+                 name: str = "orderpulse-outbox-listen") -> None:
         self.db = db
         self.wake = wake
+        self.channel_sql = channel_sql
+        self.name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.listening = threading.Event()
 
     def start(self) -> Listener:
-        self._thread = threading.Thread(target=self._run, name="orderpulse-outbox-listen", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
         return self
 
@@ -129,7 +137,7 @@ class Listener:
                 raw.detach()  # our own connection: closed by us, never handed back to the pool
                 conn: Any = raw.dbapi_connection  # a psycopg connection (LISTEN, notifies())
                 conn.autocommit = True
-                channel = conn.execute(f"SELECT {CHANNEL_SQL}").fetchone()[0]
+                channel = conn.execute(f"SELECT {self.channel_sql}").fetchone()[0]
                 conn.execute(f'LISTEN "{channel}"')
                 self.listening.set()
                 self.wake.set()

@@ -1,0 +1,237 @@
+"""Reserving and releasing an order's stock inside a caller's transaction (the order pipeline's).
+
+The rules are those of :mod:`engine.inventory.sql_store` and :mod:`engine.inventory.hotpath`:
+the idempotency key is claimed in ``inventory_requests`` (its partial unique index allows one
+reservation per order, whatever the key), each SKU changes with one conditional ``UPDATE … WHERE
+total - reserved - safety >= :qty`` in sorted SKU order, and the reservation lines, ledger rows,
+push markers and the stored answer are written in the same transaction. Here that transaction
+is the caller's: everything commits or rolls back with the caller's own rows (the pipeline's
+step), so a crash can never leave a reservation without the step that made it, or the other
+way round. All lines or none: a short SKU rolls back to a savepoint and raises
+:class:`InsufficientStock` naming each short SKU.
+
+Never commits, never calls Redis. What changed is collected on the session
+(:func:`committed_changes`) so the caller mirrors it to the Redis gate after its commit
+(:func:`mirror_to_gate`); a mirror that fails is repaired by the reconciler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from engine.errors import Conflict
+from engine.inventory.domain import (
+    InsufficientStock,
+    OrderLine,
+    Outcome,
+    available_of,
+    merge_lines,
+    next_line_status,
+)
+from engine.inventory.models import InventoryRequest, LedgerEntry, ReservationLine, StockItem
+from engine.inventory.push import mark_changed
+
+if TYPE_CHECKING:
+    from engine.inventory.service import InventoryService
+
+__all__ = [
+    "GateChange",
+    "ReservedLine",
+    "committed_changes",
+    "mirror_to_gate",
+    "release_in",
+    "reservation_lines",
+    "reserve_in",
+]
+
+_S: Table = StockItem.__table__  # type: ignore[assignment]
+_REQ: Table = InventoryRequest.__table__  # type: ignore[assignment]
+_LINES: Table = ReservationLine.__table__  # type: ignore[assignment]
+_LEDGER: Table = LedgerEntry.__table__  # type: ignore[assignment]
+_CHANGES = "inventory_gate_changes"
+_RETURNING = (_S.c.total_stock, _S.c.reserved_stock, _S.c.safety_stock, _S.c.version)
+
+
+@dataclass(frozen=True)
+class GateChange:
+    """A committed change the Redis gate must mirror: ``op_key`` applied once, ``deltas`` in
+    available units per SKU, ``seen_key`` an accepted reservation key."""
+
+    op_key: str
+    deltas: dict[str, int]
+    seen_key: str = ""
+
+
+@dataclass(frozen=True)
+class ReservedLine:
+    """One SKU of an order's reservation: reserved, shipped and released quantities."""
+
+    sku_id: str
+    qty: int
+    qty_shipped: int
+    qty_released: int
+    status: str
+
+    @property
+    def open_qty(self) -> int:
+        return self.qty - self.qty_shipped - self.qty_released
+
+
+def _insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _note_change(session: Session, change: GateChange) -> None:
+    session.info.setdefault(_CHANGES, []).append(change)
+
+
+def committed_changes(session: Session) -> list[GateChange]:
+    """The gate changes made through ``session`` (call after its commit; clears the list)."""
+    return list(session.info.pop(_CHANGES, []))
+
+
+def forget_changes(session: Session, since: int) -> None:
+    """Drop the changes noted after the first ``since`` ones (their savepoint rolled back)."""
+    found = session.info.get(_CHANGES)
+    if found is not None:
+        del found[since:]
+
+
+def change_count(session: Session) -> int:
+    return len(session.info.get(_CHANGES, ()))
+
+
+def mirror_to_gate(inventory: InventoryService, changes: Iterable[GateChange]) -> None:
+    """Apply committed changes to the Redis gate (nothing when no gate is configured)."""
+    gate = inventory.gate
+    if gate is None:
+        return
+    for change in changes:
+        gate.apply_delta(change.op_key, change.deltas, seen_key=change.seen_key)
+
+
+def reservation_lines(session: Session, order_id: str) -> list[ReservedLine]:
+    """The reservation lines of ``order_id`` (sorted by SKU); empty when it has none."""
+    rows = session.execute(select(_LINES.c.sku_id, _LINES.c.qty, _LINES.c.qty_shipped, _LINES.c.qty_released,
+                                  _LINES.c.status).where(_LINES.c.order_id == order_id)
+                           .order_by(_LINES.c.sku_id)).all()
+    return [ReservedLine(r.sku_id, r.qty, r.qty_shipped, r.qty_released, r.status) for r in rows]
+
+
+def _stored_answer(session: Session, operation: str, key: str) -> dict[str, Any] | None:
+    row = session.execute(select(_REQ.c.answer).where(_REQ.c.operation == operation, _REQ.c.key == key)).first()
+    return None if row is None else dict(row[0])
+
+
+class _Short(Exception):
+    def __init__(self, short: list[OrderLine]) -> None:
+        super().__init__("short")
+        self.short = short
+
+
+def reserve_in(session: Session, order_id: str, lines: Iterable[OrderLine | Mapping[str, Any]], *, key: str,
+               now: datetime, channel: str = "", actor: str = "") -> Outcome:
+    """Reserve every line of ``order_id`` or none, in ``session``'s transaction. The same key
+    again answers the first reservation (``replayed``); another key for an order already
+    reserved is a :class:`Conflict`; a short SKU raises :class:`InsufficientStock`."""
+    merged = merge_lines(lines)
+    prior = _stored_answer(session, "reserve", key)
+    if prior is not None:
+        return Outcome("reserve", key, prior, replayed=True)
+    try:
+        with session.begin_nested():
+            claim = session.execute(
+                _insert(session)(_REQ).values(operation="reserve", key=key, order_id=order_id, answer={},
+                                              created_at=now).on_conflict_do_nothing().returning(_REQ.c.id)
+            ).scalar()
+            if claim is None:
+                raise Conflict(f"order {order_id} already has a reservation under another key",
+                               code="order_already_reserved", details=[{"path": "/order_id", "order_id": order_id}])
+            taken: list[tuple[OrderLine, Any]] = []
+            short: list[OrderLine] = []
+            for ln in merged:
+                row = session.execute(
+                    update(_S).where(_S.c.sku_id == ln.sku_id,
+                                     _S.c.total_stock - _S.c.reserved_stock - _S.c.safety_stock >= ln.qty)
+                    .values(reserved_stock=_S.c.reserved_stock + ln.qty, version=_S.c.version + 1,
+                            sync_timestamp=now).returning(*_RETURNING)).first()
+                if row is None:
+                    short.append(ln)
+                else:
+                    taken.append((ln, row))
+            if short:
+                raise _Short(short)
+            session.execute(insert(_LINES), [
+                {"order_id": order_id, "sku_id": ln.sku_id, "qty": ln.qty, "qty_shipped": 0, "qty_released": 0,
+                 "status": "reserved", "channel": channel, "created_at": now, "updated_at": now}
+                for ln, _ in taken])
+            session.execute(insert(_LEDGER), [
+                {"operation": "reserve", "sku_id": ln.sku_id, "delta_total": 0, "delta_reserved": ln.qty,
+                 "total_after": r.total_stock, "reserved_after": r.reserved_stock, "safety_after": r.safety_stock,
+                 "version": r.version, "order_id": order_id, "channel": channel, "actor": actor[:64], "reason": "",
+                 "key": key, "at": now} for ln, r in taken])
+            mark_changed(session, [(ln.sku_id, r.version) for ln, r in taken], now)
+            body = {"order_id": order_id, "status": "reserved", "channel": channel, "key": key,
+                    "lines": [{"sku_id": ln.sku_id, "qty": ln.qty} for ln, _ in taken],
+                    "stock": [{"sku_id": ln.sku_id, "available": available_of(r.total_stock, r.reserved_stock,
+                                                                              r.safety_stock),
+                               "version": r.version} for ln, r in taken]}
+            session.execute(update(_REQ).where(_REQ.c.id == claim).values(answer=body))
+    except _Short as exc:
+        found = {r.sku_id: available_of(r.total_stock, r.reserved_stock, r.safety_stock) for r in session.execute(
+            select(_S.c.sku_id, *_RETURNING).where(_S.c.sku_id.in_([ln.sku_id for ln in exc.short])))}
+        raise InsufficientStock([{"sku_id": ln.sku_id, "requested": ln.qty, "available": found.get(ln.sku_id, 0)}
+                                 for ln in exc.short]) from None
+    _note_change(session, GateChange(f"reserve:{key}", {ln.sku_id: -ln.qty for ln in merged}, seen_key=key))
+    return Outcome("reserve", key, body)
+
+
+def release_in(session: Session, order_id: str, wanted: Mapping[str, int] | None, *, key: str, now: datetime,
+               actor: str = "", reason: str = "") -> Outcome | None:
+    """Release what is still reserved of ``order_id`` (``wanted``: at most so many units per
+    SKU; None: everything open), in ``session``'s transaction. None when nothing was open;
+    the same key again answers the first release."""
+    prior = _stored_answer(session, "release", key)
+    if prior is not None:
+        return Outcome("release", key, prior, replayed=True)
+    stmt = select(_LINES).where(_LINES.c.order_id == order_id).order_by(_LINES.c.sku_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    released: list[dict[str, Any]] = []
+    changed: list[tuple[str, int]] = []
+    for line in session.execute(stmt).all():
+        open_qty = line.qty - line.qty_shipped - line.qty_released
+        qty = open_qty if wanted is None else min(open_qty, int(wanted.get(line.sku_id, 0)))
+        if qty <= 0:
+            continue
+        row = session.execute(
+            update(_S).where(_S.c.sku_id == line.sku_id, _S.c.reserved_stock >= qty)
+            .values(reserved_stock=_S.c.reserved_stock - qty, version=_S.c.version + 1, sync_timestamp=now)
+            .returning(*_RETURNING)).first()
+        if row is None:  # I2 makes this unreachable; refuse rather than corrupt
+            raise Conflict(f"stock of {line.sku_id} does not cover the order's reservation", code="stock_mismatch")
+        done = line.qty_released + qty
+        session.execute(update(_LINES).where(_LINES.c.id == line.id).values(
+            qty_released=done, status=next_line_status(line.qty, line.qty_shipped, done), updated_at=now))
+        session.execute(insert(_LEDGER).values(
+            operation="release", sku_id=line.sku_id, delta_total=0, delta_reserved=-qty, total_after=row.total_stock,
+            reserved_after=row.reserved_stock, safety_after=row.safety_stock, version=row.version, order_id=order_id,
+            channel=line.channel, actor=actor[:64], reason=reason[:200], key=key, at=now))
+        changed.append((line.sku_id, row.version))
+        released.append({"sku_id": line.sku_id, "qty": qty})
+    if not released:
+        return None
+    mark_changed(session, changed, now)
+    body = {"order_id": order_id, "status": "released", "key": key, "released": released}
+    session.execute(insert(_REQ).values(operation="release", key=key, order_id=order_id, answer=body,
+                                        created_at=now))
+    _note_change(session, GateChange(f"release:{key}", {r["sku_id"]: r["qty"] for r in released}))
+    return Outcome("release", key, body)
