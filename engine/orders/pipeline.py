@@ -312,8 +312,8 @@ class Pipeline:
         step.short = None
 
     def _saved(self, step: _Step, now: datetime) -> dict[str, Any]:
-        return {"pk": step.ref.pk, "next_stage": step.next_stage, "status": "held" if step.held else (
-            "ready" if step.next_stage != DONE else DONE), "seen_revision": step.seen_revision,
+        return {"pk": step.ref.pk, "next_stage": step.next_stage, "status": "held" if step.held else DONE,
+            "seen_revision": step.seen_revision,
             "attempts": step.attempts, "last_error": None, "hold_reason": step.hold_reason,
             "held_by": step.held_by, "short_skus": step.short, "seen_doc": step.seen_doc, "due_at": now, "now": now}
 
