@@ -5,8 +5,8 @@ transaction for one order and never commits.
 
 - Own channel (``miniprogram``): the published promotion's quote is the order's price. It is
   stored in ``order_prices`` (kind ``quote``: lines, discounts, gifts, freight, audit log,
-  ruleset version); each line's ``paid_amount`` is its quoted payable; each gift becomes an
-  order line at price 0 (:func:`engine.orders.priced_lines.gift_line`) in the order's document
+  ruleset version); a line the shop sent without ``paid_amount`` pays its quoted payable; each
+  gift becomes an order line at price 0 (:func:`engine.orders.priced_lines.gift_line`) in the order's document
   and in ``order_lines``, so the reserve stage reserves it and shipping ships it, and the store
   carries it into newer versions of the order.
 - Marketplaces: the platform's amounts stand. Each line's paid share comes from the platform
@@ -130,26 +130,31 @@ def price_stage(session: Session, services: Services, order: OrderRef, now: date
     own = order.channel in OWN_CHANNELS
     lines = [dict(x) if isinstance(x, Mapping) else x for x in doc.get("lines") or ()]
     charged = _charged_goods(doc)
+    _paid_shares(lines, positions, quote, charged, own)
     if own:
-        for pos, quoted in zip(positions, quote["lines"]):
-            lines[pos]["paid_amount"] = quoted["payable"]
         present = {ln.get("line_id") for ln in lines if isinstance(ln, Mapping) and is_gift(ln)}
         for gift in quote["gifts"]:
             added = gift_line(gift["sku_id"], gift["qty"], gift["rule"])
             if added["line_id"] not in present:
                 lines.append(added)
-    else:
-        _platform_shares(lines, positions, quote, charged)
     _write_lines(session, order, doc, lines)
     check = check_price(charged, quote["totals"]["goods"], plan.tolerance) if charged is not None else None
     _store_price(session, order, plan, quote, "quote" if own else "check", check, now)
     return _notes(plan, quote, own, check)
 
 
-def _platform_shares(lines: list[Any], positions: list[int], quote: Mapping[str, Any], charged: int | None) -> None:
-    """Marketplace lines keep the platform's paid amounts; when a line has none (PDD), the goods
-    charged are split over the lines by amount (largest remainder)."""
-    if charged is None or all(type(lines[p].get("paid_amount")) is int for p in positions):
+def _paid_shares(lines: list[Any], positions: list[int], quote: Mapping[str, Any], charged: int | None,
+                 own: bool) -> None:
+    """Lines keep the paid amounts their platform (or the own shop) gave. When a line has none:
+    an own-channel line pays its quoted payable; a marketplace's lines (PDD) share the goods
+    charged, split by amount (largest remainder)."""
+    if all(type(lines[p].get("paid_amount")) is int for p in positions):
+        return
+    if own:
+        for pos, quoted in zip(positions, quote["lines"]):
+            lines[pos]["paid_amount"] = quoted["payable"]
+        return
+    if charged is None:
         return
     amounts = [int(q["original"]) for q in quote["lines"] if not q.get("gift")]
     for pos, share in zip(positions, paid_shares(amounts, charged)):
