@@ -31,7 +31,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dsl.errors import RuleError
@@ -60,6 +62,14 @@ OWN_CHANNELS = frozenset({"miniprogram"})
 
 _PRICES = cast(Table, OrderPrice.__table__)
 _LINES = cast(Table, OrderLine.__table__)
+_ORDERS = cast(Table, Order.__table__)
+
+# the stage's statements, built once (building a statement costs more than running it)
+_SET_DOC = update(_ORDERS).where(_ORDERS.c.id == bindparam("b_pk")).values(doc=bindparam("b_doc"))
+_SET_LINE_PAID = (update(_LINES).where(_LINES.c.order_pk == bindparam("b_pk"), _LINES.c.line_no == bindparam("b_no"))
+                  .values(paid_amount=bindparam("b_paid")))
+_ADD_LINES = insert(_LINES)
+_READ_PRICE = select(_PRICES).where(_PRICES.c.order_pk == bindparam("b_pk"))
 
 
 def published_promotion(session: Session) -> PricingPlan | None:
@@ -166,24 +176,27 @@ def _write_lines(session: Session, order: OrderRef, doc: Mapping[str, Any], line
     before = list(doc.get("lines") or ())
     if lines == before:
         return
-    session.execute(update(Order).where(Order.id == order.pk).values(doc={**doc, "lines": lines}))
-    stored = {row.line_no: row.paid_amount for row in session.execute(
-        select(_LINES.c.line_no, _LINES.c.paid_amount).where(_LINES.c.order_pk == order.pk))}
+    conn = session.connection()
+    conn.execute(_SET_DOC, {"b_pk": order.pk, "b_doc": {**doc, "lines": lines}})
+    # the store writes line ``line_no`` from the document's line at that position
+    stored = {no: ln.get("paid_amount") for no, ln in enumerate(before) if isinstance(ln, Mapping)}
     added = []
+    changed = []
     for no, line in enumerate(lines):
         if not isinstance(line, Mapping):
             continue
-        if no not in stored:
+        if no >= len(before):
             added.append({"order_pk": order.pk, "line_no": no, "line_id": _text(line.get("line_id")),
                           "sku_id": _text(line.get("sku_id")), "platform_sku_id": _text(line.get("platform_sku_id")),
                           "title": _text(line.get("title")), "qty": int(line.get("qty") or 0),
                           "unit_price": line.get("unit_price"), "amount": line.get("amount"),
                           "paid_amount": line.get("paid_amount")})
-        elif stored[no] != line.get("paid_amount"):
-            session.execute(update(_LINES).where(_LINES.c.order_pk == order.pk, _LINES.c.line_no == no)
-                            .values(paid_amount=line.get("paid_amount")))
+        elif stored.get(no) != line.get("paid_amount"):
+            changed.append({"b_pk": order.pk, "b_no": no, "b_paid": line.get("paid_amount")})
+    if changed:
+        conn.execute(_SET_LINE_PAID, changed)
     if added:
-        session.execute(insert(_LINES), added)
+        conn.execute(_ADD_LINES, added)
 
 
 def _text(value: Any) -> str | None:
@@ -194,14 +207,28 @@ def _store_price(session: Session, order: OrderRef, plan: PricingPlan, quote: di
                  check: PriceCheck | None, now: datetime) -> None:
     """One ``order_prices`` row per order: the latest price decided (a re-run replaces it)."""
     name, version = _ruleset(plan)
-    session.execute(delete(_PRICES).where(_PRICES.c.order_pk == order.pk))
-    session.execute(insert(_PRICES).values(
-        order_pk=order.pk, revision=order.revision, kind=kind, quote=quote,
-        quoted_payable=quote["totals"]["payable"],
-        platform_payable=check.charged + _freight(order.doc) if check is not None else None,
-        difference=check.difference if check is not None else 0,
-        tolerance=check.tolerance if check is not None else None,
-        ruleset=name, ruleset_version=version, priced_at=now))
+    conn = session.connection()
+    conn.execute(_upsert_price(conn.dialect.name), {
+        "order_pk": order.pk, "revision": order.revision, "kind": kind, "quote": quote,
+        "quoted_payable": quote["totals"]["payable"],
+        "platform_payable": check.charged + _freight(order.doc) if check is not None else None,
+        "difference": check.difference if check is not None else 0,
+        "tolerance": check.tolerance if check is not None else None,
+        "ruleset": name, "ruleset_version": version, "priced_at": now})
+
+
+_upserts: dict[str, Any] = {}
+
+
+def _upsert_price(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (order_pk) DO UPDATE``: one row per order, a re-run replaces it."""
+    found = _upserts.get(dialect)
+    if found is None:
+        stmt = pg_insert(_PRICES) if dialect == "postgresql" else sqlite_insert(_PRICES)
+        found = _upserts[dialect] = stmt.on_conflict_do_update(
+            index_elements=["order_pk"],
+            set_={c.name: stmt.excluded[c.name] for c in _PRICES.columns if c.name != "order_pk"})
+    return found
 
 
 def _freight(doc: Mapping[str, Any]) -> int:
@@ -247,7 +274,7 @@ def price_section(session: Session, order_pk: int) -> dict[str, Any] | None:
     it ran): kind (``quote`` own channel, ``check`` marketplace), the quote body (lines,
     discounts, gifts, freight, audit log, ruleset), the figures of the check in fen and
     whether it is a price anomaly."""
-    row = session.execute(select(_PRICES).where(_PRICES.c.order_pk == order_pk)).first()
+    row = session.connection().execute(_READ_PRICE, {"b_pk": order_pk}).first()
     if row is None:
         return None
     anomaly = row.tolerance is not None and row.difference > row.tolerance
