@@ -204,3 +204,67 @@ def test_the_order_api_shows_the_price_section(services: Any, platforms: Any, pr
     assert body["tags"] == [PRICE_ANOMALY]
     assert [ln["paid_amount"] for ln in body["lines"]] == [12980]
     assert [e["kind"] for e in body["timeline"]] == ["created", "price_checked", "price_anomaly"]
+
+
+def _own_order(order_id: str, lines: list[dict[str, Any]], level: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"order_id": order_id, "channel": "miniprogram", "status": "awaiting_shipment",
+                            "created_at": "2026-11-11T10:00:00+08:00", "updated_at": "2026-11-11T10:00:05+08:00",
+                            "receiver": {"name": "王芳", "province": "浙江省", "city": "杭州市"}, "lines": lines}
+    if level is not None:
+        body["customer"] = {"id": "M1", "level": level}
+    return body
+
+
+def test_an_own_order_posted_without_paid_amounts_pays_what_the_promotion_quotes(
+        services: Any, promotion: None, client: Any, tokens: dict[str, str]) -> None:
+    # 金卡 on 真丝围巾 31700 + T恤 8990 = 40690: 95折 1585 + 450 (449.5 half up) → 30115 / 8540;
+    # 满300减40 split 3116.28 / 883.71 → 3116 / 884 → 26999 / 7656; 跨店每满300减30 on 34655
+    # gives 3000, split 2337.24 / 662.75 → 2337 / 663 → 24662 / 6993; goods 31655, no gift
+    # (below ¥399), free freight. No payment figure: nothing to check.
+    body = _own_order("MP-API-1", [
+        {"line_id": "L1", "sku_id": "SCARF-SILK", "qty": 1, "unit_price": 31700},
+        {"line_id": "L2", "sku_id": "TSHIRT-W-M", "qty": 1, "unit_price": 8990}], level="金卡")
+    resp = client.post("/api/v1/orders", json=body, headers=auth(tokens["ops"]))
+    assert resp.status_code == 201, resp.get_json()
+    pk = resp.get_json()["order"]["id"]
+    notes = price(services, pk)
+    assert [n.kind for n in notes] == ["priced"]
+    assert (notes[0].detail["discount"], notes[0].detail["goods"], notes[0].detail["gifts"]) == (9035, 31655, [])
+    assert "charged" not in notes[0].detail
+    assert stored_lines(services, pk) == [("SCARF-SILK", 1, None, 24662), ("TSHIRT-W-M", 1, None, 6993)]
+    stored = stored_price(services, pk)
+    assert stored is not None and (stored.kind, stored.quoted_payable, stored.platform_payable, stored.tolerance) == (
+        "quote", 31655, None, None)
+    discounts = [[(d["rule"], d["amount"]) for d in ln["discounts"]] for ln in stored.quote["lines"]]
+    assert discounts == [[("金卡95折", 1585), ("满300减40", 3116), ("跨店每满300减30", 2337)],
+                         [("金卡95折", 450), ("满300减40", 884), ("跨店每满300减30", 663)]]
+
+
+def test_running_the_stage_again_on_the_same_version_adds_nothing_twice(
+        services: Any, platforms: Any, promotion: None) -> None:
+    shop = platforms["miniprogram"].scenario
+    made = shop.create([("SCARF-SILK", 2)], freight=0, platform_discount=0, seller_discount=6000)
+    pk = arrive(services, "miniprogram", made)
+    first = price(services, pk)
+    again = price(services, pk)  # e.g. a retry after a crash between the stage and its commit
+    assert [n.kind for n in first] == [n.kind for n in again] == ["priced"]
+    assert stored_lines(services, pk) == [("SCARF-SILK", 2, 63400, 57400), ("GIFT-SCARF", 1, 0, 0)]
+    assert stored_order(services, pk).tags == []
+    stored = stored_price(services, pk)
+    assert stored is not None and stored.quoted_payable == 63400 - 8000
+
+
+def test_an_order_the_promotion_cannot_read_is_noted_with_its_field_paths_and_passes(
+        services: Any, promotion: None) -> None:
+    from datetime import UTC, datetime
+
+    from engine.orders import store
+
+    at = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
+    stored = store.store_order(services.db, store.Incoming(
+        {"channel": "taobao", "order_id": "TB-NOSKU", "status": "awaiting_shipment", "updated_at": at,
+         "lines": [{"line_id": "1", "qty": 1, "unit_price": 1000}]}, "taobao", "import"), now=at)
+    notes = price(services, stored.order_pk)
+    assert [(n.kind, n.detail) for n in notes] == [("price_unreadable", {
+        "message": "订单无法按促销 女装节大促 核价", "problems": [{"path": "/lines/0/sku_id", "message": "is required (text)"}]})]
+    assert notes[0].ruleset == PROMOTION and stored_price(services, stored.order_pk) is None
