@@ -216,6 +216,17 @@ class _Checker(MachineChecks):
             for override in f.regions:
                 if not override.regions:
                     self.error(override, "region override names no region", code="value")
+        self._price_check(p.price_check)
+
+    def _price_check(self, c: m.PriceCheck | None) -> None:
+        """The price check's tolerance: a money amount and/or a percent of at most 100%."""
+        if c is None:
+            return
+        if c.amount is None and c.percent is None:
+            self.error(c, "price_check needs a tolerance: a money amount (¥5), a percent (2%) or both",
+                       code="value")
+        if c.percent is not None and c.percent > 10000:
+            self.error(c, "price_check tolerance percent must be at most 100%", code="value")
 
     def _funded(self, node: m.Node, funded_by: str | None) -> None:
         if funded_by is not None and funded_by not in ("merchant", "platform"):

@@ -36,7 +36,7 @@ __all__ = [
     "CleaningDecl",
     "PercentOff", "AmountOff", "EveryOff", "FixedPrice", "Discount", "Rule", "Tier", "GiftItem",
     "Gift", "TagExclusion", "RuleConflict", "Exclusion", "RegionFreight", "FreightTemplate",
-    "PromotionDecl",
+    "PriceCheck", "PromotionDecl",
     "DataField", "State", "Notify", "CallEffect", "Archive", "SetField", "OpenTicket", "Effect",
     "Action", "DeadlineHandler", "StateMapping", "MachineDecl",
     "HookDecl", "ChannelDecl", "Measure", "AlertDecl", "RiskDecl", "Declaration", "Ruleset",
@@ -506,8 +506,22 @@ class FreightTemplate(Node):
 
 
 @dataclass(frozen=True)
+class PriceCheck(Node):
+    """``price_check tolerance ¥5 or 2%``: how far below this promotion's price an order may be
+    charged (by a platform, or the own shop) before it is a price anomaly (价格异常).
+
+    ``amount`` in fen, ``percent`` in basis points of the goods amount the promotion allows;
+    with both, the larger of the two is tolerated. At least one is given."""
+
+    amount: int | None = None
+    percent: int | None = None
+    kind: ClassVar[str] = "price_check"
+
+
+@dataclass(frozen=True)
 class PromotionDecl(Node):
-    """A promotion: a priority ``order`` of tiers, the tiers, gifts, exclusions and freight."""
+    """A promotion: a priority ``order`` of tiers, the tiers, gifts, exclusions, freight and the
+    tolerance of the price check (``price_check``)."""
 
     name: str
     title: str | None = None
@@ -516,6 +530,7 @@ class PromotionDecl(Node):
     gifts: tuple[Gift, ...] = ()
     exclusions: tuple[Exclusion, ...] = ()
     freight: tuple[FreightTemplate, ...] = ()
+    price_check: PriceCheck | None = None
     kind: ClassVar[str] = "promotion"
 
     def tier(self, name: str) -> Tier | None:

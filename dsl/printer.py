@@ -277,7 +277,16 @@ def _promotion(p: m.PromotionDecl) -> list[PrintedLine]:
             inner.append(L(2, f"region {', '.join(_region(n) for n in r.regions)} base "
                               f"{money_text(r.base)}{rfree}", _at(r)))
         body += _block(1, f"freight {f.name} {{", _at(f), inner)
+    if p.price_check is not None:
+        body.append(L(1, _price_check(p.price_check), _at(p.price_check)))
     return _block(0, f"promotion {p.name}{_title(p.title)} {{", _at(p), body)
+
+
+def _price_check(c: m.PriceCheck) -> str:
+    parts = [money_text(c.amount)] if c.amount is not None else []
+    if c.percent is not None:
+        parts.append(percent_text(c.percent))
+    return f"price_check tolerance {' or '.join(parts)}"
 
 
 def _machine(mc: m.MachineDecl) -> list[PrintedLine]:

@@ -395,11 +395,44 @@ class Reducer:
         return m.FreightTemplate(str(name), base, free_over, tuple(regions),
                                  locs=(("kw:base", _locs((base_kw,))),), **_at(kw))
 
+    # the price check's tolerance (pricing) ------------------------------------------
+    def tolerance(self, c: list[Token]) -> tuple[int, str, Token]:
+        (tok,) = c
+        try:
+            value, unit = decode_number(tok.value)
+        except UnitError as exc:
+            self.error(tok, str(exc), code="unit")
+            return 0, m.MONEY, tok
+        if unit not in (m.MONEY, m.PERCENT):
+            self.error(tok, f"a tolerance is money like ¥5 or a percent like 2%, got {tok.value}",
+                       code="unit")
+        return value, unit, tok
+
+    def price_check(self, c: list[Any]) -> m.PriceCheck:
+        kw, first, second = c
+        amount: int | None = None
+        percent: int | None = None
+        for value, unit, tok in (first, second) if second is not None else (first,):
+            if unit == m.MONEY:
+                if amount is not None:
+                    self.error(tok, "price_check takes one money amount and one percent, "
+                                    "e.g. tolerance ¥5 or 2%")
+                amount = value
+            elif unit == m.PERCENT:
+                if percent is not None:
+                    self.error(tok, "price_check takes one money amount and one percent, "
+                                    "e.g. tolerance ¥5 or 2%")
+                percent = value
+        return m.PriceCheck(amount, percent, **_at(kw))
+
     def promotion(self, c: list[Any]) -> m.PromotionDecl:
         kw, name, title, *items = c
         orders = [i for i in items if isinstance(i, tuple)]
         if len(orders) > 1:
             self.error(orders[1][2], f"'order' given twice in promotion {name}")
+        checks = [i for i in items if isinstance(i, m.PriceCheck)]
+        if len(checks) > 1:
+            self.error((checks[1].line, checks[1].col), f"'price_check' given twice in promotion {name}")
         order, order_locs = orders[0][1] if orders else ((), ())
         locs = (("order", order_locs), ("kw:order", _locs((orders[0][2],)))) if orders else ()
         return m.PromotionDecl(
@@ -409,6 +442,7 @@ class Reducer:
             gifts=tuple(i for i in items if isinstance(i, m.Gift)),
             exclusions=tuple(i for i in items if isinstance(i, (m.TagExclusion, m.RuleConflict))),
             freight=tuple(i for i in items if isinstance(i, m.FreightTemplate)),
+            price_check=checks[0] if checks else None,
             **_at(kw))
 
     # ------------------------------------------------------------------ channels and hooks

@@ -93,9 +93,10 @@ def run_demo(services: Services, *, host: str, port: int, log_json: bool = False
                + ", ".join(f.url for f in fakes.all))
     setup_inventory_demo(services, fakes.platforms)
     push_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    producing = fakes.produce_orders(push_base_url=f"http://{push_host}:{port}")
+    producing = fakes.produce_orders(push_base_url=f"http://{push_host}:{port}", misconfigured_coupon_on="pdd")
     click.echo(f"  orders: {', '.join(producing)} produce about 3 orders a minute each (a burst now and then); "
                "OrderPulse pulls them every 60s (sources_six_channels) and takes 抖店's pushes at once")
+    click.echo("  拼多多店的一张店铺券设错了（满300减50 误设为满30减50，可叠加）：这些订单核价后会标上“价格异常”")
 
     def ready(url: str) -> None:
         click.echo("")

@@ -273,7 +273,28 @@
         wrap.append(box);
       });
     }
+    wrap.append(priceCheckEditor(model, commit));
     return wrap;
+  }
+
+  // 核价容差 (price_check tolerance ¥X or P%): empty inputs leave that part out; both empty
+  // removes the declaration (then any shortfall counts as 价格异常)
+  function priceCheckEditor(model, commit) {
+    const check = model.price_check || {};
+    const box = el("div", { class: "tier price-check" }, el("strong", { text: "核价容差" }));
+    const amount = el("input", { class: "num", type: "number", step: "0.01", min: "0", value: check.amount != null ? check.amount / 100 : "", "aria-label": "核价容差金额（元）" });
+    const percent = el("input", { class: "num", type: "number", step: "0.01", min: "0", max: "100", value: check.percent != null ? check.percent / 100 : "", "aria-label": "核价容差比例（%）" });
+    const update = () => {
+      const next = {};
+      if (amount.value.trim() !== "") next.amount = Math.round(parseFloat(amount.value) * 100);
+      if (percent.value.trim() !== "") next.percent = Math.round(parseFloat(percent.value) * 100);
+      if (Object.keys(next).length) model.price_check = next; else delete model.price_check;
+      commit();
+    };
+    amount.addEventListener("change", update); percent.addEventListener("change", update);
+    box.append(el("div", { class: "toolbar" }, el("span", { text: "实收比本促销少" }), el("span", { class: "unit", text: "¥" }), amount,
+      el("span", { text: "或" }), percent, el("span", { class: "unit", text: "%" }), el("span", { text: "以内（取大）不算价格异常" })));
+    return box;
   }
 
   // ------------------------------------------------------------------ alert and risk thresholds

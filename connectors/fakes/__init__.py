@@ -20,7 +20,7 @@ from connectors.fakes.feishu_bot import FakeFeishuBot
 from connectors.fakes.kuaishou_orders import DEFAULT_MESSAGE_KEY as KUAISHOU_MESSAGE_KEY
 from connectors.fakes.kuaishou_stock import FakeKuaishouStock
 from connectors.fakes.miniprogram_stock import FakeMiniprogramStock
-from connectors.fakes.order_scenario import DEMO_LIFECYCLE, Lifecycle
+from connectors.fakes.order_scenario import DEMO_LIFECYCLE, Lifecycle, MisconfiguredCoupon
 from connectors.fakes.pdd_stock import FakePddStock
 from connectors.fakes.sms_gateway import FakeSmsGateway
 from connectors.fakes.taobao_stock import FakeTaobaoStock
@@ -91,16 +91,20 @@ class FakeCounterparts:
             fake.stop()
 
     def produce_orders(self, rate_per_minute: float = 3.0, *, lifecycle: Lifecycle = DEMO_LIFECYCLE,
-                       push_base_url: str | None = None) -> list[str]:
+                       push_base_url: str | None = None, misconfigured_coupon_on: str | None = None) -> list[str]:
         """Make every platform fake that serves orders produce them by itself (about
         ``rate_per_minute`` a minute each, a burst now and then, lives at ``lifecycle``'s
         pace), its changes applied every second; fakes that push post to
-        ``<push_base_url>/api/v1/sources/<channel>/push``. Returns the producing channels."""
+        ``<push_base_url>/api/v1/sources/<channel>/push``. ``misconfigured_coupon_on`` names
+        the one platform whose shop has a :class:`MisconfiguredCoupon` (价格异常 orders).
+        Returns the producing channels."""
         producing = []
         for channel, fake in self.platforms.items():
             scenario = getattr(fake, "scenario", None)
             if scenario is None:
                 continue
+            if channel == misconfigured_coupon_on:
+                scenario.misconfigure_coupon(MisconfiguredCoupon())
             scenario.produce(rate_per_minute, lifecycle=lifecycle)
             producing.append(channel)
             push = getattr(fake, "push", None)

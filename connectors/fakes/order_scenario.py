@@ -32,6 +32,10 @@ that pushes sends its message from there). A fake lists orders with
 delivered, completed, cancelled); each fake maps it to its platform's codes. ``number`` is a
 shop-wide sequence from which each fake derives its own order id format.
 
+A shop can carry a :class:`MisconfiguredCoupon` (:meth:`OrderScenario.misconfigure_coupon`):
+a coupon entered wrong on that one platform, which stacks on every order that reaches its
+threshold — the demo's source of 价格异常 orders (charged less than the promotion allows).
+
 This module knows no platform: no field names, no ids, no signing.
 """
 
@@ -251,6 +255,19 @@ class ScenarioOrder:
 Listener = Callable[[ScenarioOrder, str], None]
 
 
+@dataclass(frozen=True)
+class MisconfiguredCoupon:
+    """A shop coupon set up wrong on one platform: meant as 满300减50 for a few buyers, it was
+    entered with a ¥30 threshold, for everyone, stackable with every other discount. Every
+    order created while it is set whose goods reach ``threshold`` (fen) gets ``amount`` (fen)
+    more seller discount (never more than the goods still hold), split over the lines like
+    the rest. It draws no random numbers, so the rest of a seeded history stays the same."""
+
+    title: str = "满300减50（误设为满30减50，可叠加）"
+    threshold: int = 3000
+    amount: int = 5000
+
+
 def split_by_amount(total: int, amounts: Sequence[int]) -> list[int]:
     """``total`` fen over lines in proportion to their amounts, whole fen, largest remainder
     first (ties to the larger amount, then the earlier line); shares sum to ``total``."""
@@ -291,6 +308,7 @@ class OrderScenario:
         self._listeners: list[Listener] = []
         self._pending: list[tuple[ScenarioOrder, str]] = []  # announced, not yet told to listeners
         self._telling = threading.Lock()
+        self.misconfigured_coupon: MisconfiguredCoupon | None = None
         start = self.now()
         self._next_arrival = start + self._gap() if rate_per_minute > 0 else None
         self._next_burst = start + self._rng.uniform(0.5, 1.5) * burst_every if rate_per_minute > 0 else None
@@ -307,6 +325,11 @@ class OrderScenario:
             self._next_arrival = now + self._gap() if rate_per_minute > 0 else None
             self._next_burst = now + self._rng.uniform(0.5, 1.5) * self.burst_every if rate_per_minute > 0 else None
         self._tell()
+
+    def misconfigure_coupon(self, coupon: MisconfiguredCoupon | None = MisconfiguredCoupon()) -> None:
+        """From now on every new order reaching the coupon's threshold gets it (None: fixed)."""
+        with self._lock:
+            self.misconfigured_coupon = coupon
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -463,6 +486,9 @@ class OrderScenario:
             seller_discount = 2000 if goods >= 30000 else (1000 if goods >= 20000 and rng.random() < 0.5 else 0)
         if platform_discount + seller_discount > goods:
             raise ValueError("discounts larger than the goods amount")
+        coupon = self.misconfigured_coupon
+        if coupon is not None and goods >= coupon.threshold:
+            seller_discount += min(coupon.amount, goods - platform_discount - seller_discount)
         for line, share in zip(made, split_by_amount(platform_discount + seller_discount, [x.amount for x in made])):
             line.discount = share
         order = ScenarioOrder(number=number, buyer=buyer, lines=made,

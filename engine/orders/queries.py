@@ -29,6 +29,7 @@ from engine.orders.model import (
     ParkedPayload,
 )
 from engine.orders.order_holds import pipeline_section, reservation_section
+from engine.orders.order_pricing import price_section
 from engine.orders.visibility import (
     mask_changes,
     mask_order,
@@ -170,6 +171,8 @@ def order_detail(session: Session, pk: int, *, role: str) -> dict[str, Any]:
     # --- the pipeline (engine/orders/order_holds.py): where it stands, its stock reservation
     body["pipeline"] = pipeline_section(session, pk)
     body["reservation"] = reservation_section(session, row)
+    # --- price (the pipeline's price stage: engine/orders/order_pricing.py) ---
+    body["price"] = price_section(session, pk)
     # ---
     shown, _ = mask_payload(None, role)
     if shown:

@@ -192,6 +192,21 @@ class OrderLineOut(Schema):
     paid_amount = fields.Integer(allow_none=True)
 
 
+# --- price (the pipeline's price stage: engine/orders/order_pricing.py) ---
+class OrderPriceOut(Schema):
+    kind = fields.String(metadata={"description": "quote (own channel: the order's price) | check (marketplace)"})
+    revision = fields.Integer(metadata={"description": "the order revision it was priced at"})
+    ruleset = fields.Dict(metadata={"description": "{name, version} of the published promotion"})
+    quoted_payable = fields.Integer(metadata={"description": "fen: what the promotion asks (goods + freight)"})
+    platform_payable = fields.Integer(allow_none=True, metadata={"description": "fen: what the buyer paid"})
+    difference = fields.Integer(metadata={"description": "fen: goods allowed − goods charged (> 0: charged less)"})
+    tolerance = fields.Integer(allow_none=True, metadata={"description": "fen: the declared tolerance applied"})
+    anomaly = fields.Boolean(metadata={"description": "charged less than allowed beyond the tolerance (价格异常)"})
+    priced_at = fields.String()
+    quote = fields.Dict(metadata={"description": "the quote body (lines, totals, gifts, log, ruleset)"})
+# ---
+
+
 class OrderDetail(Schema):
     id = fields.Integer()
     channel = fields.String()
@@ -222,6 +237,8 @@ class OrderDetail(Schema):
     reservation = fields.Dict(allow_none=True, metadata={
         "description": "its stock reservation: key, lines [{sku_id, qty, shipped, released, open, status}], "
                        "open_units (null: none yet)"})
+    price = fields.Nested(OrderPriceOut, allow_none=True,
+                          metadata={"description": "the price stage's price (null until it ran)"})
 
 
 class IntakeOut(Schema):

@@ -47,6 +47,7 @@ from engine.orders.model import (
     ParkedPayload,
 )
 from engine.orders.order_status import merge_platform_status
+from engine.orders.priced_lines import carry_priced_lines
 from engine.storage.db import Database
 
 __all__ = [
@@ -394,6 +395,11 @@ def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: 
     if p.version <= row.updated_at:
         outcome = "unchanged" if p.version == row.updated_at else "stale"
         return Stored(outcome, row.id, p.channel, p.order_id, row.revision, old_doc, [], stored_dropped)
+    # what the price stage added (gift lines, computed paid shares) outlives the new version
+    carried = carry_priced_lines(old_doc, p.doc)
+    lines_of: Mapping[str, Any] = p.item.order
+    if carried is not p.doc:
+        p.doc = lines_of = carried
     changes = document.diff(old_doc, p.doc)
     revision = row.revision + 1
     cols = _columns(p)
@@ -402,7 +408,7 @@ def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: 
     conn.execute(update(_ORDERS).where(_ORDERS.c.id == row.id), cols)
     pipeline_rows.refresh_revised(conn, row.id, row.revision, old_doc, now)
     conn.execute(delete(_LINES).where(_LINES.c.order_pk == row.id))
-    lines = _line_rows(row.id, p.item.order)
+    lines = _line_rows(row.id, lines_of)
     if lines:
         conn.execute(_statement(conn, "add_lines"), lines)
     payload_id = _insert_payloads(conn, [(row.id, p)], now)[row.id]

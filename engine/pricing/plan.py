@@ -139,6 +139,9 @@ class PricingPlan:
     freight: FreightPlan | None
     ruleset: RulesetRef
     ruleset_dict: dict[str, Any] = field(default_factory=dict, compare=False)
+    # the declared tolerance of the price check (``price_check``): (fen, basis points), either
+    # may be None; None when the promotion declares none
+    tolerance: tuple[int | None, int | None] | None = None
 
 
 def _funder(value: str | None, default: str, where: str, node: m.Node) -> str:
@@ -262,5 +265,7 @@ def prepare_plan(promotion: m.PromotionDecl, ruleset: RulesetRef) -> PricingPlan
         freight = FreightPlan(f.name, f.base, f.free_over,
                               tuple(RegionPlan(tuple(r.regions), r.base, r.free_over)
                                     for r in f.regions))
+    check = promotion.price_check
     return PricingPlan(promotion.name, promotion.title or promotion.name, tuple(tiers), gifts,
-                       freight, ruleset, ruleset_dict=ruleset.as_dict())
+                       freight, ruleset, ruleset_dict=ruleset.as_dict(),
+                       tolerance=(check.amount, check.percent) if check is not None else None)

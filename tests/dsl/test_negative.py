@@ -119,7 +119,7 @@ CASES["deadline_handler_no_deadline"] = MACHINE_DL
 EXPECTED: dict[str, list[tuple[int, int, str]]] = {'syntax_missing_brace': [(2,
                            12,
                            "unexpected end of file; expected '>', 'exclude', 'freight', 'gift', "
-                           "'order', 'tier', '}'")],
+                           "'order', 'price_check', 'tier', '}'")],
  'syntax_bad_char': [(2, 13, "unexpected character '@'")],
  'syntax_power': [(2, 12, "unexpected '*' (there is no power operator)")],
  'syntax_malformed_number': [(2,
