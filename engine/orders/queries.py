@@ -28,6 +28,7 @@ from engine.orders.model import (
     OrderPayload,
     ParkedPayload,
 )
+from engine.orders.order_tickets import tickets_section
 from engine.orders.visibility import (
     mask_changes,
     mask_order,
@@ -166,6 +167,9 @@ def order_detail(session: Session, pk: int, *, role: str) -> dict[str, Any]:
                       "detail": e.detail or {}, "ruleset": e.ruleset, "ruleset_version": e.ruleset_version}
                      for e in events],
     }
+    # ---- tickets (engine.orders.order_tickets): the order ticket and one per platform refund
+    body["tickets"] = tickets_section(session, pk)
+    # ----
     shown, _ = mask_payload(None, role)
     if shown:
         payloads = session.scalars(select(OrderPayload).where(OrderPayload.order_pk == pk)
