@@ -128,7 +128,7 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {'syntax_missing_brace': [(2,
  'syntax_unknown_keyword': [(1,
                              1,
                              "unexpected 'promtion'; expected 'alert', 'channel', 'cleaning', "
-                             "'hook', 'machine', 'mapping', 'promotion', 'risk', …")],
+                             "'follow', 'hook', 'machine', 'mapping', 'promotion', …")],
  'syntax_empty_parens': [(2,
                           11,
                           "unexpected ')'; expected '(', '-', '[', a money amount, a name, a "
