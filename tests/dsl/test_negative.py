@@ -300,7 +300,7 @@ def test_json_unknown_kind_and_bad_name_are_both_reported() -> None:
     assert json_errors(obj) == [
         ("/declarations/0/name", '"has space" is not a valid name'),
         ("/declarations/1/kind", '"promo" is not one of "source", "mapping", "cleaning", '
-                                 '"promotion", "machine", "hook", "channel", "alert", "risk"'),
+                                 '"promotion", "machine", "hook", "channel", "alert", "risk", "follow"'),
     ]
 
 
