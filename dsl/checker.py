@@ -363,8 +363,9 @@ class _Checker(MachineChecks):
                               f"{suggest(b.name, list(fields))}", code="unknown-name")
             want = decl.type if decl is not None and decl.type in ("text", "money", "count", "bool") else None
             value_type = self.expression(b.value, scope)
+            text_ok = want == "text" and value_type in ("count", "number")
             if want is not None and value_type not in ("any", "error", "zero") and \
-                    not self._compatible(value_type, want) and not (want == "text" and value_type in ("count", "number")):
+                    not self._compatible(value_type, want) and not text_ok:
                 self.error(b.value, f"'{b.name}' is {unit_name(want)}, got {unit_name(value_type)}", code="type")
 
 

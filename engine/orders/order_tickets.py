@@ -91,7 +91,8 @@ def ticket_stage(session: Session, services: Services, order: OrderRef, now: dat
     doc = order.doc
     follow = choose(_published_follows(session, services, "orders"), doc)
     if follow is None:
-        return [StageNote("ticket_skipped", {"reason": "没有已发布的规则声明订单由哪个状态机跟随（follow … for orders）"})]
+        return [StageNote("ticket_skipped",
+                          {"reason": "没有已发布的规则声明订单由哪个状态机跟随（follow … for orders）"})]
     notes: list[StageNote] = []
     opened = _open(session, services, order, follow, ORDER_KIND, "", None, doc, None, now, notes)
     if opened is not None:

@@ -218,8 +218,9 @@ class OrderDetail(Schema):
     payloads = fields.List(fields.Dict(), metadata={"description": "raw payloads (roles that may see them)"})
     # ---- tickets (engine.orders.order_tickets)
     tickets = fields.List(fields.Dict(), metadata={
-        "description": "the order ticket (kind order) and one after-sales ticket per platform refund (kind refund): "
-                       "id, machine, state, closed, ruleset, ruleset_version, refund_id, line_id, platform_status, data"})
+        "description": "the order ticket (kind order) and one after-sales ticket per platform refund (kind "
+                       "refund): id, machine, state, closed, ruleset, ruleset_version, refund_id, line_id, "
+                       "platform_status, data"})
 
 
 class IntakeOut(Schema):

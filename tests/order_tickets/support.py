@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
+
+
+def template_text(name: str) -> str:
+    """The text of template ``name`` as the library ships it."""
+    return resources.files("templates_library").joinpath(f"{name}.op").read_text(encoding="utf-8")
 
 
 def publish(services: Any, *templates: str) -> None:

@@ -19,7 +19,7 @@ from engine.orders.stages import load_ref, record
 from engine.orders.store import Incoming, store_order
 from engine.workflow.models import WorkflowInstance, WorkflowTransition
 from tests.conftest import auth
-from tests.order_tickets.support import publish, publish_content
+from tests.order_tickets.support import publish, publish_content, template_text
 from tests.orders.order_factory import T0, order_py
 
 TEMPLATES = ("order_lifecycle", "order_presale", "aftersales_refund_only", "aftersales_return_refund")
@@ -186,9 +186,7 @@ def test_shipping_fires_the_bound_action_with_our_tracking_number(services: Any)
 
 def test_a_merchant_who_edits_the_declaration_changes_what_happens(services: Any) -> None:
     publish(services, *TEMPLATES)
-    from templates_library import __file__ as lib
-    from pathlib import Path
-    text = (Path(lib).parent / "order_lifecycle.op").read_text(encoding="utf-8")
+    text = template_text("order_lifecycle")
     edited = text.replace("    status paid_hold do 付款\n", "").replace("    status awaiting_shipment do 付款\n", "")
     edited = edited.replace('status cancelled do 取消 with { cancel_reason = "平台关闭订单" }',
                             'status cancelled do 超时未付')
@@ -206,9 +204,7 @@ def test_a_merchant_who_edits_the_declaration_changes_what_happens(services: Any
 
 def test_a_refused_platform_action_is_noted_and_the_order_moves_on(services: Any) -> None:
     publish(services, *TEMPLATES)
-    from templates_library import __file__ as lib
-    from pathlib import Path
-    text = (Path(lib).parent / "order_lifecycle.op").read_text(encoding="utf-8")
+    text = template_text("order_lifecycle")
     edited = text.replace('with { tracking_no = coalesce(tracking.number, "见平台物流") }',
                           "with { tracking_no = tracking.number }")
     publish_content(services, "order_lifecycle", edited)
