@@ -119,7 +119,7 @@ def test_the_ticket_follows_shipment_delivery_and_a_refund_of_a_line(
     assert tickets[1]["data"]["refund_amount"] == 16800 and tickets[1]["data"]["order_id"] == order_id
     assert tickets[1]["line_id"] == row.doc["lines"][0]["line_id"]
     # the platforms whose order carries the refund's reason give it; the others' order details do not
-    assert tickets[1]["data"]["reason"] == ("尺码偏差" if channel in ("kuaishou", "miniprogram") else "未注明")
+    assert tickets[1]["data"]["reason"] == ("尺码偏差" if channel in ("taobao", "kuaishou", "miniprogram") else "未注明")
 
     for status, state in (("agreed", AGREED_STATE.get(channel, "待退货")), ("success", "已关闭")):
         services.clock.advance(5)
