@@ -22,7 +22,8 @@ from engine.storage.models import Ruleset
 from engine.templates import catalogue, find_template, import_template
 
 KIND_LABELS = {"promotion": "促销", "machine": "状态机", "source": "数据源", "mapping": "字段映射",
-               "cleaning": "清洗", "alert": "预警", "risk": "风控", "channel": "通知渠道", "hook": "回调"}
+               "cleaning": "清洗", "alert": "预警", "risk": "风控", "channel": "通知渠道", "hook": "回调",
+               "follow": "工单跟随"}
 PREVIEW_LINES = 60
 
 

@@ -8,7 +8,9 @@ TaobaoStockConnector` (its signing, request and error rules; this module adds th
   backwards as TOP advises. :attr:`max_window` is 30 minutes (TOP allows a day and
   recommends at most 30 minutes).
 - detail: ``taobao.trade.fullinfo.get`` per trade (``format=json``, not simplified) → the
-  ``trade`` object the ``taobao`` mapping takes.
+  ``trade`` object the ``taobao`` mapping takes; a sub-order under refund (``refund_id``) gets
+  its refund from ``taobao.refund.get`` as ``refund`` (the amount and the buyer's reason are
+  only there).
 
 Flow control (code 7) is retryable and its ``sub_msg`` "This ban will last for N more
 seconds" becomes ``retry_after = N + 1``. Push: TOP pushes through TMC (a WebSocket), not an
@@ -33,6 +35,7 @@ TRADE_FIELDS = ("tid,tid_str,status,type,created,pay_time,modified,consign_time,
                 "buyer_message,seller_memo,seller_flag,shipping_type,step_trade_status,receiver_name,receiver_mobile,"
                 "receiver_phone,receiver_state,receiver_city,receiver_district,receiver_town,receiver_address,"
                 "receiver_zip,oaid,orders")
+REFUND_FIELDS = "refund_id,tid,oid,refund_fee,reason,status,created,modified"
 BAN = re.compile(r"ban will last for (\d+) more seconds", re.IGNORECASE)
 PAGE_SIZE = 100
 
@@ -65,6 +68,10 @@ class TaobaoOrderClient(NoHttpPush, TaobaoStockConnector):
         trade = body.get("trade")
         if not isinstance(trade, dict):
             raise ConnectorError(self.platform, f"taobao.trade.fullinfo.get: no trade for tid {order_id}")
+        for sub in (trade.get("orders") or {}).get("order") or []:
+            if isinstance(sub, dict) and sub.get("refund_id"):
+                refund = self.call("taobao.refund.get", {"fields": REFUND_FIELDS, "refund_id": sub["refund_id"]})
+                sub["refund"] = refund.get("refund")
         return trade
 
 

@@ -14,6 +14,7 @@ from .errors import Diagnostic
 from .machine_checks import MachineChecks
 from .typing import (
     ALERT_SCOPE,
+    FOLLOW_SCOPE,
     HOOK_SCOPE,
     LINE_SCOPE,
     MAX_EXPR_DEPTH,
@@ -22,6 +23,7 @@ from .typing import (
     ORDER_SCOPE,
     PROMOTION_SCOPE,
     RAW_SCOPE,
+    REFUND_SCOPE,
     RISK_SCOPE,
     Scope,
     check_expression,
@@ -296,6 +298,86 @@ class _Checker(MachineChecks):
         for n in d.notify:
             self._channel_ref(n.loc("channel"), n.channel)
             self._placeholders(n, n.message, [*om.ORDER_FIELDS, "flag", "name"])
+
+    def _check_follow(self, d: m.FollowDecl) -> None:  # noqa: C901 - one check per clause
+        """Which tickets follow the platform: the machine (declared here), the statuses (of the
+        subject), the actions (of the machine, not webhook-only, their required fields given),
+        and the ticket data each clause writes (the machine's fields, of their types)."""
+        if d.subject not in om.FOLLOW_SUBJECTS:
+            self.error(d.loc("subject"), f"follow is for orders or refunds, got '{d.subject}'"
+                                         f"{suggest(d.subject, om.FOLLOW_SUBJECTS)}", code="enum")
+            return
+        scope = REFUND_SCOPE if d.subject == "refunds" else FOLLOW_SCOPE
+        self.expression(d.when, scope, "bool")
+        mc = self.machines.get(d.machine)
+        if mc is None:
+            self.error(d.loc("machine"), f"follow {d.name}: unknown machine '{d.machine}' (declare it in "
+                                         f"this ruleset){suggest(d.machine, list(self.machines))}",
+                       code="unknown-machine")
+        fields = {f.name: f for f in mc.data} if mc else {}
+        self._follow_data(d.open_with, scope, mc, fields)
+        if mc is not None:
+            given = {b.name for b in d.open_with}
+            for f in mc.data:
+                if not f.optional and f.name not in given:
+                    self.error(d.loc("kw:open") if given else d,
+                               f"machine '{mc.name}' needs data field '{f.name}' when a ticket opens: add "
+                               f"`{f.name} = …` to open", code="missing-data")
+        actions = {a.name: a for a in mc.actions} if mc else {}
+        statuses = (om.REFUND_STATUSES, [*om.REFUND_STATUS_LABELS.values()]) if d.subject == "refunds" else \
+            (om.ORDER_STATUSES, [*om.STATUS_LABELS.values()])
+        canonical = om.canonical_refund_status if d.subject == "refunds" else om.canonical_status
+        seen: set[str] = set()
+        for sa in d.statuses:
+            status = canonical(sa.status)
+            if status is None:
+                what = "a refund status" if d.subject == "refunds" else "an order status"
+                self.error(sa.loc("status"), f"'{sa.status}' is not {what} (one of {', '.join(statuses[0])})"
+                                             f"{suggest(sa.status, [*statuses[0], *statuses[1]])}",
+                           code="unknown-status")
+            elif status in seen:
+                self.error(sa.loc("status"), f"status '{sa.status}' is bound twice", code="duplicate")
+            else:
+                seen.add(status)
+            self._follow_data(sa.payload, scope, mc, fields)
+            if mc is None:
+                continue
+            for i, name in enumerate(sa.actions):
+                self._follow_action(sa, i, name, mc, actions)
+
+    def _follow_action(self, sa: m.StatusAction, i: int, name: str, mc: m.MachineDecl,
+                       actions: dict[str, m.Action]) -> None:
+        action = actions.get(name)
+        if action is None:
+            self.error(sa.loc("actions", i), f"machine '{mc.name}' has no action '{name}'"
+                                             f"{suggest(name, list(actions))}", code="unknown-action")
+            return
+        if action.via_webhook is not None:
+            self.error(sa.loc("actions", i), f"action '{name}' is fired only by webhook {action.via_webhook}; "
+                                             "the platform cannot fire it", code="context")
+        given = {b.name for b in sa.payload}
+        for need in action.requires:
+            if need not in given:
+                self.error(sa.loc("actions", i), f"action '{name}' requires {need}: add `with {need} = …`",
+                           code="missing-data")
+
+    def _follow_data(self, bindings: tuple[m.Binding, ...], scope: Scope, mc: m.MachineDecl | None,
+                     fields: dict[str, m.DataField]) -> None:
+        names: set[str] = set()
+        for b in bindings:
+            if b.name in names:
+                self.error(b, f"'{b.name}' is given twice", code="duplicate")
+            names.add(b.name)
+            decl = fields.get(b.name)
+            if mc is not None and decl is None:
+                self.error(b, f"machine '{mc.name}' has no data field '{b.name}'"
+                              f"{suggest(b.name, list(fields))}", code="unknown-name")
+            want = decl.type if decl is not None and decl.type in ("text", "money", "count", "bool") else None
+            value_type = self.expression(b.value, scope)
+            text_ok = want == "text" and value_type in ("count", "number")
+            if want is not None and value_type not in ("any", "error", "zero") and \
+                    not self._compatible(value_type, want) and not text_ok:
+                self.error(b.value, f"'{b.name}' is {unit_name(want)}, got {unit_name(value_type)}", code="type")
 
 
 _CONVERSION_HINTS = {

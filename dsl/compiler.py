@@ -13,7 +13,9 @@ A compiled function is ``fn(subject, ctx=None)``:
 - scope ``machine``: ``subject`` is the ticket data; ``payload.x`` reads ``ctx["payload"]``,
   ``order.x`` ``ctx["order"]``, ticket names (``id``, ``state``) ``ctx``;
 - scope ``alert``: ``value``/``change_vs_previous`` … come from ``ctx``;
-- scope ``raw``: ``subject`` is a platform payload; every path is read leniently.
+- scope ``raw``: ``subject`` is a platform payload; every path is read leniently;
+- scope ``follow``/``refund`` (``follow`` declarations): ``subject`` is the stored order, read
+  leniently (a missing optional field is None); ``refund.x`` reads ``ctx["refund"]``.
 A missing field, a type mismatch in data or a division by zero yields ``None`` (falsy).
 Aggregates call ``ctx["aggregate"](node, subject)``, supplied by the engine's store.
 Money is fen, percents basis points (``money * percent`` rounds half up to the fen).
@@ -33,10 +35,12 @@ from .errors import RuleError
 from .parser import parse_expression
 from .typing import (
     ALERT_SCOPE,
+    FOLLOW_SCOPE,
     LINE_SCOPE,
     ORDER_SCOPE,
     PROMOTION_SCOPE,
     RAW_SCOPE,
+    REFUND_SCOPE,
     RISK_SCOPE,
     ExpressionTyper,
     Scope,
@@ -169,7 +173,7 @@ def _lenient(subject: Any, path: tuple[str, ...]) -> Any:
 
 _SCOPES: dict[str, Scope] = {"order": ORDER_SCOPE, "promotion": PROMOTION_SCOPE,
                              "line": LINE_SCOPE, "risk": RISK_SCOPE, "alert": ALERT_SCOPE,
-                             "raw": RAW_SCOPE}
+                             "raw": RAW_SCOPE, "follow": FOLLOW_SCOPE, "refund": REFUND_SCOPE}
 
 
 class _Generator:
@@ -207,6 +211,10 @@ class _Generator:
         s = self.scope_name
         if s == "raw":
             return f"L(o, {self.const(path)})"
+        if s in ("follow", "refund"):  # a stored order may lack optional fields: read leniently
+            if s == "refund" and head == "refund":
+                return f"L(c.get('refund'), {self.const(path[1:])})"
+            return f"L(o, {self.const(path[1:] if head == 'order' and len(path) > 1 else path)})"
         if s == "machine":
             if head == "payload":
                 return f"L(c.get('payload'), {self.const(path[1:])})"

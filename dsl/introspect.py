@@ -48,6 +48,7 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("measure", "period"): ("hour", "day", "week", "month"),
     ("normalize", "to"): ("region", "phone", "text"),
     ("data_field", "type"): ("text", "money", "count", "bool", "time", "duration", "percent"),
+    ("follow", "subject"): ("orders", "refunds"),
 }
 
 

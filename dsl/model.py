@@ -1,7 +1,7 @@
 """The declaration model: one typed, immutable tree shared by the DSL and the JSON form.
 
 This module owns the shape of every declaration kind (source, mapping, cleaning, promotion,
-machine, hook, alert, risk, channel), of expressions, and of a ruleset. It holds no parsing,
+machine, hook, alert, risk, channel, follow), of expressions, and of a ruleset. It holds no parsing,
 printing, checking or evaluation logic and imports nothing from the engine.
 
 Conventions
@@ -39,7 +39,8 @@ __all__ = [
     "PriceCheck", "PromotionDecl",
     "DataField", "State", "Notify", "CallEffect", "Archive", "SetField", "OpenTicket", "Effect",
     "Action", "DeadlineHandler", "StateMapping", "MachineDecl",
-    "HookDecl", "ChannelDecl", "Measure", "AlertDecl", "RiskDecl", "Declaration", "Ruleset",
+    "HookDecl", "ChannelDecl", "Measure", "AlertDecl", "RiskDecl", "StatusAction", "FollowDecl",
+    "Declaration", "Ruleset",
     "Loc", "UNITS", "MONEY", "PERCENT", "DURATION", "COUNT", "TEXT", "BOOL",
 ]
 
@@ -744,8 +745,45 @@ class RiskDecl(Node):
     kind: ClassVar[str] = "risk"
 
 
+# --------------------------------------------------------------------------- tickets follow the platform
+
+
+@dataclass(frozen=True)
+class StatusAction(Node):
+    """``status shipped do 发货 with tracking_no = tracking.number``: when the platform's
+    status becomes ``status`` (an order status for ``follow … for orders``, a refund status for
+    ``follow … for refunds``), fire ``actions`` in order on the ticket as the actor ``platform``
+    (one not allowed from the state the ticket is in is passed over), with ``payload`` (each
+    value an expression over the order, and the refund) as their payload."""
+
+    status: str
+    actions: tuple[str, ...]
+    payload: tuple[Binding, ...] = ()
+    kind: ClassVar[str] = "status_action"
+
+
+@dataclass(frozen=True)
+class FollowDecl(Node):
+    """Which tickets follow the platform: ``follow 平台订单 for orders on order_lifecycle
+    [when presale] { open order_id = order_id, …  status cancelled do 取消 … }``.
+
+    ``subject`` is ``orders`` (one ticket per order, kind ``order``) or ``refunds`` (one
+    after-sales ticket per platform refund id). ``machine`` is declared in the same ruleset;
+    ``when`` (over the order, and ``refund.*`` for refunds) chooses the orders or refunds it
+    serves; a declaration with a ``when`` that holds wins over one without. ``open_with`` gives
+    the ticket's data when it opens; ``statuses`` the actions platform status changes fire."""
+
+    name: str
+    subject: str
+    machine: str
+    when: Expr | None = None
+    open_with: tuple[Binding, ...] = ()
+    statuses: tuple[StatusAction, ...] = ()
+    kind: ClassVar[str] = "follow"
+
+
 Declaration = Union[SourceDecl, MappingDecl, CleaningDecl, PromotionDecl, MachineDecl, HookDecl,
-                    ChannelDecl, AlertDecl, RiskDecl]
+                    ChannelDecl, AlertDecl, RiskDecl, FollowDecl]
 
 
 @dataclass(frozen=True)
@@ -764,6 +802,10 @@ class Ruleset(Node):
     @property
     def machines(self) -> tuple[MachineDecl, ...]:
         return tuple(d for d in self.declarations if isinstance(d, MachineDecl))
+
+    @property
+    def follows(self) -> tuple[FollowDecl, ...]:
+        return tuple(d for d in self.declarations if isinstance(d, FollowDecl))
 
     def find(self, kind: str, name: str) -> Declaration | None:
         return next((d for d in self.declarations if d.kind == kind and d.name == name), None)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Union
 
 __all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "REFUND_FIELDS_OF_ORDER", "ORDER_STATUSES",
-           "STATUS_LABELS", "canonical_status", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
+           "STATUS_LABELS", "canonical_status", "STATUS_PATH", "REFUND_STATUS_LABELS", "REFUND_STATUSES",
+           "REFUND_PATH", "canonical_refund_status", "FOLLOW_SUBJECTS", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
            "PROMOTION_CONTEXT", "ALERT_CONTEXT", "TICKET_CONTEXT", "ROLES", "OUTSIDE_PARTIES",
            "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "HOOK_TYPES",
            "NOTIFY_CHANNEL_TYPES", "CALL_OPERATIONS", "ARCHIVE_TARGETS", "FUNCTIONS", "Signature",
@@ -82,6 +83,30 @@ def canonical_status(name: str) -> str | None:
     """``待发货`` or ``awaiting_shipment`` → ``awaiting_shipment``; None if not a status."""
     return _STATUS_BY_NAME.get(name)
 
+
+# the order a platform moves an order along (a later status passed the earlier ones); paid_hold
+# is a paid order the platform holds, so it lies between payment and shipment; cancelled is off
+# the path (an order is cancelled from wherever it stood)
+STATUS_PATH = ("pending_payment", "paid_hold", "awaiting_shipment", "partially_shipped", "shipped",
+               "delivered", "completed")
+
+# the canonical statuses of a platform refund (``refunds[].status``; each mapping turns the
+# platform's codes into these) and the path a refund moves along; refused and closed end it
+# off the path
+REFUND_STATUS_LABELS = {"requested": "退款申请中", "agreed": "已同意退款", "success": "退款成功",
+                        "refused": "已拒绝", "closed": "退款关闭"}
+REFUND_STATUSES = tuple(REFUND_STATUS_LABELS)
+REFUND_PATH = ("requested", "agreed", "success")
+_REFUND_BY_NAME = {**{k: k for k in REFUND_STATUS_LABELS}, **{v: k for k, v in REFUND_STATUS_LABELS.items()}}
+
+
+def canonical_refund_status(name: str) -> str | None:
+    """``退款成功`` or ``success`` → ``success``; None if not a refund status."""
+    return _REFUND_BY_NAME.get(name)
+
+
+# what a ``follow`` declaration's tickets follow: each order, or each platform refund
+FOLLOW_SUBJECTS = ("orders", "refunds")
 
 RETURN_FIELDS: FieldTree = {
     "return_id": "text", "order_id": "text", "channel": "text", "shop": "text",

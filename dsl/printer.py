@@ -327,6 +327,20 @@ def _machine(mc: m.MachineDecl) -> list[PrintedLine]:
     return _block(0, f"machine {mc.name}{_title(mc.title)} {{", _at(mc), body)
 
 
+def _follow(d: m.FollowDecl) -> list[PrintedLine]:
+    L = PrintedLine
+    body: list[PrintedLine] = []
+    if d.open_with:
+        body.append(L(1, "open { " + ", ".join(f"{b.name} = {print_expr(b.value)}" for b in d.open_with) + " }",
+                      _kw(d, "open")))
+    for s in d.statuses:
+        line = f"status {s.status} do {', '.join(s.actions)}"
+        if s.payload:
+            line += " with { " + ", ".join(f"{b.name} = {print_expr(b.value)}" for b in s.payload) + " }"
+        body.append(L(1, line, _at(s)))
+    return _block(0, f"follow {d.name} for {d.subject} on {d.machine}{_when(d.when)} {{", _at(d), body)
+
+
 def _source(d: m.SourceDecl) -> list[PrintedLine]:
     L = PrintedLine
     body: list[PrintedLine] = []
@@ -387,6 +401,8 @@ def layout_declaration(d: m.Declaration) -> list[PrintedLine]:
         return _block(0, f"risk {d.name} {{", _at(d),
                       [L(1, f"when {print_expr(d.when)}", _kw(d, "when")),
                        L(1, then, _kw(d, "then"))])
+    if isinstance(d, m.FollowDecl):
+        return _follow(d)
     raise TypeError(f"not a declaration: {type(d).__name__}")
 
 

@@ -602,6 +602,33 @@ class Reducer:
                           locs=(("kw:when", _locs((when_kw,))), ("kw:then", _locs((then_kw,)))),
                           **_at(kw))
 
+    # ------------------------------------------------------------------ follow
+    def follow_assign(self, c: list[Any]) -> m.Binding:
+        return m.Binding(str(c[0]), c[1], **_at(c[0]))
+
+    def follow_with(self, c: list[Any]) -> tuple[m.Binding, ...]:
+        return tuple(c)
+
+    def follow_open(self, c: list[Any]) -> tuple[str, Any, Token]:
+        return ("open", tuple(c[1:]), c[0])
+
+    def follow_status(self, c: list[Any]) -> m.StatusAction:
+        kw, status, *rest = c
+        actions = [t for t in rest if isinstance(t, Token)]
+        payload = next((p for p in rest if isinstance(p, tuple)), ())
+        return m.StatusAction(str(status), tuple(str(a) for a in actions), payload,
+                              locs=(("status", _locs((status,))), ("actions", _locs(actions))), **_at(kw))
+
+    def follow(self, c: list[Any]) -> m.FollowDecl:
+        kw, name, subject, on_kw, machine, when_kw, when, *items = c
+        keyed = [i for i in items if isinstance(i, tuple)]
+        opened: tuple[m.Binding, ...] = tuple(b for _, value, _ in keyed for b in value)
+        locs = [("subject", _locs((subject,))), ("machine", _locs((machine,))), *_kw_locs(keyed, ("open",))]
+        if when_kw is not None:
+            locs.append(("kw:when", _locs((when_kw,))))
+        return m.FollowDecl(str(name), str(subject), str(machine), when, opened,
+                            tuple(i for i in items if isinstance(i, m.StatusAction)), locs=tuple(locs), **_at(kw))
+
     def start(self, c: list[Any]) -> tuple[Any, ...]:
         return tuple(c)
 

@@ -19,7 +19,8 @@ from .errors import Diagnostic, source_line_at
 
 __all__ = ["ExpressionTyper", "Scope", "check_expression", "expression_children", "suggest", "unit_name",
            "MAX_EXPR_DEPTH", "MAX_EXPR_NODES", "ORDER_SCOPE", "PROMOTION_SCOPE", "LINE_SCOPE", "RAW_SCOPE",
-           "RISK_SCOPE", "ALERT_SCOPE", "MEASURE_SCOPE", "HOOK_SCOPE", "COLLECTION_FIELDS"]
+           "RISK_SCOPE", "ALERT_SCOPE", "MEASURE_SCOPE", "HOOK_SCOPE", "FOLLOW_SCOPE", "REFUND_SCOPE",
+           "COLLECTION_FIELDS"]
 
 MAX_EXPR_DEPTH = 64
 MAX_EXPR_NODES = 5000
@@ -61,6 +62,9 @@ RISK_SCOPE = Scope((om.ORDER_FIELDS,), (("order", om.ORDER_FIELDS),), aggregates
 ALERT_SCOPE = Scope((om.ALERT_CONTEXT,), aggregates=True)
 MEASURE_SCOPE = Scope((), aggregates=True)
 HOOK_SCOPE = Scope((), (("payload", "any"), ("headers", "any")))
+# ``follow … for orders``: the order's fields; ``follow … for refunds``: also ``refund.*``
+FOLLOW_SCOPE = Scope((om.ORDER_FIELDS,), (("order", om.ORDER_FIELDS),))
+REFUND_SCOPE = Scope((om.ORDER_FIELDS,), (("order", om.ORDER_FIELDS), ("refund", om.REFUND_FIELDS_OF_ORDER)))
 COLLECTION_FIELDS: dict[str, om.FieldTree] = {"orders": om.ORDER_FIELDS,
                                               "returns": om.RETURN_FIELDS,
                                               "tickets": om.TICKET_CONTEXT}

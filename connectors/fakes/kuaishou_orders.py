@@ -126,7 +126,8 @@ class KuaishouOrderShop(OrderShop):
             "province": buyer.province, "city": buyer.city,
             "district": buyer.district, "provinceCode": 0, "cityCode": 0, "districtCode": 0,
         }
-        refunds = [{"refundId": 3_100_000_000_000 + r.refund_no, "oid": oid, "skuId": sku[1],
+        refunds = [{"refundId": 3_100_000_000_000 + r.refund_no, "oid": oid, "orderItemId": item["orderItemId"],
+                    "skuId": sku[1],
                     "refundFee": r.amount, "refundStatus": REFUND_STATUS[r.status], "reasonDesc": r.reason,
                     "createTime": ms(r.created_at), "updateTime": ms(r.updated_at)}
                    for r in order.refunds if r.line_no == line.line_no]

@@ -8,8 +8,11 @@ FakeTaobaoStock` serves them next to stock, with the same signature and session 
   and ``has_next``.
 - ``taobao.trade.fullinfo.get``: ``fields``, ``tid`` → ``trade``, not simplified (lists
   wrapped: ``orders{order[]}``), amounts as yuan strings, times GMT+8 text; receiver name,
-  mobile and street masked as TOP gives them, ``oaid`` for decryption. An unknown tid is code
-  15 ``isv.trade-not-exist``.
+  mobile and street masked as TOP gives them, ``oaid`` for decryption; a sub-order under refund
+  carries ``refund_id`` and ``refund_status``. An unknown tid is code 15 ``isv.trade-not-exist``.
+- ``taobao.refund.get``: ``fields``, ``refund_id`` → ``refund{refund_id, tid, oid, refund_fee
+  (yuan), reason (the buyer's reason in Taobao's words, :data:`REFUND_REASONS`), status,
+  created, modified}``; an unknown refund is code 15 ``isv.refund-not-exist``.
 
 Over the order-call limit (``limit_orders``) the answer is code 7 ``accesscontrol.limited-by-
 api-access-count`` with ``This ban will last for 1 more seconds``. The shop's orders come from
@@ -51,6 +54,15 @@ STATUS = {PENDING_PAYMENT: "WAIT_BUYER_PAY", AWAITING_SHIPMENT: "WAIT_SELLER_SEN
 REFUND_STATUS = {REFUND_REQUESTED: "WAIT_SELLER_AGREE", REFUND_AGREED: "WAIT_BUYER_RETURN_GOODS",
                  REFUND_SUCCESS: "SUCCESS", REFUND_CLOSED: "CLOSED"}
 MAX_WINDOW = timedelta(days=1)
+REFUND_BASE = 205_000_000_000_000_000
+# the reasons a Taobao buyer picks, for each standard return reason of the scenario
+REFUND_REASONS = {
+    "fabric_issue": "材质与商品描述不符", "fabric_pilling": "质量问题-起球", "size_mismatch": "大小/尺寸与商品描述不符",
+    "color_difference": "颜色/图案/款式与商品描述不符", "workmanship_defect": "做工粗糙/有瑕疵",
+    "not_as_described": "商品与页面描述不符", "damaged_in_transit": "包装/商品破损/污渍", "wrong_item": "卖家发错货",
+    "missing_item": "少件/漏发", "late_shipment": "未按约定时间发货", "seven_day_no_reason": "七天无理由退换货",
+    "ordered_by_mistake": "拍错/多拍/不喜欢",
+}
 
 
 def yuan(fen: int) -> str:
@@ -93,7 +105,7 @@ class TaobaoOrderShop(OrderShop):
                 "invoice_no": order.courier[2] if order.courier else "",
             }
             if refund:
-                row["refund_id"] = str(205_000_000_000_000_000 + refund.refund_no)
+                row["refund_id"] = str(REFUND_BASE + refund.refund_no)
             lines.append(row)
         return {
             "tid": tid, "tid_str": str(tid), "status": status, "type": "fixed",
@@ -145,6 +157,21 @@ class TaobaoOrderShop(OrderShop):
         if order is None:
             raise TopError(15, "Remote service error", "isv.trade-not-exist", "交易不存在")
         return {"trade": self.render_trade(order)}
+
+    def refund_get(self, params: dict[str, str]) -> dict[str, Any]:
+        required(params, "fields")
+        refund_id = whole(params, "refund_id", None)
+        if refund_id is None:
+            raise TopError(40, "Missing required arguments:refund_id")
+        for order in self.scenario.orders():
+            for refund in order.refunds:
+                if REFUND_BASE + refund.refund_no == refund_id:
+                    return {"refund": {
+                        "refund_id": str(refund_id), "tid": tid_of(order), "oid": tid_of(order) + refund.line_no,
+                        "refund_fee": yuan(refund.amount), "reason": REFUND_REASONS[refund.reason_code],
+                        "status": REFUND_STATUS[refund.status], "created": shanghai_text(refund.created_at),
+                        "modified": shanghai_text(refund.updated_at), "has_good_return": True}}
+        raise TopError(15, "Remote service error", "isv.refund-not-exist", "退款单不存在")
 
     def throttled(self) -> Exception:
         return TopError(7, "App Call Limited", "accesscontrol.limited-by-api-access-count",

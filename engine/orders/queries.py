@@ -30,6 +30,7 @@ from engine.orders.model import (
 )
 from engine.orders.order_holds import pipeline_section, reservation_section
 from engine.orders.order_pricing import price_section
+from engine.orders.order_tickets import tickets_section
 from engine.orders.visibility import (
     mask_changes,
     mask_order,
@@ -174,6 +175,9 @@ def order_detail(session: Session, pk: int, *, role: str) -> dict[str, Any]:
     # --- price (the pipeline's price stage: engine/orders/order_pricing.py) ---
     body["price"] = price_section(session, pk)
     # ---
+    # ---- tickets (engine.orders.order_tickets): the order ticket and one per platform refund
+    body["tickets"] = tickets_section(session, pk)
+    # ----
     shown, _ = mask_payload(None, role)
     if shown:
         payloads = session.scalars(select(OrderPayload).where(OrderPayload.order_pk == pk)

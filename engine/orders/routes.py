@@ -239,6 +239,11 @@ class OrderDetail(Schema):
                        "open_units (null: none yet)"})
     price = fields.Nested(OrderPriceOut, allow_none=True,
                           metadata={"description": "the price stage's price (null until it ran)"})
+    # ---- tickets (engine.orders.order_tickets)
+    tickets = fields.List(fields.Dict(), metadata={
+        "description": "the order ticket (kind order) and one after-sales ticket per platform refund (kind "
+                       "refund): id, machine, state, closed, ruleset, ruleset_version, refund_id, line_id, "
+                       "platform_status, data"})
 
 
 class IntakeOut(Schema):

@@ -39,6 +39,7 @@ PUBLISH_MATRIX: dict[str, frozenset[str]] = {
     "machine": frozenset({"admin", "ops"}),
     "alert": frozenset({"admin", "ops"}),
     "risk": frozenset({"admin", "ops"}),
+    "follow": frozenset({"admin", "ops"}),
 }
 
 

@@ -48,8 +48,10 @@ def test_taobao_city_falls_back_to_the_district_and_refunds_come_from_sub_orders
     assert order["receiver"]["city"] == "仙桃市" and order["receiver"]["province"] == "湖北省"
     assert order["status"] == "shipped" and order["shipped_at"] == utc(2024, 3, 9, 9, 45, 12)
     assert order["freight"] == 1000 and order["payment"]["paid_amount"] == 8990
+    # the refund's status in the canonical refund statuses; without the refund from taobao.refund.get
+    # its amount is the sub-order's paid share and its reason unknown
     assert order["refunds"] == [{"refund_id": "205123456789012345", "line_id": "3823456789012345679",
-                                 "sku_id": "TSHIRT-W-L", "status": "WAIT_SELLER_AGREE"}]
+                                 "sku_id": "TSHIRT-W-L", "amount": 7990, "reason": None, "status": "requested"}]
 
 
 @pytest.mark.parametrize("as_float", [False, True])
