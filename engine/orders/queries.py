@@ -28,6 +28,7 @@ from engine.orders.model import (
     OrderPayload,
     ParkedPayload,
 )
+from engine.orders.writeback import shipping_sections
 from engine.orders.visibility import (
     mask_changes,
     mask_order,
@@ -166,6 +167,8 @@ def order_detail(session: Session, pk: int, *, role: str) -> dict[str, Any]:
                       "detail": e.detail or {}, "ruleset": e.ruleset, "ruleset_version": e.ruleset_version}
                      for e in events],
     }
+    # --- shipping (engine/orders/writeback.py): shipments and their write-back, dead letters ---
+    body.update(shipping_sections(session, pk, f"{row.channel}/{row.order_id}"))
     shown, _ = mask_payload(None, role)
     if shown:
         payloads = session.scalars(select(OrderPayload).where(OrderPayload.order_pk == pk)

@@ -216,6 +216,8 @@ class OrderDetail(Schema):
     lines = fields.List(fields.Nested(OrderLineOut))
     timeline = fields.List(fields.Nested(TimelineEntry))
     payloads = fields.List(fields.Dict(), metadata={"description": "raw payloads (roles that may see them)"})
+    shipments = fields.List(fields.Dict(), metadata={"description": "shipments and the state of their write-back"})
+    dead_letters = fields.List(fields.Dict(), metadata={"description": "dead outbox deliveries about the order"})
 
 
 class IntakeOut(Schema):
