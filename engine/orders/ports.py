@@ -105,7 +105,9 @@ class ShipmentWriteBack:
     """A shipment to show on the platform: the platform's order id, the carrier code that
     platform takes (from the carrier × platform table), the tracking number, and the lines
     (all of the order's lines when ``partial`` is false). ``shipment_id`` is ours and stable
-    across retries, so a platform that takes a request id can deduplicate."""
+    across retries, so a platform that takes a request id can deduplicate. ``check_first``
+    (a retry or a replay, whose earlier try may have been accepted with its answer lost):
+    read the order first and send nothing when it already shows this tracking number."""
 
     order_id: str
     carrier_code: str | int
@@ -114,6 +116,7 @@ class ShipmentWriteBack:
     lines: tuple[ShippedLine, ...]
     partial: bool
     shipment_id: int
+    check_first: bool = False
 
 
 class ShipmentWriter(Protocol):

@@ -88,9 +88,11 @@ def deliver_writeback(services: Services, delivery: Delivery) -> None:
     lines = tuple(ShippedLine(line_id=ln.get("line_id"), sku_id=str(ln["sku_id"]),
                               platform_sku_id=ln.get("platform_sku_id"), qty=int(ln["qty"]))
                   for ln in payload.get("lines") or [])
+    check_first = delivery.attempt > 1 or _replayed(session, delivery.delivery_id)
     answer = writer(ShipmentWriteBack(order_id=str(payload["order_id"]), carrier_code=code, carrier_name=carrier.name,
                                       tracking_no=str(payload["tracking_no"]), lines=lines,
-                                      partial=bool(payload.get("partial")), shipment_id=shipment.id))
+                                      partial=bool(payload.get("partial")), shipment_id=shipment.id,
+                                      check_first=check_first))
     now = delivery.now
     session.execute(update(OrderShipment).where(OrderShipment.id == shipment.id).values(
         writeback_status="accepted", writeback_at=now, writeback_error=None))
@@ -103,6 +105,14 @@ def deliver_writeback(services: Services, delivery: Delivery) -> None:
                 "message": f"运单号 {shipment.tracking_no} 已回传{platform}（第 {delivery.attempt} 次尝试）"}))
     log.info("shipment written back", order=f"{payload['channel']}/{payload['order_id']}", platform=platform,
              carrier_code=code, shipment=shipment.id, attempt=delivery.attempt, answer=answer)
+
+
+def _replayed(session: Session, delivery_id: str) -> bool:
+    """Whether the outbox row of ``delivery_id`` was replayed (its attempts start again at 1,
+    but an earlier one may have been accepted with its answer lost)."""
+    found = session.scalar(select(OutboxReplay.id).join(OutboxMessage, OutboxMessage.id == OutboxReplay.outbox_id)
+                           .where(OutboxMessage.delivery_id == delivery_id).limit(1))
+    return found is not None
 
 
 def register_writeback_handler(services: Services) -> None:
