@@ -6,8 +6,9 @@ platform does and answer like it); accepted messages go to ``messages``, every r
 ``requests``. ``fail_next(n, status)`` makes the next ``n`` requests fail with an HTTP error
 before any check (a flaky counterpart); ``answer_next(body)`` forces the next JSON answer
 (a platform error code); ``stall_next(seconds)`` holds the next request that long before it is
-looked at (a time-out on the caller's side, nothing done); ``hold_answer_next(seconds)`` does
-the next request, then holds its answer that long (done, but the caller may never hear it).
+handled (a time-out on the caller's side; the request is still handled, late);
+``hold_answer_next(seconds)`` handles the next request at once, then holds its answer that
+long (done, but the caller may never hear it).
 Use as a context manager or call ``start()``/``stop()``.
 
 Answers go out with ``TCP_NODELAY``: the headers and the body are two writes, and without it
