@@ -56,6 +56,7 @@ class FakeServer:
     def __init__(self, *, now: Callable[[], float] = time.time) -> None:
         self.now = now
         self.requests: list[Received] = []
+        self.arrived = 0  # requests that reached the fake (counted before any stall)
         self.messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._failures: list[tuple[int, Any]] = []
@@ -157,6 +158,7 @@ class FakeServer:
             at=self.now(),
         )
         with self._lock:
+            self.arrived += 1
             stall = self._stalls.pop(0) if self._stalls else 0.0
         if stall:
             time.sleep(stall)
