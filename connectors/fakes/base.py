@@ -52,6 +52,7 @@ class FakeServer:
     """Base class; see the module docstring."""
 
     name = "fake"
+    tcp_nodelay = True  # bench/ship_latency.py turns it off to measure what it saves
 
     def __init__(self, *, now: Callable[[], float] = time.time) -> None:
         self.now = now
@@ -85,7 +86,8 @@ class FakeServer:
 
             def setup(self) -> None:
                 super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if fake.tcp_nodelay:
+                    self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
