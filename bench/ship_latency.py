@@ -160,7 +160,7 @@ def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int
             answer = http.post(f"{api}/orders/{pk}/ship", json={"courier": "SF", "tracking_no": tracking}, timeout=30)
             if answer.status_code != 201:
                 raise SystemExit(f"ship {channel} {pk}: {answer.status_code} {answer.text}")
-            wait_for(lambda: any(m.get("tracking_no") == tracking for m in fake.messages[seen:]), 30,
+            wait_for(lambda f=fake, t=tracking, k=seen: any(m.get("tracking_no") == t for m in f.messages[k:]), 30,
                      f"{channel} accepting {tracking}")
             at = next(m["_at"] for m in fake.messages[seen:] if m.get("tracking_no") == tracking)
             ship_ms.append((at - started) * 1000)
@@ -170,7 +170,7 @@ def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int
             time.sleep(gaps.expovariate(4.0))
             started = time.perf_counter()
             inventory.reserve(f"bench-{mode}-{i}", [{"sku_id": code, "qty": 1}])
-            wait_for(lambda: all(f.catalogue[code].quantity == 99 for f in fakes.values()), 60,
+            wait_for(lambda c=code: all(f.catalogue[c].quantity == 99 for f in fakes.values()), 60,
                      f"six fakes showing {code}")
             stock_ms.append((time.perf_counter() - started) * 1000)
     finally:

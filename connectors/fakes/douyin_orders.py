@@ -58,7 +58,8 @@ MAIN_STATUS = {1: 101, 2: 103, 3: 104, 4: 106, 5: 105}  # main_status codes the 
 STATUS_DESC = {1: "待支付", 2: "备货中", 3: "已发货", 4: "已取消", 5: "已完成"}
 # after_sale_status of a SKU order: 6 售后申请, 7 售后退货中, 12 售后成功, 28 售后失败/关闭
 AFTER_SALE = {REFUND_REQUESTED: (6, 1), REFUND_AGREED: (7, 1), REFUND_SUCCESS: (12, 3), REFUND_CLOSED: (28, 0)}
-TAGS = {"created": "100", "paid": "101", "shipped": "102", "partly_shipped": "108", "completed": "103", "cancelled": "106",
+TAGS = {"created": "100", "paid": "101", "shipped": "102",
+        "partly_shipped": "108", "completed": "103", "cancelled": "106",
         "refund_requested": "200", "refund_agreed": "201", "refund_success": "206"}
 ORDER_METHODS = ("order.searchList", "order.orderDetail", "order.logisticsAdd")
 # company_code of order.logisticsCompanyList for the companies this fake shop may use

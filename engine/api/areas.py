@@ -18,5 +18,6 @@ def api_blueprints() -> list[Blueprint]:
     from engine.templates import blp as templates_blp
     from engine.workflow.routes import blueprints as workflow_blueprints
 
-    return [orders_blp, order_shipping_blp, order_push_blp, outbox_blp, pricing_blp, rulesets_blp, stock_blp, templates_blp, mappings_blp,
+    return [orders_blp, order_shipping_blp, order_push_blp, outbox_blp, pricing_blp, rulesets_blp, stock_blp,
+            templates_blp, mappings_blp,
             users_blp, *workflow_blueprints()]

@@ -28,13 +28,13 @@ from engine.orders.model import (
     OrderPayload,
     ParkedPayload,
 )
-from engine.orders.writeback import shipping_sections
 from engine.orders.visibility import (
     mask_changes,
     mask_order,
     mask_payload,
     visibility_for,
 )
+from engine.orders.writeback import shipping_sections
 
 __all__ = ["MAX_LIMIT", "OrderFilter", "find_order_pk", "list_orders", "list_parked", "order_detail"]
 

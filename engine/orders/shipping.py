@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound, Unprocessable
-from engine.inventory.service import inventory_for
 from engine.inventory.domain import ShipRefused, UnknownOrder
+from engine.inventory.service import inventory_for
 from engine.logs import get_logger
 from engine.orders.carriers import Carrier, UnknownCarrier, find_carrier
 from engine.orders.document import STATUSES
