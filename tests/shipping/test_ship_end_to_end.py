@@ -12,6 +12,7 @@ import pytest
 
 from engine.inventory.service import inventory_for
 from engine.orders.carriers import find_carrier
+from engine.orders.intake import intake_platform_order
 from tests.conftest import auth
 from tests.shipping.conftest import bring_in, client_of, dispatch, outbox_rows, shipments, timeline_kinds
 
@@ -78,15 +79,21 @@ def test_an_order_shipped_by_a_person_shows_its_tracking_number_on_its_platform(
     assert SHIPPED[channel](detail)
 
     page = client.get(f"/api/v1/orders/{pk}", headers=auth(tokens["cs"])).get_json()
-    assert page["status"] == "shipped"
+    assert page["status"] == "shipped" and page["order"]["status"] == "shipped"
     (shipment,) = page["shipments"]
     assert shipment["tracking_no"] == "SF1234567890" and shipment["via"] == "api"
     assert shipment["actor"] == "user:user_warehouse"
     assert shipment["writeback"]["status"] == "accepted" and shipment["writeback"]["attempts"] == 1
     assert page["dead_letters"] == []
     assert page["order"]["tracking"] == {"courier": "顺丰速运", "number": "SF1234567890"}
+
+    pulled = intake_platform_order(services, source=channel, payload=detail, via="pull")  # the next pull
+    assert pulled.order_pk == pk and pulled.outcome == "updated"
+    page = client.get(f"/api/v1/orders/{pk}", headers=auth(tokens["cs"])).get_json()
+    assert page["status"] == "shipped" and page["order"]["status"] == "shipped"  # the platform says so too
+    assert [s["tracking_no"] for s in page["shipments"]] == ["SF1234567890"]
     kinds = timeline_kinds(services, pk)
-    assert kinds[-2:] == ["shipped", "writeback_accepted"]
+    assert kinds[-3:] == ["shipped", "writeback_accepted", "updated"]
     (row,) = outbox_rows(services)
     assert (row.status, row.source, row.order_ref) == ("delivered", channel, f"{channel}/{order_id}")
     assert row.retry_schedule == [30, 120, 300]  # the source's declared retry
