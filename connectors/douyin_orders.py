@@ -8,6 +8,12 @@ DouyinStockConnector` (its signing, request and error rules).
   are the detail shape the ``douyin`` mapping takes, so no second call is made.
   :attr:`max_window` is one day (Doudian documents no limit in the sources read).
 - detail: ``order.orderDetail`` with ``shop_order_id`` → ``data.shop_order_detail``.
+- ship: ``order.logisticsAdd`` (``order_id``, ``company_code`` from the carrier table,
+  ``logistics_code`` = tracking number); success is ``code == 10000``; the order then shows
+  ``logistics_info[].tracking_no``. A pending refund makes Doudian refuse (50002) unless
+  ``is_refund_reject`` is sent: we never send it (rejecting a buyer's refund is a person's
+  decision), so such a write-back fails until the refund is settled. Split packages
+  (``order.logisticsAddMultiPack``) are not used: a partial shipment is sent the same way.
 - push: ``POST`` with a JSON array body ``[{"tag", "msg_id", "data": "<json>"}]``, headers
   ``app-id`` and ``event-sign = hex(MD5(app_key + raw body + app_secret))``; the signature is
   checked on the raw bytes before anything is parsed. Order tags (100–126) and after-sale tags
@@ -27,8 +33,8 @@ from typing import Any, ClassVar
 
 from connectors.douyin_stock import DouyinStockConnector
 from connectors.outbound import ConnectorError
-from connectors.platform_orders import order_pages
-from engine.orders.ports import OrderPage, PushEvent, PushRefused
+from connectors.platform_orders import ShipsOrders, order_pages
+from engine.orders.ports import OrderPage, PushEvent, PushRefused, ShipmentWriteBack
 
 PAGE_SIZE = 100
 ORDER_TAGS = range(100, 300)
@@ -39,7 +45,7 @@ def event_sign(app_key: str, body: bytes, app_secret: str) -> str:
     return hashlib.md5(app_key.encode("utf-8") + body + app_secret.encode("utf-8")).hexdigest()
 
 
-class DouyinOrderClient(DouyinStockConnector):
+class DouyinOrderClient(ShipsOrders, DouyinStockConnector):
     """A 抖店 shop's orders (see the module docstring)."""
 
     max_window = timedelta(days=1)
@@ -92,6 +98,14 @@ class DouyinOrderClient(DouyinStockConnector):
             events.append(PushEvent(message_id=str(message["msg_id"]), order_id=str(data["p_id"]),
                                     event=str(message["tag"]), order=None, raw=message))
         return events
+
+    def send_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:
+        self.call("order.logisticsAdd", {"order_id": shipment.order_id, "company_code": str(shipment.carrier_code),
+                                         "logistics_code": shipment.tracking_no})
+        return {"code": 10000}
+
+    def shown_tracking_numbers(self, detail: Mapping[str, Any]) -> set[str]:
+        return {str(x.get("tracking_no")) for x in detail.get("logistics_info") or [] if x.get("tracking_no")}
 
 
 def build(channel: str, credentials: Mapping[str, str], clock: Callable[[], float] = time.time) -> DouyinOrderClient:

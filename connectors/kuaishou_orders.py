@@ -30,6 +30,11 @@ acknowledged with no event. Order events (``kwaishop_order_*``) and after-sales 
 :class:`~engine.orders.ports.PushEvent` keyed by ``eventId``, without the order (its detail
 is fetched). The platform expects the answer :data:`PUSH_ACK` within 3 s.
 
+Ship: ``open.seller.order.goods.deliver`` (POST, ``orderId`` = the one-item order, ``expressNo``
+= tracking number, ``expressCode`` = the int of the platform's 物流公司编号 page, via the carrier
+table); a Kuaishou order carries one item, so each shipment of our order is that order's whole
+shipment. The detail then shows ``orderLogisticsInfo[].expressNo``.
+
 Not confirmed in the sources read: the values of ``queryType``, ``sort`` and
 ``orderViewStatus`` (taken from a third-party mirror of the API); the status codes (10 待付款,
 30 已付款, 40 已发货, 50 已签收, 70 订单成功, 80 订单失败) come from third-party code.
@@ -55,13 +60,14 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from connectors import kuaishou_stock
 from connectors.outbound import ConnectorError
-from connectors.platform_orders import digest, epoch_ms, json_body, refuse_oversized
+from connectors.platform_orders import ShipsOrders, digest, epoch_ms, json_body, refuse_oversized
 from connectors.platform_stock import MAX_LISTING_PAGES
-from engine.orders.ports import OrderPage, PushEvent, PushRefused
+from engine.orders.ports import OrderPage, PushEvent, PushRefused, ShipmentWriteBack
 
 CHANNEL = kuaishou_stock.CHANNEL
 PLATFORM = kuaishou_stock.PLATFORM
 LIST_METHOD = "open.order.cursor.list"
+SHIP_METHOD = "open.seller.order.goods.deliver"
 DETAIL_METHOD = "open.order.detail"
 MAX_WINDOW = timedelta(days=7)
 PAGE_SIZE = 100
@@ -95,7 +101,7 @@ def decrypt_message(body: bytes | str, message_key: str) -> bytes:
         raise PushRefused("push body does not decrypt with our message key") from None
 
 
-class KuaishouOrderClient:
+class KuaishouOrderClient(ShipsOrders):
     """Implements :class:`engine.orders.ports.PlatformOrderClient` for Kuaishou."""
 
     platform = CHANNEL
@@ -138,6 +144,19 @@ class KuaishouOrderClient:
         if not isinstance(data, dict) or not isinstance(data.get("orderBaseInfo"), dict):
             raise ConnectorError(PLATFORM, f"{DETAIL_METHOD}: answer for {order_id} without orderBaseInfo")
         return data
+
+    # --- ship ----------------------------------------------------------------------------------
+
+    def send_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:
+        if not shipment.order_id.isdigit():
+            raise ConnectorError(PLATFORM, f"{SHIP_METHOD}: order id {shipment.order_id!r} is not a Kuaishou oid",
+                                 permanent=True)
+        self.gateway.call(SHIP_METHOD, {"orderId": int(shipment.order_id), "expressNo": shipment.tracking_no,
+                                        "expressCode": int(shipment.carrier_code)}, http_method="POST")
+        return {"result": 1}
+
+    def shown_tracking_numbers(self, detail: Mapping[str, Any]) -> set[str]:
+        return {str(x.get("expressNo")) for x in detail.get("orderLogisticsInfo") or [] if x.get("expressNo")}
 
     # --- push ----------------------------------------------------------------------------------
 

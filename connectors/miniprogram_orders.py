@@ -29,6 +29,12 @@ a timestamp more than 5 minutes from the receiver's clock is refused.
   "paid_amount"}]`` (fen), ``"delivery": {"company", "tracking_no"} | null, "refunds":
   [{"refund_id", "line_no", "sku", "amount", "reason", "status", "updated_at"}],
   "buyer_remark"}``.
+- Ship (our write-back): ``POST <base>/orders/<out_trade_no, percent-encoded>/shipments`` with
+  ``{"shipment_id", "delivery_id"`` (WeChat's courier id, which the backend passes on to
+  ``upload_shipping_info``), ``"tracking_no", "lines": [{"sku", "qty"}]`` (only for a partial
+  shipment)``}`` → ``200 {"code": 0}``; ``409 {"code": "not_shippable"}`` for an order not
+  awaiting shipment, ``422 {"code": "unknown_courier" | "invalid_body"}``. The order then shows
+  ``delivery.tracking_no``.
 - Push: the backend POSTs ``{"event_id", "event"`` (order.created, order.paid, order.shipped,
   order.delivered, order.completed, order.cancelled, order.refund), ``"order": order}`` to
   OrderPulse's push URL with the same three headers, and expects ``200 {"code": 0}``
@@ -43,6 +49,7 @@ Credentials for :func:`build`: those of :func:`connectors.miniprogram_stock.buil
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -52,6 +59,7 @@ from urllib.parse import quote, urlencode
 from connectors import miniprogram_stock
 from connectors.outbound import ConnectorError
 from connectors.platform_orders import (
+    ShipsOrders,
     epoch_ms,
     header,
     json_body,
@@ -60,7 +68,7 @@ from connectors.platform_orders import (
     require_signature,
 )
 from connectors.platform_stock import MAX_LISTING_PAGES
-from engine.orders.ports import OrderPage, PushEvent, PushRefused
+from engine.orders.ports import OrderPage, PushEvent, PushRefused, ShipmentWriteBack
 
 CHANNEL = miniprogram_stock.CHANNEL
 PLATFORM = miniprogram_stock.PLATFORM
@@ -70,7 +78,7 @@ PUSH_WINDOW = 300.0
 PUSH_ACK: dict[str, Any] = {"code": 0}
 
 
-class MiniprogramOrderClient:
+class MiniprogramOrderClient(ShipsOrders):
     """Implements :class:`engine.orders.ports.PlatformOrderClient` for the merchant's shop."""
 
     platform = CHANNEL
@@ -111,6 +119,20 @@ class MiniprogramOrderClient:
         if not isinstance(order, dict):
             raise ConnectorError(PLATFORM, f"order {order_id}: answer without an order")
         return order
+
+    def send_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:
+        body: dict[str, Any] = {"shipment_id": shipment.shipment_id, "delivery_id": str(shipment.carrier_code),
+                                "tracking_no": shipment.tracking_no}
+        if shipment.partial:
+            body["lines"] = [{"sku": ln.sku_id, "qty": ln.qty} for ln in shipment.lines]
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        status, answer = self.gateway.call("POST", f"/orders/{quote(shipment.order_id, safe='')}/shipments", raw)
+        self.gateway.expect_ok(status, answer, f"shipment of {shipment.order_id}")
+        return answer
+
+    def shown_tracking_numbers(self, detail: Mapping[str, Any]) -> set[str]:
+        shown = str((detail.get("delivery") or {}).get("tracking_no") or "")
+        return {shown} if shown else set()
 
     def parse_push(self, headers: Mapping[str, str], body: bytes) -> list[PushEvent]:
         refuse_oversized(body)

@@ -9,6 +9,10 @@ on :class:`connectors.pdd_stock.PddStockConnector` (its signing, request and err
   SDKs, not confirmed live).
 - detail: ``pdd.order.information.get`` per ``order_sn`` → ``order_info_get_response.
   order_info``, what the ``pdd`` mapping takes.
+- ship: ``pdd.logistics.online.send`` (``order_sn``, ``logistics_id`` from the carrier table,
+  ``tracking_number``) → ``logistics_online_send_response.is_success``; the order then shows
+  ``tracking_number``. PDD ships the whole order with one waybill in this call: a partial
+  shipment is sent the same way (the platform shows the order shipped).
 
 Rate limits (52101 throttled, 52102/52103 unavailable, 70031 too frequent) are retryable, as
 are HTTP 5xx and transport failures. Push: PDD pushes over its message WebSocket, not an HTTP
@@ -24,15 +28,16 @@ from typing import Any
 
 from connectors.outbound import ConnectorError
 from connectors.pdd_stock import PddStockConnector
-from connectors.platform_orders import NoHttpPush, order_pages
-from engine.orders.ports import OrderPage
+from connectors.platform_orders import NoHttpPush, ShipsOrders, order_pages
+from engine.orders.ports import OrderPage, ShipmentWriteBack
 
 PAGE_SIZE = 100
 INCREMENT = "pdd.order.number.list.increment.get"
 DETAIL = "pdd.order.information.get"
+SHIP = "pdd.logistics.online.send"
 
 
-class PddOrderClient(NoHttpPush, PddStockConnector):
+class PddOrderClient(NoHttpPush, ShipsOrders, PddStockConnector):
     """A 拼多多 shop's orders (see the module docstring)."""
 
     max_window = timedelta(minutes=30)
@@ -55,6 +60,17 @@ class PddOrderClient(NoHttpPush, PddStockConnector):
         if not isinstance(info, dict):
             raise ConnectorError(self.platform, f"{DETAIL}: no order_info for {order_id}")
         return info
+
+    def send_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:
+        body = self.call(SHIP, {"order_sn": shipment.order_id, "logistics_id": int(shipment.carrier_code),
+                                "tracking_number": shipment.tracking_no})
+        if body.get("is_success") is not True:
+            raise ConnectorError(self.platform, f"{SHIP}: not done for {shipment.order_id}")
+        return body
+
+    def shown_tracking_numbers(self, detail: Mapping[str, Any]) -> set[str]:
+        shown = str(detail.get("tracking_number") or "")
+        return {shown} if shown else set()
 
 
 def build(channel: str, credentials: Mapping[str, str], clock: Callable[[], float] = time.time) -> PddOrderClient:

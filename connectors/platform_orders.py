@@ -25,7 +25,8 @@ from typing import Any
 
 from connectors.outbound import ConnectorError
 from connectors.platform_stock import MAX_LISTING_PAGES
-from engine.orders.ports import OrderPage, PushEvent, PushRefused
+from engine.logs import get_logger
+from engine.orders.ports import OrderPage, PushEvent, PushRefused, ShipmentWriteBack
 
 MAX_PUSH_BYTES = 1024 * 1024  # a push message is a few KB; anything near this is not one
 DETAIL_WORKERS = 4  # detail calls in flight per page (well inside the platforms' per-second limits)
@@ -70,6 +71,39 @@ class NoHttpPush:
 
     def parse_push(self, headers: Mapping[str, str], body: bytes) -> list[PushEvent]:
         raise PushRefused(f"{self.platform} does not push orders over HTTP (the puller reads them)", status=404)
+
+
+log = get_logger(__name__)
+
+
+class ShipsOrders:
+    """``write_back_shipment`` (:class:`engine.orders.ports.ShipmentWriter`) of a platform
+    order client: on a retry or replay, read the order and send nothing when the platform
+    already shows the tracking number (an earlier try was accepted, its answer lost); else
+    send the platform's ship call. Subclasses implement :meth:`send_shipment` and
+    :meth:`shown_tracking_numbers`."""
+
+    platform: str
+
+    def order_detail(self, order_id: str) -> dict[str, Any]:  # pragma: no cover - the client's
+        raise NotImplementedError
+
+    def send_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:  # pragma: no cover - abstract
+        """The platform's ship call; its answer (raises ``ConnectorError`` on a refusal)."""
+        raise NotImplementedError
+
+    def shown_tracking_numbers(self, detail: Mapping[str, Any]) -> set[str]:  # pragma: no cover - abstract
+        """The tracking numbers an order-detail payload shows."""
+        raise NotImplementedError
+
+    def write_back_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:
+        if shipment.check_first:
+            shown = self.shown_tracking_numbers(self.order_detail(shipment.order_id))
+            if shipment.tracking_no in shown:
+                log.info("shipment already shown by the platform; not sent again", platform=self.platform,
+                         order_id=shipment.order_id, shipment=shipment.shipment_id)
+                return {"already_shown": True}
+        return self.send_shipment(shipment)
 
 
 def epoch_ms(at: datetime) -> int:

@@ -11,6 +11,10 @@ TaobaoStockConnector` (its signing, request and error rules; this module adds th
   ``trade`` object the ``taobao`` mapping takes; a sub-order under refund (``refund_id``) gets
   its refund from ``taobao.refund.get`` as ``refund`` (the amount and the buyer's reason are
   only there).
+- ship: ``taobao.logistics.offline.send`` (``tid``, ``out_sid`` = tracking number,
+  ``company_code`` from the carrier table; a partial shipment adds ``is_split=1`` and
+  ``sub_tid`` = the shipped lines' ``oid`` s); success is ``shipping.is_success``. The trade's
+  sub-orders show the tracking number as ``invoice_no``.
 
 Flow control (code 7) is retryable and its ``sub_msg`` "This ban will last for N more
 seconds" becomes ``retry_after = N + 1``. Push: TOP pushes through TMC (a WebSocket), not an
@@ -26,9 +30,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.outbound import ConnectorError
-from connectors.platform_orders import NoHttpPush, order_pages
+from connectors.platform_orders import NoHttpPush, ShipsOrders, order_pages
 from connectors.taobao_stock import TaobaoStockConnector, top_timestamp
-from engine.orders.ports import OrderPage
+from engine.orders.ports import OrderPage, ShipmentWriteBack
 
 TRADE_FIELDS = ("tid,tid_str,status,type,created,pay_time,modified,consign_time,end_time,delivery_time,est_con_time,"
                 "payment,total_fee,post_fee,discount_fee,adjust_fee,received_payment,buyer_nick,buyer_open_uid,"
@@ -40,7 +44,7 @@ BAN = re.compile(r"ban will last for (\d+) more seconds", re.IGNORECASE)
 PAGE_SIZE = 100
 
 
-class TaobaoOrderClient(NoHttpPush, TaobaoStockConnector):
+class TaobaoOrderClient(NoHttpPush, ShipsOrders, TaobaoStockConnector):
     """A 天猫/淘宝 shop's orders (see the module docstring)."""
 
     max_window = timedelta(minutes=30)
@@ -73,6 +77,20 @@ class TaobaoOrderClient(NoHttpPush, TaobaoStockConnector):
                 refund = self.call("taobao.refund.get", {"fields": REFUND_FIELDS, "refund_id": sub["refund_id"]})
                 sub["refund"] = refund.get("refund")
         return trade
+
+    def send_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:
+        params: dict[str, Any] = {"tid": shipment.order_id, "out_sid": shipment.tracking_no,
+                                  "company_code": str(shipment.carrier_code)}
+        if shipment.partial:
+            params.update(is_split=1, sub_tid=",".join(str(ln.line_id) for ln in shipment.lines if ln.line_id))
+        body = self.call("taobao.logistics.offline.send", params)
+        if (body.get("shipping") or {}).get("is_success") is not True:
+            raise ConnectorError(self.platform, f"taobao.logistics.offline.send: not done for tid {shipment.order_id}")
+        return body
+
+    def shown_tracking_numbers(self, detail: Mapping[str, Any]) -> set[str]:
+        return {str(o.get("invoice_no")) for o in ((detail.get("orders") or {}).get("order") or [])
+                if o.get("invoice_no")}
 
 
 def build(channel: str, credentials: Mapping[str, str], clock: Callable[[], float] = time.time) -> TaobaoOrderClient:

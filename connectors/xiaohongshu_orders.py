@@ -39,6 +39,11 @@ than :data:`PUSH_WINDOW` from our clock is refused. The console's probe ``{"test
 keyed by a digest of the element (the platform gives no message id), without the order (its
 detail is fetched). The platform expects :data:`PUSH_ACK`.
 
+Ship: ``order.orderDeliver`` (``orderId``, ``expressNo``, ``expressCompanyCode`` from the carrier
+table, ``expressCompanyName``, ``deliveringTime`` ms; a partial shipment adds ``unpack`` and
+``skuIdList`` = the shipped lines' platform SKU ids). The detail then shows
+``expressTrackingNo``.
+
 Not confirmed in the sources read: the timestamp window of pushes (none is documented; 10
 minutes here), ``data.batchDesensitise``'s ``actionType`` and ``appUserId`` values (the
 ``shop`` credential, else the app id, is sent), the rate-limit refusal's code.
@@ -60,6 +65,7 @@ from urllib.parse import parse_qsl, urlsplit
 from connectors import xiaohongshu_stock
 from connectors.outbound import ConnectorError
 from connectors.platform_orders import (
+    ShipsOrders,
     digest,
     header,
     json_body,
@@ -68,10 +74,11 @@ from connectors.platform_orders import (
     require_fresh,
     require_signature,
 )
-from engine.orders.ports import OrderPage, PushEvent, PushRefused
+from engine.orders.ports import OrderPage, PushEvent, PushRefused, ShipmentWriteBack
 
 CHANNEL = xiaohongshu_stock.CHANNEL
 PLATFORM = xiaohongshu_stock.PLATFORM
+SHIP_METHOD = "order.orderDeliver"
 LIST_METHOD = "order.getOrderList"
 DETAIL_METHOD = "order.getOrderDetail"
 RECEIVER_METHOD = "order.getOrderReceiverInfo"
@@ -93,7 +100,7 @@ def push_sign(path: str, params: Mapping[str, str], app_secret: str) -> str:
     return hashlib.md5(f"{path}?{joined}{app_secret}".encode()).hexdigest()
 
 
-class XiaohongshuOrderClient:
+class XiaohongshuOrderClient(ShipsOrders):
     """Implements :class:`engine.orders.ports.PlatformOrderClient` for Xiaohongshu."""
 
     platform = CHANNEL
@@ -130,6 +137,21 @@ class XiaohongshuOrderClient:
 
     def order_detail(self, order_id: str) -> dict[str, Any]:
         return self._with_receivers([self._detail(order_id)])[0]
+
+    def send_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:
+        params: dict[str, Any] = {"orderId": shipment.order_id, "expressNo": shipment.tracking_no,
+                                  "expressCompanyCode": str(shipment.carrier_code),
+                                  "expressCompanyName": shipment.carrier_name,
+                                  "deliveringTime": int(self.gateway.clock() * 1000)}
+        skus = [ln.platform_sku_id for ln in shipment.lines if ln.platform_sku_id]
+        if shipment.partial and skus:
+            params.update(unpack=True, skuIdList=skus)
+        self.gateway.call(SHIP_METHOD, params)
+        return {"success": True}
+
+    def shown_tracking_numbers(self, detail: Mapping[str, Any]) -> set[str]:
+        shown = str(detail.get("expressTrackingNo") or "")
+        return {shown} if shown else set()
 
     def _list(self, start: datetime, end: datetime, page_no: int) -> dict[str, Any]:
         data = self.gateway.call(LIST_METHOD, {

@@ -53,6 +53,7 @@ PURE_CORES = (
     "engine.orders.cleaning",
     "engine.orders.regions",
     "engine.orders.ticket_bindings",
+    "engine.orders.carriers",
 )
 IMPURE = ("flask", "flask_smorest", "flask_wtf", "flask_limiter", "sqlalchemy", "alembic", "redis", "requests",
           "psycopg", "waitress", "gunicorn")

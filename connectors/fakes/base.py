@@ -5,13 +5,21 @@ Subclasses implement :meth:`FakeServer.answer` (verify keys and signatures the w
 platform does and answer like it); accepted messages go to ``messages``, every request to
 ``requests``. ``fail_next(n, status)`` makes the next ``n`` requests fail with an HTTP error
 before any check (a flaky counterpart); ``answer_next(body)`` forces the next JSON answer
-(a platform error code); ``stall_next(seconds)`` holds the next answer that long (a time-out
-on the caller's side). Use as a context manager or call ``start()``/``stop()``.
+(a platform error code); ``stall_next(seconds)`` holds the next request that long before it is
+handled (a time-out on the caller's side; the request is still handled, late);
+``hold_answer_next(seconds)`` handles the next request at once, then holds its answer that
+long (done, but the caller may never hear it).
+Use as a context manager or call ``start()``/``stop()``.
+
+Answers go out with ``TCP_NODELAY``: the headers and the body are two writes, and without it
+Nagle's algorithm holds the body until the client ACKs the headers, which a client delays —
+about 40 ms an answer on Linux.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -44,15 +52,18 @@ class FakeServer:
     """Base class; see the module docstring."""
 
     name = "fake"
+    tcp_nodelay = True  # bench/ship_latency.py turns it off to measure what it saves
 
     def __init__(self, *, now: Callable[[], float] = time.time) -> None:
         self.now = now
         self.requests: list[Received] = []
+        self.arrived = 0  # requests that reached the fake (counted before any stall)
         self.messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._failures: list[tuple[int, Any]] = []
         self._forced: list[tuple[int, Any]] = []
         self._stalls: list[float] = []
+        self._holds: list[float] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -72,6 +83,11 @@ class FakeServer:
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
+
+            def setup(self) -> None:
+                super().setup()
+                if fake.tcp_nodelay:
+                    self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -117,6 +133,11 @@ class FakeServer:
         with self._lock:
             self._stalls.extend([seconds] * count)
 
+    def hold_answer_next(self, seconds: float, count: int = 1) -> None:
+        """Do the next ``count`` requests, then hold each answer ``seconds`` before sending it."""
+        with self._lock:
+            self._holds.extend([seconds] * count)
+
     # --- the request path --------------------------------------------------------------------
 
     def answer(self, request: Received) -> tuple[int, Any]:  # pragma: no cover - abstract
@@ -139,6 +160,7 @@ class FakeServer:
             at=self.now(),
         )
         with self._lock:
+            self.arrived += 1
             stall = self._stalls.pop(0) if self._stalls else 0.0
         if stall:
             time.sleep(stall)
@@ -150,12 +172,15 @@ class FakeServer:
                 status, answer = self._forced.pop(0)
             else:
                 status, answer = self.answer(request)
+            hold = self._holds.pop(0) if self._holds else 0.0
+        if hold:
+            time.sleep(hold)
         data = answer if isinstance(answer, bytes) else json.dumps(answer, ensure_ascii=False).encode("utf-8")
         http.send_response(status)
         http.send_header("Content-Type", "application/json; charset=utf-8")
         http.send_header("Content-Length", str(len(data)))
-        http.end_headers()
         try:
+            http.end_headers()
             http.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the caller gave up waiting (a time-out)

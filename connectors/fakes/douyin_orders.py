@@ -58,9 +58,14 @@ MAIN_STATUS = {1: 101, 2: 103, 3: 104, 4: 106, 5: 105}  # main_status codes the 
 STATUS_DESC = {1: "待支付", 2: "备货中", 3: "已发货", 4: "已取消", 5: "已完成"}
 # after_sale_status of a SKU order: 6 售后申请, 7 售后退货中, 12 售后成功, 28 售后失败/关闭
 AFTER_SALE = {REFUND_REQUESTED: (6, 1), REFUND_AGREED: (7, 1), REFUND_SUCCESS: (12, 3), REFUND_CLOSED: (28, 0)}
-TAGS = {"created": "100", "paid": "101", "shipped": "102", "completed": "103", "cancelled": "106",
+TAGS = {"created": "100", "paid": "101", "shipped": "102",
+        "partly_shipped": "108", "completed": "103", "cancelled": "106",
         "refund_requested": "200", "refund_agreed": "201", "refund_success": "206"}
-ORDER_METHODS = ("order.searchList", "order.orderDetail")
+ORDER_METHODS = ("order.searchList", "order.orderDetail", "order.logisticsAdd")
+# company_code of order.logisticsCompanyList for the companies this fake shop may use
+COMPANIES = {"shunfeng": "顺丰速运", "zhongtong": "中通快递", "yuantong": "圆通速递", "yunda": "韵达快递",
+             "shentong": "申通快递", "jtexpress": "极兔速递", "jd": "京东快递", "ems": "EMS",
+             "youzhengguonei": "邮政快递包裹", "debangkuaidi": "德邦快递", "zhaijisong": "宅急送"}
 
 
 def order_id_of(order: ScenarioOrder) -> int:
@@ -175,6 +180,30 @@ class DouyinOrderShop(OrderShop):
         if order is None:
             raise business("订单不存在")
         return {"shop_order_detail": self.render_order(order)}
+
+    def logistics_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``order.logisticsAdd``: ``order_id``, ``company_code``, ``logistics_code`` (the tracking
+        number) required; refused with 50002 (``isv.business-failed``) for an unknown company,
+        an order not 备货中, or a pending refund unless ``is_refund_reject`` is true."""
+        raw, company, tracking = str(params.get("order_id") or ""), params.get("company_code"), \
+            params.get("logistics_code")
+        if not raw.isdigit() or not company or not tracking:
+            raise bad_param("order_id、company_code、logistics_code 必填")
+        number, rest = divmod(int(raw) - ORDER_BASE, 100)
+        order = self.scenario.get(number) if rest == 0 and number > 0 else None
+        if order is None:
+            raise business("订单不存在")
+        if company not in COMPANIES:
+            raise business(f"物流公司编码 {company} 不存在")
+        if order.status != AWAITING_SHIPMENT:
+            raise business("订单状态不是备货中，不能发货")
+        pending = any(r.status in (REFUND_REQUESTED, REFUND_AGREED) for r in order.refunds)
+        if pending and params.get("is_refund_reject") is not True:
+            raise business("订单有售后中的退款，不能发货")
+        self.scenario.ship_parcel(order.number, company, COMPANIES[str(company)], str(tracking))
+        self.accept({"method": "order.logisticsAdd", "order_id": raw, "company_code": company,
+                     "tracking_no": tracking})
+        return {}
 
     def throttled(self) -> Exception:
         return DoudianError(50002, "业务处理失败", "isp.flow-limit", "请求过于频繁，请稍后重试")

@@ -62,7 +62,8 @@ class FakeDouyinStock(DouyinOrderShop, StockCatalogueFake):
             params = self.check(request)
             handler = {"product.listV2": self.product_list, "sku.list": self.sku_list,
                        "sku.syncStock": self.sync_stock, "order.searchList": self.search_list,
-                       "order.orderDetail": self.order_detail}[request.query["method"]]
+                       "order.orderDetail": self.order_detail,
+                       "order.logisticsAdd": self.logistics_add}[request.query["method"]]
             if request.query["method"] in ORDER_METHODS and not self.order_call_allowed(request.at):
                 raise self.throttled()
             data = handler(params)

@@ -54,6 +54,10 @@ EVENTS = {"created": "kwaishop_order_addOrder", "paid": "kwaishop_order_paySucce
           "completed": "kwaishop_order_orderSuccess", "cancelled": "kwaishop_order_orderFail",
           "refund_requested": "kwaishop_aftersales_addRefund"}
 REFUND_EVENT = "kwaishop_aftersales_updateRefund"
+# expressCode of the platform's 物流公司编号 page (doc 401927) for the companies this fake shop may use
+COMPANIES = {1: "百世快递", 2: "EMS", 3: "申通快递", 4: "顺丰速运", 6: "圆通速递", 8: "邮政快递包裹", 9: "中通快递",
+             10: "宅急送", 11: "韵达快递", 14: "京东", 15: "优速物流", 53: "德邦快递", 109: "极兔速递", 113: "菜鸟速递"}
+DELIVER_REFUSED = 300201  # this fake's business-refusal code for a shipment (the platform's is not documented)
 
 
 def mask_region(buyer: Buyer) -> str:
@@ -98,11 +102,13 @@ class KuaishouOrderShop(OrderShop):
 
     def render(self, order: ScenarioOrder, line: Line) -> dict[str, Any]:
         buyer = order.buyer
+        parcel = next((p for p in reversed(order.parcels) if line.line_no in p.line_nos), None)
         first = line.line_no == 1
         freight = order.freight if first else 0
         oid = oid_of(order, line)
         base = {
-            "oid": oid, "status": STATUS[order.status], "createTime": ms(order.created_at),
+            "oid": oid, "status": STATUS[SHIPPED if parcel and order.status == AWAITING_SHIPMENT else order.status],
+            "createTime": ms(order.created_at),
             "payTime": ms(order.paid_at), "sendTime": ms(order.shipped_at), "recvTime": ms(order.delivered_at),
             "updateTime": ms(order.updated_at), "totalFee": line.paid_amount + freight, "expressFee": freight,
             "discountFee": line.discount, "buyerNick": buyer.nick, "buyerOpenId": buyer.open_id,
@@ -131,7 +137,10 @@ class KuaishouOrderShop(OrderShop):
                     "refundFee": r.amount, "refundStatus": REFUND_STATUS[r.status], "reasonDesc": r.reason,
                     "createTime": ms(r.created_at), "updateTime": ms(r.updated_at)}
                    for r in order.refunds if r.line_no == line.line_no]
-        logistics = [{"expressNo": order.courier[2], "expressCode": 9}] if order.courier else []
+        if parcel is not None:
+            logistics = [{"expressNo": parcel.tracking_no, "expressCode": parcel.carrier_code}]
+        else:
+            logistics = [{"expressNo": order.courier[2], "expressCode": 9}] if order.courier else []
         return {"orderBaseInfo": base, "orderItemInfo": item, "orderAddress": address, "orderRefundList": refunds,
                 "orderLogisticsInfo": logistics, "orderNote": {"sellerNote": []}}
 
@@ -180,6 +189,27 @@ class KuaishouOrderShop(OrderShop):
             if order is not None and line is not None:
                 return {"result": 1, "data": self.render(order, line)}
         return {"result": NOT_FOUND, "error_msg": "订单不存在"}
+
+    def goods_deliver(self, param: dict[str, Any]) -> dict[str, Any]:
+        """``open.seller.order.goods.deliver``: ``orderId`` (the one-item order), ``expressNo``,
+        ``expressCode`` (int) required; an unknown or offline carrier, or an order not 已付款, is
+        refused with ``result`` :data:`DELIVER_REFUSED` and the platform's message."""
+        oid, express_no, code = param.get("orderId"), param.get("expressNo"), param.get("expressCode")
+        if not isinstance(oid, int) or not express_no or not isinstance(code, int):
+            return {"result": 22, "error_msg": "参数错误：orderId、expressNo、expressCode 必填"}
+        order = self.scenario.get((oid - OID_BASE) // 100) if oid > OID_BASE else None
+        line = next((x for x in order.lines if x.line_no == (oid - OID_BASE) % 100), None) if order else None
+        if order is None or line is None:
+            return {"result": NOT_FOUND, "error_msg": "订单不存在"}
+        if code not in COMPANIES:
+            return {"result": DELIVER_REFUSED, "error_msg": f"快递公司编码 {code} 不存在或已下线"}
+        shipped = any(line.line_no in p.line_nos for p in order.parcels)
+        if order.status != AWAITING_SHIPMENT or shipped:
+            return {"result": DELIVER_REFUSED, "error_msg": "订单状态不是待发货，不能发货"}
+        self.scenario.ship_parcel(order.number, code, COMPANIES[code], str(express_no), [line.line_no])
+        self.accept({"method": "open.seller.order.goods.deliver", "order_id": str(oid), "company_code": code,
+                     "tracking_no": express_no})
+        return {"result": 1, "data": {}}
 
     # --- pushes --------------------------------------------------------------------------------
 

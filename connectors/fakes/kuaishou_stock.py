@@ -91,6 +91,8 @@ class FakeKuaishouStock(KuaishouOrderShop, StockCatalogueFake):
             return 200, {"result": BAD_PARAM, "error_msg": "param is not JSON"}
         if method.startswith("open.order.") and request.method == "GET":
             return 200, self.order_answer(method, param)
+        if method == "open.seller.order.goods.deliver" and request.method == "POST":
+            return 200, self.goods_deliver(param)
         if method == "open.item.list.get" and request.method == "GET":
             return 200, self._list(param)
         if method == "open.item.get" and request.method == "GET":

@@ -37,6 +37,12 @@ STATUS = {PENDING_PAYMENT: "unpaid", AWAITING_SHIPMENT: "paid", SHIPPED: "shippe
           COMPLETED: "completed"}
 
 
+# WeChat delivery_id of the couriers the shop backend passes on to upload_shipping_info
+DELIVERY_IDS = {"SF": "顺丰速运", "ZTO": "中通快递", "YTO": "圆通速递", "YD": "韵达快递", "STO": "申通快递",
+                "JTSD": "极兔速递", "JD": "京东物流", "EMS": "EMS", "YZPY": "邮政快递包裹", "DB": "德邦快递",
+                "ZJS": "宅急送"}
+
+
 def out_trade_no_of(order: ScenarioOrder) -> str:
     return f"MP{order.number:010d}"
 
@@ -113,6 +119,34 @@ class MiniprogramOrderShop(OrderShop):
         if order is None:
             return 404, {"code": "unknown_order", "message": f"no order {out_trade_no}"}
         return 200, {"code": 0, "order": self.render(order)}
+
+    def ship_route(self, out_trade_no: str, body: Any) -> tuple[int, Any]:
+        """``POST /orders/<out_trade_no>/shipments`` ``{"shipment_id", "delivery_id", "tracking_no",
+        "lines"?: [{"sku", "qty"}]}``: 200 ``{"code": 0}``; 404 ``unknown_order``; 422
+        ``invalid_body`` / ``unknown_courier`` (a delivery_id WeChat does not know); 409
+        ``not_shippable`` (the order is not awaiting shipment)."""
+        order = None
+        if out_trade_no.startswith("MP") and out_trade_no[2:].isdigit():
+            order = self.scenario.get(int(out_trade_no[2:]))
+        if order is None:
+            return 404, {"code": "unknown_order", "message": f"no order {out_trade_no}"}
+        if not isinstance(body, dict) or not body.get("tracking_no") or not body.get("delivery_id"):
+            return 422, {"code": "invalid_body", "message": "delivery_id and tracking_no are required"}
+        if body["delivery_id"] not in DELIVERY_IDS:
+            return 422, {"code": "unknown_courier", "message": f"delivery_id {body['delivery_id']} is unknown"}
+        if order.status != AWAITING_SHIPMENT:
+            return 409, {"code": "not_shippable", "message": f"order {out_trade_no} is {STATUS.get(order.status)}"}
+        line_nos = None
+        if body.get("lines"):
+            by_sku = {line.sku_code: line.line_no for line in order.lines}
+            if any(not isinstance(x, dict) or x.get("sku") not in by_sku for x in body["lines"]):
+                return 422, {"code": "invalid_body", "message": "a line names a SKU the order does not have"}
+            line_nos = [by_sku[x["sku"]] for x in body["lines"]]
+        self.scenario.ship_parcel(order.number, body["delivery_id"], DELIVERY_IDS[body["delivery_id"]],
+                                  str(body["tracking_no"]), line_nos)
+        self.accept({"method": "shipments", "order_id": out_trade_no, "company_code": body["delivery_id"],
+                     "tracking_no": body["tracking_no"], "lines": line_nos})
+        return 200, {"code": 0}
 
     def _order_page(self, query: Mapping[str, str]) -> tuple[int, Any]:
         try:

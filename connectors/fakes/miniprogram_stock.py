@@ -65,6 +65,8 @@ class FakeMiniprogramStock(MiniprogramOrderShop, ShopCatalogueFake):
         refused = self._refusal(request)
         if refused:
             return 401, {"code": refused, "message": "request is not signed by a known key with a fresh timestamp"}
+        if request.method == "POST" and request.path.startswith("/orders/") and request.path.endswith("/shipments"):
+            return self.ship_route(unquote(request.path[len("/orders/"):-len("/shipments")]), request.json)
         ordered = self.order_route(request.method, request.path, request.query)
         if ordered is not None:
             return ordered

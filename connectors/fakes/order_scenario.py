@@ -205,6 +205,17 @@ class Refund:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class Parcel:
+    """A seller's shipment accepted by the platform (its ship API): the platform's carrier
+    code and name, the tracking number and the lines it carries."""
+
+    carrier_code: Any
+    carrier_name: str
+    tracking_no: str
+    line_nos: tuple[int, ...]
+
+
 @dataclass
 class ScenarioOrder:
     number: int  # shop-wide sequence, from 1
@@ -225,6 +236,7 @@ class ScenarioOrder:
     courier: tuple[str, str, str] | None = None  # (code, name, tracking number)
     buyer_message: str = ""
     refunds: list[Refund] = field(default_factory=list)
+    parcels: list[Parcel] = field(default_factory=list)
     version: int = 1
     history: list[tuple[datetime, str]] = field(default_factory=list)
 
@@ -249,6 +261,7 @@ class ScenarioOrder:
         """A copy a renderer can read without the scenario's lock."""
         return ScenarioOrder(**{**self.__dict__, "lines": [Line(**vars(x)) for x in self.lines],
                                 "refunds": [Refund(**vars(r)) for r in self.refunds],
+                                "parcels": list(self.parcels),
                                 "history": list(self.history)})
 
 
@@ -421,6 +434,27 @@ class OrderScenario:
 
     def ship(self, number: int) -> ScenarioOrder:
         return self._by_hand(number, self._ship)
+
+    def ship_parcel(self, number: int, carrier_code: Any, carrier_name: str, tracking_no: str,
+                    line_nos: Sequence[int] | None = None) -> ScenarioOrder:
+        """The seller ships lines ``line_nos`` (all when None) through the platform's ship API;
+        the order is shipped once every line is in a parcel, with this parcel's courier."""
+        def act(order: ScenarioOrder, at: datetime) -> None:
+            self._require(order, AWAITING_SHIPMENT, "ship")
+            known = {line.line_no for line in order.lines}
+            wanted = tuple(sorted(set(line_nos))) if line_nos else tuple(sorted(known))
+            if not set(wanted) <= known:
+                raise InvalidStep(f"order {order.number} has no line {sorted(set(wanted) - known)}")
+            order.parcels.append(Parcel(carrier_code, carrier_name, tracking_no, wanted))
+            order.courier = (str(carrier_code), carrier_name, tracking_no)
+            if {n for p in order.parcels for n in p.line_nos} >= known:
+                order.shipped_at = self._touch(order, at)
+                order.status = SHIPPED
+                self._announce(order, "shipped")
+            else:
+                self._touch(order, at)
+                self._announce(order, "partly_shipped")
+        return self._by_hand(number, act)
 
     def deliver(self, number: int) -> ScenarioOrder:
         return self._by_hand(number, self._deliver)

@@ -92,6 +92,7 @@ class OrderShop:
     produce orders by itself (the demo)."""
 
     now: Callable[[], float]
+    accept: Callable[[dict[str, Any]], None]  # the fake server's: records an accepted message
     catalogue: dict[str, Any]
     item_id_base: int
     sku_id_base: int

@@ -48,7 +48,11 @@ MAX_WINDOW = timedelta(minutes=30)
 ORDER_STATUS = {AWAITING_SHIPMENT: 1, SHIPPED: 2, DELIVERED: 3, COMPLETED: 3}
 LOGISTICS_IDS = {"ZTO": 115, "YTO": 85, "STO": 1, "YUNDA": 121, "SF": 44, "JD": 120}
 RESPONSE_KEYS = {"pdd.order.number.list.increment.get": "order_sn_increment_get_response",
-                 "pdd.order.information.get": "order_info_get_response"}
+                 "pdd.order.information.get": "order_info_get_response",
+                 "pdd.logistics.online.send": "logistics_online_send_response"}
+# logistics_id of pdd.logistics.companies.get for the companies this fake shop may use
+COMPANIES = {44: "顺丰速运", 115: "中通快递", 85: "圆通速递", 121: "韵达快递", 1: "申通快递", 384: "极兔速递",
+             120: "京东快递", 118: "EMS", 132: "邮政快递包裹", 131: "德邦快递", 3: "宅急送"}
 
 
 def yuan_number(fen: int) -> float | int:
@@ -56,6 +60,12 @@ def yuan_number(fen: int) -> float | int:
     writing JSON: ``fen / 100`` prints as the exact two-decimal figure."""
     return fen // 100 if fen % 100 == 0 else fen / 100
 
+
+
+def logistics_id_of(code: str) -> int:
+    """The logistics_id of a courier the scenario shipped with (its own code, or the id
+    itself when the seller shipped through ``pdd.logistics.online.send``)."""
+    return int(code) if code.isdigit() else LOGISTICS_IDS.get(code, 0)
 
 
 def order_sn(order: ScenarioOrder) -> str:
@@ -117,7 +127,7 @@ class PddOrderShop(OrderShop):
             "town_id": region_id(buyer.province + buyer.city + buyer.district),
             "buyer_memo": order.buyer_message, "remark": "",
             "tracking_number": order.courier[2] if order.courier else "",
-            "logistics_id": LOGISTICS_IDS.get(order.courier[0], 0) if order.courier else 0,
+            "logistics_id": logistics_id_of(order.courier[0]) if order.courier else 0,
             "item_list": items,
         }
 
@@ -146,6 +156,28 @@ class PddOrderShop(OrderShop):
         if order is None or order_sn(order) != params["order_sn"]:
             raise PddError(50001, "业务服务错误", "订单不存在")
         return {"order_info": self.render_order(order)}
+
+    def online_send(self, params: dict[str, str]) -> dict[str, Any]:
+        """``pdd.logistics.online.send``: ``order_sn``, ``logistics_id``, ``tracking_number`` (all
+        required); only an order awaiting shipment ships (``redelivery_type`` 2, changing a
+        shipped order's waybill, is not served). Business refusals are 50000-range codes
+        (their numbers are this fake's)."""
+        for key in ("order_sn", "logistics_id", "tracking_number"):
+            if not params.get(key):
+                raise PddError(21002, "请求参数不能为空", f"{key} 不能为空")
+        found = number_of(params["order_sn"])
+        order = self.scenario.get(found) if found else None
+        if order is None or order_sn(order) != params["order_sn"]:
+            raise PddError(50001, "业务服务错误", "订单不存在")
+        logistics_id = number(params, "logistics_id", 0)
+        if logistics_id not in COMPANIES:
+            raise PddError(50002, "业务服务错误", f"快递公司 logistics_id={logistics_id} 不存在")
+        if order.status != AWAITING_SHIPMENT:
+            raise PddError(50003, "业务服务错误", "订单状态不是待发货，不能发货")
+        self.scenario.ship_parcel(order.number, logistics_id, COMPANIES[logistics_id], params["tracking_number"])
+        self.accept({"method": "pdd.logistics.online.send", "order_id": params["order_sn"],
+                     "company_code": logistics_id, "tracking_no": params["tracking_number"]})
+        return {"is_success": True}
 
     def throttled(self) -> Exception:
         return PddError(52101, "当前接口被限流，请稍后重试", "接口被限流")

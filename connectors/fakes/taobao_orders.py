@@ -63,6 +63,10 @@ REFUND_REASONS = {
     "missing_item": "少件/漏发", "late_shipment": "未按约定时间发货", "seven_day_no_reason": "七天无理由退换货",
     "ordered_by_mistake": "拍错/多拍/不喜欢",
 }
+# company_code of taobao.logistics.companies.get for the companies this fake shop may use
+COMPANIES = {"SF": "顺丰速运", "ZTO": "中通快递", "YTO": "圆通速递", "YUNDA": "韵达快递", "STO": "申通快递",
+             "HTKY": "极兔速递", "LE14066700": "京东快递", "EMS": "EMS", "POSTB": "邮政快递包裹", "DBKD": "德邦快递",
+             "ZJS": "宅急送", "UC": "优速快递"}
 
 
 def yuan(fen: int) -> str:
@@ -172,6 +176,39 @@ class TaobaoOrderShop(OrderShop):
                         "status": REFUND_STATUS[refund.status], "created": shanghai_text(refund.created_at),
                         "modified": shanghai_text(refund.updated_at), "has_good_return": True}}
         raise TopError(15, "Remote service error", "isv.refund-not-exist", "退款单不存在")
+    def offline_send(self, params: dict[str, str]) -> dict[str, Any]:
+        """``taobao.logistics.offline.send``: ``tid``, ``out_sid``, ``company_code`` (required),
+        ``is_split`` and ``sub_tid`` (comma list of ``oid``) for a split shipment. Refusals are
+        code 15 with sub code ``isv.logistics-offline-service-error:<reason>`` as TOP answers
+        business errors (the reason codes are this fake's)."""
+        tid = whole(params, "tid", None)
+        if tid is None:
+            raise TopError(40, "Missing required arguments:tid")
+        out_sid, company = params.get("out_sid", ""), params.get("company_code", "")
+        if not out_sid:
+            raise TopError(40, "Missing required arguments:out_sid")
+        if not company:
+            raise TopError(40, "Missing required arguments:company_code")
+        number, rest = divmod(tid - TID_BASE, 100)
+        order = self.scenario.get(number) if rest == 0 and number > 0 else None
+        if order is None:
+            raise TopError(15, "Remote service error", "isv.trade-not-exist", "交易不存在")
+        if company not in COMPANIES:
+            raise TopError(15, "Remote service error", "isv.logistics-offline-service-error:P22",
+                           f"物流公司编码 {company} 不存在")
+        if order.status != AWAITING_SHIPMENT:
+            raise TopError(15, "Remote service error", "isv.logistics-offline-service-error:B04",
+                           f"交易状态 {trade_status(order)} 不允许发货")
+        line_nos = None
+        if params.get("is_split") == "1":
+            oids = [whole({"oid": x}, "oid", None) for x in params.get("sub_tid", "").split(",") if x]
+            line_nos = [oid - tid for oid in oids if oid is not None and 0 < oid - tid < 100]
+            if not line_nos or len(line_nos) != len(oids):
+                raise TopError(41, "Invalid arguments:sub_tid")
+        self.scenario.ship_parcel(number, company, COMPANIES[company], out_sid, line_nos)
+        self.accept({"method": "taobao.logistics.offline.send", "order_id": str(tid), "company_code": company,
+                     "tracking_no": out_sid, "lines": line_nos})
+        return {"shipping": {"is_success": True}}
 
     def throttled(self) -> Exception:
         return TopError(7, "App Call Limited", "accesscontrol.limited-by-api-access-count",

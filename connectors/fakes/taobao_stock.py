@@ -50,7 +50,8 @@ class FakeTaobaoStock(TaobaoOrderShop, StockCatalogueFake):
     name = "taobao"
     item_id_base = 600_000_000_000
     sku_id_base = 4_000_000_000_000
-    order_methods = ("taobao.trades.sold.increment.get", "taobao.trade.fullinfo.get", "taobao.refund.get")
+    order_methods = ("taobao.trades.sold.increment.get", "taobao.trade.fullinfo.get", "taobao.refund.get",
+                     "taobao.logistics.offline.send")
 
     def __init__(self, *, orders_seed: int = 11, orders_rate_per_minute: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -72,7 +73,8 @@ class FakeTaobaoStock(TaobaoOrderShop, StockCatalogueFake):
                        "taobao.item.quantity.update": self.quantity_update,
                        "taobao.trades.sold.increment.get": self.increment_get,
                        "taobao.trade.fullinfo.get": self.fullinfo_get,
-                       "taobao.refund.get": self.refund_get}[params["method"]]
+                       "taobao.refund.get": self.refund_get,
+                       "taobao.logistics.offline.send": self.offline_send}[params["method"]]
             if params["method"] in self.order_methods and not self.order_call_allowed(request.at):
                 raise self.throttled()
             body = handler(params)

@@ -47,6 +47,11 @@ from connectors.fakes.order_shop import epoch_ms as ms
 ORDER_ID_BASE = 760_000_000_000_000_000
 STATUS = {PENDING_PAYMENT: 1, AWAITING_SHIPMENT: 4, SHIPPED: 6, DELIVERED: 6, COMPLETED: 7}
 RANGE_TOO_WIDE, BAD_PAGE, UNKNOWN_ORDER, BAD_PARAM = 3, 4, 5, 6
+DELIVER_REFUSED = 7  # this fake's error_code for a refused shipment (the platform's is not documented)
+# expressCompanyCode of common.getExpressCompanyList for the companies this fake shop may use
+COMPANIES = {"shunfeng": "顺丰速运", "zhongtong": "中通快递", "yuantong": "圆通速递", "yunda": "韵达快递",
+             "shentong": "申通快递", "jtexpress": "极兔速递", "jd": "京东快递", "ems": "EMS",
+             "youzhengguonei": "邮政快递包裹", "debangkuaidi": "德邦快递", "selfdelivery": "无需物流"}
 LIST_FIELDS = ("orderId", "orderType", "orderStatus", "orderAfterSalesStatus", "cancelStatus", "createdTime",
                "paidTime", "updateTime", "deliveryTime", "cancelTime", "finishTime", "promiseLastDeliveryTime",
                "receiverCountryName", "receiverProvinceName", "receiverCityName", "receiverDistrictName",
@@ -112,6 +117,8 @@ class XiaohongshuOrderShop(OrderShop):
             status = 8 if order.paid_at else 9
         else:
             status = STATUS[order.status]
+            if order.status == AWAITING_SHIPMENT and order.parcels:
+                status = 5  # 部分发货
         red = split_by_amount(order.platform_discount, [line.amount for line in order.lines])
         refunds = {r.line_no: r for r in order.refunds}
         skus = []
@@ -169,7 +176,8 @@ class XiaohongshuOrderShop(OrderShop):
         handlers = {"order.getOrderList": self._order_list,
                     "order.getOrderDetail": self._order_detail,
                     "order.getOrderReceiverInfo": self._order_receivers,
-                    "data.batchDesensitise": self._order_desensitise}
+                    "data.batchDesensitise": self._order_desensitise,
+                    "order.orderDeliver": self._order_deliver}
         handler = handlers.get(method)
         if handler is None:
             return None
@@ -199,6 +207,33 @@ class XiaohongshuOrderShop(OrderShop):
         number = number_of(body.get("orderId"))
         order = self.scenario.get(number) if number else None
         return _ok(self.render(order)) if order else _fail(UNKNOWN_ORDER, "订单不存在")
+
+    def _order_deliver(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``order.orderDeliver``: ``orderId``, ``expressNo``, ``expressCompanyCode`` required;
+        ``unpack`` with ``skuIdList`` ships those SKUs only. Refused (``success`` false,
+        :data:`DELIVER_REFUSED`) for an unknown company or an order not 待发货/部分发货."""
+        number = number_of(body.get("orderId"))
+        order = self.scenario.get(number) if number else None
+        if order is None:
+            return _fail(UNKNOWN_ORDER, "订单不存在")
+        express_no, company = body.get("expressNo"), body.get("expressCompanyCode")
+        if not isinstance(express_no, str) or not express_no or not isinstance(company, str) or not company:
+            return _fail(BAD_PARAM, "expressNo、expressCompanyCode 必填")
+        if company not in COMPANIES:
+            return _fail(DELIVER_REFUSED, f"快递公司编码 {company} 不存在")
+        if order.status != AWAITING_SHIPMENT:
+            return _fail(DELIVER_REFUSED, "订单状态不允许发货")
+        line_nos = None
+        if body.get("unpack") is True:
+            by_sku = {self._sku_id(line.sku_code): line.line_no for line in order.lines}
+            wanted = body.get("skuIdList")
+            if not isinstance(wanted, list) or not wanted or any(str(w) not in by_sku for w in wanted):
+                return _fail(BAD_PARAM, "skuIdList 不是本订单的规格")
+            line_nos = [by_sku[str(w)] for w in wanted]
+        self.scenario.ship_parcel(order.number, company, COMPANIES[company], express_no, line_nos)
+        self.accept({"method": "order.orderDeliver", "order_id": order_id_of(order), "company_code": company,
+                     "tracking_no": express_no, "lines": line_nos})
+        return _ok(None)
 
     def _order_receivers(self, body: Mapping[str, Any]) -> dict[str, Any]:
         queries = body.get("receiverQueries")

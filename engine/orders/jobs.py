@@ -7,7 +7,8 @@
 * ``orders.push_intake`` (every second, in every process): intake of the pushed orders whose
   detail is at hand (:func:`engine.orders.push.intake_fetched_pushes`).
 
-Registering the jobs also registers the push-fetch outbox handler in this process.
+Registering the jobs also registers the push-fetch and the shipment write-back outbox handlers in
+this process.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from engine.orders.pulling import pull_due_sources
 from engine.orders.push import intake_fetched_pushes, register_order_handlers
+from engine.orders.writeback import register_writeback_handler
 
 if TYPE_CHECKING:
     from engine.scheduler import JobRun, Scheduler
@@ -26,6 +28,7 @@ PUSH_INTAKE_SECONDS = 1
 
 def register_periodic_jobs(scheduler: Scheduler) -> None:
     register_order_handlers(scheduler.services)
+    register_writeback_handler(scheduler.services)
 
     def pull(run: JobRun) -> None:
         pull_due_sources(run.services, now=run.now, holder=scheduler.holder)

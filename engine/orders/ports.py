@@ -86,6 +86,50 @@ class PlatformOrderClient(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------- shipping write-back
+
+
+@dataclass(frozen=True)
+class ShippedLine:
+    """One line of a shipment as the platform knows it: its line id (Taobao ``oid``, Doudian
+    sku order id …), the merchant SKU code, the platform's SKU id and the quantity shipped."""
+
+    line_id: str | None
+    sku_id: str
+    platform_sku_id: str | None
+    qty: int
+
+
+@dataclass(frozen=True)
+class ShipmentWriteBack:
+    """A shipment to show on the platform: the platform's order id, the carrier code that
+    platform takes (from the carrier × platform table), the tracking number, and the lines
+    (all of the order's lines when ``partial`` is false). ``shipment_id`` is ours and stable
+    across retries, so a platform that takes a request id can deduplicate. ``check_first``
+    (a retry or a replay, whose earlier try may have been accepted with its answer lost):
+    read the order first and send nothing when it already shows this tracking number."""
+
+    order_id: str
+    carrier_code: str | int
+    carrier_name: str
+    tracking_no: str
+    lines: tuple[ShippedLine, ...]
+    partial: bool
+    shipment_id: int
+    check_first: bool = False
+
+
+class ShipmentWriter(Protocol):
+    """What the write-back needs from a platform order client: show a shipment on the
+    platform with its own ship API, signed like the platform; return what the platform
+    answered (for the log). A platform that already shows this tracking number on the order
+    counts as accepted (a retry after a lost answer must not fail or ship twice). Errors as
+    :class:`PlatformOrderClient`'s (``connectors.outbound.ConnectorError``)."""
+
+    def write_back_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:
+        ...
+
+
 # --------------------------------------------------------------------------- regions
 
 

@@ -37,6 +37,7 @@ from engine.orders.visibility import (
     mask_payload,
     visibility_for,
 )
+from engine.orders.writeback import shipping_sections
 
 __all__ = ["MAX_LIMIT", "OrderFilter", "find_order_pk", "list_orders", "list_parked", "order_detail"]
 
@@ -169,15 +170,13 @@ def order_detail(session: Session, pk: int, *, role: str) -> dict[str, Any]:
                       "detail": e.detail or {}, "ruleset": e.ruleset, "ruleset_version": e.ruleset_version}
                      for e in events],
     }
-    # --- the pipeline (engine/orders/order_holds.py): where it stands, its stock reservation
+    # what the pipeline did: where it stands (order_holds), its price (order_pricing), stock
+    # reservation, tickets (order_tickets), shipments and dead letters (writeback)
     body["pipeline"] = pipeline_section(session, pk)
-    body["reservation"] = reservation_section(session, row)
-    # --- price (the pipeline's price stage: engine/orders/order_pricing.py) ---
     body["price"] = price_section(session, pk)
-    # ---
-    # ---- tickets (engine.orders.order_tickets): the order ticket and one per platform refund
+    body["reservation"] = reservation_section(session, row)
     body["tickets"] = tickets_section(session, pk)
-    # ----
+    body.update(shipping_sections(session, pk, f"{row.channel}/{row.order_id}"))
     shown, _ = mask_payload(None, role)
     if shown:
         payloads = session.scalars(select(OrderPayload).where(OrderPayload.order_pk == pk)

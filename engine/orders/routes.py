@@ -244,6 +244,8 @@ class OrderDetail(Schema):
         "description": "the order ticket (kind order) and one after-sales ticket per platform refund (kind "
                        "refund): id, machine, state, closed, ruleset, ruleset_version, refund_id, line_id, "
                        "platform_status, data"})
+    shipments = fields.List(fields.Dict(), metadata={"description": "shipments and the state of their write-back"})
+    dead_letters = fields.List(fields.Dict(), metadata={"description": "dead outbox deliveries about the order"})
 
 
 class IntakeOut(Schema):

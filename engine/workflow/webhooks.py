@@ -124,6 +124,13 @@ def _signed(decl: m.HookDecl, body: bytes, headers: Any, now_s: float) -> tuple[
     return payload, str(event_id)
 
 
+def verify_signed(decl: m.HookDecl, body: bytes, headers: Any, now_s: float) -> tuple[dict[str, Any], str]:
+    """Check a ``signed`` hook's request (secret, timestamp window) and return ``(payload,
+    event id)``; the same checks :func:`receive` makes, for callers that act on something
+    other than a ticket (the WMS shipping callback, :mod:`engine.orders.ship_routes`)."""
+    return _signed(decl, body, headers, now_s)
+
+
 def sign_body(secret: str, timestamp: str, body: bytes) -> str:
     """The ``X-OrderPulse-Signature`` a sender puts on ``body`` (hex HMAC-SHA256)."""
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()

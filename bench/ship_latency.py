@@ -1,0 +1,224 @@
+"""Shipping latency over real HTTP, one run, three modes side by side:
+
+1. ``POST /api/v1/orders/{id}/ship`` (a threaded HTTP server in this process) → the fake
+   platform accepting the write-back (its ship API, signed, right carrier code), for orders of
+   all six platforms in turn;
+2. a stock reservation → all six fake platforms showing the SKU's new figure (push marker →
+   relay job → outbox → each platform's stock API).
+
+Modes, each with a fresh database, fresh fakes and its own background runner:
+``wake`` (the product: dispatcher woken on commit, fakes answering with TCP_NODELAY),
+``nagle`` (the same with the fakes' TCP_NODELAY off: what the fakes did before) and ``poll``
+(dispatcher polling only, every ``--interval`` s: how the dispatcher worked before it woke
+on commit). Prints p50/p99/max per mode and measure, the ratio of each baseline's p99 to the
+product's, and CPU seconds of this process per shipped order (the machine is shared).
+
+Run: ``.venv/bin/python bench/ship_latency.py [--n 60] [--stock 30]`` (SQLite file), or with
+``ORDERPULSE_DATABASE_URL=postgresql://…`` (a private schema, dropped after) and
+``ORDERPULSE_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connectors.fakes import PLATFORM_CREDENTIALS  # noqa: E402
+from connectors.fakes.base import FakeServer  # noqa: E402
+from connectors.platform_stock import base_url_variable  # noqa: E402
+from engine.app import create_app  # noqa: E402
+from engine.auth.users import create_user, issue_token  # noqa: E402
+from engine.config import Settings  # noqa: E402
+from engine.inventory.service import inventory_for  # noqa: E402
+from engine.logs import configure_logging  # noqa: E402
+from engine.orders.intake import intake_platform_order  # noqa: E402
+from engine.orders.sources import order_client, order_sources  # noqa: E402
+from engine.orders.writeback import register_writeback_handler  # noqa: E402
+from engine.runner import BackgroundRunner  # noqa: E402
+from engine.services import Services  # noqa: E402
+from engine.storage.migrate import upgrade  # noqa: E402
+from tests.orders_in.conftest import FAKES, credentials, platform_order_id  # noqa: E402
+
+CHANNELS = tuple(FAKES)
+MODES = ("wake", "nagle", "poll")
+
+
+def database(folder: str, mode: str) -> tuple[str, Any]:
+    base = os.environ.get("ORDERPULSE_DATABASE_URL")
+    if not base or not base.startswith("postgresql"):
+        return f"sqlite:///{folder}/{mode}.db", lambda: None
+    schema = f"bench_ship_{mode}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine("postgresql+psycopg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", drop
+
+
+def stamp_accepts(fake: FakeServer) -> None:
+    """Stamp each message the fake accepts with ``time.perf_counter()``."""
+    accept = fake.accept
+    fake.accept = lambda message: accept({**message, "_at": time.perf_counter()})  # type: ignore[method-assign]
+
+
+def publish_sources(services: Services) -> None:
+    from engine.rulesets import service as rulesets
+    from engine.templates import import_template
+
+    with services.db.transaction(immediate=True) as s:
+        import_template(s, "sources_six_channels", actor="bench", now=services.clock.now())
+        rulesets.publish(s, "sources_six_channels", actor="bench", now=services.clock.now(), note="bench")
+
+
+def wait_for(done: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.001)
+
+
+def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int) -> dict[str, Any]:
+    FakeServer.tcp_nodelay = mode != "nagle"
+    fakes = {c: cls(**credentials(c)).start() for c, cls in FAKES.items()}
+    for channel, fake in fakes.items():
+        os.environ[base_url_variable(channel)] = fake.url
+        for variable, value, _ in PLATFORM_CREDENTIALS[channel]:
+            os.environ[variable] = value
+        stamp_accepts(fake)
+    url, drop = database(folder, mode)
+    services = Services.build(Settings(database_url=url, redis_url=os.environ.get("ORDERPULSE_REDIS_URL"),
+                                       redis_prefix=f"op:bench:{uuid.uuid4().hex[:6]}:", secret_key="bench"))
+    upgrade(services.db)
+    publish_sources(services)
+    register_writeback_handler(services)
+    with services.db.transaction() as s:
+        token = issue_token(s, create_user(s, "bench_warehouse", "warehouse", None, clock=services.clock),
+                            clock=services.clock)
+    server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = f"http://127.0.0.1:{server.server_port}/api/v1"
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    inventory = inventory_for(services)
+    runner = BackgroundRunner(services, interval=interval, job_modules=["engine.inventory.jobs"],
+                              wake_on_commit=mode != "poll").start()
+    try:
+        # --- orders to ship, prepared before the clock starts -------------------------------
+        inventory.adjust("TEA-LJ-250", 100_000, "入库")
+        prepared = []
+        for i in range(n):
+            channel = CHANNELS[i % len(CHANNELS)]
+            fake = fakes[channel]
+            order = fake.scenario.create([("TEA-LJ-250", 1)], freight=0, platform_discount=0, seller_discount=0)
+            order_id = platform_order_id(channel, order)
+            client = order_client(services, order_sources(services)[channel])
+            assert client is not None
+            outcome = intake_platform_order(services, source=channel, payload=client.order_detail(order_id),
+                                            via="pull")
+            inventory.reserve(f"{channel}/{order_id}", [{"sku_id": "TEA-LJ-250", "qty": 1}], channel=channel)
+            prepared.append((channel, outcome.order_pk, f"SF{1_000_000_000 + i}"))
+        # --- stock SKUs listed on every fake, shown once before the clock starts ------------
+        codes = [f"BENCH-{i:04d}" for i in range(stock_n)]
+        for code in codes:
+            for channel, fake in fakes.items():
+                (fake.add_item if channel == "taobao" else fake.add_sku)(code, 0)  # type: ignore[attr-defined]
+            inventory.adjust(code, 100, "入库")
+        wait_for(lambda: all(f.catalogue[c].quantity == 100 for f in fakes.values() for c in codes), 120,
+                 "the first stock figures on the fakes")
+        time.sleep(0.5)
+        gaps = random.Random(seed)
+        cpu0 = time.process_time()
+        ship_ms = []
+        for channel, pk, tracking in prepared:
+            time.sleep(gaps.expovariate(10.0))
+            fake = fakes[channel]
+            seen = len(fake.messages)
+            started = time.perf_counter()
+            answer = http.post(f"{api}/orders/{pk}/ship", json={"courier": "SF", "tracking_no": tracking}, timeout=30)
+            if answer.status_code != 201:
+                raise SystemExit(f"ship {channel} {pk}: {answer.status_code} {answer.text}")
+            wait_for(lambda f=fake, t=tracking, k=seen: any(m.get("tracking_no") == t for m in f.messages[k:]), 30,
+                     f"{channel} accepting {tracking}")
+            at = next(m["_at"] for m in fake.messages[seen:] if m.get("tracking_no") == tracking)
+            ship_ms.append((at - started) * 1000)
+        ship_cpu = (time.process_time() - cpu0) / max(1, len(prepared))
+        stock_ms = []
+        for i, code in enumerate(codes):
+            time.sleep(gaps.expovariate(4.0))
+            started = time.perf_counter()
+            inventory.reserve(f"bench-{mode}-{i}", [{"sku_id": code, "qty": 1}])
+            wait_for(lambda c=code: all(f.catalogue[c].quantity == 99 for f in fakes.values()), 60,
+                     f"six fakes showing {code}")
+            stock_ms.append((time.perf_counter() - started) * 1000)
+    finally:
+        runner.stop()
+        server.shutdown()
+        for fake in fakes.values():
+            fake.stop()
+        services.db.dispose()
+        drop()
+    return {"ship": ship_ms, "stock": stock_ms, "ship_cpu": ship_cpu}
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=60, help="orders shipped per mode (spread over the six platforms)")
+    parser.add_argument("--stock", type=int, default=30, help="reservations per mode")
+    parser.add_argument("--interval", type=float, default=1.0, help="the runner's poll (seconds)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--modes", default=",".join(MODES))
+    args = parser.parse_args()
+    configure_logging(stream=open(os.devnull, "w"))  # noqa: SIM115
+    backend = "postgresql" if os.environ.get("ORDERPULSE_DATABASE_URL", "").startswith("postgresql") else "sqlite"
+    modes = [m for m in args.modes.split(",") if m in MODES]
+    labels = {"wake": "wake on commit + TCP_NODELAY (product)", "nagle": "wake on commit, fakes without TCP_NODELAY",
+              "poll": f"dispatcher polling every {args.interval:g} s"}
+    with tempfile.TemporaryDirectory() as folder:
+        results = {m: run(m, folder, args.n, args.stock, args.interval, args.seed) for m in modes}
+    for measure, what in (("ship", "POST /ship → fake accepts write-back"),
+                          ("stock", "reservation → six fakes show the figure")):
+        for mode in modes:
+            ms = results[mode][measure]
+            print(f"{what}, {backend}, {labels[mode]}: n={len(ms)} p50 {pct(ms, 50):.1f} ms, "
+                  f"p99 {pct(ms, 99):.1f} ms, max {max(ms):.1f} ms")
+        if "wake" in results:
+            base = pct(results["wake"][measure], 99)
+            for mode in modes:
+                if mode != "wake":
+                    print(f"{what}, {backend}: p99 {mode} / p99 product = {pct(results[mode][measure], 99) / base:.1f}x")
+            print(f"{what}, {backend}: goal p99 <= 500 ms: {'met' if base <= 500 else 'NOT met'} ({base:.1f} ms)")
+    for mode in modes:
+        print(f"CPU of this process (server, runner, fakes, client) per shipped order, {labels[mode]}: "
+              f"{results[mode]['ship_cpu'] * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
