@@ -52,6 +52,8 @@ PURE_CORES = (
     "engine.orders.mapping",
     "engine.orders.cleaning",
     "engine.orders.regions",
+    "engine.risk.rules",
+    "engine.analytics.grid",
 )
 IMPURE = ("flask", "flask_smorest", "flask_wtf", "flask_limiter", "sqlalchemy", "alembic", "redis", "requests",
           "psycopg", "waitress", "gunicorn")

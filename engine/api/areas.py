@@ -13,9 +13,10 @@ def api_blueprints() -> list[Blueprint]:
     from engine.orders.routes import blp as orders_blp
     from engine.outbox.routes import blp as outbox_blp
     from engine.pricing.routes import blp as pricing_blp
+    from engine.risk.routes import blp as risk_blp
     from engine.rulesets.routes import blp as rulesets_blp
     from engine.templates import blp as templates_blp
     from engine.workflow.routes import blueprints as workflow_blueprints
 
-    return [orders_blp, order_push_blp, outbox_blp, pricing_blp, rulesets_blp, stock_blp, templates_blp, mappings_blp,
-            users_blp, *workflow_blueprints()]
+    return [orders_blp, order_push_blp, outbox_blp, pricing_blp, risk_blp, rulesets_blp, stock_blp, templates_blp,
+            mappings_blp, users_blp, *workflow_blueprints()]
