@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 
 def api_blueprints() -> list[Blueprint]:
+    from engine.analytics.routes import analytics_blp, metrics_blp
     from engine.auth.routes import blp as users_blp
     from engine.inventory.routes import blp as stock_blp
     from engine.orders.preview_routes import blp as mappings_blp
@@ -19,4 +20,4 @@ def api_blueprints() -> list[Blueprint]:
     from engine.workflow.routes import blueprints as workflow_blueprints
 
     return [orders_blp, order_push_blp, outbox_blp, pricing_blp, risk_blp, rulesets_blp, stock_blp, templates_blp,
-            mappings_blp, users_blp, *workflow_blueprints()]
+            mappings_blp, users_blp, analytics_blp, metrics_blp, *workflow_blueprints()]
