@@ -29,12 +29,14 @@ from engine.orders.queries import decode_cursor, encode_cursor
 __all__ = ["DEFAULT_THRESHOLD_S", "deviation_report"]
 
 DEFAULT_THRESHOLD_S = 2 * 3600
+SHIPPED_STATUSES = ("partially_shipped", "shipped", "delivered", "completed")
 
 
 def _shipped_at(dialect: str) -> Any:
     first = (select(func.min(OrderShipment.at)).where(OrderShipment.order_pk == Order.id)
              .correlate(Order).scalar_subquery())
-    platform = Order.doc["shipped_at"].as_string()
+    # the document is read only for orders the platform says left the warehouse
+    platform = case((Order.status.in_(SHIPPED_STATUSES), Order.doc["shipped_at"].as_string()), else_=None)
     if dialect == "postgresql":
         return func.coalesce(first, cast(platform, Order.promised_ship_at.type))
     # SQLite: both as UTC text 'YYYY-MM-DD HH:MM:SS.SSS' (an ISO time with an offset is converted)

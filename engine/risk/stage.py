@@ -51,17 +51,14 @@ def run_risk_rules(session: Session, order: OrderRef, now: datetime, rules: Risk
     if not rules.rules:
         return []
     at = order_time(order.doc) or now
-    windows.ensure_backfilled(session, rules.dimensions, now)
+    conn = session.connection()
+    windows.ensure_backfilled(session, conn, rules.dimensions, now)
     keys = windows.keys_of(order.doc, rules.dimensions)
-    windows.write_keys(session, order.pk, at, keys)
-    seen: dict[str, tuple[str | None, Sequence[Neighbour]]] = {}
-    docs = rules.doc_dimensions
-    for dim in rules.dimensions:
-        value = keys.get(dim.name)
-        if value is None:
-            seen[dim.name] = (None, ())
-            continue
-        seen[dim.name] = (value, windows.neighbours(session, dim, value, at, with_docs=dim.name in docs))
+    windows.write_keys(conn, order.pk, at, keys)
+    wanted = [(dim, keys[dim.name]) for dim in rules.dimensions if dim.name in keys]
+    found = windows.neighbours(conn, wanted, at, with_docs=bool(rules.doc_dimensions & set(keys)))
+    seen: dict[str, tuple[str | None, Sequence[Neighbour]]] = {
+        dim.name: (keys.get(dim.name), found.get(dim.name, ())) for dim in rules.dimensions}
     findings = evaluate(rules.rules, order.doc, at, seen)
     record_flags(session, order, findings, now)
     for finding in findings:

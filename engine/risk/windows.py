@@ -7,17 +7,23 @@ transaction and never commits. A window is one range read on ``ix_risk_keys_wind
 (dimension, value, at): its cost follows the orders of that key, not the size of the store.
 On PostgreSQL a transaction-scoped advisory lock per (dimension, value) is taken before an
 order's key is written, so two workers evaluating two orders of one buyer at the same time
-see each other (the second waits for the first to commit).
+see each other (the second waits for the first to commit). The two statements every order
+runs (its keys, its windows) go through the session's own DB-API connection, inside its
+transaction, with SQL written once per shape: SQLAlchemy's per-call cost was most of a
+window's cost.
 """
 
 from __future__ import annotations
 
+import json
+import weakref
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, Table, and_, event, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -25,6 +31,7 @@ from sqlalchemy.orm import Session
 from engine.orders.model import Order
 from engine.risk.models import RiskDimension, RiskKey
 from engine.risk.rules import Dimension, Neighbour, key_value
+from engine.storage.raw import placeholders
 
 __all__ = ["BACKFILL_BATCH", "ensure_backfilled", "keys_of", "neighbours", "write_keys"]
 
@@ -34,41 +41,11 @@ _ORDERS = cast(Table, Order.__table__)
 
 BACKFILL_BATCH = 2000
 
-_statements: dict[tuple[str, str], Any] = {}
-
-
-def _stmt(conn: Connection, name: str) -> Any:
-    """The hot statements, built once per dialect."""
-    key = (conn.dialect.name, name)
-    found = _statements.get(key)
-    if found is not None:
-        return found
-    if name == "upsert":
-        ins = pg_insert(_KEYS) if conn.dialect.name == "postgresql" else sqlite_insert(_KEYS)
-        found = ins.on_conflict_do_update(index_elements=["order_pk", "dimension"],
-                                          set_={"value": ins.excluded.value, "at": ins.excluded.at})
-    elif name in ("window", "window_docs"):
-        cols = [_KEYS.c.order_pk, _KEYS.c.at, _ORDERS.c.channel, _ORDERS.c.order_id]
-        if name == "window_docs":
-            cols.append(_ORDERS.c.doc)
-        found = (select(*cols).select_from(_KEYS.join(_ORDERS, _ORDERS.c.id == _KEYS.c.order_pk))
-                 .where(_KEYS.c.dimension == bindparam("d"), _KEYS.c.value == bindparam("v"),
-                        _KEYS.c.at > bindparam("since"), _KEYS.c.at <= bindparam("until"),
-                        _ORDERS.c.dropped_rule.is_(None)))
-    elif name in ("window_all", "window_all_docs"):
-        cols = [_KEYS.c.order_pk, _KEYS.c.at, _ORDERS.c.channel, _ORDERS.c.order_id]
-        if name == "window_all_docs":
-            cols.append(_ORDERS.c.doc)
-        found = (select(*cols).select_from(_KEYS.join(_ORDERS, _ORDERS.c.id == _KEYS.c.order_pk))
-                 .where(_KEYS.c.dimension == bindparam("d"), _KEYS.c.value == bindparam("v"),
-                        _KEYS.c.at <= bindparam("until"), _ORDERS.c.dropped_rule.is_(None)))
-    elif name == "lock":
-        found = text("SELECT pg_advisory_xact_lock(:k)")
-    else:
-        raise KeyError(name)
-    _statements[key] = found
-    return found
-
+# Per database (engine): dimensions known complete from a time on. Coverage only ever grows (a
+# dimension's mark moves back in time, never forward), so what one transaction saw stays true;
+# it spares the two primary-key reads per order of asking the table each time.
+_UNKNOWN = object()
+_covered: weakref.WeakKeyDictionary[Engine, dict[str, datetime | None]] = weakref.WeakKeyDictionary()
 
 def _lock_key(dimension: str, value: str) -> int:
     """A signed 64-bit advisory lock id for (dimension, value), in its own key space."""
@@ -78,48 +55,111 @@ def _lock_key(dimension: str, value: str) -> int:
     return n - (1 << 64) if n >= 1 << 63 else n
 
 
-def write_keys(session: Session, order_pk: int, at: datetime, keys: dict[str, str]) -> None:
+def _raw(conn: Connection) -> tuple[Any, bool]:
+    """The DB-API connection of the transaction (BEGIN already sent) and whether it is
+    PostgreSQL: the two statements every order runs skip SQLAlchemy's per-call cost."""
+    return conn.connection.driver_connection, conn.dialect.name == "postgresql"
+
+
+def _param_time(value: datetime, pg: bool) -> Any:
+    """A time as the column stores it: aware on PostgreSQL, SQLAlchemy's naive UTC text on SQLite."""
+    if pg:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _read_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _read_doc(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+@lru_cache(maxsize=64)
+def _upsert_sql(rows: int, pg: bool) -> str:
+    values = ", ".join(["(?, ?, ?, ?)"] * rows)
+    return placeholders(f"INSERT INTO risk_keys (order_pk, dimension, value, at) VALUES {values} "
+                        "ON CONFLICT (order_pk, dimension) DO UPDATE SET value = excluded.value, at = excluded.at", pg)
+
+
+@lru_cache(maxsize=64)
+def _window_sql(shape: tuple[bool, ...], with_docs: bool, pg: bool) -> str:
+    terms = []
+    for unbounded in shape:
+        term = "k.dimension = ? AND k.value = ? AND k.at <= ?"
+        terms.append(f"({term})" if unbounded else f"({term} AND k.at > ?)")
+    doc = ", o.doc" if with_docs else ""
+    return placeholders(f"SELECT k.dimension, k.order_pk, k.at, o.channel, o.order_id{doc} FROM risk_keys k "
+                        f"JOIN orders o ON o.id = k.order_pk WHERE ({' OR '.join(terms)}) "
+                        "AND o.dropped_rule IS NULL", pg)
+
+
+def write_keys(conn: Connection, order_pk: int, at: datetime, keys: dict[str, str]) -> None:
     """Write (or move, for a newer revision) the order's key of each dimension."""
     if not keys:
         return
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        for dimension, value in sorted(keys.items()):
-            conn.execute(_stmt(conn, "lock"), {"k": _lock_key(dimension, value)})
-    conn.execute(_stmt(conn, "upsert"), [{"order_pk": order_pk, "dimension": d, "value": v, "at": at}
-                                         for d, v in sorted(keys.items())])
+    raw, pg = _raw(conn)
+    cur = raw.cursor()
+    try:
+        items = sorted(keys.items())
+        if pg:
+            for dimension, value in items:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(dimension, value),))
+        when = _param_time(at, pg)
+        params: list[Any] = []
+        for dimension, value in items:
+            params += [order_pk, dimension, value, when]
+        cur.execute(_upsert_sql(len(items), pg), params)
+    finally:
+        cur.close()
 
 
-def neighbours(session: Session, dimension: Dimension, value: str, until: datetime, *,
-               with_docs: bool) -> list[Neighbour]:
-    """The orders whose key of ``dimension`` is ``value`` within its longest window before
-    ``until`` (inclusive), not dropped; their documents too when ``with_docs``."""
-    conn = session.connection()
-    params: dict[str, Any] = {"d": dimension.name, "v": value, "until": until}
-    if dimension.within is None:
-        stmt = _stmt(conn, "window_all_docs" if with_docs else "window_all")
-    else:
-        stmt = _stmt(conn, "window_docs" if with_docs else "window")
-        params["since"] = until - timedelta(seconds=dimension.within)
-    out = []
-    for row in conn.execute(stmt, params):
-        out.append(Neighbour(row.order_pk, f"{row.channel}/{row.order_id}", row.at,
-                             row.doc if with_docs else None))
+def neighbours(conn: Connection, wanted: Sequence[tuple[Dimension, str]], until: datetime, *,
+               with_docs: bool) -> dict[str, list[Neighbour]]:
+    """For each (dimension, value): the orders whose key of that dimension is that value within
+    the dimension's longest window before ``until`` (inclusive), not dropped — all in one
+    statement (one indexed range per dimension); their documents too when ``with_docs``."""
+    out: dict[str, list[Neighbour]] = {dim.name: [] for dim, _ in wanted}
+    if not wanted:
+        return out
+    raw, pg = _raw(conn)
+    params: list[Any] = []
+    upto = _param_time(until, pg)
+    for dim, value in wanted:
+        params += [dim.name, value, upto]
+        if dim.within is not None:
+            params.append(_param_time(until - timedelta(seconds=dim.within), pg))
+    sql = _window_sql(tuple(dim.within is None for dim, _ in wanted), with_docs, pg)
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    for row in rows:
+        out[row[0]].append(Neighbour(row[1], f"{row[3]}/{row[4]}", _read_time(row[2]),
+                                     _read_doc(row[5]) if with_docs else None))
     return out
 
 
-def ensure_backfilled(session: Session, dimensions: Iterable[Dimension], now: datetime) -> list[tuple[str, int]]:
+def ensure_backfilled(session: Session, conn: Connection, dimensions: Iterable[Dimension],
+                      now: datetime) -> list[tuple[str, int]]:
     """Make the keys of each dimension complete as far back as its longest window reaches from
     ``now`` (all orders for a window without limit): the orders not yet keyed there get their
     key. Returns ``(dimension, orders keyed)`` for each dimension it filled. Cheap when nothing
     is missing: one primary-key read per dimension."""
     filled = []
-    conn = session.connection()
+    known = _covered.setdefault(conn.engine, {})
     for dim in dimensions:
         wanted_from = None if dim.within is None else now - timedelta(seconds=dim.within)
+        if _covers(known.get(dim.name, _UNKNOWN), wanted_from):
+            continue
         row = conn.execute(select(_DIMS.c.covered_from).where(_DIMS.c.dimension == dim.name)).first()
-        if row is not None and (row.covered_from is None or
-                                (wanted_from is not None and row.covered_from <= wanted_from)):
+        if row is not None and _covers(row.covered_from, wanted_from):
+            known[dim.name] = row.covered_from
             continue
         upto = row.covered_from if row is not None else None
         count = _backfill(conn, dim, wanted_from, upto)
@@ -131,7 +171,25 @@ def ensure_backfilled(session: Session, dimensions: Iterable[Dimension], now: da
                          .values(covered_from=wanted_from, filled_at=now,
                                  filled_orders=_DIMS.c.filled_orders + count))
         filled.append((dim.name, count))
+        # remembered once this transaction commits (a rolled-back fill is not remembered)
+        _remember_on_commit(session, known, dim.name, wanted_from)
     return filled
+
+
+def _covers(covered_from: datetime | None | object, wanted_from: datetime | None) -> bool:
+    if covered_from is _UNKNOWN:
+        return False
+    if covered_from is None:
+        return True
+    return wanted_from is not None and isinstance(covered_from, datetime) and covered_from <= wanted_from
+
+
+def _remember_on_commit(session: Session, known: dict[str, datetime | None], name: str,
+                        covered_from: datetime | None) -> None:
+    def remember(_session: Session) -> None:
+        known[name] = covered_from
+
+    event.listen(session, "after_commit", remember, once=True)
 
 
 def _backfill(conn: Connection, dim: Dimension, since: datetime | None, before: datetime | None) -> int:
