@@ -295,6 +295,20 @@ class _Checker(MachineChecks):
 
     def _check_risk(self, d: m.RiskDecl) -> None:
         self.expression(d.when, RISK_SCOPE, "bool")
+        # a risk rule decides about one order at intake: it reads the orders that share a value
+        # with it (``by FIELD``); returns and tickets, and whole-shop rates, are alerts' measures
+        stack: list[m.Expr] = [d.when]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, m.Aggregate):
+                if node.collection != "orders":
+                    self.error(node, f"a risk rule counts orders; {node.collection} are measured by alerts",
+                               code="context")
+                elif node.by is None:
+                    self.error(node, f"'{node.func}(… orders …)' in a risk rule needs 'by FIELD' (the orders "
+                                     "that share this order's value of FIELD, e.g. by buyer_phone)", code="context")
+                continue
+            stack.extend(expression_children(node))
         for n in d.notify:
             self._channel_ref(n.loc("channel"), n.channel)
             self._placeholders(n, n.message, [*om.ORDER_FIELDS, "flag", "name"])

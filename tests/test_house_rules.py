@@ -54,6 +54,8 @@ PURE_CORES = (
     "engine.orders.regions",
     "engine.orders.ticket_bindings",
     "engine.orders.carriers",
+    "engine.risk.rules",
+    "engine.analytics.grid",
 )
 IMPURE = ("flask", "flask_smorest", "flask_wtf", "flask_limiter", "sqlalchemy", "alembic", "redis", "requests",
           "psycopg", "waitress", "gunicorn")

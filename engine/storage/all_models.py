@@ -1,8 +1,10 @@
 """Imports every module that defines tables, so metadata and migrations see them all."""
 
+from engine.analytics import indexes as analytics_indexes  # noqa: F401
 from engine.inventory import models as inventory_models  # noqa: F401
 from engine.orders import model as orders_model  # noqa: F401
 from engine.orders import pipeline_model as orders_pipeline_model  # noqa: F401
 from engine.orders import pull_model as orders_pull_model  # noqa: F401
+from engine.risk import models as risk_models  # noqa: F401
 from engine.storage import models  # noqa: F401
 from engine.workflow import models as workflow_models  # noqa: F401

@@ -1,0 +1,73 @@
+"""The published risk rules: every ``risk`` declaration of the current published version of
+every ruleset, compiled.
+
+Asks :mod:`engine.rulesets.published` (the one loader of published versions) for the current
+versions (one small read per call) and compiles their risk declarations once per set of
+versions: compiled rules are cached by the (ruleset, checksum) pairs they came from, so a
+publish takes effect on the next order and nothing is compiled twice. When two rulesets
+declare a risk rule of the same name, the older ruleset keeps it (the shared loader's order).
+A stored rule the engine cannot run (published before the checker refused it) is left out
+and logged, never half-run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from dsl import model as m
+from dsl.errors import RuleError
+from engine.logs import get_logger
+from engine.lru import BoundedCache
+from engine.risk.rules import CompiledRisk, Dimension, RiskRuleError, compile_risk, dimensions_of
+from engine.rulesets import published
+
+__all__ = ["RiskRules", "published_risk_rules"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RiskRules:
+    """The compiled risk rules of one set of published versions and the dimensions they read."""
+
+    rules: tuple[CompiledRisk, ...]
+    dimensions: tuple[Dimension, ...]
+
+    @property
+    def doc_dimensions(self) -> frozenset[str]:
+        return frozenset(d for r in self.rules for d in r.needs_docs)
+
+
+_cache: BoundedCache[tuple[tuple[str, str], ...], RiskRules] = BoundedCache(16)
+
+
+def published_risk_rules(session: Session) -> RiskRules:
+    """The risk rules that run now."""
+    refs = published.latest_versions(session)
+    key = tuple((ref.name, ref.checksum) for ref in refs)
+    found = _cache.get(key)
+    if found is not None:
+        return found
+    rules: list[CompiledRisk] = []
+    names: set[str] = set()
+    for ref in refs:
+        try:
+            model = published.model_of(session, ref)
+        except Exception as exc:  # noqa: BLE001 - a version that no longer parses runs nothing
+            log.error("published ruleset does not load; its risk rules do not run", ruleset=ref.label,
+                      error=str(exc))
+            continue
+        channels = {d.name: d for d in model.declarations if isinstance(d, m.ChannelDecl)}
+        for decl in model.declarations:
+            if not isinstance(decl, m.RiskDecl) or decl.name in names:
+                continue
+            try:
+                rules.append(compile_risk(decl, ruleset=ref.name, version=ref.version, channels=channels))
+            except (RiskRuleError, RuleError) as exc:
+                log.error("risk rule cannot run at intake", ruleset=ref.label, rule=decl.name, error=str(exc))
+                continue
+            names.add(decl.name)
+    found = RiskRules(tuple(rules), tuple(dimensions_of(rules)))
+    return _cache.put(key, found)

@@ -1,0 +1,234 @@
+"""The risk rules' windows in the database: an order's keys written, the orders sharing a key
+within a window read back, and the keys of existing orders back-filled when a rule starts
+grouping by a new field or reaches further back.
+
+Owns every SQL statement on ``risk_keys`` and ``risk_dimensions``; runs in the caller's
+transaction and never commits. A window is one range read on ``ix_risk_keys_window``
+(dimension, value, at): its cost follows the orders of that key, not the size of the store.
+On PostgreSQL a transaction-scoped advisory lock per (dimension, value) is taken before an
+order's key is written, so two workers evaluating two orders of one buyer at the same time
+see each other (the second waits for the first to commit). The two statements every order
+runs (its keys, its windows) go through the session's own DB-API connection, inside its
+transaction, with SQL written once per shape: SQLAlchemy's per-call cost was most of a
+window's cost.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, and_, event, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from engine.orders.model import Order
+from engine.risk.models import RiskDimension, RiskKey
+from engine.risk.rules import Dimension, Neighbour, key_value
+from engine.storage.raw import placeholders
+
+__all__ = ["BACKFILL_BATCH", "ensure_backfilled", "keys_of", "neighbours", "write_keys"]
+
+_KEYS = cast(Table, RiskKey.__table__)
+_DIMS = cast(Table, RiskDimension.__table__)
+_ORDERS = cast(Table, Order.__table__)
+
+BACKFILL_BATCH = 2000
+
+# Per database (engine): dimensions known complete from a time on. Coverage only ever grows (a
+# dimension's mark moves back in time, never forward), so what one transaction saw stays true;
+# it spares the two primary-key reads per order of asking the table each time.
+_UNKNOWN = object()
+_covered: weakref.WeakKeyDictionary[Engine, dict[str, datetime | None]] = weakref.WeakKeyDictionary()
+
+def _lock_key(dimension: str, value: str) -> int:
+    """A signed 64-bit advisory lock id for (dimension, value), in its own key space."""
+    high = zlib.crc32(f"risk:{dimension}".encode())
+    low = zlib.crc32(value.encode())
+    n = (high << 32) | low
+    return n - (1 << 64) if n >= 1 << 63 else n
+
+
+def _raw(conn: Connection) -> tuple[Any, bool]:
+    """The DB-API connection of the transaction (BEGIN already sent) and whether it is
+    PostgreSQL: the two statements every order runs skip SQLAlchemy's per-call cost."""
+    return conn.connection.driver_connection, conn.dialect.name == "postgresql"
+
+
+def _param_time(value: datetime, pg: bool) -> Any:
+    """A time as the column stores it: aware on PostgreSQL, SQLAlchemy's naive UTC text on SQLite."""
+    if pg:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _read_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _read_doc(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+@lru_cache(maxsize=64)
+def _upsert_sql(rows: int, pg: bool) -> str:
+    values = ", ".join(["(?, ?, ?, ?)"] * rows)
+    return placeholders(f"INSERT INTO risk_keys (order_pk, dimension, value, at) VALUES {values} "
+                        "ON CONFLICT (order_pk, dimension) DO UPDATE SET value = excluded.value, at = excluded.at", pg)
+
+
+@lru_cache(maxsize=64)
+def _window_sql(shape: tuple[bool, ...], with_docs: bool, pg: bool) -> str:
+    terms = []
+    for unbounded in shape:
+        term = "k.dimension = ? AND k.value = ? AND k.at <= ?"
+        terms.append(f"({term})" if unbounded else f"({term} AND k.at > ?)")
+    doc = ", o.doc" if with_docs else ""
+    return placeholders(f"SELECT k.dimension, k.order_pk, k.at, o.channel, o.order_id{doc} FROM risk_keys k "
+                        f"JOIN orders o ON o.id = k.order_pk WHERE ({' OR '.join(terms)}) "
+                        "AND o.dropped_rule IS NULL", pg)
+
+
+def write_keys(conn: Connection, order_pk: int, at: datetime, keys: dict[str, str]) -> None:
+    """Write (or move, for a newer revision) the order's key of each dimension."""
+    if not keys:
+        return
+    raw, pg = _raw(conn)
+    cur = raw.cursor()
+    try:
+        items = sorted(keys.items())
+        if pg:
+            for dimension, value in items:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(dimension, value),))
+        when = _param_time(at, pg)
+        params: list[Any] = []
+        for dimension, value in items:
+            params += [order_pk, dimension, value, when]
+        cur.execute(_upsert_sql(len(items), pg), params)
+    finally:
+        cur.close()
+
+
+def neighbours(conn: Connection, wanted: Sequence[tuple[Dimension, str]], until: datetime, *,
+               with_docs: bool) -> dict[str, list[Neighbour]]:
+    """For each (dimension, value): the orders whose key of that dimension is that value within
+    the dimension's longest window before ``until`` (inclusive), not dropped — all in one
+    statement (one indexed range per dimension); their documents too when ``with_docs``."""
+    out: dict[str, list[Neighbour]] = {dim.name: [] for dim, _ in wanted}
+    if not wanted:
+        return out
+    raw, pg = _raw(conn)
+    params: list[Any] = []
+    upto = _param_time(until, pg)
+    for dim, value in wanted:
+        params += [dim.name, value, upto]
+        if dim.within is not None:
+            params.append(_param_time(until - timedelta(seconds=dim.within), pg))
+    sql = _window_sql(tuple(dim.within is None for dim, _ in wanted), with_docs, pg)
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    for row in rows:
+        out[row[0]].append(Neighbour(row[1], f"{row[3]}/{row[4]}", _read_time(row[2]),
+                                     _read_doc(row[5]) if with_docs else None))
+    return out
+
+
+def ensure_backfilled(session: Session, conn: Connection, dimensions: Iterable[Dimension],
+                      now: datetime) -> list[tuple[str, int]]:
+    """Make the keys of each dimension complete as far back as its longest window reaches from
+    ``now`` (all orders for a window without limit): the orders not yet keyed there get their
+    key. Returns ``(dimension, orders keyed)`` for each dimension it filled. Cheap when nothing
+    is missing: one primary-key read per dimension."""
+    filled = []
+    known = _covered.setdefault(conn.engine, {})
+    for dim in dimensions:
+        wanted_from = None if dim.within is None else now - timedelta(seconds=dim.within)
+        if _covers(known.get(dim.name, _UNKNOWN), wanted_from):
+            continue
+        row = conn.execute(select(_DIMS.c.covered_from).where(_DIMS.c.dimension == dim.name)).first()
+        if row is not None and _covers(row.covered_from, wanted_from):
+            known[dim.name] = row.covered_from
+            continue
+        upto = row.covered_from if row is not None else None
+        count = _backfill(conn, dim, wanted_from, upto)
+        if row is None:
+            conn.execute(insert(_DIMS).values(dimension=dim.name, covered_from=wanted_from, filled_at=now,
+                                              filled_orders=count))
+        else:
+            conn.execute(update(_DIMS).where(_DIMS.c.dimension == dim.name)
+                         .values(covered_from=wanted_from, filled_at=now,
+                                 filled_orders=_DIMS.c.filled_orders + count))
+        filled.append((dim.name, count))
+        # remembered once this transaction commits (a rolled-back fill is not remembered)
+        _remember_on_commit(session, known, dim.name, wanted_from)
+    return filled
+
+
+def _covers(covered_from: datetime | None | object, wanted_from: datetime | None) -> bool:
+    if covered_from is _UNKNOWN:
+        return False
+    if covered_from is None:
+        return True
+    return wanted_from is not None and isinstance(covered_from, datetime) and covered_from <= wanted_from
+
+
+def _remember_on_commit(session: Session, known: dict[str, datetime | None], name: str,
+                        covered_from: datetime | None) -> None:
+    def remember(_session: Session) -> None:
+        known[name] = covered_from
+
+    event.listen(session, "after_commit", remember, once=True)
+
+
+def _backfill(conn: Connection, dim: Dimension, since: datetime | None, before: datetime | None) -> int:
+    """Key every order created in ``[since, before)`` (open ends: no limit) by ``dim``; orders
+    already keyed are left as they are."""
+    base = select(_ORDERS.c.id, _ORDERS.c.created_at, _ORDERS.c.doc).where(_ORDERS.c.dropped_rule.is_(None))
+    if since is not None:
+        base = base.where(_ORDERS.c.created_at >= since)
+    if before is not None:
+        base = base.where(_ORDERS.c.created_at < before)
+    base = base.order_by(_ORDERS.c.created_at, _ORDERS.c.id).limit(BACKFILL_BATCH)
+    ins = pg_insert(_KEYS) if conn.dialect.name == "postgresql" else sqlite_insert(_KEYS)
+    ins = ins.on_conflict_do_nothing(index_elements=["order_pk", "dimension"])
+    count = 0
+    last: tuple[datetime, int] | None = None
+    while True:
+        stmt = base
+        if last is not None:
+            stmt = stmt.where(or_(_ORDERS.c.created_at > last[0],
+                                  and_(_ORDERS.c.created_at == last[0], _ORDERS.c.id > last[1])))
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return count
+        last = (rows[-1].created_at, rows[-1].id)
+        batch = []
+        for row in rows:
+            value = key_value(row.doc or {}, dim.path)
+            if value is not None:
+                batch.append({"order_pk": row.id, "dimension": dim.name, "value": value, "at": row.created_at})
+        if batch:
+            conn.execute(ins, batch)
+            count += len(batch)
+
+
+def keys_of(doc: Mapping[str, Any], dimensions: Sequence[Dimension]) -> dict[str, str]:
+    """The order's key of each dimension it has a value for."""
+    out = {}
+    for dim in dimensions:
+        value = key_value(doc, dim.path)
+        if value is not None:
+            out[dim.name] = value
+    return out
