@@ -1,7 +1,7 @@
 """risk keys, dimensions and flags; the analytics index on orders
 
-Revision ID: 0014_risk_analytics
-Revises: 0013_order_pipeline
+Revision ID: 0015_risk_analytics
+Revises: 0014_spine_pipeline_seen_doc
 Create Date: 2026-12-03 15:00:00
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import engine.storage.types
 
-revision = '0014_risk_analytics'
-down_revision = '0013_order_pipeline'
+revision = '0015_risk_analytics'
+down_revision = '0014_spine_pipeline_seen_doc'
 branch_labels = None
 depends_on = None
 
