@@ -1,6 +1,6 @@
 """The indexes the analytics queries read the order store through.
 
-Owns index definitions only (created by migration ``0014_risk_analytics``): the orders of a
+Owns index definitions only (created by migration ``0015_risk_analytics``): the orders of a
 time range with the columns every heatmap and map figure groups by (channel, district code,
 dropped or not), so those queries read the index alone and never the order documents.
 """
