@@ -42,6 +42,7 @@ from engine.logs import get_logger
 from engine.orders.carriers import Carrier, UnknownCarrier, find_carrier
 from engine.orders.document import STATUSES
 from engine.orders.model import Order, OrderLine
+from engine.orders.order_tickets import fire_for_status
 from engine.orders.pipeline_model import OrderShipment
 from engine.orders.stages import OrderRef, StageNote, load_ref, record
 from engine.orders.writeback import enqueue_writeback, shipment_view
@@ -300,19 +301,12 @@ def _mark_order(session: Session, order: OrderRef, request: ShipRequest, status:
     session.execute(update(Order).where(Order.id == order.pk).values(status=status, doc=doc, changed_at=now))
 
 
-# --------------------------------------------------------------------------- SEAM: tickets
+# --------------------------------------------------------------------------- the order ticket
 
 
 def fire_ticket_shipped(session: Session, services: Services, order: OrderRef, *, actor: str, tracking_no: str,
                         now: datetime) -> list[StageNote]:
-    """SEAM (wired by the lead at merge): fire the order ticket's 发货 action for a shipment
-    we made, in this transaction. The tickets area (branch ``tickets``) provides
-    ``engine.orders.order_tickets.fire_for_status``; once it is merged this body becomes::
-
-        from engine.orders.order_tickets import fire_for_status
-        return fire_for_status(session, services, order, "shipped", actor=actor,
-                               payload={"tracking_no": tracking_no}, now=now)
-
-    Until then no ticket action is fired and nothing is noted.
-    """
-    return []
+    """Fire what the order ticket's declaration binds to ``shipped`` (the 发货 action) for a
+    shipment we made, in this transaction."""
+    return fire_for_status(session, services, order, "shipped", actor=actor,
+                           payload={"tracking_no": tracking_no}, now=now)
