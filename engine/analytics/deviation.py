@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from engine.analytics.grid import share_bp
 from engine.analytics.ranges import DateRange
 from engine.analytics.sql_time import local_date, local_hour, seconds_between
+from engine.api.cursors import decode_cursor, encode_cursor
 from engine.orders.model import Order
 from engine.orders.pipeline_model import OrderShipment
-from engine.orders.queries import decode_cursor, encode_cursor
 
 __all__ = ["DEFAULT_THRESHOLD_S", "deviation_report"]
 

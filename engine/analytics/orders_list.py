@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from engine.api.cursors import decode_cursor, encode_cursor
 from engine.orders.model import Order
-from engine.orders.queries import decode_cursor, encode_cursor
 
 __all__ = ["LISTED", "page_of_orders"]
 

@@ -9,8 +9,6 @@ while new orders arrive.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +17,8 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound, Unprocessable
+from engine.api.cursors import decode_cursor, encode_cursor
+from engine.errors import NotFound
 from engine.orders.document import CHANNELS, STATUSES
 from engine.orders.model import (
     Order,
@@ -59,23 +58,6 @@ class OrderFilter:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def encode_cursor(at: datetime, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{at.isoformat()}|{pk}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, pk = text.rsplit("|", 1)
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
-            raise ValueError
-        return parsed, int(pk)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise Unprocessable("cursor is not one this API gave out", code="bad_cursor",
-                            details=[{"path": "/cursor", "message": "unknown cursor"}]) from None
 
 
 def _page(stmt: Select[*tuple[Any, ...]], time_col: Any, id_col: Any, cursor: str | None,

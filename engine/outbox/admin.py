@@ -16,9 +16,9 @@ from typing import Literal
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from engine.api.cursors import decode_cursor, encode_cursor
 from engine.errors import Conflict, NotFound
 from engine.logs import get_logger
-from engine.orders.queries import decode_cursor, encode_cursor
 from engine.outbox.wake import mark_written
 from engine.storage.models import OutboxMessage, OutboxReplay
 

@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from engine.api.cursors import decode_cursor, encode_cursor
 from engine.masking import mask_phone
-from engine.orders.queries import decode_cursor, encode_cursor
 from engine.orders.stages import OrderRef
 from engine.orders.visibility import visibility_for
 from engine.risk.models import RiskFlag
