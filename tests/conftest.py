@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 from engine.clock import ManualClock
@@ -22,6 +23,11 @@ from engine.config import Settings
 from engine.services import Services
 from engine.storage.models import Base
 from tests.support import backends
+
+# Property tests judge behaviour, never speed: on a busy machine input generation may be slow,
+# and that is no failure of the code under test.
+settings.register_profile("orderpulse", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("orderpulse")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
