@@ -4,7 +4,10 @@
    platform accepting the write-back (its ship API, signed, right carrier code), for orders of
    all six platforms in turn;
 2. a stock reservation → all six fake platforms showing the SKU's new figure (push marker →
-   relay job → outbox → each platform's stock API).
+   relay job → outbox → each platform's stock API);
+3. one fake's answer over a kept-alive connection (a ``requests.Session``), the case where a
+   fake without TCP_NODELAY costs a delayed ACK (~40 ms) per answer. The connectors open a
+   connection per call, where the kernel's quick-ACK start hides it, so 1 and 2 barely show it.
 
 Modes, each with a fresh database, fresh fakes and its own background runner:
 ``wake`` (the product: dispatcher woken on commit, fakes answering with TCP_NODELAY),
@@ -173,6 +176,12 @@ def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int
             wait_for(lambda c=code: all(f.catalogue[c].quantity == 99 for f in fakes.values()), 60,
                      f"six fakes showing {code}")
             stock_ms.append((time.perf_counter() - started) * 1000)
+        keep_alive = requests.Session()
+        answer_ms = []
+        for _ in range(100):
+            started = time.perf_counter()
+            keep_alive.get(f"{fakes['miniprogram'].url}/stock", timeout=10)  # unsigned: a 401 answer, same shape
+            answer_ms.append((time.perf_counter() - started) * 1000)
     finally:
         runner.stop()
         server.shutdown()
@@ -180,7 +189,7 @@ def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int
             fake.stop()
         services.db.dispose()
         drop()
-    return {"ship": ship_ms, "stock": stock_ms, "ship_cpu": ship_cpu}
+    return {"ship": ship_ms, "stock": stock_ms, "answer": answer_ms, "ship_cpu": ship_cpu}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -204,7 +213,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         results = {m: run(m, folder, args.n, args.stock, args.interval, args.seed) for m in modes}
     for measure, what in (("ship", "POST /ship → fake accepts write-back"),
-                          ("stock", "reservation → six fakes show the figure")):
+                          ("stock", "reservation → six fakes show the figure"),
+                          ("answer", "a fake's answer on a kept-alive connection")):
         for mode in modes:
             ms = results[mode][measure]
             print(f"{what}, {backend}, {labels[mode]}: n={len(ms)} p50 {pct(ms, 50):.1f} ms, "
@@ -213,8 +223,11 @@ def main() -> None:
             base = pct(results["wake"][measure], 99)
             for mode in modes:
                 if mode != "wake":
-                    print(f"{what}, {backend}: p99 {mode} / p99 product = {pct(results[mode][measure], 99) / base:.1f}x")
-            print(f"{what}, {backend}: goal p99 <= 500 ms: {'met' if base <= 500 else 'NOT met'} ({base:.1f} ms)")
+                    ratio99 = pct(results[mode][measure], 99) / base
+                    ratio50 = pct(results[mode][measure], 50) / pct(results["wake"][measure], 50)
+                    print(f"{what}, {backend}: {mode} / product = {ratio99:.1f}x at p99, {ratio50:.1f}x at p50")
+            if measure != "answer":
+                print(f"{what}, {backend}: goal p99 <= 500 ms: {'met' if base <= 500 else 'NOT met'} ({base:.1f} ms)")
     for mode in modes:
         print(f"CPU of this process (server, runner, fakes, client) per shipped order, {labels[mode]}: "
               f"{results[mode]['ship_cpu'] * 1000:.1f} ms")
