@@ -89,10 +89,12 @@ def wanted_units(doc: Mapping[str, Any]) -> dict[str, int]:
     return wanted
 
 
-def _reserve(session: Session, order: OrderRef, wanted: dict[str, int], now: datetime) -> list[StageNote]:
+def _reserve(session: Session, services: Services, order: OrderRef, wanted: dict[str, int],
+             now: datetime) -> list[StageNote]:
     key = reservation_key(order)
     try:
-        outcome = reserve_in(session, key, [{"sku_id": s, "qty": q} for s, q in wanted.items()], key=key, now=now,
+        outcome = reserve_in(session, services.inventory.store.hot, key,
+                             [{"sku_id": s, "qty": q} for s, q in wanted.items()], key=key, now=now,
                              channel=order.channel, actor=ACTOR)
     except InsufficientStock as exc:
         skus = [s["sku_id"] for s in exc.short]
@@ -116,8 +118,12 @@ def settle_reservation(session: Session, services: Services, order: OrderRef, no
     """Make the reservation what the order's state asks for (see the module docstring);
     ``first`` is the reserve stage's own run (it says so when it leaves stock alone)."""
     key = reservation_key(order)
-    lines = reservation_lines(session, key)
     status = order.status
+    if first and status in _PAID:  # the stage's first run: reserve (a replay answers the reservation made)
+        wanted = wanted_units(order.doc)
+        if wanted:
+            return _reserve(session, services, order, wanted, now)
+    lines = reservation_lines(session, key)
     if status == "cancelled" or (status not in _PAID and status not in _SHIPPED and status != "pending_payment"):
         if any(ln.open_qty > 0 for ln in lines):
             out = release_in(session, key, None, key=f"{key}:release@{order.revision}", now=now, actor=ACTOR,
@@ -134,7 +140,7 @@ def settle_reservation(session: Session, services: Services, order: OrderRef, no
     if not lines:
         if not wanted:
             return [StageNote("reserve_skipped", {"message": "订单行已全部退款，不预占库存", "reason": "refunded"})]
-        return _reserve(session, order, wanted, now)
+        return _reserve(session, services, order, wanted, now)
     excess = {ln.sku_id: ln.open_qty - wanted.get(ln.sku_id, 0) for ln in lines
               if ln.open_qty > wanted.get(ln.sku_id, 0)}
     if not excess:

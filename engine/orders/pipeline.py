@@ -11,8 +11,9 @@ Owns the protocol, not what a stage does (stages: :mod:`engine.orders.pipeline_s
    with intake; ``BEGIN IMMEDIATE`` on SQLite), moves each order as far as it can, writes
    the rows, the timeline entries and the stages' own rows, and commits once. A kill at any
    point loses the whole batch's work and nothing else: the rows are still ready, the stages
-   run again and, having left nothing behind, act once. Each order runs in a savepoint, so a
-   stage that fails rolls back only its order: the row keeps its stage, counts the attempt,
+   run again and, having left nothing behind, act once. Each order runs in a savepoint (issued
+   on the driver's connection: SQLAlchemy's nested transactions cost more than the stages), so
+   a stage that fails rolls back only its order: the row keeps its stage, counts the attempt,
    keeps the error and is due again after a backoff (:data:`RETRY_SECONDS`).
 3. **Moving an order.** A dropped order is ``done`` at once. A newer revision first runs the
    follow-ups of the stages already done (:data:`~engine.orders.pipeline_stages.FOLLOW_UPS`,
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, null, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -85,6 +86,12 @@ _SAVE_ROW = (update(_P).where(_P.c.order_pk == bindparam("pk")).values(
     attempts=bindparam("attempts"), last_error=bindparam("last_error"), hold_reason=bindparam("hold_reason"),
     held_by=bindparam("held_by"), short_skus=bindparam("short_skus", type_=JSONType),
     seen_doc=bindparam("seen_doc", type_=JSONType), due_at=bindparam("due_at", type_=UTCDateTime()),
+    updated_at=bindparam("now", type_=UTCDateTime())))
+# the common case, a row done or held by a person with no stock wait and no document kept: no JSON
+_SAVE_PLAIN = (update(_P).where(_P.c.order_pk == bindparam("pk")).values(
+    next_stage=bindparam("next_stage"), status=bindparam("status"), seen_revision=bindparam("seen_revision"),
+    attempts=bindparam("attempts"), last_error=bindparam("last_error"), hold_reason=bindparam("hold_reason"),
+    held_by=bindparam("held_by"), short_skus=null(), seen_doc=null(), due_at=bindparam("due_at", type_=UTCDateTime()),
     updated_at=bindparam("now", type_=UTCDateTime())))
 _SAVE_STATUS = update(_O).where(_O.c.id == bindparam("pk")).values(status=bindparam("new_status"))
 
@@ -183,17 +190,19 @@ class Pipeline:
             steps: list[_Step] = []
             failures: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []
+            raw = session.connection().connection.driver_connection
             for row in rows:
                 mark = change_count(session)
-                savepoint = session.begin_nested()
+                raw.execute("SAVEPOINT pipeline_order")
                 try:
                     step = self._move(session, row, now)
-                    savepoint.commit()
                 except Exception as exc:  # noqa: BLE001 - one order's failure must not stop the batch
-                    savepoint.rollback()
+                    raw.execute("ROLLBACK TO SAVEPOINT pipeline_order")
+                    raw.execute("RELEASE SAVEPOINT pipeline_order")
                     forget_changes(session, mark)
                     failures.append(self._failed(row, exc, now, events))
                     continue
+                raw.execute("RELEASE SAVEPOINT pipeline_order")
                 steps.append(step)
                 events.extend(step.events)
             statuses = []
@@ -205,7 +214,13 @@ class Pipeline:
             if statuses:
                 session.execute(_SAVE_STATUS, statuses)
             saves = [self._saved(step, now) for step in steps] + failures
-            session.execute(_SAVE_ROW, saves)
+            plain = [r for r in saves if r["short_skus"] is None and r["seen_doc"] is None]
+            if plain:
+                session.execute(_SAVE_PLAIN, [{k: v for k, v in r.items() if k not in ("short_skus", "seen_doc")}
+                                              for r in plain])
+            kept = [r for r in saves if r["short_skus"] is not None or r["seen_doc"] is not None]
+            if kept:
+                session.execute(_SAVE_ROW, kept)
             if events:
                 session.execute(insert(_EVENTS), events)
             # our own ledger rows are not news to the loop: its ledger scan sees them anyway
