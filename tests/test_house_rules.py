@@ -52,6 +52,7 @@ PURE_CORES = (
     "engine.orders.mapping",
     "engine.orders.cleaning",
     "engine.orders.regions",
+    "engine.orders.order_status",
 )
 IMPURE = ("flask", "flask_smorest", "flask_wtf", "flask_limiter", "sqlalchemy", "alembic", "redis", "requests",
           "psycopg", "waitress", "gunicorn")

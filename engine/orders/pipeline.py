@@ -190,7 +190,7 @@ class Pipeline:
             steps: list[_Step] = []
             failures: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []
-            raw = session.connection().connection.driver_connection
+            raw: Any = session.connection().connection.driver_connection
             for row in rows:
                 mark = change_count(session)
                 raw.execute("SAVEPOINT pipeline_order")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.inventory.models import InventoryRequest
@@ -269,3 +270,21 @@ def test_dropped_orders_run_no_stage(services: Services) -> None:
     Pipeline(services).run_due()
     assert (row(services, stored.order_pk).status, kinds(services, stored.order_pk)) == ("done", ["dropped"])
     assert figures(services, "SKU-A") == (3, 0)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_with_the_redis_gate_its_counters_follow_what_the_pipeline_reserved_and_released(services: Services) -> None:
+    stock(services, SKU_A=6, SKU_B=2)
+    gate = services.inventory.gate
+    assert gate is not None
+    services.inventory.ensure_gate()
+    pipeline = Pipeline(services)
+    put(services, order("G1", lines=[("SKU-A", 2), ("SKU-B", 1)]), order("G2", lines=[("SKU-A", 3)]),
+        order("G3", lines=[("SKU-B", 5)]))
+    pipeline.run_due()
+    put(services, order("G2", minutes=2, status="cancelled", lines=[("SKU-A", 3)]))
+    pipeline.run_due()
+    assert figures(services, "SKU-A") == (6, 2) and figures(services, "SKU-B") == (2, 1)
+    counters = gate.counters()
+    assert (counters["SKU-A"], counters["SKU-B"]) == (4, 1)
