@@ -72,6 +72,9 @@ DONE = "done"
 DEFAULT_BATCH = 100
 RETRY_SECONDS = (5, 30, 120, 300, 900, 1800)
 STOCK_OPERATIONS = ("adjust", "release", "safety")
+# timeline kinds worth a line on the demo console (a reservation only when it ends a wait)
+CONSOLE_KINDS = frozenset({"short", "reservation_released", "risk_hold", "hold_lifted", "stage_failed"})
+CONSOLE_COLUMNS = ("kind", "channel", "order_id", "message")
 _P = cast(Table, OrderPipeline.__table__)
 _O = cast(Table, Order.__table__)
 _EVENTS = cast(Table, OrderEvent.__table__)
@@ -228,7 +231,19 @@ class Pipeline:
             result.moved, result.failed = len(steps), len(failures)
             result.held = sum(1 for s in steps if s.held)
         mirror_to_gate(self.services.inventory, committed_changes(session))
+        self._log(rows, events)
         return result
+
+    @staticmethod
+    def _log(rows: list[Any], events: list[dict[str, Any]]) -> None:
+        """One ``orders_pipeline`` event per batch with the notes a person cares about (the demo
+        console prints them as short Chinese lines)."""
+        keys = {r.order_pk: (r.channel, r.order_id) for r in rows}
+        notable = [[e["kind"], *keys[e["order_pk"]], (e["detail"] or {}).get("message", "")] for e in events
+                   if e["kind"] in CONSOLE_KINDS
+                   or (e["kind"] == "reserved" and e["actor"] != "pipeline:reserve")]
+        if notable:
+            log.info("orders_pipeline", count=len(notable), columns=list(CONSOLE_COLUMNS), orders=notable)
 
     def _claim(self, session: Session, now: datetime, size: int, only: int | None) -> list[Any]:
         stmt = select(*_CLAIM_COLUMNS).select_from(_P.join(_O, _O.c.id == _P.c.order_pk)).where(_P.c.status == "ready")

@@ -288,3 +288,29 @@ def test_with_the_redis_gate_its_counters_follow_what_the_pipeline_reserved_and_
     assert figures(services, "SKU-A") == (6, 2) and figures(services, "SKU-B") == (2, 1)
     counters = gate.counters()
     assert (counters["SKU-A"], counters["SKU-B"]) == (4, 1)
+
+
+def test_the_demo_console_tells_the_stock_story_in_short_chinese_lines(services: Services, log_stream: Any) -> None:
+    import io
+    import logging
+
+    from engine.orders.console import attach_console
+
+    out = io.StringIO()
+    handler = attach_console(out)
+    try:
+        stock(services, SKU_A=1)
+        put(services, order("T1", lines=[("SKU-A", 1)]), order("T2", lines=[("SKU-A", 2)]))
+        pipeline = Pipeline(services)
+        pipeline.run_due()
+        put(services, order("T1", minutes=1, status="cancelled", lines=[("SKU-A", 1)]))
+        pipeline.run_due()
+        stock(services, SKU_A=1)
+        pipeline.run_due()
+    finally:
+        logging.getLogger("engine.orders").removeHandler(handler)
+    assert [line for line in out.getvalue().splitlines() if not line.startswith(("新订单", "已取消"))] == [
+        "缺货挂起：SKU-A 需 2 可用 0 抖音 T2",
+        "订单已取消，释放库存 抖音 T1",
+        "到货放行，已预占库存 抖音 T2",
+    ]
