@@ -314,3 +314,22 @@ def test_the_demo_console_tells_the_stock_story_in_short_chinese_lines(services:
         "订单已取消，释放库存 抖音 T1",
         "到货放行，已预占库存 抖音 T2",
     ]
+
+
+def test_a_gift_line_an_earlier_stage_adds_in_the_same_step_is_reserved_with_the_rest(services: Services) -> None:
+    from sqlalchemy import insert
+
+    from engine.orders.model import OrderLine
+    from engine.orders.order_reservation import reserve_stage
+    from engine.orders.order_risk import risk_stage
+
+    def gift(session: Any, svc: Services, ref: OrderRef, now: datetime) -> list[StageNote]:
+        session.execute(insert(OrderLine).values(order_pk=ref.pk, line_no=9, line_id="GIFT", sku_id="GIFT-SCARF",
+                                                 title="赠品丝巾", qty=1, unit_price=0, amount=0))
+        return [StageNote("priced", {"gifts": ["GIFT-SCARF"]}, ruleset="春节大促", ruleset_version=2)]
+
+    stock(services, SKU_A=5, GIFT_SCARF=3)
+    [stored] = put(services, order("G1", lines=[("SKU-A", 2)]))
+    Pipeline(services, stages=[("risk", risk_stage), ("price", gift), ("reserve", reserve_stage)]).run_due()
+    assert reserved_lines(services, "douyin/G1") == {"SKU-A": (2, 0, 0), "GIFT-SCARF": (1, 0, 0)}
+    assert kinds(services, stored.order_pk) == ["created", "risk_passed", "priced", "reserved"]
