@@ -56,6 +56,7 @@ PURE_CORES = (
     "engine.orders.carriers",
     "engine.risk.rules",
     "engine.analytics.grid",
+    "engine.orders.order_status",
 )
 IMPURE = ("flask", "flask_smorest", "flask_wtf", "flask_limiter", "sqlalchemy", "alembic", "redis", "requests",
           "psycopg", "waitress", "gunicorn")

@@ -199,6 +199,13 @@ class ReservePath:
             conn.execute("ROLLBACK")
             return [ln.sku_id for ln, r in zip(merged, taken) if r is None]
         rows = [r for r in taken if r is not None]
+        body = self._write(conn, claim_row[0], order_id, merged, rows, key, channel, actor, at)
+        conn.execute("COMMIT")
+        return Outcome("reserve", key, body)
+
+    def _write(self, conn: Any, claim_id: int, order_id: str, merged: list[OrderLine], rows: list[Any], key: str,
+               channel: str, actor: str, at: Any) -> dict[str, Any]:
+        """SQLite: the lines, ledger rows, push markers and stored answer of an accepted reservation."""
         stock = [{"sku_id": ln.sku_id, "available": available_of(r[0], r[1], r[2]), "version": r[3]}
                  for ln, r in zip(merged, rows)]
         body = {"order_id": order_id, "status": "reserved", "channel": channel, "key": key,
@@ -215,9 +222,66 @@ class ReservePath:
         second.run(_multi(_LINES, _LINE_ROW, n, ""), line_params)
         second.run(_multi(_LEDGER, _LEDGER_ROW, n, ""), ledger_params)
         second.run(_multi(_PENDING, _PENDING_ROW, n, _PENDING_TAIL), pending_params)
-        second.run(_ANSWER, (self._json(body), claim_row[0]))
-        conn.execute("COMMIT")
-        return Outcome("reserve", key, body)
+        second.run(_ANSWER, (self._json(body), claim_id))
+        return body
+
+    # -- inside a caller's transaction -------------------------------------------------------
+    def reserve_in_transaction(self, conn: Any, order_id: str, merged: list[OrderLine], *, key: str, channel: str,
+                               actor: str, now: datetime) -> Outcome:
+        """The same reservation on ``conn`` (a DB-API connection inside the caller's open
+        transaction), under a savepoint: committed with the caller's transaction, or not at
+        all. Raises InsufficientStock (nothing changed) or Conflict (the order is reserved under
+        another key); the same key again answers the first reservation."""
+        at = self._time(now)
+        conn.execute("SAVEPOINT inventory_reserve")
+        try:
+            if self.pg:
+                try:
+                    result = conn.execute(_RESERVE_FN, (key, order_id, [ln.sku_id for ln in merged],
+                                                        [ln.qty for ln in merged], channel, actor, at)).fetchone()[0]
+                except self._database_error as exc:
+                    if getattr(exc, "sqlstate", None) != REFUSED_STATE:
+                        raise
+                    conn.execute("ROLLBACK TO SAVEPOINT inventory_reserve")
+                    self._refuse(conn, list(json.loads(exc.diag.message_detail or "[]")), merged)
+                if "reserved" in result:
+                    return Outcome("reserve", key, result["reserved"])
+                if result["replayed"] is not None:
+                    return Outcome("reserve", key, dict(result["replayed"]), replayed=True)
+            else:
+                first = _Results(conn)
+                claim = first.run(_CLAIM, ("reserve", key, order_id, self._json({}), at))
+                claim_row = first.first(claim)
+                if claim_row is not None:
+                    taken = [first.first(first.run(_TAKE, (ln.qty, at, ln.sku_id, ln.qty))) for ln in merged]
+                    short = [ln.sku_id for ln, r in zip(merged, taken) if r is None]
+                    if short:
+                        conn.execute("ROLLBACK TO SAVEPOINT inventory_reserve")
+                        self._refuse(conn, short, merged)
+                    body = self._write(conn, claim_row[0], order_id, merged, list(taken), key, channel, actor, at)
+                    return Outcome("reserve", key, body)
+                found = conn.execute(_STORED, ("reserve", key)).fetchall()
+                if found:
+                    answer = found[0][0]
+                    return Outcome("reserve", key, dict(answer if isinstance(answer, dict) else json.loads(answer)),
+                                   replayed=True)
+            raise Conflict(f"order {order_id} already has a reservation under another key",
+                           code="order_already_reserved", details=[{"path": "/order_id", "order_id": order_id}])
+        except BaseException:
+            conn.execute("ROLLBACK TO SAVEPOINT inventory_reserve")
+            raise
+        finally:
+            conn.execute("RELEASE SAVEPOINT inventory_reserve")
+
+    def _refuse(self, conn: Any, refused: list[str], merged: list[OrderLine]) -> None:
+        """Raise InsufficientStock for ``refused`` with what each SKU has available (read in
+        the caller's transaction)."""
+        marks = ", ".join(["?"] * len(refused))
+        sql = placeholders(f"SELECT sku_id, total_stock, reserved_stock, safety_stock FROM inventory_stock "
+                           f"WHERE sku_id IN ({marks})", self.pg)
+        found = {r[0]: available_of(r[1], r[2], r[3]) for r in conn.execute(sql, refused).fetchall()}
+        raise InsufficientStock([{"sku_id": ln.sku_id, "requested": ln.qty, "available": found.get(ln.sku_id, 0)}
+                                 for ln in merged if ln.sku_id in refused])
 
     def _after_refusal(self, conn: Any, refused: list[str], key: str, order_id: str,
                        merged: list[OrderLine]) -> Outcome:

@@ -10,7 +10,9 @@ step), so a crash can never leave a reservation without the step that made it, o
 way round. All lines or none: a short SKU rolls back to a savepoint and raises
 :class:`InsufficientStock` naming each short SKU.
 
-Never commits, never calls Redis. What changed is collected on the session
+The reservation runs the hot path's own statements (``ReservePath.reserve_in_transaction``:
+the server-side function on PostgreSQL, the prepared SQLite statements) on the caller's
+connection. Never commits, never calls Redis. What changed is collected on the session
 (:func:`committed_changes`) so the caller mirrors it to the Redis gate after its commit
 (:func:`mirror_to_gate`); a mirror that fails is repaired by the reconciler.
 """
@@ -22,20 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict
-from engine.inventory.domain import (
-    InsufficientStock,
-    OrderLine,
-    Outcome,
-    available_of,
-    merge_lines,
-    next_line_status,
-)
+from engine.inventory.domain import OrderLine, Outcome, merge_lines, next_line_status
+from engine.inventory.hotpath import ReservePath
 from engine.inventory.models import InventoryRequest, LedgerEntry, ReservationLine, StockItem
 from engine.inventory.push import mark_changed
 
@@ -58,6 +54,9 @@ _LINES: Table = ReservationLine.__table__  # type: ignore[assignment]
 _LEDGER: Table = LedgerEntry.__table__  # type: ignore[assignment]
 _CHANGES = "inventory_gate_changes"
 _RETURNING = (_S.c.total_stock, _S.c.reserved_stock, _S.c.safety_stock, _S.c.version)
+_RESERVATION = (select(_LINES.c.sku_id, _LINES.c.qty, _LINES.c.qty_shipped, _LINES.c.qty_released, _LINES.c.status)
+                .where(_LINES.c.order_id == bindparam("order_id")).order_by(_LINES.c.sku_id))
+_STORED_ANSWER = select(_REQ.c.answer).where(_REQ.c.operation == bindparam("operation"), _REQ.c.key == bindparam("key"))
 
 
 @dataclass(frozen=True)
@@ -120,78 +119,27 @@ def mirror_to_gate(inventory: InventoryService, changes: Iterable[GateChange]) -
 
 def reservation_lines(session: Session, order_id: str) -> list[ReservedLine]:
     """The reservation lines of ``order_id`` (sorted by SKU); empty when it has none."""
-    rows = session.execute(select(_LINES.c.sku_id, _LINES.c.qty, _LINES.c.qty_shipped, _LINES.c.qty_released,
-                                  _LINES.c.status).where(_LINES.c.order_id == order_id)
-                           .order_by(_LINES.c.sku_id)).all()
+    rows = session.execute(_RESERVATION, {"order_id": order_id}).all()
     return [ReservedLine(r.sku_id, r.qty, r.qty_shipped, r.qty_released, r.status) for r in rows]
 
 
 def _stored_answer(session: Session, operation: str, key: str) -> dict[str, Any] | None:
-    row = session.execute(select(_REQ.c.answer).where(_REQ.c.operation == operation, _REQ.c.key == key)).first()
+    row = session.execute(_STORED_ANSWER, {"operation": operation, "key": key}).first()
     return None if row is None else dict(row[0])
 
 
-class _Short(Exception):
-    def __init__(self, short: list[OrderLine]) -> None:
-        super().__init__("short")
-        self.short = short
-
-
-def reserve_in(session: Session, order_id: str, lines: Iterable[OrderLine | Mapping[str, Any]], *, key: str,
-               now: datetime, channel: str = "", actor: str = "") -> Outcome:
-    """Reserve every line of ``order_id`` or none, in ``session``'s transaction. The same key
+def reserve_in(session: Session, hot: ReservePath, order_id: str, lines: Iterable[OrderLine | Mapping[str, Any]], *,
+               key: str, now: datetime, channel: str = "", actor: str = "") -> Outcome:
+    """Reserve every line of ``order_id`` or none, in ``session``'s transaction (the hot path's
+    statements under a savepoint, :meth:`ReservePath.reserve_in_transaction`). The same key
     again answers the first reservation (``replayed``); another key for an order already
     reserved is a :class:`Conflict`; a short SKU raises :class:`InsufficientStock`."""
     merged = merge_lines(lines)
-    prior = _stored_answer(session, "reserve", key)
-    if prior is not None:
-        return Outcome("reserve", key, prior, replayed=True)
-    try:
-        with session.begin_nested():
-            claim = session.execute(
-                _insert(session)(_REQ).values(operation="reserve", key=key, order_id=order_id, answer={},
-                                              created_at=now).on_conflict_do_nothing().returning(_REQ.c.id)
-            ).scalar()
-            if claim is None:
-                raise Conflict(f"order {order_id} already has a reservation under another key",
-                               code="order_already_reserved", details=[{"path": "/order_id", "order_id": order_id}])
-            taken: list[tuple[OrderLine, Any]] = []
-            short: list[OrderLine] = []
-            for ln in merged:
-                row = session.execute(
-                    update(_S).where(_S.c.sku_id == ln.sku_id,
-                                     _S.c.total_stock - _S.c.reserved_stock - _S.c.safety_stock >= ln.qty)
-                    .values(reserved_stock=_S.c.reserved_stock + ln.qty, version=_S.c.version + 1,
-                            sync_timestamp=now).returning(*_RETURNING)).first()
-                if row is None:
-                    short.append(ln)
-                else:
-                    taken.append((ln, row))
-            if short:
-                raise _Short(short)
-            session.execute(insert(_LINES), [
-                {"order_id": order_id, "sku_id": ln.sku_id, "qty": ln.qty, "qty_shipped": 0, "qty_released": 0,
-                 "status": "reserved", "channel": channel, "created_at": now, "updated_at": now}
-                for ln, _ in taken])
-            session.execute(insert(_LEDGER), [
-                {"operation": "reserve", "sku_id": ln.sku_id, "delta_total": 0, "delta_reserved": ln.qty,
-                 "total_after": r.total_stock, "reserved_after": r.reserved_stock, "safety_after": r.safety_stock,
-                 "version": r.version, "order_id": order_id, "channel": channel, "actor": actor[:64], "reason": "",
-                 "key": key, "at": now} for ln, r in taken])
-            mark_changed(session, [(ln.sku_id, r.version) for ln, r in taken], now)
-            body = {"order_id": order_id, "status": "reserved", "channel": channel, "key": key,
-                    "lines": [{"sku_id": ln.sku_id, "qty": ln.qty} for ln, _ in taken],
-                    "stock": [{"sku_id": ln.sku_id, "available": available_of(r.total_stock, r.reserved_stock,
-                                                                              r.safety_stock),
-                               "version": r.version} for ln, r in taken]}
-            session.execute(update(_REQ).where(_REQ.c.id == claim).values(answer=body))
-    except _Short as exc:
-        found = {r.sku_id: available_of(r.total_stock, r.reserved_stock, r.safety_stock) for r in session.execute(
-            select(_S.c.sku_id, *_RETURNING).where(_S.c.sku_id.in_([ln.sku_id for ln in exc.short])))}
-        raise InsufficientStock([{"sku_id": ln.sku_id, "requested": ln.qty, "available": found.get(ln.sku_id, 0)}
-                                 for ln in exc.short]) from None
-    _note_change(session, GateChange(f"reserve:{key}", {ln.sku_id: -ln.qty for ln in merged}, seen_key=key))
-    return Outcome("reserve", key, body)
+    conn = session.connection().connection.driver_connection
+    outcome = hot.reserve_in_transaction(conn, order_id, merged, key=key, channel=channel, actor=actor[:64], now=now)
+    if not outcome.replayed:
+        _note_change(session, GateChange(f"reserve:{key}", {ln.sku_id: -ln.qty for ln in merged}, seen_key=key))
+    return outcome
 
 
 def release_in(session: Session, order_id: str, wanted: Mapping[str, int] | None, *, key: str, now: datetime,

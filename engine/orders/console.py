@@ -48,7 +48,14 @@ def _region(event: Mapping[str, Any]) -> str:
 
 
 def console_line(event: Mapping[str, Any]) -> str | None:
-    """The console line of one ``order_intake`` event, or None when it is not worth a line."""
+    """The console line of one ``order_intake`` event (or one order of an ``orders_pipeline``
+    event), or None when it is not worth a line."""
+    if event.get("pipeline"):
+        channel = CHANNELS.get(str(event.get("channel")), str(event.get("channel") or ""))
+        message = str(event.get("message") or "")
+        if event.get("kind") == "reserved":
+            message = "到货放行，" + message
+        return f"{message} {channel} {short_id(event.get('order_id'))}".strip()
     outcome = event.get("outcome")
     channel = CHANNELS.get(str(event.get("channel")), str(event.get("channel") or event.get("source") or ""))
     oid = short_id(event.get("order_id"))
@@ -88,6 +95,9 @@ class ConsoleHandler(logging.Handler):
         elif event.get("event") == "orders_intake":
             columns = list(event.get("columns") or ())
             events = [{**dict(zip(columns, row)), "source": event.get("source")} for row in event.get("orders") or ()]
+        elif event.get("event") == "orders_pipeline":
+            columns = list(event.get("columns") or ())
+            events = [{**dict(zip(columns, row)), "pipeline": True} for row in event.get("orders") or ()]
         else:
             return
         lines = [line for line in map(console_line, events) if line]

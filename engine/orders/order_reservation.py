@@ -5,8 +5,10 @@ for, inside the pipeline's transaction (``engine.inventory.in_transaction``: all
 keyed by the order, committed with the pipeline's step):
 
 - paid and not yet reserved (``awaiting_shipment``, ``paid_hold``, ``partially_shipped``):
-  reserve every line still wanted; short stock answers a ``short`` note that holds the order
-  (tag 缺货, ``short_skus``) — the pipeline retries it when stock for those SKUs is adjusted;
+  reserve every line still wanted (the order's ``order_lines`` as they stand in this
+  transaction, so gift lines the price stage added are reserved with the rest); short stock
+  answers a ``short`` note that holds the order (tag 缺货, ``short_skus``) — the pipeline
+  retries it when stock for those SKUs is adjusted;
 - paid and reserved: release what a refund took back before shipment (a line whose refund
   succeeded for its whole paid amount);
 - ``cancelled``: release whatever is still reserved;
@@ -20,14 +22,16 @@ changes nothing: a retry, a replayed revision or a restart after a crash cannot 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.inventory.domain import InsufficientStock, InvalidLines
 from engine.inventory.in_transaction import release_in, reservation_lines, reserve_in
+from engine.orders.model import OrderLine
 from engine.orders.stages import OrderRef, StageNote
 
 if TYPE_CHECKING:
@@ -58,13 +62,13 @@ def reservation_key(order: OrderRef) -> str:
     return order.ref
 
 
-def _refunded_line_ids(doc: Mapping[str, Any]) -> set[str]:
-    lines = {str(ln.get("line_id")): ln for ln in doc.get("lines") or () if ln.get("line_id") is not None}
+def _refunded_line_ids(doc: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]) -> set[str]:
+    by_id = {str(ln.get("line_id")): ln for ln in lines if ln.get("line_id") is not None}
     out = set()
     for refund in doc.get("refunds") or ():
         if str(refund.get("status")) not in REFUND_DONE or refund.get("line_id") is None:
             continue
-        line = lines.get(str(refund["line_id"]))
+        line = by_id.get(str(refund["line_id"]))
         if line is None:
             continue
         paid = line.get("paid_amount") if line.get("paid_amount") is not None else line.get("amount")
@@ -74,11 +78,13 @@ def _refunded_line_ids(doc: Mapping[str, Any]) -> set[str]:
     return out
 
 
-def wanted_units(doc: Mapping[str, Any]) -> dict[str, int]:
-    """Units per SKU the order still needs: its lines less those refunded in full."""
-    refunded = _refunded_line_ids(doc)
+def wanted_units(doc: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None) -> dict[str, int]:
+    """Units per SKU the order still needs: its lines (``lines``, else the document's) less
+    those refunded in full."""
+    lines = list(doc.get("lines") or ()) if lines is None else lines
+    refunded = _refunded_line_ids(doc, lines)
     wanted: dict[str, int] = {}
-    for ln in doc.get("lines") or ():
+    for ln in lines:
         if ln.get("line_id") is not None and str(ln["line_id"]) in refunded:
             continue
         sku, qty = ln.get("sku_id"), ln.get("qty")
@@ -89,10 +95,22 @@ def wanted_units(doc: Mapping[str, Any]) -> dict[str, int]:
     return wanted
 
 
-def _reserve(session: Session, order: OrderRef, wanted: dict[str, int], now: datetime) -> list[StageNote]:
+_LINES = select(OrderLine.line_id, OrderLine.sku_id, OrderLine.qty, OrderLine.amount, OrderLine.paid_amount).where(
+    OrderLine.order_pk == bindparam("pk")).order_by(OrderLine.line_no)
+
+
+def order_lines(session: Session, order: OrderRef) -> list[dict[str, Any]]:
+    """The order's lines as stored now (``order_lines``, read in the pipeline's transaction: a
+    gift line an earlier stage added in the same step is there)."""
+    return [dict(r._mapping) for r in session.execute(_LINES, {"pk": order.pk})]
+
+
+def _reserve(session: Session, services: Services, order: OrderRef, wanted: dict[str, int],
+             now: datetime) -> list[StageNote]:
     key = reservation_key(order)
     try:
-        outcome = reserve_in(session, key, [{"sku_id": s, "qty": q} for s, q in wanted.items()], key=key, now=now,
+        outcome = reserve_in(session, services.inventory.store.hot, key,
+                             [{"sku_id": s, "qty": q} for s, q in wanted.items()], key=key, now=now,
                              channel=order.channel, actor=ACTOR)
     except InsufficientStock as exc:
         skus = [s["sku_id"] for s in exc.short]
@@ -116,8 +134,12 @@ def settle_reservation(session: Session, services: Services, order: OrderRef, no
     """Make the reservation what the order's state asks for (see the module docstring);
     ``first`` is the reserve stage's own run (it says so when it leaves stock alone)."""
     key = reservation_key(order)
-    lines = reservation_lines(session, key)
     status = order.status
+    if first and status in _PAID:  # the stage's first run: reserve (a replay answers the reservation made)
+        wanted = wanted_units(order.doc, order_lines(session, order))
+        if wanted:
+            return _reserve(session, services, order, wanted, now)
+    lines = reservation_lines(session, key)
     if status == "cancelled" or (status not in _PAID and status not in _SHIPPED and status != "pending_payment"):
         if any(ln.open_qty > 0 for ln in lines):
             out = release_in(session, key, None, key=f"{key}:release@{order.revision}", now=now, actor=ACTOR,
@@ -130,11 +152,11 @@ def settle_reservation(session: Session, services: Services, order: OrderRef, no
         return [_skipped("订单已发货，不再预占库存", status)] if first else []
     if status == "pending_payment":
         return [StageNote("reserve_waiting", {"message": "待付款：付款后预占库存"})] if first else []
-    wanted = wanted_units(order.doc)
+    wanted = wanted_units(order.doc, order_lines(session, order))
     if not lines:
         if not wanted:
             return [StageNote("reserve_skipped", {"message": "订单行已全部退款，不预占库存", "reason": "refunded"})]
-        return _reserve(session, order, wanted, now)
+        return _reserve(session, services, order, wanted, now)
     excess = {ln.sku_id: ln.open_qty - wanted.get(ln.sku_id, 0) for ln in lines
               if ln.open_qty > wanted.get(ln.sku_id, 0)}
     if not excess:

@@ -11,8 +11,9 @@ Owns the protocol, not what a stage does (stages: :mod:`engine.orders.pipeline_s
    with intake; ``BEGIN IMMEDIATE`` on SQLite), moves each order as far as it can, writes
    the rows, the timeline entries and the stages' own rows, and commits once. A kill at any
    point loses the whole batch's work and nothing else: the rows are still ready, the stages
-   run again and, having left nothing behind, act once. Each order runs in a savepoint, so a
-   stage that fails rolls back only its order: the row keeps its stage, counts the attempt,
+   run again and, having left nothing behind, act once. Each order runs in a savepoint (issued
+   on the driver's connection: SQLAlchemy's nested transactions cost more than the stages), so
+   a stage that fails rolls back only its order: the row keeps its stage, counts the attempt,
    keeps the error and is due again after a backoff (:data:`RETRY_SECONDS`).
 3. **Moving an order.** A dropped order is ``done`` at once. A newer revision first runs the
    follow-ups of the stages already done (:data:`~engine.orders.pipeline_stages.FOLLOW_UPS`,
@@ -24,9 +25,9 @@ Owns the protocol, not what a stage does (stages: :mod:`engine.orders.pipeline_s
    ``orders.status`` is settled last (:func:`engine.orders.order_status.settled_status`):
    ``paid_hold`` while held, ``awaiting_shipment`` when freed. A cancelled or completed order
    is never left held.
-4. **Stock arriving.** :meth:`Pipeline.wake_waiting_for_stock` reads the stock ledger past the
-   last entry it saw; an adjustment, release or safety change of a SKU makes the orders held
-   for it ready again (oldest hold first). On start it retries every 缺货 order once.
+4. **Stock arriving** (:mod:`engine.orders.stock_arrivals`): before and after its batches
+   the pipeline makes the 缺货 orders ready again whose SKUs had stock adjusted, released or
+   re-buffered (oldest hold first).
 
 The loop (:func:`run_pipeline_loop`, in the background runner and ``orderpulse worker``) is
 woken when pipeline rows or stock ledger entries commit (:mod:`engine.orders.pipeline_wake`),
@@ -41,12 +42,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, insert, null, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine.inventory.in_transaction import change_count, committed_changes, forget_changes, mirror_to_gate
-from engine.inventory.models import LedgerEntry
 from engine.logs import get_logger
 from engine.orders import pipeline_stages
 from engine.orders.model import Order, OrderEvent
@@ -56,6 +56,7 @@ from engine.orders.pipeline_model import OrderPipeline
 from engine.orders.pipeline_rows import START
 from engine.orders.pipeline_wake import PIPELINE_FLAG
 from engine.orders.stages import OrderRef, Stage, StageNote, add_tags
+from engine.orders.stock_arrivals import StockArrivals
 from engine.outbox.dispatcher import describe_error
 from engine.storage.types import JSONType, UTCDateTime
 
@@ -70,11 +71,12 @@ log = get_logger(__name__)
 DONE = "done"
 DEFAULT_BATCH = 100
 RETRY_SECONDS = (5, 30, 120, 300, 900, 1800)
-STOCK_OPERATIONS = ("adjust", "release", "safety")
+# timeline kinds worth a line on the demo console (a reservation only when it ends a wait)
+CONSOLE_KINDS = frozenset({"short", "reservation_released", "risk_hold", "hold_lifted", "stage_failed"})
+CONSOLE_COLUMNS = ("kind", "channel", "order_id", "message")
 _P = cast(Table, OrderPipeline.__table__)
 _O = cast(Table, Order.__table__)
 _EVENTS = cast(Table, OrderEvent.__table__)
-_LEDGER = cast(Table, LedgerEntry.__table__)
 
 _CLAIM_COLUMNS = (_P.c.order_pk, _P.c.next_stage, _P.c.seen_revision, _P.c.attempts, _P.c.hold_reason,
                   _P.c.held_by, _P.c.short_skus, _P.c.seen_doc, _O.c.channel, _O.c.order_id, _O.c.revision,
@@ -85,6 +87,12 @@ _SAVE_ROW = (update(_P).where(_P.c.order_pk == bindparam("pk")).values(
     attempts=bindparam("attempts"), last_error=bindparam("last_error"), hold_reason=bindparam("hold_reason"),
     held_by=bindparam("held_by"), short_skus=bindparam("short_skus", type_=JSONType),
     seen_doc=bindparam("seen_doc", type_=JSONType), due_at=bindparam("due_at", type_=UTCDateTime()),
+    updated_at=bindparam("now", type_=UTCDateTime())))
+# the common case, a row done or held by a person with no stock wait and no document kept: no JSON
+_SAVE_PLAIN = (update(_P).where(_P.c.order_pk == bindparam("pk")).values(
+    next_stage=bindparam("next_stage"), status=bindparam("status"), seen_revision=bindparam("seen_revision"),
+    attempts=bindparam("attempts"), last_error=bindparam("last_error"), hold_reason=bindparam("hold_reason"),
+    held_by=bindparam("held_by"), short_skus=null(), seen_doc=null(), due_at=bindparam("due_at", type_=UTCDateTime()),
     updated_at=bindparam("now", type_=UTCDateTime())))
 _SAVE_STATUS = update(_O).where(_O.c.id == bindparam("pk")).values(status=bindparam("new_status"))
 
@@ -139,8 +147,7 @@ class Pipeline:
         self.stock_retry = pipeline_stages.STOCK_RETRY if stock_retry is None else stock_retry
         self.stock_stage = pipeline_stages.STOCK_STAGE if stock_stage is None else stock_stage
         self.batch = batch
-        self._ledger_seen: int | None = None
-        self._lock = threading.Lock()
+        self.stock_arrivals = StockArrivals(self.db)
 
     # ------------------------------------------------------------------ passes
 
@@ -183,17 +190,19 @@ class Pipeline:
             steps: list[_Step] = []
             failures: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []
+            raw: Any = session.connection().connection.driver_connection
             for row in rows:
                 mark = change_count(session)
-                savepoint = session.begin_nested()
+                raw.execute("SAVEPOINT pipeline_order")
                 try:
                     step = self._move(session, row, now)
-                    savepoint.commit()
                 except Exception as exc:  # noqa: BLE001 - one order's failure must not stop the batch
-                    savepoint.rollback()
+                    raw.execute("ROLLBACK TO SAVEPOINT pipeline_order")
+                    raw.execute("RELEASE SAVEPOINT pipeline_order")
                     forget_changes(session, mark)
                     failures.append(self._failed(row, exc, now, events))
                     continue
+                raw.execute("RELEASE SAVEPOINT pipeline_order")
                 steps.append(step)
                 events.extend(step.events)
             statuses = []
@@ -205,7 +214,13 @@ class Pipeline:
             if statuses:
                 session.execute(_SAVE_STATUS, statuses)
             saves = [self._saved(step, now) for step in steps] + failures
-            session.execute(_SAVE_ROW, saves)
+            plain = [r for r in saves if r["short_skus"] is None and r["seen_doc"] is None]
+            if plain:
+                session.execute(_SAVE_PLAIN, [{k: v for k, v in r.items() if k not in ("short_skus", "seen_doc")}
+                                              for r in plain])
+            kept = [r for r in saves if r["short_skus"] is not None or r["seen_doc"] is not None]
+            if kept:
+                session.execute(_SAVE_ROW, kept)
             if events:
                 session.execute(insert(_EVENTS), events)
             # our own ledger rows are not news to the loop: its ledger scan sees them anyway
@@ -213,7 +228,19 @@ class Pipeline:
             result.moved, result.failed = len(steps), len(failures)
             result.held = sum(1 for s in steps if s.held)
         mirror_to_gate(self.services.inventory, committed_changes(session))
+        self._log(rows, events)
         return result
+
+    @staticmethod
+    def _log(rows: list[Any], events: list[dict[str, Any]]) -> None:
+        """One ``orders_pipeline`` event per batch with the notes a person cares about (the demo
+        console prints them as short Chinese lines)."""
+        keys = {r.order_pk: (r.channel, r.order_id) for r in rows}
+        notable = [[e["kind"], *keys[e["order_pk"]], (e["detail"] or {}).get("message", "")] for e in events
+                   if e["kind"] in CONSOLE_KINDS
+                   or (e["kind"] == "reserved" and e["actor"] != "pipeline:reserve")]
+        if notable:
+            log.info("orders_pipeline", count=len(notable), columns=list(CONSOLE_COLUMNS), orders=notable)
 
     def _claim(self, session: Session, now: datetime, size: int, only: int | None) -> list[Any]:
         stmt = select(*_CLAIM_COLUMNS).select_from(_P.join(_O, _O.c.id == _P.c.order_pk)).where(_P.c.status == "ready")
@@ -337,35 +364,8 @@ class Pipeline:
     # ------------------------------------------------------------------ stock arriving
 
     def wake_waiting_for_stock(self, now: datetime | None = None) -> int:
-        """Make ready the 缺货 orders whose SKUs had stock adjusted, released or re-buffered
-        since the last look (all of them on the first look); returns how many."""
-        with self._lock:
-            with self.db.session() as session:
-                top = session.scalar(select(func.max(_LEDGER.c.id)))
-            if top is None or top == self._ledger_seen:
-                return 0
-            after = self._ledger_seen
-            at = now or self.services.clock.now()
-            with self.db.transaction(immediate=True) as session:
-                skus: set[str] | None = None
-                if after is not None:
-                    skus = set(session.scalars(select(_LEDGER.c.sku_id).where(
-                        _LEDGER.c.id > after, _LEDGER.c.id <= top,
-                        _LEDGER.c.operation.in_(STOCK_OPERATIONS)).distinct()))
-                woken: list[int] = []
-                if skus is None or skus:
-                    for pk, short in session.execute(select(_P.c.order_pk, _P.c.short_skus)
-                                                     .where(_P.c.status == "held")):
-                        if short and (skus is None or skus.intersection(short)):
-                            woken.append(pk)
-                if woken:
-                    session.execute(update(_P).where(_P.c.order_pk.in_(woken), _P.c.status == "held")
-                                    .values(status="ready", updated_at=at))
-                session.connection().info.pop(PIPELINE_FLAG, None)
-            self._ledger_seen = top
-            if woken:
-                log.info("stock arrived for orders waiting for it", orders=len(woken), skus=sorted(skus or ()))
-            return len(woken)
+        """Make ready the 缺货 orders whose SKUs had stock arrive since the last look."""
+        return self.stock_arrivals.wake(now or self.services.clock.now())
 
 
 def run_pipeline_loop(pipeline: Pipeline, stop: threading.Event, wake: Any | None, interval: float,

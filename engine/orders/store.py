@@ -10,6 +10,12 @@ lock at BEGIN; on PostgreSQL a new order is claimed with ``INSERT … ON CONFLIC
 an existing one is read ``FOR UPDATE`` (a racing twin waits on the row, then sees the winner's
 version), keys taken in sorted order. :func:`store_orders` stores many orders in one transaction
 (pulls, imports) and still answers per order.
+
+The same transaction writes the order's ``order_pipeline`` row (:mod:`engine.orders.pipeline_rows`:
+ready from the first stage on creation, ready again on a newer revision), so no stored order
+can miss its stages. The ``status`` column is ours: a newer version's platform status that is
+behind it (our hold, our shipment) changes nothing (:func:`merge_platform_status`); the
+document keeps what the platform said.
 """
 
 from __future__ import annotations

@@ -91,3 +91,14 @@ def test_releasing_an_order_held_for_stock_retries_it_now(services: Services, cl
     assert freed.status_code == 200, freed.json
     assert freed.json["status"] == "awaiting_shipment" and freed.json["tags"] == []
     assert freed.json["reservation"]["open_units"] == 2
+
+
+def test_releasing_a_risk_hold_runs_the_stages_left(services: Services, client: Any, tokens: dict[str, str]) -> None:
+    stock(services, SKU_A=3)
+    [pk] = _moved(services, order("H5", lines=[("SKU-A", 1)], tags=["挂起:地址待核实"]))
+    assert figures(services, "SKU-A") == (3, 0)
+    freed = client.post(f"/api/v1/orders/{pk}/release", headers=auth(tokens["cs_lead"]))
+    assert freed.status_code == 200, freed.json
+    assert freed.json["status"] == "awaiting_shipment"
+    assert [e["kind"] for e in freed.json["timeline"]] == ["created", "risk_hold", "hold_released", "reserved"]
+    assert figures(services, "SKU-A") == (3, 1)

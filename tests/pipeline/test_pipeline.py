@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.inventory.models import InventoryRequest
@@ -269,3 +270,69 @@ def test_dropped_orders_run_no_stage(services: Services) -> None:
     Pipeline(services).run_due()
     assert (row(services, stored.order_pk).status, kinds(services, stored.order_pk)) == ("done", ["dropped"])
     assert figures(services, "SKU-A") == (3, 0)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_with_the_redis_gate_its_counters_follow_what_the_pipeline_reserved_and_released(services: Services) -> None:
+    import uuid
+
+    a, b = f"GATE-A-{uuid.uuid4().hex[:6]}", f"GATE-B-{uuid.uuid4().hex[:6]}"  # the gate's keys outlive the test
+    services.inventory.adjust(a, 6, "入库")
+    services.inventory.adjust(b, 2, "入库")
+    gate = services.inventory.gate
+    assert gate is not None
+    services.inventory.ensure_gate()
+    pipeline = Pipeline(services)
+    put(services, order("G1", lines=[(a, 2), (b, 1)]), order("G2", lines=[(a, 3)]), order("G3", lines=[(b, 5)]))
+    pipeline.run_due()
+    put(services, order("G2", minutes=2, status="cancelled", lines=[(a, 3)]))
+    pipeline.run_due()
+    assert figures(services, a) == (6, 2) and figures(services, b) == (2, 1)
+    counters = gate.counters()
+    assert (counters[a], counters[b]) == (4, 1)
+
+
+def test_the_demo_console_tells_the_stock_story_in_short_chinese_lines(services: Services, log_stream: Any) -> None:
+    import io
+    import logging
+
+    from engine.orders.console import attach_console
+
+    out = io.StringIO()
+    handler = attach_console(out)
+    try:
+        stock(services, SKU_A=1)
+        put(services, order("T1", lines=[("SKU-A", 1)]), order("T2", lines=[("SKU-A", 2)]))
+        pipeline = Pipeline(services)
+        pipeline.run_due()
+        put(services, order("T1", minutes=1, status="cancelled", lines=[("SKU-A", 1)]))
+        pipeline.run_due()
+        stock(services, SKU_A=1)
+        pipeline.run_due()
+    finally:
+        logging.getLogger("engine.orders").removeHandler(handler)
+    assert [line for line in out.getvalue().splitlines() if not line.startswith(("新订单", "已取消"))] == [
+        "缺货挂起：SKU-A 需 2 可用 0 抖音 T2",
+        "订单已取消，释放库存 抖音 T1",
+        "到货放行，已预占库存 抖音 T2",
+    ]
+
+
+def test_a_gift_line_an_earlier_stage_adds_in_the_same_step_is_reserved_with_the_rest(services: Services) -> None:
+    from sqlalchemy import insert
+
+    from engine.orders.model import OrderLine
+    from engine.orders.order_reservation import reserve_stage
+    from engine.orders.order_risk import risk_stage
+
+    def gift(session: Any, svc: Services, ref: OrderRef, now: datetime) -> list[StageNote]:
+        session.execute(insert(OrderLine).values(order_pk=ref.pk, line_no=9, line_id="GIFT", sku_id="GIFT-SCARF",
+                                                 title="赠品丝巾", qty=1, unit_price=0, amount=0))
+        return [StageNote("priced", {"gifts": ["GIFT-SCARF"]}, ruleset="春节大促", ruleset_version=2)]
+
+    stock(services, SKU_A=5, GIFT_SCARF=3)
+    [stored] = put(services, order("G1", lines=[("SKU-A", 2)]))
+    Pipeline(services, stages=[("risk", risk_stage), ("price", gift), ("reserve", reserve_stage)]).run_due()
+    assert reserved_lines(services, "douyin/G1") == {"SKU-A": (2, 0, 0), "GIFT-SCARF": (1, 0, 0)}
+    assert kinds(services, stored.order_pk) == ["created", "risk_passed", "priced", "reserved"]
