@@ -29,6 +29,9 @@ DEMO_STOCK = [
     ("TSHIRT-W-M", "纯棉白T恤 M", 300),
     ("TSHIRT-W-L", "纯棉白T恤 L", 200),
     ("SCARF-SILK", "真丝围巾", 15),
+    # the gift of 女装节大促 (满399赠丝巾): the price stage adds it to mini-program orders as a
+    # line at price 0, reserved and shipped like the rest
+    ("GIFT-SCARF", "赠品丝巾", 200),
 ]
 # Declared (feishu) by the library templates the demo publishes; the demo runs its fake bot.
 DEMO_ALERT_CHANNEL = "仓储群"

@@ -155,19 +155,24 @@ def price_stage(session: Session, services: Services, order: OrderRef, now: date
 
 def _paid_shares(lines: list[Any], positions: list[int], quote: Mapping[str, Any], charged: int | None,
                  own: bool) -> None:
-    """Lines keep the paid amounts their platform (or the own shop) gave. When a line has none:
-    an own-channel line pays its quoted payable; a marketplace's lines (PDD) share the goods
-    charged, split by amount (largest remainder)."""
-    if all(type(lines[p].get("paid_amount")) is int for p in positions):
+    """Lines keep the paid amounts their platform (or the own shop) gave. A line without one:
+    on the own channel it pays its quoted payable; on a marketplace (PDD) the goods charged,
+    less what the other lines say they paid, are split over such lines by amount (largest
+    remainder)."""
+    missing = [(pos, q) for pos, q in zip(positions, quote["lines"]) if type(lines[pos].get("paid_amount")) is not int]
+    if not missing:
         return
     if own:
-        for pos, quoted in zip(positions, quote["lines"]):
+        for pos, quoted in missing:
             lines[pos]["paid_amount"] = quoted["payable"]
         return
     if charged is None:
         return
-    amounts = [int(q["original"]) for q in quote["lines"] if not q.get("gift")]
-    for pos, share in zip(positions, paid_shares(amounts, charged)):
+    given = sum(lines[p]["paid_amount"] for p in positions if type(lines[p].get("paid_amount")) is int)
+    left = charged - given
+    if left < 0:
+        return  # the platform's own figures already exceed what it charged: nothing honest to split
+    for (pos, _), share in zip(missing, paid_shares([int(q["original"]) for _, q in missing], left)):
         lines[pos]["paid_amount"] = share
 
 

@@ -268,3 +268,22 @@ def test_an_order_the_promotion_cannot_read_is_noted_with_its_field_paths_and_pa
     assert [(n.kind, n.detail) for n in notes] == [("price_unreadable", {
         "message": "订单无法按促销 女装节大促 核价", "problems": [{"path": "/lines/0/sku_id", "message": "is required (text)"}]})]
     assert notes[0].ruleset == PROMOTION and stored_price(services, stored.order_pk) is None
+
+
+def test_lines_without_a_platform_figure_share_what_the_others_did_not_pay(services: Any, promotion: None) -> None:
+    # one line says it paid 9000 of its 10000; the buyer paid 22000 for goods of 25000, so the
+    # other two (10000 and 5000) paid 13000: their 2000 discount split 1333.33 / 666.67 →
+    # 1333 / 667 (the leftover fen to the larger remainder).
+    from datetime import UTC, datetime
+
+    from engine.orders import store
+
+    at = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
+    stored = store.store_order(services.db, store.Incoming(
+        {"channel": "taobao", "order_id": "TB-PART", "status": "awaiting_shipment", "updated_at": at,
+         "payment": {"paid_amount": 22000}, "freight": 0,
+         "lines": [{"line_id": "1", "sku_id": "A", "qty": 1, "unit_price": 10000, "paid_amount": 9000},
+                   {"line_id": "2", "sku_id": "B", "qty": 2, "unit_price": 5000},
+                   {"line_id": "3", "sku_id": "C", "qty": 1, "unit_price": 5000}]}, "taobao", "import"), now=at)
+    price(services, stored.order_pk)
+    assert [paid for *_, paid in stored_lines(services, stored.order_pk)] == [9000, 8667, 4333]
