@@ -21,6 +21,12 @@ refused for another reason is noted on the timeline and the order moves on. Ever
 in the caller's transaction and never commits (:mod:`engine.orders.stages`). Which machine,
 which data and which actions: only the published declarations say; nothing here names a
 template, a machine or an action.
+
+SEAM (for the lead to wire at merge; the driver is another branch's): the pipeline's stage list
+(``engine/orders/pipeline_stages.py``) gets ``("ticket", ticket_stage)`` after reserve; its
+follow-up of a newer revision calls ``follow_platform(session, services, order, previous_doc,
+now)`` after releasing stock; shipping calls ``fire_for_status(session, services, order,
+"shipped", actor=…, payload={"tracking_no": …}, now=…)``. Each returns the notes to record.
 """
 
 from __future__ import annotations
