@@ -108,8 +108,13 @@ class _Checker(MachineChecks):
                                     f"got {unit_name(value_type)}{hint}", code="type")
             if f.target == ("status",) and not inside:
                 self._status_values(f.value)
+            elif f.target == ("status",) and inside == "refunds.":
+                self._refund_status_values(f.value)
 
-    def _status_values(self, value: m.Expr) -> None:
+    @staticmethod
+    def _literals(value: m.Expr) -> list[m.Literal]:
+        """The text a value may write: a literal, the results of a ``map`` table, the values of a
+        ``coalesce(…)`` of those."""
         literals: list[m.Literal] = []
         if isinstance(value, m.Literal):
             literals.append(value)
@@ -117,6 +122,21 @@ class _Checker(MachineChecks):
             literals += [e.value for e in value.entries]
             if value.default is not None:
                 literals.append(value.default)
+        elif isinstance(value, m.Call) and value.func == "coalesce":
+            for arg in value.args:
+                literals += _Checker._literals(arg)
+        return literals
+
+    def _refund_status_values(self, value: m.Expr) -> None:
+        for lit in self._literals(value):
+            if lit.unit == m.TEXT and lit.value != "" and om.canonical_refund_status(str(lit.value)) is None:
+                choices = [*om.REFUND_STATUSES, *om.REFUND_STATUS_LABELS.values()]
+                self.error(lit, f"'{lit.value}' is not a refund status (one of {', '.join(om.REFUND_STATUSES)}, "
+                                f"or {'、'.join(om.REFUND_STATUS_LABELS.values())}){suggest(str(lit.value), choices)}",
+                           code="enum")
+
+    def _status_values(self, value: m.Expr) -> None:
+        literals = self._literals(value) if not isinstance(value, m.Call) else []
         for lit in literals:
             # "" leaves the decision to the next value of a coalesce(…)
             if lit.unit == m.TEXT and lit.value != "" and om.canonical_status(str(lit.value)) is None:

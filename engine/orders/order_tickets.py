@@ -21,6 +21,12 @@ refused for another reason is noted on the timeline and the order moves on. Ever
 in the caller's transaction and never commits (:mod:`engine.orders.stages`). Which machine,
 which data and which actions: only the published declarations say; nothing here names a
 template, a machine or an action.
+
+SEAM (for the lead to wire at merge; the driver is another branch's): the pipeline's stage list
+(``engine/orders/pipeline_stages.py``) gets ``("ticket", ticket_stage)`` after reserve; its
+follow-up of a newer revision calls ``follow_platform(session, services, order, previous_doc,
+now)`` after releasing stock; shipping calls ``fire_for_status(session, services, order,
+"shipped", actor=…, payload={"tracking_no": …}, now=…)``. Each returns the notes to record.
 """
 
 from __future__ import annotations
@@ -94,14 +100,12 @@ def ticket_stage(session: Session, services: Services, order: OrderRef, now: dat
         return [StageNote("ticket_skipped",
                           {"reason": "没有已发布的规则声明订单由哪个状态机跟随（follow … for orders）"})]
     notes: list[StageNote] = []
-    opened = _open(session, services, order, follow, ORDER_KIND, "", None, doc, None, now, notes)
+    status = _status_of(doc)
+    opened = _open(session, services, order, follow, ORDER_KIND, "", None, doc, None, now, notes, status)
     if opened is not None:
-        compiled, inst_id = opened
-        status = _status_of(doc)
         steps = statuses_passed(None, status, paid=bool(doc.get("paid_at")), shipped=bool(doc.get("shipped_at")))
-        _fire_steps(session, services, order, follow, compiled, inst_id, steps, doc, None, now, notes,
+        _fire_steps(session, services, order, follow, opened, steps, doc, None, now, notes,
                     key=f"{PLATFORM}:{ORDER_KIND}")
-        _set_platform_status(session, order.pk, ORDER_KIND, "", status)
     notes += _follow_refunds(session, services, order, now)
     return notes
 
@@ -121,11 +125,10 @@ def follow_platform(session: Session, services: Services, order: OrderRef, previ
     status = _status_of(doc)
     steps = statuses_passed(previous, status, paid=bool(doc.get("paid_at")), shipped=bool(doc.get("shipped_at")))
     if steps:
-        inst = load_ticket(session, row.instance_id)
-        follow = _follow_of_ticket(session, services, inst, "orders") if inst is not None else None
-        if inst is not None and follow is not None:
-            compiled = registry_of(services).compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
-            _fire_steps(session, services, order, follow, compiled, row.instance_id, steps, doc, None, now, notes,
+        ticket = _Ticket.load(session, services, row.instance_id)
+        follow = _follow_of_ticket(session, services, ticket.inst, "orders") if ticket is not None else None
+        if ticket is not None and follow is not None:
+            _fire_steps(session, services, order, follow, ticket, steps, doc, None, now, notes,
                         key=f"{PLATFORM}:{ORDER_KIND}")
     if status != row.platform_status:
         _set_platform_status(session, order.pk, ORDER_KIND, "", status)
@@ -143,16 +146,15 @@ def fire_for_status(session: Session, services: Services, order: OrderRef, statu
     if canonical is None:
         raise Unprocessable(f"{status} is not an order status", code="unknown_status")
     row = _ticket_row(session, order.pk, ORDER_KIND, "")
-    inst = load_ticket(session, row.instance_id) if row is not None else None
-    if row is None or inst is None:
+    ticket = _Ticket.load(session, services, row.instance_id) if row is not None else None
+    if ticket is None:
         return []
-    follow = _follow_of_ticket(session, services, inst, "orders")
+    follow = _follow_of_ticket(session, services, ticket.inst, "orders")
     step = follow.steps.get(canonical) if follow is not None else None
     if follow is None or step is None:
         return []
-    compiled = registry_of(services).compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
     notes: list[StageNote] = []
-    _fire_step(session, services, order, follow, compiled, row.instance_id, step, order.doc, None, now, notes,
+    _fire_step(session, services, order, follow, ticket, step, order.doc, None, now, notes,
                key=f"{actor}:{ORDER_KIND}", actor=actor, role=role, extra=payload)
     return notes
 
@@ -179,23 +181,21 @@ def _follow_refunds(session: Session, services: Services, order: OrderRef, now: 
                     "refund_id": refund_id,
                     "reason": "没有已发布的规则声明平台退款由哪个状态机跟随（follow … for refunds）"}))
                 continue
-            opened = _open(session, services, order, follow, REFUND_KIND, refund_id, refund.get("line_id"),
-                           order.doc, refund, now, notes)
-            if opened is None:
+            ticket = _open(session, services, order, follow, REFUND_KIND, refund_id, refund.get("line_id"),
+                           order.doc, refund, now, notes, status)
+            if ticket is None:
                 continue
-            compiled, inst_id = opened
             previous = None
         else:
-            inst = load_ticket(session, row.instance_id)
-            follow = _follow_of_ticket(session, services, inst, "refunds") if inst is not None else None
-            if inst is None or follow is None:
+            loaded = _Ticket.load(session, services, row.instance_id)
+            follow = _follow_of_ticket(session, services, loaded.inst, "refunds") if loaded is not None else None
+            if loaded is None or follow is None:
                 continue
-            compiled = registry_of(services).compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
-            inst_id, previous = row.instance_id, row.platform_status
+            ticket, previous = loaded, row.platform_status
         steps = statuses_passed(previous, status, refunds=True)
-        _fire_steps(session, services, order, follow, compiled, inst_id, steps, order.doc, refund, now, notes,
+        _fire_steps(session, services, order, follow, ticket, steps, order.doc, refund, now, notes,
                     key=f"{PLATFORM}:{REFUND_KIND}:{refund_id}")
-        if status is not None and status != previous:
+        if row is not None and status is not None and status != previous:
             _set_platform_status(session, order.pk, REFUND_KIND, refund_id, status)
     return notes
 
@@ -205,7 +205,8 @@ def _follow_refunds(session: Session, services: Services, order: OrderRef, now: 
 
 def _open(session: Session, services: Services, order: OrderRef, follow: CompiledFollow, kind: str, refund_id: str,
           line_id: Any, doc: Mapping[str, Any], refund: Mapping[str, Any] | None, now: datetime,
-          notes: list[StageNote]) -> tuple[CompiledMachine, int] | None:
+          notes: list[StageNote], platform_status: str | None) -> _Ticket | None:
+    """Open the ticket ``follow`` declares and link it to the order, following ``platform_status``."""
     compiled = registry_of(services).compiled(session, follow.ruleset, follow.version, follow.machine)
     data = {k: v for k, v in follow.ticket_data(doc, refund).items() if k in compiled.fields}
     base = {"refund_id": refund_id} if refund_id else {}
@@ -218,57 +219,75 @@ def _open(session: Session, services: Services, order: OrderRef, follow: Compile
         return None
     session.add(OrderTicket(order_pk=order.pk, kind=kind, refund_id=refund_id,
                             line_id=None if line_id is None else str(line_id), instance_id=inst.id,
-                            machine=compiled.name, platform_status=None, created_at=now))
+                            machine=compiled.name, platform_status=platform_status, created_at=now))
     session.flush()
     detail = {**base, "ticket": inst.id, "machine": compiled.name, "state": inst.state, "follow": follow.decl.name}
     if refund is not None:
         detail.update(line_id=refund.get("line_id"), amount=refund.get("amount"), reason=refund.get("reason"))
     notes.append(StageNote("ticket_opened", detail, ruleset=follow.ruleset, ruleset_version=follow.version))
-    return compiled, inst.id
+    return _Ticket(inst, compiled, set())
 
 
-def _fire_steps(session: Session, services: Services, order: OrderRef, follow: CompiledFollow,
-                compiled: CompiledMachine, inst_id: int, statuses: list[str], doc: Mapping[str, Any],
-                refund: Mapping[str, Any] | None, now: datetime, notes: list[StageNote], *, key: str) -> None:
+class _Ticket:
+    """A ticket being moved in this transaction: its row (kept current by ``fire_in``), its
+    compiled machine and the idempotency keys its history holds (read once)."""
+
+    def __init__(self, inst: Any, compiled: CompiledMachine, fired: set[str] | None = None) -> None:
+        self.inst = inst
+        self.compiled = compiled
+        self._fired = fired
+
+    @classmethod
+    def load(cls, session: Session, services: Services, instance_id: int) -> _Ticket | None:
+        inst = load_ticket(session, instance_id)
+        if inst is None:
+            return None
+        return cls(inst, registry_of(services).compiled(session, inst.ruleset, inst.ruleset_version, inst.machine))
+
+    def fired(self, session: Session) -> set[str]:
+        if self._fired is None:
+            self._fired = {k for k in session.scalars(select(WorkflowTransition.idempotency_key).where(
+                WorkflowTransition.instance_id == self.inst.id, WorkflowTransition.idempotency_key.is_not(None)))
+                if k is not None}
+        return self._fired
+
+
+def _fire_steps(session: Session, services: Services, order: OrderRef, follow: CompiledFollow, ticket: _Ticket,
+                statuses: list[str], doc: Mapping[str, Any], refund: Mapping[str, Any] | None, now: datetime,
+                notes: list[StageNote], *, key: str) -> None:
     for status in statuses:
         step = follow.steps.get(status)
         if step is not None:
-            _fire_step(session, services, order, follow, compiled, inst_id, step, doc, refund, now, notes, key=key)
+            _fire_step(session, services, order, follow, ticket, step, doc, refund, now, notes, key=key)
 
 
-def _fire_step(session: Session, services: Services, order: OrderRef, follow: CompiledFollow,
-               compiled: CompiledMachine, inst_id: int, step: StatusStep, doc: Mapping[str, Any],
-               refund: Mapping[str, Any] | None, now: datetime, notes: list[StageNote], *, key: str,
-               actor: str = PLATFORM, role: str | None = None, extra: Mapping[str, Any] | None = None) -> None:
+def _fire_step(session: Session, services: Services, order: OrderRef, follow: CompiledFollow, ticket: _Ticket,
+               step: StatusStep, doc: Mapping[str, Any], refund: Mapping[str, Any] | None, now: datetime,
+               notes: list[StageNote], *, key: str, actor: str = PLATFORM, role: str | None = None,
+               extra: Mapping[str, Any] | None = None) -> None:
     payload = {**follow.payload(step, doc, refund), **(extra or {})}
     base = {"refund_id": refund.get("refund_id")} if refund is not None else {}
+    inst, compiled = ticket.inst, ticket.compiled
     for action in step.actions:
         idem = f"{key}:{step.status}:{action}"
-        if _fired_before(session, inst_id, idem):
-            continue
-        inst = load_ticket(session, inst_id)
-        if inst is None:
-            return
+        declared = compiled.actions.get(action)
+        if idem in ticket.fired(session) or (declared is not None and inst.state not in declared.decl.sources):
+            continue  # fired before, or the ticket is past (or beside) this step: pass it over
         try:
-            # the checks run before anything is written: a refusal leaves the transaction clean
+            # the checks run before anything is written: a refusal leaves the transaction clean;
+            # fire_in keeps ``inst`` current (state, version) for the next action
             body = fire_action_in(session, services, compiled, inst, action, dict(payload), actor=actor,
                                   role=role if role is not None else PLATFORM,
                                   via="user" if role is not None else PLATFORM, idempotency_key=idem, now=now)
         except ActionRefused as exc:
-            if exc.code == "wrong_state":
-                continue  # the ticket is past (or beside) this step: pass it over
             notes.append(StageNote("ticket_action_refused", {
-                **base, "ticket": inst_id, "status": step.status, "action": action, "state": inst.state,
+                **base, "ticket": inst.id, "status": step.status, "action": action, "state": inst.state,
                 "code": exc.code, "message": exc.message}, ruleset=follow.ruleset, ruleset_version=follow.version))
             continue
+        ticket.fired(session).add(idem)
         notes.append(StageNote("ticket_action", {
-            **base, "ticket": inst_id, "status": step.status, "action": action, "from": body["action"]["from"],
+            **base, "ticket": inst.id, "status": step.status, "action": action, "from": body["action"]["from"],
             "to": body["action"]["to"], "actor": actor}, ruleset=follow.ruleset, ruleset_version=follow.version))
-
-
-def _fired_before(session: Session, inst_id: int, key: str) -> bool:
-    return session.scalar(select(WorkflowTransition.id).where(WorkflowTransition.instance_id == inst_id,
-                                                              WorkflowTransition.idempotency_key == key)) is not None
 
 
 # --------------------------------------------------------------------------- storage

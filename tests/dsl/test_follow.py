@@ -131,3 +131,20 @@ def test_the_json_form_is_checked_against_its_schema() -> None:
     with pytest.raises(RuleError) as info:
         load_json(rules)
     assert info.value.pointer == "/declarations/2/subject"
+
+
+def test_a_mapping_writes_refund_statuses_the_follow_declarations_know() -> None:
+    text = """\
+source shop { platform taobao }
+
+mapping shop {
+    order_id = tid
+    refunds = each orders where present(refund_id) {
+        refund_id = refund_id
+        status = refund_status map { "WAIT_SELLER_AGREE": "requsted", "SUCCESS": "success", "CLOSED": "退款关闭" }
+    }
+}
+"""
+    assert problems(text) == [
+        "f.op:7:59: 'requsted' is not a refund status (one of requested, agreed, success, refused, closed, or "
+        "退款申请中、已同意退款、退款成功、已拒绝、退款关闭); did you mean 'requested'?"]

@@ -239,3 +239,14 @@ def test_the_order_detail_shows_its_tickets(services: Any, client: Any, tokens: 
     assert tickets[1]["line_id"] == "L1" and tickets[1]["data"]["refund_amount"] == 500
     kinds = [e["kind"] for e in body["timeline"]]
     assert kinds.count("ticket_opened") == 2 and "ticket_action" in kinds
+
+
+def test_the_own_channel_posts_refunds_in_the_canonical_refund_statuses(client: Any, tokens: dict[str, str]) -> None:
+    from tests.orders.order_factory import order_json
+    body = order_json("MP-R1", refunds=[{"refund_id": "RF1", "line_id": "L1", "amount": 9900, "reason": "色差",
+                                         "status": "WAIT_SELLER_AGREE"}])
+    resp = client.post("/api/v1/orders", json=body, headers=auth(tokens["ops"]))
+    assert resp.status_code == 422
+    assert any(d.get("path", d.get("pointer")) == "/refunds/0/status" for d in resp.get_json()["error"]["details"])
+    body["refunds"][0]["status"] = "requested"
+    assert client.post("/api/v1/orders", json=body, headers=auth(tokens["ops"])).status_code in (200, 201)
