@@ -226,6 +226,7 @@ class Store:
         held = 0
         for pk in pks:
             with db.transaction(immediate=True) as s:
+                s.connection()  # BEGIN (IMMEDIATE on SQLite) is the pipeline's, not the stage's: untimed
                 w, c = time.perf_counter(), time.process_time()
                 ref = load_ref(s, pk)
                 w2, c2 = time.perf_counter(), time.process_time()

@@ -35,6 +35,7 @@ analytics_blp = Blueprint("analytics", __name__, url_prefix="/analytics",
 metrics_blp = Blueprint("metrics", __name__, url_prefix="/metrics", description="Operations metrics")
 
 READERS = ("admin", "ops", "cs_lead")
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 MAX_LIMIT = 200
 _DURATION = re.compile(r"^(\d{1,7})(s|m|h|d)?$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -60,6 +61,9 @@ class RangeArgs(Schema):
             if value not in CHANNELS:
                 raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
         first, last = data.get("from_"), data.get("to")
+        for name, value in (("from", first), ("to", last)):
+            if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+                raise ValidationError(f"a day between {FIRST_DAY} and {LAST_DAY}", name)
         if first and last:
             if first > last:
                 raise ValidationError("from must not be after to", "from")

@@ -82,6 +82,8 @@ def test_the_orders_of_one_cell(client, tokens, placed) -> None:
     ({"from": "2026-02-30"}, "from"),
     ({"channel": "jd"}, "channel"),
     ({"from": "2000-01-01", "to": "2026-01-01"}, "to"),
+    ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+    ({"to": "9999-12-31"}, "to"),
 ])
 def test_bad_arguments_name_the_field(client, tokens, placed, params, field) -> None:
     resp = _get(client, tokens["ops"], **params)
