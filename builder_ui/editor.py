@@ -16,7 +16,7 @@ from flask import Blueprint, render_template, request
 
 import dsl
 from builder_ui.mapping_form import mapping_tables
-from builder_ui.messages import problem_view
+from builder_ui.messages import message_zh, problem_view
 from builder_ui.pages import EDITORS, READERS, services
 from dsl.editing import replace_declaration
 from dsl.errors import RuleError
@@ -132,7 +132,9 @@ def _plan_or_error(plan_of: Any) -> dict[str, Any]:
     try:
         return {"plan": plan_of()}
     except RulesInvalid as err:
-        return {"error": "规则有错误，无法试算：" + (err.problems[0]["message"] if err.problems else err.message)}
+        first = err.problems[0] if err.problems else {}
+        where = f"第 {first['line']} 行：" if first.get("line") else ""
+        return {"error": "规则有错误，无法试算：" + where + message_zh(str(first.get("message", err.message)))}
     except ApiError as err:
         return {"error": "尚未发布，无已发布版本可对照" if err.code == "version_not_found" else err.message}
 
