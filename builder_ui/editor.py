@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 import dsl
+from builder_ui.machine_form import machine_forms, machine_vocabulary
 from builder_ui.mapping_form import mapping_tables
 from builder_ui.messages import message_zh, problem_view
 from builder_ui.pages import EDITORS, READERS, services
@@ -93,7 +94,8 @@ def live(name: str) -> Any:
         problems = service.check_ruleset(s, name, content=content, fmt="dsl")
     views = [problem_view(p) for p in problems]
     return {"ok": not any(p.is_error for p in problems), "problems": views, "forms": form_models(content),
-            "mappings": mapping_tables(content)}
+            "mappings": mapping_tables(content), "machines": machine_forms(content, problems),
+            "machine_vocabulary": machine_vocabulary(content)}
 
 
 @allow(*EDITORS)

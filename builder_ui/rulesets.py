@@ -15,6 +15,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 
 import dsl
 from builder_ui.editor import SAMPLE_ORDER, form_models, form_vocabulary
+from builder_ui.machine_form import machine_forms, machine_vocabulary
 from builder_ui.mapping_form import mapping_tables
 from builder_ui.messages import problem_view
 from builder_ui.pages import EDITORS, READERS, may, page, services, signed_in_user
@@ -84,7 +85,7 @@ def _workspace(name: str, **extra: Any) -> dict[str, Any]:
         "ruleset": ruleset, "versions": versions, "audit": audit,
         "problems": [problem_view(p) for p in problems], "draft_state": status,
         "status_label": STATUS_LABELS[status], "active_nav": "rulesets", "title": ruleset.title or name,
-        "workspace": _workspace_data(ruleset), "has_machine": "machine" in _kinds(ruleset.draft_content),
+        "workspace": _workspace_data(ruleset, problems), "has_machine": "machine" in _kinds(ruleset.draft_content),
         "sample_order": json.dumps(SAMPLE_ORDER, ensure_ascii=False, indent=1),
         **extra,
     }
@@ -103,11 +104,13 @@ def _kinds(content: str) -> set[str]:
         return set()
 
 
-def _workspace_data(ruleset: Any) -> dict[str, Any]:
+def _workspace_data(ruleset: Any, problems: list[Any]) -> dict[str, Any]:
     """What the page's script starts from: the draft, its revision, the form models."""
     return {"name": ruleset.name, "content": ruleset.draft_content, "revision": ruleset.draft_revision,
             "forms": form_models(ruleset.draft_content), "vocabulary": form_vocabulary(),
             "mappings": mapping_tables(ruleset.draft_content),
+            "machines": machine_forms(ruleset.draft_content, problems),
+            "machine_vocabulary": machine_vocabulary(ruleset.draft_content),
             "may_edit": may(*EDITORS)}
 
 

@@ -11,6 +11,9 @@
   let savedText = data.content;
   let forms = data.forms;
   let mappings = data.mappings;
+  let machines = data.machines;
+  let machineVocab = data.machine_vocabulary;
+  let machineErrors = {}; // machine name → {row path: [message]} for rows the server refused
   let formBusy = false;
   let formQueue = Promise.resolve(); // form edits go to the server one after another
   let formsPending = 0;
@@ -77,6 +80,9 @@
     if (!formBusy && !$("promotion-forms").contains(document.activeElement)) renderForms();
     mappings = r.payload.mappings;
     if (!formBusy && !$("mapping-tables").contains(document.activeElement)) renderMappings();
+    machines = r.payload.machines;
+    machineVocab = r.payload.machine_vocabulary;
+    if (!formBusy && !$("machine-forms").contains(document.activeElement)) { machineErrors = {}; renderMachines(); }
   }
 
   async function saveDraft() {
@@ -333,54 +339,44 @@
     return box;
   }
 
-  // ------------------------------------------------------------------ machine: states and actions
-  const OWNERS = ["客服", "客服组长", "仓储", "财务", "运营", "管理员", "消费者", "平台"];
-  const listText = (xs) => (xs || []).join("、");
-  const parseList = (text) => text.split(/[、,，\s]+/).map((x) => x.trim()).filter(Boolean);
+  // ------------------------------------------------------------------ machine form (machine_form.js)
+  function renderMachines() {
+    const host = $("machine-forms");
+    if (!machines.length) { host.replaceChildren(); return; }
+    OPMachineForm.render(host, machines, { el, vocab: machineVocab, errors: machineErrors, apply: applyMachine });
+  }
 
-  function renderMachine(form) {
-    const model = JSON.parse(JSON.stringify(form.model));
-    const commit = (rerender) => applyForm(form, model, rerender);
-    const box = el("div", { class: "tier" }, el("h3", { text: "状态机 " + (model.title || model.name) + "（" + model.name + "）" }));
-    const states = el("table", { "aria-label": "状态" },
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "状态" }), el("th", { scope: "col", text: "负责人" }), el("th", { scope: "col", text: "时限（小时）" }))));
-    const sbody = el("tbody");
-    for (const st of model.states) {
-      const owner = el("select", { "aria-label": st.name + " 的负责人" }, el("option", { value: "", text: st.final ? "（终态）" : "（无）" }));
-      for (const o of OWNERS) owner.append(el("option", { value: o, text: o, selected: st.owner === o }));
-      if (st.owner && !OWNERS.includes(st.owner)) owner.append(el("option", { value: st.owner, text: st.owner, selected: true }));
-      owner.addEventListener("change", () => { if (owner.value) st.owner = owner.value; else delete st.owner; commit(); });
-      const hours = el("input", { class: "num", type: "number", min: "0", step: "1", value: st.deadline ? st.deadline / 3600 : "", "aria-label": st.name + " 的时限（小时）", disabled: !!st.final });
-      hours.addEventListener("change", () => { const h = parseFloat(hours.value); if (h > 0) st.deadline = Math.round(h * 3600); else delete st.deadline; commit(); });
-      sbody.append(el("tr", {}, el("td", { text: st.name }), el("td", {}, owner), el("td", {}, hours)));
-    }
-    states.append(sbody);
-    box.append(states);
-    const actions = el("table", { "aria-label": "动作" },
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "动作" }), el("th", { scope: "col", text: "从" }), el("th", { scope: "col", text: "到" }), el("th", { scope: "col", text: "执行角色" }))));
-    const abody = el("tbody");
-    for (const a of model.actions) {
-      const from = el("input", { value: listText(a.sources), "aria-label": a.name + " 的起始状态", style: "width:9em" });
-      from.addEventListener("change", () => { a.sources = parseList(from.value); commit(); });
-      const to = el("select", { "aria-label": a.name + " 的目标状态" });
-      for (const st of model.states) to.append(el("option", { value: st.name, text: st.name, selected: st.name === a.target }));
-      to.addEventListener("change", () => { a.target = to.value; commit(); });
-      const by = el("input", { value: listText(a.by), "aria-label": a.name + " 的执行角色", placeholder: a.via_webhook ? "回调 " + a.via_webhook : "所有角色", style: "width:8em" });
-      by.addEventListener("change", () => { const roles = parseList(by.value); if (roles.length) a.by = roles; else delete a.by; commit(); });
-      abody.append(el("tr", {}, el("td", { text: a.name }), el("td", {}, from), el("td", {}, to), el("td", {}, by)));
-    }
-    actions.append(abody);
-    box.append(actions);
-    return box;
+  function applyMachine(name, rows) {
+    formsPending += 1;
+    formBusy = true;
+    formQueue = formQueue.catch(() => {}).then(async () => {
+      $("form-status").textContent = "";
+      const r = await call("POST", base + "/machines/" + encodeURIComponent(name), { content: editor.getText(), machine: rows });
+      if (r.ok) {
+        machines = r.payload.machines;
+        machineErrors = {};
+        editor.setText(r.payload.content);
+      } else {
+        // keep what was typed, and say next to the field why it was not written
+        const error = r.payload.error || {};
+        const detail = (error.details || [])[0];
+        const errors = {};
+        if (detail && detail.path) errors[detail.path.replace(/^\/machine/, "")] = [error.message];
+        machineErrors = { [name]: errors };
+        machines = machines.map((m) => (m.name === name ? rows : m));
+        $("form-status").textContent = error.message || "状态机表单修改失败";
+      }
+      renderMachines();
+    }).finally(() => { formsPending -= 1; formBusy = formsPending > 0; });
+    return formQueue;
   }
 
   function renderForms() {
     const host = $("promotion-forms");
     host.replaceChildren();
-    if (!forms.length) { host.append(el("p", { class: "muted", text: "规则文本中没有促销、状态机、预警或风控声明，或文本有语法错误。" })); return; }
-    for (const f of forms) {
-      host.append(f.kind === "promotion" ? renderPromotion(f) : f.kind === "machine" ? renderMachine(f) : renderThresholds(f));
-    }
+    const shown = forms.filter((f) => f.kind !== "machine"); // machines: the machine form
+    if (!shown.length && !machines.length) { host.append(el("p", { class: "muted", text: "规则文本中没有促销、状态机、预警或风控声明，或文本有语法错误。" })); return; }
+    for (const f of shown) host.append(f.kind === "promotion" ? renderPromotion(f) : renderThresholds(f));
   }
 
   // Each edit is applied to the text the previous edit produced: two quick edits in different
@@ -407,7 +403,7 @@
     }
   }
 
-  if (data.may_edit) renderForms();
+  if (data.may_edit) { renderForms(); renderMachines(); }
 
   // ------------------------------------------------------------------ mapping table and preview
   function currentMapping() {
@@ -500,19 +496,69 @@
   loadSamples();
 
   // ------------------------------------------------------------------ 会有什么变化
+  // The answer comes as JSON lines: progress after each batch of orders, then the result with one
+  // entry per comparison (price today; flags, holds and ticket paths join the same list).
+  async function* jsonLines(resp) {
+    const reader = resp.body.getReader();
+    const decoder = new TextDecoder();
+    let buffered = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (value) buffered += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, cut).trim();
+        buffered = buffered.slice(cut + 1);
+        if (line) yield JSON.parse(line);
+      }
+      if (done) { if (buffered.trim()) yield JSON.parse(buffered); return; }
+    }
+  }
+
+  function showComparison(out, c) {
+    const nodes = [el("h3", { text: c.label }), el("p", { class: "summary", text: c.summary + "（共比较 " + out.examined + " 单" + (c.skipped ? "，" + c.skipped + " 单无法比较" : "") + "）" })];
+    if (c.rows.length) {
+      const table = el("table", { class: "grid", "aria-label": c.table_label },
+        el("thead", {}, el("tr", {}, ...c.columns.map((name) => el("th", { scope: "col", text: name })))));
+      const tbody = el("tbody");
+      for (const row of c.rows) tbody.append(el("tr", {}, ...row.map((cell) => el("td", { text: cell }))));
+      table.append(tbody);
+      nodes.push(table);
+    }
+    if (c.more) nodes.push(el("p", { class: "muted", text: "另有 " + c.more + " 单未列出（已计入合计）" }));
+    return el("div", { class: "comparison", "data-comparison": c.key }, ...nodes);
+  }
+
   $("btn-whatif").addEventListener("click", async () => {
     const region = $("whatif-results");
-    region.textContent = "计算中…";
-    const r = await call("POST", base + "/what-changes", { content: editor.getText(), n: Number($("whatif-n").value) });
-    const out = r.payload;
-    if (!r.ok || !out.ok) { region.replaceChildren(el("p", { class: "error", text: out.error ? (out.error.message || out.error) : "计算失败" })); return; }
-    const head = el("p", { class: "summary", text: out.summary + "（共比较 " + out.examined + " 单" + (out.skipped ? "，" + out.skipped + " 单无法计价" : "") + "）" });
-    if (!out.changes.length) { region.replaceChildren(head); return; }
-    const table = el("table", { class: "grid", "aria-label": "价格变化的订单" },
-      el("thead", {}, el("tr", {}, el("th", { text: "渠道" }), el("th", { text: "订单号" }), el("th", { text: "已发布应付" }), el("th", { text: "草稿应付" }), el("th", { text: "变化" }))));
-    const tbody = el("tbody");
-    for (const c of out.changes) tbody.append(el("tr", {}, el("td", { text: c.channel }), el("td", { text: c.order_id }), el("td", { text: c.published }), el("td", { text: c.draft }), el("td", { text: c.delta })));
-    table.append(tbody);
-    region.replaceChildren(head, table, out.more ? el("p", { class: "muted", text: "另有 " + out.more + " 单未列出（已计入合计）" }) : null);
+    const bar = el("progress", { max: "1", value: "0", "aria-label": "计算进度" });
+    const counter = el("span", { class: "muted", text: "准备中…" });
+    region.replaceChildren(el("div", { class: "toolbar" }, bar, counter));
+    const fail = (message) => region.replaceChildren(el("p", { class: "error", text: message }));
+    let resp;
+    try {
+      resp = await fetch(base + "/what-changes", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/x-ndjson, application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify({ content: editor.getText(), n: Number($("whatif-n").value) }),
+      });
+    } catch (err) { fail("计算失败：无法连接服务器"); return; }
+    if (!(resp.headers.get("Content-Type") || "").includes("ndjson")) {
+      const out = await resp.json();
+      fail(out.error ? (out.error.message || out.error) : "计算失败");
+      return;
+    }
+    try {
+      for await (const msg of jsonLines(resp)) {
+        if (msg.progress) {
+          bar.max = Math.max(1, msg.progress.total); bar.value = msg.progress.done;
+          counter.textContent = "已比较 " + msg.progress.done.toLocaleString("zh-CN") + " / " + msg.progress.total.toLocaleString("zh-CN") + " 单";
+        } else if (msg.error) {
+          fail(msg.error); return;
+        } else if (msg.result) {
+          region.replaceChildren(el("div", { class: "toolbar" }, bar, counter), ...msg.result.comparisons.map((c) => showComparison(msg.result, c)));
+        }
+      }
+    } catch (err) { fail("计算中断：连接已断开"); }
   });
 })();
