@@ -21,7 +21,7 @@ from builder_ui.messages import message_zh, problem_view
 from builder_ui.pages import EDITORS, READERS, services
 from dsl.editing import replace_declaration
 from dsl.errors import RuleError
-from dsl.field_labels import CONDITION_FIELDS, OPERATORS
+from dsl.field_labels import CONDITION_FIELDS, LINE_CONDITION_FIELDS, OPERATORS
 from engine.auth.access import allow
 from engine.errors import ApiError, Unprocessable
 from engine.pricing.loading import RulesInvalid, plan_from_content
@@ -83,6 +83,7 @@ def form_models(content: str) -> list[dict[str, Any]]:
 
 def form_vocabulary() -> dict[str, Any]:
     return {"fields": [{"path": p, "label": label, "unit": unit} for p, label, unit in CONDITION_FIELDS],
+            "line_fields": [{"path": p, "label": label, "unit": unit} for p, label, unit in LINE_CONDITION_FIELDS],
             "operators": [{"op": op, "label": label} for op, label in OPERATORS]}
 
 

@@ -129,22 +129,28 @@
   // ------------------------------------------------------------------ promotion form
   const PICKS = [["best", "择优"], ["first", "取首个"], ["all", "全部叠加"]];
   const UNIT = { money: "¥", percent: "%", count: "件" };
-  const fieldOf = (path) => vocab.fields.find((f) => f.path === path.join("."));
+  const fieldOf = (path, fields) => (fields || vocab.fields).find((f) => f.path === path.join("."));
+  const SET_OPS = [["in", "属于"], ["not in", "不属于"]];
+  const MODES = [["and", "全部满足"], ["or", "任一满足"]];
 
-  function simpleConditions(when) {
-    if (!when) return [];
-    const parts = when.kind === "boolop" && when.op === "and" ? when.operands : [when];
-    const out = [];
+  // A condition the form can show: comparisons of a known field with a value, or a known field
+  // in / not in a list of values, all joined by one "and" or one "or". Anything else → null.
+  function simpleConditions(when, fields) {
+    if (!when) return { mode: "and", parts: [] };
+    const mode = when.kind === "boolop" ? when.op : "and";
+    const parts = when.kind === "boolop" ? when.operands : [when];
     for (const p of parts) {
-      if (p.kind !== "compare" || p.left.kind !== "name" || p.right.kind !== "literal" || !fieldOf(p.left.path)) return null;
-      out.push(p);
+      if (p.kind === "compare" && p.left.kind === "name" && p.right.kind === "literal" && fieldOf(p.left.path, fields)) continue;
+      if (p.kind === "in" && p.item.kind === "name" && p.container.kind === "list" && fieldOf(p.item.path, fields)
+          && p.container.items.every((x) => x.kind === "literal")) continue;
+      return null;
     }
-    return out;
+    return { mode, parts };
   }
 
-  function joinConditions(list) {
-    if (!list.length) return undefined;
-    return list.length === 1 ? list[0] : { kind: "boolop", op: "and", operands: list };
+  function joinConditions(cond) {
+    if (!cond.parts.length) return undefined;
+    return cond.parts.length === 1 ? cond.parts[0] : { kind: "boolop", op: cond.mode, operands: cond.parts };
   }
 
   function literalFor(unit, input) {
@@ -161,38 +167,58 @@
     return String(lit.value);
   }
 
-  function conditionEditor(owner, key, label, commit) {
-    const conds = simpleConditions(owner[key]);
+  // The condition builder: rows of 字段 · 运算符 · 值 (with its unit), joined by 全部满足 / 任一满足.
+  // ``fields`` is the vocabulary (order fields for a rule, line fields for "on lines where").
+  function conditionEditor(owner, key, label, commit, fields) {
+    fields = fields || vocab.fields;
+    const cond = simpleConditions(owner[key], fields);
     const box = el("div", { class: "conditions" });
-    if (conds === null) {
-      box.append(el("p", { class: "muted", text: label + "：条件较复杂，请在规则文本中修改" }));
+    if (cond === null) {
+      box.append(el("p", { class: "muted", text: label + "：条件较复杂（嵌套或含计算），请在规则文本中修改" }));
       return box;
     }
-    conds.forEach((c, i) => {
-      const f = fieldOf(c.left.path);
-      const id = "c" + Math.random().toString(36).slice(2, 9);
-      const fieldSel = el("select", { id: id + "f", "aria-label": label + "字段" });
-      for (const v of vocab.fields) fieldSel.append(el("option", { value: v.path, selected: v.path === f.path, text: v.label }));
+    const save = (rerender) => { owner[key] = joinConditions(cond); commit(rerender); };
+    if (cond.parts.length > 1) {
+      const mode = el("select", { "aria-label": label + "满足方式" });
+      for (const [v, text] of MODES) mode.append(el("option", { value: v, text, selected: v === cond.mode }));
+      mode.addEventListener("change", () => { cond.mode = mode.value; save(true); });
+      box.append(el("div", { class: "toolbar" }, el("span", { text: label }), mode));
+    }
+    cond.parts.forEach((c, i) => {
+      const isSet = c.kind === "in";
+      const path = isSet ? c.item.path : c.left.path;
+      const f = fieldOf(path, fields);
+      const fieldSel = el("select", { "aria-label": label + "字段" });
+      for (const v of fields) fieldSel.append(el("option", { value: v.path, selected: v.path === f.path, text: v.label }));
       const opSel = el("select", { "aria-label": label + "运算符" });
-      for (const o of vocab.operators) opSel.append(el("option", { value: o.op, selected: o.op === c.op, text: o.label }));
-      const value = el("input", { class: "num", value: literalText(c.right), "aria-label": label + "值" });
+      const current = isSet ? (c.negated ? "not in" : "in") : c.op;
+      for (const o of [...vocab.operators.map((x) => [x.op, x.label]), ...SET_OPS]) opSel.append(el("option", { value: o[0], selected: o[0] === current, text: o[1] }));
+      const shown = isSet ? c.container.items.map(literalText).join("、") : literalText(c.right);
+      const value = el("input", { class: isSet ? "" : "num", value: shown, "aria-label": label + "值", style: isSet ? "width:12em" : undefined,
+        placeholder: isSet ? "多个值用、分隔" : undefined });
       const unit = el("span", { class: "unit", text: UNIT[f.unit] || "" });
       const update = () => {
-        const nf = vocab.fields.find((v) => v.path === fieldSel.value);
-        c.left = { kind: "name", path: nf.path.split(".") };
-        c.op = opSel.value;
-        c.right = literalFor(nf.unit, value.value);
-        owner[key] = joinConditions(conds);
-        commit();
+        const nf = fields.find((v) => v.path === fieldSel.value);
+        const name = { kind: "name", path: nf.path.split(".") };
+        const next = opSel.value === "in" || opSel.value === "not in"
+          ? { kind: "in", item: name, negated: opSel.value === "not in",
+              container: { kind: "list", items: value.value.split(/[、,，]/).map((x) => x.trim()).filter(Boolean).map((x) => literalFor(nf.unit, x)) } }
+          : { kind: "compare", op: opSel.value, left: name, right: literalFor(nf.unit, value.value.split(/[、,，]/)[0] || "") };
+        cond.parts[i] = next;
+        save(isSet !== (next.kind === "in"));
       };
       fieldSel.addEventListener("change", update); opSel.addEventListener("change", update);
       value.addEventListener("change", update);
-      const remove = el("button", { type: "button", class: "small", text: "删除条件", onclick: () => { conds.splice(i, 1); owner[key] = joinConditions(conds); commit(true); } });
-      box.append(el("div", { class: "toolbar" }, el("span", { text: i ? "并且" : "当" }), fieldSel, opSel, value, unit, remove));
+      const remove = el("button", { type: "button", class: "small", text: "删除条件", onclick: () => { cond.parts.splice(i, 1); save(true); } });
+      const lead = fields === vocab.fields ? "当" : "仅限商品";
+      const joiner = i === 0 ? lead : cond.mode === "or" ? "或者" : "并且";
+      box.append(el("div", { class: "toolbar" }, el("span", { text: joiner }), fieldSel, opSel, value, unit, remove));
     });
-    box.append(el("button", { type: "button", class: "small", text: "添加条件", onclick: () => {
-      conds.push({ kind: "compare", op: ">=", left: { kind: "name", path: ["current_total"] }, right: { kind: "literal", value: 0, unit: "money" } });
-      owner[key] = joinConditions(conds); commit(true);
+    box.append(el("button", { type: "button", class: "small", text: "添加条件", "aria-label": label + "：添加条件", onclick: () => {
+      const first = fields[0];
+      cond.parts.push({ kind: "compare", op: first.unit === "text" ? "!=" : ">=", left: { kind: "name", path: first.path.split(".") },
+        right: literalFor(first.unit, first.unit === "text" ? "" : "0") });
+      save(true);
     } }));
     return box;
   }
@@ -253,6 +279,9 @@
         row.append(el("div", { class: "toolbar" }, el("span", { text: "规则" }), nameInput, discountEditor(rule, commit),
           el("button", { type: "button", class: "small", text: "删除规则", "aria-label": "删除规则 " + rule.name, onclick: () => { tier.rules.splice(ri, 1); commit(true); } })));
         row.append(conditionEditor(rule, "when", "条件", commit));
+        if (rule.discount.kind !== "fixed_price" || rule.discount.lines_where) {
+          row.append(conditionEditor(rule.discount, "lines_where", "适用商品", commit, vocab.line_fields));
+        }
         box.append(row);
       });
       box.append(el("button", { type: "button", class: "small", text: "添加规则", "aria-label": "在 " + title + " 添加规则", onclick: () => {
@@ -279,7 +308,63 @@
         wrap.append(box);
       });
     }
+    wrap.append(freightEditor(model, commit));
     return wrap;
+  }
+
+  // 运费模板: base freight, the free-shipping threshold, and per-region overrides, in yuan.
+  function freightEditor(model, commit) {
+    const box = el("div", { class: "tier freight" }, el("h3", { text: "运费模板" }));
+    model.freight = model.freight || [];
+    const yuanInput = (owner, key, label, optional) => {
+      const input = el("input", { class: "num", type: "number", step: "0.01", min: "0", "aria-label": label,
+        value: owner[key] === undefined || owner[key] === null ? "" : owner[key] / 100, placeholder: optional ? "不包邮" : undefined });
+      input.addEventListener("change", () => {
+        const v = input.value.trim();
+        if (v === "" && optional) delete owner[key];
+        else owner[key] = Math.round(parseFloat(v || "0") * 100);
+        commit();
+      });
+      return input;
+    };
+    model.freight.forEach((f, fi) => {
+      const part = el("div", { class: "freight-template", "data-freight": f.name });
+      part.append(el("div", { class: "toolbar" }, el("strong", { text: f.name }),
+        el("span", { text: "运费" }), el("span", { class: "unit", text: "¥" }), yuanInput(f, "base", f.name + " 运费（元）"),
+        el("span", { text: "满" }), el("span", { class: "unit", text: "¥" }), yuanInput(f, "free_over", f.name + " 包邮门槛（元）", true),
+        el("span", { text: "包邮" }),
+        el("button", { type: "button", class: "small", text: "删除模板", "aria-label": "删除运费模板 " + f.name, onclick: () => { model.freight.splice(fi, 1); commit(true); } })));
+      const table = el("table", { "aria-label": f.name + " 的地区运费" },
+        el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "地区" }), el("th", { scope: "col", text: "运费（元）" }),
+          el("th", { scope: "col", text: "包邮门槛（元）" }), el("th", { scope: "col", text: "操作" }))));
+      const tbody = el("tbody");
+      (f.regions || []).forEach((r, ri) => {
+        const label = r.regions.join("、");
+        const names = el("input", { value: label, "aria-label": "地区（" + label + "）", style: "width:10em" });
+        names.addEventListener("change", () => { r.regions = names.value.split(/[、,，\s]+/).map((x) => x.trim()).filter(Boolean); commit(true); });
+        tbody.append(el("tr", { "data-regions": label }, el("td", {}, names), el("td", {}, yuanInput(r, "base", label + " 运费（元）")),
+          el("td", {}, yuanInput(r, "free_over", label + " 包邮门槛（元）", true)),
+          el("td", {}, el("button", { type: "button", class: "small", text: "删除", "aria-label": "删除地区运费 " + label, onclick: () => { f.regions.splice(ri, 1); commit(true); } }))));
+      });
+      table.append(tbody);
+      const newRegions = el("input", { "aria-label": f.name + " 新地区", placeholder: "如 内蒙古、海南", style: "width:10em" });
+      part.append(table, el("div", { class: "toolbar" }, newRegions,
+        el("button", { type: "button", class: "small", text: "添加地区运费", "aria-label": "为 " + f.name + " 添加地区运费", onclick: () => {
+          const regions = newRegions.value.split(/[、,，\s]+/).map((x) => x.trim()).filter(Boolean);
+          if (!regions.length) return;
+          f.regions = f.regions || [];
+          f.regions.push({ regions, base: f.base, free_over: f.free_over });
+          commit(true);
+        } })));
+      box.append(part);
+    });
+    if (!model.freight.length) {
+      box.append(el("p", { class: "muted", text: "没有运费模板：订单不收运费。" }), el("button", { type: "button", class: "small", text: "添加运费模板", onclick: () => {
+        model.freight.push({ name: "标准运费", base: 800, free_over: 9900, regions: [] });
+        commit(true);
+      } }));
+    }
+    return box;
   }
 
   // ------------------------------------------------------------------ alert and risk thresholds
