@@ -18,7 +18,7 @@ import dsl
 from builder_ui.machine_form import machine_forms, machine_vocabulary
 from builder_ui.mapping_form import mapping_tables
 from builder_ui.messages import message_zh, problem_view
-from builder_ui.pages import EDITORS, READERS, services
+from builder_ui.pages import EDITORS, READERS, parsed, services
 from dsl.editing import replace_declaration
 from dsl.errors import RuleError
 from dsl.field_labels import CONDITION_FIELDS, LINE_CONDITION_FIELDS, OPERATORS
@@ -73,9 +73,8 @@ def _content(body: dict[str, Any]) -> str:
 
 def form_models(content: str) -> list[dict[str, Any]]:
     """The declarations the forms edit, as their JSON models (empty when the text does not parse)."""
-    try:
-        ruleset = dsl.parse_text(content)
-    except RuleError:
+    ruleset = parsed(content)
+    if ruleset is None:
         return []
     return [{"kind": d.kind, "name": d.name, "model": dsl.to_json(dsl.model.Ruleset((d,)))["declarations"][0]}
             for d in ruleset.declarations if d.kind in FORM_KINDS]

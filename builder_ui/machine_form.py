@@ -21,7 +21,7 @@ from flask import Blueprint
 
 import dsl
 from builder_ui.messages import message_zh, problem_view
-from builder_ui.pages import EDITORS, services
+from builder_ui.pages import EDITORS, parsed, services
 from dsl import model as m
 from dsl import order_model as om
 from dsl.editing import replace_declaration
@@ -144,9 +144,8 @@ def machine_forms(content: str, problems: list[Problem] | None = None) -> list[d
     """Each machine declaration of ``content`` as form rows, with the checker's ``problems``
     placed on their fields (``"problems": {pointer: [message, …]}``); empty when the text does
     not parse."""
-    try:
-        ruleset = dsl.parse_text(content)
-    except RuleError:
+    ruleset = parsed(content)
+    if ruleset is None:
         return []
     decls = list(ruleset.declarations)
     out = []
@@ -173,10 +172,7 @@ def _diagram(decl: m.MachineDecl) -> str:
 def machine_vocabulary(content: str) -> dict[str, Any]:
     """What the form's pickers offer: owners, data types, the channels declared in the text
     (which notify and which take calls, with their operations), archive targets and hooks."""
-    try:
-        ruleset = dsl.parse_text(content)
-    except RuleError:
-        ruleset = m.Ruleset(())
+    ruleset = parsed(content) or m.Ruleset(())
     channels = [d for d in ruleset.declarations if isinstance(d, m.ChannelDecl)]
     return {
         "owners": [*om.ROLES, *om.OUTSIDE_PARTIES],

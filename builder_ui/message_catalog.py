@@ -89,7 +89,8 @@ _CHECKER: list[_Rule] = _rules([
     (f"unknown archive target {Q}; known: {ANY}", lambda g: f"未知归档目标 {g[1]}；可用：{_names(g[2])}"),
     (f"unknown aggregate {Q}; use count, distinct, sum, avg, min or max",
      lambda g: f"未知统计函数 {g[1]}；可用 count、distinct、sum、avg、min、max"),
-    (f"unknown period {Q}; use hour, day, week or month", lambda g: f"未知统计周期 {g[1]}；可用 hour、day、week、month"),
+    (f"unknown period {Q}; use hour, day, week or month",
+     lambda g: f"未知统计周期 {g[1]}；可用 hour、day、week、month"),
     (f"cannot normalize to {Q}; use region, phone or text",
      lambda g: f"不能标准化为 {g[1]}；可用 region（地区）、phone（手机号）或 text（文本）"),
     (f"unknown {ANY} {Q}", lambda g: f"未知的名称 {g[2]}"),
@@ -102,7 +103,7 @@ _CHECKER: list[_Rule] = _rules([
     (f"tier {Q} appears twice in the order", lambda g: f"优惠层 {g[1]} 在优先顺序中出现了两次"),
     (f"tier {Q} is missing from the order", lambda g: f"优惠层 {g[1]} 不在优先顺序（order）中"),
     (f"state {Q} is migrated twice", lambda g: f"状态 {g[1]} 被迁移了两次"),
-    (f"map key (.+) appears twice", lambda g: f"对照表的键 {g[1]} 出现了两次"),
+    ("map key (.+) appears twice", lambda g: f"对照表的键 {g[1]} 出现了两次"),
     # machines
     (f"machine {Q} has no initial state", lambda g: f"状态机 {g[1]} 没有初始状态（initial）"),
     (f"initial state {Q} is not declared", lambda g: f"初始状态 {g[1]} 未声明"),
@@ -137,10 +138,12 @@ _CHECKER: list[_Rule] = _rules([
      lambda g: f"{g[1]} 应为{unit_zh(g[2])}，实际是{unit_zh(g[3])}；请写 'from_shanghai(字段)'、'from_unix(字段)' "
                f"或 'from_unix_ms(字段)'"),
     (f"{Q} is {ANY}, got {ANY}", lambda g: f"{g[1]} 应为{unit_zh(g[2])}，实际是{unit_zh(g[3])}"),
-    (f"{Q} is not an order status \\(one of .*\\)", lambda g: f"{g[1]} 不是订单状态（可用 待付款 … 已取消，或其英文代码）"),
+    (f"{Q} is not an order status \\(one of .*\\)",
+     lambda g: f"{g[1]} 不是订单状态（可用 待付款 … 已取消，或其英文代码）"),
     (f"normalize needs a text field, got {ANY}", lambda g: f"标准化只能用于文本字段，实际是{unit_zh(g[1])}"),
     # promotions
-    (f"pick must be best, first or all, got {Q}", lambda g: f"选择方式应为 best（择优）、first（取首个）或 all（全部叠加），实际是 {g[1]}"),
+    (f"pick must be best, first or all, got {Q}",
+     lambda g: f"选择方式应为 best（择优）、first（取首个）或 all（全部叠加），实际是 {g[1]}"),
     (f"funded by must be merchant or platform, got {Q}",
      lambda g: f"出资方应为 merchant（商家）或 platform（平台），实际是 {g[1]}"),
     (f"can only split by amount, got {Q}", lambda g: f"只能按金额分摊（'split by amount'），实际是 {g[1]}"),
@@ -171,23 +174,25 @@ _CHECKER: list[_Rule] = _rules([
     ("'map' tables are only allowed in mappings", lambda g: "'map' 对照表只能用在映射中"),
     (f"cannot (add|subtract|multiply|divide) {ANY} (and|from|by|to|with) {ANY}",
      lambda g: f"不能{_VERBS.get(g[1], g[1])}：{unit_zh(g[2])}与{unit_zh(g[4])}"),
-    (f"(\\w+)\\(\\) takes {ANY} arguments?, got (\\d+)", lambda g: f"{g[1]}() 需要 {_count(g[2])} 个参数，实际给了 {g[3]} 个"),
+    (f"(\\w+)\\(\\) takes {ANY} arguments?, got (\\d+)",
+     lambda g: f"{g[1]}() 需要 {_count(g[2])} 个参数，实际给了 {g[3]} 个"),
     (f"(\\w+)\\(\\) needs a number, got {ANY}", lambda g: f"{g[1]}() 需要数字，实际是{unit_zh(g[2])}"),
     (f"(\\w+)\\(\\) needs a list, got {ANY}", lambda g: f"{g[1]}() 需要列表，实际是{unit_zh(g[2])}"),
     (f"(\\w+)\\(\\) needs a list of numbers, got {ANY}", lambda g: f"{g[1]}() 需要数字列表，实际是{unit_zh(g[2])}"),
-    (f"(\\w+)\\(\\) needs 'FIELD of (\\w+)'", lambda g: f"{g[1]}() 需要写成 '字段 of {g[2]}'"),
+    ("(\\w+)\\(\\) needs 'FIELD of (\\w+)'", lambda g: f"{g[1]}() 需要写成 '字段 of {g[2]}'"),
     (f"(\\w+)\\(\\) needs {ANY}, got {ANY}", lambda g: f"{g[1]}() 需要{unit_zh(g[2])}，实际是{unit_zh(g[3])}"),
-    (f"'(\\w+)\\(… (\\w+) …\\)' is only allowed in alerts and risk rules",
+    ("'(\\w+)\\(… (\\w+) …\\)' is only allowed in alerts and risk rules",
      lambda g: f"'{g[1]}(… {g[2]} …)' 只能用在预警和风控规则中"),
     (f"'where' needs a condition, got {ANY}", lambda g: f"'where' 后应为条件，实际是{unit_zh(g[1])}"),
-    (f"expression nests deeper than (\\d+) levels", lambda g: f"表达式嵌套超过 {g[1]} 层"),
-    (f"expression is too large \\(more than (\\d+) parts\\)", lambda g: f"表达式过大（超过 {g[1]} 个部分）"),
+    ("expression nests deeper than (\\d+) levels", lambda g: f"表达式嵌套超过 {g[1]} 层"),
+    ("expression is too large \\(more than (\\d+) parts\\)", lambda g: f"表达式过大（超过 {g[1]} 个部分）"),
     (f"expected (money|duration|percent|count) like (\\S+), got {ANY}",
      lambda g: f"应为{unit_zh(g[1])}，例如 {g[2]}，实际写的是 {g[3]}"),
-    (f"number (\\S+) is too large \\(at most (\\d+) digits\\)", lambda g: f"数字 {g[1]} 过大（最多 {g[2]} 位）"),
+    ("number (\\S+) is too large \\(at most (\\d+) digits\\)", lambda g: f"数字 {g[1]} 过大（最多 {g[2]} 位）"),
     (f"{ANY} must be a whole number, got (\\S+)", lambda g: f"{unit_zh(g[1])}必须是整数，实际是 {g[2]}"),
-    (f"{ANY} has at most (\\d+) decimal places, got (\\S+)", lambda g: f"{unit_zh(g[1])}最多 {g[2]} 位小数，实际是 {g[3]}"),
-    (f"plain number (\\S+) must be whole; write money as (\\S+), a percent as (\\S+)",
+    (f"{ANY} has at most (\\d+) decimal places, got (\\S+)",
+     lambda g: f"{unit_zh(g[1])}最多 {g[2]} 位小数，实际是 {g[3]}"),
+    ("plain number (\\S+) must be whole; write money as (\\S+), a percent as (\\S+)",
      lambda g: f"不带单位的数字 {g[1]} 必须是整数；金额请写 {g[2]}，百分比请写 {g[3]}"),
     # syntax
     (f"unexpected end of file; expected {ANY}", lambda g: f"文件意外结束；应为 {_expected(g[1])}"),
@@ -201,20 +206,21 @@ _CHECKER: list[_Rule] = _rules([
     ("input must be text", lambda g: "内容必须是文本"),
     ("JSON nests too deeply", lambda g: "JSON 嵌套过深"),
     ("JSON is not UTF-8", lambda g: "JSON 不是 UTF-8 编码"),
-    (f"JSON nests deeper than (\\d+) levels", lambda g: f"JSON 嵌套超过 {g[1]} 层"),
+    ("JSON nests deeper than (\\d+) levels", lambda g: f"JSON 嵌套超过 {g[1]} 层"),
     (f"cannot read file: {ANY}", lambda g: f"无法读取文件：{g[1]}"),
     (f"file is not UTF-8 \\({ANY}\\)", lambda g: f"文件不是 UTF-8 编码（{g[1]}）"),
     (f"unknown format {ANY}; use one of: {ANY}", lambda g: f"未知格式 {g[1]}；可用：{_names(g[2])}"),
     (f"no (\\w+) named {ANY} in the text", lambda g: f"规则文本中没有名为 {g[2]} 的声明"),
     ("declaration positions unknown", lambda g: "无法定位该声明"),
-    (f"brackets nest deeper than (\\d+) levels", lambda g: f"括号嵌套超过 {g[1]} 层"),
-    (f"expression is too long \\(more than (\\d+) operators\\)", lambda g: f"表达式过长（超过 {g[1]} 个运算符）"),
-    (f"file is too large \\((\\S+) characters, at most (\\d+)\\)", lambda g: f"文件过大（{g[1]} 个字符，最多 {g[2]} 个）"),
+    ("brackets nest deeper than (\\d+) levels", lambda g: f"括号嵌套超过 {g[1]} 层"),
+    ("expression is too long \\(more than (\\d+) operators\\)", lambda g: f"表达式过长（超过 {g[1]} 个运算符）"),
+    ("file is too large \\((\\S+) characters, at most (\\d+)\\)",
+     lambda g: f"文件过大（{g[1]} 个字符，最多 {g[2]} 个）"),
     (f"invalid JSON: {ANY}", lambda g: f"JSON 格式有误：{g[1]}"),
-    (f"unknown expression node (\\w+)", lambda g: f"内部错误：无法识别的表达式（{g[1]}）"),
+    ("unknown expression node (\\w+)", lambda g: f"内部错误：无法识别的表达式（{g[1]}）"),
 ])
 
-_VERBS = {"add": "相加", "subtract": "相减", "multiply": "相乘", "divide": "相除"}
+_VERBS: dict[str, str] = {"add": "相加", "subtract": "相减", "multiply": "相乘", "divide": "相除"}
 _WHAT = {"condition": "条件", "amount_off": "减免金额", "measure": "统计值", "'where'": "'where' 条件", "value": "值",
          "recipient": "接收人", "field": "字段"}
 
@@ -258,7 +264,8 @@ _REASONS: list[_Rule] = _rules([
     (f"{V} is not a yuan amount", lambda g: f"{_value(g[1])} 不是以元计的金额"),
     (f"{V} is not a quantity between 0 and 1,000,000", lambda g: f"{_value(g[1])} 不是 0 到 1,000,000 之间的数量"),
     (f"{V} is not a number", lambda g: f"{_value(g[1])} 不是数字"),
-    (f"{V} is not a time \\(the mapping should read it with from_shanghai\\(\\), from_unix\\(\\) or from_unix_ms\\(\\)\\)",
+    (f"{V} is not a time \\(the mapping should read it with "
+     "from_shanghai\\(\\), from_unix\\(\\) or from_unix_ms\\(\\)\\)",
      lambda g: f"{_value(g[1])} 不是时间（映射应使用 from_shanghai()、from_unix() 或 from_unix_ms() 读取）"),
     (f"{V} is not a time in unix (seconds|milliseconds) between 2000 and 2100 \\((milliseconds|seconds)\\? "
      f"use (from_unix_ms|from_unix)\\)",
@@ -277,9 +284,9 @@ _REASONS: list[_Rule] = _rules([
     (f"{V} is not (a whole number|a quantity|an amount in fen|a duration|a count)",
      lambda g: f"{_value(g[1])} 不是{unit_zh(g[2])}"),
     (f"{V} is not {V}", lambda g: f"{_value(g[1])} 不是{unit_zh(g[2])}"),
-    (f"cannot be mapped \\((\\w+)\\)", lambda g: f"无法映射（{g[1]}）"),
+    ("cannot be mapped \\((\\w+)\\)", lambda g: f"无法映射（{g[1]}）"),
 ])
-_TIME_UNITS = {"seconds": "秒", "milliseconds": "毫秒"}
+_TIME_UNITS: dict[str, str] = {"seconds": "秒", "milliseconds": "毫秒"}
 _VALUES = {"an object": "一个对象", "a list": "一个列表", "null": "空值（null）"}
 
 

@@ -13,13 +13,11 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
 
-import dsl
 from builder_ui.editor import SAMPLE_ORDER, form_models, form_vocabulary
 from builder_ui.machine_form import machine_forms, machine_vocabulary
 from builder_ui.mapping_form import mapping_tables
 from builder_ui.messages import problem_view
-from builder_ui.pages import EDITORS, READERS, may, page, services, signed_in_user
-from dsl.errors import RuleError
+from builder_ui.pages import EDITORS, READERS, may, page, parsed, services, signed_in_user
 from engine.auth.access import allow
 from engine.errors import ApiError
 from engine.rulesets import service
@@ -98,10 +96,8 @@ def ruleset_page(name: str) -> Any:
 
 def _kinds(content: str) -> set[str]:
     """The declaration kinds in ``content`` (empty when it does not parse)."""
-    try:
-        return {d.kind for d in dsl.parse_text(content).declarations}
-    except RuleError:
-        return set()
+    ruleset = parsed(content)
+    return {d.kind for d in ruleset.declarations} if ruleset is not None else set()
 
 
 def _workspace_data(ruleset: Any, problems: list[Any]) -> dict[str, Any]:

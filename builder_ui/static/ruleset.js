@@ -279,9 +279,7 @@
         row.append(el("div", { class: "toolbar" }, el("span", { text: "规则" }), nameInput, discountEditor(rule, commit),
           el("button", { type: "button", class: "small", text: "删除规则", "aria-label": "删除规则 " + rule.name, onclick: () => { tier.rules.splice(ri, 1); commit(true); } })));
         row.append(conditionEditor(rule, "when", "条件", commit));
-        if (rule.discount.kind !== "fixed_price" || rule.discount.lines_where) {
-          row.append(conditionEditor(rule.discount, "lines_where", "适用商品", commit, vocab.line_fields));
-        }
+        row.append(linesWhere(rule, commit));
         box.append(row);
       });
       box.append(el("button", { type: "button", class: "small", text: "添加规则", "aria-label": "在 " + title + " 添加规则", onclick: () => {
@@ -310,6 +308,34 @@
     }
     wrap.append(freightEditor(model, commit));
     return wrap;
+  }
+
+  // Which lines a discount applies to ("on lines where …"), folded away until opened; it stays
+  // open across the form's redraws.
+  const openLines = new Set();
+  function linesSummary(d) {
+    const cond = simpleConditions(d.lines_where, vocab.line_fields);
+    const ops = Object.fromEntries(vocab.operators.map((o) => [o.op, o.label]));
+    if (!d.lines_where) return "全部商品";
+    if (cond === null) return "条件较复杂";
+    return cond.parts.map((c) => {
+      const f = fieldOf(c.kind === "in" ? c.item.path : c.left.path, vocab.line_fields);
+      const op = c.kind === "in" ? (c.negated ? "不属于" : "属于") : ops[c.op];
+      const value = c.kind === "in" ? c.container.items.map(literalText).join("、") : literalText(c.right);
+      return f.label + " " + op + " " + value;
+    }).join(cond.mode === "or" ? " 或 " : " 且 ");
+  }
+
+  function linesWhere(rule, commit) {
+    const d = rule.discount;
+    const summary = el("summary", { text: "适用商品：" + linesSummary(d) });
+    const box = el("details", { class: "lines-where", open: openLines.has(rule.name) }, summary);
+    box.addEventListener("toggle", () => { if (box.open) openLines.add(rule.name); else openLines.delete(rule.name); });
+    box.append(conditionEditor(d, "lines_where", "适用商品", (rerender) => {
+      summary.textContent = "适用商品：" + linesSummary(d);
+      commit(rerender);
+    }, vocab.line_fields));
+    return box;
   }
 
   // 运费模板: base freight, the free-shipping threshold, and per-region overrides, in yuan.

@@ -56,7 +56,8 @@ def recent_order_batches(session: Session, limit: int, batch: int = 500) -> Iter
                  .where(Order.dropped_rule.is_(None))
                  .order_by(Order.created_at.desc(), Order.id.desc()).limit(min(batch, left)))
         if after is not None:
-            query = query.where(or_(Order.created_at < after[0], and_(Order.created_at == after[0], Order.id < after[1])))
+            at, pk = after
+            query = query.where(or_(Order.created_at < at, and_(Order.created_at == at, Order.id < pk)))
         rows = session.execute(query).all()
         if not rows:
             return

@@ -95,6 +95,7 @@ def test_ops_builds_list_and_any_of_conditions_and_limits_the_coupon_to_some_lin
     _wait_text(page, 'when customer.level in ["金卡", "铂金卡"] or channel == "miniprogram" {')
     assert page.locator('.rule[data-rule="金卡95折"] .conditions').first.get_by_text("或者").count() == 1
 
+    page.locator('.rule[data-rule="满300减40"] details.lines-where summary').click()
     coupon_lines = page.locator('.rule[data-rule="满300减40"] .conditions').nth(1)
     assert coupon_lines.get_by_label("适用商品字段").input_value() == "category"
     coupon_lines.get_by_label("适用商品运算符").select_option(label="不属于")
@@ -103,6 +104,8 @@ def test_ops_builds_list_and_any_of_conditions_and_limits_the_coupon_to_some_lin
     coupon_lines.get_by_label("适用商品值").fill("礼品卡、秒杀专区")
     coupon_lines.get_by_label("适用商品值").press("Tab")
     _wait_text(page, 'on lines where category not in ["礼品卡", "秒杀专区"] }')
+    assert page.locator('.rule[data-rule="满300减40"] details.lines-where summary').inner_text() == \
+        "适用商品：商品类目 不属于 礼品卡、秒杀专区"
 
     changed = _changed(before, editor_text(page))
     assert changed == [

@@ -5,8 +5,8 @@ orders whose payable changes with the exact total."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
