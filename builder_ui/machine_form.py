@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 import dsl
 from builder_ui.messages import message_zh, problem_view
@@ -227,7 +227,7 @@ def _names(row: dict[str, Any], key: str, path: str, what: str) -> tuple[str, ..
     return out
 
 
-def _expr(row: dict[str, Any], key: str, path: str, what: str) -> m.Expr | None:
+def _expr(row: dict[str, Any], key: str, path: str) -> m.Expr | None:
     text = _text(row, key, path)
     if not text:
         return None
@@ -249,7 +249,20 @@ def _args(row: dict[str, Any], path: str) -> tuple[m.Expr, ...]:
     return call.args
 
 
-def _effect(row: Any, path: str, old: m.Effect | None) -> m.Effect:
+def _kept_effect(text: str, path: str) -> m.Effect:
+    """A ``set …`` / ``open …`` effect the form shows as its text, read back from that text."""
+    try:
+        machine = dsl.parse_text(f"machine m {{ action a from s to s then {text} }}").declarations[0]
+    except RuleError:
+        raise RowInvalid(path, "请在规则文本中修改此效果") from None
+    assert isinstance(machine, m.MachineDecl)
+    effects = machine.actions[0].effects
+    if len(effects) != 1:
+        raise RowInvalid(path, "请在规则文本中修改此效果")
+    return effects[0]
+
+
+def _effect(row: Any, path: str) -> m.Effect:
     if not isinstance(row, dict):
         raise RowInvalid(path, "效果应为对象")
     kind = row.get("kind")
@@ -257,14 +270,14 @@ def _effect(row: Any, path: str, old: m.Effect | None) -> m.Effect:
         message = _text(row, "message", path)
         if not message:
             raise RowInvalid(f"{path}/message", "请填写通知内容")
-        return m.Notify(_name(row, "channel", path, "渠道"), message, _expr(row, "to", path, "接收人"))
+        return m.Notify(_name(row, "channel", path, "渠道"), message, _expr(row, "to", path))
     if kind == "call":
         return m.CallEffect(_name(row, "channel", path, "渠道"), _name(row, "operation", path, "操作"),
                             _args(row, path))
     if kind == "archive":
         return m.Archive(_name(row, "target", path, "归档目标"))
-    if kind == "kept" and old is not None and not isinstance(old, (m.Notify, m.CallEffect, m.Archive)):
-        return old
+    if kind == "kept":
+        return _kept_effect(_text(row, "text", path), path)
     raise RowInvalid(f"{path}/kind", "效果类型应为 通知、调用 或 归档")
 
 
@@ -304,7 +317,6 @@ def build_machine(rows: Any, old: m.MachineDecl) -> m.MachineDecl:
         final = bool(s.get("final"))
         owner = _name(s, "owner", path, "负责人", required=False) or None
         states.append(m.State(_name(s, "name", path, "状态名"), owner, None if final else _deadline(s, path), final))
-    old_actions = {a.name: a for a in old.actions}
     actions = []
     for i, a in enumerate(_rows(rows, "actions")):
         path = f"/actions/{i}"
@@ -317,12 +329,9 @@ def build_machine(rows: Any, old: m.MachineDecl) -> m.MachineDecl:
         effects_rows = a.get("effects", [])
         if not isinstance(effects_rows, list):
             raise RowInvalid(f"{path}/effects", "应为列表")
-        previous = old_actions.get(name)
-        old_effects = previous.effects if previous is not None else ()
-        effects = tuple(_effect(e, f"{path}/effects/{k}", old_effects[k] if k < len(old_effects) else None)
-                        for k, e in enumerate(effects_rows))
+        effects = tuple(_effect(e, f"{path}/effects/{k}") for k, e in enumerate(effects_rows))
         actions.append(m.Action(name, sources, _name(a, "to", path, "目标状态"), _names(a, "by", path, "执行角色"),
-                                _names(a, "requires", path, "需要填写的字段"), _expr(a, "when", path, "条件"),
+                                _names(a, "requires", path, "需要填写的字段"), _expr(a, "when", path),
                                 _name(a, "via", path, "回调", required=False) or None, effects))
     initial = _name(rows, "initial", "", "初始状态", required=False) or None
     title = rows.get("title", old.title)
@@ -335,8 +344,6 @@ def build_machine(rows: Any, old: m.MachineDecl) -> m.MachineDecl:
 def edit_machine(name: str, decl: str) -> Any:
     """Write the form's rows into machine ``decl`` of the text, changing only the lines that
     changed, and answer the new text, the rows and the checker's problems placed on them."""
-    from flask import request
-
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("content"), str):
         raise Unprocessable("请求体应为包含 content 的 JSON 对象", code="invalid_body",

@@ -76,13 +76,19 @@
     if (!r.ok) { $("check-body").replaceChildren(el("p", { class: "error", text: r.payload.error ? r.payload.error.message : "检查失败" })); return; }
     showProblems(r.payload.problems);
     document.dispatchEvent(new CustomEvent("op:checked", { detail: { ok: r.payload.ok } }));
+    // Redraw a form only when the text changed what it shows (an edit made in the form already
+    // shows; redrawing would drop a choice being made, such as a picked but not yet added effect).
+    const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+    const formsChanged = !same(forms, r.payload.forms);
     forms = r.payload.forms;
-    if (!formBusy && !$("promotion-forms").contains(document.activeElement)) renderForms();
+    if (formsChanged && !formBusy && !$("promotion-forms").contains(document.activeElement)) renderForms();
+    const mappingsChanged = !same(mappings, r.payload.mappings);
     mappings = r.payload.mappings;
-    if (!formBusy && !$("mapping-tables").contains(document.activeElement)) renderMappings();
+    if (mappingsChanged && !formBusy && !$("mapping-tables").contains(document.activeElement)) renderMappings();
+    const machinesChanged = !same(machines, r.payload.machines) || !same(machineVocab, r.payload.machine_vocabulary);
     machines = r.payload.machines;
     machineVocab = r.payload.machine_vocabulary;
-    if (!formBusy && !$("machine-forms").contains(document.activeElement)) { machineErrors = {}; renderMachines(); }
+    if (machinesChanged && !formBusy && !$("machine-forms").contains(document.activeElement)) { machineErrors = {}; renderMachines(); }
   }
 
   async function saveDraft() {

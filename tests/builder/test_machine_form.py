@@ -148,3 +148,16 @@ def test_only_editors_may_write_the_machine_form(signed_in: Any, aftersales: str
     rows = _rows(cs)
     resp = _post(cs, rows)
     assert resp.status_code == 403
+
+
+def test_effects_the_form_shows_as_text_are_kept_when_others_are_removed(signed_in: Any, aftersales: str) -> None:
+    ops = signed_in("ops")
+    text = TEXT.replace('then notify 客服组长群 "售后单 {id} 质检通过，请处理"',
+                        'then notify 客服组长群 "售后单 {id} 质检通过，请处理", set qc_result = "合格"')
+    resp = ops.post(f"/rulesets/{R}/live", json={"content": text}, headers={"X-CSRFToken": csrf_of(ops.get("/").data)})
+    rows = resp.get_json()["machines"][0]
+    assert rows["actions"][0]["effects"][1] == {"kind": "kept", "text": 'set qc_result = "合格"'}
+    del rows["actions"][0]["effects"][0]
+    resp = _post(ops, rows, content=text)
+    assert resp.status_code == 200, resp.get_json()
+    assert '        then set qc_result = "合格"\n' in resp.get_json()["content"]
