@@ -6,12 +6,18 @@ login form), so the figure is server time: routing, session, access check, queri
 Each page is requested ``--rounds`` times after a warm-up; the median and p95 are printed with
 the ratio to the static baseline. Goal: every page <= 200 ms.
 
-Run: ``.venv/bin/python bench/builder.py [--rounds N] [--database-url URL]``.
+Then 会有什么变化 over ``--orders`` stored orders (default 20,000): the streamed request timed to
+its first progress line and to its result, next to its parts measured alone in the same run
+(reading the orders, and quoting each with both plans), with CPU seconds, since the machine is
+shared.
+
+Run: ``.venv/bin/python bench/builder.py [--rounds N] [--orders N] [--database-url URL]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import sys
@@ -26,6 +32,11 @@ sys.path.insert(0, str(ROOT))
 from engine.app import create_app
 from engine.auth.users import create_user
 from engine.config import Settings
+from engine.orders.model import Order
+from engine.orders.samples import recent_order_batches
+from engine.pricing.loading import plan_from_content
+from engine.pricing.order_input import read_order
+from engine.pricing.quote import quote_priced_order
 from engine.rulesets.history import checksum, content_diff
 from engine.services import Services
 from engine.storage.migrate import upgrade
@@ -63,6 +74,70 @@ def populate(services: Services) -> str:
     return f"promo_{RULESETS // 2:03d}"
 
 
+def store_orders(services: Services, count: int) -> None:
+    """``count`` stored orders of one to three lines (¥59 to ¥899 each), one a minute."""
+    from datetime import timedelta
+
+    now = services.clock.now()
+    rows = []
+    for i in range(count):
+        lines = [{"line_id": str(k + 1), "sku_id": f"SKU-{(i + k) % 97}", "title": "连衣裙", "category": "连衣裙",
+                  "qty": 1, "unit_price": 5900 + (i * 7919 + k * 3301) % 84000,
+                  "amount": 5900 + (i * 7919 + k * 3301) % 84000} for k in range(1 + i % 3)]
+        created = now - timedelta(minutes=count - i)
+        doc = {"order_id": f"BENCH-{i:06d}", "channel": "douyin", "shop": "抖店", "status": "awaiting_shipment",
+               "customer": {"id": f"C{i % 500}", "level": ("金卡", "银卡", "普通")[i % 3]}, "red_packet": 0,
+               "freight": 0, "lines": lines}
+        rows.append({"channel": "douyin", "order_id": doc["order_id"], "shop": "抖店", "status": "awaiting_shipment",
+                     "created_at": created, "updated_at": created, "tags": [], "doc": doc,
+                     "total": sum(line["amount"] for line in lines), "stored_at": now, "changed_at": now,
+                     "source": "douyin", "via": "pull"})
+    with services.db.transaction() as s:
+        for start in range(0, count, 2000):
+            s.execute(Order.__table__.insert(), rows[start:start + 2000])
+
+
+def bench_what_changes(services: Services, client: Any, csrf: str, name: str, draft: str, published: str,
+                       count: int) -> None:
+    """会有什么变化 over ``count`` orders through the page's own call, against its parts alone."""
+    started, cpu = time.perf_counter(), time.process_time()
+    with services.db.session() as s:
+        orders = [o for batch in recent_order_batches(s, count) for o in batch]
+    read_s, read_cpu = time.perf_counter() - started, time.process_time() - cpu
+    plans = (plan_from_content(published, name="bench@published"), plan_from_content(draft, name="bench@draft"))
+    started, cpu = time.perf_counter(), time.process_time()
+    changed = 0
+    for _, _, doc in orders:
+        po = read_order(dict(doc))
+        payables = [quote_priced_order(plan, po, with_log=False)["totals"]["payable"] for plan in plans]
+        changed += payables[0] != payables[1]
+    quote_s, quote_cpu = time.perf_counter() - started, time.process_time() - cpu
+    parts = read_s + quote_s
+
+    started, cpu = time.perf_counter(), time.process_time()
+    resp = client.post(f"/rulesets/{name}/what-changes", json={"content": draft, "n": count},
+                       headers={"X-CSRFToken": csrf}, buffered=False)
+    first = None
+    progress = 0
+    result: dict[str, Any] = {}
+    for chunk in resp.response:
+        for line in chunk.decode().splitlines() if isinstance(chunk, bytes) else chunk.splitlines():
+            msg = json.loads(line)
+            if "progress" in msg:
+                progress += 1
+                first = first if first is not None else time.perf_counter() - started
+            result = msg.get("result", result)
+    total_s, total_cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert result.get("examined") == count, result.get("examined")
+    assert result["comparisons"][0]["changed"] == changed, (result["comparisons"][0]["changed"], changed)
+    print(f"\n会有什么变化 over {count:,} stored orders ({changed:,} change; {progress} progress lines)")
+    print(f"  parts alone: read {read_s * 1000:,.0f} ms (cpu {read_cpu:.2f} s), quote ×2 {quote_s * 1000:,.0f} ms "
+          f"(cpu {quote_cpu:.2f} s); sum {parts * 1000:,.0f} ms")
+    print(f"  page call:   first progress {first * 1000 if first else 0:,.0f} ms, result {total_s * 1000:,.0f} ms "
+          f"(cpu {total_cpu:.2f} s) = {total_s / parts:.2f}× the parts; "
+          f"{count / total_s:,.0f} orders/s, {count / max(total_cpu, 1e-9):,.0f} orders per CPU-second")
+
+
 def _find(pattern: str, text: str) -> str:
     match = re.search(pattern, text)
     assert match is not None, pattern
@@ -93,6 +168,7 @@ def timed(call: Any, rounds: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--orders", type=int, default=20_000, help="stored orders for 会有什么变化 (0: skip)")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="op-bench-builder-")
@@ -130,6 +206,13 @@ def main() -> None:
         baseline = baseline or median
         flag = "" if p95 <= 200 else "  (over the 200 ms goal)"
         print(f"{label:<34} {median:>10.2f} {p95:>9.2f} {median / baseline:>9.1f}{flag}")
+    if args.orders:
+        store_orders(services, args.orders)
+        with services.db.session() as s:
+            published = s.query(RulesetVersion.content).join(Ruleset).filter(
+                Ruleset.name == name, RulesetVersion.version == Ruleset.latest_version).scalar()
+        bench_what_changes(services, ops, csrf, name, draft.replace("amount_off ¥40", "amount_off ¥50"), published,
+                           args.orders)
     services.db.dispose()
 
 

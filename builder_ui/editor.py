@@ -15,12 +15,13 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 import dsl
+from builder_ui.machine_form import machine_forms, machine_vocabulary
 from builder_ui.mapping_form import mapping_tables
-from builder_ui.messages import problem_view
-from builder_ui.pages import EDITORS, READERS, services
+from builder_ui.messages import message_zh, problem_view
+from builder_ui.pages import EDITORS, READERS, parsed, services
 from dsl.editing import replace_declaration
 from dsl.errors import RuleError
-from dsl.field_labels import CONDITION_FIELDS, OPERATORS
+from dsl.field_labels import CONDITION_FIELDS, LINE_CONDITION_FIELDS, OPERATORS
 from engine.auth.access import allow
 from engine.errors import ApiError, Unprocessable
 from engine.pricing.loading import RulesInvalid, plan_from_content
@@ -72,9 +73,8 @@ def _content(body: dict[str, Any]) -> str:
 
 def form_models(content: str) -> list[dict[str, Any]]:
     """The declarations the forms edit, as their JSON models (empty when the text does not parse)."""
-    try:
-        ruleset = dsl.parse_text(content)
-    except RuleError:
+    ruleset = parsed(content)
+    if ruleset is None:
         return []
     return [{"kind": d.kind, "name": d.name, "model": dsl.to_json(dsl.model.Ruleset((d,)))["declarations"][0]}
             for d in ruleset.declarations if d.kind in FORM_KINDS]
@@ -82,6 +82,7 @@ def form_models(content: str) -> list[dict[str, Any]]:
 
 def form_vocabulary() -> dict[str, Any]:
     return {"fields": [{"path": p, "label": label, "unit": unit} for p, label, unit in CONDITION_FIELDS],
+            "line_fields": [{"path": p, "label": label, "unit": unit} for p, label, unit in LINE_CONDITION_FIELDS],
             "operators": [{"op": op, "label": label} for op, label in OPERATORS]}
 
 
@@ -93,7 +94,8 @@ def live(name: str) -> Any:
         problems = service.check_ruleset(s, name, content=content, fmt="dsl")
     views = [problem_view(p) for p in problems]
     return {"ok": not any(p.is_error for p in problems), "problems": views, "forms": form_models(content),
-            "mappings": mapping_tables(content)}
+            "mappings": mapping_tables(content), "machines": machine_forms(content, problems),
+            "machine_vocabulary": machine_vocabulary(content)}
 
 
 @allow(*EDITORS)
@@ -132,7 +134,9 @@ def _plan_or_error(plan_of: Any) -> dict[str, Any]:
     try:
         return {"plan": plan_of()}
     except RulesInvalid as err:
-        return {"error": "规则有错误，无法试算：" + (err.problems[0]["message"] if err.problems else err.message)}
+        first = err.problems[0] if err.problems else {}
+        where = f"第 {first['line']} 行：" if first.get("line") else ""
+        return {"error": "规则有错误，无法试算：" + where + message_zh(str(first.get("message", err.message)))}
     except ApiError as err:
         return {"error": "尚未发布，无已发布版本可对照" if err.code == "version_not_found" else err.message}
 

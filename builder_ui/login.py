@@ -92,9 +92,9 @@ def init(app: Flask, limiter: Limiter) -> None:
 
 def _register_pages() -> None:
     """The page families share this blueprint (one static folder, one set of error pages)."""
-    from builder_ui import catalogue, editor, mapping_form, rulesets, sandbox, users, whatif
+    from builder_ui import catalogue, editor, machine_form, mapping_form, rulesets, sandbox, users, whatif
 
-    for area in (rulesets, editor, mapping_form, whatif, sandbox, catalogue, users):
+    for area in (rulesets, editor, mapping_form, machine_form, whatif, sandbox, catalogue, users):
         area.register(bp)
     pages.install_error_pages(bp)
 

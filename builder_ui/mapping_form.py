@@ -19,7 +19,8 @@ from typing import Any
 from flask import Blueprint, request
 
 import dsl
-from builder_ui.pages import EDITORS, READERS, services
+from builder_ui.message_catalog import message_zh, reason_zh
+from builder_ui.pages import EDITORS, READERS, parsed, services
 from dsl.editing import replace_declaration
 from dsl.errors import RuleError
 from dsl.printer import print_expr
@@ -40,9 +41,8 @@ def register(bp: Blueprint) -> None:
 def mapping_tables(content: str) -> list[dict[str, Any]]:
     """Each mapping declaration of ``content`` as table rows ``{target, source, line}`` (empty
     when the text does not parse)."""
-    try:
-        ruleset = dsl.parse_text(content)
-    except RuleError:
+    ruleset = parsed(content)
+    if ruleset is None:
         return []
     return [{"name": d.name, "rows": [{"target": ".".join(f.target), "source": print_expr(f.value), "line": f.line}
                                       for f in d.fields]}
@@ -127,14 +127,17 @@ def preview(name: str, decl: str) -> Any:
     except RulesInvalid as err:
         first = err.problems[0] if err.problems else {}
         where = f"第 {first.get('line', 0)} 行"
-        return {"ok": False, "error": f"规则有错误，无法预览：{where} {first.get('message', err.message)}"}
+        message = message_zh(str(first.get("message", err.message)))
+        return {"ok": False, "error": f"规则有错误，无法预览：{where} {message}"}
     except UnknownMapping:
         return {"ok": False, "error": f"规则文本中没有名为「{decl}」的映射"}
     except MappingFailure as exc:
         field = _field_at(content, decl, exc.line)
         return {"ok": False, "failure": {
             "field": field, "path": exc.path, "line": exc.line,
-            "message": f"映射失败：字段「{field}」（映射第 {exc.line} 行）取报文 {exc.path} 时出错：{exc.message}"}}
+            "message": f"映射失败：字段「{field}」（映射第 {exc.line} 行）取报文 {exc.path} 时出错："
+                       f"{reason_zh(exc.message)}",
+            "reason": exc.message}}
     return {"ok": True, "preview": result}
 
 

@@ -9,11 +9,14 @@ declaration the API uses, so the server refuses what the page does not show.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
 
+import dsl
+from dsl.errors import RuleError
 from engine.auth.access import session_user
 from engine.auth.roles import ALL_STAFF, role_label
 from engine.errors import ApiError, Forbidden, Unauthorized
@@ -26,6 +29,16 @@ ADMINS = ("admin",)
 
 def services() -> Any:
     return current_app.extensions["orderpulse"]
+
+
+@functools.lru_cache(maxsize=16)
+def parsed(content: str) -> dsl.model.Ruleset | None:
+    """``content`` parsed once for all the forms of one answer (None when it does not parse).
+    The model is immutable, so the forms may share it."""
+    try:
+        return dsl.parse_text(content)
+    except RuleError:
+        return None
 
 
 def signed_in_user() -> User | None:

@@ -13,12 +13,11 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
 
-import dsl
 from builder_ui.editor import SAMPLE_ORDER, form_models, form_vocabulary
+from builder_ui.machine_form import machine_forms, machine_vocabulary
 from builder_ui.mapping_form import mapping_tables
 from builder_ui.messages import problem_view
-from builder_ui.pages import EDITORS, READERS, may, page, services, signed_in_user
-from dsl.errors import RuleError
+from builder_ui.pages import EDITORS, READERS, may, page, parsed, services, signed_in_user
 from engine.auth.access import allow
 from engine.errors import ApiError
 from engine.rulesets import service
@@ -84,7 +83,7 @@ def _workspace(name: str, **extra: Any) -> dict[str, Any]:
         "ruleset": ruleset, "versions": versions, "audit": audit,
         "problems": [problem_view(p) for p in problems], "draft_state": status,
         "status_label": STATUS_LABELS[status], "active_nav": "rulesets", "title": ruleset.title or name,
-        "workspace": _workspace_data(ruleset), "has_machine": "machine" in _kinds(ruleset.draft_content),
+        "workspace": _workspace_data(ruleset, problems), "has_machine": "machine" in _kinds(ruleset.draft_content),
         "sample_order": json.dumps(SAMPLE_ORDER, ensure_ascii=False, indent=1),
         **extra,
     }
@@ -97,17 +96,17 @@ def ruleset_page(name: str) -> Any:
 
 def _kinds(content: str) -> set[str]:
     """The declaration kinds in ``content`` (empty when it does not parse)."""
-    try:
-        return {d.kind for d in dsl.parse_text(content).declarations}
-    except RuleError:
-        return set()
+    ruleset = parsed(content)
+    return {d.kind for d in ruleset.declarations} if ruleset is not None else set()
 
 
-def _workspace_data(ruleset: Any) -> dict[str, Any]:
+def _workspace_data(ruleset: Any, problems: list[Any]) -> dict[str, Any]:
     """What the page's script starts from: the draft, its revision, the form models."""
     return {"name": ruleset.name, "content": ruleset.draft_content, "revision": ruleset.draft_revision,
             "forms": form_models(ruleset.draft_content), "vocabulary": form_vocabulary(),
             "mappings": mapping_tables(ruleset.draft_content),
+            "machines": machine_forms(ruleset.draft_content, problems),
+            "machine_vocabulary": machine_vocabulary(ruleset.draft_content),
             "may_edit": may(*EDITORS)}
 
 

@@ -7,7 +7,7 @@ promotion condition (:data:`dsl.order_model.PROMOTION_CONTEXT` and the order fie
 
 from __future__ import annotations
 
-__all__ = ["CONDITION_FIELDS", "OPERATORS"]
+__all__ = ["CONDITION_FIELDS", "LINE_CONDITION_FIELDS", "OPERATORS"]
 
 # (path, Chinese label, unit: money | percent | count | text | bool)
 CONDITION_FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -23,6 +23,16 @@ CONDITION_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("receiver.city", "收货城市", "text"),
     ("presale", "预售订单", "bool"),
     ("payment.method", "支付方式", "text"),
+)
+
+# The fields of one order line, for a discount's "on lines where" (which lines it applies to).
+LINE_CONDITION_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("category", "商品类目", "text"),
+    ("sku_id", "商品编码", "text"),
+    ("title", "商品标题", "text"),
+    ("unit_price", "单价", "money"),
+    ("qty", "数量", "count"),
+    ("amount", "行金额", "money"),
 )
 
 # operator → Chinese label

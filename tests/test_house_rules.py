@@ -48,6 +48,7 @@ PURE_CORES = (
     "engine.workflow.expressions",
     "engine.workflow.ports",
     "engine.rulesets.validation",
+    "engine.rulesets.what_changes",
     "engine.orders.ports",
     "engine.orders.mapping",
     "engine.orders.cleaning",

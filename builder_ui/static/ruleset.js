@@ -11,6 +11,9 @@
   let savedText = data.content;
   let forms = data.forms;
   let mappings = data.mappings;
+  let machines = data.machines;
+  let machineVocab = data.machine_vocabulary;
+  let machineErrors = {}; // machine name → {row path: [message]} for rows the server refused
   let formBusy = false;
   let formQueue = Promise.resolve(); // form edits go to the server one after another
   let formsPending = 0;
@@ -73,10 +76,19 @@
     if (!r.ok) { $("check-body").replaceChildren(el("p", { class: "error", text: r.payload.error ? r.payload.error.message : "检查失败" })); return; }
     showProblems(r.payload.problems);
     document.dispatchEvent(new CustomEvent("op:checked", { detail: { ok: r.payload.ok } }));
+    // Redraw a form only when the text changed what it shows (an edit made in the form already
+    // shows; redrawing would drop a choice being made, such as a picked but not yet added effect).
+    const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+    const formsChanged = !same(forms, r.payload.forms);
     forms = r.payload.forms;
-    if (!formBusy && !$("promotion-forms").contains(document.activeElement)) renderForms();
+    if (formsChanged && !formBusy && !$("promotion-forms").contains(document.activeElement)) renderForms();
+    const mappingsChanged = !same(mappings, r.payload.mappings);
     mappings = r.payload.mappings;
-    if (!formBusy && !$("mapping-tables").contains(document.activeElement)) renderMappings();
+    if (mappingsChanged && !formBusy && !$("mapping-tables").contains(document.activeElement)) renderMappings();
+    const machinesChanged = !same(machines, r.payload.machines) || !same(machineVocab, r.payload.machine_vocabulary);
+    machines = r.payload.machines;
+    machineVocab = r.payload.machine_vocabulary;
+    if (machinesChanged && !formBusy && !$("machine-forms").contains(document.activeElement)) { machineErrors = {}; renderMachines(); }
   }
 
   async function saveDraft() {
@@ -123,22 +135,28 @@
   // ------------------------------------------------------------------ promotion form
   const PICKS = [["best", "择优"], ["first", "取首个"], ["all", "全部叠加"]];
   const UNIT = { money: "¥", percent: "%", count: "件" };
-  const fieldOf = (path) => vocab.fields.find((f) => f.path === path.join("."));
+  const fieldOf = (path, fields) => (fields || vocab.fields).find((f) => f.path === path.join("."));
+  const SET_OPS = [["in", "属于"], ["not in", "不属于"]];
+  const MODES = [["and", "全部满足"], ["or", "任一满足"]];
 
-  function simpleConditions(when) {
-    if (!when) return [];
-    const parts = when.kind === "boolop" && when.op === "and" ? when.operands : [when];
-    const out = [];
+  // A condition the form can show: comparisons of a known field with a value, or a known field
+  // in / not in a list of values, all joined by one "and" or one "or". Anything else → null.
+  function simpleConditions(when, fields) {
+    if (!when) return { mode: "and", parts: [] };
+    const mode = when.kind === "boolop" ? when.op : "and";
+    const parts = when.kind === "boolop" ? when.operands : [when];
     for (const p of parts) {
-      if (p.kind !== "compare" || p.left.kind !== "name" || p.right.kind !== "literal" || !fieldOf(p.left.path)) return null;
-      out.push(p);
+      if (p.kind === "compare" && p.left.kind === "name" && p.right.kind === "literal" && fieldOf(p.left.path, fields)) continue;
+      if (p.kind === "in" && p.item.kind === "name" && p.container.kind === "list" && fieldOf(p.item.path, fields)
+          && p.container.items.every((x) => x.kind === "literal")) continue;
+      return null;
     }
-    return out;
+    return { mode, parts };
   }
 
-  function joinConditions(list) {
-    if (!list.length) return undefined;
-    return list.length === 1 ? list[0] : { kind: "boolop", op: "and", operands: list };
+  function joinConditions(cond) {
+    if (!cond.parts.length) return undefined;
+    return cond.parts.length === 1 ? cond.parts[0] : { kind: "boolop", op: cond.mode, operands: cond.parts };
   }
 
   function literalFor(unit, input) {
@@ -155,38 +173,58 @@
     return String(lit.value);
   }
 
-  function conditionEditor(owner, key, label, commit) {
-    const conds = simpleConditions(owner[key]);
+  // The condition builder: rows of 字段 · 运算符 · 值 (with its unit), joined by 全部满足 / 任一满足.
+  // ``fields`` is the vocabulary (order fields for a rule, line fields for "on lines where").
+  function conditionEditor(owner, key, label, commit, fields) {
+    fields = fields || vocab.fields;
+    const cond = simpleConditions(owner[key], fields);
     const box = el("div", { class: "conditions" });
-    if (conds === null) {
-      box.append(el("p", { class: "muted", text: label + "：条件较复杂，请在规则文本中修改" }));
+    if (cond === null) {
+      box.append(el("p", { class: "muted", text: label + "：条件较复杂（嵌套或含计算），请在规则文本中修改" }));
       return box;
     }
-    conds.forEach((c, i) => {
-      const f = fieldOf(c.left.path);
-      const id = "c" + Math.random().toString(36).slice(2, 9);
-      const fieldSel = el("select", { id: id + "f", "aria-label": label + "字段" });
-      for (const v of vocab.fields) fieldSel.append(el("option", { value: v.path, selected: v.path === f.path, text: v.label }));
+    const save = (rerender) => { owner[key] = joinConditions(cond); commit(rerender); };
+    if (cond.parts.length > 1) {
+      const mode = el("select", { "aria-label": label + "满足方式" });
+      for (const [v, text] of MODES) mode.append(el("option", { value: v, text, selected: v === cond.mode }));
+      mode.addEventListener("change", () => { cond.mode = mode.value; save(true); });
+      box.append(el("div", { class: "toolbar" }, el("span", { text: label }), mode));
+    }
+    cond.parts.forEach((c, i) => {
+      const isSet = c.kind === "in";
+      const path = isSet ? c.item.path : c.left.path;
+      const f = fieldOf(path, fields);
+      const fieldSel = el("select", { "aria-label": label + "字段" });
+      for (const v of fields) fieldSel.append(el("option", { value: v.path, selected: v.path === f.path, text: v.label }));
       const opSel = el("select", { "aria-label": label + "运算符" });
-      for (const o of vocab.operators) opSel.append(el("option", { value: o.op, selected: o.op === c.op, text: o.label }));
-      const value = el("input", { class: "num", value: literalText(c.right), "aria-label": label + "值" });
+      const current = isSet ? (c.negated ? "not in" : "in") : c.op;
+      for (const o of [...vocab.operators.map((x) => [x.op, x.label]), ...SET_OPS]) opSel.append(el("option", { value: o[0], selected: o[0] === current, text: o[1] }));
+      const shown = isSet ? c.container.items.map(literalText).join("、") : literalText(c.right);
+      const value = el("input", { class: isSet ? "" : "num", value: shown, "aria-label": label + "值", style: isSet ? "width:12em" : undefined,
+        placeholder: isSet ? "多个值用、分隔" : undefined });
       const unit = el("span", { class: "unit", text: UNIT[f.unit] || "" });
       const update = () => {
-        const nf = vocab.fields.find((v) => v.path === fieldSel.value);
-        c.left = { kind: "name", path: nf.path.split(".") };
-        c.op = opSel.value;
-        c.right = literalFor(nf.unit, value.value);
-        owner[key] = joinConditions(conds);
-        commit();
+        const nf = fields.find((v) => v.path === fieldSel.value);
+        const name = { kind: "name", path: nf.path.split(".") };
+        const next = opSel.value === "in" || opSel.value === "not in"
+          ? { kind: "in", item: name, negated: opSel.value === "not in",
+              container: { kind: "list", items: value.value.split(/[、,，]/).map((x) => x.trim()).filter(Boolean).map((x) => literalFor(nf.unit, x)) } }
+          : { kind: "compare", op: opSel.value, left: name, right: literalFor(nf.unit, value.value.split(/[、,，]/)[0] || "") };
+        cond.parts[i] = next;
+        save(isSet !== (next.kind === "in"));
       };
       fieldSel.addEventListener("change", update); opSel.addEventListener("change", update);
       value.addEventListener("change", update);
-      const remove = el("button", { type: "button", class: "small", text: "删除条件", onclick: () => { conds.splice(i, 1); owner[key] = joinConditions(conds); commit(true); } });
-      box.append(el("div", { class: "toolbar" }, el("span", { text: i ? "并且" : "当" }), fieldSel, opSel, value, unit, remove));
+      const remove = el("button", { type: "button", class: "small", text: "删除条件", onclick: () => { cond.parts.splice(i, 1); save(true); } });
+      const lead = fields === vocab.fields ? "当" : "仅限商品";
+      const joiner = i === 0 ? lead : cond.mode === "or" ? "或者" : "并且";
+      box.append(el("div", { class: "toolbar" }, el("span", { text: joiner }), fieldSel, opSel, value, unit, remove));
     });
-    box.append(el("button", { type: "button", class: "small", text: "添加条件", onclick: () => {
-      conds.push({ kind: "compare", op: ">=", left: { kind: "name", path: ["current_total"] }, right: { kind: "literal", value: 0, unit: "money" } });
-      owner[key] = joinConditions(conds); commit(true);
+    box.append(el("button", { type: "button", class: "small", text: "添加条件", "aria-label": label + "：添加条件", onclick: () => {
+      const first = fields[0];
+      cond.parts.push({ kind: "compare", op: first.unit === "text" ? "!=" : ">=", left: { kind: "name", path: first.path.split(".") },
+        right: literalFor(first.unit, first.unit === "text" ? "" : "0") });
+      save(true);
     } }));
     return box;
   }
@@ -247,6 +285,7 @@
         row.append(el("div", { class: "toolbar" }, el("span", { text: "规则" }), nameInput, discountEditor(rule, commit),
           el("button", { type: "button", class: "small", text: "删除规则", "aria-label": "删除规则 " + rule.name, onclick: () => { tier.rules.splice(ri, 1); commit(true); } })));
         row.append(conditionEditor(rule, "when", "条件", commit));
+        row.append(linesWhere(rule, commit));
         box.append(row);
       });
       box.append(el("button", { type: "button", class: "small", text: "添加规则", "aria-label": "在 " + title + " 添加规则", onclick: () => {
@@ -274,6 +313,7 @@
       });
     }
     wrap.append(priceCheckEditor(model, commit));
+    wrap.append(freightEditor(model, commit));
     return wrap;
   }
 
@@ -294,6 +334,89 @@
     amount.addEventListener("change", update); percent.addEventListener("change", update);
     box.append(el("div", { class: "toolbar" }, el("span", { text: "实收比本促销少" }), el("span", { class: "unit", text: "¥" }), amount,
       el("span", { text: "或" }), percent, el("span", { class: "unit", text: "%" }), el("span", { text: "以内（取大）不算价格异常" })));
+    return box;
+  }
+
+  // Which lines a discount applies to ("on lines where …"), folded away until opened; it stays
+  // open across the form's redraws.
+  const openLines = new Set();
+  function linesSummary(d) {
+    const cond = simpleConditions(d.lines_where, vocab.line_fields);
+    const ops = Object.fromEntries(vocab.operators.map((o) => [o.op, o.label]));
+    if (!d.lines_where) return "全部商品";
+    if (cond === null) return "条件较复杂";
+    return cond.parts.map((c) => {
+      const f = fieldOf(c.kind === "in" ? c.item.path : c.left.path, vocab.line_fields);
+      const op = c.kind === "in" ? (c.negated ? "不属于" : "属于") : ops[c.op];
+      const value = c.kind === "in" ? c.container.items.map(literalText).join("、") : literalText(c.right);
+      return f.label + " " + op + " " + value;
+    }).join(cond.mode === "or" ? " 或 " : " 且 ");
+  }
+
+  function linesWhere(rule, commit) {
+    const d = rule.discount;
+    const summary = el("summary", { text: "适用商品：" + linesSummary(d) });
+    const box = el("details", { class: "lines-where", open: openLines.has(rule.name) }, summary);
+    box.addEventListener("toggle", () => { if (box.open) openLines.add(rule.name); else openLines.delete(rule.name); });
+    box.append(conditionEditor(d, "lines_where", "适用商品", (rerender) => {
+      summary.textContent = "适用商品：" + linesSummary(d);
+      commit(rerender);
+    }, vocab.line_fields));
+    return box;
+  }
+
+  // 运费模板: base freight, the free-shipping threshold, and per-region overrides, in yuan.
+  function freightEditor(model, commit) {
+    const box = el("div", { class: "tier freight" }, el("h3", { text: "运费模板" }));
+    model.freight = model.freight || [];
+    const yuanInput = (owner, key, label, optional) => {
+      const input = el("input", { class: "num", type: "number", step: "0.01", min: "0", "aria-label": label,
+        value: owner[key] === undefined || owner[key] === null ? "" : owner[key] / 100, placeholder: optional ? "不包邮" : undefined });
+      input.addEventListener("change", () => {
+        const v = input.value.trim();
+        if (v === "" && optional) delete owner[key];
+        else owner[key] = Math.round(parseFloat(v || "0") * 100);
+        commit();
+      });
+      return input;
+    };
+    model.freight.forEach((f, fi) => {
+      const part = el("div", { class: "freight-template", "data-freight": f.name });
+      part.append(el("div", { class: "toolbar" }, el("strong", { text: f.name }),
+        el("span", { text: "运费" }), el("span", { class: "unit", text: "¥" }), yuanInput(f, "base", f.name + " 运费（元）"),
+        el("span", { text: "满" }), el("span", { class: "unit", text: "¥" }), yuanInput(f, "free_over", f.name + " 包邮门槛（元）", true),
+        el("span", { text: "包邮" }),
+        el("button", { type: "button", class: "small", text: "删除模板", "aria-label": "删除运费模板 " + f.name, onclick: () => { model.freight.splice(fi, 1); commit(true); } })));
+      const table = el("table", { "aria-label": f.name + " 的地区运费" },
+        el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "地区" }), el("th", { scope: "col", text: "运费（元）" }),
+          el("th", { scope: "col", text: "包邮门槛（元）" }), el("th", { scope: "col", text: "操作" }))));
+      const tbody = el("tbody");
+      (f.regions || []).forEach((r, ri) => {
+        const label = r.regions.join("、");
+        const names = el("input", { value: label, "aria-label": "地区（" + label + "）", style: "width:10em" });
+        names.addEventListener("change", () => { r.regions = names.value.split(/[、,，\s]+/).map((x) => x.trim()).filter(Boolean); commit(true); });
+        tbody.append(el("tr", { "data-regions": label }, el("td", {}, names), el("td", {}, yuanInput(r, "base", label + " 运费（元）")),
+          el("td", {}, yuanInput(r, "free_over", label + " 包邮门槛（元）", true)),
+          el("td", {}, el("button", { type: "button", class: "small", text: "删除", "aria-label": "删除地区运费 " + label, onclick: () => { f.regions.splice(ri, 1); commit(true); } }))));
+      });
+      table.append(tbody);
+      const newRegions = el("input", { "aria-label": f.name + " 新地区", placeholder: "如 内蒙古、海南", style: "width:10em" });
+      part.append(table, el("div", { class: "toolbar" }, newRegions,
+        el("button", { type: "button", class: "small", text: "添加地区运费", "aria-label": "为 " + f.name + " 添加地区运费", onclick: () => {
+          const regions = newRegions.value.split(/[、,，\s]+/).map((x) => x.trim()).filter(Boolean);
+          if (!regions.length) return;
+          f.regions = f.regions || [];
+          f.regions.push({ regions, base: f.base, free_over: f.free_over });
+          commit(true);
+        } })));
+      box.append(part);
+    });
+    if (!model.freight.length) {
+      box.append(el("p", { class: "muted", text: "没有运费模板：订单不收运费。" }), el("button", { type: "button", class: "small", text: "添加运费模板", onclick: () => {
+        model.freight.push({ name: "标准运费", base: 800, free_over: 9900, regions: [] });
+        commit(true);
+      } }));
+    }
     return box;
   }
 
@@ -354,54 +477,44 @@
     return box;
   }
 
-  // ------------------------------------------------------------------ machine: states and actions
-  const OWNERS = ["客服", "客服组长", "仓储", "财务", "运营", "管理员", "消费者", "平台"];
-  const listText = (xs) => (xs || []).join("、");
-  const parseList = (text) => text.split(/[、,，\s]+/).map((x) => x.trim()).filter(Boolean);
+  // ------------------------------------------------------------------ machine form (machine_form.js)
+  function renderMachines() {
+    const host = $("machine-forms");
+    if (!machines.length) { host.replaceChildren(); return; }
+    OPMachineForm.render(host, machines, { el, vocab: machineVocab, errors: machineErrors, apply: applyMachine });
+  }
 
-  function renderMachine(form) {
-    const model = JSON.parse(JSON.stringify(form.model));
-    const commit = (rerender) => applyForm(form, model, rerender);
-    const box = el("div", { class: "tier" }, el("h3", { text: "状态机 " + (model.title || model.name) + "（" + model.name + "）" }));
-    const states = el("table", { "aria-label": "状态" },
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "状态" }), el("th", { scope: "col", text: "负责人" }), el("th", { scope: "col", text: "时限（小时）" }))));
-    const sbody = el("tbody");
-    for (const st of model.states) {
-      const owner = el("select", { "aria-label": st.name + " 的负责人" }, el("option", { value: "", text: st.final ? "（终态）" : "（无）" }));
-      for (const o of OWNERS) owner.append(el("option", { value: o, text: o, selected: st.owner === o }));
-      if (st.owner && !OWNERS.includes(st.owner)) owner.append(el("option", { value: st.owner, text: st.owner, selected: true }));
-      owner.addEventListener("change", () => { if (owner.value) st.owner = owner.value; else delete st.owner; commit(); });
-      const hours = el("input", { class: "num", type: "number", min: "0", step: "1", value: st.deadline ? st.deadline / 3600 : "", "aria-label": st.name + " 的时限（小时）", disabled: !!st.final });
-      hours.addEventListener("change", () => { const h = parseFloat(hours.value); if (h > 0) st.deadline = Math.round(h * 3600); else delete st.deadline; commit(); });
-      sbody.append(el("tr", {}, el("td", { text: st.name }), el("td", {}, owner), el("td", {}, hours)));
-    }
-    states.append(sbody);
-    box.append(states);
-    const actions = el("table", { "aria-label": "动作" },
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "动作" }), el("th", { scope: "col", text: "从" }), el("th", { scope: "col", text: "到" }), el("th", { scope: "col", text: "执行角色" }))));
-    const abody = el("tbody");
-    for (const a of model.actions) {
-      const from = el("input", { value: listText(a.sources), "aria-label": a.name + " 的起始状态", style: "width:9em" });
-      from.addEventListener("change", () => { a.sources = parseList(from.value); commit(); });
-      const to = el("select", { "aria-label": a.name + " 的目标状态" });
-      for (const st of model.states) to.append(el("option", { value: st.name, text: st.name, selected: st.name === a.target }));
-      to.addEventListener("change", () => { a.target = to.value; commit(); });
-      const by = el("input", { value: listText(a.by), "aria-label": a.name + " 的执行角色", placeholder: a.via_webhook ? "回调 " + a.via_webhook : "所有角色", style: "width:8em" });
-      by.addEventListener("change", () => { const roles = parseList(by.value); if (roles.length) a.by = roles; else delete a.by; commit(); });
-      abody.append(el("tr", {}, el("td", { text: a.name }), el("td", {}, from), el("td", {}, to), el("td", {}, by)));
-    }
-    actions.append(abody);
-    box.append(actions);
-    return box;
+  function applyMachine(name, rows) {
+    formsPending += 1;
+    formBusy = true;
+    formQueue = formQueue.catch(() => {}).then(async () => {
+      $("form-status").textContent = "";
+      const r = await call("POST", base + "/machines/" + encodeURIComponent(name), { content: editor.getText(), machine: rows });
+      if (r.ok) {
+        machines = r.payload.machines;
+        machineErrors = {};
+        editor.setText(r.payload.content);
+      } else {
+        // keep what was typed, and say next to the field why it was not written
+        const error = r.payload.error || {};
+        const detail = (error.details || [])[0];
+        const errors = {};
+        if (detail && detail.path) errors[detail.path.replace(/^\/machine/, "")] = [error.message];
+        machineErrors = { [name]: errors };
+        machines = machines.map((m) => (m.name === name ? rows : m));
+        $("form-status").textContent = error.message || "状态机表单修改失败";
+      }
+      renderMachines();
+    }).finally(() => { formsPending -= 1; formBusy = formsPending > 0; });
+    return formQueue;
   }
 
   function renderForms() {
     const host = $("promotion-forms");
     host.replaceChildren();
-    if (!forms.length) { host.append(el("p", { class: "muted", text: "规则文本中没有促销、状态机、预警或风控声明，或文本有语法错误。" })); return; }
-    for (const f of forms) {
-      host.append(f.kind === "promotion" ? renderPromotion(f) : f.kind === "machine" ? renderMachine(f) : renderThresholds(f));
-    }
+    const shown = forms.filter((f) => f.kind !== "machine"); // machines: the machine form
+    if (!shown.length && !machines.length) { host.append(el("p", { class: "muted", text: "规则文本中没有促销、状态机、预警或风控声明，或文本有语法错误。" })); return; }
+    for (const f of shown) host.append(f.kind === "promotion" ? renderPromotion(f) : renderThresholds(f));
   }
 
   // Each edit is applied to the text the previous edit produced: two quick edits in different
@@ -428,7 +541,7 @@
     }
   }
 
-  if (data.may_edit) renderForms();
+  if (data.may_edit) { renderForms(); renderMachines(); }
 
   // ------------------------------------------------------------------ mapping table and preview
   function currentMapping() {
@@ -521,19 +634,69 @@
   loadSamples();
 
   // ------------------------------------------------------------------ 会有什么变化
+  // The answer comes as JSON lines: progress after each batch of orders, then the result with one
+  // entry per comparison (price today; flags, holds and ticket paths join the same list).
+  async function* jsonLines(resp) {
+    const reader = resp.body.getReader();
+    const decoder = new TextDecoder();
+    let buffered = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (value) buffered += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, cut).trim();
+        buffered = buffered.slice(cut + 1);
+        if (line) yield JSON.parse(line);
+      }
+      if (done) { if (buffered.trim()) yield JSON.parse(buffered); return; }
+    }
+  }
+
+  function showComparison(out, c) {
+    const nodes = [el("h3", { text: c.label }), el("p", { class: "summary", text: c.summary + "（共比较 " + out.examined + " 单" + (c.skipped ? "，" + c.skipped + " 单无法比较" : "") + "）" })];
+    if (c.rows.length) {
+      const table = el("table", { class: "grid", "aria-label": c.table_label },
+        el("thead", {}, el("tr", {}, ...c.columns.map((name) => el("th", { scope: "col", text: name })))));
+      const tbody = el("tbody");
+      for (const row of c.rows) tbody.append(el("tr", {}, ...row.map((cell) => el("td", { text: cell }))));
+      table.append(tbody);
+      nodes.push(table);
+    }
+    if (c.more) nodes.push(el("p", { class: "muted", text: "另有 " + c.more + " 单未列出（已计入合计）" }));
+    return el("div", { class: "comparison", "data-comparison": c.key }, ...nodes);
+  }
+
   $("btn-whatif").addEventListener("click", async () => {
     const region = $("whatif-results");
-    region.textContent = "计算中…";
-    const r = await call("POST", base + "/what-changes", { content: editor.getText(), n: Number($("whatif-n").value) });
-    const out = r.payload;
-    if (!r.ok || !out.ok) { region.replaceChildren(el("p", { class: "error", text: out.error ? (out.error.message || out.error) : "计算失败" })); return; }
-    const head = el("p", { class: "summary", text: out.summary + "（共比较 " + out.examined + " 单" + (out.skipped ? "，" + out.skipped + " 单无法计价" : "") + "）" });
-    if (!out.changes.length) { region.replaceChildren(head); return; }
-    const table = el("table", { class: "grid", "aria-label": "价格变化的订单" },
-      el("thead", {}, el("tr", {}, el("th", { text: "渠道" }), el("th", { text: "订单号" }), el("th", { text: "已发布应付" }), el("th", { text: "草稿应付" }), el("th", { text: "变化" }))));
-    const tbody = el("tbody");
-    for (const c of out.changes) tbody.append(el("tr", {}, el("td", { text: c.channel }), el("td", { text: c.order_id }), el("td", { text: c.published }), el("td", { text: c.draft }), el("td", { text: c.delta })));
-    table.append(tbody);
-    region.replaceChildren(head, table, out.more ? el("p", { class: "muted", text: "另有 " + out.more + " 单未列出（已计入合计）" }) : null);
+    const bar = el("progress", { max: "1", value: "0", "aria-label": "计算进度" });
+    const counter = el("span", { class: "muted", text: "准备中…" });
+    region.replaceChildren(el("div", { class: "toolbar" }, bar, counter));
+    const fail = (message) => region.replaceChildren(el("p", { class: "error", text: message }));
+    let resp;
+    try {
+      resp = await fetch(base + "/what-changes", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/x-ndjson, application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify({ content: editor.getText(), n: Number($("whatif-n").value) }),
+      });
+    } catch (err) { fail("计算失败：无法连接服务器"); return; }
+    if (!(resp.headers.get("Content-Type") || "").includes("ndjson")) {
+      const out = await resp.json();
+      fail(out.error ? (out.error.message || out.error) : "计算失败");
+      return;
+    }
+    try {
+      for await (const msg of jsonLines(resp)) {
+        if (msg.progress) {
+          bar.max = Math.max(1, msg.progress.total); bar.value = msg.progress.done;
+          counter.textContent = "已比较 " + msg.progress.done.toLocaleString("zh-CN") + " / " + msg.progress.total.toLocaleString("zh-CN") + " 单";
+        } else if (msg.error) {
+          fail(msg.error); return;
+        } else if (msg.result) {
+          region.replaceChildren(el("div", { class: "toolbar" }, bar, counter), ...msg.result.comparisons.map((c) => showComparison(msg.result, c)));
+        }
+      }
+    } catch (err) { fail("计算中断：连接已断开"); }
   });
 })();

@@ -1,9 +1,9 @@
-"""会有什么变化: stored orders quoted with a draft's promotion and with the published one, and the
-orders whose payable would differ, with the total in exact fen.
+"""会有什么变化, the price: stored orders quoted with a draft's promotion and with the published
+one, and the orders whose payable would differ, with the total in exact fen.
 
-:func:`compare_prices` is pure (plans and order documents in, a :class:`PriceComparison` out);
-the stored orders come from :func:`engine.orders.samples.recent_order_docs`. Only the price is
-compared; flags, holds and ticket paths join once the order pipeline produces them.
+:class:`PriceReplay` is the price comparison of :mod:`engine.rulesets.what_changes` (one order at
+a time, so the page can show progress); :func:`compare_prices` runs it over a list at once. Pure:
+plans and order documents in, a :class:`PriceComparison` out.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.rulesets.what_changes import ComparisonResult, StoredOrder
+
 from .order_input import OrderInvalid, read_order
 from .plan import PricingPlan
 from .quote import quote_priced_order
 
-__all__ = ["PriceChange", "PriceComparison", "compare_prices", "yuan_grouped"]
+__all__ = ["PriceChange", "PriceComparison", "PriceReplay", "compare_prices", "yuan_grouped"]
 
 
 def yuan_grouped(fen: int) -> str:
@@ -55,22 +57,50 @@ class PriceComparison:
         return f"{len(self.changes)} 单优惠变化，合计 {yuan_grouped(self.total_delta)}"
 
 
+class PriceReplay:
+    """The price comparison: each order quoted by both plans, kept when the payable differs."""
+
+    key = "price"
+
+    def __init__(self, draft: PricingPlan, published: PricingPlan) -> None:
+        self.draft = draft
+        self.published = published
+        self.examined = 0
+        self.changes: list[PriceChange] = []
+        self.skipped: list[tuple[str, str]] = []
+
+    def add(self, order: StoredOrder) -> None:
+        channel, order_id, doc = order
+        self.examined += 1
+        try:
+            po = read_order(dict(doc))
+        except OrderInvalid as err:
+            self.skipped.append((order_id, err.message))
+            return
+        old = quote_priced_order(self.published, po, with_log=False)["totals"]["payable"]
+        new = quote_priced_order(self.draft, po, with_log=False)["totals"]["payable"]
+        if old != new:
+            self.changes.append(PriceChange(channel, order_id, int(old), int(new)))
+
+    @property
+    def comparison(self) -> PriceComparison:
+        return PriceComparison(self.examined, self.changes, self.skipped)
+
+    def result(self, shown: int) -> ComparisonResult:
+        found = self.comparison
+        return ComparisonResult(
+            key=self.key, label="价格", summary=found.summary(), changed=len(found.changes),
+            columns=("渠道", "订单号", "已发布应付", "草稿应付", "变化"),
+            rows=tuple((c.channel, c.order_id, yuan_grouped(c.published), yuan_grouped(c.draft), yuan_grouped(c.delta))
+                       for c in found.changes[:shown]),
+            table_label="价格变化的订单", skipped=len(found.skipped), totals={"delta_fen": found.total_delta})
+
+
 def compare_prices(orders: Iterable[tuple[str, str, Mapping[str, Any]]], draft: PricingPlan,
                    published: PricingPlan) -> PriceComparison:
     """Quote each ``(channel, order_id, order document)`` with both plans; keep those whose
     payable differs. An order the pricing engine cannot read is listed in ``skipped``."""
-    examined = 0
-    changes: list[PriceChange] = []
-    skipped: list[tuple[str, str]] = []
-    for channel, order_id, doc in orders:
-        examined += 1
-        try:
-            po = read_order(dict(doc))
-        except OrderInvalid as err:
-            skipped.append((order_id, err.message))
-            continue
-        old = quote_priced_order(published, po, with_log=False)["totals"]["payable"]
-        new = quote_priced_order(draft, po, with_log=False)["totals"]["payable"]
-        if old != new:
-            changes.append(PriceChange(channel, order_id, int(old), int(new)))
-    return PriceComparison(examined, changes, skipped)
+    replay = PriceReplay(draft, published)
+    for order in orders:
+        replay.add(order)
+    return replay.comparison

@@ -207,7 +207,7 @@ def test_ops_walks_the_aftersales_machine_in_the_sandbox(staff: Any) -> None:
     assert page.locator("#sb-diagram g[data-lane=warehouse]").count() == 1
     assert page.locator("#sb-diagram rect.current").count() == 1
     # The machine form edits the same model: 待质检's deadline 48h → 72h; the DSL and the sandbox follow.
-    form = page.locator("#promotion-forms")
+    form = page.locator("#machine-forms")
     form.get_by_label("待质检 的时限（小时）").fill("72")
     form.get_by_label("待质检 的时限（小时）").press("Tab")
     page.wait_for_function("() => OPEditor.textOf(document.querySelector('.cm-content')).includes('state 待质检 owner 仓储 deadline 72h')")

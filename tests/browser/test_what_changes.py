@@ -57,6 +57,11 @@ def test_ops_sees_which_stored_orders_the_draft_would_price_differently(staff: A
         ["douyin", "DY-A", "¥280.00", "¥270.00", "-¥10.00"],
     ]
     assert "标记、拦截和工单流转将在订单处理流程上线后一并对比" in page.locator("#whatif-panel").inner_text()
+    # progress as the stored orders are compared batch by batch (all three in one batch here)
+    progress = results.get_by_role("progressbar", name="计算进度")
+    assert (progress.get_attribute("value"), progress.get_attribute("max")) == ("3", "3")
+    assert results.get_by_text("已比较 3 / 3 单").count() == 1
+    assert results.get_by_role("heading", name="价格").count() == 1
     screenshot(page, "22-what-changes")
     check_accessibility(page)
 

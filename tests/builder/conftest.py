@@ -60,3 +60,13 @@ def festival(services: Any) -> str:
     with services.db.transaction() as s:
         import_template(s, "promotion_apparel_festival", actor="setup", now=services.clock.now())
     return "promotion_apparel_festival"
+
+
+@pytest.fixture
+def aftersales(services: Any) -> str:
+    """The standard after-sales machine template imported as a draft (not published)."""
+    from engine.templates import import_template
+
+    with services.db.transaction() as s:
+        import_template(s, "aftersales_standard", actor="setup", now=services.clock.now())
+    return "aftersales_standard"

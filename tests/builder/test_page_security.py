@@ -31,6 +31,7 @@ FORMS = [
     ("POST", f"/rulesets/{R}/what-changes", {"content": "", "n": 10}, True,
      ("admin", "ops", "warehouse", "finance", "cs", "cs_lead"), 200),
     ("POST", f"/rulesets/{R}/forms/promotion/apparel_festival", {"content": "", "model": {}}, True, ("admin", "ops"), 422),
+    ("POST", f"/rulesets/{R}/machines/aftersales", {"content": "", "machine": {}}, True, ("admin", "ops"), 422),
     ("POST", "/users", {"username": "new_user", "role": "cs", "password": "long-enough-1"}, False, ("admin",), 302),
     ("POST", "/users/1/active", {"active": "0"}, False, ("admin",), 302),
     ("POST", "/users/1/password", {"password": "another-password"}, False, ("admin",), 302),
