@@ -61,8 +61,8 @@ class RangeArgs(Schema):
             if value not in CHANNELS:
                 raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
         first, last = data.get("from_"), data.get("to")
-        for name, value in (("from", first), ("to", last)):
-            if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        for name, day in (("from", first), ("to", last)):
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
                 raise ValidationError(f"a day between {FIRST_DAY} and {LAST_DAY}", name)
         if first and last:
             if first > last:
