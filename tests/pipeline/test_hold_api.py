@@ -66,7 +66,7 @@ def test_only_ops_cs_lead_and_admin_may_hold_and_bad_requests_change_nothing(
     missing = client.post("/api/v1/orders/99999/hold", json={"reason": "x"}, headers=auth(tokens["ops"]))
     assert missing.status_code == 404
     assert status_tags(services, pk)[0] == "awaiting_shipment"
-    assert kinds(services, pk) == ["created", "risk_passed", "reserved"]
+    assert kinds(services, pk) == ["created", "risk_passed", "price_skipped", "reserved", "ticket_skipped"]
 
 
 def test_releasing_an_order_held_for_stock_retries_it_now(services: Services, client: Any,
@@ -80,7 +80,7 @@ def test_releasing_an_order_held_for_stock_retries_it_now(services: Services, cl
     still = client.post(f"/api/v1/orders/{pk}/release", headers=auth(tokens["ops"]))
     assert still.status_code == 409 and still.json["error"]["code"] == "still_short"
     assert still.json["error"]["details"][0]["short_skus"] == ["SKU-A"]
-    assert row(services, pk).status == "held" and kinds(services, pk) == ["created", "risk_passed", "short"]
+    assert row(services, pk).status == "held" and kinds(services, pk) == ["created", "risk_passed", "price_skipped", "short"]
 
     # stock arrives through the back door (no worker running here): a person releases it
     with services.db.transaction() as s:
@@ -100,5 +100,6 @@ def test_releasing_a_risk_hold_runs_the_stages_left(services: Services, client: 
     freed = client.post(f"/api/v1/orders/{pk}/release", headers=auth(tokens["cs_lead"]))
     assert freed.status_code == 200, freed.json
     assert freed.json["status"] == "awaiting_shipment"
-    assert [e["kind"] for e in freed.json["timeline"]] == ["created", "risk_hold", "hold_released", "reserved"]
+    assert [e["kind"] for e in freed.json["timeline"]] == ["created", "risk_hold", "hold_released", "price_skipped", "reserved",
+                                                          "ticket_skipped"]
     assert figures(services, "SKU-A") == (3, 1)

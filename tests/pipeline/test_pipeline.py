@@ -38,7 +38,7 @@ def test_a_stored_order_gets_its_row_in_the_same_transaction_and_is_reserved_wit
     after = row(services, stored.order_pk)
     assert (after.next_stage, after.status, after.seen_revision, after.attempts) == ("done", "done", 1, 0)
     assert status_tags(services, stored.order_pk) == ("awaiting_shipment", [])
-    assert kinds(services, stored.order_pk) == ["created", "risk_passed", "reserved"]
+    assert kinds(services, stored.order_pk) == ["created", "risk_passed", "price_skipped", "reserved", "ticket_skipped"]
     [reserved] = events(services, stored.order_pk, "reserved")
     assert reserved.actor == "pipeline:reserve"
     assert reserved.detail["lines"] == [{"sku_id": "SKU-A", "qty": 3}, {"sku_id": "SKU-B", "qty": 1}]
@@ -56,7 +56,7 @@ def test_short_stock_holds_the_order_as_out_of_stock_changes_no_sku_and_an_adjus
     pipeline.run_due()
 
     held = row(services, short.order_pk)
-    assert (held.status, held.next_stage, held.short_skus, held.hold_reason) == ("held", "done", ["SKU-B"], None)
+    assert (held.status, held.next_stage, held.short_skus, held.hold_reason) == ("held", "ticket", ["SKU-B"], None)
     assert status_tags(services, short.order_pk) == ("paid_hold", ["缺货"])
     [note] = events(services, short.order_pk, "short")
     assert note.detail["short"] == [{"sku_id": "SKU-B", "requested": 3, "available": 1}]
@@ -66,12 +66,13 @@ def test_short_stock_holds_the_order_as_out_of_stock_changes_no_sku_and_an_adjus
     assert pipeline.run_due() == 0
     stock(services, SKU_B=1)  # 2 available: still short, not news
     assert pipeline.run_due() == 1
-    assert kinds(services, short.order_pk) == ["created", "risk_passed", "short"]
+    assert kinds(services, short.order_pk) == ["created", "risk_passed", "price_skipped", "short"]
     assert row(services, short.order_pk).status == "held"
 
     stock(services, SKU_B=1)
     assert pipeline.run_due() == 1
-    assert kinds(services, short.order_pk) == ["created", "risk_passed", "short", "reserved"]
+    assert kinds(services, short.order_pk) == ["created", "risk_passed", "price_skipped", "short", "reserved",
+                                               "ticket_skipped"]
     assert status_tags(services, short.order_pk) == ("awaiting_shipment", [])
     freed = row(services, short.order_pk)
     assert (freed.status, freed.short_skus) == ("done", None)
@@ -133,7 +134,8 @@ def test_an_unpaid_order_waits_and_its_paid_version_reserves(services: Services)
     [stored] = put(services, order("U1", status="pending_payment", lines=[("SKU-A", 1)]))
     pipeline = Pipeline(services)
     pipeline.run_due()
-    assert kinds(services, stored.order_pk) == ["created", "risk_passed", "reserve_waiting"]
+    assert kinds(services, stored.order_pk) == ["created", "risk_passed", "price_skipped", "reserve_waiting",
+                                                "ticket_skipped"]
     assert figures(services, "SKU-A") == (5, 0)
     put(services, order("U1", minutes=2, lines=[("SKU-A", 1)]))
     pipeline.run_due()
@@ -180,7 +182,7 @@ def test_an_order_whose_tags_declare_a_hold_is_held_by_the_risk_stage_and_no_lat
     [stored] = put(services, order("K1", lines=[("SKU-A", 1)], tags=["挂起:地址待核实"]))
     Pipeline(services).run_due()
     prow = row(services, stored.order_pk)
-    assert (prow.status, prow.next_stage, prow.hold_reason, prow.held_by) == ("held", "reserve", "地址待核实",
+    assert (prow.status, prow.next_stage, prow.hold_reason, prow.held_by) == ("held", "price", "地址待核实",
                                                                               "pipeline:risk")
     assert status_tags(services, stored.order_pk)[0] == "paid_hold"
     assert figures(services, "SKU-A") == (3, 0)
