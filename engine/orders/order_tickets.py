@@ -132,7 +132,8 @@ def follow_platform(session: Session, services: Services, order: OrderRef, previ
                         key=f"{PLATFORM}:{ORDER_KIND}")
     if status != row.platform_status:
         _set_platform_status(session, order.pk, ORDER_KIND, "", status)
-    notes += _follow_refunds(session, services, order, now)
+    known = {str(r.get("refund_id")) for r in (previous_doc or {}).get("refunds") or () if isinstance(r, dict)}
+    notes += _follow_refunds(session, services, order, now, known)
     return notes
 
 
@@ -162,7 +163,11 @@ def fire_for_status(session: Session, services: Services, order: OrderRef, statu
 # --------------------------------------------------------------------------- refunds
 
 
-def _follow_refunds(session: Session, services: Services, order: OrderRef, now: datetime) -> list[StageNote]:
+def _follow_refunds(session: Session, services: Services, order: OrderRef, now: datetime,
+                    known: set[str] | None = None) -> list[StageNote]:
+    """Open a ticket for each new refund and follow the known ones. A refund no declaration
+    serves (or whose ticket the machine refuses) is noted once, when it first appears (``known``:
+    the refund ids of the previous version); it is tried again on every version."""
     refunds = [r for r in order.doc.get("refunds") or () if isinstance(r, dict) and r.get("refund_id")]
     if not refunds:
         return []
@@ -176,13 +181,16 @@ def _follow_refunds(session: Session, services: Services, order: OrderRef, now: 
             if candidates is None:
                 candidates = _published_follows(session, services, "refunds")
             follow = choose(candidates, order.doc, refund)
+            quiet = refund_id in (known or ())
             if follow is None:
+                if quiet:
+                    continue
                 notes.append(StageNote("ticket_skipped", {
                     "refund_id": refund_id,
                     "reason": "没有已发布的规则声明平台退款由哪个状态机跟随（follow … for refunds）"}))
                 continue
             ticket = _open(session, services, order, follow, REFUND_KIND, refund_id, refund.get("line_id"),
-                           order.doc, refund, now, notes, status)
+                           order.doc, refund, now, notes, status, quiet=quiet)
             if ticket is None:
                 continue
             previous = None
@@ -205,14 +213,17 @@ def _follow_refunds(session: Session, services: Services, order: OrderRef, now: 
 
 def _open(session: Session, services: Services, order: OrderRef, follow: CompiledFollow, kind: str, refund_id: str,
           line_id: Any, doc: Mapping[str, Any], refund: Mapping[str, Any] | None, now: datetime,
-          notes: list[StageNote], platform_status: str | None) -> _Ticket | None:
-    """Open the ticket ``follow`` declares and link it to the order, following ``platform_status``."""
+          notes: list[StageNote], platform_status: str | None, *, quiet: bool = False) -> _Ticket | None:
+    """Open the ticket ``follow`` declares and link it to the order, following ``platform_status``
+    (``quiet``: a refusal noted before is not noted again)."""
     compiled = registry_of(services).compiled(session, follow.ruleset, follow.version, follow.machine)
     data = {k: v for k, v in follow.ticket_data(doc, refund).items() if k in compiled.fields}
     base = {"refund_id": refund_id} if refund_id else {}
     try:
         inst = create_instance_in(session, compiled, data, actor=PLATFORM, now=now, role=PLATFORM)
     except Unprocessable as exc:
+        if quiet:
+            return None
         notes.append(StageNote("ticket_refused", {**base, "machine": compiled.name, "message": exc.message,
                                                   "details": exc.details or []},
                                ruleset=follow.ruleset, ruleset_version=follow.version))

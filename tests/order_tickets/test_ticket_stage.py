@@ -250,3 +250,22 @@ def test_the_own_channel_posts_refunds_in_the_canonical_refund_statuses(client: 
     assert any(d.get("path", d.get("pointer")) == "/refunds/0/status" for d in resp.get_json()["error"]["details"])
     body["refunds"][0]["status"] = "requested"
     assert client.post("/api/v1/orders", json=body, headers=auth(tokens["ops"])).status_code in (200, 201)
+
+
+def test_a_refund_no_declaration_serves_is_noted_once_and_opens_when_one_is_published(services: Any) -> None:
+    publish(services, "order_lifecycle")
+    refund = {"refund_id": "R-9", "line_id": "L1", "amount": 100, "reason": "色差", "status": "requested"}
+    order = order_py("DY-11", refunds=[refund])
+    pk = _store(services, order)
+    notes = _run(services, pk, ticket_stage)
+    assert [(n.kind, n.detail.get("refund_id")) for n in notes if n.kind == "ticket_skipped"] == [("ticket_skipped",
+                                                                                                    "R-9")]
+    previous = _newer(services, order, 5, refunds=[{**refund, "status": "agreed"}])
+    assert _follow(services, pk, previous) == []  # still unserved: not noted again
+    publish(services, "aftersales_refund_only")
+    previous = _newer(services, order, 10, refunds=[{**refund, "status": "agreed"}, {**refund, "refund_id": "R-10"}])
+    notes = _follow(services, pk, previous)
+    assert [(n.kind, n.detail.get("refund_id")) for n in notes] == [
+        ("ticket_opened", "R-9"), ("ticket_action", "R-9"), ("ticket_opened", "R-10")]
+    assert [t[1:] for t in _tickets(services, pk)[1:]] == [("R-9", "refund_only", "待退款"),
+                                                           ("R-10", "refund_only", "待审核")]
