@@ -182,6 +182,8 @@ class Pipeline:
 
     def _run_batch(self, now: datetime, size: int, only: int | None) -> BatchResult:
         result = BatchResult()
+        if self.db.is_sqlite and not self._anything_due(now, only):
+            return result  # an idle pass takes no write lock (SQLite has one writer)
         with self.db.transaction(immediate=True) as session:
             rows = self._claim(session, now, size, only)
             result.claimed = len(rows)
@@ -241,6 +243,12 @@ class Pipeline:
                    or (e["kind"] == "reserved" and e["actor"] != "pipeline:reserve")]
         if notable:
             log.info("orders_pipeline", count=len(notable), columns=list(CONSOLE_COLUMNS), orders=notable)
+
+    def _anything_due(self, now: datetime, only: int | None) -> bool:
+        stmt = select(_P.c.order_pk).where(_P.c.status == "ready")
+        stmt = stmt.where(_P.c.order_pk == only) if only is not None else stmt.where(_P.c.due_at <= now)
+        with self.db.session() as session:
+            return session.execute(stmt.limit(1)).first() is not None
 
     def _claim(self, session: Session, now: datetime, size: int, only: int | None) -> list[Any]:
         stmt = select(*_CLAIM_COLUMNS).select_from(_P.join(_O, _O.c.id == _P.c.order_pk)).where(_P.c.status == "ready")
