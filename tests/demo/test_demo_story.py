@@ -13,7 +13,6 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,12 +21,12 @@ from sqlalchemy import func, select
 from connectors.fakes import FakeCounterparts
 from engine.demo import DEMO_JOBS, publish_demo_templates
 from engine.inventory.demo import setup_inventory_demo
+from engine.inventory.models import ReservationLine
 from engine.inventory.service import inventory_for
 from engine.orders.console import attach_console
 from engine.orders.intake import intake_platform_order
 from engine.orders.model import Order, OrderEvent
 from engine.orders.pipeline import Pipeline
-from engine.inventory.models import ReservationLine
 from engine.orders.pipeline_model import OrderPipeline, OrderShipment, OrderTicket
 from engine.orders.sources import order_client, order_sources
 from engine.outbox.dispatcher import Dispatcher
