@@ -138,11 +138,14 @@ def test_the_demo_tells_the_pipeline_story(services: Services, demo: tuple[DemoR
                                 .where(ReservationLine.order_id.like("%/%")))
         accepted = s.execute(select(OrderShipment.order_pk, OrderShipment.tracking_no, OrderShipment.via,
                                     OrderShipment.actor).where(OrderShipment.writeback_status == "accepted")).all()
-    # every stored order priced once, ticketed once it passed the reserve stage, reserved once
-    assert kinds["risk_passed"] == kinds["created"] == len(orders)
-    assert kinds["price_checked"] + kinds["priced"] == len(orders)
-    assert order_tickets == done
-    assert reserved_orders == reservations == kinds["reserved"]
+    # the seeded history on the manual clock: 58 orders stored (the two made by hand included), every
+    # one checked by risk and priced once (6 own-channel quotes, 52 marketplace checks), 57 order
+    # tickets (one order is still held before its ticket stage), 38 orders reserved once
+    assert kinds["risk_passed"] == kinds["created"] == len(orders) == 58
+    assert (kinds["price_checked"], kinds["priced"]) == (52, 6)
+    assert order_tickets == done == 57
+    assert reserved_orders == reservations == kinds["reserved"] == 38
+    assert len(accepted) == 8 and len(refund_tickets) == 4
     # the warehouse shipped through the ship use case and the fakes took the tracking numbers over HTTP
     assert accepted and {(a.via, a.actor) for a in accepted} == {("wms", "user:cangchu")}
     by_pk = {o.id: o for o in orders}
@@ -156,7 +159,9 @@ def test_the_demo_tells_the_pipeline_story(services: Services, demo: tuple[DemoR
     # the refund opened an after-sales ticket; 价格异常 on 拼多多, where the coupon is set wrong
     assert refunded_pk in refund_tickets
     anomalies = Counter(o.channel for o in orders if "价格异常" in (o.tags or ()))
-    assert anomalies["pdd"] >= 1
+    # 拼多多's wrong coupon makes 3; the one on 快手 is the platform's one-order-per-line split putting a
+    # basket discount on a line whose own goods reach no threshold (a limit of the price check, not the demo)
+    assert anomalies == {"pdd": 3, "kuaishou": 1}
     with services.db.session() as s:
         pdd_notes = list(s.scalars(select(OrderEvent.detail).join(Order, Order.id == OrderEvent.order_pk)
                                    .where(OrderEvent.kind == "price_anomaly", Order.channel == "pdd")))
