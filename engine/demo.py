@@ -66,6 +66,8 @@ def start_fake_counterparts() -> Any:
 
 
 DEMO_LOG_FILE = "orderpulse-demo.log"
+# The demo's own periodic jobs: the simulated warehouse and the console's story tail.
+DEMO_JOBS = "engine.orders.demo_warehouse"
 
 
 def demo_logging(*, log_json: bool, log_file: str = DEMO_LOG_FILE) -> None:
@@ -106,4 +108,6 @@ def run_demo(services: Services, *, host: str, port: int, log_json: bool = False
         click.echo(f"  health: {url}healthz   API: {url}api/v1/openapi.json")
         click.echo("")
 
-    serve_app(services, host=host, port=port, background=True, on_ready=ready)
+    click.echo("  仓库（演示）：每分钟把已锁库存、待发货的订单发出几单（中通、圆通、韵达、顺丰 …），"
+               "运单号经发件箱回传到各平台；控制台逐条讲述：入单、风控、核价、锁库存、开工单、发货、回传、取消、售后")
+    serve_app(services, host=host, port=port, background=True, on_ready=ready, extra_jobs=[DEMO_JOBS])

@@ -4,6 +4,7 @@ background runner (outbox dispatcher + scheduler) when asked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine.logs import get_logger
@@ -13,7 +14,9 @@ log = get_logger(__name__)
 
 
 def serve_app(services: Services, *, host: str, port: int, threads: int = 8, background: bool = True,
-              on_ready: Any = None) -> None:
+              on_ready: Any = None, extra_jobs: Sequence[str] = ()) -> None:
+    """Serve ``create_app`` (migrating the embedded SQLite first) with the background runner;
+    ``extra_jobs`` names job modules loaded besides the areas' (the demo's)."""
     from waitress import create_server
 
     from engine.app import create_app
@@ -25,8 +28,9 @@ def serve_app(services: Services, *, host: str, port: int, threads: int = 8, bac
     runner = None
     if background:
         from engine.runner import start_background
+        from engine.scheduler import job_modules
 
-        runner = start_background(services)
+        runner = start_background(services, job_modules=[*job_modules(), *extra_jobs] if extra_jobs else None)
     server = create_server(app, host=host, port=port, threads=threads, ident="orderpulse")
     log.info("serving", url=f"http://{host}:{port}/")
     if on_ready is not None:

@@ -5,6 +5,13 @@ event; see engine/orders/intake.py) into a line
 such as ``新订单 抖音 6920…3581 ¥317.00 重庆-重庆-璧山区``; repeats and stale versions print
 nothing. :class:`ConsoleHandler` is a logging handler that prints those lines (the JSON logs
 keep going to their own handler). No personal data: the order id, the amount and the region.
+
+``timeline_line`` does the same for one entry of an order's timeline (what the pipeline's
+stages, shipping and the write-back record: 风控, 核价, 锁库存, 开工单, 发货, 回传 …) and
+``dead_letter_line`` for a write-back that became a dead letter; the demo's console tail
+(:mod:`engine.orders.console_tail`) reads them and logs ``order_story`` events, which
+:class:`ConsoleHandler` prints too. Their texts carry ids, SKUs, figures and reasons, never a
+phone or an address.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from engine.masking import mask_text
 from engine.orders.document import CHANNELS, STATUSES
 
-__all__ = ["ConsoleHandler", "attach_console", "console_line", "short_id", "yuan"]
+__all__ = ["ConsoleHandler", "attach_console", "console_line", "dead_letter_line", "short_id", "timeline_line",
+           "yuan"]
 
 _SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市")
 
@@ -79,6 +88,77 @@ def console_line(event: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _money(value: Any) -> str:
+    return yuan(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
+
+
+def _units(lines: Any) -> int:
+    return sum(int(ln.get("qty") or 0) for ln in lines or () if isinstance(ln, Mapping))
+
+
+def _skus(lines: Any) -> str:
+    return "、".join(f"{ln.get('sku_id')}×{ln.get('qty')}" for ln in lines or () if isinstance(ln, Mapping))
+
+
+def _released(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return [{"sku_id": k, "qty": v} for k, v in value.items()]
+    return value
+
+
+def _hold_reason(detail: Mapping[str, Any]) -> str:
+    text = str(detail.get("reason") or detail.get("summary") or detail.get("message") or "")
+    return mask_text(text.removeprefix("风控挂起：")[:60])
+
+
+def timeline_line(kind: str, detail: Mapping[str, Any] | None, channel: str, order_id: str) -> str | None:
+    """The console line of one timeline entry of order ``channel``/``order_id``, or None when
+    the entry is not part of the story (ticket actions, skipped stages …)."""
+    d = detail if isinstance(detail, Mapping) else {}
+    who = f"{CHANNELS.get(channel, channel)} {short_id(order_id)}"
+    if kind == "risk_passed":
+        return f"风控通过 {who}"
+    if kind in ("risk_hold", "risk_held"):
+        return f"风控挂起 {who} {_hold_reason(d)}".rstrip()
+    if kind in ("price_checked", "priced"):
+        if "charged" in d:
+            return f"核价 {who} 规则最低应付 {_money(d.get('allowed'))} 平台实收 {_money(d.get('charged'))}"
+        return f"核价 {who} 商品应付 {_money(d.get('goods'))}"
+    if kind == "price_anomaly":
+        return (f"价格异常 {who} 平台实收 {_money(d.get('charged'))} 低于规则允许 {_money(d.get('allowed'))}，"
+                f"少收 {_money(d.get('difference'))}")
+    if kind == "reserved":
+        return f"锁库存 {who} {_skus(d.get('lines'))}".rstrip()
+    if kind == "short":
+        return f"缺货 {who} {'、'.join(str(s) for s in d.get('short_skus') or ())}".rstrip()
+    if kind == "ticket_opened":
+        ticket = f"工单#{d.get('ticket')} {d.get('machine') or ''}".rstrip()
+        if d.get("refund_id"):
+            reason = mask_text(str(d.get("reason") or ""))[:40]
+            return f"售后单 {who} {ticket} 退款 {_money(d.get('amount'))} {reason}".rstrip()
+        return f"开工单 {who} {ticket} {d.get('state') or ''}".rstrip()
+    if kind in ("shipped", "partially_shipped"):
+        what = "发货" if kind == "shipped" else "部分发货"
+        return f"{what} {who} {d.get('courier_name') or d.get('courier') or ''} {d.get('tracking_no') or ''}".rstrip()
+    if kind == "writeback_accepted":
+        return f"回传平台成功 {who} 运单号 {d.get('tracking_no') or ''}".rstrip()
+    if kind == "reservation_released":
+        why = "取消释放库存" if d.get("reason") == "cancelled" else "退款释放库存"
+        return f"{why} {who} {_skus(_released(d.get('released')))}".rstrip()
+    if kind == "hold_lifted":
+        return f"解除挂起 {who}"
+    return None
+
+
+def dead_letter_line(order_ref: str | None, payload: Mapping[str, Any] | None, error: str | None) -> str:
+    """The console line of a write-back that failed after its retries (a dead letter)."""
+    p = payload if isinstance(payload, Mapping) else {}
+    channel, _, order_id = str(order_ref or "").partition("/")
+    who = f"{CHANNELS.get(channel, channel)} {short_id(order_id)}"
+    reason = mask_text(str(error or "").splitlines()[0][:80]) if error else ""
+    return f"回传平台失败进入死信 {who} 运单号 {p.get('tracking_no') or ''} {reason}".rstrip()
+
+
 class ConsoleHandler(logging.Handler):
     """Prints the console line of each ``order_intake`` event logged through structlog."""
 
@@ -89,6 +169,11 @@ class ConsoleHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         event = record.msg
         if not isinstance(event, Mapping):
+            return
+        if event.get("event") == "order_story":
+            lines = [str(x) for x in event.get("lines") or ()]
+            if lines:
+                self._write(lines)
             return
         if event.get("event") == "order_intake":
             events: list[Mapping[str, Any]] = [event]
@@ -102,9 +187,12 @@ class ConsoleHandler(logging.Handler):
             return
         lines = [line for line in map(console_line, events) if line]
         if lines:
-            stream = self.stream or sys.stdout
-            stream.write("\n".join(lines) + "\n")
-            stream.flush()
+            self._write(lines)
+
+    def _write(self, lines: list[str]) -> None:
+        stream = self.stream or sys.stdout
+        stream.write("\n".join(lines) + "\n")
+        stream.flush()
 
 
 def attach_console(stream: TextIO | None = None) -> ConsoleHandler:

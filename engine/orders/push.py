@@ -73,7 +73,7 @@ def receive_push(services: Services, source: str, headers: Mapping[str, str], bo
     accepted = replayed = 0
     for event in events:
         try:
-            with services.db.transaction() as s:
+            with services.db.transaction(immediate=True) as s:  # it reads then writes: SQLite's lock first
                 if s.scalar(select(OrderPushMessage.id).where(OrderPushMessage.source == source,
                                                               OrderPushMessage.message_id == event.message_id)):
                     replayed += 1
