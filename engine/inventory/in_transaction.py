@@ -46,6 +46,7 @@ __all__ = [
     "release_in",
     "reservation_lines",
     "reserve_in",
+    "ship_in",
 ]
 
 _S: Table = StockItem.__table__  # type: ignore[assignment]
@@ -147,39 +148,61 @@ def release_in(session: Session, order_id: str, wanted: Mapping[str, int] | None
     """Release what is still reserved of ``order_id`` (``wanted``: at most so many units per
     SKU; None: everything open), in ``session``'s transaction. None when nothing was open;
     the same key again answers the first release."""
-    prior = _stored_answer(session, "release", key)
+    return _settle_in(session, "release", order_id, wanted, key=key, now=now, actor=actor, reason=reason)
+
+
+def ship_in(session: Session, order_id: str, *, key: str, now: datetime, actor: str = "",
+            reason: str = "") -> Outcome | None:
+    """Ship everything still reserved of ``order_id`` (the goods left the warehouse by another
+    way than our ship use case: the platform says the order shipped), in ``session``'s
+    transaction: reserved and total go down together, availability is unchanged. None when
+    nothing was open; the same key again answers the first shipment."""
+    return _settle_in(session, "ship", order_id, None, key=key, now=now, actor=actor, reason=reason)
+
+
+def _settle_in(session: Session, operation: str, order_id: str, wanted: Mapping[str, int] | None, *, key: str,
+               now: datetime, actor: str, reason: str) -> Outcome | None:
+    prior = _stored_answer(session, operation, key)
     if prior is not None:
-        return Outcome("release", key, prior, replayed=True)
+        return Outcome(operation, key, prior, replayed=True)
+    ship = operation == "ship"
     stmt = select(_LINES).where(_LINES.c.order_id == order_id).order_by(_LINES.c.sku_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    released: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
     changed: list[tuple[str, int]] = []
     for line in session.execute(stmt).all():
         open_qty = line.qty - line.qty_shipped - line.qty_released
         qty = open_qty if wanted is None else min(open_qty, int(wanted.get(line.sku_id, 0)))
         if qty <= 0:
             continue
+        d_total = -qty if ship else 0
         row = session.execute(
-            update(_S).where(_S.c.sku_id == line.sku_id, _S.c.reserved_stock >= qty)
-            .values(reserved_stock=_S.c.reserved_stock - qty, version=_S.c.version + 1, sync_timestamp=now)
+            update(_S).where(_S.c.sku_id == line.sku_id, _S.c.reserved_stock >= qty, _S.c.total_stock + d_total >= 0)
+            .values(reserved_stock=_S.c.reserved_stock - qty, total_stock=_S.c.total_stock + d_total,
+                    version=_S.c.version + 1, sync_timestamp=now)
             .returning(*_RETURNING)).first()
         if row is None:  # I2 makes this unreachable; refuse rather than corrupt
             raise Conflict(f"stock of {line.sku_id} does not cover the order's reservation", code="stock_mismatch")
-        done = line.qty_released + qty
+        shipped = line.qty_shipped + (qty if ship else 0)
+        released = line.qty_released + (0 if ship else qty)
         session.execute(update(_LINES).where(_LINES.c.id == line.id).values(
-            qty_released=done, status=next_line_status(line.qty, line.qty_shipped, done), updated_at=now))
+            qty_shipped=shipped, qty_released=released, status=next_line_status(line.qty, shipped, released),
+            updated_at=now))
         session.execute(insert(_LEDGER).values(
-            operation="release", sku_id=line.sku_id, delta_total=0, delta_reserved=-qty, total_after=row.total_stock,
-            reserved_after=row.reserved_stock, safety_after=row.safety_stock, version=row.version, order_id=order_id,
-            channel=line.channel, actor=actor[:64], reason=reason[:200], key=key, at=now))
+            operation=operation, sku_id=line.sku_id, delta_total=d_total, delta_reserved=-qty,
+            total_after=row.total_stock, reserved_after=row.reserved_stock, safety_after=row.safety_stock,
+            version=row.version, order_id=order_id, channel=line.channel, actor=actor[:64], reason=reason[:200],
+            key=key, at=now))
         changed.append((line.sku_id, row.version))
-        released.append({"sku_id": line.sku_id, "qty": qty})
-    if not released:
+        moved.append({"sku_id": line.sku_id, "qty": qty})
+    if not moved:
         return None
     mark_changed(session, changed, now)
-    body = {"order_id": order_id, "status": "released", "key": key, "released": released}
-    session.execute(insert(_REQ).values(operation="release", key=key, order_id=order_id, answer=body,
+    word = "shipped" if ship else "released"
+    body = {"order_id": order_id, "status": word, "key": key, word: moved}
+    session.execute(insert(_REQ).values(operation=operation, key=key, order_id=order_id, answer=body,
                                         created_at=now))
-    _note_change(session, GateChange(f"release:{key}", {r["sku_id"]: r["qty"] for r in released}))
-    return Outcome("release", key, body)
+    if not ship:  # shipping leaves availability unchanged: nothing for the gate
+        _note_change(session, GateChange(f"release:{key}", {r["sku_id"]: r["qty"] for r in moved}))
+    return Outcome(operation, key, body)

@@ -12,8 +12,10 @@ keyed by the order, committed with the pipeline's step):
 - paid and reserved: release what a refund took back before shipment (a line whose refund
   succeeded for its whole paid amount);
 - ``cancelled``: release whatever is still reserved;
-- ``pending_payment``: nothing yet (the paid version reserves); shipped, delivered or completed
-  orders are not reserved here (shipping moves stock).
+- ``pending_payment``: nothing yet (the paid version reserves);
+- shipped, delivered or completed: never reserved here; what is still reserved when the platform
+  says the order shipped (it was shipped by another way than our ship use case, which ships
+  the reservation itself) leaves the warehouse: reserved and total go down together.
 
 The reservation is keyed by the order's ``channel/order_id`` (:func:`reservation_key`); shipping
 ships it under the same key. Because the rule compares wanted with reserved, running it again
@@ -30,7 +32,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.inventory.domain import InsufficientStock, InvalidLines
-from engine.inventory.in_transaction import release_in, reservation_lines, reserve_in
+from engine.inventory.in_transaction import release_in, reservation_lines, reserve_in, ship_in
 from engine.orders.model import OrderLine
 from engine.orders.stages import OrderRef, StageNote
 
@@ -149,6 +151,13 @@ def settle_reservation(session: Session, services: Services, order: OrderRef, no
                                                            "released": out.body["released"]})]
         return [_skipped("订单已取消，不预占库存", status)] if first else []
     if status in _SHIPPED:
+        if any(ln.open_qty > 0 for ln in lines):  # shipped by another way than ours: the goods left
+            out = ship_in(session, key, key=f"{key}:ship@{order.revision}", now=now, actor=ACTOR,
+                          reason="平台显示已发货")
+            if out is not None:
+                return [StageNote("reservation_shipped", {"message": "平台显示已发货，预占库存出库",
+                                                          "reason": "shipped_elsewhere",
+                                                          "shipped": out.body["shipped"]})]
         return [_skipped("订单已发货，不再预占库存", status)] if first else []
     if status == "pending_payment":
         return [StageNote("reserve_waiting", {"message": "待付款：付款后预占库存"})] if first else []

@@ -111,6 +111,24 @@ def test_a_cancellation_before_shipment_releases_the_reservation(services: Servi
     assert len(events(services, stored.order_pk, "reservation_released")) == 1
 
 
+def test_an_order_the_platform_shows_shipped_by_another_way_ships_its_reservation_once(services: Services) -> None:
+    stock(services, SKU_A=5)
+    [stored] = put(services, order("E1", lines=[("SKU-A", 2)]))
+    pipeline = Pipeline(services)
+    pipeline.run_due()
+    assert figures(services, "SKU-A") == (5, 2)
+    put(services, order("E1", minutes=4, status="shipped", lines=[("SKU-A", 2)]))
+    pipeline.run_due()
+    assert figures(services, "SKU-A") == (3, 0)  # the goods left: total and reserved down, available unchanged
+    assert reserved_lines(services, "douyin/E1") == {"SKU-A": (2, 2, 0)}
+    [shipped] = events(services, stored.order_pk, "reservation_shipped")
+    assert shipped.detail["shipped"] == [{"sku_id": "SKU-A", "qty": 2}]
+    put(services, order("E1", minutes=8, status="completed", lines=[("SKU-A", 2)]))  # later news: nothing twice
+    pipeline.run_due()
+    assert figures(services, "SKU-A") == (3, 0)
+    assert len(events(services, stored.order_pk, "reservation_shipped")) == 1
+
+
 def test_a_refund_of_one_line_before_shipment_releases_that_lines_units_only(services: Services) -> None:
     stock(services, SKU_A=5, SKU_B=5)
     [stored] = put(services, order("R1", lines=[("SKU-A", 2), ("SKU-B", 1)]))
