@@ -10,8 +10,7 @@
   ``follow … for refunds`` declarations choose, and a known refund's status changes fire its
   bound actions.
 - :func:`fire_for_status` fires what a status is bound to on the order ticket for our own
-  changes (the shipping code calls it with ``shipped`` when we ship); :func:`ship_action_of`
-  names the action a person presses to ship (:mod:`engine.orders.ticket_ship`).
+  changes (the shipping code calls it with ``shipped`` when we ship).
 - :func:`tickets_section` is the ``tickets`` section of ``GET /orders/{id}``.
 
 Platform actions run as the actor ``platform`` through the workflow's own checks (state,
@@ -49,7 +48,7 @@ from engine.workflow.tickets import create_instance_in
 if TYPE_CHECKING:
     from engine.services import Services
 
-__all__ = ["PLATFORM", "fire_for_status", "follow_platform", "ship_action_of", "ticket_stage", "tickets_section"]
+__all__ = ["PLATFORM", "fire_for_status", "follow_platform", "ticket_stage", "tickets_section"]
 
 PLATFORM = "platform"
 ORDER_KIND = "order"
@@ -156,15 +155,6 @@ def fire_for_status(session: Session, services: Services, order: OrderRef, statu
     _fire_step(session, services, order, follow, compiled, row.instance_id, step, order.doc, None, now, notes,
                key=f"{actor}:{ORDER_KIND}", actor=actor, role=role, extra=payload)
     return notes
-
-
-def ship_action_of(session: Session, services: Services, inst: Any) -> str | None:
-    """The action a person presses on order ticket ``inst`` to ship its order: the last action
-    its declaration binds to ``shipped`` (those before it bring a ticket that lags behind up to
-    it, e.g. a presale ticket's 付定金, 付尾款), or None when nothing is bound to ``shipped``."""
-    follow = _follow_of_ticket(session, services, inst, "orders")
-    step = follow.steps.get("shipped") if follow is not None else None
-    return step.actions[-1] if step is not None and step.actions else None
 
 
 # --------------------------------------------------------------------------- refunds

@@ -3,8 +3,10 @@ order ticket ships the order through the same use case as ``POST /orders/{id}/sh
 
 The workflow hands the action over (:class:`engine.workflow.ports.ActionHandover`, wired by the
 composition root) when the ticket is an order ticket (``order_tickets`` kind ``order``) and the
-action is the one its ``follow`` declaration binds last to ``shipped``
-(:func:`engine.orders.order_tickets.ship_action_of`). :func:`ship_by_action` then:
+action is the one its ``follow … for orders`` declaration binds last to ``shipped``
+(:func:`ship_action_of`; the actions before it bring a ticket that lags behind up to it, e.g. a
+presale ticket's 付定金, 付尾款). Tickets of other machines cost no query: the check reads the
+cached model of the ticket's ruleset version first. :func:`ship_by_action` then:
 
 1. answers a replay of the same ``Idempotency-Key`` with the ticket's first answer (one
    shipment, nothing changed);
@@ -33,7 +35,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound
-from engine.orders.order_tickets import ORDER_KIND, ship_action_of
+from dsl import model as m
+from dsl import order_model as om
+from engine.orders.order_tickets import ORDER_KIND
 from engine.orders.pipeline_model import OrderTicket
 from engine.orders.shipping import TicketPress, read_request, ship_order
 from engine.workflow.machine import Refusal
@@ -45,20 +49,33 @@ if TYPE_CHECKING:
     from engine.services import Services
     from engine.workflow.ports import ActionCarrier
 
-__all__ = ["SHIP_FIELDS", "claim_ship_action", "ship_by_action"]
+__all__ = ["SHIP_FIELDS", "claim_ship_action", "ship_action_of", "ship_by_action"]
 
 # the fields of the action's payload that make the ship request (as POST /orders/{id}/ship names them)
 SHIP_FIELDS = ("courier", "tracking_no", "lines")
 
 
+def ship_action_of(rules: m.Ruleset, machine: str) -> str | None:
+    """The action a person presses on an order ticket of ``machine`` to ship its order: the last
+    one the ruleset's ``follow … for orders on machine`` binds to ``shipped`` (None: none)."""
+    for decl in rules.follows:
+        if decl.subject == "orders" and decl.machine == machine:  # the one its tickets follow
+            for bound in decl.statuses:
+                if om.canonical_status(bound.status) == "shipped" and bound.actions:
+                    return bound.actions[-1]
+            return None
+    return None
+
+
 def claim_ship_action(session: Session, services: Services, ticket: Any, action: str) -> ActionCarrier | None:
     """The carrier of ``action`` on ``ticket`` when it is an order ticket's ship action, else None
     (the workflow fires it). Only reads."""
-    if ticket.order_id is None:  # every order ticket carries its order; most other tickets do not
+    rules = registry_of(services).ruleset_model(session, ticket.ruleset, ticket.ruleset_version)
+    if ship_action_of(rules, ticket.machine) != action:
         return None
     order_pk = session.scalar(select(OrderTicket.order_pk).where(OrderTicket.instance_id == ticket.id,
                                                                  OrderTicket.kind == ORDER_KIND))
-    if order_pk is None or ship_action_of(session, services, ticket) != action:
+    if order_pk is None:  # a ticket of that machine opened by hand: the workflow fires it
         return None
     return partial(ship_by_action, services, order_pk, ticket.id, action)
 
