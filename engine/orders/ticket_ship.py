@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, NotFound
 from dsl import model as m
 from dsl import order_model as om
+from engine.errors import Conflict, NotFound
 from engine.orders.order_tickets import ORDER_KIND
 from engine.orders.pipeline_model import OrderTicket
 from engine.orders.shipping import TicketPress, read_request, ship_order
