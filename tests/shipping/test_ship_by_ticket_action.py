@@ -13,14 +13,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from dsl import load_text
 from engine.inventory.service import inventory_for
 from engine.orders.model import Order
 from engine.orders.order_tickets import ticket_stage
 from engine.orders.pipeline_model import OrderTicket
 from engine.orders.stages import load_ref, record
+from engine.orders.ticket_ship import ship_action_of
 from engine.workflow.models import WorkflowInstance, WorkflowTransition
 from tests.conftest import auth
-from tests.order_tickets.support import publish
+from tests.order_tickets.support import publish, template_text
 from tests.shipping.conftest import bring_in, dispatch, outbox_rows, shipments, timeline_kinds
 from tests.shipping.test_ship_requests import snapshot
 
@@ -188,3 +190,14 @@ def test_shipping_through_the_api_still_moves_the_ticket_with_the_courier(
     with services.db.session() as s:
         inst = s.get(WorkflowInstance, ticket)
         assert inst is not None and inst.data["courier"] == "中通快递" and inst.data["tracking_no"] == "7531000009"
+
+
+def test_the_ship_action_is_the_last_one_the_declaration_binds_to_shipped() -> None:
+    lifecycle = load_text(template_text("order_lifecycle"), "dsl")
+    presale = load_text(template_text("order_presale"), "dsl")
+    assert ship_action_of(lifecycle, "order_lifecycle") == "发货"
+    assert ship_action_of(presale, "presale_order") == "发货"  # after 付定金, 付尾款, which catch a ticket up
+    assert ship_action_of(lifecycle, "presale_order") is None
+    unbound = template_text("order_lifecycle").replace("    status shipped do 发货 with", "    status delivered do 发货 with")
+    assert ship_action_of(load_text(unbound.replace("    status delivered do 签收\n", ""), "dsl"),
+                          "order_lifecycle") is None
