@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from engine.orders.ports import RegionResolver
     from engine.orders.sources import OrderClientsKept
     from engine.outbox.wake import OutboxWake
+    from engine.workflow.ports import ActionCarrier, ActionHandover
     from engine.workflow.registry import MachineRegistry
     from engine.workflow.service import FifoLock
 
@@ -118,6 +119,13 @@ def _source_connectors(services: Services) -> SourceConnectors:
     return SourceConnectors()
 
 
+def _order_ship_action(session: Any, services: Services, ticket: Any, action: str) -> ActionCarrier | None:
+    """The order ticket's action bound to ``shipped``, pressed by a person, ships the order."""
+    from engine.orders.ticket_ship import claim_ship_action
+
+    return claim_ship_action(session, services, ticket, action)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -127,6 +135,8 @@ class Services:
     ports: ConnectorPorts = field(default_factory=ConnectorPorts)
     # the address → region resolver cleaning uses (None: engine.orders.regions.default_resolver())
     region_resolver: RegionResolver | None = None
+    # actions of tickets another area carries out (engine.workflow.ports.ActionHandover), in order
+    action_handovers: list[ActionHandover] = field(default_factory=list)
     _redis: redis_lib.Redis | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -140,6 +150,7 @@ class Services:
         services = cls(settings=settings, db=Database(settings.database_url), clock=clock or SystemClock(),
                        ports=default_ports())
         register_defaults(services.handlers)
+        services.action_handovers.append(_order_ship_action)
         services.handlers.load_modules(settings.handler_modules)
         services.outbox_wake  # noqa: B018 - hooks the engine now, so every commit of outbox rows signals
         services.pipeline_wake  # noqa: B018 - likewise for the order pipeline's rows and stock ledger

@@ -16,7 +16,9 @@ when none are named):
    tracking number, the timeline entry (who, how, courier, lines), the write-back to the
    platform as an outbox row (:mod:`engine.orders.writeback`, the source's declared retries),
    and the order ticket's 发货 action (:func:`fire_ticket_shipped`, the seam to the tickets
-   area).
+   area) — or, when a person pressed that action on the ticket (``via="machine"``, a
+   :class:`TicketPress` from :mod:`engine.orders.ticket_ship`), that very action with its
+   role, payload and idempotency key, so it fires once and moves with the shipment.
 
 A process that dies between steps 2 and 3 leaves the stock shipped and no shipment: the same
 request again (the WMS retries until answered; a person presses 发货 again) replays step 2 and
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +48,16 @@ from engine.orders.order_tickets import fire_for_status
 from engine.orders.pipeline_model import OrderShipment
 from engine.orders.stages import OrderRef, StageNote, load_ref, record
 from engine.orders.writeback import enqueue_writeback, shipment_view
+from engine.workflow.registry import registry_of
+from engine.workflow.service import fire_in, load_ticket
 
 if TYPE_CHECKING:
     from engine.services import Services
 
 log = get_logger(__name__)
 
-__all__ = ["ShipRequest", "ShipResult", "fire_ticket_shipped", "read_request", "reservation_key", "ship_order"]
+__all__ = ["ShipRequest", "ShipResult", "TicketPress", "fire_ticket_shipped", "read_request", "reservation_key",
+           "ship_order"]
 
 TRACKING_NO = re.compile(r"^[A-Za-z0-9-]{4,40}$")
 SHIPPABLE = ("awaiting_shipment", "partially_shipped")
@@ -72,11 +77,26 @@ class ShipRequest:
 
 @dataclass(frozen=True)
 class ShipResult:
-    """The shipment as stored and whether this request only found it (a replay)."""
+    """The shipment as stored and whether this request only found it (a replay); with a
+    :class:`TicketPress`, the ticket after its action (as the workflow answers an action)."""
 
     shipment: dict[str, Any]
     order_status: str
     replayed: bool
+    ticket: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TicketPress:
+    """The order ticket's ship action as a person pressed it: fired in the shipment's
+    transaction in place of the actions bound to ``shipped``, with the person's role, payload
+    and idempotency key (its checks ran before the stock moved; they run again here)."""
+
+    instance_id: int
+    action: str
+    payload: Mapping[str, Any]
+    role: str | None
+    idempotency_key: str | None
 
 
 def reservation_key(order: OrderRef) -> str:
@@ -148,7 +168,7 @@ def _read_lines(raw: Any, problems: list[dict[str, Any]]) -> tuple[tuple[str, in
 
 
 def ship_order(services: Services, order_pk: int, request: ShipRequest, *, via: str, actor: str,
-               now: datetime | None = None) -> ShipResult:
+               now: datetime | None = None, press: TicketPress | None = None) -> ShipResult:
     """Ship ``request`` of order ``order_pk`` (see the module docstring). Refusals:
     :class:`NotFound` (no such order), :class:`Conflict` (the order may not ship now, it has
     no reservation, or the tracking number is already another shipment's) and
@@ -162,7 +182,8 @@ def ship_order(services: Services, order_pk: int, request: ShipRequest, *, via: 
             raise NotFound(f"order {order_pk} does not exist", code="order_not_found")
         first = _existing(session, order_pk, request.tracking_no)
         if first is not None:
-            return _replay(first, request, order.status)
+            replayed = _replay(first, request, order.status)
+            return replayed if press is None else _press_alone(services, order, press, replayed, actor=actor, now=now)
         if order.status not in SHIPPABLE:
             raise Conflict(f"order {order.ref} is {STATUSES.get(order.status, order.status)} ({order.status}): "
                            f"only orders 待发货 or 部分发货 ship", code="order_not_shippable",
@@ -180,7 +201,7 @@ def ship_order(services: Services, order_pk: int, request: ShipRequest, *, via: 
     except ShipRefused as exc:
         raise Conflict(f"order {order.ref}: {exc.message}", code="ship_refused", details=exc.details) from None
     try:
-        return _record(services, order, request, wanted, lines, shipped, via=via, actor=actor, now=now)
+        return _record(services, order, request, wanted, lines, shipped, via=via, actor=actor, now=now, press=press)
     except IntegrityError:  # the same request at the same time: the other one stored it
         with services.db.session() as session:
             first = _existing(session, order_pk, request.tracking_no)
@@ -266,7 +287,7 @@ def _shipment_lines(lines: Sequence[OrderLine], wanted: Mapping[str, int]) -> li
 
 def _record(services: Services, order: OrderRef, request: ShipRequest, wanted: Mapping[str, int],
             lines: Sequence[OrderLine], shipped: Mapping[str, int], *, via: str, actor: str,
-            now: datetime) -> ShipResult:
+            now: datetime, press: TicketPress | None = None) -> ShipResult:
     carried = _shipment_lines(lines, wanted)
     after = {sku: shipped.get(sku, 0) + wanted.get(sku, 0) for sku in _ordered(lines)}
     complete = all(after[sku] >= qty for sku, qty in _ordered(lines).items())
@@ -284,12 +305,18 @@ def _record(services: Services, order: OrderRef, request: ShipRequest, wanted: M
             "tracking_no": request.tracking_no, "via": via, "lines": carried,
             "message": f"{request.carrier.name} {request.tracking_no} 发货 {sum(wanted.values())} 件"
                        + ("" if complete else "（部分发货）")})]
-        notes += fire_ticket_shipped(session, services, order, actor=actor, tracking_no=request.tracking_no, now=now)
+        ticket = None
+        if press is None:
+            notes += fire_ticket_shipped(session, services, order, actor=actor, tracking_no=request.tracking_no,
+                                         courier=request.carrier.name, now=now)
+        else:  # the pressed action itself; a refusal here rolls the whole shipment back
+            pressed, ticket = fire_pressed(session, services, press, actor=actor, now=now)
+            notes.append(pressed)
         record(session, order, notes, actor=actor, now=now)
         view = shipment_view(shipment)
     log.info("order shipped", order=order.ref, shipment=view["id"], courier=request.carrier.code, via=via,
              status=status)
-    return ShipResult(view, status, replayed=False)
+    return ShipResult(view, status, replayed=False, ticket=ticket)
 
 
 def _mark_order(session: Session, order: OrderRef, request: ShipRequest, status: str, now: datetime) -> None:
@@ -305,8 +332,36 @@ def _mark_order(session: Session, order: OrderRef, request: ShipRequest, status:
 
 
 def fire_ticket_shipped(session: Session, services: Services, order: OrderRef, *, actor: str, tracking_no: str,
-                        now: datetime) -> list[StageNote]:
+                        courier: str, now: datetime) -> list[StageNote]:
     """Fire what the order ticket's declaration binds to ``shipped`` (the 发货 action) for a
     shipment we made, in this transaction."""
     return fire_for_status(session, services, order, "shipped", actor=actor,
-                           payload={"tracking_no": tracking_no}, now=now)
+                           payload={"tracking_no": tracking_no, "courier": courier}, now=now)
+
+
+def fire_pressed(session: Session, services: Services, press: TicketPress, *, actor: str,
+                 now: datetime) -> tuple[StageNote, dict[str, Any]]:
+    """Fire the action a person pressed on the order ticket, in this transaction, through the
+    workflow's own checks (state, role, required fields, guard) and with their idempotency key:
+    the timeline note and the ticket as the workflow answers an action. Raises the workflow's
+    refusal (``ActionRefused``, ``Conflict``) so the caller's transaction writes nothing."""
+    inst = load_ticket(session, press.instance_id)
+    if inst is None:
+        raise NotFound(f"ticket {press.instance_id} does not exist", code="unknown_instance")
+    compiled = registry_of(services).compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
+    body = fire_in(session, services, compiled, inst, press.action, dict(press.payload), actor=actor,
+                   role=press.role, via="user", idempotency_key=press.idempotency_key, now=now)
+    note = StageNote("ticket_action", {"ticket": inst.id, "status": "shipped", "action": press.action,
+                                       "from": body["action"]["from"], "to": body["action"]["to"], "actor": actor},
+                     ruleset=inst.ruleset, ruleset_version=inst.ruleset_version)
+    return note, body
+
+
+def _press_alone(services: Services, order: OrderRef, press: TicketPress, replayed: ShipResult, *, actor: str,
+                 now: datetime) -> ShipResult:
+    """The shipment was made already (same tracking number and courier) but the ticket was not
+    moved by it: the pressed action alone, with its timeline note, in one transaction."""
+    with services.db.transaction(immediate=True) as session:
+        note, ticket = fire_pressed(session, services, press, actor=actor, now=now)
+        record(session, order, [note], actor=actor, now=now)
+    return replace(replayed, ticket=ticket)

@@ -8,6 +8,10 @@ storage only: an allowed move writes the history row, the effects (outbox rows /
 voucher) and the state's deadline in one transaction, guarded by the ticket's ``version``
 column (a concurrent change → 409). An ``Idempotency-Key`` seen before returns the stored
 first answer and changes nothing.
+
+An action another area carries out (the order ticket's 发货 ships the order) is handed over
+through ``Services.action_handovers`` (:class:`engine.workflow.ports.ActionHandover`, wired by
+the composition root): that area runs the same checks and fires the action itself, once.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from engine.workflow.models import (
     WorkflowInstance,
     WorkflowTransition,
 )
+from engine.workflow.ports import ActionCarrier
 from engine.workflow.registry import registry_of
 from engine.workflow.stepwrite import write_step
 from engine.workflow.tickets import create_instance_in, instance_body
@@ -200,9 +205,13 @@ def fire_action(services: Services, instance_id: int, action: str, payload: dict
             inst = load_ticket(session, instance_id)
             if inst is None:
                 raise NotFound(f"ticket {instance_id} does not exist", code="unknown_instance")
-            compiled = registry.compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
-            return fire_in(session, services, compiled, inst, action, payload, actor=actor, role=role, via=via,
-                           idempotency_key=idempotency_key, now=now)
+            carrier = _handed_over(session, services, inst, action) if via == "user" else None
+            if carrier is None:
+                compiled = registry.compiled(session, inst.ruleset, inst.ruleset_version, inst.machine)
+                return fire_in(session, services, compiled, inst, action, payload, actor=actor, role=role, via=via,
+                               idempotency_key=idempotency_key, now=now)
+        # another area carries this action out (in its own transactions, firing it itself)
+        return carrier(payload, actor=actor, role=role, idempotency_key=idempotency_key)
     except (ActionRefused, Conflict, IntegrityError) as exc:
         # A key seen before is found here, not looked up in advance: its first run left a history
         # row, so a replay is either refused (the ticket moved on), loses the version race, or
@@ -216,6 +225,16 @@ def fire_action(services: Services, instance_id: int, action: str, payload: dict
             raise Conflict(f"ticket {instance_id} was changed by someone else; reload and retry",
                            code="version_conflict") from None
         raise
+
+
+def _handed_over(session: Session, services: Services, inst: Any, action: str) -> ActionCarrier | None:
+    """The carrier of the first hand-over (``Services.action_handovers``) that claims ``action``
+    on ``inst``, or None: the workflow fires it itself."""
+    for claim in services.action_handovers:
+        carrier = claim(session, services, inst, action)
+        if carrier is not None:
+            return carrier
+    return None
 
 
 # --------------------------------------------------------------------------- read

@@ -205,8 +205,7 @@ def test_a_merchant_who_edits_the_declaration_changes_what_happens(services: Any
 def test_a_refused_platform_action_is_noted_and_the_order_moves_on(services: Any) -> None:
     publish(services, *TEMPLATES)
     text = template_text("order_lifecycle")
-    edited = text.replace('with { tracking_no = coalesce(tracking.number, "见平台物流") }',
-                          "with { tracking_no = tracking.number }")
+    edited = text.replace('tracking_no = coalesce(tracking.number, "见平台物流")', "tracking_no = tracking.number")
     publish_content(services, "order_lifecycle", edited)
     pk = _store(services, order_py("DY-8", status="shipped"))  # no tracking number: 发货 requires one
     notes = _run(services, pk, ticket_stage)
