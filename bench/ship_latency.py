@@ -4,7 +4,7 @@
    platform accepting the write-back (its ship API, signed, right carrier code), for orders of
    all six platforms in turn;
 2. a stock reservation → all six fake platforms showing the SKU's new figure (push marker →
-   relay job → outbox → each platform's stock API);
+   relay job, woken by the marker's commit → outbox → each platform's stock API);
 3. one fake's answer over a kept-alive connection (a ``requests.Session``), the case where a
    fake without TCP_NODELAY costs a delayed ACK (~40 ms) per answer. The connectors open a
    connection per call, where the kernel's quick-ACK start hides it, so 1 and 2 barely show it.
@@ -12,8 +12,8 @@
 Modes, each with a fresh database, fresh fakes and its own background runner:
 ``wake`` (the product: dispatcher woken on commit, fakes answering with TCP_NODELAY),
 ``nagle`` (the same with the fakes' TCP_NODELAY off: what the fakes did before) and ``poll``
-(dispatcher polling only, every ``--interval`` s: how the dispatcher worked before it woke
-on commit). Prints p50/p99/max per mode and measure, the ratio of each baseline's p99 to the
+(dispatcher polling only, every ``--interval`` s, and the stock push relay on its 2 s period:
+how both worked before they woke on commit). Prints p50/p99/max per mode and measure, the ratio of each baseline's p99 to the
 product's, and CPU seconds of this process per shipped order (the machine is shared).
 
 Run: ``.venv/bin/python bench/ship_latency.py [--n 60] [--stock 30]`` (SQLite file), or with
@@ -48,6 +48,7 @@ from connectors.platform_stock import base_url_variable  # noqa: E402
 from engine.app import create_app  # noqa: E402
 from engine.auth.users import create_user, issue_token  # noqa: E402
 from engine.config import Settings  # noqa: E402
+from engine.inventory.jobs import RELAY_EVERY_SECONDS  # noqa: E402
 from engine.inventory.service import inventory_for  # noqa: E402
 from engine.logs import configure_logging  # noqa: E402
 from engine.orders.intake import intake_platform_order  # noqa: E402
@@ -209,7 +210,7 @@ def main() -> None:
     backend = "postgresql" if os.environ.get("ORDERPULSE_DATABASE_URL", "").startswith("postgresql") else "sqlite"
     modes = [m for m in args.modes.split(",") if m in MODES]
     labels = {"wake": "wake on commit + TCP_NODELAY (product)", "nagle": "wake on commit, fakes without TCP_NODELAY",
-              "poll": f"dispatcher polling every {args.interval:g} s"}
+              "poll": f"dispatcher polling every {args.interval:g} s, relay every {RELAY_EVERY_SECONDS} s"}
     with tempfile.TemporaryDirectory() as folder:
         results = {m: run(m, folder, args.n, args.stock, args.interval, args.seed) for m in modes}
     for measure, what in (("ship", "POST /ship → fake accepts write-back"),
