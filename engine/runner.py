@@ -80,7 +80,6 @@ class BackgroundRunner:
         self.scheduler = Scheduler(services)
         load_periodic_jobs(self.scheduler, job_modules)
         self.woken_jobs = [j for j in self.scheduler.jobs if j.wake is not None] if wake_on_commit else []
-        self.periodic_jobs = [j for j in self.scheduler.jobs if j not in self.woken_jobs]
         self.job_listeners = [
             Listener(services.db, j.wake.signal, channel_sql=j.wake.channel_sql, name=f"orderpulse-{j.name}-listen")
             for j in self.woken_jobs if j.wake is not None] if services.db.is_postgres else []
@@ -105,6 +104,12 @@ class BackgroundRunner:
             thread.start()
             self._threads.append(thread)
         return self
+
+    @property
+    def periodic_jobs(self) -> list[PeriodicJob]:
+        """The jobs the scheduler thread runs: all but those with a loop of their own (a job
+        registered after the start, woken or not, runs on its period here)."""
+        return [j for j in self.scheduler.jobs if not any(j is w for w in self.woken_jobs)]
 
     @property
     def alive(self) -> bool:
