@@ -1,4 +1,5 @@
-"""Background loops: the outbox dispatcher, the order pipeline and the periodic-job scheduler.
+"""Background loops: the outbox dispatcher, the order pipeline, the periodic-job scheduler and
+one loop per job woken on commit.
 
 Owns threads, signals and the pace of the loops, nothing else: ``orderpulse serve`` starts
 them in-process with :func:`start_background`; ``orderpulse worker`` runs them in the
@@ -12,13 +13,20 @@ signal on SQLite, LISTEN/NOTIFY on PostgreSQL, for which the runner keeps a list
 and otherwise polls every ``interval`` seconds; ``wake_on_commit=False`` leaves only the poll.
 The order pipeline's loop (:mod:`engine.orders.pipeline`) is woken the same way when orders
 or stock changes commit (:mod:`engine.orders.pipeline_wake`); ``pipeline=False`` leaves it out.
+A periodic job registered with a wake (:class:`engine.scheduler.WakeOn`, e.g. the stock push
+relay) runs in a thread of its own (a slow job of the scheduler thread, such as an order pull,
+never delays it), woken by its signal (and a listening thread on PostgreSQL) never sooner than
+its spacing after its previous run ended, and at its period as the backstop; the scheduler
+thread runs the others. With ``wake_on_commit=False`` every job keeps to its period alone.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from engine.logs import get_logger
@@ -26,7 +34,7 @@ from engine.orders.pipeline import Pipeline, run_pipeline_loop
 from engine.orders.pipeline_wake import pipeline_listener
 from engine.outbox.dispatcher import Dispatcher
 from engine.outbox.wake import Listener
-from engine.scheduler import Scheduler, load_periodic_jobs
+from engine.scheduler import PeriodicJob, Scheduler, load_periodic_jobs
 from engine.services import Services
 
 log = get_logger(__name__)
@@ -39,7 +47,7 @@ REQUIRED_TABLES = ("outbox", "job_leases")
 
 class BackgroundRunner:
     """Daemon threads: one drains the outbox, one moves orders through the pipeline, one runs
-    due periodic jobs."""
+    due periodic jobs, one runs each job woken on commit."""
 
     def __init__(
         self,
@@ -71,6 +79,10 @@ class BackgroundRunner:
         )
         self.scheduler = Scheduler(services)
         load_periodic_jobs(self.scheduler, job_modules)
+        self.woken_jobs = [j for j in self.scheduler.jobs if j.wake is not None] if wake_on_commit else []
+        self.job_listeners = [
+            Listener(services.db, j.wake.signal, channel_sql=j.wake.channel_sql, name=f"orderpulse-{j.name}-listen")
+            for j in self.woken_jobs if j.wake is not None] if services.db.is_postgres else []
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "BackgroundRunner":
@@ -80,14 +92,24 @@ class BackgroundRunner:
             self.listener.start()
         if self.pipeline_listener is not None:
             self.pipeline_listener.start()
+        for job_listener in self.job_listeners:
+            job_listener.start()
         loops = [("outbox-dispatcher", self._dispatch_loop), ("scheduler", self._schedule_loop)]
         if self.pipeline is not None:
             loops.append(("order-pipeline", self._pipeline_loop))
+        for job in self.woken_jobs:
+            loops.append((f"job-{job.name}", partial(self._woken_job_loop, job)))
         for name, target in loops:
             thread = threading.Thread(target=target, name=f"orderpulse-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
+
+    @property
+    def periodic_jobs(self) -> list[PeriodicJob]:
+        """The jobs the scheduler thread runs: all but those with a loop of their own (a job
+        registered after the start, woken or not, runs on its period here)."""
+        return [j for j in self.scheduler.jobs if not any(j is w for w in self.woken_jobs)]
 
     @property
     def alive(self) -> bool:
@@ -100,10 +122,15 @@ class BackgroundRunner:
             self.wake.set()  # out of its wait now
         if self.pipeline_wake is not None:
             self.pipeline_wake.set()
+        for job in self.woken_jobs:
+            if job.wake is not None:
+                job.wake.signal.set()
         if self.listener is not None:
             self.listener.stop()
         if self.pipeline_listener is not None:
             self.pipeline_listener.stop()
+        for job_listener in self.job_listeners:
+            job_listener.stop()
         for thread in self._threads:
             thread.join(timeout)
         stuck = [t.name for t in self._threads if t.is_alive()]
@@ -146,8 +173,8 @@ class BackgroundRunner:
         failures = 0
         while not self.stop_event.is_set():
             try:
-                self.scheduler.run_pending()
-                wait = self.scheduler.seconds_until_next()
+                self.scheduler.run_pending(jobs=self.periodic_jobs)
+                wait = self.scheduler.seconds_until_next(jobs=self.periodic_jobs)
                 failures = 0
             except Exception:  # noqa: BLE001
                 log.exception("scheduler pass failed", consecutive_failures=failures + 1)
@@ -155,6 +182,36 @@ class BackgroundRunner:
                 failures += 1
                 continue
             self.stop_event.wait(self.interval if wait is None else min(max(wait, 0.05), self.interval))
+
+    def _woken_job_loop(self, job: PeriodicJob) -> None:
+        """Run ``job`` when its signal says its work committed — no sooner than its spacing
+        after its previous run ended — and when its period comes (the backstop)."""
+        assert job.wake is not None
+        signal, spacing = job.wake.signal, job.wake.spacing
+        failures = 0
+        woken = False  # the first pass is its period's (a job is due at start)
+        finished = time.monotonic()
+        while not self.stop_event.is_set():
+            if woken:
+                pause = finished + spacing - time.monotonic()
+                if pause > 0 and self.stop_event.wait(pause):
+                    break  # commits during the pause join this run: the signal is cleared just before it
+            signal.clear()
+            try:
+                if woken:
+                    self.scheduler.run_woken(job)
+                else:
+                    self.scheduler.run_pending(jobs=[job])
+                finished = time.monotonic()
+                wait = self.scheduler.seconds_until_next(jobs=[job])
+                failures = 0
+            except Exception:  # noqa: BLE001 - the lease's database may be away; keep the loop alive
+                log.exception("woken job pass failed", job=job.name, consecutive_failures=failures + 1)
+                self.stop_event.wait(self._backoff(failures))
+                failures += 1
+                woken = True  # its work may have committed meanwhile
+                continue
+            woken = signal.wait(self.interval if wait is None else min(max(wait, 0.05), self.interval))
 
 
 def start_background(services: Services, *, interval: float = DEFAULT_INTERVAL, **kwargs: Any) -> BackgroundRunner:

@@ -113,6 +113,12 @@ def _pipeline_wake(services: Services) -> OutboxWake:
     return install_pipeline_wake(services.db)
 
 
+def _stock_push_wake(services: Services) -> OutboxWake:
+    from engine.inventory.push_wake import install_push_wake
+
+    return install_push_wake(services.db)
+
+
 def _source_connectors(services: Services) -> SourceConnectors:
     from engine.inventory.sources import SourceConnectors
 
@@ -154,6 +160,7 @@ class Services:
         services.handlers.load_modules(settings.handler_modules)
         services.outbox_wake  # noqa: B018 - hooks the engine now, so every commit of outbox rows signals
         services.pipeline_wake  # noqa: B018 - likewise for the order pipeline's rows and stock ledger
+        services.stock_push_wake  # noqa: B018 - and for the stock push relay's markers
         return services
 
     # ------------------------------------------------------------------ per-area process state
@@ -166,6 +173,7 @@ class Services:
     order_clients = PerProcess(_order_clients)  # order clients built from published sources
     outbox_wake = PerProcess(_outbox_wake)  # wakes the dispatcher when outbox rows commit
     pipeline_wake = PerProcess(_pipeline_wake)  # wakes the order pipeline when its work commits
+    stock_push_wake = PerProcess(_stock_push_wake)  # wakes the stock push relay when push markers commit
 
     # ------------------------------------------------------------------ Redis
 

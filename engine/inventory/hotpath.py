@@ -14,6 +14,11 @@ ledger, push markers and the stored answer, all in one transaction.
   everything back.
 - SQLite: the same steps from Python after ``BEGIN IMMEDIATE`` (one writer; no network).
 
+The push markers written here commit past the engine's events, so the stock push relay's wake
+(:mod:`engine.inventory.push_wake`) is signalled by hand when a Services has hooked it: on
+PostgreSQL the same statement also runs ``pg_notify`` (delivered with the commit, dropped with
+a refusal), on SQLite the process's wake is set after ``COMMIT``.
+
 A refusal is not stored. A dropped connection, a deadlock or a busy database is retried with
 the same key, so a commit whose answer was lost is answered as a replay.
 
@@ -33,6 +38,8 @@ from typing import Any
 
 from engine.errors import Conflict
 from engine.inventory.domain import InsufficientStock, OrderLine, Outcome, available_of
+from engine.inventory.push_wake import PUSH_CHANNEL_SQL, PUSH_FLAG
+from engine.outbox.wake import is_installed, signal_commit
 from engine.storage.db import Database
 from engine.storage.raw import ConnectionShelf, autocommit_read, placeholders
 from engine.storage.types import JSONType, UTCDateTime
@@ -41,6 +48,7 @@ ATTEMPTS = 8
 # SQLSTATE raised by the PostgreSQL function when a SKU is short (its detail: the short SKUs).
 REFUSED_STATE = "OPSTK"
 _RESERVE_FN = "SELECT inventory_reserve(%s, %s, %s::text[], %s::integer[], %s, %s, %s)"
+_RESERVE_FN_NOTIFY = f"{_RESERVE_FN}, pg_notify({PUSH_CHANNEL_SQL}, '')"
 
 _CLAIM = ("INSERT INTO inventory_requests (operation, key, order_id, answer, created_at) "
           "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id")
@@ -171,8 +179,9 @@ class ReservePath:
         """One call of the server-side function, in autocommit: it commits with the statement."""
         conn.autocommit = True
         try:
-            result = conn.execute(_RESERVE_FN, (key, order_id, [ln.sku_id for ln in merged],
-                                                [ln.qty for ln in merged], channel, actor, at)).fetchone()[0]
+            statement = _RESERVE_FN_NOTIFY if is_installed(self.db, PUSH_FLAG) else _RESERVE_FN
+            result = conn.execute(statement, (key, order_id, [ln.sku_id for ln in merged],
+                                              [ln.qty for ln in merged], channel, actor, at)).fetchone()[0]
         except self._database_error as exc:
             if getattr(exc, "sqlstate", None) != REFUSED_STATE:
                 raise
@@ -201,6 +210,7 @@ class ReservePath:
         rows = [r for r in taken if r is not None]
         body = self._write(conn, claim_row[0], order_id, merged, rows, key, channel, actor, at)
         conn.execute("COMMIT")
+        signal_commit(self.db, PUSH_FLAG)
         return Outcome("reserve", key, body)
 
     def _write(self, conn: Any, claim_id: int, order_id: str, merged: list[OrderLine], rows: list[Any], key: str,

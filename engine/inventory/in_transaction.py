@@ -34,6 +34,8 @@ from engine.inventory.domain import OrderLine, Outcome, merge_lines, next_line_s
 from engine.inventory.hotpath import ReservePath
 from engine.inventory.models import InventoryRequest, LedgerEntry, ReservationLine, StockItem
 from engine.inventory.push import mark_changed
+from engine.inventory.push_wake import PUSH_FLAG
+from engine.outbox.wake import mark_written
 
 if TYPE_CHECKING:
     from engine.inventory.service import InventoryService
@@ -140,6 +142,9 @@ def reserve_in(session: Session, hot: ReservePath, order_id: str, lines: Iterabl
     outcome = hot.reserve_in_transaction(conn, order_id, merged, key=key, channel=channel, actor=actor[:64], now=now)
     if not outcome.replayed:
         _note_change(session, GateChange(f"reserve:{key}", {ln.sku_id: -ln.qty for ln in merged}, seen_key=key))
+        # its push markers were written on the driver connection, past the commit hooks: the
+        # stock push relay is woken when the caller's transaction commits
+        mark_written(session, PUSH_FLAG)
     return outcome
 
 

@@ -3,10 +3,11 @@
 1. Every stock change upserts the SKU's marker in ``inventory_push_pending`` in its own
    transaction (:func:`mark_changed`; latest version wins, one row per SKU, so a hot SKU costs
    one row however often it changes).
-2. The relay (:func:`relay_pushes`, a scheduled job) turns markers into one pending outbox row
-   per channel and SKU (topic ``inventory.stock_push``): when that channel+SKU already has a
-   row that no dispatcher has claimed yet, its payload is replaced (latest version wins);
-   otherwise a new row is queued. Markers are deleted in the same transaction.
+2. The relay (:func:`relay_pushes`, a scheduled job woken when markers commit, see
+   :mod:`engine.inventory.jobs`) turns markers into one pending outbox row per channel and SKU
+   (topic ``inventory.stock_push``): when that channel+SKU already has a row that no dispatcher
+   has claimed yet, its payload is replaced (latest version wins); otherwise a new row is
+   queued. Markers are deleted in the same transaction.
 3. The handler (:func:`make_push_handler`) locks the channel+SKU push state, re-reads the SKU
    and pushes the *current* figure and version — never one older than already pushed, so a
    channel never goes backwards (I10), and a figure never above ``total - reserved`` as of
@@ -25,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from engine import leases
 from engine.clock import Clock
 from engine.inventory.channels import ChannelRegistry, channel_figure, rules_for
 from engine.inventory.domain import available_of
@@ -136,10 +138,13 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
     return report
 
 
-def relay_pushes(db: Database, clock: Clock, registry: ChannelRegistry, *, limit: int = RELAY_BATCH) -> RelayReport:
+def relay_pushes(db: Database, clock: Clock, registry: ChannelRegistry, *, limit: int = RELAY_BATCH,
+                 fence: tuple[str, int] | None = None) -> RelayReport:
     """Turn up to ``limit`` push markers into coalesced per-channel outbox rows.
 
-    With no connector registered the markers stay (one per SKU at most) until one is.
+    With no connector registered the markers stay (one per SKU at most) until one is. With
+    ``fence`` (the scheduler lease's name and token) a relay whose lease another process has
+    taken since writes nothing (:class:`engine.leases.StaleFence`).
     """
     channels = registry.channels()
     report = RelayReport(channels=channels)
@@ -150,6 +155,8 @@ def relay_pushes(db: Database, clock: Clock, registry: ChannelRegistry, *, limit
                           .order_by(_PENDING.c.sku_id).limit(limit)).all()
         if not marks:
             return report
+        if fence is not None:
+            leases.check_fence(s, *fence)
         report.skus = len(marks)
         queue_channel_pushes(s, channels, [m[0] for m in marks], clock.now(), report=report)
         for sku, version in marks:  # one row per statement, in SKU order (the hot path's lock order)

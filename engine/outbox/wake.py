@@ -13,6 +13,11 @@ transaction commits:
   dispatcher's claim takes the write lock (``BEGIN IMMEDIATE``), which the committing writer
   holds until its commit is done, so a woken claim always sees the new rows.
 
+A writer that commits on a raw DB-API connection, past the engine's events (the inventory's
+reservation hot path), signals by hand: :func:`is_installed` tells it whether a wake is hooked
+for its flag, :func:`signal_commit` sets this process's wakes after its SQLite commit, and on
+PostgreSQL it runs the flag's ``pg_notify`` inside its own transaction.
+
 A rolled-back transaction signals nothing. The dispatcher's poll stays as the backstop (rows
 due later after a failure, another process on a SQLite file, a lost notification). The
 channel is per database schema (``orderpulse_outbox_`` + a digest of ``current_schema()``), so
@@ -22,9 +27,10 @@ test schemas sharing one server do not wake each other.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from engine.logs import get_logger
 
@@ -62,15 +68,22 @@ class OutboxWake:
         return self._event.wait(timeout)
 
 
+# The wakes hooked on each engine, by flag (for writers past the engine's events).
+_INSTALLED: weakref.WeakKeyDictionary[Engine, dict[str, list[OutboxWake]]] = weakref.WeakKeyDictionary()
+_INSTALLED_LOCK = threading.Lock()
+
+
 def install(db: Database, *, flag: str = FLAG, marks: tuple[str, ...] = (INSERT_MARK,),
             notify_sql: str = NOTIFY_SQL) -> OutboxWake:
     """Hook ``db``'s engine so that committed outbox writes wake this process (SQLite) or
     notify every listener (PostgreSQL); returns the process's wake for ``db``. Another loop
-    woken on commit (the order pipeline) passes its own ``flag``, statement ``marks`` and
-    ``notify_sql``."""
+    woken on commit (the order pipeline, the stock push relay) passes its own ``flag``,
+    statement ``marks`` and ``notify_sql``."""
     wake = OutboxWake()
     engine = db.engine
     postgres = db.is_postgres
+    with _INSTALLED_LOCK:
+        _INSTALLED.setdefault(engine, {}).setdefault(flag, []).append(wake)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _mark(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
@@ -97,6 +110,18 @@ def install(db: Database, *, flag: str = FLAG, marks: tuple[str, ...] = (INSERT_
         conn.info.pop(flag, None)
 
     return wake
+
+
+def is_installed(db: Database, flag: str) -> bool:
+    """Whether a wake is hooked on ``db``'s engine for ``flag``."""
+    return bool(_INSTALLED.get(db.engine, {}).get(flag))
+
+
+def signal_commit(db: Database, flag: str) -> None:
+    """After a commit on a raw connection of ``db`` that made ``flag``'s work due: set this
+    process's wakes for it (SQLite; on PostgreSQL the writer notifies in its transaction)."""
+    for wake in _INSTALLED.get(db.engine, {}).get(flag, ()):
+        wake.set()
 
 
 def mark_written(session: Session, flag: str = FLAG) -> None:
