@@ -68,7 +68,8 @@ def configure_logging(level: int = logging.INFO, stream: Any = None) -> None:
             root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("alembic", "waitress.queue"):
+    # transitions logs every state exit and entry at INFO: our own step log says what changed
+    for noisy in ("alembic", "waitress.queue", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
