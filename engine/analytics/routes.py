@@ -27,6 +27,7 @@ from engine.analytics.geo import cell_detail, geo_overview
 from engine.analytics.hourly import cell_orders, hourly_heatmap
 from engine.analytics.ranges import MAX_DAYS, DateRange
 from engine.analytics.sql_time import SHANGHAI
+from engine.api.fields import comma_list
 from engine.auth.access import allow
 from engine.orders.document import CHANNELS
 
@@ -45,10 +46,6 @@ def _services() -> Any:
     return current_app.extensions["orderpulse"]
 
 
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
-
-
 class RangeArgs(Schema):
     from_ = fields.Date(data_key="from", load_default=None,
                         metadata={"description": "first day (Asia/Shanghai), YYYY-MM-DD; default 6 days before to"})
@@ -57,7 +54,7 @@ class RangeArgs(Schema):
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
-        for value in _split(data.get("channel")):
+        for value in comma_list(data.get("channel")):
             if value not in CHANNELS:
                 raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
         first, last = data.get("from_"), data.get("to")
@@ -120,7 +117,7 @@ def _range(args: dict[str, Any]) -> DateRange:
 def get_hourly(args: dict[str, Any]) -> Any:
     """Orders per weekday × hour (Asia/Shanghai) in the range, in total and per channel."""
     with _services().db.session() as session:
-        return hourly_heatmap(session, _range(args), _split(args["channel"]))
+        return hourly_heatmap(session, _range(args), comma_list(args["channel"]))
 
 
 @analytics_blp.route("/hourly/orders", methods=["GET"])
@@ -131,7 +128,7 @@ def get_hourly(args: dict[str, Any]) -> Any:
 def get_hourly_orders(args: dict[str, Any]) -> Any:
     """The orders counted in one cell of the heatmap, newest first."""
     with _services().db.session() as session:
-        return cell_orders(session, _range(args), _split(args["channel"]), weekday=args["weekday"],
+        return cell_orders(session, _range(args), comma_list(args["channel"]), weekday=args["weekday"],
                            hour=args["hour"], cursor=args["cursor"], limit=args["limit"])
 
 
@@ -144,7 +141,7 @@ def get_geo(args: dict[str, Any]) -> Any:
     """The busiest 3 km cells of the range with their districts, and district growth against the
     province over the period of the same length before it."""
     with _services().db.session() as session:
-        return geo_overview(session, _range(args), _split(args["channel"]), top=args["top"],
+        return geo_overview(session, _range(args), comma_list(args["channel"]), top=args["top"],
                             min_orders=args["min_orders"])
 
 
@@ -156,7 +153,7 @@ def get_geo(args: dict[str, Any]) -> Any:
 def get_grid(args: dict[str, Any], cell: str) -> Any:
     """One cell: its districts, the SKUs and SKU pairs its orders hold, and its orders."""
     with _services().db.session() as session:
-        return cell_detail(session, cell, _range(args), _split(args["channel"]), cursor=args["cursor"],
+        return cell_detail(session, cell, _range(args), comma_list(args["channel"]), cursor=args["cursor"],
                            limit=args["limit"])
 
 
@@ -175,5 +172,5 @@ def get_deviation(args: dict[str, Any]) -> Any:
         threshold = int(match.group(1)) * _UNIT[match.group(2)]
     services = _services()
     with services.db.session() as session:
-        return deviation_report(session, _range(args), _split(args["channel"]), threshold_s=threshold,
+        return deviation_report(session, _range(args), comma_list(args["channel"]), threshold_s=threshold,
                                 now=services.clock.now(), cursor=args["cursor"], limit=args["limit"])

@@ -1,6 +1,7 @@
 """Marshmallow fields for request bodies, over the value rules of :mod:`engine.values`:
 ``Identifier`` (SKU codes, order ids, names, keys), ``Money`` (integer fen, 0..10^12),
-``BoundedInt`` and ``Text`` (free text with a length limit). Each writes its bounds into the
+``BoundedInt`` and ``Text`` (free text with a length limit), and :func:`comma_list` for query
+parameters that take several values (``channel=douyin,pdd``). Each writes its bounds into the
 OpenAPI document (maxLength, pattern, minimum, maximum), so the document states what the
 server enforces. Use them in every new schema instead of bare ``fields.String``/``Integer``.
 """
@@ -19,6 +20,11 @@ from engine.values import (
     identifier_problem,
     money_problem,
 )
+
+
+def comma_list(value: str | None) -> list[str]:
+    """The values of a comma-separated query parameter, blanks dropped (None: none)."""
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
 def _raise_problem(problem: str | None) -> None:

@@ -25,6 +25,7 @@ from flask_smorest import Blueprint
 from jsonschema import Draft202012Validator
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from engine.api.fields import comma_list
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
 from engine.errors import ApiError, Unprocessable, json_pointer
@@ -130,7 +131,7 @@ class OrderListArgs(Schema):
     @validates_schema
     def _known(self, data: dict[str, Any], **_: Any) -> None:
         for name, known in (("channel", CHANNELS), ("status", STATUSES)):
-            for value in _split(data.get(name)):
+            for value in comma_list(data.get(name)):
                 if value not in known:
                     raise ValidationError(f"unknown {name} {value!r}; one of {', '.join(known)}", name)
 
@@ -282,10 +283,6 @@ class RetryOut(Schema):
     parked_id = fields.Integer(allow_none=True)
 
 
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
-
-
 def _detail(pk: int) -> dict[str, Any]:
     with _services().db.session() as session:
         return queries.order_detail(session, pk, role=current_principal().role)
@@ -323,7 +320,7 @@ def post_order() -> Any:
 def get_orders(args: dict[str, Any]) -> Any:
     """Orders, newest first (created time), filtered, one page at a time (``next_cursor``)."""
     f = queries.OrderFilter(
-        channels=_split(args["channel"]), statuses=_split(args["status"]), shop=args["shop"],
+        channels=comma_list(args["channel"]), statuses=comma_list(args["status"]), shop=args["shop"],
         created_from=args["created_from"], created_to=args["created_to"], paid_from=args["paid_from"],
         paid_to=args["paid_to"], q=args["q"], dropped=args["dropped"])
     with _services().db.session() as session:

@@ -12,6 +12,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from engine.api.fields import comma_list
 from engine.auth.access import allow, current_principal
 from engine.auth.roles import ALL_STAFF
 from engine.orders.document import CHANNELS
@@ -37,7 +38,7 @@ class FlagArgs(Schema):
 
     @validates_schema
     def _known(self, data: dict[str, Any], **_: Any) -> None:
-        for value in _split(data.get("channel")):
+        for value in comma_list(data.get("channel")):
             if value not in CHANNELS:
                 raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
         if data.get("at_from") and data.get("at_to") and data["at_from"] >= data["at_to"]:
@@ -65,10 +66,6 @@ class FlagPage(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
-
-
 @blp.route("/flags", methods=["GET"])
 @blp.arguments(FlagArgs(), location="query")
 @blp.response(200, FlagPage)
@@ -76,7 +73,7 @@ def _split(value: str | None) -> list[str]:
 @allow(*ALL_STAFF)
 def get_flags(args: dict[str, Any]) -> Any:
     """Risk flags, newest first, filtered, one page at a time (``next_cursor``)."""
-    f = FlagFilter(rules=_split(args["rule"]), flags=_split(args["flag"]), channels=_split(args["channel"]),
+    f = FlagFilter(rules=comma_list(args["rule"]), flags=comma_list(args["flag"]), channels=comma_list(args["channel"]),
                    held=args["held"], order_id=args["order_id"], at_from=args["at_from"], at_to=args["at_to"])
     with current_app.extensions["orderpulse"].db.session() as session:
         return list_flags(session, f, role=current_principal().role, cursor=args["cursor"], limit=args["limit"])
