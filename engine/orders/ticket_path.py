@@ -100,7 +100,8 @@ class PathChange:
         return "actions"
 
 
-_KINDS = (("no_ticket", "不再开工单"), ("new_ticket", "新开工单"), ("machine", "换状态机"), ("follow", "换跟随声明"), ("actions", "触发的动作不同"))
+_KINDS = (("no_ticket", "不再开工单"), ("new_ticket", "新开工单"), ("machine", "换状态机"),
+          ("follow", "换跟随声明"), ("actions", "触发的动作不同"))
 
 
 class TicketPathReplay:

@@ -66,6 +66,8 @@ class RiskChange:
             parts.append("新增标记 " + "、".join(sorted(added)))
         if removed:
             parts.append("去掉标记 " + "、".join(sorted(removed)))
+        if not parts and self.published.held != self.draft.held:
+            parts.append("挂起的规则变化")
         return "；".join(parts) or "命中的规则变化"
 
 
