@@ -104,6 +104,8 @@ _CHECKER: list[_Rule] = _rules([
     (f"tier {Q} is missing from the order", lambda g: f"优惠层 {g[1]} 不在优先顺序（order）中"),
     (f"state {Q} is migrated twice", lambda g: f"状态 {g[1]} 被迁移了两次"),
     ("map key (.+) appears twice", lambda g: f"对照表的键 {g[1]} 出现了两次"),
+    (f"{Q} is given twice", lambda g: f"{g[1]} 重复赋值（写了两次）"),
+    (f"status {Q} is bound twice", lambda g: f"平台状态 {g[1]} 绑定了两次"),
     # machines
     (f"machine {Q} has no initial state", lambda g: f"状态机 {g[1]} 没有初始状态（initial）"),
     (f"initial state {Q} is not declared", lambda g: f"初始状态 {g[1]} 未声明"),
@@ -124,6 +126,19 @@ _CHECKER: list[_Rule] = _rules([
     (f"(\\w+) channel {Q} has no operation {Q}; it offers: {ANY}",
      lambda g: f"{g[1]} 渠道 {g[2]} 没有操作 {g[3]}；可用：{_names(g[4])}"),
     ("deadline must be positive", lambda g: "时限必须大于 0"),
+    # follow declarations (which machine follows the platform's orders and refunds)
+    (f"follow is for orders or refunds, got {Q}",
+     lambda g: f"follow 只能用于 orders（订单）或 refunds（退款），实际是 {g[1]}"),
+    (f"follow {ANY}: unknown machine {Q} \\(declare it in this ruleset\\)",
+     lambda g: f"跟随声明 {g[1]}：未知状态机 {g[2]}（请在本规则集中声明）"),
+    (f"machine {Q} has no action {Q}", lambda g: f"状态机 {g[1]} 没有动作 {g[2]}"),
+    (f"machine {Q} has no data field {Q}", lambda g: f"状态机 {g[1]} 没有数据字段 {g[2]}"),
+    (f"machine {Q} needs data field {Q} when a ticket opens: add `[^`]*` to open",
+     lambda g: f"状态机 {g[1]} 开工单时需要数据字段 {g[2]}：请在 open 中加上 '{g[2]} = …'"),
+    (f"action {Q} is fired only by webhook {ANY}; the platform cannot fire it",
+     lambda g: f"动作 {g[1]} 只能由回调 {g[2]} 触发，平台状态不能触发它"),
+    (f"action {Q} requires ([^:]+): add `with [^`]*`",
+     lambda g: f"动作 {g[1]} 需要填写 {g[2]}：请加上 'with {g[2]} = …'"),
     # sources, mappings, cleaning
     ("pull interval must be positive", lambda g: "拉取间隔必须大于 0"),
     ("retry delays must be positive", lambda g: "重试间隔必须大于 0"),
@@ -140,6 +155,9 @@ _CHECKER: list[_Rule] = _rules([
     (f"{Q} is {ANY}, got {ANY}", lambda g: f"{g[1]} 应为{unit_zh(g[2])}，实际是{unit_zh(g[3])}"),
     (f"{Q} is not an order status \\(one of .*\\)",
      lambda g: f"{g[1]} 不是订单状态（可用 待付款 … 已取消，或其英文代码）"),
+    (f"{Q} is not a refund status \\(one of {ANY}, or {ANY}\\)",
+     lambda g: f"{g[1]} 不是退款状态（可用 {_names(g[3])}，或英文代码 {_names(g[2])}）"),
+    (f"{Q} is not {ANY} \\(one of {ANY}\\)", lambda g: f"{g[1]} 不是{unit_zh(g[2])}（可用 {_names(g[3])}）"),
     (f"normalize needs a text field, got {ANY}", lambda g: f"标准化只能用于文本字段，实际是{unit_zh(g[1])}"),
     # promotions
     (f"pick must be best, first or all, got {Q}",
@@ -155,9 +173,22 @@ _CHECKER: list[_Rule] = _rules([
     ("a rule cannot exclude itself", lambda g: "规则不能与自身互斥"),
     ("free-shipping threshold must be positive", lambda g: "包邮门槛必须大于 0"),
     ("region override names no region", lambda g: "地区运费没有写地区"),
+    ("price_check needs a tolerance: a money amount \\(¥5\\), a percent \\(2%\\) or both",
+     lambda g: "价格核对（price_check）需要写容差：金额（如 ¥5）、百分比（如 2%），或两者都写"),
+    ("price_check takes one money amount and one percent, e.g. tolerance ¥5 or 2%",
+     lambda g: "价格核对（price_check）最多写一个金额和一个百分比，例如 'tolerance ¥5 or 2%'"),
+    ("price_check tolerance percent must be at most 100%", lambda g: "价格核对的容差百分比不能超过 100%"),
+    (f"a tolerance is money like ¥5 or a percent like 2%, got {ANY}",
+     lambda g: f"容差应为金额（如 ¥5）或百分比（如 2%），实际写的是 {g[1]}"),
     # alerts, risk, channels
     (f"measure must be a number, got {ANY}", lambda g: f"统计值必须是数字，实际是{unit_zh(g[1])}"),
     ("window must be positive", lambda g: "时间窗必须大于 0"),
+    (f"a risk rule counts orders; {ANY} are measured by alerts",
+     lambda g: f"风控规则只能统计订单；{_COLLECTIONS.get(g[1], g[1])}的统计请写在预警（alert）中"),
+    ("'(\\w+)\\(… orders …\\)' in a risk rule needs 'by FIELD' \\(the orders that share this order's value of FIELD, "
+     "e.g. by buyer_phone\\)",
+     lambda g: f"风控规则中的 '{g[1]}(… orders …)' 需要写 'by 字段'"
+               "（统计与本订单该字段值相同的订单，例如 'by buyer_phone'）"),
     (f"{ANY}: {Q} must be an env reference \\(`[^`]*`\\); a literal secret in a rule file is readable by every editor",
      lambda g: f"{g[1]}：'{g[2]}' 必须写成环境变量引用（'{g[2]} env 变量名'）；写在规则里的密钥所有编辑者都能看到"),
     # expressions and units
@@ -220,6 +251,7 @@ _CHECKER: list[_Rule] = _rules([
     ("unknown expression node (\\w+)", lambda g: f"内部错误：无法识别的表达式（{g[1]}）"),
 ])
 
+_COLLECTIONS: dict[str, str] = {"returns": "退货", "tickets": "工单", "orders": "订单"}
 _VERBS: dict[str, str] = {"add": "相加", "subtract": "相减", "multiply": "相乘", "divide": "相除"}
 _WHAT = {"condition": "条件", "amount_off": "减免金额", "measure": "统计值", "'where'": "'where' 条件", "value": "值",
          "recipient": "接收人", "field": "字段"}

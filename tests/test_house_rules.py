@@ -54,6 +54,7 @@ PURE_CORES = (
     "engine.orders.cleaning",
     "engine.orders.regions",
     "engine.orders.ticket_bindings",
+    "engine.orders.ticket_path",
     "engine.orders.carriers",
     "engine.risk.rules",
     "engine.analytics.grid",

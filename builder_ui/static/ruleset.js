@@ -635,7 +635,7 @@
 
   // ------------------------------------------------------------------ 会有什么变化
   // The answer comes as JSON lines: progress after each batch of orders, then the result with one
-  // entry per comparison (price today; flags, holds and ticket paths join the same list).
+  // entry per comparison (price, 价格异常, risk flags and holds, ticket path).
   async function* jsonLines(resp) {
     const reader = resp.body.getReader();
     const decoder = new TextDecoder();

@@ -40,13 +40,13 @@ from dsl.errors import RuleError
 from engine.logs import get_logger
 from engine.orders.model import Order, OrderLine
 from engine.orders.pipeline_model import OrderPrice
-from engine.orders.priced_lines import gift_line, is_gift
+from engine.orders.priced_lines import gift_line, is_gift, pricing_input
 from engine.orders.stages import OrderRef, StageNote
 from engine.pricing.loading import RulesInvalid, plan_from_model
 from engine.pricing.money import yuan
 from engine.pricing.order_input import OrderInvalid, read_order
 from engine.pricing.plan import PricingPlan
-from engine.pricing.price_check import PriceCheck, check_price, paid_shares
+from engine.pricing.price_check import PriceCheck, charged_goods, check_price, paid_shares
 from engine.pricing.quote import quote_priced_order
 from engine.rulesets import published
 
@@ -93,32 +93,6 @@ def published_promotion(session: Session) -> PricingPlan | None:
     return None
 
 
-def _pricing_input(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[int]]:
-    """The order as pricing reads it (the gift lines the stage added left out, each line with a
-    text ``line_id``) and the positions in ``doc["lines"]`` of the lines priced."""
-    lines: list[dict[str, Any]] = []
-    positions: list[int] = []
-    for pos, line in enumerate(doc.get("lines") or ()):
-        if not isinstance(line, Mapping) or is_gift(line):
-            continue
-        out = dict(line)
-        line_id = out.get("line_id")
-        out["line_id"] = str(line_id) if line_id not in (None, "") else f"#{pos + 1}"
-        lines.append(out)
-        positions.append(pos)
-    return {**doc, "lines": lines}, positions
-
-
-def _charged_goods(doc: Mapping[str, Any]) -> int | None:
-    """What the buyer was charged for the goods: paid total less freight (None if unknown)."""
-    payment = doc.get("payment")
-    paid = payment.get("paid_amount") if isinstance(payment, Mapping) else None
-    if type(paid) is not int:
-        return None
-    freight = doc.get("freight")
-    return paid - (freight if type(freight) is int else 0)
-
-
 def _ruleset(plan: PricingPlan) -> tuple[str, int | None]:
     return plan.ruleset.name, plan.ruleset.version
 
@@ -130,7 +104,7 @@ def price_stage(session: Session, services: Services, order: OrderRef, now: date
         return [StageNote("price_skipped", {"message": "没有已发布的促销，未核价"})]
     name, version = _ruleset(plan)
     doc = order.doc
-    priced_input, positions = _pricing_input(doc)
+    priced_input, positions = pricing_input(doc)
     try:
         checked = read_order(priced_input)
     except OrderInvalid as exc:
@@ -139,7 +113,7 @@ def price_stage(session: Session, services: Services, order: OrderRef, now: date
     quote = quote_priced_order(plan, checked)
     own = order.channel in OWN_CHANNELS
     lines = [dict(x) if isinstance(x, Mapping) else x for x in doc.get("lines") or ()]
-    charged = _charged_goods(doc)
+    charged = charged_goods(doc)
     _paid_shares(lines, positions, quote, charged, own)
     if own:
         present = {ln.get("line_id") for ln in lines if isinstance(ln, Mapping) and is_gift(ln)}

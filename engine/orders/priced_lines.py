@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["GIFT_MARK", "carry_priced_lines", "gift_line", "is_gift"]
+__all__ = ["GIFT_MARK", "carry_priced_lines", "gift_line", "is_gift", "pricing_input"]
 
 GIFT_MARK = "gift"
 
@@ -65,3 +65,19 @@ def carry_priced_lines(old_doc: Mapping[str, Any] | None, new_doc: dict[str, Any
     if not changed and not missing:
         return new_doc
     return {**new_doc, "lines": carried + missing}
+
+
+def pricing_input(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    """The order as pricing reads it (the gift lines the stage added left out, each line with a
+    text ``line_id``) and the positions in ``doc["lines"]`` of the lines priced."""
+    lines: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for pos, line in enumerate(doc.get("lines") or ()):
+        if not isinstance(line, Mapping) or is_gift(line):
+            continue
+        out = dict(line)
+        line_id = out.get("line_id")
+        out["line_id"] = str(line_id) if line_id not in (None, "") else f"#{pos + 1}"
+        lines.append(out)
+        positions.append(pos)
+    return {**doc, "lines": lines}, positions

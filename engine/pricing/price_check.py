@@ -18,12 +18,13 @@ It knows nothing of platforms, tables or timelines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .money import percent_of, split_capped, split_proportional
 
-__all__ = ["PriceCheck", "check_price", "paid_shares", "tolerance_of"]
+__all__ = ["PriceCheck", "charged_goods", "check_price", "paid_shares", "tolerance_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,16 @@ def tolerance_of(declared: tuple[int | None, int | None] | None, allowed: int) -
     by_amount = amount or 0
     by_percent = percent_of(max(allowed, 0), basis_points) if basis_points is not None else 0
     return max(by_amount, by_percent)
+
+
+def charged_goods(doc: Mapping[str, Any]) -> int | None:
+    """What the buyer was charged for the goods: paid total less freight (None if unknown)."""
+    payment = doc.get("payment")
+    paid = payment.get("paid_amount") if isinstance(payment, Mapping) else None
+    if type(paid) is not int:
+        return None
+    freight = doc.get("freight")
+    return paid - (freight if type(freight) is int else 0)
 
 
 def check_price(charged: int, allowed: int, declared: tuple[int | None, int | None] | None) -> PriceCheck:

@@ -2,8 +2,10 @@
 one, and the orders whose payable would differ, with the total in exact fen.
 
 :class:`PriceReplay` is the price comparison of :mod:`engine.rulesets.what_changes` (one order at
-a time, so the page can show progress); :func:`compare_prices` runs it over a list at once. Pure:
-plans and order documents in, a :class:`PriceComparison` out.
+a time, so the page can show progress); :func:`compare_prices` runs it over a list at once.
+:class:`PriceCheckReplay` compares the 价格异常 tag the price stage would give under each plan
+(the promotion's lowest payable and its ``price_check`` tolerance). Pure: plans and order
+documents in, comparisons out.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.orders.priced_lines import pricing_input
 from engine.rulesets.what_changes import ComparisonResult, StoredOrder
 
 from .order_input import OrderInvalid, read_order
 from .plan import PricingPlan
+from .price_check import PriceCheck, charged_goods, check_price
 from .quote import quote_priced_order
 
-__all__ = ["PriceChange", "PriceComparison", "PriceReplay", "compare_prices", "yuan_grouped"]
+__all__ = ["AnomalyChange", "PriceChange", "PriceCheckReplay", "PriceComparison", "PriceReplay", "compare_prices",
+           "yuan_grouped"]
 
 
 def yuan_grouped(fen: int) -> str:
@@ -104,3 +109,71 @@ def compare_prices(orders: Iterable[tuple[str, str, Mapping[str, Any]]], draft: 
     for order in orders:
         replay.add(order)
     return replay.comparison
+
+
+@dataclass(frozen=True)
+class AnomalyChange:
+    """One order tagged 价格异常 under one side and not the other (all money in fen)."""
+
+    channel: str
+    order_id: str
+    charged: int
+    published: PriceCheck
+    draft: PriceCheck
+
+
+class PriceCheckReplay:
+    """The 价格异常 comparison: what each order's goods were charged (paid less freight) against
+    the lowest goods payable each plan allows, less the tolerance each plan's ``price_check``
+    declares — as the pipeline's price stage checks it (its gift lines left out). Kept when the
+    tag would be added or removed."""
+
+    key = "price_check"
+
+    def __init__(self, draft: PricingPlan, published: PricingPlan) -> None:
+        self.draft = draft
+        self.published = published
+        self.examined = 0
+        self.changes: list[AnomalyChange] = []
+        self.skipped = 0
+
+    def add(self, order: StoredOrder) -> None:
+        channel, order_id, doc = order
+        self.examined += 1
+        charged = charged_goods(doc)
+        if charged is None:
+            self.skipped += 1  # no paid amount: the stage does not check it either
+            return
+        try:
+            po = read_order(pricing_input(doc)[0])
+        except OrderInvalid:
+            self.skipped += 1
+            return
+        before = check_price(charged, quote_priced_order(self.published, po, with_log=False)["totals"]["goods"],
+                             self.published.tolerance)
+        after = check_price(charged, quote_priced_order(self.draft, po, with_log=False)["totals"]["goods"],
+                            self.draft.tolerance)
+        if before.anomaly != after.anomaly:
+            self.changes.append(AnomalyChange(channel, order_id, charged, before, after))
+
+    def totals(self) -> dict[str, int]:
+        added = sum(1 for c in self.changes if c.draft.anomaly)
+        return {"changed": len(self.changes), "anomaly_added": added, "anomaly_removed": len(self.changes) - added}
+
+    def summary(self) -> str:
+        """``5 单价格异常标记变化：新增 3 单，不再标记 2 单``."""
+        t = self.totals()
+        parts = [f"{label} {t[key]} 单" for key, label in (("anomaly_added", "新增"), ("anomaly_removed", "不再标记"))
+                 if t[key]]
+        return f"{t['changed']} 单价格异常标记变化" + ("：" + "，".join(parts) if parts else "")
+
+    def result(self, shown: int) -> ComparisonResult:
+        def side(c: PriceCheck) -> str:
+            return f"最低 {yuan_grouped(c.allowed)}，容差 {yuan_grouped(c.tolerance)}"
+
+        return ComparisonResult(
+            key=self.key, label="价格异常", summary=self.summary(), changed=len(self.changes),
+            columns=("渠道", "订单号", "实收商品", "已发布版本", "草稿", "变化"),
+            rows=tuple((c.channel, c.order_id, yuan_grouped(c.charged), side(c.published), side(c.draft),
+                        "新增价格异常" if c.draft.anomaly else "不再标记价格异常") for c in self.changes[:shown]),
+            table_label="价格异常标记变化的订单", skipped=self.skipped, totals=self.totals())

@@ -12,6 +12,7 @@ and logged, never half-run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from engine.lru import BoundedCache
 from engine.risk.rules import CompiledRisk, Dimension, RiskRuleError, compile_risk, dimensions_of
 from engine.rulesets import published
 
-__all__ = ["RiskRules", "published_risk_rules"]
+__all__ = ["RiskRules", "published_risk_rules", "risk_rules_of"]
 
 log = get_logger(__name__)
 
@@ -50,8 +51,7 @@ def published_risk_rules(session: Session) -> RiskRules:
     found = _cache.get(key)
     if found is not None:
         return found
-    rules: list[CompiledRisk] = []
-    names: set[str] = set()
+    sources = []
     for ref in refs:
         try:
             model = published.model_of(session, ref)
@@ -59,15 +59,25 @@ def published_risk_rules(session: Session) -> RiskRules:
             log.error("published ruleset does not load; its risk rules do not run", ruleset=ref.label,
                       error=str(exc))
             continue
+        sources.append((ref.name, ref.version, model))
+    return _cache.put(key, risk_rules_of(sources))
+
+
+def risk_rules_of(sources: Iterable[tuple[str, int, m.Ruleset]]) -> RiskRules:
+    """The risk rules of ``(ruleset, version, model)``, oldest ruleset first (a draft among the
+    published versions, for 会有什么变化, goes through here too)."""
+    rules: list[CompiledRisk] = []
+    names: set[str] = set()
+    for ruleset, version, model in sources:
         channels = {d.name: d for d in model.declarations if isinstance(d, m.ChannelDecl)}
         for decl in model.declarations:
             if not isinstance(decl, m.RiskDecl) or decl.name in names:
                 continue
             try:
-                rules.append(compile_risk(decl, ruleset=ref.name, version=ref.version, channels=channels))
+                rules.append(compile_risk(decl, ruleset=ruleset, version=version, channels=channels))
             except (RiskRuleError, RuleError) as exc:
-                log.error("risk rule cannot run at intake", ruleset=ref.label, rule=decl.name, error=str(exc))
+                log.error("risk rule cannot run at intake", ruleset=f"{ruleset}@{version}", rule=decl.name,
+                          error=str(exc))
                 continue
             names.add(decl.name)
-    found = RiskRules(tuple(rules), tuple(dimensions_of(rules)))
-    return _cache.put(key, found)
+    return RiskRules(tuple(rules), tuple(dimensions_of(rules)))

@@ -33,7 +33,7 @@ from engine.risk.models import RiskDimension, RiskKey
 from engine.risk.rules import Dimension, Neighbour, key_value
 from engine.storage.raw import placeholders
 
-__all__ = ["BACKFILL_BATCH", "ensure_backfilled", "keys_of", "neighbours", "write_keys"]
+__all__ = ["BACKFILL_BATCH", "coverage", "covers", "ensure_backfilled", "keys_of", "neighbours", "write_keys"]
 
 _KEYS = cast(Table, RiskKey.__table__)
 _DIMS = cast(Table, RiskDimension.__table__)
@@ -174,6 +174,17 @@ def ensure_backfilled(session: Session, conn: Connection, dimensions: Iterable[D
         # remembered once this transaction commits (a rolled-back fill is not remembered)
         _remember_on_commit(session, known, dim.name, wanted_from)
     return filled
+
+
+def coverage(conn: Connection) -> dict[str, datetime | None]:
+    """Each dimension whose keys are stored and the time they are complete from (None: all
+    time); a dimension not listed has no keys yet. Read only (for 会有什么变化)."""
+    return {row.dimension: row.covered_from for row in conn.execute(select(_DIMS.c.dimension, _DIMS.c.covered_from))}
+
+
+def covers(covered_from: datetime | None, wanted_from: datetime | None) -> bool:
+    """Whether keys complete from ``covered_from`` hold every order from ``wanted_from`` on."""
+    return _covers(covered_from, wanted_from)
 
 
 def _covers(covered_from: datetime | None | object, wanted_from: datetime | None) -> bool:

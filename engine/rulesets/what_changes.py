@@ -3,9 +3,9 @@ of comparisons, with progress reported as each batch of orders is done.
 
 A comparison (:class:`OrderComparison`) looks at one stored order at a time and keeps the orders
 whose outcome differs; :func:`replay` feeds it batches and yields :class:`Progress` after each.
-The price comparison is :class:`engine.pricing.replay.PriceReplay`. Flags, holds and ticket paths
-join as further comparisons of the same shape once the order pipeline produces them: the list of
-comparisons is made in one place, :func:`builder_ui.whatif.comparisons_for`.
+The comparisons: the price and the 价格异常 tag (:mod:`engine.pricing.replay`), flags and holds
+(:mod:`engine.risk.replay`), the ticket path (:mod:`engine.orders.ticket_path`); the list is
+made in one place, :func:`builder_ui.whatif.comparisons_for`.
 
 Pure: no Flask, no SQLAlchemy; the orders come from :func:`engine.orders.samples.recent_order_batches`.
 """

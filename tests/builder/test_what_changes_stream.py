@@ -54,7 +54,8 @@ def test_progress_after_each_batch_then_the_result(signed_in: Any, published_wit
         {"done": 0, "total": 5}, {"done": 2, "total": 5}, {"done": 4, "total": 5}, {"done": 5, "total": 5}]
     result = lines[-1]["result"]
     assert result["examined"] == 5 and result["summary"] == "3 单优惠变化，合计 -¥30.00"
-    (price,) = result["comparisons"]
+    price, price_check = result["comparisons"]
+    assert price_check["key"] == "price_check" and price_check["summary"] == "0 单价格异常标记变化"
     assert price["key"] == "price" and price["table_label"] == "价格变化的订单"
     assert price["columns"] == ["渠道", "订单号", "已发布应付", "草稿应付", "变化"]
     # published: 满300减40, then 跨店每满300减30 on what is left; the draft's coupon takes ¥10 more off
