@@ -77,7 +77,12 @@ def test_the_api_keeps_its_document(served: dict[str, Any], mode: str) -> None:
         @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case: Any) -> None:
-            case.call_and_validate(base_url=served["base"], headers=served["headers"], checks=checks)
+            # Our token stands in for the generated Authorization value; a negative case that
+            # left the header out on purpose is sent without it (re-adding it would make the
+            # case valid while schemathesis still counts it as invalid)
+            sent = {k.lower() for k in (case.headers or {})}
+            headers = served["headers"] if mode == "positive" or "authorization" in sent else None
+            case.call_and_validate(base_url=served["base"], headers=headers, checks=checks)
 
         try:
             run()
