@@ -123,7 +123,9 @@ def session_user() -> User | None:
         return None
     services = current_app.extensions["orderpulse"]
     settings = services.settings
-    with services.db.transaction() as s:
+    # the idle clock is written on every request: take SQLite's write lock at BEGIN, so two
+    # requests at once wait for each other instead of failing to upgrade a read to a write
+    with services.db.transaction(immediate=True) as s:
         user = resolve_session(s, sid, services.clock.now(), idle_seconds=settings.session_idle_seconds,
                                absolute_seconds=settings.session_absolute_seconds)
         if user is not None:
