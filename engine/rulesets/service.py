@@ -67,7 +67,8 @@ def get_version(session: Session, name: str, version: int | None = None) -> Rule
     """Published ``version`` of ``name`` (the latest when None); 404 when it does not exist."""
     ruleset = get_ruleset(session, name)
     number = ruleset.latest_version if version is None else version
-    row = _version_row(session, ruleset.id, number) if number > 0 else None
+    # a version number past the column's 32 bits names no version (PostgreSQL would refuse the query)
+    row = _version_row(session, ruleset.id, number) if 0 < number <= 2**31 - 1 else None
     if row is None:
         what = f"version {version}" if version is not None else "published version"
         raise NotFound(f"ruleset {name!r} has no {what}", code="version_not_found")
