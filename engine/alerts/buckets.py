@@ -4,6 +4,7 @@ Asia/Shanghai that an instant falls in, as the UTC instant it starts at. Pure; n
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from engine.clock import SHANGHAI
 
@@ -14,7 +15,13 @@ PERIODS = ("hour", "day", "week", "month")
 
 def bucket_start(at: datetime, period: str) -> datetime:
     """The start (UTC) of the ``period`` of Shanghai time that ``at`` falls in."""
-    local = at.astimezone(SHANGHAI)
+    # Shanghai is a whole number of hours from UTC, so every window starts on a UTC hour
+    return _bucket_of_hour(at.astimezone(UTC).replace(minute=0, second=0, microsecond=0), period)
+
+
+@lru_cache(maxsize=4096)
+def _bucket_of_hour(hour: datetime, period: str) -> datetime:
+    local = hour.astimezone(SHANGHAI)
     if period == "hour":
         start = local.replace(minute=0, second=0, microsecond=0)
     elif period == "day":
