@@ -20,6 +20,10 @@ buyer_phone and customer.device_id) is published through the rulesets service.
    plainest indexed question over the same range (``count(*)`` of the range's orders). Goal:
    p95 <= 100 ms.
 
+3. The alerts in the pipeline (``bench/alerts_pipeline.py``): orders/s with ``risk_standard`` and
+   ``alerts_standard`` on vs off (goal >= 0.8x) and the counter update's cost per event against
+   reading the same rows alone; ``--alert-orders N`` (0 skips it), ``--only-alerts``.
+
 Wall and per-CPU-second figures (``time.process_time`` of this process: the database is in
 process for SQLite). Run: ``.venv/bin/python bench/alerts.py [--orders N] [--small N]
 [--probes N] [--pg]`` (``--pg``: the same on PostgreSQL in a private schema; slower to fill).
@@ -317,8 +321,17 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=2_200)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--pg", action="store_true", help="also on PostgreSQL (a private schema)")
+    parser.add_argument("--alert-orders", type=int, default=2000,
+                        help="orders through the pipeline with the alerts on and off (0: skip that section)")
+    parser.add_argument("--only-alerts", action="store_true", help="only the alerts' pipeline section")
     args = parser.parse_args()
     configure_logging(stream=open(os.devnull, "w"))  # noqa: SIM115
+    if args.alert_orders:
+        from bench.alerts_pipeline import section
+
+        section(args.alert_orders, 200, 100, args.pg)
+    if args.only_alerts:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         run(lambda n: f"sqlite:///{tmp}/bench_{n}.db", "SQLite (file, WAL)", args.small, args.orders, args.probes,
             args.repeats)

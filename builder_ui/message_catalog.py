@@ -183,6 +183,14 @@ _CHECKER: list[_Rule] = _rules([
     # alerts, risk, channels
     (f"measure must be a number, got {ANY}", lambda g: f"统计值必须是数字，实际是{unit_zh(g[1])}"),
     ("window must be positive", lambda g: "时间窗必须大于 0"),
+    ("a measure needs an aggregate such as count\\(returns where …\\)",
+     lambda g: "度量需要一个聚合，例如「count(returns where …)」"),
+    ("an alert's window is its 'per (\\w+)'; drop 'within' here",
+     lambda g: f"预警的时间窗由「per {g[1]}」决定，这里请去掉 within"),
+    ("an alert groups its figures with 'per … by FIELD', not inside the aggregate",
+     lambda g: "预警按「per … by 字段」分组，不能写在聚合里面"),
+    ("minimum volume must be at least 1", lambda g: "最小样本量（minimum）至少为 1"),
+    ("cooldown must be longer than 0", lambda g: "冷却时间（cooldown）必须大于 0"),
     (f"a risk rule counts orders; {ANY} are measured by alerts",
      lambda g: f"风控规则只能统计订单；{_COLLECTIONS.get(g[1], g[1])}的统计请写在预警（alert）中"),
     ("'(\\w+)\\(… orders …\\)' in a risk rule needs 'by FIELD' \\(the orders that share this order's value of FIELD, "

@@ -14,6 +14,7 @@ from .errors import Diagnostic
 from .machine_checks import MachineChecks
 from .typing import (
     ALERT_SCOPE,
+    COLLECTION_FIELDS,
     FOLLOW_SCOPE,
     HOOK_SCOPE,
     LINE_SCOPE,
@@ -309,9 +310,38 @@ class _Checker(MachineChecks):
             self.error(d.measure.value, f"measure must be a number, got {unit_name(t)}",
                        code="type")
         self.expression(d.when, ALERT_SCOPE, "bool")
-        for n in d.notify:
+        for n in (*d.notify, *d.clear):
             self._channel_ref(n.loc("channel"), n.channel)
-            self._placeholders(n, n.message, [*om.ALERT_CONTEXT, "name"])
+            self._placeholders(n, n.message, [*om.ALERT_CONTEXT, "name", *(["group"] if d.by else [])])
+        self._check_alert_extras(d)
+
+    def _check_alert_extras(self, d: m.AlertDecl) -> None:
+        """An alert's aggregates are windowed by ``per`` and grouped by ``per … by FIELD``; its
+        minimum volume and cool-down are positive."""
+        found: list[m.Aggregate] = []
+        stack: list[m.Expr] = [d.measure.value]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, m.Aggregate):
+                found.append(node)
+                continue
+            stack.extend(expression_children(node))
+        if not found:
+            self.error(d.measure.value, "a measure needs an aggregate such as count(returns where …)",
+                       code="measure")
+        for agg in found:
+            if agg.within is not None:
+                self.error(agg, f"an alert's window is its 'per {d.measure.period}'; drop 'within' here",
+                           code="window")
+            if agg.by is not None:
+                self.error(agg.by, "an alert groups its figures with 'per … by FIELD', not inside the aggregate",
+                           code="measure")
+            if d.by is not None:
+                self.resolve(d.by, Scope((COLLECTION_FIELDS[agg.collection],), what=f"{agg.collection} field"))
+        if d.minimum is not None and d.minimum < 1:
+            self.error(d, "minimum volume must be at least 1", code="minimum")
+        if d.cooldown is not None and d.cooldown <= 0:
+            self.error(d, "cooldown must be longer than 0", code="cooldown")
 
     def _check_risk(self, d: m.RiskDecl) -> None:
         self.expression(d.when, RISK_SCOPE, "bool")

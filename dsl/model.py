@@ -724,12 +724,17 @@ class Measure(Node):
 @dataclass(frozen=True)
 class AlertDecl(Node):
     """An alert: a windowed measure, a condition over ``value``, ``previous``, ``change``,
-    ``change_vs_previous`` (percent), and notifications."""
+    ``change_vs_previous`` (percent), and notifications; optionally grouped (``by``), with a
+    minimum volume, a cool-down and a clear message."""
 
     name: str
     measure: Measure
     when: Expr
     notify: tuple[Notify, ...] = ()
+    by: Name | None = None  # ``per week by reason``: one figure (and one firing) per value of the field
+    minimum: int | None = None  # ``minimum 10``: the window (and, for a change, the previous one) must reach it
+    cooldown: int | None = None  # ``cooldown 1d`` (seconds): least time between two firings of one group
+    clear: tuple[Notify, ...] = ()  # ``clear notify 群 "…"``: sent when a firing condition recovers
     kind: ClassVar[str] = "alert"
 
 

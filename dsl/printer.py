@@ -390,10 +390,17 @@ def layout_declaration(d: m.Declaration) -> list[PrintedLine]:
         body += [L(1, f"{b.name} = {print_expr(b.value)}", _at(b)) for b in d.bindings]
         return _block(0, f"hook {d.name} {d.type} {{", _at(d), body)
     if isinstance(d, m.AlertDecl):
-        body = [L(1, f"measure {print_expr(d.measure.value)} per {d.measure.period}",
-                  _kw(d, "measure")),
-                L(1, f"when {print_expr(d.when)}", _kw(d, "when"))]
+        by = f" by {'.'.join(d.by.path)}" if d.by is not None else ""
+        body = [L(1, f"measure {print_expr(d.measure.value)} per {d.measure.period}{by}",
+                  _kw(d, "measure"))]
+        if d.minimum is not None:
+            body.append(L(1, f"minimum {d.minimum}", _kw(d, "minimum")))
+        if d.cooldown is not None:
+            body.append(L(1, f"cooldown {duration_text(d.cooldown)}", _kw(d, "cooldown")))
+        body.append(L(1, f"when {print_expr(d.when)}", _kw(d, "when")))
         body += [L(1, _effect(n), _at(n)) for n in d.notify]
+        body += [L(1, f"clear {_effect(n)}", _kw(d, "clear")) if i == 0 else L(2, _effect(n), _at(n))
+                 for i, n in enumerate(d.clear)]
         return _block(0, f"alert {d.name} {{", _at(d), body)
     if isinstance(d, m.RiskDecl):
         then = f"then flag {quote(d.flag)}{' hold' if d.hold else ''}"

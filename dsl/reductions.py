@@ -589,12 +589,34 @@ class Reducer:
             **_at(kw))
 
     # ------------------------------------------------------------------ alerts and risk
+    def alert_by(self, c: list[Any]) -> tuple[m.Name, Token]:
+        p = c[1]
+        return m.Name(p.names, line=p.line, col=p.col), c[0]
+
+    def alert_minimum(self, c: list[Token]) -> tuple[int, Token]:
+        return self.number(c[1], m.COUNT), c[0]
+
+    def alert_cooldown(self, c: list[Token]) -> tuple[int, Token]:
+        return self.number(c[1], m.DURATION), c[0]
+
+    def alert_clear(self, c: list[Any]) -> tuple[tuple[m.Notify, ...], Token]:
+        return tuple(c[1:]), c[0]
+
     def alert(self, c: list[Any]) -> m.AlertDecl:
-        kw, name, measure_kw, value, period, when_kw, when, *notify = c
+        kw, name, measure_kw, value, period, by, minimum, cooldown, when_kw, when, *rest = c
+        clear, notify = rest[-1], rest[:-1]
         measure = m.Measure(value, str(period), **_at(period))
+        locs: list[tuple[str, tuple[m.Loc, ...]]] = [("kw:measure", _locs((measure_kw,))),
+                                                      ("kw:when", _locs((when_kw,)))]
+        for key, item in (("minimum", minimum), ("cooldown", cooldown), ("clear", clear)):
+            if item is not None:
+                locs.append((f"kw:{key}", _locs((item[1],))))
         return m.AlertDecl(str(name), measure, when, tuple(notify),
-                           locs=(("kw:measure", _locs((measure_kw,))),
-                                 ("kw:when", _locs((when_kw,)))), **_at(kw))
+                           by=by[0] if by is not None else None,
+                           minimum=minimum[0] if minimum is not None else None,
+                           cooldown=cooldown[0] if cooldown is not None else None,
+                           clear=clear[0] if clear is not None else (),
+                           locs=tuple(locs), **_at(kw))
 
     def risk(self, c: list[Any]) -> m.RiskDecl:
         kw, name, when_kw, when, then_kw, flag, hold, *notify = c

@@ -59,6 +59,10 @@ PURE_CORES = (
     "engine.risk.rules",
     "engine.analytics.grid",
     "engine.orders.order_status",
+    "engine.alerts.buckets",
+    "engine.alerts.events",
+    "engine.alerts.evaluation",
+    "engine.alerts.measures",
 )
 IMPURE = ("flask", "flask_smorest", "flask_wtf", "flask_limiter", "sqlalchemy", "alembic", "redis", "requests",
           "psycopg", "waitress", "gunicorn")

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 
 def api_blueprints() -> list[Blueprint]:
+    from engine.alerts.routes import blp as alerts_blp
     from engine.analytics.routes import analytics_blp, metrics_blp
     from engine.auth.routes import blp as users_blp
     from engine.inventory.routes import blp as stock_blp
@@ -23,4 +24,4 @@ def api_blueprints() -> list[Blueprint]:
 
     return [orders_blp, order_holds_blp, order_shipping_blp, order_push_blp, outbox_blp, pricing_blp, risk_blp,
             rulesets_blp, stock_blp, templates_blp, mappings_blp, users_blp, analytics_blp, metrics_blp,
-            *workflow_blueprints()]
+            *workflow_blueprints(), alerts_blp]

@@ -1,5 +1,6 @@
 """Imports every module that defines tables, so metadata and migrations see them all."""
 
+from engine.alerts import models as alerts_models  # noqa: F401
 from engine.analytics import indexes as analytics_indexes  # noqa: F401
 from engine.inventory import models as inventory_models  # noqa: F401
 from engine.orders import model as orders_model  # noqa: F401

@@ -1,0 +1,1 @@
+"""Alerts: windowed measures kept as incremental counters, alert evaluation, firings and their API."""

@@ -1,0 +1,48 @@
+"""The records alert measures count, built from the rows the order pipeline and the workflow
+already keep. Pure: each function takes a row's values and returns the record an aggregate's
+``where``/``of``/``by`` read (the fields of ``orders``, ``returns`` or ``tickets`` in the
+language's order model), with the business time it is counted at.
+
+- ``orders``: the stored order document (dropped test orders are not counted), at its creation
+  time on the platform.
+- ``returns``: an after-sales ticket opened for a platform refund: the refund's reason, amount
+  and status, the refunded line's SKU, category and quantity, the order's channel and shop, at
+  the time the ticket opened.
+- ``tickets``: one transition of a ticket: the state it entered (``state``), its machine, when
+  the ticket was created and when the state was entered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+__all__ = ["order_record", "return_record", "ticket_record"]
+
+
+def order_record(doc: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(doc or {})
+
+
+def return_record(doc: Mapping[str, Any] | None, refund_id: str, line_id: str | None,
+                  created_at: datetime) -> dict[str, Any]:
+    doc = doc or {}
+    refund = next((r for r in doc.get("refunds") or () if isinstance(r, dict)
+                   and str(r.get("refund_id")) == refund_id), {})
+    wanted = line_id if line_id is not None else refund.get("line_id")
+    line = next((ln for ln in doc.get("lines") or () if isinstance(ln, dict)
+                 and wanted is not None and str(ln.get("line_id")) == str(wanted)), {})
+    if not line and refund.get("sku_id"):
+        line = next((ln for ln in doc.get("lines") or () if isinstance(ln, dict)
+                     and ln.get("sku_id") == refund.get("sku_id")), {})
+    return {"return_id": refund_id, "order_id": doc.get("order_id"), "channel": doc.get("channel"),
+            "shop": doc.get("shop"), "sku_id": refund.get("sku_id") or line.get("sku_id"),
+            "category": line.get("category"), "reason": refund.get("reason"), "qty": line.get("qty"),
+            "amount": refund.get("amount"), "status": refund.get("status"), "created_at": created_at.isoformat()}
+
+
+def ticket_record(instance_id: int, state: str, machine: str, created_at: datetime, entered_at: datetime,
+                  payload: Any) -> dict[str, Any]:
+    return {"id": str(instance_id), "state": state, "machine": machine, "created_at": created_at.isoformat(),
+            "entered_at": entered_at.isoformat(), "payload": payload}

@@ -1,0 +1,51 @@
+"""The alerts' background job: counts new events into the measures and evaluates the alerts,
+every :data:`EVERY_SECONDS` (windows roll over with time alone) and woken when orders, refund
+tickets or ticket transitions commit (the same wake-on-commit machinery as the pipeline's:
+an in-process signal on SQLite, ``pg_notify`` on a per-schema channel on PostgreSQL)."""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from engine.alerts.service import run_alerts
+from engine.logs import get_logger
+from engine.outbox.wake import OutboxWake, install
+from engine.scheduler import JobRun, Scheduler, WakeOn
+
+if TYPE_CHECKING:
+    from engine.storage.db import Database
+
+log = get_logger(__name__)
+
+EVERY_SECONDS = 60
+SPACING_SECONDS = 1.0
+ALERTS_FLAG = "orderpulse_alerts_written"
+MARKS = ("INSERT INTO orders ", "INSERT INTO order_tickets", "INSERT INTO workflow_transitions")
+CHANNEL_SQL = "'orderpulse_alerts_' || left(md5(current_schema()), 16)"
+NOTIFY_SQL = f"SELECT pg_notify({CHANNEL_SQL}, '')"
+
+_wakes: weakref.WeakKeyDictionary[Engine, OutboxWake] = weakref.WeakKeyDictionary()
+
+
+def alerts_wake(db: Database) -> OutboxWake:
+    """This process's wake for ``db`` (hooked once per engine)."""
+    found = _wakes.get(db.engine)
+    if found is None:
+        found = _wakes[db.engine] = install(db, flag=ALERTS_FLAG, marks=MARKS, notify_sql=NOTIFY_SQL)
+    return found
+
+
+def run_alerts_job(run: JobRun) -> None:
+    result = run_alerts(run.services, run.now)
+    if result.rows_read or result.outcomes or result.backfilled:
+        log.info("alerts ran", rows=result.rows_read, backfilled=result.backfilled,
+                 outcomes=[(o.alert, o.group, o.action) for o in result.outcomes])
+
+
+def register_periodic_jobs(scheduler: Scheduler) -> None:
+    services = scheduler.services
+    scheduler.every("alerts.measures", EVERY_SECONDS, run_alerts_job,
+                    wake=WakeOn(alerts_wake(services.db), CHANNEL_SQL, SPACING_SECONDS))

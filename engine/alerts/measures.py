@@ -1,0 +1,186 @@
+"""Alert declarations compiled for counting and evaluation. Pure: no Flask, no SQLAlchemy.
+
+An alert's measure is an expression over aggregates (``count(returns where reason == "面料起球")``,
+``sum(total of orders) / count(orders)``). Each aggregate becomes a :class:`Series`: the rows of
+one event source it keeps (its ``where``), the figure it keeps of each (``of``), its window
+(``per``) and its grouping (``per … by FIELD``). A series is named by a digest of exactly these,
+so two alerts counting the same thing share one series, and an alert whose measure changes gets
+a new one (back-filled once). Counters per (series, window, group) hold the count, the sum, the
+minimum and maximum of ``of``; a ``distinct`` series keeps its values. The measure's value for a
+window is the expression evaluated over those figures.
+
+Event sources and the records they give (see :mod:`engine.alerts.events`): ``orders`` (each
+stored order, counted once at its business creation time), ``returns`` (each after-sales
+ticket opened for a platform refund, with its reason, SKU and category), ``tickets`` (each
+ticket transition, as the state entered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import dsl
+from dsl import model as m
+from dsl.printer import print_expr
+
+__all__ = ["COLLECTION_SOURCES", "CompiledAlert", "Series", "Stats", "compile_alert", "group_of", "measure_value",
+           "series_of_alerts"]
+
+COLLECTION_SOURCES = {"orders": "orders", "returns": "returns", "tickets": "tickets"}
+PREVIOUS_NAMES = frozenset({"previous", "change", "change_vs_previous"})
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The figures of one series in one window and group."""
+
+    n: int = 0
+    total: int = 0
+    lo: int | None = None
+    hi: int | None = None
+
+
+EMPTY = Stats()
+
+
+@dataclass(frozen=True)
+class Series:
+    """What one aggregate counts: rows of ``source`` for which ``where`` holds, ``of`` kept."""
+
+    key: str
+    source: str
+    period: str
+    spec: Mapping[str, Any]
+    where: Callable[..., Any] | None = field(compare=False, hash=False)
+    of: Callable[..., Any] | None = field(compare=False, hash=False)
+    distinct: bool = False
+    by: tuple[str, ...] | None = None
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        return self.where is None or bool(self.where(record))
+
+    def figure(self, record: Mapping[str, Any]) -> Any:
+        return None if self.of is None else self.of(record)
+
+
+@dataclass(frozen=True)
+class CompiledAlert:
+    """One published alert ready to evaluate."""
+
+    decl: m.AlertDecl
+    ruleset: str
+    version: int
+    series: Mapping[m.Aggregate, Series]
+    value_fn: Callable[..., Any]
+    condition: Callable[..., Any]
+    uses_previous: bool
+    channels: Mapping[str, m.ChannelDecl]
+
+    @property
+    def name(self) -> str:
+        return self.decl.name
+
+    @property
+    def period(self) -> str:
+        return self.decl.measure.period
+
+    @property
+    def grouped(self) -> bool:
+        return self.decl.by is not None
+
+
+def _aggregates(expr: m.Expr) -> list[m.Aggregate]:
+    out: list[m.Aggregate] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, m.Aggregate):
+            out.append(node)
+            continue
+        stack.extend(dsl.checker.expression_children(node))
+    return out
+
+
+def _names(expr: m.Expr) -> set[str]:
+    out: set[str] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, m.Name):
+            out.add(node.path[0])
+        stack.extend(dsl.checker.expression_children(node))
+    return out
+
+
+def series_for(node: m.Aggregate, period: str, by: m.Name | None) -> Series:
+    """The series an aggregate of an alert counts."""
+    if node.collection not in COLLECTION_SOURCES:
+        raise ValueError(f"{node.collection} are not counted by alerts")
+    needs_of = node.func != "count"
+    source = COLLECTION_SOURCES[node.collection]
+    spec = {"source": source,
+            "where": print_expr(node.where) if node.where is not None else None,
+            "of": print_expr(node.of) if needs_of and node.of is not None else None,
+            "distinct": node.func == "distinct", "period": period,
+            "by": by.dotted if by is not None else None}
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
+    where = dsl.compile_expression(node.where, "raw") if node.where is not None else None
+    of = dsl.compile_expression(node.of, "raw") if needs_of and node.of is not None else None
+    return Series(key, source, period, spec, where, of, node.func == "distinct",
+                  by.path if by is not None else None)
+
+
+def compile_alert(decl: m.AlertDecl, *, ruleset: str, version: int,
+                  channels: Mapping[str, m.ChannelDecl] | None = None) -> CompiledAlert:
+    """Compile a checked alert declaration (raises :class:`dsl.errors.RuleError` or ValueError
+    for one the engine cannot run)."""
+    series = {node: series_for(node, decl.measure.period, decl.by) for node in _aggregates(decl.measure.value)}
+    if not series:
+        raise ValueError("the measure has no aggregate")
+    value_fn = dsl.compile_expression(decl.measure.value, "alert")
+    condition = dsl.compile_condition(decl.when, "alert")
+    uses_previous = bool(_names(decl.when) & PREVIOUS_NAMES)
+    return CompiledAlert(decl, ruleset, version, series, value_fn, condition, uses_previous, dict(channels or {}))
+
+
+def series_of_alerts(alerts: Iterable[CompiledAlert]) -> dict[str, Series]:
+    """Every series the alerts count, by key."""
+    return {s.key: s for a in alerts for s in a.series.values()}
+
+
+def group_of(series: Series, record: Mapping[str, Any]) -> str:
+    """The group a record counts in ('' when the series is not grouped or the field is empty)."""
+    if series.by is None:
+        return ""
+    value: Any = record
+    for seg in series.by:
+        value = value.get(seg) if isinstance(value, dict) else None
+    return "" if value is None else str(value)[:128]
+
+
+def _aggregate_value(func: str, stats: Stats) -> Any:
+    if func in ("count", "distinct"):
+        return stats.n
+    if func == "sum":
+        return stats.total
+    if func == "avg":
+        return Fraction(stats.total, stats.n) if stats.n else None
+    if func == "min":
+        return stats.lo
+    if func == "max":
+        return stats.hi
+    raise ValueError(func)
+
+
+def measure_value(alert: CompiledAlert, figures: Mapping[str, Stats]) -> Any:
+    """The measure of one window and group from each series' figures (missing: no rows)."""
+
+    def aggregate(node: m.Aggregate, _subject: Any) -> Any:
+        return _aggregate_value(node.func, figures.get(alert.series[node].key, EMPTY))
+
+    return alert.value_fn({}, {"aggregate": aggregate})
