@@ -418,11 +418,13 @@ class _Checker(MachineChecks):
         the order has, a positive lead, once per (time, lead), to a declared group channel."""
         if d.late_after is not None:
             if d.late_after <= 0:
-                self.error(d, f"fulfillment {d.name}: 'late after' must be positive", code="window")
+                self.error(d.loc("kw:late_after"), f"fulfillment {d.name}: 'late after' must be positive",
+                           code="window")
             first = next(x for x in self.ruleset.declarations
                          if isinstance(x, m.FulfillmentDecl) and x.late_after is not None)
             if first is not d:
-                self.error(d, f"fulfillment {d.name}: 'late after' is already declared by fulfillment {first.name}",
+                self.error(d.loc("kw:late_after"),
+                           f"fulfillment {d.name}: 'late after' is already declared by fulfillment {first.name}",
                            code="duplicate")
         seen: set[tuple[str, int]] = set()
         for w in d.warnings:
