@@ -84,9 +84,9 @@ def return_reasons(session: Session, rng: DateRange, channels: Sequence[str]) ->
         counts.setdefault(row.reason, {})[_day(row.week)] = row.n
     mondays = [(weeks.first + timedelta(days=7 * i)).isoformat() for i in range(weeks.days // 7)]
     before = (weeks.first - timedelta(days=7)).isoformat()
-    reasons = []
+    reasons: list[dict[str, Any]] = []
     for name, per_week in counts.items():
-        series = []
+        series: list[dict[str, Any]] = []
         previous = per_week.get(before, 0)
         for monday in mondays:
             current = per_week.get(monday, 0)

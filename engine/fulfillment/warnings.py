@@ -85,7 +85,7 @@ def _due(value: Any) -> datetime:
 
 def _send(session: Session, w: DeclaredWarning, rows: list[Any], now: datetime) -> int:
     """Claim each row's (order, warning); write the outbox message of every claim won."""
-    table = ShipWarningSent.__table__
+    table: Any = ShipWarningSent.__table__
     dialect = session.get_bind().dialect.name
     insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     topic = notify_topic(w.channel)
@@ -100,7 +100,8 @@ def _send(session: Session, w: DeclaredWarning, rows: list[Any], now: datetime) 
         body = notify_body(w.warning.notify.channel, w.channel, render_message(w.warning.notify.message, env),
                            context=context)
         messages[r.id] = outbox_values(topic, body, now=now, source=f"fulfillment:{w.key}:{r.id}",
-                                       ruleset_version=f"{w.ruleset}@{w.version}", order_ref=f"{r.channel}/{r.order_id}")
+                                       ruleset_version=f"{w.ruleset}@{w.version}",
+                                       order_ref=f"{r.channel}/{r.order_id}")
         claims.append({"order_pk": r.id, "warning": w.key, "due_at": due, "sent_at": now,
                        "channel": w.warning.notify.channel, "ruleset": w.ruleset, "ruleset_version": w.version,
                        "delivery_id": messages[r.id]["delivery_id"]})

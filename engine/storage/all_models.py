@@ -1,5 +1,6 @@
 """Imports every module that defines tables, so metadata and migrations see them all."""
 
+from engine.analytics import hour_counts as analytics_hour_counts  # noqa: F401
 from engine.analytics import indexes as analytics_indexes  # noqa: F401
 from engine.fulfillment import models as fulfillment_models  # noqa: F401
 from engine.inventory import models as inventory_models  # noqa: F401

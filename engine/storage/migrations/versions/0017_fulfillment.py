@@ -1,4 +1,4 @@
-"""ship warnings sent; the presale ship-by and after-sales ticket indexes; analytics day counts
+"""ship warnings sent; the presale ship-by and after-sales ticket indexes; hourly order counts
 
 Revision ID: 0017_fulfillment
 Revises: 0015_risk_analytics
@@ -43,20 +43,19 @@ def upgrade() -> None:
     op.execute(f"CREATE INDEX ix_orders_presale_ship_by ON orders ({ship_by}) WHERE {ship_by} IS NOT NULL")
     op.create_index('ix_order_tickets_kind_created', 'order_tickets', ['kind', 'created_at'], unique=False)
 
-    op.create_table('analytics_day_counts',
+    op.create_table('analytics_hour_counts',
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('hour', sa.SmallInteger(), nullable=False),
-    sa.Column('adcode', sa.String(length=12), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('weekday', sa.SmallInteger(), nullable=False),
     sa.Column('orders', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('day', 'channel', 'hour', 'adcode')
+    sa.PrimaryKeyConstraint('day', 'hour', 'channel')
     )
     op.create_table('analytics_counted_orders',
     sa.Column('order_pk', _ID, nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('hour', sa.SmallInteger(), nullable=False),
-    sa.Column('adcode', sa.String(length=12), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
     sa.ForeignKeyConstraint(['order_pk'], ['orders.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('order_pk')
     )
@@ -73,7 +72,7 @@ def downgrade() -> None:
     op.drop_index('ix_orders_changed', table_name='orders')
     op.drop_table('analytics_count_cursor')
     op.drop_table('analytics_counted_orders')
-    op.drop_table('analytics_day_counts')
+    op.drop_table('analytics_hour_counts')
     op.drop_index('ix_order_tickets_kind_created', table_name='order_tickets')
     op.execute("DROP INDEX ix_orders_presale_ship_by")
     with op.batch_alter_table('ship_warnings_sent', schema=None) as batch_op:
