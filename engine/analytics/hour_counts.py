@@ -160,6 +160,11 @@ def _batch(session: Session, horizon: datetime) -> int:
 def count_changes(db: Any, now: datetime, *, max_batches: int = 200) -> int:
     """Count the orders changed since the cursor (up to ``LAG`` before ``now``); how many were read."""
     read = 0
+    with db.session() as session:  # an idle pass reads only: no write lock every run for nothing
+        cursor = _cursor(session, lock=False)
+        waiting = session.scalar(select(Order.id).where(_after(cursor), Order.changed_at <= now - LAG).limit(1))
+    if waiting is None:
+        return 0
     for _ in range(max_batches):
         with db.transaction(immediate=True) as session:
             n = _batch(session, now - LAG)
