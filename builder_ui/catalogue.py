@@ -23,7 +23,7 @@ from engine.templates import catalogue, find_template, import_template
 
 KIND_LABELS = {"promotion": "促销", "machine": "状态机", "source": "数据源", "mapping": "字段映射",
                "cleaning": "清洗", "alert": "预警", "risk": "风控", "channel": "通知渠道", "hook": "回调",
-               "follow": "工单跟随"}
+               "follow": "工单跟随", "fulfillment": "发货时效"}
 PREVIEW_LINES = 60
 
 

@@ -126,6 +126,17 @@ _CHECKER: list[_Rule] = _rules([
     (f"(\\w+) channel {Q} has no operation {Q}; it offers: {ANY}",
      lambda g: f"{g[1]} 渠道 {g[2]} 没有操作 {g[3]}；可用：{_names(g[4])}"),
     ("deadline must be positive", lambda g: "时限必须大于 0"),
+    # fulfillment declarations (lateness threshold, warnings before ship times)
+    (f"fulfillment {ANY}: 'late after' must be positive", lambda g: f"发货时效 {g[1]}：超时阈值必须大于 0"),
+    (f"fulfillment {ANY}: 'late after' is already declared by fulfillment {ANY}",
+     lambda g: f"发货时效 {g[1]}：超时阈值已由发货时效 {g[2]} 声明，一个规则集只能声明一次"),
+    (f"a warning counts back from {ANY}, got {Q}",
+     lambda g: f"预警只能以 {_names(g[1].replace(' or ', ', '))} 为基准倒数，实际是 {g[2]}"),
+    ("a warning's lead time must be positive", lambda g: "预警的提前时间必须大于 0"),
+    (f"fulfillment {ANY}: the warning before {ANY} at that lead time is given twice",
+     lambda g: f"发货时效 {g[1]}：{g[2]} 前同一提前时间的预警写了两次"),
+    ("a ship warning goes to a group channel; 'to' is not allowed here",
+     lambda g: "发货预警发到群渠道，这里不能写 'to'"),
     # follow declarations (which machine follows the platform's orders and refunds)
     (f"follow is for orders or refunds, got {Q}",
      lambda g: f"follow 只能用于 orders（订单）或 refunds（退款），实际是 {g[1]}"),
@@ -268,6 +279,8 @@ _WHAT = {"condition": "条件", "amount_off": "减免金额", "measure": "统计
 _KINDS = {"state": "状态", "action": "动作", "machine": "状态机", "promotion": "促销", "tier": "优惠层",
           "rule": "规则", "source": "来源", "mapping": "映射", "channel": "渠道", "hook": "回调", "alert": "预警",
           "risk": "风控"}
+
+_KINDS.update(fulfillment="发货时效")
 
 
 def _declared(text: str) -> str:

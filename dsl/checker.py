@@ -443,6 +443,36 @@ class _Checker(MachineChecks):
                     not self._compatible(value_type, want) and not text_ok:
                 self.error(b.value, f"'{b.name}' is {unit_name(want)}, got {unit_name(value_type)}", code="type")
 
+    def _check_fulfillment(self, d: m.FulfillmentDecl) -> None:
+        """The lateness threshold (positive, one per ruleset) and each warning: before a ship time
+        the order has, a positive lead, once per (time, lead), to a declared group channel."""
+        if d.late_after is not None:
+            if d.late_after <= 0:
+                self.error(d.loc("kw:late_after"), f"fulfillment {d.name}: 'late after' must be positive",
+                           code="window")
+            first = next(x for x in self.ruleset.declarations
+                         if isinstance(x, m.FulfillmentDecl) and x.late_after is not None)
+            if first is not d:
+                self.error(d.loc("kw:late_after"),
+                           f"fulfillment {d.name}: 'late after' is already declared by fulfillment {first.name}",
+                           code="duplicate")
+        seen: set[tuple[str, int]] = set()
+        for w in d.warnings:
+            if w.due not in om.SHIP_WARNING_DUES:
+                self.error(w.loc("due"), f"a warning counts back from {' or '.join(om.SHIP_WARNING_DUES)}, "
+                                         f"got '{w.due}'{suggest(w.due, om.SHIP_WARNING_DUES)}", code="enum")
+            if w.lead <= 0:
+                self.error(w, "a warning's lead time must be positive", code="window")
+            if (w.due, w.lead) in seen:
+                self.error(w, f"fulfillment {d.name}: the warning before {w.due} at that lead time is given twice",
+                           code="duplicate")
+            seen.add((w.due, w.lead))
+            n = w.notify
+            if n.to is not None:
+                self.error(n, "a ship warning goes to a group channel; 'to' is not allowed here", code="context")
+            self._channel_ref(n.loc("channel"), n.channel)
+            self._placeholders(n, n.message, [*om.ORDER_FIELDS, *om.SHIP_WARNING_CONTEXT])
+
 
 _CONVERSION_HINTS = {
     "money": "; write yuan(FIELD) for yuan or fen(FIELD) for fen",

@@ -49,6 +49,7 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("normalize", "to"): ("region", "phone", "text"),
     ("data_field", "type"): ("text", "money", "count", "bool", "time", "duration", "percent"),
     ("follow", "subject"): ("orders", "refunds"),
+    ("ship_warning", "due"): ("promised_ship_at", "presale_ship_by"),
 }
 
 

@@ -1,7 +1,7 @@
 """The declaration model: one typed, immutable tree shared by the DSL and the JSON form.
 
 This module owns the shape of every declaration kind (source, mapping, cleaning, promotion,
-machine, hook, alert, risk, channel, follow), of expressions, and of a ruleset. It holds no parsing,
+machine, hook, alert, risk, channel, follow, fulfillment), of expressions, and of a ruleset. It holds no parsing,
 printing, checking or evaluation logic and imports nothing from the engine.
 
 Conventions
@@ -41,6 +41,7 @@ __all__ = [
     "Action", "DeadlineHandler", "StateMapping", "MachineDecl",
     "HookDecl", "ChannelDecl", "Measure", "AlertDecl", "RiskDecl", "StatusAction", "FollowDecl",
     "Declaration", "Ruleset",
+    "ShipWarning", "FulfillmentDecl",
     "Loc", "UNITS", "MONEY", "PERCENT", "DURATION", "COUNT", "TEXT", "BOOL",
 ]
 
@@ -787,8 +788,34 @@ class FollowDecl(Node):
     kind: ClassVar[str] = "follow"
 
 
+# --------------------------------------------------------------------------- fulfillment (ship-time promises)
+
+
+@dataclass(frozen=True)
+class ShipWarning(Node):
+    """``warn 2h before promised_ship_at notify 仓储群 "订单 {order_id} 距承诺发货还有 {left}"``:
+    one message per order not yet shipped, ``lead`` seconds before its ``due`` time
+    (``promised_ship_at``, or ``presale_ship_by`` for presale orders)."""
+
+    lead: int
+    due: str
+    notify: Notify
+    kind: ClassVar[str] = "ship_warning"
+
+
+@dataclass(frozen=True)
+class FulfillmentDecl(Node):
+    """``fulfillment 发货时效 { late after 2h  warn … }``: the lateness threshold of the
+    fulfillment deviation (seconds; None: the default) and the warnings before ship times."""
+
+    name: str
+    late_after: int | None = None
+    warnings: tuple[ShipWarning, ...] = ()
+    kind: ClassVar[str] = "fulfillment"
+
+
 Declaration = Union[SourceDecl, MappingDecl, CleaningDecl, PromotionDecl, MachineDecl, HookDecl,
-                    ChannelDecl, AlertDecl, RiskDecl, FollowDecl]
+                    ChannelDecl, AlertDecl, RiskDecl, FollowDecl, FulfillmentDecl]
 
 
 @dataclass(frozen=True)

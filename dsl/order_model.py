@@ -191,3 +191,8 @@ FUNCTIONS: dict[str, Signature] = {
     "coalesce": (("any", "*"), "any"),
     "present": (("any",), "bool"),
 }
+
+# ``warn LEAD before DUE`` of a fulfillment declaration: the order time a warning counts back from
+SHIP_WARNING_DUES = ("promised_ship_at", "presale_ship_by")
+# what a ship warning's message may hold besides the order's fields
+SHIP_WARNING_CONTEXT = ("left", "due", "name")

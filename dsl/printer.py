@@ -341,6 +341,15 @@ def _follow(d: m.FollowDecl) -> list[PrintedLine]:
     return _block(0, f"follow {d.name} for {d.subject} on {d.machine}{_when(d.when)} {{", _at(d), body)
 
 
+def _fulfillment(d: m.FulfillmentDecl) -> list[PrintedLine]:
+    L = PrintedLine
+    body: list[PrintedLine] = []
+    if d.late_after is not None:
+        body.append(L(1, f"late after {duration_text(d.late_after)}", _kw(d, "late_after")))
+    body += [L(1, f"warn {duration_text(w.lead)} before {w.due} {_effect(w.notify)}", _at(w)) for w in d.warnings]
+    return _block(0, f"fulfillment {d.name} {{", _at(d), body)
+
+
 def _source(d: m.SourceDecl) -> list[PrintedLine]:
     L = PrintedLine
     body: list[PrintedLine] = []
@@ -410,6 +419,8 @@ def layout_declaration(d: m.Declaration) -> list[PrintedLine]:
                        L(1, then, _kw(d, "then"))])
     if isinstance(d, m.FollowDecl):
         return _follow(d)
+    if isinstance(d, m.FulfillmentDecl):
+        return _fulfillment(d)
     raise TypeError(f"not a declaration: {type(d).__name__}")
 
 

@@ -651,6 +651,23 @@ class Reducer:
         return m.FollowDecl(str(name), str(subject), str(machine), when, opened,
                             tuple(i for i in items if isinstance(i, m.StatusAction)), locs=tuple(locs), **_at(kw))
 
+    # ------------------------------------------------------------------ fulfillment
+    def late_after(self, c: list[Token]) -> tuple[str, Any, Token]:
+        return ("late_after", self.number(c[1], m.DURATION), c[0])
+
+    def ship_warning(self, c: list[Any]) -> m.ShipWarning:
+        kw, lead, due, notify = c
+        return m.ShipWarning(self.number(lead, m.DURATION), str(due), notify, locs=(("due", _locs((due,))),),
+                             **_at(kw))
+
+    def fulfillment(self, c: list[Any]) -> m.FulfillmentDecl:
+        kw, name, *items = c
+        keyed = [i for i in items if isinstance(i, tuple)]
+        once = self.once(keyed, f"fulfillment {name}")
+        return m.FulfillmentDecl(str(name), once.get("late_after"),
+                                 tuple(i for i in items if isinstance(i, m.ShipWarning)),
+                                 locs=tuple(_kw_locs(keyed, ("late_after",))), **_at(kw))
+
     def start(self, c: list[Any]) -> tuple[Any, ...]:
         return tuple(c)
 

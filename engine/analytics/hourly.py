@@ -1,12 +1,15 @@
 """The staffing heatmap: orders per weekday × hour (Asia/Shanghai) in a date range, in total and
 per channel, and the orders behind one cell.
 
-Owns these two queries. Counting is one ``GROUP BY`` in SQL over the ``ix_orders_analytics``
-index (time, channel, district, dropped) — the order documents are never read; Python only
-lays the at most 7 × 24 × channels counts out as matrices. An order counts at its creation time
-(the store's ``created_at``: created, else paid, else version time); orders a cleaning dropped
-(test orders) do not count. The drill-down of a cell reads the one-hour intervals that make it
-up (one per week of the range), each an index range.
+Owns these two queries. Counting reads the per (day, hour, channel) counters of
+:mod:`engine.analytics.hour_counts` for the range (one ``GROUP BY`` weekday × hour × channel over
+at most days × 24 × channels rows) plus what the orders changed since the counters' cursor add
+and take away (an index range over ``ix_orders_changed``): exact, and bounded by the range's
+days rather than its orders (a store never counted reads its orders: one ``GROUP BY`` over the
+``ix_orders_analytics`` index). Python only lays the at most 7 × 24 × channels counts out. An
+order counts at its creation time (the store's ``created_at``: created, else paid, else version
+time); orders a cleaning dropped (test orders) do not count. The drill-down of a cell reads the
+one-hour intervals that make it up (one per week of the range), each an index range.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.analytics.hour_counts import HourCount, pending_since_cursor
 from engine.analytics.orders_list import listed, page_of_orders
 from engine.analytics.ranges import DateRange
 from engine.analytics.sql_time import local_hour, local_weekday, shanghai_midnight
@@ -43,18 +47,35 @@ def hourly_heatmap(session: Session, rng: DateRange, channels: Sequence[str]) ->
     """``{"range", "channels", "total", "weekdays", "matrix", "by_channel", "peak"}``: ``matrix[d][h]``
     is the orders of weekday ``d + 1`` (1 Monday) at hour ``h``."""
     dialect = session.get_bind().dialect.name
-    weekday, hour = local_weekday(Order.created_at, dialect), local_hour(Order.created_at, dialect)
-    stmt = _filtered(select(Order.channel, weekday.label("weekday"), hour.label("hour"), func.count().label("n")),
-                     rng, channels).group_by(Order.channel, weekday, hour)
+    chosen = list(channels)
+    pending = pending_since_cursor(session, rng.first, rng.last, chosen)
+    if pending is None:  # never counted (a new store): the orders themselves
+        weekday, hour = local_weekday(Order.created_at, dialect), local_hour(Order.created_at, dialect)
+        counted = _filtered(select(weekday.label("weekday"), hour.label("hour"), Order.channel,
+                                   func.count().label("n")), rng, channels).group_by(weekday, hour, Order.channel)
+        pending = {}
+    else:
+        counted = select(HourCount.weekday, HourCount.hour, HourCount.channel,
+                         func.sum(HourCount.orders).label("n")).where(HourCount.day >= rng.first,
+                                                                       HourCount.day <= rng.last)
+        if chosen:
+            counted = counted.where(HourCount.channel.in_(chosen))
+        counted = counted.group_by(HourCount.weekday, HourCount.hour, HourCount.channel)
+    cells = dict(pending)
+    for row in session.execute(counted):
+        key = (int(row.weekday), int(row.hour), row.channel)
+        cells[key] = cells.get(key, 0) + int(row.n)
     total = 0
     matrix = _matrix()
     by_channel: dict[str, dict[str, Any]] = {}
-    for row in session.execute(stmt):
-        total += row.n
-        matrix[row.weekday - 1][row.hour] += row.n
-        entry = by_channel.setdefault(row.channel, {"total": 0, "matrix": _matrix()})
-        entry["total"] += row.n
-        entry["matrix"][row.weekday - 1][row.hour] += row.n
+    for (day_of_week, hour_of_day, channel), n in sorted(cells.items()):
+        if not n:
+            continue
+        total += n
+        matrix[day_of_week - 1][hour_of_day] += n
+        entry = by_channel.setdefault(channel, {"total": 0, "matrix": _matrix()})
+        entry["total"] += n
+        entry["matrix"][day_of_week - 1][hour_of_day] += n
     peak = None
     if total:
         n, d, h = max((matrix[d][h], -d, -h) for d in range(7) for h in range(24))

@@ -5,11 +5,15 @@
 - ``GET /analytics/geo`` (top 3 km cells, district growth against the province) and
   ``GET /analytics/geo/grids/{cell}`` (one cell: districts, SKUs, SKU pairs, its orders);
 - ``GET /metrics/fulfillment-deviation`` (late rates per channel, day and hour of promise, the
-  late orders).
+  late orders; the threshold is the query's, else the published ``late after``, else 2 h);
+- ``GET /analytics/return-reasons`` (after-sales tickets per week per reason, week over week) and
+  ``GET /analytics/return-reasons/tickets`` (the tickets of one week and reason);
+- ``GET /metrics/presale`` (presale orders due per ship-by day, overdue ones) and
+  ``GET /metrics/presale/orders`` (the orders behind one figure).
 
 Ranges are Asia/Shanghai dates, both ends included (default: the last 7 days up to today).
 Readers: 管理员, 运营, 客服组长 (and 仓储 for the deviation). Views only translate HTTP; the
-queries live in hourly.py, geo.py and deviation.py.
+queries live in hourly.py, geo.py, deviation.py, return_reasons.py and engine/fulfillment/presale.py.
 """
 
 from __future__ import annotations
@@ -26,9 +30,13 @@ from engine.analytics.deviation import DEFAULT_THRESHOLD_S, deviation_report
 from engine.analytics.geo import cell_detail, geo_overview
 from engine.analytics.hourly import cell_orders, hourly_heatmap
 from engine.analytics.ranges import MAX_DAYS, DateRange
+from engine.analytics.return_reasons import reason_tickets, return_reasons
 from engine.analytics.sql_time import SHANGHAI
 from engine.api.fields import comma_list
 from engine.auth.access import allow
+from engine.fulfillment.declared import declared_fulfillment
+from engine.fulfillment.presale import STATES as PRESALE_STATES
+from engine.fulfillment.presale import presale_orders, presale_plan
 from engine.orders.document import CHANNELS
 
 analytics_blp = Blueprint("analytics", __name__, url_prefix="/analytics",
@@ -91,7 +99,8 @@ class GridArgs(RangeArgs, PageArgs):
 
 class DeviationArgs(RangeArgs, PageArgs):
     threshold = fields.String(load_default=None, validate=validate.Length(max=16),
-                              metadata={"description": "late beyond this (e.g. 2h, 90m, 7200s); default 2h"})
+                              metadata={"description": "late beyond this (e.g. 2h, 90m, 7200s); default: the "
+                                                       "published `late after`, else 2h"})
 
     @validates_schema
     def _threshold(self, data: dict[str, Any], **_: Any) -> None:
@@ -165,12 +174,118 @@ def get_grid(args: dict[str, Any], cell: str) -> Any:
 def get_deviation(args: dict[str, Any]) -> Any:
     """Shipped minus promised ship time per order; late rates per channel, day and hour of
     promise, with the late orders (by promise time)."""
-    threshold = DEFAULT_THRESHOLD_S
-    if args["threshold"]:
-        match = _DURATION.match(args["threshold"])
-        assert match is not None
-        threshold = int(match.group(1)) * _UNIT[match.group(2)]
     services = _services()
     with services.db.session() as session:
-        return deviation_report(session, _range(args), comma_list(args["channel"]), threshold_s=threshold,
-                                now=services.clock.now(), cursor=args["cursor"], limit=args["limit"])
+        threshold, source = DEFAULT_THRESHOLD_S, "default"
+        declared = declared_fulfillment(session)
+        if declared.late_after is not None:
+            threshold, source = declared.late_after, declared.late_after_from or "declared"
+        if args["threshold"]:
+            match = _DURATION.match(args["threshold"])
+            assert match is not None
+            threshold, source = int(match.group(1)) * _UNIT[match.group(2)], "query"
+        report = deviation_report(session, _range(args), comma_list(args["channel"]), threshold_s=threshold,
+                                  now=services.clock.now(), cursor=args["cursor"], limit=args["limit"])
+        return {**report, "threshold_from": source}
+
+
+class ReturnReasonArgs(RangeArgs):
+    pass
+
+
+class ReasonTicketArgs(PageArgs):
+    week = fields.Date(required=True, metadata={"description": "any day of the week (Asia/Shanghai, Monday to Sunday)"})
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
+    channel = fields.String(load_default=None, metadata={"description": "channel(s), comma-separated"})
+
+    @validates_schema
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        for value in comma_list(data.get("channel")):
+            if value not in CHANNELS:
+                raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
+        if not FIRST_DAY <= data["week"] <= LAST_DAY:
+            raise ValidationError(f"a day between {FIRST_DAY} and {LAST_DAY}", "week")
+
+
+class PresaleOrderArgs(PageArgs):
+    day = fields.Date(load_default=None, metadata={"description": "ship-by day (Asia/Shanghai); "
+                                                                  "without it: every overdue order"})
+    state = fields.String(load_default=None, validate=validate.OneOf(PRESALE_STATES),
+                          metadata={"description": "due (default with a day), shipped, waiting, overdue"})
+    channel = fields.String(load_default=None, metadata={"description": "channel(s), comma-separated"})
+
+    @validates_schema
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        for value in comma_list(data.get("channel")):
+            if value not in CHANNELS:
+                raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
+        day = data.get("day")
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationError(f"a day between {FIRST_DAY} and {LAST_DAY}", "day")
+        if day is None and data.get("state") not in (None, "overdue"):
+            raise ValidationError("a day is needed for due, shipped and waiting orders", "day")
+
+
+def _weeks_range(args: dict[str, Any], weeks: int) -> DateRange:
+    today = _services().clock.now().astimezone(SHANGHAI).date()
+    last: date = args.get("to") or today
+    first: date = args.get("from_") or last - timedelta(days=7 * weeks - 1)
+    return DateRange(min(first, last), last)
+
+
+def _ahead_range(args: dict[str, Any], days: int) -> DateRange:
+    today = _services().clock.now().astimezone(SHANGHAI).date()
+    first: date = args.get("from_") or today
+    last: date = args.get("to") or first + timedelta(days=days - 1)
+    return DateRange(min(first, last), last)
+
+
+@analytics_blp.route("/return-reasons", methods=["GET"])
+@analytics_blp.arguments(ReturnReasonArgs(), location="query")
+@analytics_blp.response(200)
+@analytics_blp.alt_response(422, description="unknown channel, bad date, from after to, range too long")
+@allow(*READERS)
+def get_return_reasons(args: dict[str, Any]) -> Any:
+    """After-sales tickets per week (Monday to Sunday, Asia/Shanghai) per reason, each week against
+    the week before (default: the last 8 weeks up to today)."""
+    with _services().db.session() as session:
+        return return_reasons(session, _weeks_range(args, 8), comma_list(args["channel"]))
+
+
+@analytics_blp.route("/return-reasons/tickets", methods=["GET"])
+@analytics_blp.arguments(ReasonTicketArgs(), location="query")
+@analytics_blp.response(200)
+@analytics_blp.alt_response(422, description="bad week, unknown channel, a cursor this API did not give out")
+@allow(*READERS)
+def get_return_reason_tickets(args: dict[str, Any]) -> Any:
+    """The tickets counted in one week, of one reason (or all), newest first."""
+    with _services().db.session() as session:
+        return reason_tickets(session, args["week"], args["reason"], comma_list(args["channel"]),
+                              cursor=args["cursor"], limit=args["limit"])
+
+
+@metrics_blp.route("/presale", methods=["GET"])
+@metrics_blp.arguments(RangeArgs(), location="query")
+@metrics_blp.response(200)
+@metrics_blp.alt_response(422, description="unknown channel, bad date, from after to, range too long")
+@allow(*READERS, "warehouse")
+def get_presale(args: dict[str, Any]) -> Any:
+    """Presale orders per ship-by day (Asia/Shanghai; default the 14 days from today): due, shipped,
+    waiting and overdue, and the overdue orders (past their ship-by, not shipped)."""
+    services = _services()
+    with services.db.session() as session:
+        return presale_plan(session, _ahead_range(args, 14), comma_list(args["channel"]), now=services.clock.now())
+
+
+@metrics_blp.route("/presale/orders", methods=["GET"])
+@metrics_blp.arguments(PresaleOrderArgs(), location="query")
+@metrics_blp.response(200)
+@metrics_blp.alt_response(422, description="no day for due, shipped or waiting; a cursor this API did not give out")
+@allow(*READERS, "warehouse")
+def get_presale_orders(args: dict[str, Any]) -> Any:
+    """The presale orders behind one figure of the plan, by ship-by time."""
+    services = _services()
+    state = args["state"] or ("due" if args["day"] is not None else "overdue")
+    with services.db.session() as session:
+        return presale_orders(session, args["day"], comma_list(args["channel"]), state=state,
+                              now=services.clock.now(), cursor=args["cursor"], limit=args["limit"])

@@ -40,6 +40,7 @@ PUBLISH_MATRIX: dict[str, frozenset[str]] = {
     "alert": frozenset({"admin", "ops"}),
     "risk": frozenset({"admin", "ops"}),
     "follow": frozenset({"admin", "ops"}),
+    "fulfillment": frozenset({"admin", "ops"}),
 }
 
 

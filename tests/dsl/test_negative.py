@@ -128,7 +128,7 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {'syntax_missing_brace': [(2,
  'syntax_unknown_keyword': [(1,
                              1,
                              "unexpected 'promtion'; expected 'alert', 'channel', 'cleaning', "
-                             "'follow', 'hook', 'machine', 'mapping', 'promotion', …")],
+                             "'follow', 'fulfillment', 'hook', 'machine', 'mapping', …")],
  'syntax_empty_parens': [(2,
                           11,
                           "unexpected ')'; expected '(', '-', '[', a money amount, a name, a "
@@ -300,7 +300,8 @@ def test_json_unknown_kind_and_bad_name_are_both_reported() -> None:
     assert json_errors(obj) == [
         ("/declarations/0/name", '"has space" is not a valid name'),
         ("/declarations/1/kind", '"promo" is not one of "source", "mapping", "cleaning", '
-                                 '"promotion", "machine", "hook", "channel", "alert", "risk", "follow"'),
+                                 '"promotion", "machine", "hook", "channel", "alert", "risk", "follow", '
+                                 '"fulfillment"'),
     ]
 
 

@@ -1,0 +1,133 @@
+"""Return reasons over time: after-sales tickets (the platform refunds a ``follow … for refunds``
+opened, ``order_tickets`` of kind ``refund``) per Asia/Shanghai week (Monday to Sunday) per
+reason, each week against the week before it, and the tickets behind one figure.
+
+Owns these queries. The counting is one ``GROUP BY`` (week, reason) in SQL over the index
+``ix_order_tickets_kind_created`` joined to the tickets' data (the reason the ticket was opened
+with, ``未注明`` when it has none) and their orders (channel; test orders a cleaning dropped are
+left out); Python lays the at most weeks × reasons counts out and computes the changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Date, and_, cast, func, literal_column, or_, select
+from sqlalchemy.orm import Session
+
+from engine.analytics.ranges import DateRange
+from engine.api.cursors import decode_cursor, encode_cursor
+from engine.clock import utc
+from engine.orders.model import Order
+from engine.orders.pipeline_model import OrderTicket
+from engine.workflow.models import WorkflowInstance
+
+__all__ = ["UNSTATED", "change_bp", "return_reasons", "reason_tickets", "whole_weeks"]
+
+UNSTATED = "未注明"
+REFUND_KIND = "refund"
+
+
+def whole_weeks(rng: DateRange) -> DateRange:
+    """From the Monday of the first day's week to the Sunday of the last day's."""
+    return DateRange(rng.first - timedelta(days=rng.first.weekday()), rng.last + timedelta(days=6 - rng.last.weekday()))
+
+
+def change_bp(current: int, previous: int) -> int | None:
+    """Week-over-week change in basis points, half away from zero (None: nothing the week before)."""
+    if previous == 0:
+        return None
+    diff = current - previous
+    magnitude = (abs(diff) * 20000 + previous) // (2 * previous)
+    return magnitude if diff >= 0 else -magnitude
+
+
+def _reason(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.coalesce(literal_column("(workflow_instances.data ->> 'reason')"), UNSTATED)
+    return func.coalesce(func.json_extract(WorkflowInstance.data, "$.reason"), UNSTATED)
+
+
+def _week(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return cast(func.date_trunc("week", func.timezone("Asia/Shanghai", OrderTicket.created_at)), Date)
+    return func.date(OrderTicket.created_at, "+8 hours", "weekday 0", "-6 days")
+
+
+def _tickets(stmt: Any, rng: DateRange, channels: Sequence[str]) -> Any:
+    stmt = (stmt.select_from(OrderTicket).join(WorkflowInstance, WorkflowInstance.id == OrderTicket.instance_id)
+            .join(Order, Order.id == OrderTicket.order_pk)
+            .where(OrderTicket.kind == REFUND_KIND, OrderTicket.created_at >= rng.start,
+                   OrderTicket.created_at < rng.end, Order.dropped_by.is_(None)))
+    if channels:
+        stmt = stmt.where(Order.channel.in_(list(channels)))
+    return stmt
+
+
+def _day(value: Any) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def return_reasons(session: Session, rng: DateRange, channels: Sequence[str]) -> dict[str, Any]:
+    """``{"range", "channels", "weeks", "totals", "reasons"}``; each reason with its weekly
+    returns, the week before's and the change (basis points; None when the week before had none)."""
+    dialect = session.get_bind().dialect.name
+    weeks = whole_weeks(rng)
+    counted = DateRange(weeks.first - timedelta(days=7), weeks.last)  # one week more: the first's previous
+    week, reason = _week(dialect), _reason(dialect)
+    stmt = _tickets(select(week.label("week"), reason.label("reason"), func.count().label("n")), counted,
+                    channels).group_by(week, reason)
+    counts: dict[str, dict[str, int]] = {}
+    for row in session.execute(stmt):
+        counts.setdefault(row.reason, {})[_day(row.week)] = row.n
+    mondays = [(weeks.first + timedelta(days=7 * i)).isoformat() for i in range(weeks.days // 7)]
+    before = (weeks.first - timedelta(days=7)).isoformat()
+    reasons: list[dict[str, Any]] = []
+    for name, per_week in counts.items():
+        series: list[dict[str, Any]] = []
+        previous = per_week.get(before, 0)
+        for monday in mondays:
+            current = per_week.get(monday, 0)
+            series.append({"week": monday, "returns": current, "previous": previous,
+                           "change_bp": change_bp(current, previous)})
+            previous = current
+        total = sum(s["returns"] for s in series)
+        if total or any(s["previous"] for s in series):
+            reasons.append({"reason": name, "total": total, "weeks": series})
+    reasons.sort(key=lambda r: (-r["total"], r["reason"]))
+    totals = []
+    previous = sum(per_week.get(before, 0) for per_week in counts.values())
+    for monday in mondays:
+        current = sum(per_week.get(monday, 0) for per_week in counts.values())
+        totals.append({"week": monday, "returns": current, "previous": previous,
+                       "change_bp": change_bp(current, previous)})
+        previous = current
+    return {"range": weeks.as_json(), "channels": list(channels), "weeks": mondays, "totals": totals,
+            "reasons": reasons}
+
+
+def reason_tickets(session: Session, week: date, reason: str | None, channels: Sequence[str], *,
+                   cursor: str | None, limit: int) -> dict[str, Any]:
+    """The tickets counted in one week (the week holding ``week``), of one reason or all; newest first."""
+    dialect = session.get_bind().dialect.name
+    monday = week - timedelta(days=week.weekday())
+    rng = DateRange(monday, monday + timedelta(days=6))
+    why = _reason(dialect)
+    stmt = _tickets(select(OrderTicket.id, OrderTicket.instance_id, OrderTicket.refund_id, OrderTicket.line_id,
+                           OrderTicket.created_at, OrderTicket.machine, WorkflowInstance.state, Order.id.label("pk"),
+                           Order.channel, Order.order_id, why.label("reason")), rng, channels)
+    if reason is not None:
+        stmt = stmt.where(why == reason)
+    if cursor:
+        at, pk = decode_cursor(cursor)
+        stmt = stmt.where(or_(OrderTicket.created_at < at, and_(OrderTicket.created_at == at, OrderTicket.id < pk)))
+    rows = session.execute(stmt.order_by(OrderTicket.created_at.desc(), OrderTicket.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [{"ticket": r.instance_id, "machine": r.machine, "state": r.state, "refund_id": r.refund_id or None,
+              "line_id": r.line_id, "reason": r.reason, "created_at": utc(r.created_at).isoformat(),
+              "order": {"id": r.pk, "channel": r.channel, "order_id": r.order_id}} for r in rows]
+    return {"week": monday.isoformat(), "reason": reason, "items": items,
+            "next_cursor": encode_cursor(utc(rows[-1].created_at), rows[-1].id) if more and rows else None}
