@@ -1,7 +1,7 @@
 """ship warnings sent; the presale ship-by and after-sales ticket indexes; hourly order counts
 
 Revision ID: 0017_fulfillment
-Revises: 0015_risk_analytics
+Revises: 0016_alerts
 Create Date: 2026-12-03 18:00:00
 """
 import sqlalchemy as sa
