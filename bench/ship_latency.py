@@ -1,4 +1,4 @@
-"""Shipping latency over real HTTP, one run, three modes side by side:
+"""Shipping latency over real HTTP, one run, four modes side by side:
 
 1. ``POST /api/v1/orders/{id}/ship`` (a threaded HTTP server in this process) → the fake
    platform accepting the write-back (its ship API, signed, right carrier code), for orders of
@@ -10,8 +10,9 @@
    connection per call, where the kernel's quick-ACK start hides it, so 1 and 2 barely show it.
 
 Modes, each with a fresh database, fresh fakes and its own background runner:
-``wake`` (the product: dispatcher woken on commit, fakes answering with TCP_NODELAY),
-``nagle`` (the same with the fakes' TCP_NODELAY off: what the fakes did before) and ``poll``
+``wake`` (the product: dispatcher woken on commit, fakes answering with TCP_NODELAY; on
+PostgreSQL the six channels' stock pushes delivered side by side), ``serial`` (the same with
+every delivery in turn, as before the pushes went side by side), ``nagle`` (the same with the fakes' TCP_NODELAY off: what the fakes did before) and ``poll``
 (dispatcher polling only, every ``--interval`` s, and the stock push relay on its 2 s period:
 how both worked before they woke on commit). Prints p50/p99/max per mode and measure, the ratio of each baseline's p99 to the
 product's, and CPU seconds of this process per shipped order (the machine is shared).
@@ -60,7 +61,7 @@ from engine.storage.migrate import upgrade  # noqa: E402
 from tests.orders_in.conftest import FAKES, credentials, platform_order_id  # noqa: E402
 
 CHANNELS = tuple(FAKES)
-MODES = ("wake", "nagle", "poll")
+MODES = ("wake", "serial", "nagle", "poll")
 
 
 def database(folder: str, mode: str) -> tuple[str, Any]:
@@ -128,7 +129,10 @@ def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int
     http.headers["Authorization"] = f"Bearer {token}"
     inventory = inventory_for(services)
     runner = BackgroundRunner(services, interval=interval, job_modules=["engine.inventory.jobs"],
-                              wake_on_commit=mode != "poll").start()
+                              wake_on_commit=mode != "poll")
+    if mode == "serial":
+        runner.dispatcher.lanes = 1
+    runner.start()
     try:
         # --- orders to ship, prepared before the clock starts -------------------------------
         inventory.adjust("TEA-LJ-250", 100_000, "入库")
@@ -211,7 +215,8 @@ def main() -> None:
     configure_logging(stream=open(os.devnull, "w"))  # noqa: SIM115
     backend = "postgresql" if os.environ.get("ORDERPULSE_DATABASE_URL", "").startswith("postgresql") else "sqlite"
     modes = [m for m in args.modes.split(",") if m in MODES]
-    labels = {"wake": "wake on commit + TCP_NODELAY (product)", "nagle": "wake on commit, fakes without TCP_NODELAY",
+    labels = {"wake": "wake on commit + TCP_NODELAY (product)",
+              "serial": "the same, every delivery in turn", "nagle": "wake on commit, fakes without TCP_NODELAY",
               "poll": f"dispatcher polling every {args.interval:g} s, relay every {RELAY_EVERY_SECONDS} s"}
     with tempfile.TemporaryDirectory() as folder:
         results = {m: run(m, folder, args.n, args.stock, args.interval, args.seed) for m in modes}

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from engine.inventory.alert_delivery import register_alert_handler
 from engine.inventory.channels import channel_registry
 from engine.inventory.models import JobFence
-from engine.inventory.push import PUSH_TOPIC, RELAY_BATCH, make_push_handler, relay_pushes
+from engine.inventory.push import PUSH_TOPIC, RELAY_BATCH, make_push_handler, push_lane, relay_pushes
 from engine.inventory.push_wake import PUSH_CHANNEL_SQL
 from engine.inventory.reconciler import reconcile_once
 from engine.inventory.service import inventory_for
@@ -129,6 +129,8 @@ def register_periodic_jobs(scheduler: Scheduler) -> None:
 
 
 def register_push_handler(services: Services) -> None:
-    """Deliver ``inventory.stock_push`` rows with this process's connectors."""
+    """Deliver ``inventory.stock_push`` rows with this process's connectors: the channels side by
+    side (on PostgreSQL), one channel's pushes of one SKU in turn."""
     services.handlers.register(PUSH_TOPIC, make_push_handler(
-        channel_registry(services), before=lambda: sync_source_connectors(services, max_age=RELAY_EVERY_SECONDS)))
+        channel_registry(services), before=lambda: sync_source_connectors(services, max_age=RELAY_EVERY_SECONDS)),
+        ordering_key=push_lane)

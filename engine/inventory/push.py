@@ -8,7 +8,8 @@
    (topic ``inventory.stock_push``): when that channel+SKU already has a row that no dispatcher
    has claimed yet, its payload is replaced (latest version wins); otherwise a new row is
    queued. Markers are deleted in the same transaction.
-3. The handler (:func:`make_push_handler`) locks the channel+SKU push state, re-reads the SKU
+3. The handler (:func:`make_push_handler`, delivered side by side per channel and SKU on
+   PostgreSQL, :func:`push_lane`) locks the channel+SKU push state, re-reads the SKU
    and pushes the *current* figure and version — never one older than already pushed, so a
    channel never goes backwards (I10), and a figure never above ``total - reserved`` as of
    that read — then records what it pushed in the delivery's transaction.
@@ -162,6 +163,12 @@ def relay_pushes(db: Database, clock: Clock, registry: ChannelRegistry, *, limit
         for sku, version in marks:  # one row per statement, in SKU order (the hot path's lock order)
             s.execute(delete(_PENDING).where(_PENDING.c.sku_id == sku, _PENDING.c.version <= version))
     return report
+
+
+def push_lane(payload: Any) -> str:
+    """What a push must stay in order with: the same SKU on the same channel (the handler locks
+    that push state and never shows an older version anyway; channels go side by side)."""
+    return f"{payload['channel']}/{payload['sku_id']}"
 
 
 def make_push_handler(registry: ChannelRegistry,

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.inventory.domain import InsufficientStock, InvalidLines
@@ -97,14 +97,19 @@ def wanted_units(doc: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | No
     return wanted
 
 
-_LINES = select(OrderLine.line_id, OrderLine.sku_id, OrderLine.qty, OrderLine.amount, OrderLine.paid_amount).where(
-    OrderLine.order_pk == bindparam("pk")).order_by(OrderLine.line_no)
+_L = cast(Table, OrderLine.__table__)
+_LINES = select(_L.c.line_id, _L.c.sku_id, _L.c.qty, _L.c.amount, _L.c.paid_amount).where(
+    _L.c.order_pk == bindparam("pk")).order_by(_L.c.line_no)
 
 
 def order_lines(session: Session, order: OrderRef) -> list[dict[str, Any]]:
     """The order's lines as stored now (``order_lines``, read in the pipeline's transaction: a
-    gift line an earlier stage added in the same step is there)."""
-    return [dict(r._mapping) for r in session.execute(_LINES, {"pk": order.pk})]
+    gift line an earlier stage added in the same step is there). A Core read on the session's
+    connection (the ORM's result machinery costs more than the read); pending ORM objects are
+    flushed first, as the ORM's autoflush would."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return [dict(r._mapping) for r in session.connection().execute(_LINES, {"pk": order.pk})]
 
 
 def _reserve(session: Session, services: Services, order: OrderRef, wanted: dict[str, int],

@@ -42,6 +42,7 @@ from dsl import order_model as om
 from engine.errors import Unprocessable
 from engine.orders.pipeline_model import OrderTicket
 from engine.orders.stages import OrderRef, StageNote
+from engine.orders.ticket_batch import ORDER_TICKETS, TicketScope, ticket_scope
 from engine.orders.ticket_bindings import CompiledFollow, StatusStep, choose, compile_follow, statuses_passed
 from engine.rulesets import published
 from engine.workflow.machine import CompiledMachine
@@ -65,7 +66,15 @@ REFUND_KIND = "refund"
 
 
 def _published_follows(session: Session, services: Services, subject: str) -> list[CompiledFollow]:
-    """The ``follow`` declarations for ``subject`` of every current published version."""
+    """The ``follow`` declarations for ``subject`` of every current published version (read once
+    per pipeline batch)."""
+    scope = ticket_scope(session)
+    if scope is not None:
+        return scope.follows(subject, lambda: _read_follows(session, services, subject))
+    return _read_follows(session, services, subject)
+
+
+def _read_follows(session: Session, services: Services, subject: str) -> list[CompiledFollow]:
     registry = registry_of(services)
     out = []
     for ref in published.latest_versions(session):
@@ -91,8 +100,11 @@ def _follow_of_ticket(session: Session, services: Services, inst: Any, subject: 
 
 def ticket_stage(session: Session, services: Services, order: OrderRef, now: datetime) -> list[StageNote]:
     """Open the order's ticket (once) and bring it to the order's platform status; open the
-    after-sales tickets of the refunds it arrived with."""
-    if _ticket_row(session, order.pk, ORDER_KIND, "") is not None:
+    after-sales tickets of the refunds it arrived with. In a pipeline batch an order with no
+    ticket yet has its rows written with the batch's (:mod:`engine.orders.ticket_batch`)."""
+    scope = ticket_scope(session)
+    batch = scope if scope is not None and scope.fresh(order.pk) else None
+    if batch is None and _ticket_row(session, order.pk, ORDER_KIND, "") is not None:
         return []
     doc = order.doc
     follow = choose(_published_follows(session, services, "orders"), doc)
@@ -101,12 +113,12 @@ def ticket_stage(session: Session, services: Services, order: OrderRef, now: dat
                           {"reason": "没有已发布的规则声明订单由哪个状态机跟随（follow … for orders）"})]
     notes: list[StageNote] = []
     status = _status_of(doc)
-    opened = _open(session, services, order, follow, ORDER_KIND, "", None, doc, None, now, notes, status)
+    opened = _open(session, services, order, follow, ORDER_KIND, "", None, doc, None, now, notes, status, batch=batch)
     if opened is not None:
         steps = statuses_passed(None, status, paid=bool(doc.get("paid_at")), shipped=bool(doc.get("shipped_at")))
         _fire_steps(session, services, order, follow, opened, steps, doc, None, now, notes,
                     key=f"{PLATFORM}:{ORDER_KIND}")
-    notes += _follow_refunds(session, services, order, now)
+    notes += _follow_refunds(session, services, order, now, batch=batch)
     return notes
 
 
@@ -164,10 +176,11 @@ def fire_for_status(session: Session, services: Services, order: OrderRef, statu
 
 
 def _follow_refunds(session: Session, services: Services, order: OrderRef, now: datetime,
-                    known: set[str] | None = None) -> list[StageNote]:
+                    known: set[str] | None = None, *, batch: TicketScope | None = None) -> list[StageNote]:
     """Open a ticket for each new refund and follow the known ones. A refund no declaration
     serves (or whose ticket the machine refuses) is noted once, when it first appears (``known``:
-    the refund ids of the previous version); it is tried again on every version."""
+    the refund ids of the previous version); it is tried again on every version. With ``batch``
+    the order had no ticket when its batch began, so no refund of it has one."""
     refunds = [r for r in order.doc.get("refunds") or () if isinstance(r, dict) and r.get("refund_id")]
     if not refunds:
         return []
@@ -176,7 +189,7 @@ def _follow_refunds(session: Session, services: Services, order: OrderRef, now: 
     for refund in refunds:
         refund_id = str(refund["refund_id"])
         status = om.canonical_refund_status(str(refund.get("status") or ""))
-        row = _ticket_row(session, order.pk, REFUND_KIND, refund_id)
+        row = None if batch is not None else _ticket_row(session, order.pk, REFUND_KIND, refund_id)
         if row is None:
             if candidates is None:
                 candidates = _published_follows(session, services, "refunds")
@@ -190,7 +203,7 @@ def _follow_refunds(session: Session, services: Services, order: OrderRef, now: 
                     "reason": "没有已发布的规则声明平台退款由哪个状态机跟随（follow … for refunds）"}))
                 continue
             ticket = _open(session, services, order, follow, REFUND_KIND, refund_id, refund.get("line_id"),
-                           order.doc, refund, now, notes, status, quiet=quiet)
+                           order.doc, refund, now, notes, status, quiet=quiet, batch=batch)
             if ticket is None:
                 continue
             previous = None
@@ -213,14 +226,19 @@ def _follow_refunds(session: Session, services: Services, order: OrderRef, now: 
 
 def _open(session: Session, services: Services, order: OrderRef, follow: CompiledFollow, kind: str, refund_id: str,
           line_id: Any, doc: Mapping[str, Any], refund: Mapping[str, Any] | None, now: datetime,
-          notes: list[StageNote], platform_status: str | None, *, quiet: bool = False) -> _Ticket | None:
+          notes: list[StageNote], platform_status: str | None, *, quiet: bool = False,
+          batch: TicketScope | None = None) -> _Ticket | None:
     """Open the ticket ``follow`` declares and link it to the order, following ``platform_status``
-    (``quiet``: a refusal noted before is not noted again)."""
+    (``quiet``: a refusal noted before is not noted again; ``batch``: written with the batch's rows)."""
     compiled = registry_of(services).compiled(session, follow.ruleset, follow.version, follow.machine)
     data = {k: v for k, v in follow.ticket_data(doc, refund).items() if k in compiled.fields}
     base = {"refund_id": refund_id} if refund_id else {}
+    inst: Any
     try:
-        inst = create_instance_in(session, compiled, data, actor=PLATFORM, now=now, role=PLATFORM)
+        if batch is not None:
+            inst = batch.tickets.open(session, compiled, data, actor=PLATFORM, now=now, role=PLATFORM)
+        else:
+            inst = create_instance_in(session, compiled, data, actor=PLATFORM, now=now, role=PLATFORM)
     except Unprocessable as exc:
         if quiet:
             return None
@@ -228,25 +246,32 @@ def _open(session: Session, services: Services, order: OrderRef, follow: Compile
                                                   "details": exc.details or []},
                                ruleset=follow.ruleset, ruleset_version=follow.version))
         return None
-    session.add(OrderTicket(order_pk=order.pk, kind=kind, refund_id=refund_id,
-                            line_id=None if line_id is None else str(line_id), instance_id=inst.id,
-                            machine=compiled.name, platform_status=platform_status, created_at=now))
-    session.flush()
+    link = {"order_pk": order.pk, "kind": kind, "refund_id": refund_id,
+            "line_id": None if line_id is None else str(line_id), "instance_id": inst.id, "machine": compiled.name,
+            "platform_status": platform_status, "created_at": now}
+    if batch is not None:
+        batch.tickets.add_row(ORDER_TICKETS, link)
+    else:
+        session.add(OrderTicket(**link))
+        session.flush()
     detail = {**base, "ticket": inst.id, "machine": compiled.name, "state": inst.state, "follow": follow.decl.name}
     if refund is not None:
         detail.update(line_id=refund.get("line_id"), amount=refund.get("amount"), reason=refund.get("reason"))
     notes.append(StageNote("ticket_opened", detail, ruleset=follow.ruleset, ruleset_version=follow.version))
-    return _Ticket(inst, compiled, set())
+    return _Ticket(inst, compiled, set(), batch=batch)
 
 
 class _Ticket:
     """A ticket being moved in this transaction: its row (kept current by ``fire_in``), its
-    compiled machine and the idempotency keys its history holds (read once)."""
+    compiled machine, the idempotency keys its history holds (read once) and the batch that
+    opened it (its actions then write with the batch's rows)."""
 
-    def __init__(self, inst: Any, compiled: CompiledMachine, fired: set[str] | None = None) -> None:
+    def __init__(self, inst: Any, compiled: CompiledMachine, fired: set[str] | None = None, *,
+                 batch: TicketScope | None = None) -> None:
         self.inst = inst
         self.compiled = compiled
         self._fired = fired
+        self.batch = batch
 
     @classmethod
     def load(cls, session: Session, services: Services, instance_id: int) -> _Ticket | None:
@@ -287,9 +312,10 @@ def _fire_step(session: Session, services: Services, order: OrderRef, follow: Co
         try:
             # the checks run before anything is written: a refusal leaves the transaction clean;
             # fire_in keeps ``inst`` current (state, version) for the next action
-            body = fire_action_in(session, services, compiled, inst, action, dict(payload), actor=actor,
-                                  role=role if role is not None else PLATFORM,
-                                  via="user" if role is not None else PLATFORM, idempotency_key=idem, now=now)
+            fire = ticket.batch.tickets.fire if ticket.batch is not None else fire_action_in
+            body = fire(session, services, compiled, inst, action, dict(payload), actor=actor,
+                        role=role if role is not None else PLATFORM,
+                        via="user" if role is not None else PLATFORM, idempotency_key=idem, now=now)
         except ActionRefused as exc:
             notes.append(StageNote("ticket_action_refused", {
                 **base, "ticket": inst.id, "status": step.status, "action": action, "state": inst.state,

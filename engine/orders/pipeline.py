@@ -14,7 +14,11 @@ Owns the protocol, not what a stage does (stages: :mod:`engine.orders.pipeline_s
    run again and, having left nothing behind, act once. Each order runs in a savepoint (issued
    on the driver's connection: SQLAlchemy's nested transactions cost more than the stages), so
    a stage that fails rolls back only its order: the row keeps its stage, counts the attempt,
-   keeps the error and is due again after a backoff (:data:`RETRY_SECONDS`).
+   keeps the error and is due again after a backoff (:data:`RETRY_SECONDS`). What stages keep
+   for the whole batch (:data:`~engine.orders.pipeline_stages.BATCH_SCOPES`: the ticket stage's
+   new tickets) follows the savepoints and is written once, after the last order; when that
+   write fails the batch is rolled back and run again one order at a time (no scopes), so a
+   bad order still fails alone.
 3. **Moving an order.** A dropped order is ``done`` at once. A newer revision first runs the
    follow-ups of the stages already done (:data:`~engine.orders.pipeline_stages.FOLLOW_UPS`,
    given the document the pipeline last acted on), then an order waiting for stock is retried;
@@ -61,7 +65,7 @@ from engine.outbox.dispatcher import describe_error
 from engine.storage.types import JSONType, UTCDateTime
 
 if TYPE_CHECKING:
-    from engine.orders.pipeline_stages import FollowUp
+    from engine.orders.pipeline_stages import BatchScopeFactory, FollowUp
     from engine.services import Services
 
 __all__ = ["DEFAULT_BATCH", "DONE", "RETRY_SECONDS", "BatchResult", "Pipeline", "run_pipeline_loop"]
@@ -121,6 +125,10 @@ class _Step:
         return self.hold_reason is not None or bool(self.short)
 
 
+class _ScopeWriteFailed(Exception):
+    """A batch scope's shared write failed; the batch's transaction is rolled back."""
+
+
 @dataclass
 class BatchResult:
     """What one batch did: orders claimed, moved (committed their step) and failed."""
@@ -136,7 +144,8 @@ class Pipeline:
 
     def __init__(self, services: Services, *, stages: Sequence[tuple[str, Stage]] | None = None,
                  follow_ups: Sequence[tuple[str, FollowUp]] | None = None, batch: int = DEFAULT_BATCH,
-                 stock_retry: FollowUp | None = None, stock_stage: str | None = None) -> None:
+                 stock_retry: FollowUp | None = None, stock_stage: str | None = None,
+                 batch_scopes: Sequence[BatchScopeFactory] | None = None) -> None:
         self.services = services
         self.db = services.db
         self.stages = list(pipeline_stages.STAGES if stages is None else stages)
@@ -147,6 +156,7 @@ class Pipeline:
         self.stock_retry = pipeline_stages.STOCK_RETRY if stock_retry is None else stock_retry
         self.stock_stage = pipeline_stages.STOCK_STAGE if stock_stage is None else stock_stage
         self.batch = batch
+        self.batch_scopes = list(pipeline_stages.BATCH_SCOPES if batch_scopes is None else batch_scopes)
         self.stock_arrivals = StockArrivals(self.db)
 
     # ------------------------------------------------------------------ passes
@@ -171,16 +181,21 @@ class Pipeline:
     def run_batch(self, now: datetime | None = None, *, size: int | None = None,
                   only: int | None = None) -> BatchResult:
         """One transaction: claim due rows, move each order, write everything, commit."""
+        scoped = True
         for attempt in range(1, 6):
             try:
-                return self._run_batch(now or self.services.clock.now(), size or self.batch, only)
+                return self._run_batch(now or self.services.clock.now(), size or self.batch, only, scoped)
+            except _ScopeWriteFailed as exc:  # all rolled back: the same orders one at a time
+                log.warning("pipeline batch's shared writes failed; running its orders one at a time",
+                            error=describe_error(exc.__cause__ or exc))
+                scoped = False
             except OperationalError as exc:  # a PostgreSQL deadlock between two batches: all rolled back
                 if attempt == 5 or "deadlock" not in str(exc).lower():
                     raise
                 log.warning("pipeline batch rolled back by a deadlock; trying again", attempt=attempt)
         raise AssertionError("unreachable")
 
-    def _run_batch(self, now: datetime, size: int, only: int | None) -> BatchResult:
+    def _run_batch(self, now: datetime, size: int, only: int | None, scoped: bool = True) -> BatchResult:
         result = BatchResult()
         if self.db.is_sqlite and not self._anything_due(now, only):
             return result  # an idle pass takes no write lock (SQLite has one writer)
@@ -193,20 +208,34 @@ class Pipeline:
             failures: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []
             raw: Any = session.connection().connection.driver_connection
-            for row in rows:
-                mark = change_count(session)
-                raw.execute("SAVEPOINT pipeline_order")
-                try:
-                    step = self._move(session, row, now)
-                except Exception as exc:  # noqa: BLE001 - one order's failure must not stop the batch
-                    raw.execute("ROLLBACK TO SAVEPOINT pipeline_order")
+            scopes = [begin(session, self.services, [r.order_pk for r in rows])
+                      for begin in self.batch_scopes] if scoped else []
+            try:
+                for row in rows:
+                    mark = change_count(session)
+                    marks = [scope.mark() for scope in scopes]
+                    raw.execute("SAVEPOINT pipeline_order")
+                    try:
+                        step = self._move(session, row, now)
+                    except Exception as exc:  # noqa: BLE001 - one order's failure must not stop the batch
+                        raw.execute("ROLLBACK TO SAVEPOINT pipeline_order")
+                        raw.execute("RELEASE SAVEPOINT pipeline_order")
+                        forget_changes(session, mark)
+                        for scope, scope_mark in zip(scopes, marks, strict=True):
+                            scope.rollback(scope_mark)
+                        failures.append(self._failed(row, exc, now, events))
+                        continue
                     raw.execute("RELEASE SAVEPOINT pipeline_order")
-                    forget_changes(session, mark)
-                    failures.append(self._failed(row, exc, now, events))
-                    continue
-                raw.execute("RELEASE SAVEPOINT pipeline_order")
-                steps.append(step)
-                events.extend(step.events)
+                    steps.append(step)
+                    events.extend(step.events)
+                for scope in scopes:
+                    try:
+                        scope.write(session)
+                    except Exception as exc:
+                        raise _ScopeWriteFailed from exc
+            finally:
+                for scope in scopes:
+                    scope.close(session)
             statuses = []
             for step in steps:
                 platform = str(step.ref.doc.get("status") or "")

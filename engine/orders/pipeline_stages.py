@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -28,17 +28,55 @@ from engine.orders.order_pricing import price_stage
 from engine.orders.order_reservation import follow_reservation, reserve_stage
 from engine.orders.order_tickets import follow_platform, ticket_stage
 from engine.orders.stages import OrderRef, Stage, StageNote
+from engine.orders.ticket_batch import TicketScope
 from engine.risk import stage as risk_rules
+from engine.rulesets import published
 
 if TYPE_CHECKING:
     from engine.services import Services
 
-__all__ = ["FOLLOW_UPS", "STAGES", "STOCK_RETRY", "STOCK_STAGE", "FollowUp"]
+__all__ = ["BATCH_SCOPES", "FOLLOW_UPS", "STAGES", "STOCK_RETRY", "STOCK_STAGE", "BatchScope", "FollowUp"]
 
 # (session, services, order, previous_doc, now): previous_doc is the order as the pipeline last
 # acted on it (None when unknown)
 FollowUp = Callable[[Session, "Services", OrderRef, "dict[str, Any] | None", datetime], list[StageNote]]
 
+
+class BatchScope(Protocol):
+    """What stages of one batch keep together (begun on the batch's session after the claim):
+    marked and rolled back with each order's savepoint, written once before the batch's
+    timeline entries, closed at the end. A failure in ``write`` makes the driver run the batch
+    again without scopes (one order at a time)."""
+
+    def mark(self) -> Any: ...
+    def rollback(self, mark: Any) -> None: ...
+    def write(self, session: Session) -> None: ...
+    def close(self, session: Session) -> None: ...
+
+
+BatchScopeFactory = Callable[[Session, "Services", list[int]], BatchScope]
+
+
+class PublishedPin:
+    """One read of what is published for the whole batch (every stage asks for the latest
+    published versions; one snapshot serves all the batch's orders)."""
+
+    @classmethod
+    def begin(cls, session: Session, services: Services, order_pks: list[int]) -> PublishedPin:
+        published.pin_latest_versions(session)
+        return cls()
+
+    def mark(self) -> None:
+        return None
+
+    def rollback(self, mark: Any) -> None:
+        return None
+
+    def write(self, session: Session) -> None:
+        return None
+
+    def close(self, session: Session) -> None:
+        published.unpin_latest_versions(session)
 
 
 def risk_stage(session: Session, services: Services, order: OrderRef, now: datetime) -> list[StageNote]:
@@ -68,3 +106,7 @@ FOLLOW_UPS: list[tuple[str, FollowUp]] = [
 # 缺货 (or when a person releases it).
 STOCK_STAGE = "reserve"
 STOCK_RETRY: FollowUp = follow_reservation
+
+# What a batch's stages share and write together: the ticket stage's new tickets (their rows in
+# a few statements for the batch instead of a few per order).
+BATCH_SCOPES: list[BatchScopeFactory] = [PublishedPin.begin, TicketScope.begin]

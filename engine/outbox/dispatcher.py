@@ -18,6 +18,13 @@ Owns the delivery protocol, nothing about what a handler does:
    schedule the next attempt ``retry_schedule[attempts - 1]`` seconds after this attempt, or
    mark the row ``dead`` once ``max_attempts`` attempts have been made.
 
+**Side by side** (PostgreSQL): a topic registered with an ``ordering_key`` (the stock pushes:
+per channel and SKU) has its claimed rows delivered on a small thread pool, a lane per key —
+rows of one lane one after another in claim order, lanes side by side — while the pass goes
+on claiming (:class:`_Lanes`). Each row still goes through steps 2 and 3 alone, so its
+exactly-once mark, retries and dead letter are unchanged; a pass returns once its lanes are
+done. Other topics, and every topic on SQLite (one writer), are delivered in turn.
+
 Time comes from ``services.clock`` (or ``now=``) so tests move a manual clock instead of
 sleeping. On SQLite only one process dispatches at a time: the SQL lease
 ``outbox-dispatcher`` decides which (other processes idle); on PostgreSQL any number of
@@ -30,6 +37,7 @@ import os
 import socket
 import threading
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -51,6 +59,7 @@ log = get_logger(__name__)
 DISPATCHER_LEASE = "outbox-dispatcher"
 DISPATCHER_LEASE_TTL = 30.0
 MAX_ERROR_CHARS = 4000
+LANE_WORKERS = 6  # deliveries side by side on PostgreSQL (the six platforms' stock APIs)
 
 
 def default_worker_id() -> str:
@@ -105,6 +114,7 @@ class Dispatcher:
         lease_seconds: float = DEFAULT_OUTBOX_LEASE_SECONDS,
         single_on_sqlite: bool = True,
         stop_event: threading.Event | None = None,
+        lanes: int | None = None,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
@@ -117,6 +127,7 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self.use_dispatcher_lease = single_on_sqlite and services.db.is_sqlite
         self.stop_event = stop_event
+        self.lanes = (LANE_WORKERS if services.db.is_postgres else 1) if lanes is None else lanes
         self._has_lease: bool | None = None
 
     # --- the loop body -------------------------------------------------------------------
@@ -132,15 +143,26 @@ class Dispatcher:
             return 0
         retry_now: list[int] = []  # rows failed in this pass but due again already
         attempted = 0
-        while attempted < limit and not (self.stop_event is not None and self.stop_event.is_set()):
-            at = now or self.services.clock.now()
-            claim = self.claim_next(at, exclude=retry_now)
-            if claim is None:
-                break
-            attempted += 1
-            outcome = self.deliver(claim)
-            if outcome != "delivered":
-                retry_now.append(claim.id)
+        lanes = _Lanes(self, self.lanes) if self.lanes > 1 else None
+        try:
+            while attempted < limit and not (self.stop_event is not None and self.stop_event.is_set()):
+                at = now or self.services.clock.now()
+                if lanes is not None:
+                    retry_now.extend(lanes.take_failed())
+                claim = self.claim_next(at, exclude=retry_now)
+                if claim is None:
+                    break
+                attempted += 1
+                key = self.handlers.ordering_key(claim.topic, claim.payload) if lanes is not None else None
+                if lanes is not None and key is not None:
+                    lanes.submit(key, claim)
+                    continue
+                outcome = self.deliver(claim)
+                if outcome != "delivered":
+                    retry_now.append(claim.id)
+        finally:
+            if lanes is not None:
+                lanes.close()
         return attempted
 
     def holds_dispatcher_lease(self, now: datetime) -> bool:
@@ -289,3 +311,53 @@ class Dispatcher:
             log.warning("outbox delivery failed, will retry", next_attempt_at=values["next_attempt_at"].isoformat(),
                         **fields)
         return "failed"
+
+
+class _Lanes:
+    """One pass's side-by-side deliveries: a thread pool, a lane per ordering key (a lane's
+    rows one after another, in claim order), at most two rows per worker claimed ahead, so
+    a claim's lease does not run out while it waits."""
+
+    def __init__(self, dispatcher: Dispatcher, workers: int) -> None:
+        self.dispatcher = dispatcher
+        self.workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._tails: dict[str, Future[None]] = {}
+        self._running: set[Future[None]] = set()
+        self._failed: list[int] = []
+        self._lock = threading.Lock()
+
+    def submit(self, key: str, claim: Claim) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="outbox-lane")
+        while len(self._running) >= 2 * self.workers:
+            done, _ = wait(self._running, return_when=FIRST_COMPLETED)
+            self._running -= done
+        # the pool takes work in order: the row before in this lane is running or done already
+        future = self._pool.submit(self._deliver_after, self._tails.get(key), claim)
+        self._tails[key] = future
+        self._running.add(future)
+
+    def _deliver_after(self, before: Future[None] | None, claim: Claim) -> None:
+        if before is not None:
+            wait([before])
+        try:
+            outcome = self.dispatcher.deliver(claim)
+        except Exception:  # noqa: BLE001 - recording the failure failed (the database): the lease runs out
+            log.exception("outbox delivery could not be recorded", outbox_id=claim.id, topic=claim.topic)
+            outcome = "failed"
+        if outcome != "delivered":
+            with self._lock:
+                self._failed.append(claim.id)
+
+    def take_failed(self) -> list[int]:
+        """Rows that failed since the last call (the pass does not claim them again)."""
+        with self._lock:
+            failed, self._failed = self._failed, []
+        return failed
+
+    def close(self) -> None:
+        """Wait for every lane to finish."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

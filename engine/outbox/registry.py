@@ -32,6 +32,9 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], None]
+# A topic whose rows may be delivered side by side names, per payload, what must stay in order
+# (rows with the same key are delivered one after another, in claim order).
+OrderingKey = Callable[[Any], str]
 
 
 class UnknownTopic(LookupError):
@@ -41,9 +44,21 @@ class UnknownTopic(LookupError):
 class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._ordering: dict[str, OrderingKey] = {}
 
-    def register(self, topic: str, handler: Handler) -> None:
+    def register(self, topic: str, handler: Handler, *, ordering_key: OrderingKey | None = None) -> None:
+        """``handler`` delivers ``topic``; with ``ordering_key`` its rows may be delivered side by
+        side (on PostgreSQL), those with the same key one after another."""
         self._handlers[topic] = handler
+        if ordering_key is None:
+            self._ordering.pop(topic, None)
+        else:
+            self._ordering[topic] = ordering_key
+
+    def ordering_key(self, topic: str, payload: Any) -> str | None:
+        """The lane of a row of ``topic`` delivered side by side, or None (delivered in turn)."""
+        key = self._ordering.get(topic)
+        return None if key is None else key(payload)
 
     def get(self, topic: str) -> Handler:
         try:

@@ -28,7 +28,8 @@ from engine.lru import BoundedCache
 from engine.rulesets.history import checksum
 from engine.storage.models import Ruleset, RulesetVersion
 
-__all__ = ["CACHE_SIZE", "PublishedVersion", "latest", "latest_versions", "load", "model_for", "model_of", "read"]
+__all__ = ["CACHE_SIZE", "PublishedVersion", "latest", "latest_versions", "load", "model_for", "model_of",
+           "pin_latest_versions", "read", "unpin_latest_versions"]
 
 CACHE_SIZE = 256
 
@@ -109,9 +110,29 @@ def latest(session: Session, name: str) -> tuple[PublishedVersion, m.Ruleset]:
     return ref, model_of(session, ref)
 
 
+_PINNED = "orderpulse.published.latest_versions"
+
+
 def latest_versions(session: Session) -> list[PublishedVersion]:
-    """The current published version of every ruleset, oldest ruleset first, not yet parsed."""
+    """The current published version of every ruleset, oldest ruleset first, not yet parsed
+    (read once while :func:`pin_latest_versions` holds it for ``session``)."""
+    pinned = session.info.get(_PINNED)
+    if pinned is not None:
+        if not pinned:
+            pinned.append([_ref(row) for row in session.connection().execute(_LATEST_ALL)])
+        return list(pinned[0])
     return [_ref(row) for row in session.connection().execute(_LATEST_ALL)]
+
+
+def pin_latest_versions(session: Session) -> None:
+    """Read :func:`latest_versions` once for the rest of ``session``'s unit of work (the order
+    pipeline's batch: one snapshot of what is published for all its orders), until
+    :func:`unpin_latest_versions`."""
+    session.info[_PINNED] = []
+
+
+def unpin_latest_versions(session: Session) -> None:
+    session.info.pop(_PINNED, None)
 
 
 def cached_models() -> int:

@@ -20,6 +20,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
@@ -128,14 +129,27 @@ def create_instance(services: Services, machine: str, data: dict[str, Any], *, a
 # --------------------------------------------------------------------------- actions
 
 
-def fire_in(session: Session, services: Services, compiled: CompiledMachine, inst: Any, action: str,
-            payload: dict[str, Any], *, actor: str, role: str | None, via: str, idempotency_key: str | None,
-            now: datetime) -> dict[str, Any]:
-    """Check and run ``action`` on ``inst`` inside the caller's transaction.
+@dataclass
+class PlannedStep:
+    """One allowed transition decided and its rows prepared, nothing written yet: the ticket's
+    new ``values`` (from version ``seen``), the ``history`` row, the deadline left
+    (``cancel_outcome``) and entered (``deadline``), the effects' rows, and the answer ``body``."""
 
-    ``via`` is ``user``, ``webhook:<hook>`` or ``timer``. Raises :class:`ActionRefused` before
-    writing anything, or :class:`Conflict` when another change won the race.
-    """
+    instance_id: int
+    seen: int
+    values: dict[str, Any]
+    history: dict[str, Any]
+    cancel_outcome: str | None
+    deadline: dict[str, Any] | None
+    rows: EffectRows
+    body: dict[str, Any]
+
+
+def plan_fire(session: Session, services: Services, compiled: CompiledMachine, inst: Any, action: str,
+              payload: dict[str, Any], *, actor: str, role: str | None, via: str, idempotency_key: str | None,
+              now: datetime) -> PlannedStep:
+    """Check ``action`` on ``inst`` and prepare its writes (:class:`PlannedStep`); raises
+    :class:`ActionRefused` when it may not run. Writes nothing but what an ``open`` effect opens."""
     decision = compiled.check_action(inst.state, action, payload, data=inst.data, instance_id=inst.id, via=via,
                                      role=role)
     if isinstance(decision, Refusal):
@@ -165,24 +179,47 @@ def fire_in(session: Session, services: Services, compiled: CompiledMachine, ins
                 closed_at=values["closed_at"].isoformat() if values["closed_at"] else None)
     body["action"] = {"name": action, "from": from_state, "to": new_state, "seq": seq, "effects": effects}
     left, entered = compiled.states.get(from_state), compiled.states.get(new_state)
-    conn = session.connection()
-    changed = write_step(
-        conn, one_statement=services.db.is_postgres, instance_id=inst_id, seen=seen, values=values,
+    return PlannedStep(
+        instance_id=inst_id, seen=seen, values=values,
         history={"seq": seq, "from_state": from_state, "to_state": new_state, "action": action, "actor": actor,
                  "actor_role": role, "at": now, "payload": payload, "ruleset_version": compiled.label,
                  "idempotency_key": idempotency_key, "seconds_in_state": seconds, "result": body},
         cancel_outcome=f"left {from_state} by {action}" if left is not None and left.deadline else None,
         deadline={"state": new_state, "entry_seq": seq, "due_at": now + timedelta(seconds=entered.deadline),
                   "status": "pending", "outcome": ""} if entered is not None and entered.deadline else None,
-        outbox=rows.outbox)
-    if changed != 1:  # the version condition is the optimistic lock; a lost race wrote nothing
-        raise Conflict(f"ticket {inst_id} was changed by someone else; reload and retry", code="version_conflict")
-    rows.outbox = []
-    rows.write(conn)  # vouchers, only after the version check
+        rows=rows, body=body)
+
+
+def sync_instance(inst: Any, values: dict[str, Any]) -> None:
+    """Keep ``inst`` (an ORM ticket or a :class:`TicketRow`) current after its step was written."""
     _sync = set_committed_value if isinstance(inst, WorkflowInstance) else setattr
     for key, value in values.items():
         _sync(inst, key, value)
-    return body
+
+
+def fire_in(session: Session, services: Services, compiled: CompiledMachine, inst: Any, action: str,
+            payload: dict[str, Any], *, actor: str, role: str | None, via: str, idempotency_key: str | None,
+            now: datetime) -> dict[str, Any]:
+    """Check and run ``action`` on ``inst`` inside the caller's transaction.
+
+    ``via`` is ``user``, ``webhook:<hook>`` or ``timer``. Raises :class:`ActionRefused` before
+    writing anything, or :class:`Conflict` when another change won the race.
+    """
+    step = plan_fire(session, services, compiled, inst, action, payload, actor=actor, role=role, via=via,
+                     idempotency_key=idempotency_key, now=now)
+    rows = step.rows
+    conn = session.connection()
+    changed = write_step(
+        conn, one_statement=services.db.is_postgres, instance_id=step.instance_id, seen=step.seen,
+        values=step.values, history=step.history, cancel_outcome=step.cancel_outcome, deadline=step.deadline,
+        outbox=rows.outbox)
+    if changed != 1:  # the version condition is the optimistic lock; a lost race wrote nothing
+        raise Conflict(f"ticket {step.instance_id} was changed by someone else; reload and retry",
+                       code="version_conflict")
+    rows.outbox = []
+    rows.write(conn)  # vouchers, only after the version check
+    sync_instance(inst, step.values)
+    return step.body
 
 
 def _replayed(session: Session, instance_id: int, key: str, action: str) -> dict[str, Any] | None:

@@ -47,9 +47,10 @@ def start_deadline(session: Session, compiled: CompiledMachine, inst_id: int, st
                                      outcome=""))
 
 
-def create_instance_in(session: Session, compiled: CompiledMachine, data: dict[str, Any], *, actor: str,
-                       now: datetime, role: str | None = None) -> WorkflowInstance:
-    """Open a ticket on ``compiled`` in its initial state (inside the caller's transaction)."""
+def new_instance_values(compiled: CompiledMachine, data: dict[str, Any], *, actor: str,
+                        now: datetime) -> dict[str, Any]:
+    """The row of a new ticket on ``compiled`` in its initial state (every column but ``id``);
+    raises :class:`Unprocessable` (``invalid_data``, with field paths) when ``data`` does not fit."""
     problems = check_field_types(compiled.fields, compiled.name, data, only_declared=False)
     for name, decl in compiled.fields.items():
         if not decl.optional and data.get(name) in (None, ""):
@@ -58,19 +59,39 @@ def create_instance_in(session: Session, compiled: CompiledMachine, data: dict[s
         raise Unprocessable("ticket data is invalid: " + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
                             code="invalid_data", details=problems)
     order_id = data.get("order_id")
-    inst = WorkflowInstance(
-        machine=compiled.name, ruleset=compiled.ruleset, ruleset_version=compiled.version,
-        state=compiled.initial, data=dict(data), order_id=str(order_id) if order_id is not None else None,
-        closed=compiled.is_final(compiled.initial), created_by=actor, created_at=now, updated_at=now,
-        state_entered_at=now,
-    )
+    return {"machine": compiled.name, "ruleset": compiled.ruleset, "ruleset_version": compiled.version,
+            "state": compiled.initial, "data": dict(data), "version": 1,
+            "order_id": str(order_id) if order_id is not None else None,
+            "closed": compiled.is_final(compiled.initial), "created_by": actor, "created_at": now,
+            "updated_at": now, "state_entered_at": now, "closed_at": None, "processing_seconds": None}
+
+
+def creation_history(compiled: CompiledMachine, instance_id: int, values: dict[str, Any], *, role: str | None,
+                     ) -> dict[str, Any]:
+    """The first history row (``seq`` 1, action ``create``) of the ticket ``values`` describes."""
+    return {"instance_id": instance_id, "seq": 1, "from_state": None, "to_state": values["state"],
+            "action": CREATE_ACTION, "actor": values["created_by"], "actor_role": role, "at": values["created_at"],
+            "payload": dict(values["data"]), "ruleset_version": compiled.label, "idempotency_key": None,
+            "seconds_in_state": None, "result": None}
+
+
+def first_deadline(compiled: CompiledMachine, instance_id: int, state: str, now: datetime) -> dict[str, Any] | None:
+    """The deadline row of ``state`` entered at creation, or None when the state has none."""
+    decl = compiled.states.get(state)
+    if decl is None or not decl.deadline:
+        return None
+    return {"instance_id": instance_id, "state": state, "entry_seq": 1,
+            "due_at": now + timedelta(seconds=decl.deadline), "status": "pending", "outcome": ""}
+
+
+def create_instance_in(session: Session, compiled: CompiledMachine, data: dict[str, Any], *, actor: str,
+                       now: datetime, role: str | None = None) -> WorkflowInstance:
+    """Open a ticket on ``compiled`` in its initial state (inside the caller's transaction)."""
+    values = new_instance_values(compiled, data, actor=actor, now=now)
+    inst = WorkflowInstance(**values)
     session.add(inst)
     session.flush()
-    session.add(WorkflowTransition(
-        instance_id=inst.id, seq=1, from_state=None, to_state=inst.state, action=CREATE_ACTION,
-        actor=actor, actor_role=role, at=now, payload=dict(data), ruleset_version=compiled.label,
-        idempotency_key=None, seconds_in_state=None, result=None,
-    ))
+    session.add(WorkflowTransition(**creation_history(compiled, inst.id, values, role=role)))
     start_deadline(session, compiled, inst.id, inst.state, 1, now)
     return inst
 
