@@ -13,11 +13,6 @@ from tests.boards import world as w
 from tests.conftest import auth
 
 
-@pytest.fixture
-def world(services: Any) -> w.World:
-    return w.build(services)
-
-
 def _get(client: Any, token: str, **params: Any) -> Any:
     return client.get("/api/v1/instances", query_string=params, headers=auth(token))
 
