@@ -10,6 +10,7 @@ world ends at :data:`NOW` = T0+30h, so the 待审核 ticket opened at T0 is 6 ho
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ ADDRESSES = {
 class World:
     orders: dict[str, int] = field(default_factory=dict)  # order id → order pk
     tickets: dict[str, int] = field(default_factory=dict)  # name → ticket id
+    dead_letter: int = 0  # the outbox id of order DY1000's dead write-back
 
 
 def publish(services: Any, *names: str) -> None:
@@ -96,5 +98,21 @@ def build(services: Any) -> World:
     workflow.fire_action(services, world.tickets["Q"], "审核通过", {}, actor="user:zhao_kf", role="cs")
     workflow.fire_action(services, world.tickets["Q"], "登记退货物流", {"return_tracking_no": "SF1234567890"},
                          actor="webhook", role=None, via="user")
+    world.dead_letter = dead_letter(services, "douyin/DY1000")
     services.clock.set(NOW)
     return world
+
+
+def dead_letter(services: Any, order_ref: str) -> int:
+    """A write-back the platform kept refusing (all four attempts spent)."""
+    from engine.storage.models import OutboxMessage
+
+    now = services.clock.now()
+    with services.db.transaction() as s:
+        row = OutboxMessage(delivery_id=str(uuid.uuid4()), topic="orders.writeback", status="dead", attempts=4,
+                            max_attempts=4, retry_schedule=[30, 120, 300], next_attempt_at=now, source="douyin",
+                            payload={"order_id": order_ref.split("/")[1], "tracking_no": "SF0000000001"},
+                            last_error="平台拒绝：运单号不存在", created_at=now, order_ref=order_ref)
+        s.add(row)
+        s.flush()
+        return int(row.id)
