@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, false, func, literal, or_, select
+from sqlalchemy import Table, and_, exists, false, literal, or_, select
 from sqlalchemy.orm import Session
 
 from engine.api.cursors import decode_cursor, encode_cursor
@@ -74,9 +74,27 @@ def owned_groups(session: Session, registry: MachineRegistry, owner: str) -> lis
         for decl in registry.ruleset_model(session, name, version).machines:
             states = tuple(s.name for s in decl.states
                            if s.owner is not None and (normalize_role(s.owner) or s.owner) == owner)
-            if states:
-                groups.append(Group(name, version, decl.name, states))
+            groups.append(Group(name, version, decl.name, states))
     return groups
+
+
+def _owned(groups: list[Group]) -> Any:
+    """The tickets in a state ``groups`` say the role owns. A machine whose every published
+    version gives the role the same states is asked by (machine, state) alone — the shape of
+    the (machine, state) index, and one the planner estimates well; otherwise per version."""
+    by_machine: dict[str, set[tuple[str, ...]]] = {}
+    for g in groups:
+        by_machine.setdefault(g.machine, set()).add(tuple(sorted(g.states)))
+    wanted: list[Any] = []
+    for machine, variants in sorted(by_machine.items()):
+        if len(variants) == 1:
+            (states,) = variants
+            if states:
+                wanted.append(and_(_I.c.machine == machine, _I.c.state.in_(states)))
+            continue
+        wanted += [and_(_I.c.ruleset == g.ruleset, _I.c.ruleset_version == g.version, _I.c.machine == g.machine,
+                        _I.c.state.in_(g.states)) for g in groups if g.machine == machine and g.states]
+    return or_(*wanted) if wanted else false()
 
 
 def _where(session: Session, registry: MachineRegistry, f: TicketFilter, now: datetime) -> list[Any]:
@@ -86,16 +104,7 @@ def _where(session: Session, registry: MachineRegistry, f: TicketFilter, now: da
     if f.states:
         cond.append(_I.c.state.in_(list(f.states)))
     if f.owner:
-        groups = owned_groups(session, registry, f.owner)
-        if not groups:
-            cond.append(false())
-        else:
-            cond.append(or_(*[and_(_I.c.ruleset == g.ruleset, _I.c.ruleset_version == g.version,
-                                   _I.c.machine == g.machine, _I.c.state.in_(g.states)) for g in groups]))
-    if f.overdue is True:
-        cond.append(_D.c.due_at < now)
-    elif f.overdue is False:
-        cond.append(or_(_D.c.due_at.is_(None), _D.c.due_at >= now))
+        cond.append(_owned(owned_groups(session, registry, f.owner)))
     if f.order_id:
         cond.append(_I.c.order_id == f.order_id)
     if f.channels:
@@ -112,18 +121,37 @@ def _where(session: Session, registry: MachineRegistry, f: TicketFilter, now: da
     return cond
 
 
+def _pending() -> Any:
+    return exists().where(_D.c.instance_id == _I.c.id, _D.c.status == "pending")
+
+
 def list_tickets(session: Session, registry: MachineRegistry, f: TicketFilter, *, role: str, now: datetime,
                  cursor: str | None, limit: int) -> dict[str, Any]:
-    """One page of tickets: ``{"items", "next_cursor"}``, overdue first, then by deadline."""
-    due = func.coalesce(_D.c.due_at, literal(NO_DEADLINE, _D.c.due_at.type))
-    stmt = (select(_I.c.id, _I.c.machine, _I.c.ruleset, _I.c.ruleset_version, _I.c.state, _I.c.data,
-                   _I.c.order_id, _I.c.created_at, _I.c.state_entered_at, _I.c.closed, _D.c.due_at)
-            .select_from(_I.outerjoin(_D, and_(_D.c.instance_id == _I.c.id, _D.c.status == "pending")))
-            .where(*_where(session, registry, f, now)))
-    if cursor:
-        at, pk = decode_cursor(cursor)
-        stmt = stmt.where(or_(due > at, and_(due == at, _I.c.id > pk)))
-    rows = session.execute(stmt.order_by(due, _I.c.id).limit(limit + 1)).all()
+    """One page of tickets: ``{"items", "next_cursor"}``, overdue first, then by deadline.
+
+    Two ordered reads, each able to stop after ``limit`` rows: the tickets with a pending
+    deadline, walked in deadline order from ``workflow_deadlines`` (index on status, due_at),
+    then the tickets without one, in id order. The cursor holds the last row's (deadline or
+    :data:`NO_DEADLINE`, id), so it says which read to continue."""
+    at, pk = decode_cursor(cursor) if cursor else (None, 0)
+    cond = _where(session, registry, f, now)
+    # overdue is a property of the deadline read (a ticket without a deadline is never overdue)
+    on_deadline = [_D.c.due_at < now] if f.overdue is True else [_D.c.due_at >= now] if f.overdue is False else []
+    columns = (_I.c.id, _I.c.machine, _I.c.ruleset, _I.c.ruleset_version, _I.c.state, _I.c.data, _I.c.order_id,
+               _I.c.created_at, _I.c.state_entered_at, _I.c.closed)
+    rows: list[Any] = []
+    if at is None or at < NO_DEADLINE:
+        timed = (select(*columns, _D.c.due_at).select_from(_D.join(_I, _I.c.id == _D.c.instance_id))
+                 .where(_D.c.status == "pending", *cond, *on_deadline))
+        if at is not None:
+            timed = timed.where(or_(_D.c.due_at > at, and_(_D.c.due_at == at, _I.c.id > pk)))
+        rows = list(session.execute(timed.order_by(_D.c.due_at, _I.c.id).limit(limit + 1)).all())
+    if len(rows) <= limit and f.overdue is not True:
+        untimed = (select(*columns, literal(None, _D.c.due_at.type).label("due_at"))
+                   .where(~_pending(), *cond))
+        if at is not None and at >= NO_DEADLINE:
+            untimed = untimed.where(_I.c.id > pk)
+        rows += list(session.execute(untimed.order_by(_I.c.id).limit(limit + 1 - len(rows))).all())
     more = len(rows) > limit
     rows = rows[:limit]
     phones = visibility_for(role).phone
