@@ -9,12 +9,13 @@ while new orders arrive.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, Text, and_, cast, column, exists, or_, select, table
 from sqlalchemy.orm import Session
 
 from engine.api.cursors import decode_cursor, encode_cursor
@@ -41,6 +42,7 @@ from engine.orders.writeback import shipping_sections
 __all__ = ["MAX_LIMIT", "OrderFilter", "find_order_pk", "list_orders", "list_parked", "order_detail"]
 
 MAX_LIMIT = 200
+_RISK_FLAGS = table("risk_flags", column("order_pk"))  # by name: the risk area imports this one
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class OrderFilter:
     paid_to: datetime | None = None
     q: str | None = None
     dropped: bool | None = None
+    tags: Sequence[str] = ()  # every one must be on the order (缺货, 价格异常, 疑似黄牛 …)
+    flagged: bool | None = None  # True: a risk rule flagged the order (风险)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -89,6 +93,12 @@ def _filtered(f: OrderFilter) -> Select[*tuple[Any, ...]]:
         stmt = stmt.where(Order.paid_at < f.paid_to)
     if f.dropped is not None:
         stmt = stmt.where(Order.dropped_rule.is_not(None) if f.dropped else Order.dropped_rule.is_(None))
+    for tag in f.tags:
+        # the JSON list as stored, searched for the tag's own JSON text (both back ends)
+        stmt = stmt.where(cast(Order.tags, Text).like(f"%{json.dumps(tag)}%", escape="!"))
+    if f.flagged is not None:
+        flagged = exists().where(_RISK_FLAGS.c.order_pk == Order.id)
+        stmt = stmt.where(flagged if f.flagged else ~flagged)
     if f.q:
         q = f.q.strip()
         wanted = [Order.order_id == q]

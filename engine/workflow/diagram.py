@@ -157,11 +157,12 @@ def _lane_of(state: m.State) -> str:
 
 
 def render_swimlanes(decl: m.MachineDecl, current: str | None = None,
-                     average_seconds: dict[str, int] | None = None) -> str:
+                     average_seconds: dict[str, int] | None = None, counts: dict[str, int] | None = None) -> str:
     """The machine as swimlanes by owner (客服, 仓储, 财务, 消费者, 平台 …): one horizontal lane
     per owner holding that owner's states, columns by distance from the initial state, so a
     team sees which steps it holds. ``current`` (a sandbox ticket's state) is outlined;
-    ``average_seconds`` (from stored tickets) is written under each state that has one."""
+    ``average_seconds`` (from stored tickets) is written under each state that has one;
+    ``counts`` (open tickets per state, for the kanban) inside each state's box."""
     depth = _layers(decl)
     present = {_lane_of(s) for s in decl.states}
     lanes = [lane for lane in LANE_ORDER if lane in present]
@@ -204,6 +205,10 @@ def render_swimlanes(decl: m.MachineDecl, current: str | None = None,
             x, y = pos[state.name]
             out.append(f'<text class="average" x="{x + BOX_W // 2}" y="{y + BOX_H + 16}" text-anchor="middle" '
                        f'fill="#434343">平均停留 {format_duration(max(average, 1))}</text>')
+        if counts is not None and not state.final:
+            x, y = pos[state.name]
+            out.append(f'<text class="count" x="{x + BOX_W // 2}" y="{y + BOX_H - 6}" text-anchor="middle" '
+                       f'fill="#0b3b8c" font-weight="bold">在办 {counts.get(state.name, 0)} 单</text>')
     if current in pos:
         x, y = pos[current]
         out.append(f'<rect class="current" x="{x - 4}" y="{y - 4}" width="{BOX_W + 8}" height="{BOX_H + 8}" rx="12" '

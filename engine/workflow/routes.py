@@ -8,15 +8,15 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
-from marshmallow import INCLUDE, Schema, fields
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from engine.api.fields import Identifier
+from engine.api.fields import Identifier, comma_list
 from engine.api.openapi import success
 from engine.api.request_guard import body_kind
 from engine.auth.access import allow, current_principal, public
-from engine.auth.roles import ALL_STAFF
+from engine.auth.roles import ALL_STAFF, normalize_role
 from engine.values import identifier_problem, require
-from engine.workflow import metrics, service, webhooks
+from engine.workflow import listing, metrics, service, webhooks
 from engine.workflow.diagram import render_svg
 from engine.workflow.registry import registry_of
 
@@ -122,6 +122,74 @@ def machine_metrics(query: dict[str, Any], machine: str) -> Any:
     with services.db.session() as session:
         registry_of(services).latest(session, machine, query["ruleset"])  # unknown machine → 404
         return metrics.machine_metrics(session, machine, services.clock.now())
+
+
+class InstanceListArgs(Schema):
+    machine = fields.String(load_default=None, validate=validate.Length(min=1, max=512),
+                            metadata={"description": "machine name(s), comma-separated"})
+    state = fields.String(load_default=None, validate=validate.Length(min=1, max=512),
+                          metadata={"description": "state name(s), comma-separated"})
+    owner = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
+                          metadata={"description": "the owning role (code or Chinese name), or `me`"})
+    overdue = fields.Boolean(load_default=None, metadata={"description": "true: past the deadline only"})
+    order_id = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
+    channel = fields.String(load_default=None, metadata={"description": "order channel(s), comma-separated"})
+    q = fields.String(load_default=None, validate=validate.Length(min=1, max=128),
+                      metadata={"description": "order id, ticket id or the phone's last four digits"})
+    closed = fields.Boolean(load_default=False, metadata={"description": "true: closed tickets instead of open"})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=listing.MAX_LIMIT))
+
+    @validates_schema
+    def _known(self, data: dict[str, Any], **_: Any) -> None:
+        owner = data.get("owner")
+        if owner is not None and owner != "me" and normalize_role(owner) is None:
+            raise ValidationError(f"unknown role {owner!r}", "owner")
+
+
+class InstanceListItem(Schema):
+    id = fields.Integer()
+    machine = fields.String()
+    machine_title = fields.String()
+    ruleset = fields.String()
+    ruleset_version = fields.Integer()
+    state = fields.String()
+    owner = fields.String(allow_none=True)
+    order_id = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+    data = fields.Dict()
+    created_at = fields.String()
+    state_entered_at = fields.String()
+    deadline_at = fields.String(allow_none=True)
+    seconds_left = fields.Integer(allow_none=True)
+    overdue = fields.Boolean()
+    allowed_actions = fields.List(fields.String())
+
+
+class InstancePage(Schema):
+    items = fields.List(fields.Nested(InstanceListItem))
+    next_cursor = fields.String(allow_none=True)
+
+
+@instances_blp.route("", methods=["GET"])
+@allow(*ALL_STAFF)
+@instances_blp.arguments(InstanceListArgs(), location="query")
+@instances_blp.response(200, InstancePage)
+@instances_blp.alt_response(422, description="unknown role, a cursor this API did not give out")
+def list_instances(args: dict[str, Any]) -> Any:
+    """Open tickets (``closed=true``: closed ones), overdue first, then by deadline; filtered by
+    machine, state, owner role (``me``: the caller's), overdue, order, channel and ``q``."""
+    who = current_principal()
+    owner = args["owner"]
+    f = listing.TicketFilter(
+        machines=comma_list(args["machine"]), states=comma_list(args["state"]),
+        owner=who.role if owner == "me" else (normalize_role(owner) if owner else None),
+        overdue=args["overdue"], order_id=args["order_id"], channels=comma_list(args["channel"]), q=args["q"],
+        closed=args["closed"])
+    services = _services()
+    with services.db.session() as session:
+        return listing.list_tickets(session, registry_of(services), f, role=who.role, now=services.clock.now(),
+                                    cursor=args["cursor"], limit=args["limit"])
 
 
 @instances_blp.route("/<int:instance_id>", methods=["GET"])
