@@ -96,6 +96,9 @@ def _register_pages() -> None:
 
     for area in (rulesets, editor, mapping_form, machine_form, whatif, sandbox, catalogue, users):
         area.register(bp)
+    from builder_ui import desk
+
+    desk.register(bp)
     pages.install_error_pages(bp)
 
 

@@ -8,7 +8,7 @@ other calls are (``connectors/<platform>_stock.py``).
 |---|---|---|---|---|
 | 淘宝/天猫 (菜鸟) | ``cainiao.waybill.ii.get``, one JSON param ``param_waybill_cloud_print_apply_new_request`` | ``recipient.oaid`` + masked name/phone/address | ``modules`` (``waybill_cloud_print_response`` list unless simplified): ``object_id, waybill_code, print_data`` | bububa/opentaobao ``model/waybill`` [V] |
 | 拼多多 | ``pdd.waybill.get``, same param name and Cainiao-style body, ``wp_code`` | ``recipient.name/mobile/address.detail`` ciphertext | ``pdd_waybill_get_response.modules[]`` | PDD SDK response models [V]; request body [U] beyond the param name |
-| 抖店 | ``logistics.newCreateOrder`` | ``order_infos[].receiver_info`` ciphertext | ``data.ebill_infos[]{order_id, pack_id, track_no, sort_code}``, ``data.err_infos[]{err_code, err_msg}`` | doudian SDK data classes [V]; print data needs ``logistics.waybillApply`` (not called) |
+| 抖店 | ``logistics.newCreateOrder``, then ``logistics.waybillApply`` for the print data | ``order_infos[].receiver_info`` ciphertext | ``data.ebill_infos[]{order_id, pack_id, track_no, sort_code}``, ``data.err_infos[]{err_code, err_msg}``; ``data.waybill_infos[]{track_no, print_data, sign}`` | newCreateOrder: doudian SDK data classes [V]; waybillApply shape [U] |
 | 快手 | ``open.express.ebill.get`` (POST), ``getEbillOrderRequest[]`` | ``receiverContract`` / ``receiverAddress.detailAddress`` ciphertext | ``data[]{requestId, waybillCode, printData, errorMsg}`` | request item fields [V]; answer shape [U] |
 | 小红书 | ``express.createEbillOrders`` | ``recipient.openAddressId`` + ``xhsOrderId`` | ``data.wayBillList[]{objectId, waybillCode, printData, success, errorCode, errorMsg}`` | official doc copy [V] |
 
@@ -136,9 +136,21 @@ class DouyinWaybills(_PlatformWaybills):
                 raise WaybillRefused(self.provider, str(err.get("err_code")), str(err.get("err_msg")))
         for info in data.get("ebill_infos") or []:
             if str(info.get("pack_id")) == request.request_id and info.get("track_no"):
-                return IssuedWaybill(tracking_no=str(info["track_no"]),
+                number = str(info["track_no"])
+                return IssuedWaybill(tracking_no=number, print_data=self.print_data(request.carrier_code, number),
                                      detail={k: info[k] for k in ("sort_code", "company") if info.get(k)})
         raise WaybillRefused(self.provider, "no_ebill", "平台未返回该订单的面单号")
+
+    def print_data(self, code: str, number: str) -> str | None:
+        """The encrypted print data of an issued number (``logistics.waybillApply``), which
+        the Doudian print component takes; None when the platform gives none."""
+        data = self.guarded(lambda: self.client.call("logistics.waybillApply", {
+            "waybill_applies": [{"logistics_code": code, "track_no": number}]})) or {}
+        for info in data.get("waybill_infos") or []:
+            if str(info.get("track_no")) == number and info.get("print_data"):
+                return json.dumps({"print_data": info["print_data"], "sign": info.get("sign", "")},
+                                  separators=(",", ":"))
+        return None
 
 
 class KuaishouWaybills(_PlatformWaybills):

@@ -6,7 +6,8 @@ same server, signature and error forms as that platform's order and stock calls)
   :class:`~connectors.fakes.taobao_stock.FakeTaobaoStock`); refusals are TOP's
   ``error_response`` code 15 with this fake's sub codes;
 - 拼多多 ``pdd.waybill.get`` on the POP router; refusals ``error_response`` 50000 (this fake's);
-- 抖店 ``logistics.newCreateOrder``; refusals are ``data.err_infos[]`` of a ``code`` 10000 answer;
+- 抖店 ``logistics.newCreateOrder`` (and ``logistics.waybillApply`` for an issued number's print
+  data); refusals are ``data.err_infos[]`` of a ``code`` 10000 answer;
 - 快手 ``open.express.ebill.get`` (POST); refusals are per-item ``errorMsg``;
 - 小红书 ``express.createEbillOrders``; refusals are per-bill ``success: false``, ``errorMsg``.
 
@@ -62,6 +63,7 @@ NO_SUBSCRIPTION = "未开通该快递公司的电子面单服务"
 NO_BALANCE = "电子面单余额不足，请联系网点充值"
 WRONG_RECEIVER = "收件人信息不是该订单的平台密文，无法解密取号"
 NO_ORDER = "订单不存在"
+APPLY_METHOD = "logistics.waybillApply"
 
 
 def _print_data(number: str, platform: str) -> str:
@@ -239,28 +241,41 @@ class FakeDouyinWaybill(_WaybillService, FakeDouyinStock):
         self.setup_waybills(subscribed=subscribed, balance=waybill_balance, seed=23)
 
     def answer(self, request: Received) -> tuple[int, Any]:
-        if request.method != "POST" or request.path.strip("/").replace("/", ".") != self.method:
+        method = request.path.strip("/").replace("/", ".")
+        if request.method != "POST" or method not in (self.method, APPLY_METHOD):
             return super().answer(request)
         log_id = secrets.token_hex(10)
         try:
-            params = self.check_signed(request)
+            params = self.check_signed(request, method)
         except DoudianError as err:
             return 200, {**err.body, "log_id": log_id, "data": None}
-        return 200, {"code": 10000, "msg": "success", "sub_code": "", "sub_msg": "", "log_id": log_id,
-                     "data": self.create_order(params)}
+        data = self.create_order(params) if method == self.method else self.waybill_apply(params)
+        return 200, {"code": 10000, "msg": "success", "sub_code": "", "sub_msg": "", "log_id": log_id, "data": data}
 
-    def check_signed(self, request: Received) -> dict[str, Any]:
-        """The gateway's checks (as :meth:`FakeDouyinStock.check`, for this method)."""
+    def waybill_apply(self, params: dict[str, Any]) -> dict[str, Any]:
+        issued = set(self.waybills.issued.values())
+        infos, errors = [], []
+        for apply in params.get("waybill_applies") or []:
+            number = str(apply.get("track_no"))
+            if number in issued:
+                infos.append({"track_no": number, "print_data": _print_data(number, "douyin"),
+                              "sign": hashlib.md5(number.encode()).hexdigest()})
+            else:
+                errors.append({"track_no": number, "err_code": "100004", "err_msg": "运单号不存在"})
+        return {"waybill_infos": infos, "err_infos": errors}
+
+    def check_signed(self, request: Received, method: str) -> dict[str, Any]:
+        """The gateway's checks (as :meth:`FakeDouyinStock.check`, for these methods)."""
         q = request.query
         if q.get("app_key") != self.app_key:
             raise invalid("isv.app-id-invalid", "认证失败，app_key不正确")
-        if q.get("method") != self.method or q.get("v") != "2":
+        if q.get("method") != method or q.get("v") != "2":
             raise invalid("isv.parameter-invalid", "method 与请求路径不一致或 v 不是 2")
         sent = parse_timestamp(q.get("timestamp", ""))
         if sent is None or abs(request.at - sent) > DOUYIN_SKEW:
             raise invalid("isv.timestamp-invalid", "时间戳不合法")
         body = request.body.decode("utf-8")
-        text = (f"{self.app_secret}app_key{q['app_key']}method{self.method}param_json{body}"
+        text = (f"{self.app_secret}app_key{q['app_key']}method{method}param_json{body}"
                 f"timestamp{q['timestamp']}v2{self.app_secret}").encode()
         if q.get("sign_method", "md5") == "hmac-sha256":
             expected = hmac.new(self.app_secret.encode(), text, hashlib.sha256).hexdigest()
