@@ -65,7 +65,8 @@ def _render(status: int = 200, **extra: Any) -> Any:
     filters = _filters()
     return page("desk/desk.html", status, title="发货台", active_nav="desk", filters=filters,
                 rows=desk.desk_orders(svc, filters), provinces=desk.provinces(svc), channels=CHANNELS,
-                statuses=STATUSES, couriers=carriers(), courier_names={c.code: c.name for c in carriers()}, promised=PROMISED, sources=SOURCES,
+                statuses=STATUSES, couriers=carriers(), courier_names={c.code: c.name for c in carriers()},
+                promised=PROMISED, sources=SOURCES,
                 waybill_status=WAYBILL_STATUS, chosen=set(extra.pop("chosen", ())), shanghai=shanghai,
                 now=svc.clock.now(), **extra)
 

@@ -106,7 +106,8 @@ class KdniaoClient:
         text = json.dumps(eorder_data(request, month_code=self.month_code), ensure_ascii=False, separators=(",", ":"))
         answer = self.post(text)
         code = str(answer.get("ResultCode") or "")
-        order = answer.get("Order") if isinstance(answer.get("Order"), dict) else {}
+        found = answer.get("Order")
+        order: dict[str, Any] = found if isinstance(found, dict) else {}
         number = str(order.get("LogisticCode") or "")
         if answer.get("Success") is not True or code not in SUCCESS_CODES or not number:
             raise WaybillRefused("kdniao", code or "?", str(answer.get("Reason") or "快递鸟未给出原因"))

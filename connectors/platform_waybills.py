@@ -4,13 +4,25 @@ encrypts: each client sends the order's ciphertexts (or Taobao's ``oaid``, XHS's
 client and calls through its ``call``, so the request is signed exactly as that platform's
 other calls are (``connectors/<platform>_stock.py``).
 
-| platform | call | receiver sent | answer read | shapes checked against |
-|---|---|---|---|---|
-| 淘宝/天猫 (菜鸟) | ``cainiao.waybill.ii.get``, one JSON param ``param_waybill_cloud_print_apply_new_request`` | ``recipient.oaid`` + masked name/phone/address | ``modules`` (``waybill_cloud_print_response`` list unless simplified): ``object_id, waybill_code, print_data`` | bububa/opentaobao ``model/waybill`` [V] |
-| 拼多多 | ``pdd.waybill.get``, same param name and Cainiao-style body, ``wp_code`` | ``recipient.name/mobile/address.detail`` ciphertext | ``pdd_waybill_get_response.modules[]`` | PDD SDK response models [V]; request body [U] beyond the param name |
-| 抖店 | ``logistics.newCreateOrder``, then ``logistics.waybillApply`` for the print data | ``order_infos[].receiver_info`` ciphertext | ``data.ebill_infos[]{order_id, pack_id, track_no, sort_code}``, ``data.err_infos[]{err_code, err_msg}``; ``data.waybill_infos[]{track_no, print_data, sign}`` | newCreateOrder: doudian SDK data classes [V]; waybillApply shape [U] |
-| 快手 | ``open.express.ebill.get`` (POST), ``getEbillOrderRequest[]`` | ``receiverContract`` / ``receiverAddress.detailAddress`` ciphertext | ``data[]{requestId, waybillCode, printData, errorMsg}`` | request item fields [V]; answer shape [U] |
-| 小红书 | ``express.createEbillOrders`` | ``recipient.openAddressId`` + ``xhsOrderId`` | ``data.wayBillList[]{objectId, waybillCode, printData, success, errorCode, errorMsg}`` | official doc copy [V] |
+- 淘宝/天猫 (菜鸟) ``cainiao.waybill.ii.get``: one JSON param
+  ``param_waybill_cloud_print_apply_new_request`` with ``cp_code``; receiver ``recipient.oaid``
+  plus the masked name, phone and address; answer ``modules`` (a
+  ``waybill_cloud_print_response`` list unless simplified) of ``object_id, waybill_code,
+  print_data``. Checked against bububa/opentaobao ``model/waybill`` [V].
+- 拼多多 ``pdd.waybill.get``: the same param name and Cainiao-style body with ``wp_code``;
+  receiver ``recipient.name/mobile/address.detail`` as PDD's ciphertext; answer
+  ``pdd_waybill_get_response.modules[]``. Answer shape from PDD SDK models [V]; the request body
+  beyond the param name [U]; ``wp_code`` values [U].
+- 抖店 ``logistics.newCreateOrder``, then ``logistics.waybillApply`` for the print data:
+  receiver ``order_infos[].receiver_info`` ciphertext; answer ``data.ebill_infos[]{order_id,
+  pack_id, track_no, sort_code}`` and ``data.err_infos[]{err_code, err_msg}`` (doudian SDK data
+  classes [V]); ``waybillApply``'s ``waybill_infos[]{track_no, print_data, sign}`` [U].
+- 快手 ``open.express.ebill.get`` (POST), ``getEbillOrderRequest[]``: receiver
+  ``receiverContract`` and ``receiverAddress.detailAddress`` ciphertext (request item fields
+  from the SDK models [V]); answer ``data[]{requestId, waybillCode, printData, errorMsg}`` [U].
+- 小红书 ``express.createEbillOrders``: receiver ``recipient.openAddressId`` plus
+  ``orderInfo.xhsOrderId``; answer ``data.wayBillList[]{objectId, waybillCode, printData,
+  success, errorCode, errorMsg}`` (a copy of the official doc [V]); ``cpCode`` values [U].
 
 A platform's refusal (its error answer, or a per-package error) is a
 :class:`~engine.waybills.ports.WaybillRefused` carrying the platform's own text.
@@ -62,8 +74,8 @@ def _cainiao_body(request: WaybillRequest, *, code_key: str, channel_type: str,
         "trade_order_info_dtos": [{
             "object_id": request.request_id,
             "order_info": {"order_channels_type": channel_type, "trade_order_list": [request.order_id]},
-            "package_info": {"id": request.request_id, "items": [{"name": i.title, "count": i.qty} for i in request.items],
-                             "weight": request.weight_g},
+            "package_info": {"id": request.request_id, "weight": request.weight_g,
+                             "items": [{"name": i.title, "count": i.qty} for i in request.items]},
             "recipient": recipient,
             "template_url": CAINIAO_TEMPLATE,
         }],
@@ -176,7 +188,8 @@ class KuaishouWaybills(_PlatformWaybills):
                 continue
             if row.get("waybillCode"):
                 return IssuedWaybill(tracking_no=str(row["waybillCode"]), print_data=row.get("printData"))
-            raise WaybillRefused(self.provider, str(row.get("errorCode") or "?"), str(row.get("errorMsg") or "取号失败"))
+            raise WaybillRefused(self.provider, str(row.get("errorCode") or "?"),
+                                 str(row.get("errorMsg") or "取号失败"))
         raise WaybillRefused(self.provider, "no_ebill", "平台未返回该订单的面单号")
 
 
@@ -189,7 +202,8 @@ class XiaohongshuWaybills(_PlatformWaybills):
             "cpCode": request.carrier_code, "sellerName": "OrderPulse", "branchCode": "", "customerCode": "",
             "billVersion": 2,
             "sender": {"name": s.name, "mobile": s.phone,
-                       "address": {"province": s.province, "city": s.city, "district": s.district, "detail": s.address}},
+                       "address": {"province": s.province, "city": s.city, "district": s.district,
+                                   "detail": s.address}},
             "tradeOrderInfoList": [{
                 "objectId": request.request_id, "templateId": 1,
                 "orderInfo": {"orderChannelsType": "XIAO_HONG_SHU", "tradeOrderList": [request.order_id],
@@ -206,7 +220,8 @@ class XiaohongshuWaybills(_PlatformWaybills):
                 continue
             if bill.get("success") is not False and bill.get("waybillCode"):
                 return IssuedWaybill(tracking_no=str(bill["waybillCode"]), print_data=bill.get("printData"))
-            raise WaybillRefused(self.provider, str(bill.get("errorCode") or "?"), str(bill.get("errorMsg") or "取号失败"))
+            raise WaybillRefused(self.provider, str(bill.get("errorCode") or "?"),
+                                 str(bill.get("errorMsg") or "取号失败"))
         raise WaybillRefused(self.provider, "no_ebill", "平台未返回该订单的面单号")
 
 

@@ -117,7 +117,7 @@ class _WaybillService:
 class FakeTaobaoWaybill(_WaybillService, FakeTaobaoStock):
     waybill_platform = "taobao"
     method = "cainiao.waybill.ii.get"
-    order_methods = (*FakeTaobaoStock.order_methods, "cainiao.waybill.ii.get")
+    order_methods = (*FakeTaobaoStock.order_methods, "cainiao.waybill.ii.get")  # type: ignore[assignment]
 
     def __init__(self, *, subscribed: Iterable[str] | None = None, waybill_balance: int | None = None,
                  **kwargs: Any) -> None:
@@ -300,8 +300,9 @@ class FakeDouyinWaybill(_WaybillService, FakeDouyinStock):
         ebills, errors = [], []
         for info in params.get("order_infos") or []:
             order_id, pack_id = str(info.get("order_id")), str(info.get("pack_id"))
-            fail = lambda err_code, msg: errors.append(  # noqa: E731
-                {"order_id": order_id, "pack_id": pack_id, "err_code": err_code, "err_msg": msg})
+
+            def fail(err_code: str, msg: str, order_id: str = order_id, pack_id: str = pack_id) -> None:
+                errors.append({"order_id": order_id, "pack_id": pack_id, "err_code": err_code, "err_msg": msg})
             order = self.find_order(order_id, lambda o: [str(douyin_order_id(o))])
             receiver = info.get("receiver_info") or {}
             contact, address = receiver.get("contact") or {}, receiver.get("address") or {}

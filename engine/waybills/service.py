@@ -298,8 +298,8 @@ def desk_orders(services: Services, filters: DeskFilters, *, limit: int = 200) -
     out = []
     with services.db.session() as s:
         for order, waybill in s.execute(q).all():
-            lines = tuple((str(ln.get("sku_id")), int(ln.get("qty") or 0)) for ln in (order.doc or {}).get("lines") or []
-                          if ln.get("sku_id"))
+            lines = tuple((str(ln.get("sku_id")), int(ln.get("qty") or 0))
+                          for ln in (order.doc or {}).get("lines") or [] if ln.get("sku_id"))
             out.append(DeskRow(order.id, order.channel, order.order_id, order.status, order.province or "",
                                order.city or "", order.promised_ship_at, lines, waybill))
         s.expunge_all()
@@ -328,7 +328,8 @@ def pick_list(services: Services, order_pks: Sequence[int]) -> PickWave:
     """The picking wave of these orders (see :mod:`engine.waybills.pick_list`)."""
     pks = list(dict.fromkeys(order_pks))[:MAX_SELECTED]
     with services.db.session() as s:
-        orders = {o.id: (f"{o.channel}/{o.order_id}", o.doc or {}) for o in s.scalars(select(Order).where(Order.id.in_(pks)))}
+        orders = {o.id: (f"{o.channel}/{o.order_id}", o.doc or {})
+                  for o in s.scalars(select(Order).where(Order.id.in_(pks)))}
         skus = {str(ln.get("sku_id")) for _, doc in orders.values() for ln in doc.get("lines") or []}
         locations = {r.sku_id: r.location for r in s.scalars(select(SkuLocation).where(SkuLocation.sku_id.in_(skus)))}
     return pick_wave([orders[pk] for pk in pks if pk in orders], locations)

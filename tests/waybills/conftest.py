@@ -15,6 +15,7 @@ from connectors.fakes.kdniao_waybill import FakeKdniao
 from connectors.fakes.platform_waybills import WAYBILL_FAKES
 from connectors.platform_stock import base_url_variable
 from engine.orders.writeback import register_writeback_handler
+from tests.builder.conftest import signed_in  # noqa: F401 - the fixture (the desk pages' tests)
 from tests.orders_in.conftest import credentials, publish_sources
 from tests.shipping.conftest import bring_in, dispatch, shipments, timeline_kinds
 

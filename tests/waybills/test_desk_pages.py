@@ -15,7 +15,7 @@ from engine.orders.model import Order
 from engine.orders.pipeline_model import OrderShipment
 from engine.waybills.model import Waybill
 from engine.waybills.service import set_location
-from tests.builder.conftest import csrf_of, signed_in  # noqa: F401 - the fixture
+from tests.builder.conftest import csrf_of
 from tests.waybills.conftest import bring_in, dispatch
 
 PAGES = ["/desk", "/desk/print?order=1", "/desk/pick-list?order=1"]
@@ -34,7 +34,7 @@ def two_orders(desk: dict[str, Any], services: Any) -> list[int]:
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_the_desk_pages_are_for_warehouse_and_admin(app: Any, signed_in: Any, path: str) -> None:  # noqa: F811
+def test_the_desk_pages_are_for_warehouse_and_admin(app: Any, signed_in: Any, path: str) -> None:
     resp = app.test_client().get(path)
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=")
     for role in ("admin", "warehouse", "ops", "cs", "finance", "cs_lead"):
@@ -42,14 +42,14 @@ def test_the_desk_pages_are_for_warehouse_and_admin(app: Any, signed_in: Any, pa
         assert resp.status_code == (200 if role in ("admin", "warehouse") else 403), (role, resp.status_code)
 
 
-def test_the_nav_shows_发货台_to_the_roles_that_may_use_it(signed_in: Any) -> None:  # noqa: F811
+def test_the_nav_shows_发货台_to_the_roles_that_may_use_it(signed_in: Any) -> None:
     assert ">发货台</a>" in signed_in("warehouse").get("/rulesets").get_data(as_text=True)
     assert ">发货台</a>" in signed_in("admin").get("/rulesets").get_data(as_text=True)
     assert ">发货台</a>" not in signed_in("ops").get("/rulesets").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", ["/desk/waybills", "/desk/ship"])
-def test_the_desk_forms_check_session_csrf_and_role(app: Any, services: Any, signed_in: Any,  # noqa: F811
+def test_the_desk_forms_check_session_csrf_and_role(app: Any, services: Any, signed_in: Any,
                                                     two_orders: list[int], path: str) -> None:
     body = {"order": [str(pk) for pk in two_orders], "courier": "SF", "source": "auto"}
     resp = app.test_client().post(path, data=body)
@@ -67,7 +67,7 @@ def test_the_desk_forms_check_session_csrf_and_role(app: Any, services: Any, sig
     assert resp.status_code == 200
 
 
-def test_a_warehouse_user_gets_waybills_prints_ships_and_picks(desk: dict[str, Any], services: Any,  # noqa: F811
+def test_a_warehouse_user_gets_waybills_prints_ships_and_picks(desk: dict[str, Any], services: Any,
                                                               signed_in: Any, two_orders: list[int]) -> None:
     mini, tao = two_orders
     douyin, _, _ = bring_in(services, desk["douyin"], "douyin", [("TSHIRT-W-M", 1)])
@@ -107,7 +107,7 @@ def test_a_warehouse_user_gets_waybills_prints_ships_and_picks(desk: dict[str, A
     assert '<td class="qty" id="pick-total">5</td>' in picks and "@media print" in picks
 
 
-def test_getting_waybills_without_a_selection_says_what_to_do(signed_in: Any, desk: dict[str, Any]) -> None:  # noqa: F811
+def test_getting_waybills_without_a_selection_says_what_to_do(signed_in: Any, desk: dict[str, Any]) -> None:
     user = signed_in("warehouse")
     resp = user.post("/desk/waybills", data={"courier": "SF", "csrf_token": csrf_of(user.get("/desk").data)})
     assert resp.status_code == 422 and "请先勾选要取号的订单" in resp.get_data(as_text=True)
