@@ -205,3 +205,26 @@ def test_without_a_sender_address_nothing_is_asked(desk: dict[str, Any], service
     monkeypatch.delenv("ORDERPULSE_SENDER_PHONE")
     assert _refused(services, pk) == "未设置寄件人信息：ORDERPULSE_SENDER_PHONE"
     assert desk["kdniao"].requests == []
+
+
+def test_two_desks_asking_at_once_store_one_waybill_with_one_number(desk: dict[str, Any], services: Any) -> None:
+    import threading
+
+    pk, _, _ = bring_in(services, desk["kuaishou"], "kuaishou", [("TEA-LJ-250", 1)])
+    start = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def click() -> None:
+        start.wait()
+        answers.extend(issue_waybills(services, [pk], courier="SF", actor="user:desk"))
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.ok for a in answers] == [True, True]
+    assert answers[0].tracking_no == answers[1].tracking_no
+    assert len(issued(desk["kuaishou"])) == 1
+    with services.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Waybill).where(Waybill.order_pk == pk)) == 1
