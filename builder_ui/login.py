@@ -99,6 +99,9 @@ def _register_pages() -> None:
     from builder_ui import boards
 
     boards.register(bp)
+    from builder_ui import desk
+
+    desk.register(bp)
     pages.install_error_pages(bp)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from connectors.dingtalk import DingTalkCrypto
 from connectors.order_clients import build_order_client
 from connectors.platform_stock import base_url_variable
+from connectors.waybill_clients import build_waybill_client
 from engine.inventory.channels import CHANNELS
 from engine.ports import ConnectorPorts
 
@@ -40,4 +41,5 @@ def default_ports() -> ConnectorPorts:
         stock_connectors={platform: _stock_factory(platform) for platform in CHANNELS},
         callback_crypto={"dingtalk_approval": DingTalkCrypto},
         order_clients=build_order_client,
+        waybill_clients=build_waybill_client,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine.inventory.channels import StockConnectorFactory
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 # platform, credentials (app_key, app_secret, access_token … by name), the clock requests are
 # signed with (unix seconds) → the platform's order client, or None for a platform without one
 OrderClientFactory = Callable[[str, Mapping[str, str], Callable[[], float]], "PlatformOrderClient | None"]
+# provider (kdniao | a platform), that platform's order client (its signing; None for kdniao), the
+# environment (Kdniao's credentials), the clock (unix seconds) -> an e-waybill client
+# (engine.waybills.ports.WaybillClient), or None when the provider has none here
+WaybillClientFactory = Callable[[str, Any, Mapping[str, str], Callable[[], float]], Any]
 
 
 @dataclass
@@ -33,3 +37,5 @@ class ConnectorPorts:
     callback_crypto: dict[str, CallbackCryptoFactory] = field(default_factory=dict)
     # platform, credentials, clock -> its order client (engine.orders.sources builds them from sources)
     order_clients: OrderClientFactory | None = None
+    # provider, order client, environment, clock -> its e-waybill client (engine.waybills.service asks)
+    waybill_clients: WaybillClientFactory | None = None

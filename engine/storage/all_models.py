@@ -10,4 +10,5 @@ from engine.orders import pipeline_model as orders_pipeline_model  # noqa: F401
 from engine.orders import pull_model as orders_pull_model  # noqa: F401
 from engine.risk import models as risk_models  # noqa: F401
 from engine.storage import models  # noqa: F401
+from engine.waybills import model as waybills_model  # noqa: F401
 from engine.workflow import models as workflow_models  # noqa: F401
