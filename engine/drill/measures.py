@@ -144,7 +144,6 @@ def verdicts(db: Database, journal: Journal, clock: Clock, warehouse: Any, plan_
         writebacks_pending = int(s.scalar(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.status == "pending", OutboxMessage.topic == "order.writeback")) or 0)
         now = db_now = time.time()
-        deadlines = list(s.execute(select(WorkflowDeadline.status, WorkflowDeadline.due_at)))
     with journal.lock:
         orders = list(journal.orders)
         shipped = list(warehouse.shipped)
@@ -198,8 +197,7 @@ def verdicts(db: Database, journal: Journal, clock: Clock, warehouse: Any, plan_
                 late_by_system += 1
             else:
                 late_by_warehouse += 1
-    overdue = sum(1 for st, due in deadlines if st == "pending" and due.timestamp() <= db_now)
-    fired = sum(1 for st, _ in deadlines if st == "fired")
+    overdue, fired = tickets_past_deadline(db, db_now)
     not_shipped = [o for o in orders if o.ship_answered is None and not o.planned.presale]
     return {
         "orders_placed": len(orders), "orders_stored": sum(1 for o in orders if (o.channel, o.order_id) in stored),
@@ -226,6 +224,20 @@ def verdicts(db: Database, journal: Journal, clock: Clock, warehouse: Any, plan_
         "stock_push_latency_by_hour": _by_hour(stock_points),
         "api_errors": dict(journal.api_errors), "faults": list(journal.faults), "measured_at": now,
     }
+
+
+def tickets_past_deadline(db: Database, now: float) -> tuple[int, int]:
+    """(tickets past a state deadline with no alert, deadline alerts fired).
+
+    The alert that exists today is the workflow's own: a state's ``deadline`` fires its
+    ``on deadline`` handler (a notification through the outbox) once, and marks the deadline
+    ``fired``. A deadline due and still ``pending`` is a ticket past its deadline that nobody
+    was told about. Hook for ``engine/alerts``: when alert firings are stored, count a ticket
+    as alerted when either its deadline fired or an alert firing names it."""
+    with db.session() as s:
+        rows = list(s.execute(select(WorkflowDeadline.status, WorkflowDeadline.due_at)))
+    overdue = sum(1 for st, due in rows if st == "pending" and due.timestamp() <= now)
+    return overdue, sum(1 for st, _ in rows if st == "fired")
 
 
 def _count(items: Any) -> dict[str, int]:
