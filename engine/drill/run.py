@@ -87,8 +87,9 @@ def run_drill(scenario: Scenario, options: DrillOptions, counterparts: Counterpa
                 push.push_to(f"{target.bases[0]}/api/v1/sources/{channel}/push")
         api = Api(target.apis, target.token)
         clock = Clock(options.speed)
-        warehouse = Warehouse(scenario, clock, api, journal, threads=options.warehouse_threads)
-        customers = Customers(clock, api, journal, fakes.platforms, counterparts.approvals, target.bases)
+        by_role = {role: Api(target.apis, token) for role, token in target.tokens.items()}
+        warehouse = Warehouse(scenario, clock, by_role["warehouse"], journal, threads=options.warehouse_threads)
+        customers = Customers(clock, api, journal, fakes.platforms, counterparts.approvals, target.bases, by_role)
         warehouse.on_shipped = customers.shipped
         shop = Shop(plan, scenario, clock, fakes.platforms, counterparts.order_id_of, api, journal, warehouse.receive)
         timeline = FaultTimeline(scenario.faults, clock, fakes.platforms, target, counterparts.approvals, journal,

@@ -102,7 +102,8 @@ class Target:
     database_url: str
     redis_url: str | None
     children: list[Child] = field(default_factory=list)
-    token: str = ""
+    token: str = ""  # the admin's
+    tokens: dict[str, str] = field(default_factory=dict)  # by role: admin, warehouse, cs_lead
     drop_schema: Any = None
 
     @property
@@ -230,7 +231,10 @@ def start_target(folder: Path, counterpart_env: dict[str, str], *, database_url:
             env["ORDERPULSE_REDIS_URL"] = redis_url
             target.redis_url = redis_url
         target.cli("db", "upgrade")
-        target.token = target.cli("users", "create", "drill", "--role", "admin", "--token").strip().splitlines()[-1]
+        for role in ("admin", "warehouse", "cs_lead"):
+            out = target.cli("users", "create", f"drill_{role}", "--role", role, "--token")
+            target.tokens[role] = out.strip().splitlines()[-1]
+        target.token = target.tokens["admin"]
         for i in range(serves):
             port = free_port()
             argv = [sys.executable, "-m", "engine.cli", "serve", "--port", str(port)]
