@@ -144,6 +144,7 @@ def drill(orders: int | None, speed: float, scenario_file: str | None, faults: s
           seed: int, keep: bool) -> None:
     """The peak-day drill: replay a festival day against the fake platforms, with faults, and
     report whether OrderPulse held (exit 1 when a must-be-0 measure is not 0)."""
+    import base64
     import secrets
     from pathlib import Path
 
@@ -175,7 +176,7 @@ def drill(orders: int | None, speed: float, scenario_file: str | None, faults: s
                     "xiaohongshu": xiaohongshu_orders.order_id_of,
                     "miniprogram": miniprogram_orders.out_trade_no_of}[channel](order))
 
-    token, aes_key = secrets.token_hex(8), secrets.token_urlsafe(32)[:43]
+    token, aes_key = secrets.token_hex(8), base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     counterparts = Counterparts(FakeCounterparts().start(), platform_order_id,
                                 FakeDingTalkApproval(DingTalkCrypto(token, aes_key)),
                                 {"DINGTALK_CALLBACK_TOKEN": token, "DINGTALK_AES_KEY": aes_key})

@@ -63,10 +63,14 @@ class FaultTimeline:
         for fault in self.faults:
             if not _sleep_until(self.clock.real(fault.at_hour), stop):
                 return
-            done = self.apply(fault)
+            error = None
+            try:
+                done = self.apply(fault)
+            except Exception as exc:  # noqa: BLE001 - recorded; the timeline goes on
+                done, error = False, f"{type(exc).__name__}: {exc}"
             with self.journal.lock:
                 self.journal.faults.append({"at_hour": fault.at_hour, "kind": fault.kind, "platform": fault.platform,
-                                            "applied": done, "real_at": time.time()})
+                                            "applied": done, "error": error, "real_at": time.time()})
 
     def apply(self, fault: Fault) -> bool:
         fake = self.platforms.get(fault.platform or "")
