@@ -7,8 +7,8 @@ the faults and the report.
   signatures, Redis restarted and a worker killed where they apply) must pass: exit 0 and
   every must-be-0 measure 0;
 - the same day with a deliberately broken setting — every source's ``retry`` cut to a single
-  1 s retry while a platform answers 5xx — must fail, and name the measure that caught it
-  (dead letters that were not permanent errors).
+  1 s retry while a platform is down — must fail, and name the measure that caught it (dead
+  letters that were not permanent errors).
 """
 
 from __future__ import annotations
@@ -70,15 +70,21 @@ def test_the_ci_sized_festival_day_holds_under_the_fault_timeline(tmp_path: Path
 
 @pytest.mark.timeout(1500)
 def test_a_single_short_retry_is_caught_by_the_dead_letters_that_were_not_permanent(tmp_path: Path) -> None:
+    """抖店 is down all day; with every source's ``retry`` cut to one 1 s retry, the outbox gives
+    up on each pushed order's fetch after two attempts: dead letters from a 503, not from a
+    configuration error."""
     broken = tmp_path / "broken_retry.toml"
     text = CI_DAY.read_text(encoding="utf-8")
     text = re.sub(r'retry = "[^"]*"', 'retry = "1s"', text)
-    text = text.replace("n = 15\n", "n = 400\n")  # taobao answers 5xx for a good while
-    broken.write_text(text, encoding="utf-8")
-    code, report, out = drill(tmp_path, broken, "--orders", "150", "--speed", "3000", "--settle", "120",
-                              "--faults", "platform_5xx")
+    down = 'at_hour = 19\nkind = "platform_down"\nplatform = "douyin"\nminutes = 40\n'
+    assert down in text
+    broken.write_text(text.replace(down, 'at_hour = 0\nkind = "platform_down"\nplatform = "douyin"\n'
+                                         'minutes = 1440\n'), encoding="utf-8")
+    code, report, out = drill(tmp_path, broken, "--orders", "120", "--speed", "3000", "--settle", "60",
+                              "--faults", "platform_down")
     assert code == 1, out[-4000:]
     assert "dead_letters_not_permanent" in report["failed"]
     assert report["measures"]["dead_letters_not_permanent"] > 0
+    assert all("503" in line or "unavailable" in line for line in report["measures"]["dead_letters_sample"])
     assert "FAIL dead_letters_not_permanent" in out
     assert "verdict: FAIL" in out
