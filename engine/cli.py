@@ -122,5 +122,74 @@ def _register_area_commands() -> None:
 _register_area_commands()
 
 
+@main.command()
+@click.option("--orders", type=int, default=None, help="orders in the day (default: the scenario's)")
+@click.option("--speed", type=float, default=100.0, show_default=True, help="how many times faster than real time")
+@click.option("--scenario", "scenario_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="scenario TOML (default: scenarios/peak_day.toml)")
+@click.option("--faults", default="all", show_default=True,
+              help="comma list of fault kinds to apply from the scenario's timeline, 'all' or 'none'")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default="drill-report", show_default=True)
+@click.option("--database-url", default=None,
+              help="postgresql://… to drill PostgreSQL (a private schema, dropped after)")
+@click.option("--redis-url", default=None, help="redis://… or 'private' (a redis-server the drill starts and restarts)")
+@click.option("--serve", "serves", type=int, default=1, show_default=True, help="`orderpulse serve` processes")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="`orderpulse worker` processes (0: the runner in the serve process; needs PostgreSQL)")
+@click.option("--settle", type=float, default=None, help="at most this many seconds to drain after the day")
+@click.option("--seed", type=int, default=20261111, show_default=True)
+@click.option("--keep", is_flag=True, help="keep the work folder (database, logs) after the drill")
+def drill(orders: int | None, speed: float, scenario_file: str | None, faults: str, report_dir: str,
+          database_url: str | None, redis_url: str | None, serves: int, workers: int, settle: float | None,
+          seed: int, keep: bool) -> None:
+    """The peak-day drill: replay a festival day against the fake platforms, with faults, and
+    report whether OrderPulse held (exit 1 when a must-be-0 measure is not 0)."""
+    import base64
+    import secrets
+    from pathlib import Path
+
+    from connectors.dingtalk import DingTalkCrypto, FakeDingTalkApproval
+    from connectors.fakes import (
+        FakeCounterparts,
+        douyin_orders,
+        kuaishou_orders,
+        miniprogram_orders,
+        pdd_orders,
+        taobao_orders,
+        xiaohongshu_orders,
+    )
+    from engine.drill.run import Counterparts, DrillOptions, run_drill
+    from engine.drill.scenario import FAULT_KINDS, ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(scenario_file, orders=orders)
+    except ScenarioError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    kinds = None if faults == "all" else frozenset() if faults == "none" else frozenset(faults.split(","))
+    if kinds and not kinds <= set(FAULT_KINDS):
+        click.echo(f"error: --faults: unknown kind {', '.join(sorted(kinds - set(FAULT_KINDS)))}", err=True)
+        sys.exit(2)
+    def platform_order_id(channel: str, order: Any) -> str:  # the platform's id of a fake shop's order
+        return str({"taobao": taobao_orders.tid_of, "pdd": pdd_orders.order_sn, "douyin": douyin_orders.order_id_of,
+                    "kuaishou": lambda o: kuaishou_orders.oid_of(o, o.lines[0]),
+                    "xiaohongshu": xiaohongshu_orders.order_id_of,
+                    "miniprogram": miniprogram_orders.out_trade_no_of}[channel](order))
+
+    token, aes_key = secrets.token_hex(8), base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    counterparts = Counterparts(FakeCounterparts().start(), platform_order_id,
+                                FakeDingTalkApproval(DingTalkCrypto(token, aes_key)),
+                                {"DINGTALK_CALLBACK_TOKEN": token, "DINGTALK_AES_KEY": aes_key})
+    progress = (lambda line: click.echo("\r" + line[:160], nl=False)) if sys.stdout.isatty() else click.echo
+    try:
+        report = run_drill(scenario, DrillOptions(
+            speed=speed, database_url=database_url, redis_url=redis_url, serves=serves, workers=workers,
+            report_dir=Path(report_dir), faults=kinds, seed=seed, settle_seconds=settle, keep=keep),
+            counterparts, echo=click.echo, progress=progress)
+    finally:
+        counterparts.fakes.stop()
+    sys.exit(1 if report["failed"] else 0)
+
+
 if __name__ == "__main__":
     main()

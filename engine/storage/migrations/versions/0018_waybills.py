@@ -1,7 +1,7 @@
 """the shipping desk: waybills (one per order) and SKU picking locations
 
 Revision ID: 0018_waybills
-Revises: 0015_risk_analytics
+Revises: 0017_fulfillment
 Create Date: 2026-12-03 18:00:00
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import engine.storage.types
 
 revision = '0018_waybills'
-down_revision = '0015_risk_analytics'
+down_revision = '0017_fulfillment'
 branch_labels = None
 depends_on = None
 
