@@ -70,7 +70,7 @@ def test_the_ci_sized_festival_day_holds_under_the_fault_timeline(tmp_path: Path
 
 @pytest.mark.timeout(1500)
 def test_a_single_short_retry_is_caught_by_the_dead_letters_that_were_not_permanent(tmp_path: Path) -> None:
-    """抖店 is down all day; with every source's ``retry`` cut to one 1 s retry, the outbox gives
+    """抖店 is down all day and after; with every source's ``retry`` cut to one 1 s retry, the outbox gives
     up on each pushed order's fetch after two attempts: dead letters from a 503, not from a
     configuration error."""
     broken = tmp_path / "broken_retry.toml"
@@ -79,8 +79,8 @@ def test_a_single_short_retry_is_caught_by_the_dead_letters_that_were_not_perman
     down = 'at_hour = 19\nkind = "platform_down"\nplatform = "douyin"\nminutes = 40\n'
     assert down in text
     broken.write_text(text.replace(down, 'at_hour = 0\nkind = "platform_down"\nplatform = "douyin"\n'
-                                         'minutes = 1440\n'), encoding="utf-8")
-    code, report, out = drill(tmp_path, broken, "--orders", "120", "--speed", "3000", "--settle", "60",
+                                         'minutes = 20000\n'), encoding="utf-8")  # down past the drill's end
+    code, report, out = drill(tmp_path, broken, "--orders", "120", "--speed", "3000", "--settle", "120",
                               "--faults", "platform_down")
     assert code == 1, out[-4000:]
     assert "dead_letters_not_permanent" in report["failed"]
