@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, request
+from flask import Blueprint, flash, redirect, request, url_for
 
 from builder_ui.pages import page, services
 from engine.auth.access import allow, current_principal
@@ -36,6 +36,7 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/desk/print", "desk_print", print_view, methods=["GET"])
     bp.add_url_rule("/desk/ship", "desk_ship", ship_printed, methods=["POST"])
     bp.add_url_rule("/desk/pick-list", "desk_pick_list", pick_list_view, methods=["GET"])
+    bp.add_url_rule("/desk/locations", "desk_location", save_location, methods=["POST"])
 
 
 def shanghai(value: datetime | None) -> str:
@@ -113,8 +114,21 @@ def ship_printed() -> Any:
 
 
 @allow(*DESK_ROLES)
-def pick_list_view() -> Any:
-    chosen = _selected(request.args.getlist("order"))
+def pick_list_view(chosen: list[int] | None = None, status: int = 200, **extra: Any) -> Any:
+    if chosen is None:
+        chosen = _selected(request.args.getlist("order"))
     wave = desk.pick_list(services(), chosen)
-    return page("desk/pick_list.html", title="拣货单", active_nav="desk", wave=wave, chosen=chosen,
-                printed_at=shanghai(services().clock.now()))
+    return page("desk/pick_list.html", status, title="拣货单", active_nav="desk", wave=wave, chosen=chosen,
+                printed_at=shanghai(services().clock.now()), **extra)
+
+
+@allow(*DESK_ROLES)
+def save_location() -> Any:
+    """Keep where a SKU is picked from (库位), then show the same pick list again."""
+    sku, location = request.form.get("sku_id", "").strip(), request.form.get("location", "").strip()
+    chosen = _selected(request.form.getlist("order"))
+    if not sku or len(sku) > 128 or not location or len(location) > 64:
+        return pick_list_view(chosen, status=422, error="请填写 SKU 和库位（库位不超过 64 个字符）")
+    desk.set_location(services(), sku, location)
+    flash(f"已设置 {sku} 的库位为 {location}")
+    return redirect(url_for("builder.desk_pick_list", order=chosen))

@@ -111,3 +111,26 @@ def test_getting_waybills_without_a_selection_says_what_to_do(signed_in: Any, de
     user = signed_in("warehouse")
     resp = user.post("/desk/waybills", data={"courier": "SF", "csrf_token": csrf_of(user.get("/desk").data)})
     assert resp.status_code == 422 and "请先勾选要取号的订单" in resp.get_data(as_text=True)
+
+
+def test_a_location_set_on_the_pick_list_orders_the_next_one(app: Any, services: Any, signed_in: Any,
+                                                             two_orders: list[int]) -> None:
+    mini, tao = two_orders
+    body = {"sku_id": "SCARF-SILK", "location": "A-00-01", "order": [str(mini), str(tao)]}
+    assert app.test_client().post("/desk/locations", data=body).status_code == 302  # to the login page
+    ops = signed_in("ops")
+    assert ops.post("/desk/locations", data={**body, "csrf_token": csrf_of(ops.get("/").data)}).status_code == 403
+    user = signed_in("warehouse")
+    assert user.post("/desk/locations", data=body).status_code == 400  # no CSRF token
+    path = f"/desk/pick-list?order={mini}&order={tao}"
+    set_location(services, "TEA-LJ-250", "B-01-01")
+    before = user.get(path).get_data(as_text=True)
+    assert before.index('data-sku="TEA-LJ-250"') < before.index('data-sku="SCARF-SILK"')  # 未设库位 comes last
+    refused = user.post("/desk/locations", data={**body, "location": "", "csrf_token": csrf_of(before)})
+    assert refused.status_code == 422 and "请填写 SKU 和库位" in refused.get_data(as_text=True)
+    saved = user.post("/desk/locations", data={**body, "csrf_token": csrf_of(before)})
+    assert saved.status_code == 302 and saved.headers["Location"] == path
+    after = user.get(path).get_data(as_text=True)
+    assert "已设置 SCARF-SILK 的库位为 A-00-01" in after
+    assert after.index('data-sku="SCARF-SILK"') < after.index('data-sku="TEA-LJ-250"')
+    assert '<td>A-00-01</td>' in after
