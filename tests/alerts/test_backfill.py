@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from dsl.parser import parse_text
@@ -26,6 +27,10 @@ from engine.orders.pipeline_model import OrderTicket
 from engine.rulesets import service as rulesets
 from engine.storage.models import Base
 from engine.workflow.models import WorkflowInstance
+
+# 100k orders and 20k tickets are written and back-filled: more than the suite's per-test bound on a
+# shared, loaded machine
+pytestmark = pytest.mark.timeout(1800)
 
 ORDERS, RETURNS = 100_000, 20_000
 CHANNELS = ("taobao", "pdd", "douyin", "kuaishou", "xiaohongshu", "miniprogram")
