@@ -293,6 +293,14 @@ def take_lock(session: Session) -> bool:
     already holds)."""
     conn = session.connection()
     stmt = select(_CUR.c.source).where(_CUR.c.source == LOCK).with_for_update(skip_locked=True)
+    if conn.execute(stmt).first() is not None:
+        return True
+    if conn.execute(select(_CUR.c.source).where(_CUR.c.source == LOCK)).first() is not None:
+        return False  # held by another consumer
+    # the rows the migration writes are missing (a database emptied by hand): start again from the
+    # first row of every source — each row is then counted once, by the consumer
+    conn.execute(_insert(conn, _CUR).on_conflict_do_nothing(index_elements=["source"]),
+                 [{"source": source, "last_id": 0, "gaps": []} for source in (LOCK, *SOURCES)])
     return conn.execute(stmt).first() is not None
 
 
