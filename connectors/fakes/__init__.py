@@ -1,10 +1,11 @@
-"""Fake counterparts (group bots, SMS gateway, WMS, the six platforms' stock APIs) for tests
-and the demo.
+"""Fake counterparts (group bots, SMS gateway, WMS, 快递鸟, the six platforms' stock, order and
+e-waybill APIs) for tests and the demo.
 
 :class:`FakeCounterparts` starts one of each on 127.0.0.1 and gives the environment that
 points the default outbox handlers and the platform stock connectors at them: the
 ``ORDERPULSE_*_BASE_URL`` overrides plus the variables the library templates declare
-(``WECOM_CS_LEAD_KEY``, ``FEISHU_WAREHOUSE_HOOK`` …, the sources' ``DOUYIN_APP_KEY`` …).
+(``WECOM_CS_LEAD_KEY``, ``FEISHU_WAREHOUSE_HOOK`` …, the sources' ``DOUYIN_APP_KEY`` …), the
+Kdniao account and a demo sender (the shipping desk's waybills).
 Nothing here reaches the internet.
 """
 
@@ -17,11 +18,13 @@ from connectors.fakes.base import FakeServer, Received
 from connectors.fakes.dingtalk_robot import FakeDingTalkRobot
 from connectors.fakes.douyin_stock import FakeDouyinStock
 from connectors.fakes.feishu_bot import FakeFeishuBot
+from connectors.fakes.kdniao_waybill import FakeKdniao
 from connectors.fakes.kuaishou_orders import DEFAULT_MESSAGE_KEY as KUAISHOU_MESSAGE_KEY
 from connectors.fakes.kuaishou_stock import FakeKuaishouStock
 from connectors.fakes.miniprogram_stock import FakeMiniprogramStock
 from connectors.fakes.order_scenario import DEMO_LIFECYCLE, Lifecycle, MisconfiguredCoupon
 from connectors.fakes.pdd_stock import FakePddStock
+from connectors.fakes.platform_waybills import WAYBILL_FAKES
 from connectors.fakes.sms_gateway import FakeSmsGateway
 from connectors.fakes.taobao_stock import FakeTaobaoStock
 from connectors.fakes.wecom_bot import FakeWeComBot
@@ -60,7 +63,12 @@ PLATFORM_CREDENTIALS: dict[str, tuple[tuple[str, str, str], ...]] = {  # channel
 PLATFORM_FAKES: dict[str, Any] = {
     "douyin": FakeDouyinStock, "taobao": FakeTaobaoStock, "pdd": FakePddStock, "kuaishou": FakeKuaishouStock,
     "xiaohongshu": FakeXiaohongshuStock, "miniprogram": FakeMiniprogramStock,
+    **WAYBILL_FAKES,  # the five marketplaces' gateways with their e-waybill services on them
 }
+KDNIAO = {"KDNIAO_EBUSINESS_ID": "1700001", "KDNIAO_APP_KEY": "fake-kdniao-key"}
+DEMO_SENDER = {"ORDERPULSE_SENDER_NAME": "杭州仓", "ORDERPULSE_SENDER_PHONE": "057188886666",
+               "ORDERPULSE_SENDER_PROVINCE": "浙江省", "ORDERPULSE_SENDER_CITY": "杭州市",
+               "ORDERPULSE_SENDER_DISTRICT": "余杭区", "ORDERPULSE_SENDER_ADDRESS": "仓前街道良睦路1399号"}
 
 
 class FakeCounterparts:
@@ -72,10 +80,11 @@ class FakeCounterparts:
         self.dingtalk = FakeDingTalkRobot({token: secret for _, token, secret in DINGTALK_ROBOTS.values()}, **kwargs)
         self.sms = FakeSmsGateway(**kwargs)
         self.wms = FakeWms(**kwargs)
+        self.kdniao = FakeKdniao(ebusiness_id=KDNIAO["KDNIAO_EBUSINESS_ID"], app_key=KDNIAO["KDNIAO_APP_KEY"], **kwargs)
         self.platforms: dict[str, FakeServer] = {
             channel: PLATFORM_FAKES[channel](**{param: value for _, value, param in creds}, **kwargs)
             for channel, creds in PLATFORM_CREDENTIALS.items()}
-        self.all: list[FakeServer] = [self.wecom, self.feishu, self.dingtalk, self.sms, self.wms,
+        self.all: list[FakeServer] = [self.wecom, self.feishu, self.dingtalk, self.sms, self.wms, self.kdniao,
                                       *self.platforms.values()]
         self._producing = threading.Event()
         self._producer: threading.Thread | None = None
@@ -136,6 +145,9 @@ class FakeCounterparts:
             "ORDERPULSE_DINGTALK_BASE_URL": self.dingtalk.url,
             "SMS_GATEWAY_URL": self.sms.send_url,
             "WMS_URL": self.wms.url,
+            "ORDERPULSE_KDNIAO_BASE_URL": self.kdniao.url,
+            **KDNIAO,
+            **DEMO_SENDER,
             **WECOM_KEYS,
         }
         for hook_var, secret_var, token, secret in FEISHU_BOTS.values():

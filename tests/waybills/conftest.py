@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connectors.fakes import PLATFORM_CREDENTIALS, FakeMiniprogramStock
+from connectors.fakes import DEMO_SENDER, KDNIAO, PLATFORM_CREDENTIALS, FakeMiniprogramStock
 from connectors.fakes.kdniao_waybill import FakeKdniao
 from connectors.fakes.platform_waybills import WAYBILL_FAKES
 from connectors.platform_stock import base_url_variable
@@ -21,10 +21,7 @@ from tests.shipping.conftest import bring_in, dispatch, shipments, timeline_kind
 
 __all__ = ["SENDER", "bring_in", "dispatch", "shipments", "timeline_kinds"]
 
-SENDER = {"ORDERPULSE_SENDER_NAME": "杭州仓", "ORDERPULSE_SENDER_PHONE": "057188886666",
-          "ORDERPULSE_SENDER_PROVINCE": "浙江省", "ORDERPULSE_SENDER_CITY": "杭州市",
-          "ORDERPULSE_SENDER_DISTRICT": "余杭区", "ORDERPULSE_SENDER_ADDRESS": "仓前街道良睦路1399号"}
-KDNIAO = {"KDNIAO_EBUSINESS_ID": "1700001", "KDNIAO_APP_KEY": "fake-kdniao-key"}
+SENDER = DEMO_SENDER
 
 
 def start_desk_fakes(now: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
