@@ -229,7 +229,7 @@ def _states(services: Services, machine: str) -> list[Any]:
 def _client(app: Any, services: Services, role: str) -> Any:
     from engine.auth.users import create_user
 
-    username = f"bench_{role}"
+    username = f"bench_{role}_{os.getpid()}"
     with services.db.transaction() as s:
         create_user(s, username, role, PASSWORD, clock=services.clock)
     client = app.test_client()
@@ -257,25 +257,41 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--tickets", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--reuse", metavar="SCHEMA", help="a schema an earlier run left loaded (kept afterwards)")
+    parser.add_argument("--keep", action="store_true", help="keep the loaded schema (name printed) for --reuse")
     args = parser.parse_args()
     configure_logging(stream=open(os.devnull, "w"))  # noqa: SIM115
-    from tests.support.backends import PostgresSchema
+    from tests.support.backends import PostgresSchema, with_search_path
 
     schema = PostgresSchema(PG_URL)
-    url = schema.create()
+    if args.reuse:
+        schema.schema = args.reuse
+        url = with_search_path(PG_URL, args.reuse)
+    else:
+        url = schema.create()
     try:
         from engine.storage.db import Database
 
-        db = Database(url)
-        upgrade(db)
-        db.dispose()
         settings = Settings(database_url=url, redis_url=None, secret_key="bench-boards", testing=True)
-        services = Services.build(settings, clock=ManualClock(NOW))
-        _publish(services)
-        facts = load(services, args.orders, args.tickets)
-        lo, lt, an = facts["timings"]
-        print(f"PostgreSQL (loopback): {args.orders:,} orders loaded in {lo:.1f} s, {args.tickets:,} tickets and "
-              f"stock in {lt:.1f} s, ANALYZE {an:.1f} s")
+        if args.reuse:
+            services = Services.build(settings, clock=ManualClock(NOW))
+            with services.db.engine.connect() as conn:
+                orders, tickets = (conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                                   for t in ("orders", "workflow_instances"))
+                held = conn.execute(text("SELECT min(order_pk) FROM risk_flags")).scalar_one()
+            facts = {"phone_tail": _phone_tail(services.db.engine, orders // 2), "order_pk": orders // 3,
+                     "held_pk": held}
+            print(f"PostgreSQL (loopback): reusing schema {args.reuse} with {orders:,} orders, {tickets:,} tickets")
+        else:
+            db = Database(url)
+            upgrade(db)
+            db.dispose()
+            services = Services.build(settings, clock=ManualClock(NOW))
+            _publish(services)
+            facts = load(services, args.orders, args.tickets)
+            lo, lt, an = facts["timings"]
+            print(f"PostgreSQL (loopback): {args.orders:,} orders loaded in {lo:.1f} s, {args.tickets:,} tickets and "
+                  f"stock in {lt:.1f} s, ANALYZE {an:.1f} s")
         from engine.app import create_app
 
         app = create_app(services=services)
@@ -331,7 +347,10 @@ def main() -> None:
               f"(cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f})")
         services.db.dispose()
     finally:
-        schema.drop()
+        if args.keep or args.reuse:
+            print(f"  schema kept: {schema.schema} (drop it with DROP SCHEMA \"{schema.schema}\" CASCADE)")
+        else:
+            schema.drop()
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ def _board(machine: str, *, refused: dict[str, Any] | None = None, status: int =
         for state in decl.states:
             if state.final:
                 continue
-            cards = list_tickets(session, registry, TicketFilter(machines=[machine], states=[state.name]),
+            cards = list_tickets(session, registry, TicketFilter(machines=[machine], states=[state.name],
+                                                            dated=None if state.deadline else False),
                                  role=user.role, now=now, cursor=None, limit=CARDS_PER_COLUMN)["items"]
             for card in cards:
                 card["age_seconds"] = int((now - _parse(card["created_at"])).total_seconds())

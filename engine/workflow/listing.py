@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, false, literal, or_, select
+from sqlalchemy import Table, and_, exists, false, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from engine.api.cursors import decode_cursor, encode_cursor
@@ -52,6 +52,9 @@ class TicketFilter:
     channels: Sequence[str] = ()
     q: str | None = None
     closed: bool = False
+    # False: no matching state declares a deadline (the kanban's undated columns): one read in
+    # id order, a ticket left with a deadline by an older version included
+    dated: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,14 @@ def _where(session: Session, registry: MachineRegistry, f: TicketFilter, now: da
                                    _O.c.channel.in_(list(f.channels))))
     if f.q:
         q = f.q.strip()
-        wanted: list[Any] = [_I.c.order_id == q]
+        # each way of matching is its own indexed read; the ticket is any of them
+        wanted: list[Any] = [select(_I.c.id).where(_I.c.order_id == q)]
         if q.isdigit() and len(q) <= 18:
-            wanted.append(_I.c.id == int(q))
+            wanted.append(select(_I.c.id).where(_I.c.id == int(q)))
         if len(q) == 4 and q.isdigit():
-            wanted.append(_I.c.order_id.in_(select(_O.c.order_id).where(_O.c.phone_tail == q)))
-        cond.append(or_(*wanted))
+            wanted.append(select(_I.c.id).where(_I.c.order_id.in_(select(_O.c.order_id)
+                                                                    .where(_O.c.phone_tail == q))))
+        cond.append(_I.c.id.in_(union(*wanted)) if len(wanted) > 1 else _I.c.id.in_(wanted[0]))
     return cond
 
 
@@ -140,7 +145,7 @@ def list_tickets(session: Session, registry: MachineRegistry, f: TicketFilter, *
     columns = (_I.c.id, _I.c.machine, _I.c.ruleset, _I.c.ruleset_version, _I.c.state, _I.c.data, _I.c.order_id,
                _I.c.created_at, _I.c.state_entered_at, _I.c.closed)
     rows: list[Any] = []
-    if at is None or at < NO_DEADLINE:
+    if (at is None or at < NO_DEADLINE) and f.dated is not False:
         timed = (select(*columns, _D.c.due_at).select_from(_D.join(_I, _I.c.id == _D.c.instance_id))
                  .where(_D.c.status == "pending", *cond, *on_deadline))
         if at is not None:
@@ -148,7 +153,7 @@ def list_tickets(session: Session, registry: MachineRegistry, f: TicketFilter, *
         rows = list(session.execute(timed.order_by(_D.c.due_at, _I.c.id).limit(limit + 1)).all())
     if len(rows) <= limit and f.overdue is not True:
         untimed = (select(*columns, literal(None, _D.c.due_at.type).label("due_at"))
-                   .where(~_pending(), *cond))
+                   .where(*cond, *([] if f.dated is False else [~_pending()])))
         if at is not None and at >= NO_DEADLINE:
             untimed = untimed.where(_I.c.id > pk)
         rows += list(session.execute(untimed.order_by(_I.c.id).limit(limit + 1 - len(rows))).all())

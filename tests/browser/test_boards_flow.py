@@ -76,7 +76,8 @@ def as_role(browser: Any, shop_url: str) -> Iterator[Any]:
     def login(role: str) -> Any:
         if role not in contexts:
             context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=shop_url)
-            context.set_default_timeout(10_000)
+            context.set_default_timeout(30_000)  # a busy CI machine: a wait budget, not a timed assertion
+            context.set_default_navigation_timeout(30_000)
             page = context.new_page()
             page.goto("/login")
             page.get_by_label("用户名").fill(BOARD_STAFF[role][0])
