@@ -1,21 +1,26 @@
 """预警: the orders a risk rule holds (疑似黄牛, 设备多地下单 …) with the rule's evidence, and
-放行 for 客服组长 (also 运营 and 管理员, as ``POST /api/v1/orders/{id}/release``). The alert list
-(``GET /alerts``) joins this page when the alerts area is merged; until then its section says so.
+放行 for 客服组长 (also 运营 and 管理员, as ``POST /api/v1/orders/{id}/release``); and the alert
+firings (as ``GET /api/v1/alerts``), those not yet acknowledged first, with 确认 for the roles
+that may acknowledge (as ``POST /api/v1/alerts/{id}/ack``).
 
 Reads ``risk_flags`` joined to the pipeline rows still held; releasing is
-:func:`engine.orders.order_holds.release_order`, the API's own use case.
+:func:`engine.orders.order_holds.release_order`, the API's own use case; the firings are
+:func:`engine.alerts.firings.list_firings` and :func:`~engine.alerts.firings.acknowledge`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from sqlalchemy import and_, or_, select
 
 from builder_ui.pages import READERS, may, page, services, signed_in_user
+from engine.alerts.firings import FiringFilter, acknowledge, list_firings
+from engine.alerts.routes import ACK_ROLES
 from engine.api.cursors import decode_cursor, encode_cursor
 from engine.auth.access import allow
+from engine.errors import Conflict, NotFound
 from engine.masking import mask_phone
 from engine.orders.hold_routes import HOLD_ROLES
 from engine.orders.model import Order
@@ -30,6 +35,22 @@ PAGE_SIZE = 50
 def register(bp: Blueprint) -> None:
     bp.add_url_rule("/warnings", "warnings", warnings_page, methods=["GET"])
     bp.add_url_rule("/warnings/holds/<int:pk>/release", "warning_release", release, methods=["POST"])
+    bp.add_url_rule("/warnings/alerts/<int:firing_id>/ack", "warning_ack", ack, methods=["POST"])
+
+
+ALERTS_SHOWN = 50
+STATE_ZH = {"firing": "告警中", "cleared": "已恢复"}
+DELIVERY_ZH = {"delivered": "已送达", "pending": "投递中", "dead": "投递失败", "none": "无通知"}
+
+
+def _alerts(session: Any) -> list[dict[str, Any]]:
+    """The newest firings, those still to acknowledge first, with Chinese labels."""
+    items = list_firings(session, FiringFilter(alerts=(), states=(), channels=(), at_from=None, at_to=None),
+                         cursor=None, limit=ALERTS_SHOWN)["items"]
+    for item in items:
+        item["state_zh"] = STATE_ZH.get(item["state"], item["state"])
+        item["delivery_zh"] = DELIVERY_ZH.get(item["delivery_status"], item["delivery_status"])
+    return sorted(items, key=lambda i: i["acknowledged"])  # stable: newest first within each part
 
 
 def _evidence(flag: RiskFlag, phones: bool) -> list[str]:
@@ -62,10 +83,10 @@ def warnings_page() -> Any:
                   "rule": f.rule, "ruleset": f"{f.ruleset} v{f.ruleset_version}", "at": f.at, "status": status,
                   "total": total, "reason": reason, "evidence": _evidence(f, phones)}
                  for f, status, total, reason in rows]
+        alerts = _alerts(session)
     next_cursor = encode_cursor(rows[-1][0].at, rows[-1][0].id) if more and rows else None
-    alerts_api = "alerts.list_alerts" in current_app.view_functions  # the alerts area, once merged
     return page("boards/warnings.html", title="预警", active_nav="warnings", holds=holds, next_cursor=next_cursor,
-                may_release=may(*HOLD_ROLES), alerts_api=alerts_api)
+                may_release=may(*HOLD_ROLES), alerts=alerts, may_ack=may(*ACK_ROLES))
 
 
 @allow(*HOLD_ROLES)
@@ -78,3 +99,20 @@ def release(pk: int) -> Any:
         order_id = session.scalar(select(Order.order_id).where(Order.id == pk))
     flash(f"已放行订单 {order_id}，订单继续处理")
     return redirect(url_for("builder.warnings"))
+
+
+@allow(*ACK_ROLES)
+def ack(firing_id: int) -> Any:
+    user = signed_in_user()
+    assert user is not None
+    svc = services()
+    try:
+        with svc.db.transaction(immediate=True) as session:
+            done = acknowledge(session, firing_id, actor=user.username, now=svc.clock.now())
+    except Conflict:
+        flash("这条告警已被确认过，无需再次确认")
+    except NotFound:
+        flash("没有这条告警")
+    else:
+        flash(f"已确认告警「{done['alert']}」")
+    return redirect(url_for("builder.warnings") + "#alerts")

@@ -1,7 +1,7 @@
 """The board pages over the Flask test client, the way staff use them: a 客服's queue with the
 overdue ticket first, the kanban's buttons and forms per role and its refusals in Chinese, an
-order's story masked per role, stock figures with drift and an adjustment with its reason, and
-the risk holds a 客服组长 releases."""
+order's story masked per role, stock figures with drift and an adjustment with its reason,
+the risk holds a 客服组长 releases, and the alert firings a 仓储 user acknowledges once."""
 
 from __future__ import annotations
 
@@ -170,3 +170,38 @@ def test_a_cs_lead_releases_a_risk_hold(signed_in: Any, services: Any, world: w.
     assert "已放行订单 DY1004，订单继续处理" in after and 'id="risk-holds"' not in after
     with services.db.session() as s:
         assert s.get(OrderPipeline, pk).hold_reason is None
+
+
+def test_the_alert_list_shows_the_figures_and_a_warehouse_user_acknowledges_once(signed_in: Any,
+                                                                                 services: Any) -> None:
+    from datetime import UTC, datetime
+
+    from builder_ui.boards.display import shanghai
+    from engine.alerts.models import AlertFiring
+
+    with services.db.transaction() as s:
+        s.add(AlertFiring(ruleset="alerts_standard", ruleset_version=1, alert="面料起球预警", grp="", period="week",
+                          window_start=datetime(2026, 11, 8, 16, tzinfo=UTC), window_end=datetime(2026, 11, 15, 16, tzinfo=UTC),
+                          figures={"value": 23, "previous": 12, "change_vs_previous_bp": 9167,
+                                   "change_vs_previous": "+91.67%"},
+                          message="面料起球退货周环比上升 +91.67%：本周 23 件，上周 12 件", channels="品控主管群",
+                          deliveries=[], state="firing", fired_at=datetime(2026, 11, 12, 2, tzinfo=UTC)))
+    assert "待确认" in signed_in("finance").get("/warnings").get_data(as_text=True)  # may read, may not acknowledge
+    user = signed_in("warehouse")
+    html = user.get("/warnings").get_data(as_text=True)
+    assert _rows(html, "alert-firings") == [
+        "面料起球预警 面料起球退货周环比上升 +91.67%：本周 23 件，上周 12 件 全部 2026-11-09 00:00 起 23 12 +91.67% "
+        "告警中 无通知 确认 告警 面料起球预警"]
+    with services.db.session() as s:
+        firing_id = s.scalars(select(AlertFiring.id)).one()
+    done = user.post(f"/warnings/alerts/{firing_id}/ack", data={"csrf_token": csrf_of(html)})
+    assert done.status_code == 302
+    after = user.get("/warnings").get_data(as_text=True)
+    assert "已确认告警「面料起球预警」" in after
+    acked_at = shanghai(services.clock.now())
+    assert _rows(after, "alert-firings")[0].endswith(f"告警中 无通知 {user.username} {acked_at} 已确认")
+    again = user.post(f"/warnings/alerts/{firing_id}/ack", data={"csrf_token": csrf_of(after)})
+    assert "这条告警已被确认过" in user.get(again.headers["Location"]).get_data(as_text=True)
+    with services.db.session() as s:
+        row = s.get(AlertFiring, firing_id)
+        assert (row.acknowledged_by, row.acknowledged_at) == (user.username, services.clock.now())
