@@ -11,6 +11,9 @@ three SKUs with ample stock, stored through the store (pages of 200, not timed).
 
 - **pipeline**: the driver (``Pipeline.run_due``, batches of ``--batch`` orders per
   transaction: claim, every stage, timeline entries, pipeline rows, one commit);
+- **one order at a time**: the same driver without its batch scopes (every ticket written by
+  its own statements, the published versions read per stage), as before tickets were written
+  together;
 - **stages alone**: each stage by itself over another chunk of the same orders, one
   transaction per ``--batch`` orders that reads them (one query, as the driver's claim does)
   and runs the stage on each (its own commit), nothing recorded, with the batch scopes the
@@ -141,12 +144,13 @@ def run(url: str, label: str, n: int, chunk: int, batch: int, redis_url: str | N
         if services.inventory.gate is not None:
             services.inventory.ensure_gate()
         pipeline = Pipeline(services, batch=batch)
+        one_by_one = Pipeline(services, batch=batch, batch_scopes=[])
         warm = put(services, orders("W", 50))
         pipeline.run_due()
         del warm
         alone = {name: 0.0 for name, _ in pipeline_stages.STAGES}
         alone_cpu = dict(alone)
-        piped = piped_cpu = 0.0
+        piped = piped_cpu = single = single_cpu = 0.0
         moved = 0
         for c in range(0, n, chunk):
             size = min(chunk, n - c)
@@ -162,6 +166,12 @@ def run(url: str, label: str, n: int, chunk: int, batch: int, redis_url: str | N
             moved += pipeline.run_due(limit=size)
             piped += time.perf_counter() - start
             piped_cpu += time.process_time() - c0
+            put(services, orders(f"O{c}-", size))
+            start, c0 = time.perf_counter(), time.process_time()
+            moved_single = one_by_one.run_due(limit=size)
+            single += time.perf_counter() - start
+            single_cpu += time.process_time() - c0
+            assert moved_single == size, (moved_single, size)
         assert moved == n, (moved, n)
     finally:
         if services.redis is not None:
@@ -173,6 +183,9 @@ def run(url: str, label: str, n: int, chunk: int, batch: int, redis_url: str | N
     print(f"{label}:")
     print(f"  pipeline, stored → {pipeline_stages.STAGES[-1][0]}  {n / piped:>9,.0f} orders/s   "
           f"({n} orders, batches of {batch}; {n / piped_cpu:,.0f}/s per CPU-second)")
+    print(f"  one order at a time (no batch scopes)  {n / single:>9,.0f} orders/s   "
+          f"({n / single_cpu:,.0f}/s per CPU-second); batched / one at a time {single / piped:.2f}x wall, "
+          f"{single_cpu / piped_cpu:.2f}x CPU")
     for name in alone:
         print(f"    stage {name:<10} alone           {n / alone[name]:>9,.0f} orders/s   "
               f"({n / alone_cpu[name]:,.0f}/s per CPU-second)")
