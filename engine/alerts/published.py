@@ -40,20 +40,7 @@ _cache: BoundedCache[tuple[tuple[str, str], ...], PublishedAlerts] = BoundedCach
 
 def published_alerts(session: Session) -> PublishedAlerts:
     """The alerts that run now."""
-    refs = published.latest_versions(session)
-    key = tuple((ref.name, ref.checksum) for ref in refs)
-    found = _cache.get(key)
-    if found is not None:
-        return found
-    sources = []
-    for ref in refs:
-        try:
-            model = published.model_of(session, ref)
-        except Exception as exc:  # noqa: BLE001 - a version that no longer parses runs nothing
-            log.error("published ruleset does not load; its alerts do not run", ruleset=ref.label, error=str(exc))
-            continue
-        sources.append((ref.name, ref.version, model))
-    return _cache.put(key, alerts_of(sources))
+    return published.derived(session, _cache, alerts_of, "alerts")
 
 
 def alerts_of(sources: Iterable[tuple[str, int, m.Ruleset]]) -> PublishedAlerts:

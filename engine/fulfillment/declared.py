@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from dsl import model as m
-from engine.logs import get_logger
 from engine.lru import BoundedCache
 from engine.rulesets import published
 
 __all__ = ["DeclaredFulfillment", "DeclaredWarning", "declared_fulfillment", "fulfillment_of"]
-
-log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,19 +48,7 @@ _cache: BoundedCache[tuple[tuple[str, str], ...], DeclaredFulfillment] = Bounded
 
 def declared_fulfillment(session: Session) -> DeclaredFulfillment:
     """What the published rulesets declare now."""
-    refs = published.latest_versions(session)
-    key = tuple((ref.name, ref.checksum) for ref in refs)
-    found = _cache.get(key)
-    if found is not None:
-        return found
-    sources = []
-    for ref in refs:
-        try:
-            sources.append((ref.name, ref.version, published.model_of(session, ref)))
-        except Exception as exc:  # noqa: BLE001 - a version that no longer parses declares nothing
-            log.error("published ruleset does not load; its fulfillment declarations do not run",
-                      ruleset=ref.label, error=str(exc))
-    return _cache.put(key, fulfillment_of(sources))
+    return published.derived(session, _cache, fulfillment_of, "fulfillment declarations")
 
 
 def fulfillment_of(sources: Iterable[tuple[str, int, m.Ruleset]]) -> DeclaredFulfillment:

@@ -46,21 +46,7 @@ _cache: BoundedCache[tuple[tuple[str, str], ...], RiskRules] = BoundedCache(16)
 
 def published_risk_rules(session: Session) -> RiskRules:
     """The risk rules that run now."""
-    refs = published.latest_versions(session)
-    key = tuple((ref.name, ref.checksum) for ref in refs)
-    found = _cache.get(key)
-    if found is not None:
-        return found
-    sources = []
-    for ref in refs:
-        try:
-            model = published.model_of(session, ref)
-        except Exception as exc:  # noqa: BLE001 - a version that no longer parses runs nothing
-            log.error("published ruleset does not load; its risk rules do not run", ruleset=ref.label,
-                      error=str(exc))
-            continue
-        sources.append((ref.name, ref.version, model))
-    return _cache.put(key, risk_rules_of(sources))
+    return published.derived(session, _cache, risk_rules_of, "risk rules")
 
 
 def risk_rules_of(sources: Iterable[tuple[str, int, m.Ruleset]]) -> RiskRules:

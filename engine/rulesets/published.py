@@ -15,8 +15,9 @@ parses (callers decide whether to skip it or to refuse).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -24,12 +25,13 @@ from sqlalchemy.orm import Session
 import dsl
 from dsl import model as m
 from engine.errors import NotFound
+from engine.logs import get_logger
 from engine.lru import BoundedCache
 from engine.rulesets.history import checksum
 from engine.storage.models import Ruleset, RulesetVersion
 
-__all__ = ["CACHE_SIZE", "PublishedVersion", "latest", "latest_versions", "load", "model_for", "model_of",
-           "pin_latest_versions", "read", "unpin_latest_versions"]
+__all__ = ["CACHE_SIZE", "PublishedVersion", "derived", "latest", "latest_versions", "load", "model_for",
+           "model_of", "pin_latest_versions", "read", "unpin_latest_versions"]
 
 CACHE_SIZE = 256
 
@@ -138,3 +140,29 @@ def unpin_latest_versions(session: Session) -> None:
 def cached_models() -> int:
     """How many models the process holds (at most :data:`CACHE_SIZE`)."""
     return len(_models)
+
+
+T = TypeVar("T")
+Sources = list[tuple[str, int, m.Ruleset]]
+_log = get_logger(__name__)
+
+
+def derived(session: Session, cache: BoundedCache[tuple[tuple[str, str], ...], T], build: Callable[[Sources], T],
+            what: str) -> T:
+    """What ``build`` makes of the published rulesets' ``(name, version, model)``, oldest first,
+    kept in ``cache`` while their checksums stay the same. A version that no longer parses is
+    logged (naming ``what`` of it does not run) and left out."""
+    refs = latest_versions(session)
+    key = tuple((ref.name, ref.checksum) for ref in refs)
+    found = cache.get(key)
+    if found is not None:
+        return found
+    sources: Sources = []
+    for ref in refs:
+        try:
+            model = model_of(session, ref)
+        except Exception as exc:  # noqa: BLE001 - a version that no longer parses runs nothing
+            _log.error(f"published ruleset does not load; its {what} do not run", ruleset=ref.label, error=str(exc))
+            continue
+        sources.append((ref.name, ref.version, model))
+    return cache.put(key, build(sources))
