@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from builder_ui.boards import charts
+from builder_ui.boards.display import span
 from builder_ui.pages import READERS, page, services
 from engine.alerts.firings import FiringFilter, list_firings
 from engine.analytics.deviation import deviation_report
@@ -117,9 +118,7 @@ def _deviation(session: Any, rng: DateRange, channels: list[str], now: Any) -> d
                      "days": [{"day": d, **per_day[d], "rate": _percent(per_day[d]["late_rate_bp"])}
                               for d in days if d in per_day]})
     svg = charts.lines("各渠道每日发货超时率", [d[5:] for d in days], series, y_label="超时率（%）", step=10)
-    hours = threshold // 3600
-    limit = f"{hours}小时" if threshold % 3600 == 0 else f"{threshold // 60}分钟"
-    return {"svg": svg, "rows": rows, "threshold": limit, "threshold_from": source}
+    return {"svg": svg, "rows": rows, "threshold": span(threshold), "threshold_from": source}
 
 
 def _returns(session: Any, rng: DateRange, channels: list[str]) -> dict[str, Any]:
