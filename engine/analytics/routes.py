@@ -166,6 +166,15 @@ def get_grid(args: dict[str, Any], cell: str) -> Any:
                            limit=args["limit"])
 
 
+def published_threshold(session: Any) -> tuple[int, str]:
+    """The late threshold without a query's: the published ``late after`` (and where it comes
+    from), else 2 h (``"default"``)."""
+    declared = declared_fulfillment(session)
+    if declared.late_after is not None:
+        return declared.late_after, declared.late_after_from or "declared"
+    return DEFAULT_THRESHOLD_S, "default"
+
+
 @metrics_blp.route("/fulfillment-deviation", methods=["GET"])
 @metrics_blp.arguments(DeviationArgs(), location="query")
 @metrics_blp.response(200)
@@ -176,10 +185,7 @@ def get_deviation(args: dict[str, Any]) -> Any:
     promise, with the late orders (by promise time)."""
     services = _services()
     with services.db.session() as session:
-        threshold, source = DEFAULT_THRESHOLD_S, "default"
-        declared = declared_fulfillment(session)
-        if declared.late_after is not None:
-            threshold, source = declared.late_after, declared.late_after_from or "declared"
+        threshold, source = published_threshold(session)
         if args["threshold"]:
             match = _DURATION.match(args["threshold"])
             assert match is not None

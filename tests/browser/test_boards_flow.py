@@ -1,8 +1,8 @@
 """The operations boards the way staff use them, in chromium: a 客服 opens 我的待办, sees the
 overdue ticket first and presses 审核通过 on the kanban; a 仓储 user enters the 质检 result in
 the action's form (a failing result is refused on the card, the right one moves the ticket); a
-客服组长 releases a risk hold on 预警; the order and stock pages tell their figures. Every page
-is screenshotted at 1366×768 and checked with axe-core.
+客服组长 releases a risk hold on 预警; the order and stock pages tell their figures; 看板数据 draws the
+day's orders. Every page is screenshotted at 1366×768 and checked with axe-core.
 
 The shop's day is :mod:`tests.boards.world` on a manual clock (the world ends at T0+30h); the
 steps share one server and run in order.
@@ -210,3 +210,19 @@ def test_the_order_and_stock_pages_tell_their_figures(as_role: Any, shop: tuple[
     assert page.get_by_role("form", name="调整库存").count() == 0  # 客服组长 does not adjust stock
     screenshot(page, "24-boards-stock-sku")
     check_accessibility(page)
+
+
+def test_the_dashboards_draw_the_shops_day(as_role: Any) -> None:
+    page = as_role("cs_lead")
+    nav(page, "看板数据").click()
+    page.get_by_role("heading", name="看板数据").wait_for()
+    # DY1000 … DY1004 were placed on Wednesday 2026-11-11 from 10:00 to 10:40 Beijing time
+    cell = page.locator('#heatmap rect[data-cell="2-10"]')
+    assert cell.get_attribute("data-n") == "5"
+    assert page.locator("#heatmap svg").get_attribute("aria-label") == "每周各时段下单量（星期 × 小时）"
+    assert cells(page.locator("#grid-list tbody tr").nth(0)) == ["1", "杭州市西湖区", "4", "66.67%"]
+    screenshot(page, "26-boards-dashboards")
+    check_accessibility(page)
+    page.get_by_label("渠道").select_option("taobao")
+    page.get_by_role("button", name="查看").click()
+    page.get_by_text("所选日期内没有能定位的订单；换个日期范围试试。").wait_for()
