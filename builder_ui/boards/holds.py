@@ -15,11 +15,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from sqlalchemy import and_, or_, select
 
-from builder_ui.pages import READERS, may, page, services, signed_in_user
+from builder_ui.pages import READERS, may, page, services
 from engine.alerts.firings import FiringFilter, acknowledge, list_firings
 from engine.alerts.routes import ACK_ROLES
 from engine.api.cursors import decode_cursor, encode_cursor
-from engine.auth.access import allow
+from engine.auth.access import allow, current_principal
 from engine.errors import Conflict, NotFound
 from engine.masking import mask_phone
 from engine.orders.hold_routes import HOLD_ROLES
@@ -64,8 +64,7 @@ def _evidence(flag: RiskFlag, phones: bool) -> list[str]:
 
 @allow(*READERS)
 def warnings_page() -> Any:
-    user = signed_in_user()
-    assert user is not None
+    user = current_principal()
     stmt = (select(RiskFlag, Order.status, Order.total, OrderPipeline.hold_reason)
             .join(OrderPipeline, OrderPipeline.order_pk == RiskFlag.order_pk)
             .join(Order, Order.id == RiskFlag.order_pk)
@@ -91,8 +90,7 @@ def warnings_page() -> Any:
 
 @allow(*HOLD_ROLES)
 def release(pk: int) -> Any:
-    user = signed_in_user()
-    assert user is not None
+    user = current_principal()
     svc = services()
     release_order(svc, pk, actor=f"user:{user.username}", role=user.role)
     with svc.db.session() as session:
@@ -103,8 +101,7 @@ def release(pk: int) -> Any:
 
 @allow(*ACK_ROLES)
 def ack(firing_id: int) -> Any:
-    user = signed_in_user()
-    assert user is not None
+    user = current_principal()
     svc = services()
     try:
         with svc.db.transaction(immediate=True) as session:

@@ -17,9 +17,9 @@ from flask import Blueprint, flash, redirect, request, url_for
 from sqlalchemy import func, select
 
 from builder_ui.boards.work import published_machines
-from builder_ui.pages import READERS, page, services, signed_in_user
+from builder_ui.pages import READERS, page, services
 from builder_ui.sandbox import refusal_zh
-from engine.auth.access import allow
+from engine.auth.access import allow, current_principal
 from engine.errors import ApiError, NotFound
 from engine.workflow import service as workflow
 from engine.workflow.diagram import format_duration, render_swimlanes
@@ -58,8 +58,7 @@ def kanban_index() -> Any:
 
 
 def _board(machine: str, *, refused: dict[str, Any] | None = None, status: int = 200) -> Any:
-    user = signed_in_user()
-    assert user is not None
+    user = current_principal()
     svc = services()
     registry = registry_of(svc)
     ruleset = request.args.get("ruleset") or request.form.get("ruleset") or None
@@ -108,8 +107,7 @@ def kanban_page(machine: str) -> Any:
 @allow(*READERS)
 def press_action(ticket_id: int, action: str) -> Any:
     """Fire ``action`` with the form's fields as its payload; a refusal is shown on the card."""
-    user = signed_in_user()
-    assert user is not None
+    user = current_principal()
     svc = services()
     payload = {k: v.strip() for k, v in request.form.items()
                if k not in ("csrf_token", "ruleset", "machine") and v.strip()}

@@ -16,8 +16,8 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 
 from builder_ui.boards.display import SHANGHAI
-from builder_ui.pages import ADMINS, READERS, may, page, services, signed_in_user
-from engine.auth.access import allow
+from builder_ui.pages import ADMINS, READERS, may, page, services
+from engine.auth.access import allow, current_principal
 from engine.masking import mask_data
 from engine.orders.document import CHANNELS, STATUSES
 from engine.orders.queries import OrderFilter, list_orders, order_detail
@@ -51,8 +51,7 @@ def _start_of(day: date) -> datetime:
 
 @allow(*READERS)
 def orders_page() -> Any:
-    user = signed_in_user()
-    assert user is not None
+    user = current_principal()
     channel = request.args.get("channel", "")
     status = request.args.get("status", "")
     tag = request.args.get("tag", "")
@@ -74,8 +73,7 @@ def orders_page() -> Any:
 
 @allow(*READERS)
 def order_page(pk: int) -> Any:
-    user = signed_in_user()
-    assert user is not None
+    user = current_principal()
     svc = services()
     with svc.db.session() as session:
         body = order_detail(session, pk, role=user.role)
@@ -93,8 +91,7 @@ def order_page(pk: int) -> Any:
 
 @allow(*REPLAYERS)
 def replay(pk: int, message_id: int) -> Any:
-    user = signed_in_user()
-    assert user is not None
+    user = current_principal()
     svc = services()
     with svc.db.transaction(immediate=True) as session:
         ref = session.get(OutboxMessage, message_id)

@@ -17,8 +17,8 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from sqlalchemy import and_, select
 
-from builder_ui.pages import READERS, may, page, services, signed_in_user
-from engine.auth.access import allow
+from builder_ui.pages import READERS, may, page, services
+from engine.auth.access import allow, current_principal
 from engine.errors import ApiError
 from engine.inventory.domain import available_of
 from engine.inventory.models import ChannelPush, ChannelSnapshot, LedgerEntry, StockItem
@@ -106,8 +106,7 @@ def _int(text: str) -> int | None:
 
 @allow(*ADJUSTERS)
 def adjust(sku_id: str) -> Any:
-    user = signed_in_user()
-    assert user is not None
+    user = current_principal()
     delta = _int(request.form.get("delta", ""))
     reason = request.form.get("reason", "").strip()
     nonce = request.form.get("nonce", "").strip()[:40] or uuid.uuid4().hex
