@@ -22,7 +22,7 @@ PLAUSIBLE = {"machine": "aftersales", "sku_id": "TEA-1", "name": "aftersales_sta
              "hook": "dingtalk_approval", "channel": "pdd", "instance_id": "1", "message_id": "1", "version": "1",
              "kind": "machine", "decl": "aftersales", "template": "aftersales_standard", "user_id": "1",
              "token_id": "1", "pk": "1", "order_id": "TB1", "parked_id": "1", "source": "taobao",
-             "filename": "ruleset.js", "cell": "1113:3855"}
+             "filename": "ruleset.js", "cell": "1113:3855", "ticket_id": "1", "firing_id": "1"}
 PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")  # <name>, <int:name>, <any(a, b):name>
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
