@@ -10,7 +10,9 @@ routes added later — inherits it:
 - syntax: the body must be UTF-8 JSON without lone surrogates, ``NaN``/``Infinity`` or more
   than :data:`MAX_DEPTH` levels of nesting (400);
 - values: no string holds a NUL byte and no integer lies outside 64 bits (422, with the JSON
-  pointer of the field and its bounds); path and query parameters get the same string check.
+  pointer of the field and its bounds); path and query parameters get the same string check;
+  a query parameter the API document does not declare, or one given twice where the document
+  declares a single value, is refused (422).
 
 Routes that must see their raw bytes (signed webhooks: the signature is checked before
 anything is parsed) declare ``@body_kind("hook")``; they parse afterwards with
@@ -80,13 +82,22 @@ def guard_request() -> None:
         if isinstance(value, str):
             check_text(value, f"path parameter {name}", [name])
     declared = declared_query(request.url_rule.rule if request.url_rule else None, request.method)
+    seen: set[str] = set()
     for name, value in request.args.items(multi=True):
         check_text(name, "query parameter name", [name])
         check_text(value, f"query parameter {name}", [name])
-        if declared is not None and name not in declared:
+        if declared is None:
+            continue
+        if name not in declared:
             raise Unprocessable(f"unknown query parameter {name[:40]!r}; this route takes: "
                                 f"{', '.join(sorted(declared)) or 'none'}", code="unknown_parameter",
                                 details=[{"path": json_pointer([name]), "message": "unknown query parameter"}])
+        if name in seen and not declared[name]:
+            raise Unprocessable(f"query parameter {name!r} is given more than once; it takes one value "
+                                "(several values go comma-separated where the route allows them)",
+                                code="repeated_parameter",
+                                details=[{"path": json_pointer([name]), "message": "given more than once"}])
+        seen.add(name)
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if length is None and kind != "form":
@@ -113,23 +124,27 @@ def _too_large(length: int | None, limit: int) -> ApiError:
                     details=[{"path": "", "message": f"at most {limit} bytes", "limit": limit}])
 
 
-def declared_query(rule: str | None, method: str) -> frozenset[str] | None:
-    """The query parameters the API document declares for a route (None: not an API route in
-    the document, nothing is refused). Built once per app from the document, so a route's
-    ``@blp.arguments(..., location="query")`` is both what it documents and what it accepts."""
+def declared_query(rule: str | None, method: str) -> Mapping[str, bool] | None:
+    """The query parameters the API document declares for a route, each with whether it may be
+    repeated (an array); None: not an API route in the document, nothing is refused. Built once
+    per app from the document, so a route's ``@blp.arguments(..., location="query")`` is both
+    what it documents and what it accepts."""
     if rule is None:
         return None
-    cache: dict[tuple[str, str], frozenset[str]] | None = current_app.extensions.get("orderpulse_query_names")
+    cache: dict[tuple[str, str], dict[str, bool]] | None = current_app.extensions.get("orderpulse_query_names")
     if cache is None:
         cache = {}
         api = current_app.extensions.get("orderpulse_api")
         doc = api.spec.to_dict() if api is not None else {}
+
+        def query(params: list[dict[str, Any]]) -> dict[str, bool]:
+            return {p["name"]: (p.get("schema") or {}).get("type") == "array" for p in params if p.get("in") == "query"}
+
         for path, item in doc.get("paths", {}).items():
-            shared = {p["name"] for p in item.get("parameters", []) if p.get("in") == "query"}
+            shared = query(item.get("parameters", []))
             for verb, operation in item.items():
                 if isinstance(operation, dict) and verb in ("get", "put", "post", "patch", "delete"):
-                    names = shared | {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
-                    cache[(path, verb)] = frozenset(names)
+                    cache[(path, verb)] = {**shared, **query(operation.get("parameters", []))}
         current_app.extensions["orderpulse_query_names"] = cache
     return cache.get((openapi_path(rule), method.lower()))
 

@@ -291,3 +291,13 @@ def test_metrics_of_an_unknown_machine_are_404_and_ambiguity_names_working_param
     created = client.post("/api/v1/machines/发票/instances", json={"data": {"order_id": "O1"}, "ruleset": "b"},
                           headers=auth(tokens["cs"]))
     assert created.status_code == 201 and created.get_json()["ruleset"] == "b"
+
+
+def test_a_single_valued_query_parameter_given_twice_is_422_and_one_given_once_is_read(client, tokens) -> None:
+    headers = auth(tokens["admin"])
+    twice = client.get("/api/v1/alerts?alert=面料起球预警&alert=色差预警", headers=headers)
+    assert twice.status_code == 422
+    assert error_of(twice)["code"] == "repeated_parameter"
+    assert error_of(twice)["details"] == [{"path": "/alert", "message": "given more than once"}]
+    once = client.get("/api/v1/alerts?alert=面料起球预警,色差预警", headers=headers)
+    assert once.status_code == 200 and once.get_json()["items"] == []
