@@ -68,6 +68,12 @@ class Sample:
     warehouse_waiting: int
     writeback_p95_ms: float | None
     cpu: dict[str, float] = field(default_factory=dict)
+    writebacks_waiting: int = 0  # write-backs not delivered yet, also those waiting for a retry
+
+
+def _writebacks_pending(s: Any) -> int:
+    return int(s.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.status == "pending", OutboxMessage.topic == "order.writeback")) or 0)
 
 
 class Sampler:
@@ -94,6 +100,7 @@ class Sampler:
                                 .where(OrderPipeline.status == "held")) or 0)
             pending = int(s.scalar(select(func.count()).select_from(OutboxMessage).where(
                 OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= datetime.now(UTC))) or 0)
+            writebacks = _writebacks_pending(s)
         now = time.time()
         with self.journal.lock:
             placed = len(self.journal.orders)
@@ -101,7 +108,7 @@ class Sampler:
                       for o in self.warehouse.shipped[-300:]
                       if o.tracking_no in self.journal.accepted_writebacks and o.ship_posted]
         sample = Sample(now, self.clock.hour(now), placed, stored, backlog, held, pending, self.warehouse.pending(),
-                        pct(recent, 95), self.cpu())
+                        pct(recent, 95), self.cpu(), writebacks)
         self.samples.append(sample)
         return sample
 
@@ -141,8 +148,7 @@ def verdicts(db: Database, journal: Journal, clock: Clock, warehouse: Any, plan_
                   s.execute(select(LedgerEntry.sku_id, LedgerEntry.at).order_by(LedgerEntry.at))]
         dead = [(t, e or "") for t, e in s.execute(select(OutboxMessage.topic, OutboxMessage.last_error)
                                                    .where(OutboxMessage.status == "dead"))]
-        writebacks_pending = int(s.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.status == "pending", OutboxMessage.topic == "order.writeback")) or 0)
+        writebacks_pending = _writebacks_pending(s)
         now = db_now = time.time()
     with journal.lock:
         orders = list(journal.orders)

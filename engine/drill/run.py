@@ -28,6 +28,8 @@ from engine.drill.setup import publish_rulesets, stock_the_shop
 from engine.drill.target import start_target
 from engine.storage.db import Database
 
+FINAL_DRAIN_SECONDS = 30.0  # after the actors stop: their last write-backs and pushes go out
+
 
 @dataclass
 class Counterparts:
@@ -108,14 +110,24 @@ def run_drill(scenario: Scenario, options: DrillOptions, counterparts: Counterpa
         deadline = day_end + settle
         while time.time() < deadline:
             s = sampler.take()
+            # returns still under way need not finish
             if (s.stored >= s.placed and s.pipeline_backlog == 0 and s.outbox_pending == 0
-                    and warehouse.pending() <= s.held):  # returns still under way need not finish
+                    and s.writebacks_waiting == 0 and warehouse.pending() <= s.held):
                 break
             time.sleep(1.0)
         drained_after = time.time() - day_end
         stop.set()
         for t in threads:
             t.join(timeout=30)
+        # what the actors did in their last moment (a shipment just confirmed) is delivered before
+        # the verdicts, write-backs waiting for a retry too: nothing new arrives now, so the system
+        # is given a last short drain
+        last = max(deadline, time.time()) + FINAL_DRAIN_SECONDS
+        while time.time() < last:
+            s = sampler.take()
+            if s.pipeline_backlog == 0 and s.outbox_pending == 0 and s.writebacks_waiting == 0:
+                break
+            time.sleep(0.5)
         final = sampler.take()
         measures = verdicts(db, journal, clock, warehouse, plan.stock,
                             clock.seconds(scenario.promise_ship_hours * 3600))
