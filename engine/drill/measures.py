@@ -7,7 +7,8 @@ database OrderPulse wrote:
   plus any SKU whose reservations exceed its stock in the record;
 - ledger replayed == counters (must hold): :func:`engine.inventory.audit.check_invariants`;
 - orders lost (placed, never stored) and stuck (stored, pipeline neither done nor held by a
-  rule; shipped, write-back neither accepted nor dead) — must be 0;
+  rule — unless made ready in the last :data:`STUCK_GRACE_S` without a failure, i.e. on its way;
+  shipped, write-back neither accepted nor dead) — must be 0;
 - tickets past deadline with no alert: deadlines due and never fired (the workflow's
   ``on deadline`` notification is the alert that exists today);
 - dead letters that were not permanent errors (must be 0): dead outbox rows whose last error
@@ -40,6 +41,7 @@ from engine.storage.models import OutboxMessage
 from engine.workflow.models import WorkflowDeadline
 
 PERMANENT_MARKERS = ("retrying will not help", "configuration error")
+STUCK_GRACE_S = 30.0  # an order ready this recently (a platform change at the end) is in flight
 MUST_BE_ZERO = ("oversell", "ledger_mismatches", "orders_lost", "orders_stuck", "writebacks_stuck",
                 "dead_letters_not_permanent", "bad_signatures_accepted")
 
@@ -140,9 +142,14 @@ def verdicts(db: Database, journal: Journal, clock: Clock, warehouse: Any, plan_
     """The end-of-drill measures; see the module docstring."""
     with db.session() as s:
         stored = {(c, o): pk for pk, c, o in s.execute(select(Order.id, Order.channel, Order.order_id))}
-        pipeline = {pk: (st, reason or by or ("缺货" if short else None)) for pk, st, reason, by, short in
-                    s.execute(select(OrderPipeline.order_pk, OrderPipeline.status, OrderPipeline.hold_reason,
-                                     OrderPipeline.held_by, OrderPipeline.short_skus))}
+        rows = list(s.execute(select(OrderPipeline.order_pk, OrderPipeline.status, OrderPipeline.hold_reason,
+                                     OrderPipeline.held_by, OrderPipeline.short_skus, OrderPipeline.due_at,
+                                     OrderPipeline.attempts)))
+        pipeline = {pk: (st, reason or by or ("缺货" if short else None)) for pk, st, reason, by, short, _, _ in rows}
+        # an order made ready by a platform change in the last moments is on its way, not stuck;
+        # one that failed, or has waited longer than the grace, is stuck
+        in_flight = {pk for pk, st, *_, due, attempts in rows
+                     if st not in ("done", "held") and not attempts and due.timestamp() > time.time() - STUCK_GRACE_S}
         stock = {r.sku_id: r for r in s.scalars(select(StockItem))}
         ledger = [(sku, at.timestamp()) for sku, at in
                   s.execute(select(LedgerEntry.sku_id, LedgerEntry.at).order_by(LedgerEntry.at))]
@@ -173,7 +180,7 @@ def verdicts(db: Database, journal: Journal, clock: Clock, warehouse: Any, plan_
         status, reason = pipeline.get(pk, ("missing", None))
         if status == "held":
             held[(reason or "held").split("：")[0][:40]] += 1
-        elif status != "done":
+        elif status != "done" and pk not in in_flight:
             stuck.append(o)
     dead_not_permanent = [(t, e) for t, e in dead if not any(m in e for m in PERMANENT_MARKERS)]
     # latencies by hour of the day
