@@ -116,9 +116,11 @@ def _replayed(session: Session, delivery_id: str) -> bool:
 
 
 def register_writeback_handler(services: Services) -> None:
-    """Register the ``order.writeback`` handler in this process's registry."""
+    """Register the ``order.writeback`` handler in this process's registry, claimed before other
+    topics: the merchant waits on the tracking number, never behind a flood of stock pushes."""
     if services.handlers is not None:
-        services.handlers.register(WRITEBACK_TOPIC, lambda delivery: deliver_writeback(services, delivery))
+        services.handlers.register(WRITEBACK_TOPIC, lambda delivery: deliver_writeback(services, delivery),
+                                   claimed_first=True)
 
 
 # --------------------------------------------------------------------------- the order page

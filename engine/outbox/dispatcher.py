@@ -25,6 +25,13 @@ on claiming (:class:`_Lanes`). Each row still goes through steps 2 and 3 alone, 
 exactly-once mark, retries and dead letter are unchanged; a pass returns once its lanes are
 done. Other topics, and every topic on SQLite (one writer), are delivered in turn.
 
+**Claimed first**: topics registered with ``claimed_first`` (the write-backs a merchant waits
+on) are claimed before every other due row, on SQLite and on PostgreSQL alike: each claim
+looks for a due row of those topics first (an index probe on ``(status, topic,
+next_attempt_at)``), then for the longest due row of any topic. A write-back committed behind
+thousands of stock pushes is the next row claimed; it waits at most for the deliveries
+already under way.
+
 Time comes from ``services.clock`` (or ``now=``) so tests move a manual clock instead of
 sleeping. On SQLite only one process dispatches at a time: the SQL lease
 ``outbox-dispatcher`` decides which (other processes idle); on PostgreSQL any number of
@@ -187,7 +194,9 @@ class Dispatcher:
     # --- step 1: claim -------------------------------------------------------------------
 
     def claim_next(self, now: datetime, *, exclude: list[int] | tuple[int, ...] = ()) -> Claim | None:
-        """Claim the next due row (the longest due first), or None when nothing is due."""
+        """Claim the next due row, or None when nothing is due: a due row of a topic claimed
+        first (the longest due of them), else the longest due row of any topic."""
+        first = self.handlers.claimed_first_topics()
         while True:
             with self.db.transaction(immediate=True) as session:
                 query = select(OutboxMessage).where(
@@ -197,10 +206,17 @@ class Dispatcher:
                 )
                 if exclude:
                     query = query.where(OutboxMessage.id.not_in(list(exclude)))
-                # Oldest due first, straight off the (status, next_attempt_at) index; rows due at
-                # the same instant come in index order (adding id as a tie-break costs a sort).
-                query = query.order_by(OutboxMessage.next_attempt_at).limit(1)
-                row = session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
+                # Oldest due first, straight off the (status, next_attempt_at) index — or, for the
+                # topics claimed first, the (status, topic, next_attempt_at) one; rows due at the
+                # same instant come in index order (adding id as a tie-break costs a sort).
+                row = None
+                if first:
+                    row = session.execute(
+                        query.where(OutboxMessage.topic.in_(first)).order_by(OutboxMessage.next_attempt_at)
+                        .limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
+                if row is None:
+                    row = session.execute(query.order_by(OutboxMessage.next_attempt_at).limit(1)
+                                          .with_for_update(skip_locked=True)).scalar_one_or_none()
                 if row is None:
                     return None
                 if row.attempts >= row.max_attempts:

@@ -45,15 +45,27 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._ordering: dict[str, OrderingKey] = {}
+        self._first: set[str] = set()
 
-    def register(self, topic: str, handler: Handler, *, ordering_key: OrderingKey | None = None) -> None:
+    def register(self, topic: str, handler: Handler, *, ordering_key: OrderingKey | None = None,
+                 claimed_first: bool = False) -> None:
         """``handler`` delivers ``topic``; with ``ordering_key`` its rows may be delivered side by
-        side (on PostgreSQL), those with the same key one after another."""
+        side (on PostgreSQL), those with the same key one after another. With ``claimed_first``
+        its due rows are claimed before any other topic's (a merchant waits on them, e.g. the
+        tracking-number write-back), so a flood of other rows never queues them."""
         self._handlers[topic] = handler
         if ordering_key is None:
             self._ordering.pop(topic, None)
         else:
             self._ordering[topic] = ordering_key
+        if claimed_first:
+            self._first.add(topic)
+        else:
+            self._first.discard(topic)
+
+    def claimed_first_topics(self) -> tuple[str, ...]:
+        """The topics whose due rows the dispatcher claims before the others' (sorted)."""
+        return tuple(sorted(self._first))
 
     def ordering_key(self, topic: str, payload: Any) -> str | None:
         """The lane of a row of ``topic`` delivered side by side, or None (delivered in turn)."""

@@ -126,7 +126,9 @@ class OutboxMessage(Base):
     """One pending side effect, written in the same transaction as the change causing it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"), Index("ix_outbox_order_ref", "order_ref"))
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"), Index("ix_outbox_order_ref", "order_ref"),
+                      # the claim of the topics claimed first (engine.outbox.dispatcher)
+                      Index("ix_outbox_topic_due", "status", "topic", "next_attempt_at"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
