@@ -17,6 +17,14 @@ keyed by the order, committed with the pipeline's step):
   says the order shipped (it was shipped by another way than our ship use case, which ships
   the reservation itself) leaves the warehouse: reserved and total go down together.
 
+**One lock order for everyone** (PostgreSQL): a batch settles the reservations of many orders
+in one transaction, each order's SKUs sorted, but one order after another — two batches whose
+orders share SKUs in opposite orders would deadlock. :func:`lock_batch_stock` therefore locks
+every stock row the batch may touch (its orders' lines, their open reservations, the gifts the
+published promotion may add) in one statement, in sorted SKU order, before the first order
+moves; the per-order updates then only touch rows already held. Every other writer of stock
+rows (the hot path, releases, ships) also goes in sorted SKU order, so no cycle can form.
+
 The reservation is keyed by the order's ``channel/order_id`` (:func:`reservation_key`); shipping
 ships it under the same key. Because the rule compares wanted with reserved, running it again
 changes nothing: a retry, a replayed revision or a restart after a crash cannot reserve twice.
@@ -33,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from engine.inventory.domain import InsufficientStock, InvalidLines
 from engine.inventory.in_transaction import release_in, reservation_lines, reserve_in, ship_in
+from engine.inventory.models import ReservationLine, StockItem
 from engine.orders.model import OrderLine
 from engine.orders.stages import OrderRef, StageNote
 
@@ -44,6 +53,7 @@ __all__ = [
     "SHORT_KIND",
     "SHORT_TAG",
     "follow_reservation",
+    "lock_batch_stock",
     "reservation_key",
     "reserve_stage",
     "settle_reservation",
@@ -100,6 +110,38 @@ def wanted_units(doc: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | No
 _L = cast(Table, OrderLine.__table__)
 _LINES = select(_L.c.line_id, _L.c.sku_id, _L.c.qty, _L.c.amount, _L.c.paid_amount).where(
     _L.c.order_pk == bindparam("pk")).order_by(_L.c.line_no)
+
+
+_S = cast(Table, StockItem.__table__)
+_R = cast(Table, ReservationLine.__table__)
+
+
+def batch_skus(session: Session, order_pks: Sequence[int], refs: Sequence[str]) -> list[str]:
+    """Every SKU a batch of orders may reserve, release or ship, sorted: their stored lines,
+    their reservations' lines and the gift SKUs of the published promotion."""
+    from engine.orders.order_pricing import published_promotion
+
+    skus = set(session.scalars(select(_L.c.sku_id).where(_L.c.order_pk.in_(list(order_pks))).distinct()))
+    if refs:
+        skus.update(session.scalars(select(_R.c.sku_id).where(_R.c.order_id.in_(list(refs))).distinct()))
+    plan = published_promotion(session)
+    if plan is not None:
+        skus.update(sku for gift in plan.gifts for sku, _ in gift.items)
+    return sorted(s for s in skus if isinstance(s, str) and s)
+
+
+def lock_batch_stock(session: Session, order_pks: Sequence[int], refs: Sequence[str]) -> list[str]:
+    """On PostgreSQL, lock the stock rows a batch of orders may touch, in sorted SKU order, in
+    one statement (see the module docstring); returns the SKUs locked. Nothing on SQLite (one
+    writer: the batch's ``BEGIN IMMEDIATE`` already excludes every other)."""
+    if session.get_bind().dialect.name != "postgresql" or not order_pks:
+        return []
+    skus = batch_skus(session, order_pks, refs)
+    if not skus:
+        return []
+    locked = session.execute(select(_S.c.sku_id).where(_S.c.sku_id.in_(skus)).order_by(_S.c.sku_id)
+                             .with_for_update())
+    return [r[0] for r in locked]
 
 
 def order_lines(session: Session, order: OrderRef) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ from engine.inventory.in_transaction import change_count, committed_changes, for
 from engine.logs import get_logger
 from engine.orders import pipeline_stages
 from engine.orders.model import Order, OrderEvent
-from engine.orders.order_reservation import SHORT_KIND, SHORT_TAG
+from engine.orders.order_reservation import SHORT_KIND, SHORT_TAG, lock_batch_stock
 from engine.orders.order_status import TERMINAL, settled_status
 from engine.orders.pipeline_model import OrderPipeline
 from engine.orders.pipeline_rows import START
@@ -210,6 +210,9 @@ class Pipeline:
             raw: Any = session.connection().connection.driver_connection
             scopes = [begin(session, self.services, [r.order_pk for r in rows])
                       for begin in self.batch_scopes] if scoped else []
+            # every stock row the batch may touch, locked up front in sorted SKU order (PostgreSQL):
+            # two batches sharing SKUs can never hold them crosswise (order_reservation's docstring)
+            lock_batch_stock(session, [r.order_pk for r in rows], [f"{r.channel}/{r.order_id}" for r in rows])
             try:
                 for row in rows:
                     mark = change_count(session)
