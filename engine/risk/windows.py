@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, event, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, case, event, func, null, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,7 +33,8 @@ from engine.risk.models import RiskDimension, RiskKey
 from engine.risk.rules import Dimension, Neighbour, key_value
 from engine.storage.raw import placeholders
 
-__all__ = ["BACKFILL_BATCH", "coverage", "covers", "ensure_backfilled", "keys_of", "neighbours", "write_keys"]
+__all__ = ["BACKFILL_BATCH", "coverage", "covers", "ensure_backfilled", "keys_of", "mark_covered", "neighbours",
+           "write_keys"]
 
 _KEYS = cast(Table, RiskKey.__table__)
 _DIMS = cast(Table, RiskDimension.__table__)
@@ -163,17 +164,28 @@ def ensure_backfilled(session: Session, conn: Connection, dimensions: Iterable[D
             continue
         upto = row.covered_from if row is not None else None
         count = _backfill(conn, dim, wanted_from, upto)
-        if row is None:
-            conn.execute(insert(_DIMS).values(dimension=dim.name, covered_from=wanted_from, filled_at=now,
-                                              filled_orders=count))
-        else:
-            conn.execute(update(_DIMS).where(_DIMS.c.dimension == dim.name)
-                         .values(covered_from=wanted_from, filled_at=now,
-                                 filled_orders=_DIMS.c.filled_orders + count))
+        mark_covered(conn, dim.name, wanted_from, now, count)
         filled.append((dim.name, count))
         # remembered once this transaction commits (a rolled-back fill is not remembered)
         _remember_on_commit(session, known, dim.name, wanted_from)
     return filled
+
+
+def mark_covered(conn: Connection, dimension: str, covered_from: datetime | None, now: datetime,
+                 filled_orders: int) -> None:
+    """Record that ``dimension``'s keys are complete from ``covered_from`` on (None: all time)
+    after a back-fill keyed ``filled_orders`` orders: one upsert, so a mark another worker wrote
+    meanwhile is merged, never a primary-key error. The mark only moves back in time: the
+    earlier of the stored and the new time stays (None wins)."""
+    pg = conn.dialect.name == "postgresql"
+    ins = (pg_insert if pg else sqlite_insert)(_DIMS).values(dimension=dimension, covered_from=covered_from,
+                                                              filled_at=now, filled_orders=filled_orders)
+    stored, new = _DIMS.c.covered_from, ins.excluded.covered_from
+    earlier = func.least(stored, new) if pg else func.min(stored, new)
+    merged = case((or_(stored.is_(None), new.is_(None)), null()), else_=earlier)
+    conn.execute(ins.on_conflict_do_update(index_elements=["dimension"], set_={
+        "covered_from": merged, "filled_at": ins.excluded.filled_at,
+        "filled_orders": _DIMS.c.filled_orders + ins.excluded.filled_orders}))
 
 
 def coverage(conn: Connection) -> dict[str, datetime | None]:
