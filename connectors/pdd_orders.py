@@ -9,6 +9,15 @@ on :class:`connectors.pdd_stock.PddStockConnector` (its signing, request and err
   SDKs, not confirmed live).
 - detail: ``pdd.order.information.get`` per ``order_sn`` → ``order_info_get_response.
   order_info``, what the ``pdd`` mapping takes.
+- after-sales (the same way as Taobao's refunds, fetched with the order): when the order's
+  ``after_sales_status`` is not 0, ``pdd.refund.list.increment.get`` with its ``order_sn`` (PDD
+  then answers every after-sales of the order and ignores the other conditions, which it still
+  requires: ``after_sales_status=1`` and ``after_sales_type=1``, all, and a 30-minute window
+  ending now) → ``refund_increment_get_response.refund_list``, put on the order as
+  ``refund_list``: the ``pdd`` mapping takes each row's ``id``, line (``goods_id``-``sku_id``),
+  ``refund_amount`` (yuan), ``after_sale_reason`` and ``after_sales_status``. A later status
+  of an after-sales changes the order's ``after_sales_status`` and ``updated_at``, so the
+  order window brings the order (and its refunds) again.
 - ship: ``pdd.logistics.online.send`` (``order_sn``, ``logistics_id`` from the carrier table,
   ``tracking_number``) → ``logistics_online_send_response.is_success``; the order then shows
   ``tracking_number``. PDD ships the whole order with one waybill in this call: a partial
@@ -35,6 +44,8 @@ PAGE_SIZE = 100
 INCREMENT = "pdd.order.number.list.increment.get"
 DETAIL = "pdd.order.information.get"
 SHIP = "pdd.logistics.online.send"
+REFUNDS = "pdd.refund.list.increment.get"
+REFUND_WINDOW = 1800  # seconds: PDD's span limit, required even when asking by order_sn
 
 
 class PddOrderClient(NoHttpPush, ShipsOrders, PddStockConnector):
@@ -59,7 +70,17 @@ class PddOrderClient(NoHttpPush, ShipsOrders, PddStockConnector):
         info = body.get("order_info")
         if not isinstance(info, dict):
             raise ConnectorError(self.platform, f"{DETAIL}: no order_info for {order_id}")
+        if str(info.get("after_sales_status") or "0") != "0":
+            info["refund_list"] = self.order_refunds(order_id)
         return info
+
+    def order_refunds(self, order_id: str) -> list[dict[str, Any]]:
+        """Every after-sales of the order (``refund_list`` rows, see the module docstring)."""
+        end = int(self.clock())
+        body = self.call(REFUNDS, {"order_sn": order_id, "after_sales_status": 1, "after_sales_type": 1,
+                                   "start_updated_at": end - REFUND_WINDOW, "end_updated_at": end,
+                                   "page": 1, "page_size": PAGE_SIZE}, response_key="refund_increment_get_response")
+        return [r for r in body.get("refund_list") or () if isinstance(r, dict)]
 
     def send_shipment(self, shipment: ShipmentWriteBack) -> dict[str, Any]:
         body = self.call(SHIP, {"order_sn": shipment.order_id, "logistics_id": int(shipment.carrier_code),

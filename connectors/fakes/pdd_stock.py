@@ -54,7 +54,8 @@ class FakePddStock(PddOrderShop, StockCatalogueFake):
             handler = {"pdd.goods.list.get": self.goods_list, "pdd.goods.quantity.update": self.quantity_update,
                        "pdd.order.number.list.increment.get": self.increment_get,
                        "pdd.order.information.get": self.information_get,
-                       "pdd.logistics.online.send": self.online_send}[params["type"]]
+                       "pdd.logistics.online.send": self.online_send,
+                       "pdd.refund.list.increment.get": self.refund_increment_get}[params["type"]]
             if params["type"] in RESPONSE_KEYS and not self.order_call_allowed(request.at):
                 raise self.throttled()
             body = handler(params)

@@ -148,7 +148,7 @@ def test_a_cancellation_before_shipment_releases_the_stock_and_closes_the_ticket
     assert kinds.count("reservation_released") == 1
 
 
-@pytest.mark.parametrize("channel", [c for c in CHANNELS if c != "pdd"])
+@pytest.mark.parametrize("channel", CHANNELS)
 def test_a_refund_opens_an_after_sales_ticket_that_follows_the_platform(
         channel: str, services: Any, platforms: Any, scheduler: Scheduler) -> None:  # noqa: F811
     publish(services, *TEMPLATES)
