@@ -17,6 +17,14 @@ every delivery in turn, as before the pushes went side by side), ``nagle`` (the 
 how both worked before they woke on commit). Prints p50/p99/max per mode and measure, the ratio of each baseline's p99 to the
 product's, and CPU seconds of this process per shipped order (the machine is shared).
 
+Two more modes measure the write-back under a stock-push flood (what a peak day does: every
+SKU's figure changing while orders ship): a thread adjusts ``--flood-skus`` SKUs listed on
+all six fakes over and over during the ship phase, so thousands of ``inventory.stock_push``
+rows wait in the outbox. ``flood`` is the product (write-backs claimed before other topics),
+``fifo`` the same flood with the write-back claimed in plain due order (as before). Printed:
+ship → accepted p50/p95/p99 of ``wake`` (no flood), ``flood`` and ``fifo``, and the ratios
+flood / no flood and fifo / flood, all from the same run, with the push backlog seen.
+
 Run: ``.venv/bin/python bench/ship_latency.py [--n 60] [--stock 30]`` (SQLite file), or with
 ``ORDERPULSE_DATABASE_URL=postgresql://…`` (a private schema, dropped after) and
 ``ORDERPULSE_REDIS_URL``.
@@ -61,7 +69,8 @@ from engine.storage.migrate import upgrade  # noqa: E402
 from tests.orders_in.conftest import FAKES, credentials, platform_order_id  # noqa: E402
 
 CHANNELS = tuple(FAKES)
-MODES = ("wake", "serial", "nagle", "poll")
+MODES = ("wake", "serial", "nagle", "poll", "flood", "fifo")
+FLOOD_MODES = ("flood", "fifo")
 
 
 def database(folder: str, mode: str) -> tuple[str, Any]:
@@ -105,7 +114,56 @@ def wait_for(done: Any, timeout: float, what: str) -> None:
         time.sleep(0.001)
 
 
-def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int) -> dict[str, Any]:
+def pending_pushes(services: Services) -> int:
+    """Stock pushes waiting in the outbox."""
+    from engine.inventory.push import PUSH_TOPIC
+
+    with services.db.session() as s:
+        return int(s.execute(text("SELECT count(*) FROM outbox WHERE topic = :t AND status = 'pending'"),
+                             {"t": PUSH_TOPIC}).scalar_one())
+
+
+class PushFlood:
+    """A thread changing the figures of ``codes`` (listed on all six fakes) round after round,
+    so the relay keeps thousands of stock pushes queued; it notes the largest backlog seen."""
+
+    def __init__(self, services: Services, inventory: Any, codes: list[str]) -> None:
+        self.services, self.inventory, self.codes = services, inventory, codes
+        self.stop = threading.Event()
+        self.backlog: list[int] = []
+        self.thread = threading.Thread(target=self._run, name="bench-push-flood", daemon=True)
+
+    def _run(self) -> None:
+        delta = 1
+        while not self.stop.is_set():
+            for code in self.codes:
+                if self.stop.is_set():
+                    break
+                self.inventory.adjust(code, delta, "盘点")
+            self.backlog.append(pending_pushes(self.services))
+            delta = -delta
+
+    def start(self, services: Services, minimum: int) -> None:
+        self.thread.start()
+        wait_for(lambda: pending_pushes(services) >= minimum, 120, f"{minimum} stock pushes queued")
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join(60)
+
+
+def arrives(done: Any, timeout: float) -> bool:
+    """Whether ``done()`` comes true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int,
+        flood_skus: int = 0, cap: float = 60.0) -> dict[str, Any]:
     FakeServer.tcp_nodelay = mode != "nagle"
     fakes = {c: cls(**credentials(c)).start() for c, cls in FAKES.items()}
     for channel, fake in fakes.items():
@@ -119,6 +177,10 @@ def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int
     upgrade(services.db)
     publish_sources(services)
     register_writeback_handler(services)
+    if mode == "fifo":  # the write-back claimed in plain due order, as before it was claimed first
+        from engine.orders.writeback import WRITEBACK_TOPIC
+
+        services.handlers.register(WRITEBACK_TOPIC, services.handlers.get(WRITEBACK_TOPIC))
     with services.db.transaction() as s:
         token = issue_token(s, create_user(s, "bench_warehouse", "warehouse", None, clock=services.clock),
                             clock=services.clock)
@@ -156,10 +218,20 @@ def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int
             inventory.adjust(code, 100, "入库")
         wait_for(lambda: all(f.catalogue[c].quantity == 100 for f in fakes.values() for c in codes), 120,
                  "the first stock figures on the fakes")
+        flood = None
+        if mode in FLOOD_MODES:
+            flood_codes = [f"FLOOD-{i:04d}" for i in range(flood_skus)]
+            for code in flood_codes:
+                for channel, fake in fakes.items():
+                    (fake.add_item if channel == "taobao" else fake.add_sku)(code, 0)  # type: ignore[attr-defined]
+            flood = PushFlood(services, inventory, flood_codes)
         time.sleep(0.5)
+        if flood is not None:
+            flood.start(services, minimum=min(2000, 3 * flood_skus))
         gaps = random.Random(seed)
         cpu0 = time.process_time()
         ship_ms = []
+        capped = 0
         for channel, pk, tracking in prepared:
             time.sleep(gaps.expovariate(10.0))
             fake = fakes[channel]
@@ -168,11 +240,23 @@ def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int
             answer = http.post(f"{api}/orders/{pk}/ship", json={"courier": "SF", "tracking_no": tracking}, timeout=30)
             if answer.status_code != 201:
                 raise SystemExit(f"ship {channel} {pk}: {answer.status_code} {answer.text}")
-            wait_for(lambda f=fake, t=tracking, k=seen: any(m.get("tracking_no") == t for m in f.messages[k:]), 30,
-                     f"{channel} accepting {tracking}")
+            def accepted(f: FakeServer = fake, t: str = tracking, k: int = seen) -> bool:
+                return any(m.get("tracking_no") == t for m in f.messages[k:])
+
+            if flood is not None and not arrives(accepted, cap):
+                ship_ms.append(cap * 1000)  # not accepted within the cap: counted as the cap (a lower bound)
+                capped += 1
+                continue
+            wait_for(accepted, 600, f"{channel} accepting {tracking}")
             at = next(m["_at"] for m in fake.messages[seen:] if m.get("tracking_no") == tracking)
             ship_ms.append((at - started) * 1000)
         ship_cpu = (time.process_time() - cpu0) / max(1, len(prepared))
+        backlog: list[int] = []
+        if flood is not None:
+            flood.finish()
+            backlog = flood.backlog
+            return {"ship": ship_ms, "stock": [], "answer": [], "ship_cpu": ship_cpu, "stock_cpu": 0.0,
+                    "backlog": backlog, "capped": capped}
         stock_ms = []
         cpu0 = time.process_time()
         for i, code in enumerate(codes):
@@ -204,6 +288,25 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
+def report_flood(results: dict[str, dict[str, Any]], labels: dict[str, str], backend: str) -> None:
+    """Ship → accepted p50/p95/p99 with and without the push flood, and their ratios."""
+    what = "POST /ship → fake accepts write-back"
+    for mode in ("wake", "flood", "fifo"):
+        if mode in results:
+            ms = results[mode]["ship"]
+            seen = results[mode].get("backlog") or []
+            flood = f", push backlog max {max(seen)} rows" if seen else ""
+            if results[mode].get("capped"):
+                flood += f", {results[mode]['capped']} not accepted within the cap (counted as the cap)"
+            print(f"{what}, {backend}, {labels[mode]}: n={len(ms)} p50 {pct(ms, 50):.1f} ms, p95 {pct(ms, 95):.1f} ms, "
+                  f"p99 {pct(ms, 99):.1f} ms{flood}")
+    for top, bottom in (("flood", "wake"), ("fifo", "flood"), ("fifo", "wake")):
+        if top in results and bottom in results:
+            ratios = ", ".join(f"{pct(results[top]['ship'], p) / pct(results[bottom]['ship'], p):.1f}x at p{p}"
+                               for p in (50, 95, 99))
+            print(f"{what}, {backend}: {top} / {bottom} = {ratios}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=60, help="orders shipped per mode (spread over the six platforms)")
@@ -211,32 +314,51 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="the runner's poll (seconds)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--flood-n", type=int, default=20, help="orders shipped per flood mode")
+    parser.add_argument("--cap", type=float, default=60.0,
+                        help="seconds a flood mode waits for one write-back; longer counts as the cap (a lower bound)")
+    parser.add_argument("--flood-skus", type=int, default=300,
+                        help="SKUs whose figures change over and over in the flood modes (x6 channels)")
     args = parser.parse_args()
     configure_logging(stream=open(os.devnull, "w"))  # noqa: SIM115
     backend = "postgresql" if os.environ.get("ORDERPULSE_DATABASE_URL", "").startswith("postgresql") else "sqlite"
     modes = [m for m in args.modes.split(",") if m in MODES]
     labels = {"wake": "wake on commit + TCP_NODELAY (product)",
               "serial": "the same, every delivery in turn", "nagle": "wake on commit, fakes without TCP_NODELAY",
-              "poll": f"dispatcher polling every {args.interval:g} s, relay every {RELAY_EVERY_SECONDS} s"}
+              "poll": f"dispatcher polling every {args.interval:g} s, relay every {RELAY_EVERY_SECONDS} s",
+              "flood": "stock-push flood, write-backs claimed first (product)",
+              "fifo": "stock-push flood, write-backs in plain due order (before)"}
     with tempfile.TemporaryDirectory() as folder:
-        results = {m: run(m, folder, args.n, args.stock, args.interval, args.seed) for m in modes}
+        results = {}
+        for m in modes:
+            started = time.monotonic()
+            results[m] = run(m, folder, args.flood_n if m in FLOOD_MODES else args.n, args.stock, args.interval,
+                             args.seed, args.flood_skus, args.cap)
+            print(f"[{m} done in {time.monotonic() - started:.0f} s]", file=sys.stderr, flush=True)
+    report_flood(results, labels, backend)
     for measure, what in (("ship", "POST /ship → fake accepts write-back"),
                           ("stock", "reservation → six fakes show the figure"),
                           ("answer", "a fake's answer on a kept-alive connection")):
         for mode in modes:
             ms = results[mode][measure]
+            if not ms or mode in FLOOD_MODES:  # the flood modes are reported by report_flood
+                continue
             print(f"{what}, {backend}, {labels[mode]}: n={len(ms)} p50 {pct(ms, 50):.1f} ms, "
                   f"p99 {pct(ms, 99):.1f} ms, max {max(ms):.1f} ms")
         if "wake" in results:
             base = pct(results["wake"][measure], 99)
             for mode in modes:
-                if mode != "wake":
+                if mode != "wake" and mode not in FLOOD_MODES and results[mode][measure]:
                     ratio99 = pct(results[mode][measure], 99) / base
                     ratio50 = pct(results[mode][measure], 50) / pct(results["wake"][measure], 50)
                     print(f"{what}, {backend}: {mode} / product = {ratio99:.1f}x at p99, {ratio50:.1f}x at p50")
             if measure != "answer":
                 print(f"{what}, {backend}: goal p99 <= 500 ms: {'met' if base <= 500 else 'NOT met'} ({base:.1f} ms)")
     for mode in modes:
+        if mode in FLOOD_MODES:
+            print(f"CPU of this process (server, runner, fakes, flood, client) per shipped order, {labels[mode]}: "
+                  f"{results[mode]['ship_cpu'] * 1000:.1f} ms")
+            continue
         print(f"CPU of this process (server, runner, fakes, client) per shipped order, {labels[mode]}: "
               f"{results[mode]['ship_cpu'] * 1000:.1f} ms; per reservation pushed to the six fakes: "
               f"{results[mode]['stock_cpu'] * 1000:.1f} ms")
