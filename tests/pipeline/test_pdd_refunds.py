@@ -20,9 +20,9 @@ from engine.orders.pipeline_model import OrderTicket
 from engine.orders.sources import order_client, order_sources
 from engine.scheduler import Scheduler
 from engine.workflow.models import WorkflowInstance
+from tests.order_tickets.support import publish
 from tests.orders_in.conftest import platform_order_id, platforms  # noqa: F401 - fixture
 from tests.orders_in.test_pulling import scheduler, tick  # noqa: F401 - fixture
-from tests.order_tickets.support import publish
 from tests.pipeline.test_end_to_end import PULL_EVERY, TEMPLATES, _stock
 
 REFUNDS = "pdd.refund.list.increment.get"
