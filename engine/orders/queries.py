@@ -9,13 +9,12 @@ while new orders arrive.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, cast, column, exists, or_, select, table
+from sqlalchemy import Select, and_, column, exists, or_, select, table
 from sqlalchemy.orm import Session
 
 from engine.api.cursors import decode_cursor, encode_cursor
@@ -30,6 +29,7 @@ from engine.orders.model import (
 )
 from engine.orders.order_holds import pipeline_section, reservation_section
 from engine.orders.order_pricing import price_section
+from engine.orders.order_tags import tagged
 from engine.orders.order_tickets import tickets_section
 from engine.orders.visibility import (
     mask_changes,
@@ -94,8 +94,7 @@ def _filtered(f: OrderFilter) -> Select[*tuple[Any, ...]]:
     if f.dropped is not None:
         stmt = stmt.where(Order.dropped_rule.is_not(None) if f.dropped else Order.dropped_rule.is_(None))
     for tag in f.tags:
-        # the JSON list as stored, searched for the tag's own JSON text (both back ends)
-        stmt = stmt.where(cast(Order.tags, Text).like(f"%{json.dumps(tag)}%", escape="!"))
+        stmt = stmt.where(tagged(tag))  # the order_tags rows (an index on tag), not the JSON list
     if f.flagged is not None:
         flagged = exists().where(_RISK_FLAGS.c.order_pk == Order.id)
         stmt = stmt.where(flagged if f.flagged else ~flagged)

@@ -1,0 +1,55 @@
+"""boards at scale: order tags as rows (back-filled from orders.tags) and the open-tickets index
+
+Revision ID: 0019_boards_order_tags
+Revises: 0018_waybills
+Create Date: 2026-12-03 23:30:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0019_boards_order_tags'
+down_revision = '0018_waybills'
+branch_labels = None
+depends_on = None
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+
+# every text tag of every stored order, once (a list as stored may repeat a tag)
+_BACKFILL = {
+    'postgresql': """
+        INSERT INTO order_tags (order_pk, tag)
+        SELECT DISTINCT o.id, t.tag
+        FROM orders AS o CROSS JOIN LATERAL json_array_elements_text(o.tags) AS t(tag)
+        WHERE o.tags IS NOT NULL AND json_typeof(o.tags) = 'array' AND t.tag <> ''
+    """,
+    'sqlite': """
+        INSERT INTO order_tags (order_pk, tag)
+        SELECT DISTINCT o.id, t.value
+        FROM orders AS o, json_each(o.tags) AS t
+        WHERE o.tags IS NOT NULL AND json_valid(o.tags) AND json_type(o.tags) = 'array'
+          AND t.type = 'text' AND t.value <> ''
+    """,
+}
+
+
+def upgrade() -> None:
+    op.create_table('order_tags',
+    sa.Column('order_pk', _ID, nullable=False),
+    sa.Column('tag', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['order_pk'], ['orders.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('order_pk', 'tag')
+    )
+    with op.batch_alter_table('order_tags', schema=None) as batch_op:
+        batch_op.create_index('ix_order_tags_tag', ['tag', 'order_pk'], unique=False)
+    op.execute(_BACKFILL[op.get_bind().dialect.name])
+
+    with op.batch_alter_table('workflow_instances', schema=None) as batch_op:
+        batch_op.create_index('ix_workflow_instances_open', ['machine', 'closed', 'state', 'id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('workflow_instances', schema=None) as batch_op:
+        batch_op.drop_index('ix_workflow_instances_open')
+    with op.batch_alter_table('order_tags', schema=None) as batch_op:
+        batch_op.drop_index('ix_order_tags_tag')
+    op.drop_table('order_tags')
