@@ -120,14 +120,16 @@ class OrderLine(Base):
 
 class OrderTag(Base):
     """One tag of an order (缺货, 价格异常, a risk flag …), one row per (order, tag): the
-    ``tags`` list of ``orders`` kept as rows so a list filtered by a tag reads an index
-    (:mod:`engine.orders.order_tags` keeps both in step)."""
+    ``tags`` list of ``orders`` kept as rows, with the order's ``created_at``, so a list filtered
+    by a tag is one walk of an index in the list's own order (:mod:`engine.orders.order_tags`
+    keeps both in step)."""
 
     __tablename__ = "order_tags"
-    __table_args__ = (Index("ix_order_tags_tag", "tag", "order_pk"),)
+    __table_args__ = (Index("ix_order_tags_tag", "tag", "created_at", "order_pk"),)
 
     order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(Text, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OrderPayload(Base):
