@@ -39,7 +39,8 @@ from engine.orders.visibility import (
 )
 from engine.orders.writeback import shipping_sections
 
-__all__ = ["MAX_LIMIT", "OrderFilter", "find_order_pk", "list_orders", "list_parked", "order_detail"]
+__all__ = ["MAX_LIMIT", "OrderFilter", "find_order_pk", "list_orders", "list_parked", "order_detail",
+           "orders_page_statement"]
 
 MAX_LIMIT = 200
 _RISK_FLAGS = table("risk_flags", column("order_pk"))  # by name: the risk area imports this one
@@ -107,12 +108,17 @@ def _filtered(f: OrderFilter) -> Select[*tuple[Any, ...]]:
     return stmt
 
 
-def list_orders(session: Session, f: OrderFilter, *, role: str, cursor: str | None, limit: int) -> dict[str, Any]:
-    """One page of orders matching ``f``: ``{"items", "next_cursor"}``."""
+def orders_page_statement(f: OrderFilter, cursor: str | None, limit: int) -> Select[*tuple[Any, ...]]:
+    """The query of one page of orders matching ``f``, newest first (``limit + 1`` rows)."""
     stmt, time_col, id_col = _filtered(f), Order.created_at, Order.id
     if f.tags:  # walk the tag's rows (index on tag, created_at, order) instead of every order
         stmt, time_col, id_col = tag_page(stmt, f.tags[0])
-    rows = session.execute(_page(stmt, time_col, id_col, cursor, limit)).all()
+    return _page(stmt, time_col, id_col, cursor, limit)
+
+
+def list_orders(session: Session, f: OrderFilter, *, role: str, cursor: str | None, limit: int) -> dict[str, Any]:
+    """One page of orders matching ``f``: ``{"items", "next_cursor"}``."""
+    rows = session.execute(orders_page_statement(f, cursor, limit)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     phone_shown = visibility_for(role).phone
