@@ -8,6 +8,7 @@ the two units back. Pages are screenshotted at 1366×768 and checked with axe-co
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -16,8 +17,8 @@ import pytest
 
 from engine.clock import ManualClock
 from tests.boards import world as w
-from tests.browser.conftest import PASSWORD, check_accessibility, screenshot
-from tests.browser.test_boards_flow import BOARD_STAFF, as_role, cells, nav, shop_url  # noqa: F401 - fixtures
+from tests.browser.conftest import PASSWORD, VIEWPORT, check_accessibility, screenshot
+from tests.browser.test_boards_flow import BOARD_STAFF, cells, nav
 from tests.support import backends
 
 HELD = "MP1005"
@@ -61,7 +62,43 @@ def shop(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None,
         schema.drop()
 
 
-def test_a_cs_lead_cancels_a_risk_held_order_and_its_stock_comes_back(as_role: Any,  # noqa: F811 - the fixture
+@pytest.fixture(scope="module")
+def shop_url(shop: tuple[Any, w.World]) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    from engine.app import create_app
+
+    server = make_server("127.0.0.1", 0, create_app(services=shop[0]), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def as_role(browser: Any, shop_url: str) -> Iterator[Any]:
+    contexts: dict[str, Any] = {}
+
+    def login(role: str) -> Any:
+        if role not in contexts:
+            context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=shop_url)
+            context.set_default_timeout(30_000)  # a busy CI machine: a wait budget, not a timed assertion
+            context.set_default_navigation_timeout(30_000)
+            page = context.new_page()
+            page.goto("/login")
+            page.get_by_label("用户名").fill(BOARD_STAFF[role][0])
+            page.get_by_label("密码").fill(PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            page.wait_for_url("**/")
+            contexts[role] = context
+        return contexts[role].pages[0]
+
+    yield login
+    for context in contexts.values():
+        context.close()
+
+
+def test_a_cs_lead_cancels_a_risk_held_order_and_its_stock_comes_back(as_role: Any,
                                                                       shop: tuple[Any, w.World]) -> None:
     services, world = shop
     assert services.inventory.get("TEA-COLD")["reserved_stock"] == 6  # DY1000…DY1003 and the checkout's two
