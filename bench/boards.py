@@ -217,7 +217,9 @@ def load(services: Services, orders: int, tickets: int, seed: int = 7) -> dict[s
     loaded_tickets = time.perf_counter() - started
     started = time.perf_counter()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
+        # as autovacuum leaves a live store: statistics, and the visibility map that lets the
+        # covering indexes (order_tags, open tickets) answer without reading the table
+        conn.execute(text("VACUUM ANALYZE"))
     analysed = time.perf_counter() - started
     flagged_pk = flagged[0] if flagged else 1
     return {"phone_tail": _phone_tail(engine, orders // 2),
@@ -359,7 +361,7 @@ def main() -> None:
             facts = load(services, args.orders, args.tickets)
             lo, lt, an = facts["timings"]
             print(f"PostgreSQL (loopback): {args.orders:,} orders loaded in {lo:.1f} s, {args.tickets:,} tickets and "
-                  f"stock in {lt:.1f} s, ANALYZE {an:.1f} s")
+                  f"stock in {lt:.1f} s, VACUUM ANALYZE {an:.1f} s")
         from engine.app import create_app
 
         app = create_app(services=services)

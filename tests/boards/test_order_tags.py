@@ -80,6 +80,25 @@ def test_the_tag_filter_pages_newest_first_through_the_tag_rows(services: Any, w
     assert seen == ["TG4", "TG3", "TG1", "TG0"]
 
 
+def test_the_risk_filter_pages_the_flagged_orders_newest_first(services: Any, world: w.World) -> None:
+    services.clock.set(w.T0 + timedelta(minutes=50))  # a sixth order of the phone: flagged too
+    w.take_in(services, w.order("DY1005", at=w.T0 + timedelta(minutes=50), city="南京"))
+
+    def walk(flagged: bool) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        with services.db.session() as s:
+            while True:
+                page = list_orders(s, OrderFilter(flagged=flagged), role="admin", cursor=cursor, limit=1)
+                seen += [i["order_id"] for i in page["items"]]
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    return seen
+
+    assert walk(True) == ["DY1005", "DY1004"]
+    assert walk(False) == ["DY2000", "DY1003", "DY1002", "DY1001", "DY1000"]
+
+
 def _plan(services: Any, stmt: Any) -> str:
     """The back end's plan of ``stmt`` (PostgreSQL: the tables vacuumed and analysed, sequential
     scans priced out, so the plan shows which index serves the query on this small store)."""
