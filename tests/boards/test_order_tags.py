@@ -99,16 +99,24 @@ def test_the_risk_filter_pages_the_flagged_orders_newest_first(services: Any, wo
     assert walk(False) == ["DY2000", "DY1003", "DY1002", "DY1001", "DY1000"]
 
 
-def _plan(services: Any, stmt: Any) -> str:
-    """The back end's plan of ``stmt`` (PostgreSQL: the tables vacuumed and analysed, sequential
-    scans priced out, so the plan shows which index serves the query on this small store)."""
+def _plan(services: Any, stmt: Any, *, hidden: str | None = None) -> str:
+    """The back end's plan of ``stmt``. PostgreSQL: the tables analysed and sequential scans
+    priced out, so the plan shows an index serving the query on this small store; ``hidden``:
+    an index dropped for the EXPLAIN only (rolled back) — on a few rows the planner may as well
+    take an older index that filters the rest, which says nothing about the new index (the bench
+    prints the plans over 1M orders and 200k tickets)."""
     engine = services.db.engine
     sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE orders, order_tags, workflow_instances"))
-            conn.execute(text("SET enable_seqscan = off"))
-            return "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
+            conn.execute(text("ANALYZE orders, order_tags, workflow_instances"))
+        with engine.connect() as conn, conn.begin() as tx:
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+            if hidden:
+                conn.execute(text(f"DROP INDEX {hidden}"))
+            plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
+            tx.rollback()
+            return plan
     with engine.connect() as conn:
         return "\n".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
 
@@ -117,7 +125,7 @@ def test_the_tag_filter_and_the_kanban_counts_read_their_indexes(services: Any, 
     plan = _plan(services, orders_page_statement(OrderFilter(tags=["缺货"]), None, 50))
     assert "ix_order_tags_tag" in plan, plan
     assert "json" not in plan.lower() and "LIKE" not in plan.upper()
-    counts = _plan(services, open_counts_statement("aftersales"))
+    counts = _plan(services, open_counts_statement("aftersales"), hidden="ix_workflow_instances_machine_state")
     assert "ix_workflow_instances_open" in counts, counts
 
 
