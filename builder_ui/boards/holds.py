@@ -1,10 +1,12 @@
 """预警: the orders a risk rule holds (疑似黄牛, 设备多地下单 …) with the rule's evidence, and
-放行 for 客服组长 (also 运营 and 管理员, as ``POST /api/v1/orders/{id}/release``); and the alert
+放行 and 取消 (with a reason) for 客服组长 (also 运营 and 管理员, as ``POST /api/v1/orders/{id}/release``
+and ``/cancel``; a refused 取消 is explained on its row, the reason typed kept); and the alert
 firings (as ``GET /api/v1/alerts``), those not yet acknowledged first, with 确认 for the roles
 that may acknowledge (as ``POST /api/v1/alerts/{id}/ack``).
 
 Reads ``risk_flags`` joined to the pipeline rows still held; releasing is
-:func:`engine.orders.order_holds.release_order`, the API's own use case; the firings are
+:func:`engine.orders.order_holds.release_order` and cancelling
+:func:`engine.orders.order_cancel.cancel_order`, the API's own use cases; the firings are
 :func:`engine.alerts.firings.list_firings` and :func:`~engine.alerts.firings.acknowledge`.
 """
 
@@ -20,10 +22,11 @@ from engine.alerts.firings import FiringFilter, acknowledge, list_firings
 from engine.alerts.routes import ACK_ROLES
 from engine.api.cursors import decode_cursor, encode_cursor
 from engine.auth.access import allow, current_principal
-from engine.errors import Conflict, NotFound
+from engine.errors import ApiError, Conflict, NotFound
 from engine.masking import mask_phone
 from engine.orders.hold_routes import HOLD_ROLES
 from engine.orders.model import Order
+from engine.orders.order_cancel import cancel_order
 from engine.orders.order_holds import release_order
 from engine.orders.pipeline_model import OrderPipeline
 from engine.orders.visibility import visibility_for
@@ -35,6 +38,7 @@ PAGE_SIZE = 50
 def register(bp: Blueprint) -> None:
     bp.add_url_rule("/warnings", "warnings", warnings_page, methods=["GET"])
     bp.add_url_rule("/warnings/holds/<int:pk>/release", "warning_release", release, methods=["POST"])
+    bp.add_url_rule("/warnings/holds/<int:pk>/cancel", "warning_cancel", cancel, methods=["POST"])
     bp.add_url_rule("/warnings/alerts/<int:firing_id>/ack", "warning_ack", ack, methods=["POST"])
 
 
@@ -64,6 +68,10 @@ def _evidence(flag: RiskFlag, phones: bool) -> list[str]:
 
 @allow(*READERS)
 def warnings_page() -> Any:
+    return _warnings()
+
+
+def _warnings(*, refused: dict[str, Any] | None = None, status: int = 200) -> Any:
     user = current_principal()
     stmt = (select(RiskFlag, Order.status, Order.total, OrderPipeline.hold_reason)
             .join(OrderPipeline, OrderPipeline.order_pk == RiskFlag.order_pk)
@@ -84,8 +92,9 @@ def warnings_page() -> Any:
                  for f, status, total, reason in rows]
         alerts = _alerts(session)
     next_cursor = encode_cursor(rows[-1][0].at, rows[-1][0].id) if more and rows else None
-    return page("boards/warnings.html", title="预警", active_nav="warnings", holds=holds, next_cursor=next_cursor,
-                may_release=may(*HOLD_ROLES), alerts=alerts, may_ack=may(*ACK_ROLES))
+    return page("boards/warnings.html", status, title="预警", active_nav="warnings", holds=holds,
+                next_cursor=next_cursor, may_release=may(*HOLD_ROLES), alerts=alerts, may_ack=may(*ACK_ROLES),
+                refused=refused)
 
 
 @allow(*HOLD_ROLES)
@@ -96,6 +105,45 @@ def release(pk: int) -> Any:
     with svc.db.session() as session:
         order_id = session.scalar(select(Order.order_id).where(Order.id == pk))
     flash(f"已放行订单 {order_id}，订单继续处理")
+    return redirect(url_for("builder.warnings"))
+
+
+def cancel_refusal_zh(err: ApiError) -> str:
+    """What a refused 取消 tells the person, in Chinese (the API's code decides)."""
+    if err.code == "order_shipped":
+        return "订单已发货，不能取消；请走售后退款流程"
+    if err.code == "order_not_found":
+        return "没有这个订单"
+    if err.status == 422:
+        return "请填写取消原因（1 到 200 个字）"
+    return err.message
+
+
+def cancel_flash(order_id: str, released: tuple[tuple[str, int], ...], notes: tuple[dict[str, Any], ...],
+                 replayed: bool) -> str:
+    """The line shown after a 取消: what happened to stock and to the order's ticket."""
+    if replayed:
+        return f"订单 {order_id} 已是已取消状态，无需再次取消"
+    units = sum(q for _, q in released)
+    text = f"已取消订单 {order_id}" + (f"，释放库存 {units} 件" if units else "，没有需要释放的库存")
+    refused = [n for n in notes if n["kind"] == "ticket_action_refused"]
+    if refused:
+        text += f"；订单工单未执行「{refused[0]['action']}」（{refused[0]['message']}）"
+    return text
+
+
+@allow(*HOLD_ROLES)
+def cancel(pk: int) -> Any:
+    user = current_principal()
+    svc = services()
+    reason = request.form.get("reason", "")
+    try:
+        done = cancel_order(svc, pk, reason, actor=f"user:{user.username}", role=user.role)
+    except ApiError as err:
+        return _warnings(refused={"pk": pk, "message": cancel_refusal_zh(err), "reason": reason}, status=err.status)
+    with svc.db.session() as session:
+        order_id = session.scalar(select(Order.order_id).where(Order.id == pk))
+    flash(cancel_flash(str(order_id), done.released, done.ticket_notes, done.replayed))
     return redirect(url_for("builder.warnings"))
 
 

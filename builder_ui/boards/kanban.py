@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 
 from builder_ui.boards.work import published_machines
 from builder_ui.pages import READERS, page, services
@@ -38,11 +38,15 @@ def register(bp: Blueprint) -> None:
                     methods=["POST"])
 
 
+def open_counts_statement(machine: str) -> Any:
+    """Open tickets per state of ``machine`` (an index-only read of (machine, closed, state, id))."""
+    return (select(WorkflowInstance.state, func.count())
+            .where(WorkflowInstance.machine == machine, WorkflowInstance.closed == false())
+            .group_by(WorkflowInstance.state))
+
+
 def _open_counts(session: Any, machine: str) -> dict[str, int]:
-    rows = session.execute(select(WorkflowInstance.state, func.count())
-                           .where(WorkflowInstance.machine == machine, WorkflowInstance.closed.is_(False))
-                           .group_by(WorkflowInstance.state)).all()
-    return {state: int(n) for state, n in rows}
+    return {state: int(n) for state, n in session.execute(open_counts_statement(machine)).all()}
 
 
 @allow(*READERS)

@@ -118,6 +118,20 @@ class OrderLine(Base):
     paid_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class OrderTag(Base):
+    """One tag of an order (缺货, 价格异常, a risk flag …), one row per (order, tag): the
+    ``tags`` list of ``orders`` kept as rows, with the order's ``created_at``, so a list filtered
+    by a tag is one walk of an index in the list's own order (:mod:`engine.orders.order_tags`
+    keeps both in step)."""
+
+    __tablename__ = "order_tags"
+    __table_args__ = (Index("ix_order_tags_tag", "tag", "created_at", "order_pk"),)
+
+    order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(Text, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class OrderPayload(Base):
     """A payload as received for an order: one row per distinct payload (by digest)."""
 

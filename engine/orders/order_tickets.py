@@ -150,11 +150,13 @@ def follow_platform(session: Session, services: Services, order: OrderRef, previ
 
 
 def fire_for_status(session: Session, services: Services, order: OrderRef, status: str, *, actor: str,
-                    payload: Mapping[str, Any], now: datetime, role: str | None = None) -> list[StageNote]:
+                    payload: Mapping[str, Any], now: datetime, role: str | None = None,
+                    reason: str | None = None) -> list[StageNote]:
     """Fire what ``status`` is bound to on the order ticket for a change we made ourselves
-    (``shipped`` when we ship): ``payload`` (e.g. ``tracking_no``) over the declared payload,
-    as ``actor`` (with ``role`` the role's checks apply). Nothing when the order has no ticket
-    or its declaration binds nothing to ``status``."""
+    (``shipped`` when we ship, ``cancelled`` when a person cancels): ``payload`` (e.g.
+    ``tracking_no``) over the declared payload, as ``actor`` (with ``role`` the role's checks
+    apply); ``reason`` (a person's words) fills every field the fired action ``requires``.
+    Nothing when the order has no ticket or its declaration binds nothing to ``status``."""
     canonical = om.canonical_status(status)
     if canonical is None:
         raise Unprocessable(f"{status} is not an order status", code="unknown_status")
@@ -168,7 +170,7 @@ def fire_for_status(session: Session, services: Services, order: OrderRef, statu
         return []
     notes: list[StageNote] = []
     _fire_step(session, services, order, follow, ticket, step, order.doc, None, now, notes,
-               key=f"{actor}:{ORDER_KIND}", actor=actor, role=role, extra=payload)
+               key=f"{actor}:{ORDER_KIND}", actor=actor, role=role, extra=payload, reason=reason)
     return notes
 
 
@@ -300,7 +302,7 @@ def _fire_steps(session: Session, services: Services, order: OrderRef, follow: C
 def _fire_step(session: Session, services: Services, order: OrderRef, follow: CompiledFollow, ticket: _Ticket,
                step: StatusStep, doc: Mapping[str, Any], refund: Mapping[str, Any] | None, now: datetime,
                notes: list[StageNote], *, key: str, actor: str = PLATFORM, role: str | None = None,
-               extra: Mapping[str, Any] | None = None) -> None:
+               extra: Mapping[str, Any] | None = None, reason: str | None = None) -> None:
     payload = {**follow.payload(step, doc, refund), **(extra or {})}
     base = {"refund_id": refund.get("refund_id")} if refund is not None else {}
     inst, compiled = ticket.inst, ticket.compiled
@@ -313,7 +315,10 @@ def _fire_step(session: Session, services: Services, order: OrderRef, follow: Co
             # the checks run before anything is written: a refusal leaves the transaction clean;
             # fire_in keeps ``inst`` current (state, version) for the next action
             fire = ticket.batch.tickets.fire if ticket.batch is not None else fire_action_in
-            body = fire(session, services, compiled, inst, action, dict(payload), actor=actor,
+            given = dict(payload)
+            if reason is not None and declared is not None:
+                given.update(dict.fromkeys(declared.decl.requires, reason))
+            body = fire(session, services, compiled, inst, action, given, actor=actor,
                         role=role if role is not None else PLATFORM,
                         via="user" if role is not None else PLATFORM, idempotency_key=idem, now=now)
         except ActionRefused as exc:

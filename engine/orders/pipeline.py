@@ -56,6 +56,7 @@ from engine.orders import pipeline_stages
 from engine.orders.model import Order, OrderEvent
 from engine.orders.order_reservation import SHORT_KIND, SHORT_TAG, lock_batch_stock
 from engine.orders.order_status import TERMINAL, settled_status
+from engine.orders.order_tags import drop_tag_rows
 from engine.orders.pipeline_model import OrderPipeline
 from engine.orders.pipeline_rows import START
 from engine.orders.pipeline_wake import PIPELINE_FLAG
@@ -365,6 +366,7 @@ class Pipeline:
         if tag in step.ref.tags:
             tags = [t for t in step.ref.tags if t != tag]
             session.execute(update(_O).where(_O.c.id == step.ref.pk).values(tags=tags))
+            drop_tag_rows(session.connection(), step.ref.pk, tag)
             step.ref = replace(step.ref, tags=tuple(tags))
 
     def _lift_holds(self, session: Session, step: _Step, now: datetime) -> None:

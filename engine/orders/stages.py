@@ -19,6 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.orders.model import Order, OrderEvent
+from engine.orders.order_tags import add_tag_rows
 
 if TYPE_CHECKING:
     from engine.services import Services
@@ -85,6 +86,7 @@ def add_tags(session: Session, order: OrderRef, tags: Iterable[str]) -> tuple[st
         return tuple(current)
     current.extend(dict.fromkeys(added))
     session.execute(update(Order).where(Order.id == order.pk).values(tags=current))
+    add_tag_rows(session.connection(), order.pk, added)
     return tuple(current)
 
 

@@ -53,6 +53,7 @@ from engine.orders.model import (
     ParkedPayload,
 )
 from engine.orders.order_status import merge_platform_status
+from engine.orders.order_tags import write_tags
 from engine.orders.priced_lines import carry_priced_lines
 from engine.storage.db import Database
 
@@ -344,6 +345,8 @@ def _insert_new(conn: Connection, new: list[_Prepared], now: datetime
     lines = [row for p in won for row in _line_rows(ids[p.key], p.item.order)]
     if lines:
         conn.execute(_statement(conn, "add_lines"), lines)
+    tags = {(r["channel"], r["order_id"]): r["tags"] for r in rows if r["tags"]}
+    write_tags(conn, [(ids[p.key], tags[p.key]) for p in won if p.key in tags], new=True)
     pipeline_rows.add_created(conn, [ids[p.key] for p in won], now)
     payload_ids = _insert_payloads(conn, [(ids[p.key], p) for p in won], now)
     events = []
@@ -412,6 +415,7 @@ def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: 
     # the status column is ours: a platform status behind it (our hold, our shipment) is stale
     cols.update(revision=revision, changed_at=now, status=merge_platform_status(row.status, cols["status"]))
     conn.execute(update(_ORDERS).where(_ORDERS.c.id == row.id), cols)
+    write_tags(conn, [(row.id, cols["tags"])])
     pipeline_rows.refresh_revised(conn, row.id, row.revision, old_doc, now)
     conn.execute(delete(_LINES).where(_LINES.c.order_pk == row.id))
     lines = _line_rows(row.id, lines_of)

@@ -40,6 +40,8 @@ class WorkflowInstance(Base):
         Index("ix_workflow_instances_machine_state", "machine", "state"),
         Index("ix_workflow_instances_order", "order_id"),
         Index("ix_workflow_instances_ruleset", "ruleset", "ruleset_version", "state"),
+        # the kanban's counts per state and 我的待办's open tickets of an owner's states
+        Index("ix_workflow_instances_open", "machine", "closed", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)

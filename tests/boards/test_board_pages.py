@@ -1,7 +1,7 @@
 """The board pages over the Flask test client, the way staff use them: a 客服's queue with the
 overdue ticket first, the kanban's buttons and forms per role and its refusals in Chinese, an
 order's story masked per role, stock figures with drift and an adjustment with its reason,
-the risk holds a 客服组长 releases, and the alert firings a 仓储 user acknowledges once."""
+the risk holds a 客服组长 releases or cancels (an order also from its own page), and the alert firings a 仓储 user acknowledges once."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.inventory.models import ChannelPush, ChannelSnapshot, LedgerEntry
-from engine.orders.pipeline_model import OrderPipeline
+from engine.inventory.models import ChannelPush, ChannelSnapshot, LedgerEntry, StockItem
+from engine.orders.model import Order, OrderEvent
+from engine.orders.pipeline_model import OrderPipeline, OrderTicket
 from engine.workflow.models import WorkflowInstance
 from tests.boards import world as w
 from tests.builder.conftest import csrf_of
@@ -161,7 +162,7 @@ def test_a_cs_lead_releases_a_risk_hold(signed_in: Any, services: Any, world: w.
         "DY1004 抖音 疑似黄牛 疑似黄牛 · risk_standard v1 "
         "count(orders by buyer_phone within 1h) = 5（buyer_phone 138****5678） "
         "distinct(receiver.city of orders by buyer_phone within 1h) = 3（buyer_phone 138****5678） "
-        "¥39.00 2026-11-11 10:40 放行 订单 DY1004"]
+        "¥39.00 2026-11-11 10:40 放行 订单 DY1004 取消… 订单 DY1004 取消原因 确认取消 订单 DY1004"]
     assert "由客服组长处理" in signed_in("cs").get("/warnings").get_data(as_text=True)
     pk = world.orders["DY1004"]
     done = lead.post(f"/warnings/holds/{pk}/release", data={"csrf_token": csrf_of(html)})
@@ -170,6 +171,58 @@ def test_a_cs_lead_releases_a_risk_hold(signed_in: Any, services: Any, world: w.
     assert "已放行订单 DY1004，订单继续处理" in after and 'id="risk-holds"' not in after
     with services.db.session() as s:
         assert s.get(OrderPipeline, pk).hold_reason is None
+
+
+def test_a_cs_lead_cancels_a_risk_held_order_with_a_reason_and_a_refusal_shows_on_its_row(
+        signed_in: Any, services: Any, world: w.World) -> None:
+    lead = signed_in("cs_lead")
+    html = lead.get("/warnings").get_data(as_text=True)
+    pk = world.orders["DY1004"]
+    assert f'action="/warnings/holds/{pk}/cancel"' in html
+    assert f'action="/warnings/holds/{pk}/cancel"' not in signed_in("cs").get("/warnings").get_data(as_text=True)
+    refused = lead.post(f"/warnings/holds/{pk}/cancel", data={"csrf_token": csrf_of(html), "reason": "  "})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    row = page.split('data-order="DY1004"', 1)[1].split("</tr>", 1)[0]
+    assert '<div class="alert error" role="alert">请填写取消原因（1 到 200 个字）</div>' in row
+    assert "<details open>" in row  # the form stays open where the refusal is
+    with services.db.session() as s:
+        assert s.get(Order, pk).status == "paid_hold"
+
+    done = lead.post(f"/warnings/holds/{pk}/cancel", data={"csrf_token": csrf_of(page), "reason": "疑似黄牛，电话核实后取消"})
+    assert done.status_code == 302
+    after = lead.get("/warnings").get_data(as_text=True)
+    assert "已取消订单 DY1004，没有需要释放的库存" in after and 'id="risk-holds"' not in after
+    with services.db.session() as s:
+        assert s.get(Order, pk).status == "cancelled" and s.get(OrderPipeline, pk).hold_reason is None
+        entry = s.scalars(select(OrderEvent).where(OrderEvent.order_pk == pk, OrderEvent.kind == "cancelled")).one()
+        assert (entry.actor, entry.detail["reason"], entry.detail["hold"]["held_by"]) == (
+            f"user:{lead.username}", "疑似黄牛，电话核实后取消", "pipeline:risk")
+
+
+def test_an_order_is_cancelled_from_its_page_its_stock_released_and_its_ticket_cancelled(
+        signed_in: Any, services: Any, world: w.World) -> None:
+    lead = signed_in("cs_lead")
+    pk = world.orders["DY1001"]
+    html = lead.get(f"/orders/{pk}").get_data(as_text=True)
+    assert 'aria-label="取消订单 DY1001"' in html
+    assert 'aria-label="取消订单 DY1001"' not in signed_in("warehouse").get(f"/orders/{pk}").get_data(as_text=True)
+    with services.db.session() as s:
+        before = s.get(StockItem, "TEA-COLD")
+        figures = (before.total_stock, before.reserved_stock)
+    refused = lead.post(f"/orders/{pk}/cancel", data={"csrf_token": csrf_of(html), "reason": ""})
+    assert refused.status_code == 422 and "请填写取消原因（1 到 200 个字）" in refused.get_data(as_text=True)
+    done = lead.post(f"/orders/{pk}/cancel", data={"csrf_token": csrf_of(html), "reason": "买家拍错规格"})
+    assert done.status_code == 302
+    after = lead.get(done.headers["Location"]).get_data(as_text=True)
+    assert "已取消订单 DY1001，释放库存 1 件" in after
+    assert 'aria-label="取消订单 DY1001"' not in after  # a cancelled order offers no 取消
+    with services.db.session() as s:
+        item = s.get(StockItem, "TEA-COLD")
+        assert (item.total_stock, item.reserved_stock) == (figures[0], figures[1] - 1)
+        ticket = s.scalar(select(WorkflowInstance).join(OrderTicket, OrderTicket.instance_id == WorkflowInstance.id)
+                          .where(OrderTicket.order_pk == pk))
+        assert (ticket.state, ticket.data["cancel_reason"]) == ("已取消", "买家拍错规格")
 
 
 def test_the_alert_list_shows_the_figures_and_a_warehouse_user_acknowledges_once(signed_in: Any,

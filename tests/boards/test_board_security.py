@@ -29,6 +29,8 @@ def _forms(world: w.World) -> list[tuple[str, dict[str, str], tuple[str, ...], s
         ("/stock/TEA-COLD/adjust", {"delta": "5", "reason": "到货入库", "nonce": "n1"}, ("warehouse", "admin"), "ops",
          302),
         (f"/warnings/holds/{world.orders['DY1004']}/release", {}, ("cs_lead", "ops", "admin"), "cs", 302),
+        (f"/warnings/holds/{world.orders['DY1004']}/cancel", {"reason": "电话核实为黄牛"}, ("cs_lead", "ops", "admin"),
+         "cs", 302),
     ]
 
 
@@ -41,7 +43,8 @@ def _counts(services: Any) -> tuple[int, ...]:
                 s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "dead")) or 0)
 
 
-@pytest.mark.parametrize("which", range(4), ids=["kanban-action", "replay", "stock-adjust", "release-hold"])
+@pytest.mark.parametrize("which", range(5), ids=["kanban-action", "replay", "stock-adjust", "release-hold",
+                                                 "cancel-hold"])
 def test_every_board_form_checks_session_csrf_and_role(app: Any, services: Any, signed_in: Any, world: w.World,
                                                        which: int) -> None:
     path, form, allowed, refused_role, ok_status = _forms(world)[which]
