@@ -19,7 +19,7 @@ from flask import session as flask_session
 
 from engine.auth.roles import STAFF_ROLES
 from engine.auth.sessions import SESSION_KEY, resolve_session
-from engine.auth.users import Principal, principal_for_bearer
+from engine.auth.users import Principal
 from engine.errors import Forbidden, Unauthorized
 from engine.storage.models import User
 
@@ -104,7 +104,7 @@ def authenticate() -> Principal | None:
     header = request.headers.get("Authorization", "")
     principal: Principal | None = None
     if header.lower().startswith("bearer "):
-        principal = principal_for_bearer(services.db, header[7:].strip())
+        principal = services.bearer_tokens.principal(header[7:].strip())
     elif SESSION_KEY in flask_session:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             current_app.extensions["csrf"].protect()
