@@ -5,7 +5,9 @@ lightest authenticated read, ``GET /api/v1/stock/{sku}``.
 Both servers run under gunicorn (gthread, ``--workers`` x ``--threads``) on PostgreSQL + Redis
 (a private schema and key prefix, removed after). Load: ``--clients`` processes, each one
 kept-alive connection. The three phases take turns in ``--rounds`` slices, so a change in the
-machine's load (other jobs share its cores) falls on each alike. Prints per phase: requests/s,
+machine's load (other jobs share its cores) falls on each alike. Then the same three requests
+through the WSGI apps called directly in this process, in turns (no server, no sockets: the
+steadiest view of the app's own CPU on a shared machine). Prints per phase: requests/s,
 p50/p99, app CPU ms per request (the gunicorn master and workers, from /proc), CPU ms per request
 of PostgreSQL, Redis and the clients (PostgreSQL and Redis are shared with anything else running
 on the machine: noisy), and the issue's two ratios. Checks the stock ledger against the counters
@@ -19,17 +21,80 @@ local test database and Redis).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.support import Gunicorn, PhaseResult, http_phase, pct, private_database  # noqa: E402
+from bench.support import Gunicorn, PhaseResult, http_phase, noop_app, pct, private_database  # noqa: E402
 
 SKUS = 200
+
+
+def in_process(apps: list[tuple[str, Any, Callable[[int], dict[str, Any]]]], seconds: float,
+               rounds: int) -> dict[str, float]:
+    """CPU milliseconds per request of each WSGI app called directly in this process (no server,
+    no sockets), the apps taking turns in ``rounds`` slices: the steadiest view of the app's own
+    cost on a shared machine. ``environ(n)`` gives the n-th request's WSGI environ."""
+    spent = {name: 0.0 for name, _, _ in apps}
+    count = {name: 0 for name, _, _ in apps}
+    status: list[str] = []
+
+    def start_response(code: str, headers: Any, exc_info: Any = None) -> None:
+        status.append(code)
+
+    for _ in range(rounds):
+        for name, app, environ in apps:
+            wall = time.perf_counter() + seconds / rounds
+            cpu = time.process_time()
+            while time.perf_counter() < wall:
+                count[name] += 1
+                for _chunk in app(environ(count[name]), start_response):
+                    pass
+                if not status.pop().startswith("200"):
+                    raise SystemExit(f"{name}: request {count[name]} was not answered 200")
+            spent[name] += time.process_time() - cpu
+    return {name: spent[name] * 1000 / count[name] for name in spent}
+
+
+def in_process_ratios(services: Any, token: str, seconds: float, rounds: int) -> None:
+    """The same three requests through the WSGI apps in this process; prints the CPU ratios."""
+    from werkzeug.test import EnvironBuilder
+
+    from engine.app import create_app
+
+    def template(path: str, method: str = "GET", body: bytes = b"", bearer: bool = True) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if bearer else {}
+        return EnvironBuilder(path=path, method=method, data=body, headers=headers,
+                              content_type="application/json" if body else None).get_environ()
+
+    def fresh(environ: dict[str, Any], path: str, body: bytes = b"") -> dict[str, Any]:
+        return {**environ, "PATH_INFO": path, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+
+    read = template("/api/v1/stock/SKU-000")
+    post = template("/api/v1/stock/reserve", "POST", b"{}")
+    floor = template("/noop", bearer=False)
+    tag = uuid.uuid4().hex[:6]
+
+    def reserve_body(n: int) -> bytes:
+        return json.dumps({"order_id": f"ip{tag}-{n}", "lines": [{"sku_id": f"SKU-{n * 31 % SKUS:03d}",
+                                                                    "qty": 1}]}).encode()
+
+    app = create_app(services=services)
+    ms = in_process([("noop", noop_app(), lambda n: fresh(floor, "/noop")),
+                     ("read", app, lambda n: fresh(read, f"/api/v1/stock/SKU-{n * 31 % SKUS:03d}")),
+                     ("reserve", app, lambda n: fresh(post, "/api/v1/stock/reserve", reserve_body(n)))],
+                    seconds, rounds)
+    print(f"  in-process (the WSGI apps called directly, in turns): CPU ms/request no-op {ms['noop']:.3f}, "
+          f"GET /stock {ms['read']:.3f}, reserve {ms['reserve']:.3f}; reserve / no-op {ms['reserve'] / ms['noop']:.2f}x, "
+          f"reserve - no-op {ms['reserve'] - ms['noop']:.3f} ms, GET - no-op {ms['read'] - ms['noop']:.3f} ms")
 
 
 def main() -> None:
@@ -39,6 +104,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=6)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--in-process-only", action="store_true", help="skip gunicorn: only the in-process ratios")
     args = ap.parse_args()
     os.environ.setdefault("ORDERPULSE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     os.environ.setdefault("ORDERPULSE_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -66,6 +132,12 @@ def main() -> None:
         inventory = inventory_for(services)
         for i in range(SKUS):
             inventory.adjust(f"SKU-{i:03d}", 10**7, "bench seed", key=f"seed-{i}")
+        if args.in_process_only:
+            in_process_ratios(services, token, args.seconds, args.rounds)
+            if inventory.gate is not None:
+                inventory.gate.wipe()
+            services.db.dispose()
+            return
         env = dict(os.environ, ORDERPULSE_DATABASE_URL=url, ORDERPULSE_REDIS_PREFIX=prefix,
                    ORDERPULSE_SECRET_KEY="bench-secret")
         noop = Gunicorn("bench.support:noop_app()", env, args.workers, args.threads).start("/noop")
@@ -115,6 +187,7 @@ def main() -> None:
               f"{'met' if cpu_ratio <= 2.0 else 'NOT met'}); per GET /stock: {read.app_ms() / floor.app_ms():.2f}x")
         print(f"  reservations/s / GET /stock/s: {rate_ratio:.2f}x (goal >= 0.9x: "
               f"{'met' if rate_ratio >= 0.9 else 'NOT met'})")
+        in_process_ratios(services, token, args.seconds, args.rounds)
         problems = check_invariants(services.db)
         print(f"  ledger == counters, zero oversell: {'yes' if not problems else problems[:5]}; "
               f"load average at the end {os.getloadavg()[0]:.2f} (the machine is shared: absolute numbers are noisy)")
