@@ -16,10 +16,11 @@ ledger, push markers and the stored answer, all in one transaction.
 
 The push markers written here commit past the engine's events, so the stock push relay's wake
 (:mod:`engine.inventory.push_wake`) is signalled by hand when a Services has hooked it: on
-PostgreSQL a ``pg_notify`` follows in a transaction of its own, in the same round trip (psycopg's
-pipeline; none after a refusal) — inside the reservation's transaction it would hold the
-server's one notify lock through the commit's WAL flush and serialize every reservation's
-commit; on SQLite the process's wake is set after ``COMMIT``.
+PostgreSQL a ``pg_notify`` follows the committed reservation as a statement of its own (one more
+short round trip; none after a refusal or a replay) — inside the reservation's transaction it
+would hold the server's one notify lock (taken at commit, held until the commit's WAL flush
+ends) and so serialize the commits of every reservation and every other notifying writer; on
+SQLite the process's wake is set after ``COMMIT``.
 
 A refusal is not stored. A dropped connection, a deadlock or a busy database is retried with
 the same key, so a commit whose answer was lost is answered as a replay.
@@ -182,15 +183,9 @@ class ReservePath:
         conn.autocommit = True
         params = (key, order_id, [ln.sku_id for ln in merged], [ln.qty for ln in merged], channel, actor, at)
         try:
-            if is_installed(self.db, PUSH_FLAG):
-                # the wake in a transaction of its own, after the reservation's (module docstring)
-                with conn.pipeline() as pipeline:
-                    cursor = conn.execute(_RESERVE_FN, params)
-                    pipeline.sync()
-                    conn.execute(_PUSH_NOTIFY)
-                result = cursor.fetchone()[0]
-            else:
-                result = conn.execute(_RESERVE_FN, params).fetchone()[0]
+            result = conn.execute(_RESERVE_FN, params).fetchone()[0]
+            if "reserved" in result and is_installed(self.db, PUSH_FLAG):
+                conn.execute(_PUSH_NOTIFY)  # the wake, in a transaction of its own (module docstring)
         except self._database_error as exc:
             if getattr(exc, "sqlstate", None) != REFUSED_STATE:
                 raise
