@@ -17,21 +17,19 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import redis
-import requests
 
+from bench.support import Gunicorn, cpu_by_kind, keepalive_client
 from engine.clock import SystemClock
 from engine.inventory.audit import check_invariants
 from engine.inventory.domain import InsufficientStock
@@ -129,75 +127,34 @@ def crowd_in_process(inv: InventoryService, seconds: float, raw: float) -> None:
     assert ok == 50, f"sold {ok} of 50"
 
 
-def http_client(port: int, token: str, prefix: str, seconds: float, skus: int, mode: str, out: mp.Queue) -> None:
-    """One keep-alive connection, requests written and answers read on the socket: the load
-    generator must cost far less than the server it measures (``requests`` costs about as
-    much CPU per call as the reservation itself)."""
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    reader = sock.makefile("rb")
-    lat: list[float] = []
-    codes: dict[int, int] = {}
-    n = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        n += 1
-        sku = "HOT-HTTP" if mode == "hot" else f"SKU-{(n * 31 + hash(prefix)) % skus:03d}"
+def request_maker(token: str, skus: int, mode: str) -> Any:
+    """The n-th request of a load client (``tag`` tells clients apart) for ``mode``: read, reserve or hot."""
+
+    def make(n: int, tag: str) -> bytes:
+        sku = "HOT-HTTP" if mode == "hot" else f"SKU-{(n * 31 + hash(tag)) % skus:03d}"
         if mode == "read":
             head, body = f"GET /api/v1/stock/{sku} HTTP/1.1\r\n", b""
         else:
-            body = json.dumps({"order_id": f"{prefix}-{n}", "lines": [{"sku_id": sku, "qty": 1}]}).encode()
+            body = json.dumps({"order_id": f"{tag}-{n}", "lines": [{"sku_id": sku, "qty": 1}]}).encode()
             head = (f"POST /api/v1/stock/reserve HTTP/1.1\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(body)}\r\n")
-        request = (head + f"Host: bench\r\nAuthorization: Bearer {token}\r\n\r\n").encode() + body
-        t = time.perf_counter()
-        sock.sendall(request)
-        status = reader.readline()
-        length = 0
-        while (line := reader.readline()) not in (b"\r\n", b""):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        reader.read(length)
-        lat.append(time.perf_counter() - t)
-        code = int(status.split()[1])
-        codes[code] = codes.get(code, 0) + 1
-    out.put((n, time.perf_counter() - start, lat, codes))
-    sock.close()
+        return (head + f"Host: bench\r\nAuthorization: Bearer {token}\r\n\r\n").encode() + body
 
-
-def cpu_by_process() -> dict[str, float]:
-    """CPU seconds used so far by the processes taking part (Linux /proc), per kind."""
-    tick = os.sysconf("SC_CLK_TCK")
-    kinds: dict[str, float] = {}
-    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        first = cmd.split(" ", 1)[0]
-        kind = ("gunicorn" if "gunicorn" in cmd else "postgres" if "postgres" in first else
-                "redis" if "redis-server" in first else "clients" if int(fields[1]) == os.getpid() else "")
-        if kind:
-            kinds[kind] = kinds.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-    return kinds
+    return make
 
 
 def http_run(name: str, port: int, token: str, seconds: float, clients: int, mode: str, skus: int,
              raw: float | None = None) -> dict[int, int]:
     q: mp.Queue = mp.get_context("fork").Queue()
-    procs = [mp.get_context("fork").Process(target=http_client,
-                                            args=(port, token, f"{name[:4]}{i}-{uuid.uuid4().hex[:4]}", seconds,
-                                                  skus, mode, q)) for i in range(clients)]
-    before = cpu_by_process()
+    make = request_maker(token, skus, mode)
+    procs = [mp.get_context("fork").Process(target=keepalive_client,
+                                            args=(port, make, f"{name[:4]}{i}-{uuid.uuid4().hex[:4]}", seconds, q))
+             for i in range(clients)]
+    before = cpu_by_kind()
     for p in procs:
         p.start()
     parts = [q.get(timeout=seconds + 60) for _ in procs]
-    after = cpu_by_process()  # before the clients exit, so their CPU time is still counted
+    after = cpu_by_kind()  # before the clients exit, so their CPU time is still counted
     for p in procs:
         p.join()
     count = sum(p[0] for p in parts)
@@ -234,27 +191,6 @@ def print_goals(raw: float, no_oversell: bool) -> None:
     print(f"  zero oversell in every run: {verdict(no_oversell)}")
 
 
-def start_gunicorn(db_url: str, redis_url: str, prefix: str) -> tuple[subprocess.Popen[bytes], int]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, ORDERPULSE_DATABASE_URL=db_url, ORDERPULSE_REDIS_URL=redis_url,
-               ORDERPULSE_REDIS_PREFIX=prefix, ORDERPULSE_SECRET_KEY="bench-secret")
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen([gunicorn, "-w", "4", "-k", "gthread", "--threads", "2", "-b", f"127.0.0.1:{port}",
-                             "--log-level", "warning", "engine.app:create_app()"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(200):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code in (200, 503):
-                return proc, port
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pg", default=os.environ.get("ORDERPULSE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
@@ -271,7 +207,7 @@ def main() -> None:
     schema = PostgresSchema(args.pg)
     pg_url = schema.create()
     tmp = Path(tempfile.mkdtemp())
-    gunicorn_proc = None
+    server = None
     try:
         pg = Database(pg_url)
         upgrade(pg)
@@ -298,7 +234,10 @@ def main() -> None:
             user = create_user(s, "bench_ops", "ops", None, clock=SystemClock())
             token = issue_token(s, user, clock=SystemClock())
         gated.adjust("HOT-HTTP", 100, "bench crowd stock")
-        gunicorn_proc, port = start_gunicorn(pg_url, args.redis, prefix)
+        env = dict(os.environ, ORDERPULSE_DATABASE_URL=pg_url, ORDERPULSE_REDIS_URL=args.redis,
+                   ORDERPULSE_REDIS_PREFIX=prefix, ORDERPULSE_SECRET_KEY="bench-secret")
+        server = Gunicorn("engine.app:create_app()", env, workers=4, threads=2).start()
+        port = server.port
         print(f"  (HTTP: {args.clients} keep-alive client processes; gunicorn gthread, 4 workers x 2 threads)")
         http_run("HTTP GET /stock/{sku} (baseline: auth + 1 read)", port, token, args.seconds, args.clients,
                  "read", 200)
@@ -319,9 +258,8 @@ def main() -> None:
         gated.close()
         pg.dispose()
     finally:
-        if gunicorn_proc is not None:
-            os.killpg(gunicorn_proc.pid, signal.SIGTERM)
-            gunicorn_proc.wait(10)
+        if server is not None:
+            server.stop()
         schema.drop()
 
 

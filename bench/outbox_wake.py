@@ -23,18 +23,16 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import requests
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import private_database  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.logs import configure_logging  # noqa: E402
 from engine.outbox import enqueue  # noqa: E402
@@ -76,27 +74,8 @@ class Counterpart:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/call"
 
 
-def database(folder: str, mode: str) -> tuple[str, Any]:
-    """A fresh database URL for ``mode`` and a function that drops it."""
-    base = os.environ.get("ORDERPULSE_DATABASE_URL")
-    if not base or not base.startswith("postgresql"):
-        return f"sqlite:///{folder}/{mode}.db", lambda: None
-    schema = f"bench_wake_{mode}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine("postgresql+psycopg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", drop
-
-
 def run(mode: str, folder: str, n: int, rate: float, interval: float, seed: int) -> list[float]:
-    url, drop = database(folder, mode)
+    url, drop = private_database(folder, f"wake_{mode}")
     services = Services.build(Settings(database_url=url, secret_key="bench"))
     upgrade(services.db)
     counterpart = Counterpart()

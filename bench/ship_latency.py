@@ -42,15 +42,14 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import requests
-from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import private_database  # noqa: E402
 from connectors.fakes import PLATFORM_CREDENTIALS  # noqa: E402
 from connectors.fakes.base import FakeServer  # noqa: E402
 from connectors.platform_stock import base_url_variable  # noqa: E402
@@ -71,24 +70,6 @@ from tests.orders_in.conftest import FAKES, credentials, platform_order_id  # no
 CHANNELS = tuple(FAKES)
 MODES = ("wake", "serial", "nagle", "poll", "flood", "fifo")
 FLOOD_MODES = ("flood", "fifo")
-
-
-def database(folder: str, mode: str) -> tuple[str, Any]:
-    base = os.environ.get("ORDERPULSE_DATABASE_URL")
-    if not base or not base.startswith("postgresql"):
-        return f"sqlite:///{folder}/{mode}.db", lambda: None
-    schema = f"bench_ship_{mode}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine("postgresql+psycopg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", drop
 
 
 def stamp_accepts(fake: FakeServer) -> None:
@@ -171,7 +152,7 @@ def run(mode: str, folder: str, n: int, stock_n: int, interval: float, seed: int
         for variable, value, _ in PLATFORM_CREDENTIALS[channel]:
             os.environ[variable] = value
         stamp_accepts(fake)
-    url, drop = database(folder, mode)
+    url, drop = private_database(folder, f"ship_{mode}")
     services = Services.build(Settings(database_url=url, redis_url=os.environ.get("ORDERPULSE_REDIS_URL"),
                                        redis_prefix=f"op:bench:{uuid.uuid4().hex[:6]}:", secret_key="bench"))
     upgrade(services.db)

@@ -31,6 +31,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     import redis as redis_lib
 
+    from engine.auth.token_cache import BearerTokens
     from engine.inventory.channels import ChannelRegistry
     from engine.inventory.service import InventoryService
     from engine.inventory.sources import SourceConnectors
@@ -119,6 +120,12 @@ def _stock_push_wake(services: Services) -> OutboxWake:
     return install_push_wake(services.db)
 
 
+def _bearer_tokens(services: Services) -> BearerTokens:
+    from engine.auth.token_cache import bearer_tokens
+
+    return bearer_tokens(services.db, services.settings.redis_url, services.settings.redis_prefix)
+
+
 def _source_connectors(services: Services) -> SourceConnectors:
     from engine.inventory.sources import SourceConnectors
 
@@ -161,6 +168,7 @@ class Services:
         services.outbox_wake  # noqa: B018 - hooks the engine now, so every commit of outbox rows signals
         services.pipeline_wake  # noqa: B018 - likewise for the order pipeline's rows and stock ledger
         services.stock_push_wake  # noqa: B018 - and for the stock push relay's markers
+        services.bearer_tokens  # noqa: B018 - every process renews the auth version when it changes tokens
         return services
 
     # ------------------------------------------------------------------ per-area process state
@@ -174,6 +182,7 @@ class Services:
     outbox_wake = PerProcess(_outbox_wake)  # wakes the dispatcher when outbox rows commit
     pipeline_wake = PerProcess(_pipeline_wake)  # wakes the order pipeline when its work commits
     stock_push_wake = PerProcess(_stock_push_wake)  # wakes the stock push relay when push markers commit
+    bearer_tokens = PerProcess(_bearer_tokens)  # token → principal, kept while the auth version holds
 
     # ------------------------------------------------------------------ Redis
 

@@ -26,7 +26,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import Flask, Request, current_app
+from flask import request as flask_request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -70,9 +71,12 @@ def route_body_kind(view: Callable[..., Any] | None, path: str) -> str:
 
 def guard_request() -> None:
     """``before_request`` hook: size, type and syntax of the body; strings in the path and query."""
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    # the request and app behind Flask's context proxies, looked up once (each proxy access costs)
+    request: Request = flask_request._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    view = app.view_functions.get(request.endpoint) if request.endpoint else None
     kind = route_body_kind(view, request.path)
-    limits: Mapping[str, int] = current_app.config.get("ORDERPULSE_BODY_LIMITS") or DEFAULT_BODY_LIMITS
+    limits: Mapping[str, int] = app.config.get("ORDERPULSE_BODY_LIMITS") or DEFAULT_BODY_LIMITS
     limit = limits.get(kind, DEFAULT_BODY_LIMITS[kind])
     request.max_content_length = limit  # a chunked body is cut off at the limit while read
     length = request.content_length
@@ -81,7 +85,8 @@ def guard_request() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str):
             check_text(value, f"path parameter {name}", [name])
-    declared = declared_query(request.url_rule.rule if request.url_rule else None, request.method)
+    rule = request.url_rule
+    declared = declared_query(rule.rule if rule else None, request.method) if request.args else None
     seen: set[str] = set()
     for name, value in request.args.items(multi=True):
         check_text(name, "query parameter name", [name])

@@ -14,12 +14,13 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Request, current_app, g
+from flask import request as flask_request
 from flask import session as flask_session
 
 from engine.auth.roles import STAFF_ROLES
 from engine.auth.sessions import SESSION_KEY, resolve_session
-from engine.auth.users import Principal, principal_for_bearer
+from engine.auth.users import Principal
 from engine.errors import Forbidden, Unauthorized
 from engine.storage.models import User
 
@@ -76,7 +77,7 @@ def enforce_declared_access() -> None:
     """``before_request`` hook: check the matched route's declaration before any view
     decorator runs, so a caller who may not call a route never reaches body parsing (an
     anonymous call gets 401, not a validation error) whatever the decorator order."""
-    endpoint = request.endpoint
+    endpoint = flask_request.endpoint
     view = current_app.view_functions.get(endpoint) if endpoint else None
     if view is None:
         return  # no route matched: the 404/405 follows
@@ -97,21 +98,23 @@ def current_principal() -> Principal:
 
 def authenticate() -> Principal | None:
     """Resolve the caller from a bearer token or the builder session (CSRF-checked)."""
-    if "principal" in g:
-        known: Principal | None = g.principal
+    context = g._get_current_object()  # the proxies looked up once
+    if "principal" in context:
+        known: Principal | None = context.principal
         return known
+    request: Request = flask_request._get_current_object()  # type: ignore[attr-defined]
     services = current_app.extensions["orderpulse"]
     header = request.headers.get("Authorization", "")
     principal: Principal | None = None
-    if header.lower().startswith("bearer "):
-        principal = principal_for_bearer(services.db, header[7:].strip())
+    if header[:7].lower() == "bearer ":
+        principal = services.bearer_tokens.principal(header[7:].strip())
     elif SESSION_KEY in flask_session:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             current_app.extensions["csrf"].protect()
         user = session_user()
         if user is not None:
             principal = Principal(user.id, user.username, user.role, "session")
-    g.principal = principal
+    context.principal = principal
     return principal
 
 

@@ -99,11 +99,16 @@ _PRINCIPAL_FOR_DIGEST_SQL = (
 
 
 def principal_for_bearer(db: Database, token: str) -> Principal | None:
-    """The caller ``token`` stands for, in one round trip with no pool checkout: every API
-    request pays it, so it reads on a kept raw connection (engine/storage/raw.py). Always
-    read, never cached: a revoked token or a deactivated user is refused from the next
-    request on."""
-    rows = db.raw_reads.fetch(_PRINCIPAL_FOR_DIGEST_SQL, (hash_token(token), True))
+    """The caller ``token`` stands for, read from the database (never cached here: a revoked
+    token or a deactivated user is refused from the next request on; requests go through
+    :mod:`engine.auth.token_cache`, which keeps that promise)."""
+    return principal_for_digest(db, hash_token(token))
+
+
+def principal_for_digest(db: Database, digest: str) -> Principal | None:
+    """The caller of the token whose SHA-256 digest is ``digest``, in one round trip with no
+    pool checkout: it reads on a kept raw connection (engine/storage/raw.py)."""
+    rows = db.raw_reads.fetch(_PRINCIPAL_FOR_DIGEST_SQL, (digest, True))
     if not rows:
         return None
     user_id, username, role = rows[0]

@@ -182,10 +182,12 @@ def _wait_healthy(base: str, timeout: float) -> None:
     raise RuntimeError(f"{base} is not healthy after {timeout:.0f}s")
 
 
-def _private_schema(base_url: str) -> tuple[str, Any]:
+def private_schema(base_url: str, prefix: str = "drill") -> tuple[str, Any]:
+    """A fresh schema ``<prefix>_<random>`` in the PostgreSQL database of ``base_url``: the URL
+    that uses it (``search_path``) and a function that drops it."""
     from sqlalchemy import create_engine, text
 
-    schema = f"drill_{uuid.uuid4().hex[:10]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine("postgresql+psycopg://" + base_url.split("://", 1)[1], isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -206,7 +208,7 @@ def start_target(folder: Path, counterpart_env: dict[str, str], *, database_url:
     folder.mkdir(parents=True, exist_ok=True)
     drop = None
     if database_url and database_url.startswith("postgresql"):
-        database_url, drop = _private_schema(database_url)
+        database_url, drop = private_schema(database_url)
     else:
         database_url = database_url or f"sqlite:///{folder / 'drill.db'}"
         if workers:

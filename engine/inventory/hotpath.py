@@ -16,8 +16,11 @@ ledger, push markers and the stored answer, all in one transaction.
 
 The push markers written here commit past the engine's events, so the stock push relay's wake
 (:mod:`engine.inventory.push_wake`) is signalled by hand when a Services has hooked it: on
-PostgreSQL the same statement also runs ``pg_notify`` (delivered with the commit, dropped with
-a refusal), on SQLite the process's wake is set after ``COMMIT``.
+PostgreSQL a ``pg_notify`` follows the committed reservation as a statement of its own (one more
+short round trip; none after a refusal or a replay) — inside the reservation's transaction it
+would hold the server's one notify lock (taken at commit, held until the commit's WAL flush
+ends) and so serialize the commits of every reservation and every other notifying writer; on
+SQLite the process's wake is set after ``COMMIT``.
 
 A refusal is not stored. A dropped connection, a deadlock or a busy database is retried with
 the same key, so a commit whose answer was lost is answered as a replay.
@@ -48,7 +51,7 @@ ATTEMPTS = 8
 # SQLSTATE raised by the PostgreSQL function when a SKU is short (its detail: the short SKUs).
 REFUSED_STATE = "OPSTK"
 _RESERVE_FN = "SELECT inventory_reserve(%s, %s, %s::text[], %s::integer[], %s, %s, %s)"
-_RESERVE_FN_NOTIFY = f"{_RESERVE_FN}, pg_notify({PUSH_CHANNEL_SQL}, '')"
+_PUSH_NOTIFY = f"SELECT pg_notify({PUSH_CHANNEL_SQL}, '')"
 
 _CLAIM = ("INSERT INTO inventory_requests (operation, key, order_id, answer, created_at) "
           "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id")
@@ -178,10 +181,11 @@ class ReservePath:
                     at: Any) -> Outcome:
         """One call of the server-side function, in autocommit: it commits with the statement."""
         conn.autocommit = True
+        params = (key, order_id, [ln.sku_id for ln in merged], [ln.qty for ln in merged], channel, actor, at)
         try:
-            statement = _RESERVE_FN_NOTIFY if is_installed(self.db, PUSH_FLAG) else _RESERVE_FN
-            result = conn.execute(statement, (key, order_id, [ln.sku_id for ln in merged],
-                                              [ln.qty for ln in merged], channel, actor, at)).fetchone()[0]
+            result = conn.execute(_RESERVE_FN, params).fetchone()[0]
+            if "reserved" in result and is_installed(self.db, PUSH_FLAG):
+                conn.execute(_PUSH_NOTIFY)  # the wake, in a transaction of its own (module docstring)
         except self._database_error as exc:
             if getattr(exc, "sqlstate", None) != REFUSED_STATE:
                 raise
