@@ -42,22 +42,25 @@ def _in_range(stmt: Any, rng: DateRange, channels: Sequence[str], *, before: dat
 
 
 def _groups(session: Session, rng: DateRange, channels: Sequence[str], threshold_s: int, now: datetime,
-            counted: bool) -> list[tuple[str, Any, int, int, int]]:
-    """``(channel, day, hour, orders, late)`` per group of the range."""
+            counted: bool, by: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """``(*by, orders, late)`` per group of the range, ``by`` among ``channel``, ``day``, ``hour``:
+    grouped in SQL, so a year of counters comes back as at most 6 × 24 or 366 rows."""
     overdue_before = now - timedelta(seconds=threshold_s)
     if not counted:  # another threshold than the counters hold: the range's per-order rows
         late = or_(_D.deviation_s > threshold_s, and_(_D.shipped_at.is_(None), _D.promised_at < overdue_before))
-        stmt = _in_range(select(_D.channel, _D.day, _D.hour, func.count(),
-                                func.sum(cast(case((late, 1), else_=0), Integer))), rng, channels)
-        return [tuple(r) for r in session.execute(stmt.group_by(_D.channel, _D.day, _D.hour))]
+        keys = [getattr(_D, k) for k in by]
+        stmt = _in_range(select(*keys, func.count(), func.sum(cast(case((late, 1), else_=0), Integer))), rng, channels)
+        return [tuple(r) for r in session.execute(stmt.group_by(*keys))]
     c = DeviationCount
-    stmt = select(c.channel, c.day, c.hour, c.due, c.late).where(c.day >= rng.first, c.day <= rng.last)
+    keys = [getattr(c, k) for k in by]
+    stmt = select(*keys, func.sum(c.due), func.sum(c.late)).where(c.day >= rng.first, c.day <= rng.last)
     if channels:
         stmt = stmt.where(c.channel.in_(list(channels)))
-    rows: list[tuple[str, Any, int, int, int]] = [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
-    still_open = _in_range(select(_D.channel, _D.day, _D.hour, func.count()).where(_D.shipped_at.is_(None)),
-                           rng, channels, before=overdue_before)
-    rows += [(r[0], r[1], r[2], 0, r[3]) for r in session.execute(still_open.group_by(_D.channel, _D.day, _D.hour))]
+    rows = [tuple(r) for r in session.execute(stmt.group_by(*keys))]
+    keys = [getattr(_D, k) for k in by]
+    still_open = _in_range(select(*keys, func.count()).where(_D.shipped_at.is_(None)), rng, channels,
+                           before=overdue_before)
+    rows += [(*r[:-1], 0, r[-1]) for r in session.execute(still_open.group_by(*keys))]
     return rows
 
 
@@ -85,18 +88,21 @@ def deviation_report(session: Session, rng: DateRange, channels: Sequence[str], 
     """``{"range", "threshold_s", "totals", "by_channel", "by_day", "by_hour", "late_orders", "next_cursor"}``;
     rates in basis points (late / orders, half up)."""
     counted = counted_threshold(session.connection()) == threshold_s
-    totals = [0, 0]
     by_channel: dict[str, list[int]] = {}
-    by_day: dict[str, list[int]] = {}
     by_hour = [[0, 0] for _ in range(24)]
-    for channel, day, hour, orders, late in _groups(session, rng, channels, threshold_s, now, counted):
-        if not orders and not late:
-            continue  # a bucket every order has left
-        day_text = day if isinstance(day, str) else day.isoformat()
-        for bucket in (totals, by_channel.setdefault(channel, [0, 0]), by_day.setdefault(day_text, [0, 0]),
-                       by_hour[int(hour)]):
-            bucket[0] += int(orders)
+    for channel, hour, orders, late in _groups(session, rng, channels, threshold_s, now, counted, ("channel", "hour")):
+        for bucket in (by_channel.setdefault(channel, [0, 0]), by_hour[int(hour)]):
+            bucket[0] += int(orders or 0)
             bucket[1] += int(late or 0)
+    by_day: dict[str, list[int]] = {}
+    for day, orders, late in _groups(session, rng, channels, threshold_s, now, counted, ("day",)):
+        bucket = by_day.setdefault(day if isinstance(day, str) else day.isoformat(), [0, 0])
+        bucket[0] += int(orders or 0)
+        bucket[1] += int(late or 0)
+    totals = [sum(v[0] for v in by_hour), sum(v[1] for v in by_hour)]
+    # a bucket every order has left (its counters at zero) is not listed
+    by_channel = {k: v for k, v in by_channel.items() if v[0] or v[1]}
+    by_day = {k: v for k, v in by_day.items() if v[0] or v[1]}
     rows = _late_page(session, rng, channels, threshold_s, now, counted, cursor, limit)
     more = len(rows) > limit
     rows = rows[:limit]

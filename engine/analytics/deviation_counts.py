@@ -75,8 +75,9 @@ class DeviationOrder(Base):
     __tablename__ = "analytics_deviation_orders"
     __table_args__ = (
         Index("ix_deviation_orders_promised", "promised_at", "order_pk"),
-        # the orders still to ship (late once past promise + threshold) and those shipped late
-        Index("ix_deviation_orders_open", "promised_at", "order_pk",
+        # the orders still to ship (late once past promise + threshold; grouped from the index alone)
+        # and those shipped late
+        Index("ix_deviation_orders_open", "promised_at", "order_pk", "channel", "day", "hour",
               sqlite_where=text("shipped_at IS NULL"), postgresql_where=text("shipped_at IS NULL")),
         Index("ix_deviation_orders_late", "promised_at", "order_pk",
               sqlite_where=text("late = 1"), postgresql_where=text("late")),

@@ -32,7 +32,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('order_pk')
     )
     op.create_index('ix_deviation_orders_promised', 'analytics_deviation_orders', ['promised_at', 'order_pk'])
-    op.create_index('ix_deviation_orders_open', 'analytics_deviation_orders', ['promised_at', 'order_pk'],
+    op.create_index('ix_deviation_orders_open', 'analytics_deviation_orders',
+                    ['promised_at', 'order_pk', 'channel', 'day', 'hour'],
                     sqlite_where=sa.text('shipped_at IS NULL'), postgresql_where=sa.text('shipped_at IS NULL'))
     op.create_index('ix_deviation_orders_late', 'analytics_deviation_orders', ['promised_at', 'order_pk'],
                     sqlite_where=sa.text('late = 1'), postgresql_where=sa.text('late'))
