@@ -186,3 +186,20 @@ def test_the_worker_re_derives_them_once_a_ruleset_publishes_another_threshold(s
     with stored.db.session() as s:
         assert counted_threshold(s.connection()) == 3 * 3600
         assert _counters(s) == _direct(s, 3 * 3600)
+
+
+def test_a_change_made_outside_the_ship_and_store_paths_is_counted_by_the_worker(stored) -> None:
+    from sqlalchemy import update
+
+    from engine.analytics.deviation_counts import reconcile_changed
+
+    assert reconcile_changed(stored.db, NOW + timedelta(minutes=1)) == 0  # everything already counted
+    with stored.db.transaction() as s:  # a status set by hand: no refresh in its transaction
+        pk = s.scalar(select(Order.id).where(Order.order_id == "G0"))
+        s.execute(update(Order).where(Order.id == pk).values(status="cancelled", changed_at=NOW + timedelta(minutes=2)))
+    with stored.db.session() as s:
+        assert _counters(s) != _direct(s, 7200)
+    assert reconcile_changed(stored.db, NOW + timedelta(minutes=2, seconds=10)) == 0  # not yet past the lag
+    assert reconcile_changed(stored.db, NOW + timedelta(minutes=3)) == 1
+    with stored.db.session() as s:
+        assert _counters(s) == _direct(s, 7200)
