@@ -43,6 +43,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -175,10 +176,43 @@ def _move(conn: Connection, deltas: dict[Bucket, list[int]]) -> None:
     rows = [{"day": d, "hour": h, "channel": c, "due": v[0], "shipped": v[1], "late": v[2]}
             for (d, h, c), v in sorted(deltas.items()) if any(v)]
     if rows:
+        conn.execute(_statement(conn, "counts"), rows)
+
+
+_statements: dict[tuple[str, str], Any] = {}
+_STORED = ("channel", "promised_at", "day", "hour", "shipped_at", "deviation_s", "late")
+
+
+def _statement(conn: Connection, name: str) -> Any:
+    """The statements of :func:`refresh_orders`, built once per back end (it runs in every
+    store transaction)."""
+    key = (conn.dialect.name, name)
+    found = _statements.get(key)
+    if found is not None:
+        return found
+    if name == "read":
+        first = (select(func.min(OrderShipment.at)).where(OrderShipment.order_pk == Order.id)
+                 .correlate(Order).scalar_subquery())
+        found = (select(Order.id, Order.channel, Order.status, Order.promised_ship_at, Order.dropped_by, Order.doc,
+                        first.label("first_shipment"), *(_ORDERS.c[k].label(f"d_{k}") for k in _STORED),
+                        _ORDERS.c.order_pk.label("d_order_pk"))
+                 .select_from(Order.__table__.outerjoin(_ORDERS, _ORDERS.c.order_pk == Order.id))
+                 .where(Order.id.in_(bindparam("pks", expanding=True))))
+        if conn.dialect.name == "postgresql":
+            found = found.with_for_update(of=Order.__table__)
+    elif name == "rows":
+        ins = _insert(conn, _ORDERS)
+        found = ins.on_conflict_do_update(index_elements=["order_pk"], set_={k: ins.excluded[k] for k in _STORED})
+    elif name == "counts":
         ins = _insert(conn, _COUNTS)
-        conn.execute(ins.on_conflict_do_update(
-            index_elements=["day", "hour", "channel"],
-            set_={k: _COUNTS.c[k] + ins.excluded[k] for k in ("due", "shipped", "late")}), rows)
+        found = ins.on_conflict_do_update(index_elements=["day", "hour", "channel"],
+                                          set_={k: _COUNTS.c[k] + ins.excluded[k] for k in ("due", "shipped", "late")})
+    elif name == "gone":
+        found = delete(_ORDERS).where(_ORDERS.c.order_pk.in_(bindparam("pks", expanding=True)))
+    else:
+        raise ValueError(name)
+    _statements[key] = found
+    return found
 
 
 def refresh_orders(conn: Connection, order_pks: Iterable[int]) -> int:
@@ -188,18 +222,15 @@ def refresh_orders(conn: Connection, order_pks: Iterable[int]) -> int:
     if not pks:
         return 0
     threshold_s = counted_threshold(conn, share=True)
-    first = (select(func.min(OrderShipment.at)).where(OrderShipment.order_pk == Order.id)
-             .correlate(Order).scalar_subquery())
     changed = 0
     for start in range(0, len(pks), 500):
         chunk = pks[start:start + 500]
-        stmt = select(Order.id, Order.channel, Order.status, Order.promised_ship_at, Order.dropped_by,
-                      Order.doc, first.label("first_shipment")).where(Order.id.in_(chunk))
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(of=Order.__table__)
-        current = {r.id: _row_of(r, threshold_s) for r in conn.execute(stmt)}
-        stored = {r.order_pk: dict(r._mapping)
-                  for r in conn.execute(select(_ORDERS).where(_ORDERS.c.order_pk.in_(chunk)))}
+        current: dict[int, dict[str, Any] | None] = {}
+        stored: dict[int, dict[str, Any]] = {}
+        for r in conn.execute(_statement(conn, "read"), {"pks": chunk}):
+            current[r.id] = _row_of(r, threshold_s)
+            if r.d_order_pk is not None:
+                stored[r.id] = {"order_pk": r.id, **{k: getattr(r, f"d_{k}") for k in _STORED}}
         deltas: dict[Bucket, list[int]] = {}
         upserts, gone = [], []
         for pk in chunk:
@@ -219,12 +250,9 @@ def refresh_orders(conn: Connection, order_pks: Iterable[int]) -> int:
                 upserts.append(new)
         _move(conn, deltas)
         if gone:
-            conn.execute(delete(_ORDERS).where(_ORDERS.c.order_pk.in_(gone)))
+            conn.execute(_statement(conn, "gone"), {"pks": gone})
         if upserts:
-            ins = _insert(conn, _ORDERS)
-            columns = ("channel", "promised_at", "day", "hour", "shipped_at", "deviation_s", "late")
-            conn.execute(ins.on_conflict_do_update(index_elements=["order_pk"],
-                                                   set_={k: ins.excluded[k] for k in columns}), upserts)
+            conn.execute(_statement(conn, "rows"), upserts)
     return changed
 
 
