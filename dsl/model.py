@@ -237,7 +237,7 @@ class Aggregate(Node):
     ``distinct(receiver.city of orders by buyer_phone within 1h)``,
     ``count(returns where reason == "面料起球")``.
     ``func`` is count | distinct | sum | avg | min | max; ``collection`` is orders | returns |
-    tickets; ``within`` is seconds.
+    tickets | shipments; ``within`` is seconds.
     """
 
     func: str

@@ -12,6 +12,7 @@ from typing import Union
 __all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "REFUND_FIELDS_OF_ORDER", "ORDER_STATUSES",
            "STATUS_LABELS", "canonical_status", "STATUS_PATH", "REFUND_STATUS_LABELS", "REFUND_STATUSES",
            "REFUND_PATH", "canonical_refund_status", "FOLLOW_SUBJECTS", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
+           "SHIPMENT_FIELDS",
            "PROMOTION_CONTEXT", "ALERT_CONTEXT", "TICKET_CONTEXT", "ROLES", "OUTSIDE_PARTIES",
            "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "HOOK_TYPES",
            "NOTIFY_CHANNEL_TYPES", "CALL_OPERATIONS", "ARCHIVE_TARGETS", "FUNCTIONS", "Signature",
@@ -112,6 +113,12 @@ RETURN_FIELDS: FieldTree = {
     "return_id": "text", "order_id": "text", "channel": "text", "shop": "text",
     "sku_id": "text", "category": "text", "reason": "text", "qty": "count",
     "amount": "money", "status": "text", "created_at": "time",
+}
+
+# one shipment of an order made through us (ship API, WMS, order ticket): its courier, quantity, times
+SHIPMENT_FIELDS: FieldTree = {
+    "shipment_id": "text", "order_id": "text", "channel": "text", "shop": "text", "courier": "text",
+    "tracking_no": "text", "via": "text", "qty": "count", "shipped_at": "time", "promised_ship_at": "time",
 }
 
 PROMOTION_CONTEXT: FieldTree = {

@@ -67,7 +67,8 @@ FOLLOW_SCOPE = Scope((om.ORDER_FIELDS,), (("order", om.ORDER_FIELDS),))
 REFUND_SCOPE = Scope((om.ORDER_FIELDS,), (("order", om.ORDER_FIELDS), ("refund", om.REFUND_FIELDS_OF_ORDER)))
 COLLECTION_FIELDS: dict[str, om.FieldTree] = {"orders": om.ORDER_FIELDS,
                                               "returns": om.RETURN_FIELDS,
-                                              "tickets": om.TICKET_CONTEXT}
+                                              "tickets": om.TICKET_CONTEXT,
+                                              "shipments": om.SHIPMENT_FIELDS}
 
 
 def _tree_type(node: om.FieldTree | str) -> str:

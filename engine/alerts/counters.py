@@ -8,8 +8,8 @@ with ``immediate=True`` (SQLite's write lock at BEGIN); on PostgreSQL the ``lock
 taken ``FOR UPDATE SKIP LOCKED``, so one consumer runs at a time and the others pass.
 
 - Sources: ``orders`` (``orders`` rows), ``returns`` (``order_tickets`` rows of kind ``refund``),
-  ``tickets`` (``workflow_transitions`` rows). A batch reads the rows past the source's cursor in
-  id order and never history again.
+  ``tickets`` (``workflow_transitions`` rows), ``shipments`` (``order_shipments`` rows). A batch
+  reads the rows past the source's cursor in id order and never history again.
 - Gaps: on PostgreSQL an id can become visible after a higher one (its transaction committed
   later). Ids skipped below the cursor are kept as the source's ``gaps`` and read again on each
   run until they appear (and are counted then) or are older than :data:`GAP_SETTLE` (a rolled
@@ -34,16 +34,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.alerts.buckets import bucket_start
-from engine.alerts.events import order_record, return_record, ticket_record
+from engine.alerts.events import order_record, return_record, shipment_record, ticket_record
 from engine.alerts.measures import Series, Stats, group_of
 from engine.alerts.models import AlertCounter, AlertCursor, AlertDistinct, AlertSeries
 from engine.orders.model import Order
-from engine.orders.pipeline_model import OrderTicket
+from engine.orders.pipeline_model import OrderShipment, OrderTicket
 from engine.workflow.models import WorkflowInstance, WorkflowTransition
 
 __all__ = ["BATCH", "GAP_SETTLE", "SOURCES", "ConsumeReport", "consume", "read_figures", "take_lock"]
 
-SOURCES = ("orders", "returns", "tickets")
+SOURCES = ("orders", "returns", "tickets", "shipments")
 LOCK = "lock"
 BATCH = 2000
 BACKFILL_BATCH = 5000
@@ -56,6 +56,7 @@ _CNT = cast(Table, AlertCounter.__table__)
 _DST = cast(Table, AlertDistinct.__table__)
 _ORD = cast(Table, Order.__table__)
 _TIX = cast(Table, OrderTicket.__table__)
+_SHP = cast(Table, OrderShipment.__table__)
 _TRN = cast(Table, WorkflowTransition.__table__)
 _INS = cast(Table, WorkflowInstance.__table__)
 
@@ -116,6 +117,11 @@ def _rows(conn: Connection, source: str, *, after: int | None = None, ids: Seque
         cols = [id_col] if ids_only else [id_col, _TIX.c.kind, _TIX.c.created_at, _TIX.c.refund_id, _TIX.c.line_id,
                                           _ORD.c.doc]
         stmt = select(*cols) if ids_only else select(*cols).join(_ORD, _ORD.c.id == _TIX.c.order_pk)
+    elif source == "shipments":
+        id_col = _SHP.c.id
+        cols = [id_col] if ids_only else [id_col, _SHP.c.at, _SHP.c.courier, _SHP.c.tracking_no, _SHP.c.via,
+                                          _SHP.c.lines, _ORD.c.doc]
+        stmt = select(*cols) if ids_only else select(*cols).join(_ORD, _ORD.c.id == _SHP.c.order_pk)
     elif source == "tickets":
         id_col = _TRN.c.id
         cols = [id_col] if ids_only else [id_col, _TRN.c.at, _TRN.c.to_state, _TRN.c.instance_id, _TRN.c.payload,
@@ -145,6 +151,8 @@ def _record(source: str, row: Any) -> tuple[dict[str, Any], datetime] | None:
         if row.kind != "refund":
             return None
         return return_record(row.doc, row.refund_id, row.line_id, row.created_at), row.created_at
+    if source == "shipments":
+        return shipment_record(row.doc, row.id, row.courier, row.tracking_no, row.via, row.lines, row.at), row.at
     return ticket_record(row.instance_id, row.to_state, row.machine, row.created_at, row.at, row.payload), row.at
 
 

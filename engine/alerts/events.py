@@ -8,6 +8,9 @@ language's order model), with the business time it is counted at.
 - ``returns``: an after-sales ticket opened for a platform refund: the refund's reason, amount
   and status, the refunded line's SKU, category and quantity, the order's channel and shop, at
   the time the ticket opened.
+- ``shipments``: one shipment made through us (ship API, WMS, order ticket): its courier,
+  tracking number, way in, quantity shipped, the order's channel, shop and promised ship time,
+  at the time it shipped.
 - ``tickets``: one transition of a ticket: the state it entered (``state``), its machine, when
   the ticket was created and when the state was entered.
 """
@@ -18,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-__all__ = ["order_record", "return_record", "ticket_record"]
+__all__ = ["order_record", "return_record", "shipment_record", "ticket_record"]
 
 
 def order_record(doc: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -46,3 +49,12 @@ def ticket_record(instance_id: int, state: str, machine: str, created_at: dateti
                   payload: Any) -> dict[str, Any]:
     return {"id": str(instance_id), "state": state, "machine": machine, "created_at": created_at.isoformat(),
             "entered_at": entered_at.isoformat(), "payload": payload}
+
+
+def shipment_record(doc: Mapping[str, Any] | None, shipment_id: int, courier: str, tracking_no: str, via: str,
+                    lines: Any, at: datetime) -> dict[str, Any]:
+    doc = doc or {}
+    qty = sum(int(ln.get("qty") or 0) for ln in lines or () if isinstance(ln, dict))
+    return {"shipment_id": str(shipment_id), "order_id": doc.get("order_id"), "channel": doc.get("channel"),
+            "shop": doc.get("shop"), "courier": courier, "tracking_no": tracking_no, "via": via, "qty": qty,
+            "shipped_at": at.isoformat(), "promised_ship_at": doc.get("promised_ship_at")}

@@ -12,7 +12,8 @@ window is the expression evaluated over those figures.
 Event sources and the records they give (see :mod:`engine.alerts.events`): ``orders`` (each
 stored order, counted once at its business creation time), ``returns`` (each after-sales
 ticket opened for a platform refund, with its reason, SKU and category), ``tickets`` (each
-ticket transition, as the state entered).
+ticket transition, as the state entered), ``shipments`` (each shipment made through us, at its
+ship time).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dsl.printer import print_expr
 __all__ = ["COLLECTION_SOURCES", "CompiledAlert", "Series", "Stats", "compile_alert", "group_of", "measure_value",
            "series_of_alerts"]
 
-COLLECTION_SOURCES = {"orders": "orders", "returns": "returns", "tickets": "tickets"}
+COLLECTION_SOURCES = {"orders": "orders", "returns": "returns", "tickets": "tickets", "shipments": "shipments"}
 PREVIOUS_NAMES = frozenset({"previous", "change", "change_vs_previous"})
 
 

@@ -2,119 +2,138 @@
 late when that exceeds a threshold (default 2 hours). Late rates per channel, per day and per
 hour of promise (Asia/Shanghai), with the late orders listed.
 
-Owns this query. The orders are those promised in the range (``ix_orders_promised_ship``), not
-cancelled and not dropped. The ship time is our first shipment (``order_shipments.at``), else the
-platform's ``shipped_at`` on the order; an order not shipped yet counts as late once ``now`` is
-past its promise by more than the threshold (its deviation so far), and as on time before. The
-deviation, the lateness and the counts per (channel, day, hour) are computed in SQL; Python
-only adds up those groups (at most channels × days × 24 rows).
+Owns this report; what counts is :mod:`engine.analytics.deviation_counts` (orders promised in the
+range, not cancelled, not dropped; the ship time is our first shipment, else the platform's
+``shipped_at``). An order shipped is late when its deviation exceeds the threshold; an order not
+shipped yet is late once ``now`` is past its promise by more than the threshold (its deviation so
+far), and on time before. Under the counted threshold (the published one) the figures read the
+per (day, hour, channel) counters of the range plus one index range over the unshipped orders
+promised before ``now`` − threshold (``ix_deviation_orders_open``); a query asking another
+threshold groups the range's narrow per-order rows instead. The late list is two index ranges
+(shipped late: ``ix_deviation_orders_late``; not shipped: the open index) merged by promise time,
+a page at a time. Python only adds up groups (at most channels × days × 24 rows).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.analytics.deviation_counts import DEFAULT_THRESHOLD_S, DeviationCount, DeviationOrder, counted_threshold
 from engine.analytics.grid import share_bp
 from engine.analytics.ranges import DateRange
-from engine.analytics.sql_time import local_date, local_hour, seconds_between
 from engine.api.cursors import decode_cursor, encode_cursor
+from engine.clock import utc
 from engine.orders.model import Order
-from engine.orders.pipeline_model import OrderShipment
 
 __all__ = ["DEFAULT_THRESHOLD_S", "deviation_report"]
 
-DEFAULT_THRESHOLD_S = 2 * 3600
-SHIPPED_STATUSES = ("partially_shipped", "shipped", "delivered", "completed")
+_D = DeviationOrder
 
 
-def _shipped_at(dialect: str) -> Any:
-    first = (select(func.min(OrderShipment.at)).where(OrderShipment.order_pk == Order.id)
-             .correlate(Order).scalar_subquery())
-    # the document is read only for orders the platform says left the warehouse
-    platform = case((Order.status.in_(SHIPPED_STATUSES), Order.doc["shipped_at"].as_string()), else_=None)
-    if dialect == "postgresql":
-        return func.coalesce(first, cast(platform, Order.promised_ship_at.type))
-    # SQLite: both as UTC text 'YYYY-MM-DD HH:MM:SS.SSS' (an ISO time with an offset is converted)
-    return func.strftime("%Y-%m-%d %H:%M:%f", func.coalesce(first, platform), type_=String)
+def _in_range(stmt: Any, rng: DateRange, channels: Sequence[str], *, before: datetime | None = None) -> Any:
+    end = rng.end if before is None else min(rng.end, before)
+    stmt = stmt.where(_D.promised_at >= rng.start, _D.promised_at < end)
+    return stmt.where(_D.channel.in_(list(channels))) if channels else stmt
 
 
-def _per_order(dialect: str, rng: DateRange, channels: Sequence[str], threshold_s: int, now: datetime) -> Any:
-    shipped = _shipped_at(dialect)
-    now_value = literal(now if dialect == "postgresql" else now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" "))
-    deviation = case((shipped.is_not(None), seconds_between(shipped, Order.promised_ship_at, dialect)),
-                     else_=seconds_between(now_value, Order.promised_ship_at, dialect))
-    stmt = select(Order.id.label("id"), Order.channel.label("channel"), Order.order_id.label("order_id"),
-                  Order.status.label("status"), Order.promised_ship_at.label("promised"),
-                  shipped.label("shipped"), deviation.label("deviation"),
-                  local_date(Order.promised_ship_at, dialect).label("day"),
-                  local_hour(Order.promised_ship_at, dialect).label("hour")).where(
-        Order.promised_ship_at >= rng.start, Order.promised_ship_at < rng.end, Order.dropped_by.is_(None),
-        Order.status != "cancelled")
+def _groups(session: Session, rng: DateRange, channels: Sequence[str], threshold_s: int, now: datetime,
+            counted: bool, by: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """``(*by, orders, late)`` per group of the range, ``by`` among ``channel``, ``day``, ``hour``:
+    grouped in SQL, so a year of counters comes back as at most 6 × 24 or 366 rows."""
+    overdue_before = now - timedelta(seconds=threshold_s)
+    if not counted:  # another threshold than the counters hold: the range's per-order rows
+        late = or_(_D.deviation_s > threshold_s, and_(_D.shipped_at.is_(None), _D.promised_at < overdue_before))
+        keys = [getattr(_D, k) for k in by]
+        stmt = _in_range(select(*keys, func.count(), func.sum(cast(case((late, 1), else_=0), Integer))), rng, channels)
+        return [tuple(r) for r in session.execute(stmt.group_by(*keys))]
+    c = DeviationCount
+    keys = [getattr(c, k) for k in by]
+    stmt = select(*keys, func.sum(c.due), func.sum(c.late)).where(c.day >= rng.first, c.day <= rng.last)
     if channels:
-        stmt = stmt.where(Order.channel.in_(list(channels)))
-    return stmt.subquery("per_order")
+        stmt = stmt.where(c.channel.in_(list(channels)))
+    rows = [tuple(r) for r in session.execute(stmt.group_by(*keys))]
+    keys = [getattr(_D, k) for k in by]
+    still_open = _in_range(select(*keys, func.count()).where(_D.shipped_at.is_(None)), rng, channels,
+                           before=overdue_before)
+    rows += [(*r[:-1], 0, r[-1]) for r in session.execute(still_open.group_by(*keys))]
+    return rows
 
 
-def _rate(orders: int, late: int) -> dict[str, Any]:
-    return {"orders": orders, "late": late, "late_rate_bp": share_bp(late, orders)}
+def _late_page(session: Session, rng: DateRange, channels: Sequence[str], threshold_s: int, now: datetime,
+               counted: bool, cursor: str | None, limit: int) -> list[Any]:
+    """Up to ``limit + 1`` late orders after the cursor, by (promise, id)."""
+    after = None
+    if cursor:
+        at, pk = decode_cursor(cursor)
+        after = or_(_D.promised_at > at, and_(_D.promised_at == at, _D.order_pk > pk))
+    shipped_late = _D.late if counted else and_(_D.shipped_at.is_not(None), _D.deviation_s > threshold_s)
+    wanted = []
+    for where, before in ((shipped_late, None), (_D.shipped_at.is_(None), now - timedelta(seconds=threshold_s))):
+        stmt = _in_range(select(_D.order_pk, _D.channel, _D.promised_at, _D.shipped_at, _D.deviation_s)
+                         .where(where), rng, channels, before=before)
+        if after is not None:
+            stmt = stmt.where(after)
+        wanted += list(session.execute(stmt.order_by(_D.promised_at, _D.order_pk).limit(limit + 1)))
+    wanted.sort(key=lambda r: (utc(r.promised_at), r.order_pk))
+    return wanted[:limit + 1]
 
 
 def deviation_report(session: Session, rng: DateRange, channels: Sequence[str], *, threshold_s: int, now: datetime,
                      cursor: str | None, limit: int) -> dict[str, Any]:
     """``{"range", "threshold_s", "totals", "by_channel", "by_day", "by_hour", "late_orders", "next_cursor"}``;
     rates in basis points (late / orders, half up)."""
-    dialect = session.get_bind().dialect.name
-    per = _per_order(dialect, rng, channels, threshold_s, now)
-    is_late = per.c.deviation > threshold_s
-    grouped = select(per.c.channel, per.c.day, per.c.hour, func.count().label("n"),
-                     func.sum(cast(case((is_late, 1), else_=0), Integer)).label("late")).group_by(
-        per.c.channel, per.c.day, per.c.hour)
-    totals = [0, 0]
+    counted = counted_threshold(session.connection()) == threshold_s
     by_channel: dict[str, list[int]] = {}
-    by_day: dict[str, list[int]] = {}
     by_hour = [[0, 0] for _ in range(24)]
-    for row in session.execute(grouped):
-        late = int(row.late or 0)
-        day = row.day if isinstance(row.day, str) else row.day.isoformat()
-        for bucket in (totals, by_channel.setdefault(row.channel, [0, 0]), by_day.setdefault(day, [0, 0]),
-                       by_hour[row.hour]):
-            bucket[0] += row.n
-            bucket[1] += late
-    listed = select(per).where(is_late)
-    if cursor:
-        at, pk = decode_cursor(cursor)
-        listed = listed.where(or_(per.c.promised > at, and_(per.c.promised == at, per.c.id > pk)))
-    rows = session.execute(listed.order_by(per.c.promised, per.c.id).limit(limit + 1)).all()
+    for channel, hour, orders, late in _groups(session, rng, channels, threshold_s, now, counted, ("channel", "hour")):
+        for bucket in (by_channel.setdefault(channel, [0, 0]), by_hour[int(hour)]):
+            bucket[0] += int(orders or 0)
+            bucket[1] += int(late or 0)
+    by_day: dict[str, list[int]] = {}
+    for day, orders, late in _groups(session, rng, channels, threshold_s, now, counted, ("day",)):
+        bucket = by_day.setdefault(day if isinstance(day, str) else day.isoformat(), [0, 0])
+        bucket[0] += int(orders or 0)
+        bucket[1] += int(late or 0)
+    totals = [sum(v[0] for v in by_hour), sum(v[1] for v in by_hour)]
+    # a bucket every order has left (its counters at zero) is not listed
+    by_channel = {k: v for k, v in by_channel.items() if v[0] or v[1]}
+    by_day = {k: v for k, v in by_day.items() if v[0] or v[1]}
+    rows = _late_page(session, rng, channels, threshold_s, now, counted, cursor, limit)
     more = len(rows) > limit
     rows = rows[:limit]
-    late_orders = [{"id": r.id, "channel": r.channel, "order_id": r.order_id, "status": r.status,
-                    "promised_ship_at": _iso(r.promised), "shipped_at": _iso(r.shipped),
-                    "shipped": r.shipped is not None,
-                    "deviation_s": int(r.deviation), "deviation": _duration(int(r.deviation))} for r in rows]
+    found = {r.id: r for r in session.execute(select(Order.id, Order.order_id, Order.status)
+                                                  .where(Order.id.in_([r.order_pk for r in rows])))}
+    late_orders = []
+    for r in rows:
+        promised = utc(r.promised_at)
+        shipped = utc(r.shipped_at) if r.shipped_at is not None else None
+        deviation = r.deviation_s if shipped is not None else _seconds(now - promised)
+        order = found.get(r.order_pk)
+        late_orders.append({"id": r.order_pk, "channel": r.channel, "order_id": order.order_id if order else None,
+                            "status": order.status if order else None, "promised_ship_at": promised.isoformat(),
+                            "shipped_at": shipped.isoformat() if shipped else None, "shipped": shipped is not None,
+                            "deviation_s": int(deviation), "deviation": _duration(int(deviation))})
     return {"range": rng.as_json(), "channels": list(channels), "threshold_s": threshold_s,
             "totals": _rate(*totals),
             "by_channel": [{"channel": k, **_rate(*v)} for k, v in sorted(by_channel.items())],
             "by_day": [{"day": k, **_rate(*v)} for k, v in sorted(by_day.items())],
             "by_hour": [{"hour": h, **_rate(*v)} for h, v in enumerate(by_hour) if v[0]],
             "late_orders": late_orders,
-            "next_cursor": encode_cursor(_aware(rows[-1].promised), rows[-1].id) if more and rows else None}
+            "next_cursor": encode_cursor(utc(rows[-1].promised_at), rows[-1].order_pk) if more and rows else None}
 
 
-def _aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _rate(orders: int, late: int) -> dict[str, Any]:
+    return {"orders": orders, "late": late, "late_rate_bp": share_bp(late, orders)}
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    return _aware(value).isoformat()
+def _seconds(delta: timedelta) -> int:
+    s = delta.total_seconds()
+    return int(s + 0.5) if s >= 0 else -int(-s + 0.5)
 
 
 def _duration(seconds: int) -> str:

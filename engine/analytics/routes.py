@@ -27,6 +27,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from engine.analytics.deviation import DEFAULT_THRESHOLD_S, deviation_report
+from engine.analytics.deviation_counts import ensure_threshold
 from engine.analytics.geo import cell_detail, geo_overview
 from engine.analytics.hourly import cell_orders, hourly_heatmap
 from engine.analytics.ranges import MAX_DAYS, DateRange
@@ -184,6 +185,9 @@ def get_deviation(args: dict[str, Any]) -> Any:
     """Shipped minus promised ship time per order; late rates per channel, day and hour of
     promise, with the late orders (by promise time)."""
     services = _services()
+    with services.db.session() as session:
+        published, _ = published_threshold(session)
+    ensure_threshold(services.db, published)  # a new published threshold re-derives the counters once
     with services.db.session() as session:
         threshold, source = published_threshold(session)
         if args["threshold"]:

@@ -44,6 +44,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
+from engine.analytics.deviation_counts import refresh_orders as refresh_deviation
 from engine.orders import document, pipeline_rows
 from engine.orders.model import (
     Order,
@@ -264,7 +265,10 @@ def _store(conn: Connection, prepared: list[_Prepared], now: datetime, with_docs
         for stored, p in _store_round(conn, list(this_round.values()), now, with_docs):
             results[p.index] = stored
         pending = later
-    return [r for r in results if r is not None]
+    done = [r for r in results if r is not None]
+    # the fulfillment deviation counters move with the versions, in this transaction
+    refresh_deviation(conn, [r.order_pk for r in done if r.outcome in ("created", "updated")])
+    return done
 
 
 def _store_round(conn: Connection, batch: list[_Prepared], now: datetime,

@@ -1,6 +1,7 @@
 """Imports every module that defines tables, so metadata and migrations see them all."""
 
 from engine.alerts import models as alerts_models  # noqa: F401
+from engine.analytics import deviation_counts as analytics_deviation_counts  # noqa: F401
 from engine.analytics import hour_counts as analytics_hour_counts  # noqa: F401
 from engine.analytics import indexes as analytics_indexes  # noqa: F401
 from engine.fulfillment import models as fulfillment_models  # noqa: F401

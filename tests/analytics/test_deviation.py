@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from engine.analytics.deviation_counts import refresh_orders
 from engine.analytics.sql_time import SHANGHAI
 from engine.orders.pipeline_model import OrderShipment
 from tests.conftest import auth
@@ -43,11 +44,14 @@ def placed(services):
             extra["shipped_at"] = sh(promised) + timedelta(minutes=after)
         pks[oid] = take_in(services, order(oid, at=sh(promised) - timedelta(days=1), channel=channel, phone=None,
                                            **extra))
-    # F7: shipped by us (an order_shipments row), 3 h 30 min after its promise
+    # F7: shipped by us (an order_shipments row), 3 h 30 min after its promise; the shipment
+    # moves the deviation counters in its own transaction, as the ship use case does
     pk = take_in(services, order("F7", at=sh("2026-11-10 16:00"), phone=None, promised_ship_at=sh("2026-11-11 16:00")))
     with services.db.transaction() as s:
         s.add(OrderShipment(order_pk=pk, courier="SF", tracking_no="SF100", lines=[], via="api", actor="user:wh",
                             at=sh("2026-11-11 19:30"), writeback_status="accepted"))
+        s.flush()
+        refresh_orders(s.connection(), [pk])
     return services
 
 

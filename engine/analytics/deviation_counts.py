@@ -1,0 +1,367 @@
+"""Fulfillment deviation kept as counters, so its figures read at most channels × days × 24 rows
+instead of every order promised in the range.
+
+Owns three tables (migration ``0019_analytics_deviation``) and what keeps them:
+
+- ``analytics_deviation_orders``: per counted order (promised a ship time, not cancelled, not
+  dropped by a cleaning) its channel, promise, Asia/Shanghai day and hour of promise, ship time
+  (our first shipment, else the platform's ``shipped_at`` once its status says shipped),
+  deviation in seconds and whether it shipped late under the counted threshold;
+- ``analytics_deviation_counts``: per (day, hour of promise, channel) the orders due, shipped
+  and shipped late;
+- ``analytics_deviation_threshold``: the threshold the ``late`` flags and counts were derived
+  with.
+
+:func:`refresh_orders` is called in the same transaction as every write that can change those
+facts (a shipment made, a platform version stored): it re-reads the orders (locking them on
+PostgreSQL), compares with their stored rows and moves the counters by the difference, so a
+crash keeps both or neither. An order not shipped is late once the clock passes its promise by
+more than the threshold; that depends on ``now``, so it is never counted ahead: readers add an
+index range over the unshipped orders past promise + threshold (partial index
+``ix_deviation_orders_open``). :func:`rebuild` derives everything from the orders with one
+``INSERT … SELECT`` and one ``GROUP BY`` (the migration's back-fill); :func:`ensure_threshold`
+re-derives flags and counters when the published threshold changes. :func:`reconcile_changed`
+(the worker's safety net for a writer outside those two paths, e.g. a status set by hand) passes
+:func:`refresh_orders` over the orders changed since its cursor (``ix_orders_changed``), so such
+a change is counted within a minute instead of never. This module decides what counts; the
+report that reads it is :mod:`engine.analytics.deviation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.analytics.hour_counts import CountCursor
+from engine.analytics.sql_time import SHANGHAI, local_date, local_hour, seconds_between
+from engine.clock import utc
+from engine.orders.model import Order
+from engine.orders.pipeline_model import OrderShipment
+from engine.storage.models import Base
+from engine.storage.types import UTCDateTime
+
+__all__ = ["DEFAULT_THRESHOLD_S", "SHIPPED_STATUSES", "DeviationCount", "DeviationOrder", "DeviationThreshold",
+           "counted_threshold", "ensure_threshold", "rebuild", "reconcile_changed", "refresh_orders"]
+
+DEFAULT_THRESHOLD_S = 2 * 3600
+SHIPPED_STATUSES = ("partially_shipped", "shipped", "delivered", "completed")
+STATE = "deviation"
+CURSOR = "deviation"  # its row in analytics_count_cursor
+LAG = timedelta(seconds=30)  # a store transaction commits well within this after its changed_at
+RECONCILE_BATCH = 2000
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class DeviationOrder(Base):
+    __tablename__ = "analytics_deviation_orders"
+    __table_args__ = (
+        Index("ix_deviation_orders_promised", "promised_at", "order_pk"),
+        # the orders still to ship (late once past promise + threshold; grouped from the index alone)
+        # and those shipped late
+        Index("ix_deviation_orders_open", "promised_at", "order_pk", "channel", "day", "hour",
+              sqlite_where=text("shipped_at IS NULL"), postgresql_where=text("shipped_at IS NULL")),
+        Index("ix_deviation_orders_late", "promised_at", "order_pk",
+              sqlite_where=text("late = 1"), postgresql_where=text("late")),
+    )
+
+    order_pk: Mapped[int] = mapped_column(_BigId, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    promised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    day: Mapped[date] = mapped_column(Date)
+    hour: Mapped[int] = mapped_column(SmallInteger)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deviation_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DeviationCount(Base):
+    __tablename__ = "analytics_deviation_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    due: Mapped[int] = mapped_column(Integer)
+    shipped: Mapped[int] = mapped_column(Integer)
+    late: Mapped[int] = mapped_column(Integer)
+
+
+class DeviationThreshold(Base):
+    __tablename__ = "analytics_deviation_threshold"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    threshold_s: Mapped[int] = mapped_column(Integer)
+
+
+_ORDERS: Any = DeviationOrder.__table__
+_COUNTS: Any = DeviationCount.__table__
+_STATE: Any = DeviationThreshold.__table__
+Bucket = tuple[date, int, str]
+
+
+def counted_threshold(conn: Connection, *, share: bool = False) -> int:
+    """The threshold the flags and counters hold (the default before anything was derived)."""
+    stmt = select(_STATE.c.threshold_s).where(_STATE.c.name == STATE)
+    if share and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(read=True)  # a re-derivation waits for this transaction
+    found = conn.execute(stmt).scalar()
+    return DEFAULT_THRESHOLD_S if found is None else int(found)
+
+
+def _rounded(seconds: float) -> int:
+    """Half away from zero, as SQL's ``round`` (the back-fill) does."""
+    return int(seconds + 0.5) if seconds >= 0 else -int(-seconds + 0.5)
+
+
+def _platform_shipped(status: str, doc: Any) -> datetime | None:
+    if status not in SHIPPED_STATUSES or not isinstance(doc, dict) or not doc.get("shipped_at"):
+        return None
+    try:
+        value = datetime.fromisoformat(str(doc["shipped_at"]))
+    except ValueError:
+        return None
+    return utc(value)  # a time without an offset is UTC, as the SQL back-fill reads it
+
+
+def _row_of(r: Any, threshold_s: int) -> dict[str, Any] | None:
+    """The stored row an order should have now; None when it does not count."""
+    if r.promised_ship_at is None or r.dropped_by is not None or r.status == "cancelled":
+        return None
+    promised = utc(r.promised_ship_at)
+    shipped = utc(r.first_shipment) if r.first_shipment is not None else _platform_shipped(r.status, r.doc)
+    deviation = _rounded((shipped - promised).total_seconds()) if shipped is not None else None
+    local = promised.astimezone(SHANGHAI)
+    return {"order_pk": r.id, "channel": r.channel, "promised_at": promised, "day": local.date(),
+            "hour": local.hour, "shipped_at": shipped, "deviation_s": deviation,
+            "late": deviation is not None and deviation > threshold_s}
+
+
+def _contribution(row: Any) -> tuple[Bucket, tuple[int, int, int]]:
+    day = row["day"] if isinstance(row["day"], date) else date.fromisoformat(str(row["day"]))
+    return (day, int(row["hour"]), row["channel"]), (1, int(row["shipped_at"] is not None), int(bool(row["late"])))
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+
+
+def _move(conn: Connection, deltas: dict[Bucket, list[int]]) -> None:
+    rows = [{"day": d, "hour": h, "channel": c, "due": v[0], "shipped": v[1], "late": v[2]}
+            for (d, h, c), v in sorted(deltas.items()) if any(v)]
+    if rows:
+        conn.execute(_statement(conn, "counts"), rows)
+
+
+_statements: dict[tuple[str, str], Any] = {}
+_STORED = ("channel", "promised_at", "day", "hour", "shipped_at", "deviation_s", "late")
+
+
+def _statement(conn: Connection, name: str) -> Any:
+    """The statements of :func:`refresh_orders`, built once per back end (it runs in every
+    store transaction)."""
+    key = (conn.dialect.name, name)
+    found = _statements.get(key)
+    if found is not None:
+        return found
+    if name == "read":
+        first = (select(func.min(OrderShipment.at)).where(OrderShipment.order_pk == Order.id)
+                 .correlate(Order).scalar_subquery())
+        found = (select(Order.id, Order.channel, Order.status, Order.promised_ship_at, Order.dropped_by, Order.doc,
+                        first.label("first_shipment"), *(_ORDERS.c[k].label(f"d_{k}") for k in _STORED),
+                        _ORDERS.c.order_pk.label("d_order_pk"))
+                 .select_from(Order.__table__.outerjoin(_ORDERS, _ORDERS.c.order_pk == Order.id))
+                 .where(Order.id.in_(bindparam("pks", expanding=True))))
+        if conn.dialect.name == "postgresql":
+            found = found.with_for_update(of=Order.__table__)
+    elif name == "rows":
+        ins = _insert(conn, _ORDERS)
+        found = ins.on_conflict_do_update(index_elements=["order_pk"], set_={k: ins.excluded[k] for k in _STORED})
+    elif name == "counts":
+        ins = _insert(conn, _COUNTS)
+        found = ins.on_conflict_do_update(index_elements=["day", "hour", "channel"],
+                                          set_={k: _COUNTS.c[k] + ins.excluded[k] for k in ("due", "shipped", "late")})
+    elif name == "gone":
+        found = delete(_ORDERS).where(_ORDERS.c.order_pk.in_(bindparam("pks", expanding=True)))
+    else:
+        raise ValueError(name)
+    _statements[key] = found
+    return found
+
+
+def refresh_orders(conn: Connection, order_pks: Iterable[int]) -> int:
+    """Bring the rows and counters of ``order_pks`` up to what the orders say now, in the
+    caller's transaction; how many orders changed bucket, ship time or lateness."""
+    pks = sorted(set(order_pks))
+    if not pks:
+        return 0
+    threshold_s = counted_threshold(conn, share=True)
+    changed = 0
+    for start in range(0, len(pks), 500):
+        chunk = pks[start:start + 500]
+        current: dict[int, dict[str, Any] | None] = {}
+        stored: dict[int, dict[str, Any]] = {}
+        for r in conn.execute(_statement(conn, "read"), {"pks": chunk}):
+            current[r.id] = _row_of(r, threshold_s)
+            if r.d_order_pk is not None:
+                stored[r.id] = {"order_pk": r.id, **{k: getattr(r, f"d_{k}") for k in _STORED}}
+        deltas: dict[Bucket, list[int]] = {}
+        upserts, gone = [], []
+        for pk in chunk:
+            old, new = stored.get(pk), current.get(pk)
+            if _facts(old) == _facts(new):
+                continue
+            changed += 1
+            for row, sign in ((old, -1), (new, 1)):
+                if row is not None:
+                    bucket, figures = _contribution(row)
+                    moved = deltas.setdefault(bucket, [0, 0, 0])
+                    for i, n in enumerate(figures):
+                        moved[i] += sign * n
+            if new is None:
+                gone.append(pk)
+            else:
+                upserts.append(new)
+        _move(conn, deltas)
+        if gone:
+            conn.execute(_statement(conn, "gone"), {"pks": gone})
+        if upserts:
+            conn.execute(_statement(conn, "rows"), upserts)
+    return changed
+
+
+def _facts(row: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """What a row says, comparable between a stored row and a derived one."""
+    if row is None:
+        return None
+    bucket, figures = _contribution(row)
+    shipped = row["shipped_at"]
+    return (bucket, figures, utc(row["promised_at"]), None if shipped is None else utc(shipped), row["deviation_s"])
+
+
+def _doc_shipped(dialect: str) -> Any:
+    """The platform's ``shipped_at`` of a shipped order, as the column type stores a time."""
+    text_value = Order.doc["shipped_at"].as_string()
+    shipped = Order.status.in_(SHIPPED_STATUSES)
+    if dialect == "postgresql":
+        return case((shipped, cast(text_value, UTCDateTime())), else_=None)
+    # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff'; strftime converts an ISO time with an offset
+    spelled = (func.strftime("%Y-%m-%d %H:%M:%S", text_value) + literal(".")
+               + func.substr(func.strftime("%f", text_value), 4) + literal("000"))
+    return case((and_(shipped, func.strftime("%f", text_value).is_not(None)), spelled), else_=None)
+
+
+def rebuild(conn: Connection, threshold_s: int) -> int:
+    """Derive every row and counter from the orders: one ``INSERT … SELECT`` over the orders
+    promised a ship time, one ``GROUP BY`` into the counters; how many orders count."""
+    dialect = conn.dialect.name
+    conn.execute(delete(_COUNTS))
+    conn.execute(delete(_ORDERS))
+    firsts = (select(OrderShipment.order_pk, func.min(OrderShipment.at).label("at"))
+              .group_by(OrderShipment.order_pk).subquery("firsts"))
+    shipped = func.coalesce(firsts.c.at, _doc_shipped(dialect))
+    deviation = seconds_between(shipped, Order.promised_ship_at, dialect)
+    source = (select(Order.id, Order.channel, Order.promised_ship_at, local_date(Order.promised_ship_at, dialect),
+                     local_hour(Order.promised_ship_at, dialect), shipped, deviation,
+                     case((and_(shipped.is_not(None), deviation > threshold_s), True), else_=False))
+              .select_from(Order).outerjoin(firsts, firsts.c.order_pk == Order.id)
+              .where(Order.promised_ship_at.is_not(None), Order.dropped_by.is_(None), Order.status != "cancelled"))
+    conn.execute(insert(_ORDERS).from_select(
+        ["order_pk", "channel", "promised_at", "day", "hour", "shipped_at", "deviation_s", "late"], source))
+    # the orders changed after now are the reconciler's (it re-reads the last instant: harmless)
+    newest = conn.execute(select(func.max(Order.changed_at))).scalar()
+    if newest is not None:
+        newest = utc(newest) if isinstance(newest, datetime) else utc(datetime.fromisoformat(str(newest)))
+        cur: Any = CountCursor.__table__
+        ins = _insert(conn, cur)
+        conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={
+            "changed_at": ins.excluded.changed_at, "order_pk": ins.excluded.order_pk}),
+            [{"name": CURSOR, "changed_at": newest, "order_pk": 0}])
+    return _recount(conn, threshold_s)
+
+
+def _recount(conn: Connection, threshold_s: int) -> int:
+    conn.execute(delete(_COUNTS))
+    late = func.sum(case((_ORDERS.c.late, 1), else_=0))
+    grouped = select(_ORDERS.c.day, _ORDERS.c.hour, _ORDERS.c.channel, func.count(), func.count(_ORDERS.c.shipped_at),
+                     late).group_by(_ORDERS.c.day, _ORDERS.c.hour, _ORDERS.c.channel)
+    conn.execute(insert(_COUNTS).from_select(["day", "hour", "channel", "due", "shipped", "late"], grouped))
+    ins = _insert(conn, _STATE)
+    conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={"threshold_s": ins.excluded.threshold_s}),
+                 [{"name": STATE, "threshold_s": threshold_s}])
+    return int(conn.execute(select(func.count()).select_from(_ORDERS)).scalar() or 0)
+
+
+def ensure_threshold(db: Any, threshold_s: int) -> bool:
+    """Re-derive the ``late`` flags and the counters when ``threshold_s`` (the published one)
+    is not what they hold: one ``UPDATE`` and one ``GROUP BY``; whether it had to."""
+    with db.session() as session:
+        if counted_threshold(session.connection()) == threshold_s:
+            return False
+    with db.transaction(immediate=True) as session:
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(_STATE.c.name).where(_STATE.c.name == STATE).with_for_update())
+        if counted_threshold(conn) == threshold_s:
+            return False
+        conn.execute(update(_ORDERS).values(late=and_(_ORDERS.c.deviation_s.is_not(None),
+                                                      _ORDERS.c.deviation_s > threshold_s)))
+        _recount(conn, threshold_s)
+    return True
+
+
+def reconcile_changed(db: Any, now: datetime, *, max_batches: int = 50) -> int:
+    """Refresh the orders changed since the cursor (up to ``LAG`` before ``now``), a batch per
+    transaction with the cursor; how many orders it found changed in what they count."""
+    table: Any = CountCursor.__table__
+    changed = 0
+    for _ in range(max_batches):
+        with db.transaction(immediate=True) as session:
+            conn = session.connection()
+            stmt = select(table.c.changed_at, table.c.order_pk).where(table.c.name == CURSOR)
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            cursor = conn.execute(stmt).first()
+            after: Any = Order.changed_at <= now - LAG
+            if cursor is not None and cursor.changed_at is not None:
+                at = utc(cursor.changed_at)
+                after = and_(after, Order.changed_at >= at,
+                             or_(Order.changed_at > at, Order.id > cursor.order_pk))
+            rows = conn.execute(select(Order.id, Order.changed_at).where(after)
+                                .order_by(Order.changed_at, Order.id).limit(RECONCILE_BATCH)).all()
+            if not rows:
+                return changed
+            changed += refresh_orders(conn, [r.id for r in rows])
+            ins = _insert(conn, table)
+            conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={
+                "changed_at": ins.excluded.changed_at, "order_pk": ins.excluded.order_pk}),
+                [{"name": CURSOR, "changed_at": utc(rows[-1].changed_at), "order_pk": rows[-1].id}])
+        if len(rows) < RECONCILE_BATCH:
+            break
+    return changed
