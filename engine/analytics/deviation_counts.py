@@ -1,7 +1,7 @@
 """Fulfillment deviation kept as counters, so its figures read at most channels × days × 24 rows
 instead of every order promised in the range.
 
-Owns three tables (migration ``0019_analytics_deviation``) and what keeps them:
+Owns three tables (migration ``0021_analytics_deviation``) and what keeps them:
 
 - ``analytics_deviation_orders``: per counted order (promised a ship time, not cancelled, not
   dropped by a cleaning) its channel, promise, Asia/Shanghai day and hour of promise, ship time

@@ -1,8 +1,8 @@
 """fulfillment deviation counters: per-order deviation rows, per (day, hour, channel) counts, the
 threshold they hold; back-filled from the orders stored
 
-Revision ID: 0019_analytics_deviation
-Revises: 0018_waybills
+Revision ID: 0021_analytics_deviation
+Revises: 0020_boards_order_tags
 Create Date: 2026-12-03 23:30:00
 """
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 import engine.storage.types
 
-revision = '0019_analytics_deviation'
-down_revision = '0018_waybills'
+revision = '0021_analytics_deviation'
+down_revision = '0020_boards_order_tags'
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """boards at scale: order tags as rows (back-filled from orders.tags, with the order's created_at
 for the list's order), the open-tickets index and, on PostgreSQL, joint statistics of its columns
 
-Revision ID: 0019_boards_order_tags
-Revises: 0018_waybills
+Revision ID: 0020_boards_order_tags
+Revises: 0019_pipe_outbox_topic_due
 Create Date: 2026-12-03 23:30:00
 """
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 import engine.storage.types
 
-revision = '0019_boards_order_tags'
-down_revision = '0018_waybills'
+revision = '0020_boards_order_tags'
+down_revision = '0019_pipe_outbox_topic_due'
 branch_labels = None
 depends_on = None
 
