@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import text
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
