@@ -6,7 +6,9 @@ The stored order keeps what the platform said in its document (``doc.status``); 
 - :func:`merge_platform_status` (the store, on a newer platform version): a platform status
   that is *behind* ours is stale and changes nothing — our shipment (``shipped``,
   ``partially_shipped``) is not undone by a platform still saying ``awaiting_shipment``, and
-  ``paid_hold`` stays until the pipeline has looked at the order. A cancellation always wins.
+  ``paid_hold`` stays until the pipeline has looked at the order. A cancellation always wins,
+  and a person's cancellation (``POST /orders/{id}/cancel``) is not revived by a platform
+  still saying the order is paid: the platform learns of it from the refund the merchant makes.
 - :func:`settled_status` (the pipeline, after each step): a paid, unshipped order is
   ``paid_hold`` while we hold it (a person, a risk rule, short stock) or the platform holds it,
   else ``awaiting_shipment``.
@@ -25,8 +27,11 @@ HOLDABLE = PAID_UNSHIPPED
 TERMINAL = frozenset({"cancelled", "completed"})
 
 
-def merge_platform_status(current: str, incoming: str) -> str:
-    """The status column after a newer platform version saying ``incoming``."""
+def merge_platform_status(current: str, incoming: str, *, cancelled_here: bool = False) -> str:
+    """The status column after a newer platform version saying ``incoming``; ``cancelled_here``
+    when a person of ours cancelled the order (it stays cancelled whatever the platform says)."""
+    if current == "cancelled" and cancelled_here:
+        return current
     if incoming == "cancelled" or current == "cancelled":
         return incoming
     if current not in _RANK or incoming not in _RANK:

@@ -403,6 +403,15 @@ def _event(pk: int, revision: int, kind: str, p: _Prepared, payload_id: int | No
             "ruleset": p.item.ruleset, "ruleset_version": p.item.ruleset_version}
 
 
+def _cancelled_here(conn: Connection, row: Any, incoming: str) -> bool:
+    """Whether a person of ours cancelled this order (asked only when the platform says it lives)."""
+    if row.status != "cancelled" or incoming == "cancelled":
+        return False
+    found = conn.execute(select(OrderEvent.id).where(OrderEvent.order_pk == row.id, OrderEvent.kind == "cancelled")
+                         .limit(1)).first()
+    return found is not None
+
+
 def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: datetime) -> Stored:
     stored_dropped = (row.dropped_rule, row.dropped_by) if row.dropped_rule is not None else None
     if p.version <= row.updated_at:
@@ -417,7 +426,8 @@ def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: 
     revision = row.revision + 1
     cols = _columns(p)
     # the status column is ours: a platform status behind it (our hold, our shipment) is stale
-    cols.update(revision=revision, changed_at=now, status=merge_platform_status(row.status, cols["status"]))
+    cols.update(revision=revision, changed_at=now, status=merge_platform_status(
+        row.status, cols["status"], cancelled_here=_cancelled_here(conn, row, cols["status"])))
     conn.execute(update(_ORDERS).where(_ORDERS.c.id == row.id), cols)
     write_tags(conn, [(row.id, cols["tags"])])
     pipeline_rows.refresh_revised(conn, row.id, row.revision, old_doc, now)

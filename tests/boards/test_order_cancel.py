@@ -91,6 +91,13 @@ def test_a_cs_lead_cancels_a_held_order_its_stock_comes_back_once_and_its_ticket
     refused = client.post(f"/api/v1/orders/{pk}/hold", json={"reason": "x"}, headers=auth(tokens["ops"]))
     assert refused.status_code == 409 and refused.json["error"]["code"] == "order_not_holdable"
 
+    # a newer platform version still saying 待发货 (the buyer edited a note) does not revive it
+    [again_stored] = put(services, order("C1", minutes=30, lines=[("SKU-A", 3), ("SKU-B", 2)]))
+    assert again_stored.outcome == "updated"
+    Pipeline(services).run_due()
+    assert status_tags(services, pk)[0] == "cancelled"
+    assert (figures(services, "SKU-A"), figures(services, "SKU-B")) == ((10, 0), (5, 0))
+
 
 def test_an_operator_cancels_though_the_machine_keeps_the_cancel_action_for_customer_service(
         services: Services, client: Any, tokens: dict[str, str]) -> None:

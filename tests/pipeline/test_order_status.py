@@ -24,6 +24,11 @@ def test_a_newer_platform_version_changes_the_status_only_when_it_is_not_behind_
     assert merge_platform_status(current, incoming) == expected
 
 
+@pytest.mark.parametrize("incoming", ["awaiting_shipment", "paid_hold", "shipped", "cancelled"])
+def test_a_cancellation_made_by_a_person_of_ours_is_not_revived_by_the_platform(incoming: str) -> None:
+    assert merge_platform_status("cancelled", incoming, cancelled_here=True) == "cancelled"
+
+
 def test_the_pipeline_settles_a_paid_unshipped_order_by_whether_anyone_holds_it() -> None:
     assert settled_status("paid_hold", "awaiting_shipment", held=False) == "awaiting_shipment"
     assert settled_status("paid_hold", "paid_hold", held=False) == "paid_hold"  # the platform still holds it
