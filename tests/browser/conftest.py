@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,10 @@ def _chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def live_services(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None, redis_prefix: str) -> Iterator[Any]:
-    from engine.auth.users import create_user
-    from engine.config import Settings
-    from engine.services import Services
+@contextmanager
+def private_database(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
+    """A migrated private database for one module (a SQLite file, or a PostgreSQL schema when the
+    suite runs on PostgreSQL), dropped afterwards; yields its URL."""
     from engine.storage.db import Database
     from engine.storage.migrate import upgrade
 
@@ -57,34 +57,69 @@ def live_services(tmp_path_factory: pytest.TempPathFactory, redis_url: str | Non
         schema = backends.PostgresSchema(url)
         db_url = schema.create()
     else:
-        db_url = f"sqlite:///{tmp_path_factory.mktemp('browser')}/builder.db"
+        db_url = f"sqlite:///{tmp_path_factory.mktemp(name)}/{name}.db"
     db = Database(db_url)
     upgrade(db)
     db.dispose()
-    settings = Settings(database_url=db_url, redis_url=redis_url, redis_prefix=redis_prefix + "browser:",
-                        secret_key="browser-test-secret", testing=True, handler_modules=("tests.support.handlers",))
-    services = Services.build(settings)
-    with services.db.transaction() as s:
-        for role, (username, _, display) in STAFF.items():
-            create_user(s, username, role, PASSWORD, display_name=display)
-    yield services
-    services.db.dispose()
-    if schema is not None:
-        schema.drop()
+    try:
+        yield db_url
+    finally:
+        if schema is not None:
+            schema.drop()
 
 
-@pytest.fixture(scope="module")
-def base_url(live_services: Any) -> Iterator[str]:
+@contextmanager
+def served(services: Any) -> Iterator[str]:
+    """The app over ``services`` served over real HTTP from a thread; yields its base URL."""
     from werkzeug.serving import make_server
 
     from engine.app import create_app
 
-    app = create_app(services=live_services)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def signed_in_page(browser: Any, base_url: str, username: str, *, timeout_ms: int = 10_000) -> Any:
+    """A new 1366×768 zh-CN context signed in as ``username`` through the login page; its page."""
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=base_url)
+    context.set_default_timeout(timeout_ms)
+    context.set_default_navigation_timeout(max(timeout_ms, 30_000))
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/")
+    return page
+
+
+@pytest.fixture(scope="module")
+def live_services(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None, redis_prefix: str) -> Iterator[Any]:
+    from engine.auth.users import create_user
+    from engine.config import Settings
+    from engine.services import Services
+
+    with private_database(tmp_path_factory, "browser") as db_url:
+        settings = Settings(database_url=db_url, redis_url=redis_url, redis_prefix=redis_prefix + "browser:",
+                            secret_key="browser-test-secret", testing=True,
+                            handler_modules=("tests.support.handlers",))
+        services = Services.build(settings)
+        with services.db.transaction() as s:
+            for role, (username, _, display) in STAFF.items():
+                create_user(s, username, role, PASSWORD, display_name=display)
+        yield services
+        services.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def base_url(live_services: Any) -> Iterator[str]:
+    with served(live_services) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -103,14 +138,8 @@ class Staff:
 
     def __init__(self, browser: Any, base_url: str, role: str) -> None:
         self.username, self.role_label, self.display = STAFF[role]
-        self.context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=base_url)
-        self.context.set_default_timeout(10_000)
-        self.page = self.context.new_page()
-        self.page.goto("/login")
-        self.page.get_by_label("用户名").fill(self.username)
-        self.page.get_by_label("密码").fill(PASSWORD)
-        self.page.get_by_role("button", name="登录").click()
-        self.page.wait_for_url("**/")
+        self.page = signed_in_page(browser, base_url, self.username)
+        self.context = self.page.context
 
 
 @pytest.fixture(scope="module")

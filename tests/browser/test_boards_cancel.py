@@ -8,94 +8,40 @@ the two units back. Pages are screenshotted at 1366×768 and checked with axe-co
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from engine.clock import ManualClock
 from tests.boards import world as w
-from tests.browser.conftest import PASSWORD, VIEWPORT, check_accessibility, screenshot
-from tests.browser.test_boards_flow import BOARD_STAFF, cells, nav
-from tests.support import backends
+from tests.browser.conftest import check_accessibility, screenshot, served
+from tests.browser.test_boards_flow import boards_shop, cells, nav, signed_in_staff
 
 HELD = "MP1005"
 
 
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None,
-         redis_prefix: str) -> Iterator[tuple[Any, w.World]]:
-    from engine.auth.users import create_user
-    from engine.config import Settings
-    from engine.services import Services
-    from engine.storage.db import Database
-    from engine.storage.migrate import upgrade
-
-    url = backends.configured_database_url()
-    schema = None
-    if url and url.startswith("postgresql"):
-        schema = backends.PostgresSchema(url)
-        db_url = schema.create()
-    else:
-        db_url = f"sqlite:///{tmp_path_factory.mktemp('boards_cancel')}/boards.db"
-    db = Database(db_url)
-    upgrade(db)
-    db.dispose()
-    settings = Settings(database_url=db_url, redis_url=redis_url, redis_prefix=redis_prefix + "boards-cancel:",
-                        secret_key="boards-cancel-secret", testing=True, handler_modules=("tests.support.handlers",))
-    services = Services.build(settings, clock=ManualClock(w.T0))
-    world = w.build(services)
+def _reserved_at_checkout_then_held(services: Any, world: w.World) -> None:
     at = w.T0 + timedelta(minutes=50)
     services.clock.set(at)
     services.inventory.reserve(f"miniprogram/{HELD}", [{"sku_id": "TEA-COLD", "qty": 2}], channel="miniprogram",
                                actor="checkout")
     world.orders[HELD] = w.take_in(services, w.order(HELD, at=at, city="南京", qty=2, channel="miniprogram"))
     services.clock.set(w.NOW)
-    with services.db.transaction() as s:
-        for role, (username, display) in BOARD_STAFF.items():
-            create_user(s, username, role, PASSWORD, display_name=display)
-    yield services, world
-    services.db.dispose()
-    if schema is not None:
-        schema.drop()
 
 
 @pytest.fixture(scope="module")
-def shop_url(shop: tuple[Any, w.World]) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    from engine.app import create_app
-
-    server = make_server("127.0.0.1", 0, create_app(services=shop[0]), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def shop(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None,
+         redis_prefix: str) -> Iterator[tuple[Any, w.World]]:
+    with boards_shop(tmp_path_factory, redis_url, redis_prefix, "boards-cancel",
+                     _reserved_at_checkout_then_held) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
-def as_role(browser: Any, shop_url: str) -> Iterator[Any]:
-    contexts: dict[str, Any] = {}
-
-    def login(role: str) -> Any:
-        if role not in contexts:
-            context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=shop_url)
-            context.set_default_timeout(30_000)  # a busy CI machine: a wait budget, not a timed assertion
-            context.set_default_navigation_timeout(30_000)
-            page = context.new_page()
-            page.goto("/login")
-            page.get_by_label("用户名").fill(BOARD_STAFF[role][0])
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            page.wait_for_url("**/")
-            contexts[role] = context
-        return contexts[role].pages[0]
-
-    yield login
-    for context in contexts.values():
-        context.close()
+def as_role(browser: Any, shop: tuple[Any, w.World]) -> Iterator[Any]:
+    with served(shop[0]) as url, signed_in_staff(browser, url) as login:
+        yield login
 
 
 def test_a_cs_lead_cancels_a_risk_held_order_and_its_stock_comes_back(as_role: Any,

@@ -10,86 +10,72 @@ steps share one server and run in order.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from engine.clock import ManualClock
 from tests.boards import world as w
-from tests.browser.conftest import PASSWORD, VIEWPORT, check_accessibility, screenshot
-from tests.support import backends
+from tests.browser.conftest import PASSWORD, check_accessibility, private_database, screenshot, served, signed_in_page
 
 BOARD_STAFF = {"cs": ("zhao_kf", "赵客服"), "warehouse": ("li_wh", "李仓储"), "cs_lead": ("sun_lead", "孙组长")}
+
+
+@contextmanager
+def boards_shop(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None, redis_prefix: str, name: str,
+                prepare: Callable[[Any, w.World], None] | None = None) -> Iterator[tuple[Any, w.World]]:
+    """The shop's day of :mod:`tests.boards.world` in a private database, ``prepare``d, with the
+    board staff as users; yields (services, world)."""
+    from engine.auth.users import create_user
+    from engine.config import Settings
+    from engine.services import Services
+
+    with private_database(tmp_path_factory, name) as db_url:
+        settings = Settings(database_url=db_url, redis_url=redis_url, redis_prefix=f"{redis_prefix}{name}:",
+                            secret_key=f"{name}-browser-secret", testing=True,
+                            handler_modules=("tests.support.handlers",))
+        services = Services.build(settings, clock=ManualClock(w.T0))
+        world = w.build(services)
+        if prepare is not None:
+            prepare(services, world)
+        with services.db.transaction() as s:
+            for role, (username, display) in BOARD_STAFF.items():
+                create_user(s, username, role, PASSWORD, display_name=display)
+        yield services, world
+        services.db.dispose()
+
+
+@contextmanager
+def signed_in_staff(browser: Any, url: str) -> Iterator[Callable[[str], Any]]:
+    """``login(role)``: the page of a board staff member signed in once per module."""
+    pages: dict[str, Any] = {}
+
+    def login(role: str) -> Any:
+        if role not in pages:
+            # a busy CI machine: a wait budget, not a timed assertion
+            pages[role] = signed_in_page(browser, url, BOARD_STAFF[role][0], timeout_ms=30_000)
+        return pages[role]
+
+    try:
+        yield login
+    finally:
+        for page in pages.values():
+            page.context.close()
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None,
          redis_prefix: str) -> Iterator[tuple[Any, w.World]]:
-    from engine.auth.users import create_user
-    from engine.config import Settings
-    from engine.services import Services
-    from engine.storage.db import Database
-    from engine.storage.migrate import upgrade
-
-    url = backends.configured_database_url()
-    schema = None
-    if url and url.startswith("postgresql"):
-        schema = backends.PostgresSchema(url)
-        db_url = schema.create()
-    else:
-        db_url = f"sqlite:///{tmp_path_factory.mktemp('boards')}/boards.db"
-    db = Database(db_url)
-    upgrade(db)
-    db.dispose()
-    settings = Settings(database_url=db_url, redis_url=redis_url, redis_prefix=redis_prefix + "boards:",
-                        secret_key="boards-browser-secret", testing=True, handler_modules=("tests.support.handlers",))
-    services = Services.build(settings, clock=ManualClock(w.T0))
-    world = w.build(services)
-    with services.db.transaction() as s:
-        for role, (username, display) in BOARD_STAFF.items():
-            create_user(s, username, role, PASSWORD, display_name=display)
-    yield services, world
-    services.db.dispose()
-    if schema is not None:
-        schema.drop()
+    with boards_shop(tmp_path_factory, redis_url, redis_prefix, "boards") as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
-def shop_url(shop: tuple[Any, w.World]) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    from engine.app import create_app
-
-    server = make_server("127.0.0.1", 0, create_app(services=shop[0]), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def as_role(browser: Any, shop_url: str) -> Iterator[Any]:
-    contexts: dict[str, Any] = {}
-
-    def login(role: str) -> Any:
-        if role not in contexts:
-            context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=shop_url)
-            context.set_default_timeout(30_000)  # a busy CI machine: a wait budget, not a timed assertion
-            context.set_default_navigation_timeout(30_000)
-            page = context.new_page()
-            page.goto("/login")
-            page.get_by_label("用户名").fill(BOARD_STAFF[role][0])
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            page.wait_for_url("**/")
-            contexts[role] = context
-        return contexts[role].pages[0]
-
-    yield login
-    for context in contexts.values():
-        context.close()
+def as_role(browser: Any, shop: tuple[Any, w.World]) -> Iterator[Any]:
+    with served(shop[0]) as url, signed_in_staff(browser, url) as login:
+        yield login
 
 
 def nav(page: Any, name: str) -> Any:
