@@ -148,11 +148,11 @@ def bearer_tokens(db: Database, redis_url: str | None, redis_prefix: str) -> Bea
     """The process's :class:`BearerTokens` for ``db``; with Redis, its cache renewed on commits."""
     if not redis_url:
         return BearerTokens(db, None)
-    import redis as redis_lib
+    from engine.inventory.service import make_gate_client
 
-    client = redis_lib.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                      decode_responses=True)
-    return BearerTokens(db, install(db, PrincipalCache(client, redis_prefix)))
+    # short timeouts, one retry on a dropped connection and no backoff: a Redis that is down
+    # costs a request one refused connect, then the breaker sends requests to the database
+    return BearerTokens(db, install(db, PrincipalCache(make_gate_client(redis_url), redis_prefix)))
 
 
 # --- renewing the version after commits that change tokens or users ---------------------------

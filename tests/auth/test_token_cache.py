@@ -21,6 +21,7 @@ from sqlalchemy import update
 from engine.app import create_app
 from engine.auth.token_cache import PrincipalCache
 from engine.auth.users import Principal, create_user, hash_token, issue_token
+from engine.inventory.service import make_gate_client
 from engine.services import Services
 from engine.storage.models import ApiToken
 from tests.conftest import auth
@@ -154,8 +155,9 @@ def test_kept_principal_is_served_until_the_version_changes_or_the_ttl_passes(ca
 
 
 def test_without_redis_every_request_asks_the_database() -> None:
-    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    unreachable = make_gate_client("redis://127.0.0.1:1/0")  # the client bearer_tokens makes
     cache = PrincipalCache(unreachable, "op:test:none:")
+
     calls, load = _counting_loader(Principal(1, "ops", "ops", "token"))
     for _ in range(3):
         assert cache.principal("d1", load) is not None
