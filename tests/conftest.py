@@ -107,13 +107,35 @@ def database_url(_db_backend: Any) -> Iterator[str]:
     _truncate_all(handle)
 
 
+# the schema's sequences owned by a column (serial or identity) that handed out a value
+_USED_SEQUENCES = text("""
+    SELECT s.relname AS seq, t.relname AS tbl FROM pg_class s
+    JOIN pg_namespace n ON n.oid = s.relnamespace
+    JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+    JOIN pg_class t ON t.oid = d.refobjid
+    WHERE s.relkind = 'S' AND n.nspname = current_schema()
+      AND CASE WHEN s.relkind = 'S' THEN pg_sequence_last_value(s.oid) END IS NOT NULL""")
+
+
 def _truncate_all(url: str) -> None:
+    """Empty the session's schema for the next test as TRUNCATE … RESTART IDENTITY CASCADE of
+    every table would, touching only what the test used: one probe finds the tables holding
+    rows (only they are truncated: a TRUNCATE makes new files for a table and its indexes,
+    ~0.2 s for all of them) and the owned sequences that moved (restarted)."""
     from engine.storage.db import Database
 
     db = Database(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    names = [t.name for t in Base.metadata.sorted_tables]
+    probe = " UNION ALL ".join(f"SELECT '{n}' WHERE EXISTS (SELECT 1 FROM \"{n}\")" for n in names)
     with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        holding = list(conn.execute(text(probe)).scalars())
+        moved = conn.execute(_USED_SEQUENCES).all()
+        if holding:
+            listed = ", ".join(f'"{n}"' for n in holding)
+            conn.execute(text(f"TRUNCATE {listed} RESTART IDENTITY CASCADE"))
+        for seq, tbl in moved:
+            if tbl not in holding:
+                conn.execute(text(f'ALTER SEQUENCE "{seq}" RESTART'))
     db.dispose()
 
 
