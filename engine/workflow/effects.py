@@ -68,6 +68,11 @@ def render_message(template: str, env: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(_sub, template)
 
 
+def unreachable_phone(to: Any) -> bool:
+    """Whether an SMS recipient cannot be texted: none given, or masked by the platform."""
+    return not str(to or "").strip() or "*" in str(to)
+
+
 def apply_effects(
     session: Session,
     compiled: CompiledMachine,
@@ -99,6 +104,13 @@ def apply_effects(
             channel = compiled.channels.get(effect.channel)
             topic = notify_topic(channel)
             to = holder.to_values[i](env) if i in holder.to_values else None
+            if channel is not None and channel.type == "sms" and unreachable_phone(to):
+                # a marketplace gives us the buyer's phone masked (138****0000) or not at all: no
+                # gateway can text it (the platform tells its buyer itself); said in the history
+                # instead of a dead letter per order
+                done.append({"effect": "notify", "channel": effect.channel, "topic": topic,
+                             "skipped": "recipient_masked" if to else "no_recipient"})
+                continue
             body = notify_body(effect.channel, channel, render_message(effect.message, env), to=to, context=base)
             outbox.append(outbox_values(topic, body, now=now, source=source, ruleset_version=label))
             done.append({"effect": "notify", "channel": effect.channel, "topic": topic})

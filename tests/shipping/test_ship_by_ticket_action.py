@@ -98,8 +98,11 @@ def test_warehouse_presses_发货_on_the_order_ticket_and_the_order_ships_once(
     kinds = timeline_kinds(services, pk)
     assert kinds.count("shipped") == 1 and kinds[-2:] == ["shipped", "ticket_action"]
 
-    (sms,) = outbox_rows(services, "notify.sms")  # the ticket's 发货 effect, once
-    assert sms.payload["message"] == f"您的订单 {order_id} 已由顺丰速运发货，运单号 SF7000000001"
+    # the ticket's 发货 effect texts the consumer: a marketplace masks the phone, so no SMS row
+    # is written (the platform tells its buyer) and the answer says why
+    assert outbox_rows(services, "notify.sms") == []
+    assert [e for e in answer["action"]["effects"] if e["effect"] == "notify"] == [
+        {"effect": "notify", "channel": "短信", "topic": "notify.sms", "skipped": "recipient_masked"}]
     dispatch(services)
     (accepted,) = [m for m in fake.messages if m.get("tracking_no")]
     method, code = SHIP_CALLS[channel]

@@ -136,3 +136,22 @@ def test_prepared_statement_keeps_python_side_defaults(services, clock) -> None:
         rows = s.scalars(select(OutboxMessage).where(OutboxMessage.topic == "t.x").order_by(OutboxMessage.id)).all()
     assert [(r.status, r.attempts, r.max_attempts, r.source) for r in rows] == [("pending", 0, 4, "")] * 3
     assert rows[0].payload == {"n": 1} and rows[0].next_attempt_at == now
+
+
+@pytest.mark.parametrize(("phone", "skipped"), [("138****0000", "recipient_masked"), (None, "no_recipient")])
+def test_an_sms_to_a_phone_the_platform_masked_is_not_sent_and_the_answer_says_why(
+        client, services, tokens, phone, skipped) -> None:
+    publish_template(client, tokens, "aftersales_standard")
+    data = {"order_id": "W-9", "consumer_id": "c", **({"consumer_phone": phone} if phone else {})}
+    tid = client.post("/api/v1/machines/aftersales/instances", json={"data": data},
+                      headers=auth(tokens["cs"])).get_json()["id"]
+    service.fire_action(services, tid, "审核通过", {}, actor="user:a", role="cs")
+    service.fire_action(services, tid, "登记退货物流", {"return_tracking_no": "SF1"}, actor="user:a", role="cs")
+    service.fire_action(services, tid, "质检通过", {"qc_result": "合格"}, actor="user:w", role="warehouse")
+    answer = service.fire_action(services, tid, "生成补发单", {}, actor="user:a", role="cs")
+    with services.db.session() as s:
+        topics = list(s.scalars(select(OutboxMessage.topic).order_by(OutboxMessage.id)))
+    assert topics == ["notify.wecom", "call.wms.outbound"]  # the outbound still goes; no SMS row
+    assert answer["action"]["name"] == "生成补发单"
+    assert [e for e in answer["action"]["effects"] if e.get("effect") == "notify"] == [
+        {"effect": "notify", "channel": "短信", "topic": "notify.sms", "skipped": skipped}]
