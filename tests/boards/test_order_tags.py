@@ -131,18 +131,10 @@ def test_the_tag_filter_and_the_kanban_counts_read_their_indexes(services: Any, 
 
 @pytest.fixture
 def bare_database(tmp_path: Path) -> Iterator[Database]:
-    url = backends.configured_database_url()
-    schema = None
-    if url and url.startswith("postgresql"):
-        schema = backends.PostgresSchema(url)
-        url = schema.create()
-    else:
-        url = f"sqlite:///{tmp_path}/before.db"
-    db = Database(url)
-    yield db
-    db.dispose()
-    if schema is not None:
-        schema.drop()
+    with backends.private_database_url(tmp_path, "before") as url:
+        db = Database(url)
+        yield db
+        db.dispose()
 
 
 def test_the_migration_back_fills_the_tags_of_the_orders_stored_before_it(bare_database: Database) -> None:

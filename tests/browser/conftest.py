@@ -51,21 +51,11 @@ def private_database(tmp_path_factory: pytest.TempPathFactory, name: str) -> Ite
     from engine.storage.db import Database
     from engine.storage.migrate import upgrade
 
-    url = backends.configured_database_url()
-    schema = None
-    if url and url.startswith("postgresql"):
-        schema = backends.PostgresSchema(url)
-        db_url = schema.create()
-    else:
-        db_url = f"sqlite:///{tmp_path_factory.mktemp(name)}/{name}.db"
-    db = Database(db_url)
-    upgrade(db)
-    db.dispose()
-    try:
+    with backends.private_database_url(tmp_path_factory.mktemp(name), name) as db_url:
+        db = Database(db_url)
+        upgrade(db)
+        db.dispose()
         yield db_url
-    finally:
-        if schema is not None:
-            schema.drop()
 
 
 @contextmanager

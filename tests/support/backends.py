@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -56,6 +58,21 @@ class PostgresSchema:
         with self._engine.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
         self._engine.dispose()
+
+
+@contextmanager
+def private_database_url(folder: Path, name: str) -> Iterator[str]:
+    """An empty private database (a PostgreSQL schema when the suite runs on PostgreSQL, else the
+    SQLite file ``folder/name.db``), dropped afterwards; yields its URL. Nothing is migrated."""
+    url = configured_database_url()
+    if not (url and url.startswith("postgresql")):
+        yield f"sqlite:///{folder}/{name}.db"
+        return
+    schema = PostgresSchema(url)
+    try:
+        yield schema.create()
+    finally:
+        schema.drop()
 
 
 class SqliteTemplate:
