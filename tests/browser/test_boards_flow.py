@@ -10,11 +10,13 @@ steps share one server and run in order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from engine.clock import ManualClock
 from tests.boards import world as w
@@ -174,8 +176,9 @@ def test_the_order_and_stock_pages_tell_their_figures(as_role: Any, shop: tuple[
     nav(page, "订单").click()
     page.get_by_label("标记").select_option("缺货")
     page.get_by_role("button", name="查询").click()
+    page.wait_for_url(re.compile(r"/orders\?.*tag=%E7%BC%BA%E8%B4%A7"), wait_until="load")
     rows = page.locator("#order-list tbody tr")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1)  # waits for the filtered page, then checks
     assert cells(rows.nth(0))[:7] == ["DY2000", "抖音", "旗舰店", "已付款挂起", "缺货", "¥195.00", "139****6666"]
     screenshot(page, "23-boards-orders")
     check_accessibility(page)
