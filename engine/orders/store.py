@@ -301,7 +301,7 @@ def _docs(conn: Connection, pks: list[int]) -> dict[int, Any]:
 
 
 _EXISTING_COLS = (_ORDERS.c.id, _ORDERS.c.channel, _ORDERS.c.order_id, _ORDERS.c.updated_at, _ORDERS.c.revision,
-                  _ORDERS.c.status, _ORDERS.c.dropped_rule, _ORDERS.c.dropped_by)
+                  _ORDERS.c.status, _ORDERS.c.dropped_rule, _ORDERS.c.dropped_by, _ORDERS.c.tags)
 
 
 def _one_existing(conn: Connection) -> Any:
@@ -412,6 +412,18 @@ def _cancelled_here(conn: Connection, row: Any, incoming: str) -> bool:
     return found is not None
 
 
+def _tag_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else []
+
+
+def tags_of_version(stored: Any, old_doc: Any, incoming: list[Any]) -> list[Any]:
+    """An order's tags after a newer platform version: the version's own (its cleaning rules'),
+    then each tag the stored order has that its previous version did not bring — what the
+    pipeline added (缺货, 价格异常) or a person did outlives the new version."""
+    brought = _tag_list(old_doc.get("tags") if isinstance(old_doc, dict) else None)
+    return [*incoming, *(t for t in _tag_list(stored) if t not in brought and t not in incoming)]
+
+
 def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: datetime) -> Stored:
     stored_dropped = (row.dropped_rule, row.dropped_by) if row.dropped_rule is not None else None
     if p.version <= row.updated_at:
@@ -428,6 +440,7 @@ def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: 
     # the status column is ours: a platform status behind it (our hold, our shipment) is stale
     cols.update(revision=revision, changed_at=now, status=merge_platform_status(
         row.status, cols["status"], cancelled_here=_cancelled_here(conn, row, cols["status"])))
+    cols["tags"] = tags_of_version(row.tags, old_doc, cols["tags"])
     conn.execute(update(_ORDERS).where(_ORDERS.c.id == row.id), cols)
     write_tags(conn, [(row.id, cols["tags"])])
     pipeline_rows.refresh_revised(conn, row.id, row.revision, old_doc, now)
