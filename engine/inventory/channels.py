@@ -116,6 +116,22 @@ def rules_for(session: Session, channel: str, skus: list[str]) -> dict[str, Chan
     return out
 
 
+def rules_of_sku(session: Session, sku_id: str) -> tuple[dict[str, ChannelRule], set[str]]:
+    """The SKU's rule at every channel (unlisted channels: no rule) and the channels that
+    declare one for it or for every SKU — one read, as :func:`rules_for` decides each."""
+    rows = list(session.scalars(select(ChannelSetting).where(ChannelSetting.sku_id.in_([sku_id, ALL_SKUS]))))
+    declared = {r.channel for r in rows}
+    rules = {}
+    for channel in declared:
+        default = next((r for r in rows if r.channel == channel and r.sku_id == ALL_SKUS), None)
+        own = next((r for r in rows if r.channel == channel and r.sku_id == sku_id), None)
+        base_quota = default.quota if default is not None else None
+        base_buffer = default.buffer if default is not None and default.buffer is not None else 0
+        rules[channel] = ChannelRule(own.quota if own is not None and own.quota is not None else base_quota,
+                                     own.buffer if own is not None and own.buffer is not None else base_buffer)
+    return rules, declared
+
+
 def validate_setting(channel: str, sku_id: str, quota: Any, buffer: Any) -> None:
     problems = []
     if channel not in CHANNELS:

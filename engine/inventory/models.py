@@ -130,7 +130,8 @@ class ChannelSnapshot(Base):
     """The stock a channel last reported for a SKU, written by that channel's puller."""
 
     __tablename__ = "inventory_channel_snapshots"
-    __table_args__ = (UniqueConstraint("channel", "sku_id", name="uq_inventory_snapshot"),)
+    __table_args__ = (UniqueConstraint("channel", "sku_id", name="uq_inventory_snapshot"),
+                      Index("ix_inventory_channel_snapshots_sku", "sku_id", "channel"))
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
@@ -179,6 +180,7 @@ class ChannelPush(Base):
     row still pending for it (the coalescing target), and the newest version and figure pushed."""
 
     __tablename__ = "inventory_channel_pushes"
+    __table_args__ = (Index("ix_inventory_channel_pushes_sku", "sku_id", "channel"),)  # a SKU's channels
 
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)

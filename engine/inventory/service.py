@@ -24,8 +24,9 @@ from engine.clock import Clock
 from engine.inventory.channels import (
     ALL_SKUS,
     CHANNELS,
+    ChannelRule,
     channel_figure,
-    rules_for,
+    rules_of_sku,
     upsert_setting,
 )
 from engine.inventory.domain import (
@@ -38,7 +39,6 @@ from engine.inventory.domain import (
 from engine.inventory.gate import GateAnswer, RedisGate
 from engine.inventory.models import (
     ChannelPush,
-    ChannelSetting,
     ChannelSnapshot,
     StockItem,
 )
@@ -283,11 +283,10 @@ class InventoryService:
             available = 0 if item is None else available_of(item.total_stock, item.reserved_stock, item.safety_stock)
             pushes = {r.channel: r for r in s.scalars(select(ChannelPush).where(ChannelPush.sku_id == sku_id))}
             snaps = {r.channel: r for r in s.scalars(select(ChannelSnapshot).where(ChannelSnapshot.sku_id == sku_id))}
-            declared = set(s.scalars(select(ChannelSetting.channel)
-                                     .where(ChannelSetting.sku_id.in_([sku_id, ALL_SKUS]))))
+            rules, declared = rules_of_sku(s, sku_id)
             out = []
             for channel in sorted(set(CHANNELS) | set(pushes) | set(snaps) | declared):
-                rule = rules_for(s, channel, [sku_id])[sku_id]
+                rule = rules.get(channel, ChannelRule())
                 push, snap = pushes.get(channel), snaps.get(channel)
                 out.append({
                     "channel": channel, "quota": rule.quota, "buffer": rule.buffer,

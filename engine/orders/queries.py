@@ -29,7 +29,7 @@ from engine.orders.model import (
 )
 from engine.orders.order_holds import pipeline_section, reservation_section
 from engine.orders.order_pricing import price_section
-from engine.orders.order_tags import tag_page, tagged
+from engine.orders.order_tags import FLAGGED, tag_page, tagged
 from engine.orders.order_tickets import tickets_section
 from engine.orders.visibility import (
     mask_changes,
@@ -115,9 +115,12 @@ def orders_page_statement(f: OrderFilter, cursor: str | None, limit: int) -> Sel
     if f.tags:  # walk the tag's rows (index on tag, created_at, order) instead of every order
         stmt, time_col, id_col = tag_page(_filtered(f), f.tags[0])
         return _page(stmt, time_col, id_col, cursor, limit)
+    if f.flagged:  # walk the flagged orders' rows (risk_flags stays the condition, probed per row)
+        stmt, time_col, id_col = tag_page(_filtered(f), FLAGGED)
+        return _page(stmt, time_col, id_col, cursor, limit)
     if f.flagged is not None:
-        # a probe of risk_flags per order: find the page's keys from the (created_at, id) index
-        # alone, then read those orders, instead of reading every order walked past
+        # not flagged: a probe of risk_flags per order: find the page's keys from the
+        # (created_at, id) index alone, then read those orders
         keys = _page(_filtered(f, (Order.id, Order.created_at)), Order.created_at, Order.id, cursor,
                      limit).subquery("page")
         return (select(*_LISTED).join(keys, keys.c.id == Order.id)

@@ -1,7 +1,8 @@
 """Risk flags: written when a rule fires on an order, listed for staff.
 
 Owns the SQL on ``risk_flags``. :func:`record_flags` runs in the pipeline's transaction (never
-commits; one flag per (order, rule), a stage run again adds none). :func:`list_flags` pages
+commits; one flag per (order, rule), a stage run again adds none; the order gets its flagged
+row in ``order_tags``). :func:`list_flags` pages
 the flags newest first with an opaque cursor and shows each key (a buyer's phone, a device)
 as the reader's role may see it: phones masked for every role that does not see them on the
 order itself (:mod:`engine.orders.visibility`).
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine.api.cursors import decode_cursor, encode_cursor
 from engine.masking import mask_phone
+from engine.orders.order_tags import mark_flagged
 from engine.orders.stages import OrderRef
 from engine.orders.visibility import visibility_for
 from engine.risk.models import RiskFlag
@@ -41,6 +43,7 @@ def record_flags(session: Session, order: OrderRef, findings: Sequence[Finding],
         {"order_pk": order.pk, "channel": order.channel, "order_id": order.order_id, "revision": order.revision,
          "rule": f.rule.name, "flag": f.rule.decl.flag, "held": f.hold, "ruleset": f.rule.ruleset,
          "ruleset_version": f.rule.version, "evidence": f.evidence(), "at": now} for f in findings])
+    mark_flagged(conn, order.pk)  # the order list's 风险 filter walks these rows
 
 
 @dataclass(frozen=True)

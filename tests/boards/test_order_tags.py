@@ -17,8 +17,10 @@ from sqlalchemy import insert, select, text
 from builder_ui.boards.kanban import open_counts_statement
 from engine.orders.model import Order, OrderTag
 from engine.orders.order_cancel import cancel_order
+from engine.orders.order_tags import FLAGGED
 from engine.orders.pipeline import Pipeline
 from engine.orders.queries import OrderFilter, list_orders, orders_page_statement
+from engine.risk.models import RiskFlag
 from engine.storage.db import Database
 from engine.storage.migrate import upgrade
 from tests.boards import world as w
@@ -26,14 +28,21 @@ from tests.support import backends
 
 
 def _by_order(services: Any) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
-    """(tags per order as ``orders.tags`` says, as the rows say); each row's created_at checked."""
+    """(tags per order as ``orders.tags`` says, as the rows say); each row's created_at checked,
+    and the flagged rows are those of the orders with a risk flag."""
     with services.db.session() as s:
         listed = {pk: set(tags or ()) for pk, tags in s.execute(select(Order.id, Order.tags))}
         created = dict(s.execute(select(Order.id, Order.created_at)).all())
+        flagged = set(s.scalars(select(RiskFlag.order_pk)))
         rows: dict[int, set[str]] = {pk: set() for pk in listed}
+        marked = set()
         for r in s.scalars(select(OrderTag)):
-            rows[r.order_pk].add(r.tag)
+            if r.tag == FLAGGED:
+                marked.add(r.order_pk)
+            else:
+                rows[r.order_pk].add(r.tag)
             assert r.created_at == created[r.order_pk]
+    assert marked == flagged
     return listed, rows
 
 
@@ -42,10 +51,22 @@ def test_the_rows_follow_every_writer_of_the_tags_list(services: Any, world: w.W
     assert listed[world.orders["DY2000"]] == {"缺货"} and listed[world.orders["DY1004"]] == {"疑似黄牛"}
     assert rows == listed
 
+    # a newer platform version keeps what the pipeline added (缺货) next to the version's own tags;
+    # the flagged order's row follows its created_at
+    held = w.order("DY2000", at=w.T0 + timedelta(minutes=60), phone="13955556666", sku="MUG-BLUE", qty=5)
+    held.update(updated_at=w.T0 + timedelta(hours=2), tags=["补发"])
+    w.take_in(services, held)
+    flagged = w.order("DY1004", at=w.T0 + timedelta(minutes=41), city="上海")
+    flagged.update(updated_at=w.T0 + timedelta(hours=2))
+    w.take_in(services, flagged)
+    listed, rows = _by_order(services)
+    assert listed[world.orders["DY2000"]] == {"补发", "缺货"} and rows == listed
+    assert listed[world.orders["DY1004"]] == {"疑似黄牛"}
+
     services.inventory.adjust("MUG-BLUE", 5, "到货", actor="li_wh")  # the 缺货 order is freed: its tag goes
     Pipeline(services).run_due()
     listed, rows = _by_order(services)
-    assert listed[world.orders["DY2000"]] == set() and rows == listed
+    assert listed[world.orders["DY2000"]] == {"补发"} and rows == listed
 
     # a newer platform version with its own tags, then a person's cancellation
     newer = w.order("DY1001", at=w.T0 + timedelta(minutes=10), city="南京")
@@ -125,6 +146,8 @@ def test_the_tag_filter_and_the_kanban_counts_read_their_indexes(services: Any, 
     plan = _plan(services, orders_page_statement(OrderFilter(tags=["缺货"]), None, 50))
     assert "ix_order_tags_tag" in plan, plan
     assert "json" not in plan.lower() and "LIKE" not in plan.upper()
+    flagged = _plan(services, orders_page_statement(OrderFilter(flagged=True), None, 50))
+    assert "ix_order_tags_tag" in flagged, flagged
     counts = _plan(services, open_counts_statement("aftersales"), hidden="ix_workflow_instances_machine_state")
     assert "ix_workflow_instances_open" in counts, counts
 
@@ -148,9 +171,14 @@ def test_the_migration_back_fills_the_tags_of_the_orders_stored_before_it(bare_d
                 channel="douyin", order_id=f"M{n}", shop="旗舰店", status="awaiting_shipment",
                 created_at=at + timedelta(minutes=n), updated_at=at, total=0, freight=0, tags=tags, doc={},
                 revision=1, source="douyin", via="pull", stored_at=at, changed_at=at))
+        m1 = conn.scalar(select(Order.id).where(Order.order_id == "M1"))
+        conn.execute(insert(RiskFlag.__table__), [  # two rules flagged M1: one row
+            {"order_pk": m1, "channel": "douyin", "order_id": "M1", "revision": 1, "rule": rule, "flag": "疑似黄牛",
+             "held": True, "ruleset": "risk", "ruleset_version": 1, "evidence": {}, "at": at} for rule in ("a", "b")])
     upgrade(db)
     with db.engine.connect() as conn:
         ids = dict(conn.execute(select(Order.order_id, Order.id)).all())
         rows = sorted((r.order_pk, r.tag, r.created_at) for r in conn.execute(select(OrderTag.__table__)))
     assert rows == sorted([(ids["M0"], "缺货", at), (ids["M0"], "价格异常", at),
-                           (ids["M3"], "风险", at + timedelta(minutes=3))])
+                           (ids["M3"], "风险", at + timedelta(minutes=3)),
+                           (ids["M1"], FLAGGED, at + timedelta(minutes=1))])

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from engine.inventory.audit import check_invariants, check_publications
-from engine.inventory.channels import channel_registry, register_stock_connector
+from engine.inventory.channels import channel_registry, register_stock_connector, rules_for
 from engine.inventory.domain import InsufficientStock
 from engine.inventory.jobs import register_push_handler
 from engine.inventory.models import ChannelPush
@@ -141,6 +141,14 @@ def test_quota_and_buffer_shape_what_each_channel_is_shown(shop, services) -> No
     view = {c["channel"]: c for c in inv.channel_view("A")}
     assert (view["pdd"]["quota"], view["pdd"]["buffer"], view["pdd"]["figure"]) == (1, 0, 1)
     assert view["douyin"]["pushed_available"] == 4
+    assert (view["douyin"]["quota"], view["douyin"]["buffer"]) == (4, 0)  # its own quota, no buffer anywhere
+    b = {c["channel"]: (c["quota"], c["buffer"], c["figure"]) for c in inv.channel_view("B")}
+    assert (b["pdd"], b["douyin"]) == ((None, 2, 8), (None, 0, 10))  # pdd's default for every SKU
+    with inv.db.session() as s:  # the page's one read of a SKU's rules decides as the pushes do
+        for sku in ("A", "B"):
+            for c in inv.channel_view(sku):
+                rule = rules_for(s, c["channel"], [sku])[sku]
+                assert (c["quota"], c["buffer"]) == (rule.quota, rule.buffer), (sku, c["channel"])
     assert check_publications(inv.db, {"pdd": pdd.pushes, "douyin": douyin.pushes}) == []
     assert check_invariants(inv.db) == []
 
