@@ -74,11 +74,15 @@ def served(services: Any) -> Iterator[str]:
         server.shutdown()
 
 
-def signed_in_page(browser: Any, base_url: str, username: str, *, timeout_ms: int = 10_000) -> Any:
-    """A new 1366×768 zh-CN context signed in as ``username`` through the login page; its page."""
+def signed_in_page(browser: Any, base_url: str, username: str, *, timeout_ms: int = 10_000,
+                   init_script: str | None = None) -> Any:
+    """A new 1366×768 zh-CN context signed in as ``username`` through the login page; its page.
+    ``init_script`` runs in every page of the context before the page's own scripts."""
     context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=base_url)
     context.set_default_timeout(timeout_ms)
     context.set_default_navigation_timeout(max(timeout_ms, 30_000))
+    if init_script is not None:
+        context.add_init_script(init_script)
     page = context.new_page()
     page.goto("/login")
     page.get_by_label("用户名").fill(username)
