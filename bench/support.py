@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.drill.target import cpu_seconds, free_port, private_schema  # noqa: E402
+from engine.drill.listening import NotListening, free_port, wait_until_answering  # noqa: E402
+from engine.drill.target import cpu_seconds, private_schema  # noqa: E402
 
 __all__ = ["ROOT", "Gunicorn", "PhaseResult", "cpu_by_kind", "cpu_seconds", "free_port", "http_phase",
            "keepalive_client", "noop_app", "pct", "private_database"]
@@ -91,18 +90,13 @@ class Gunicorn:
             [binary, "-w", str(self.workers), "-k", "gthread", "--threads", str(self.threads),
              "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", "--chdir", str(ROOT), self.app],
             cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn {self.app} exited with {self.process.returncode}")
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}{health}", timeout=0.5).status_code < 500:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gunicorn {self.app} did not answer {health} in {timeout:.0f}s")
+        try:
+            wait_until_answering(f"http://127.0.0.1:{self.port}{health}", timeout, answered=lambda status: status < 500,
+                                 process=self.process, request_timeout=0.5, what=f"gunicorn {self.app}")
+        except NotListening:
+            self.stop()
+            raise
+        return self
 
     def pids(self) -> list[int]:
         """The master and its workers."""

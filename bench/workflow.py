@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from transitions import Machine
 from dsl.parser import parse_text
 from engine.clock import SystemClock
 from engine.config import Settings
+from engine.drill.listening import free_port, wait_until_answering
 from engine.services import Services
 from engine.storage.migrate import upgrade
 from engine.workflow import service
@@ -166,12 +166,6 @@ def bench_persisted(url: str, tickets: int) -> tuple[float, float, float]:
     return rate, cpu_rate, statements
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def bench_webhooks(tickets: int, clients: int) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp(prefix="op-bench-"))
     url = f"sqlite:///{folder / 'bench.db'}"
@@ -183,21 +177,14 @@ def bench_webhooks(tickets: int, clients: int) -> dict[str, float]:
     ids = [service.create_instance(services, "delivery", {"order_id": f"D{i}"}, actor="bench")["id"]
            for i in range(tickets + 1)]
     services.db.dispose()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ORDERPULSE_DATABASE_URL": url, "BENCH_HOOK_SECRET": secret}
     env.pop("ORDERPULSE_REDIS_URL", None)
     server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--threads", "16"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("orderpulse serve did not start")
+        wait_until_answering(base + "/healthz", 20, process=server, request_timeout=1, what="orderpulse serve")
         warm = ids.pop()  # one request first, so the timed run measures a warm server (parsed ruleset)
         body = json.dumps({"ticket_id": warm, "event_id": "warm-up"}).encode()
         ts = str(int(time.time()))

@@ -47,6 +47,11 @@ class Received:
         except ValueError:
             return None
 
+    @property
+    def form(self) -> dict[str, str]:
+        """The body as a URL-encoded form, the first value of each field (blank ones kept)."""
+        return {k: v[0] for k, v in parse_qs(self.body.decode("utf-8"), keep_blank_values=True).items()}
+
 
 class FakeServer:
     """Base class; see the module docstring."""

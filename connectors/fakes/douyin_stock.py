@@ -75,6 +75,11 @@ class FakeDouyinStock(DouyinOrderShop, StockCatalogueFake):
         method = request.path.strip("/").replace("/", ".")
         if method not in METHODS:
             raise DoudianError(70000, "接口服务已下线", "isp.api-service-off", "API不存在或API已下线")
+        return self.check_signed(request, method)
+
+    def check_signed(self, request: Received, method: str) -> dict[str, Any]:
+        """The gateway's checks of a call to ``method``: app key, method and version, timestamp,
+        signature, access token; its ``param_json`` body."""
         q = request.query
         if not q.get("app_key"):
             raise missing("isv.app-id-missing", "认证失败，app_key不存在")

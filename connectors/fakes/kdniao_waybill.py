@@ -21,7 +21,6 @@ import hmac
 import json
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from connectors.fakes.base import FakeServer, Received
@@ -65,8 +64,7 @@ class FakeKdniao(FakeServer):
     def answer(self, request: Received) -> tuple[int, Any]:
         if request.method != "POST" or request.path != PATH:
             return 404, {"Success": False, "Reason": "not found"}
-        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
-        return 200, self.eorder(form)
+        return 200, self.eorder(request.form)
 
     def _fail(self, code: str, reason: str) -> dict[str, Any]:
         return {"EBusinessID": self.ebusiness_id, "UpdateTime": self._now_text(), "Success": False,

@@ -27,7 +27,6 @@ import hmac
 import json
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import parse_qs
 
 from connectors.fakes.base import Received
 from connectors.fakes.kuaishou_orders import DEFAULT_MESSAGE_KEY, KuaishouOrderShop
@@ -78,7 +77,7 @@ class FakeKuaishouStock(KuaishouOrderShop, StockCatalogueFake):
         if request.method == "GET":
             params = dict(request.query)
         else:
-            params = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
+            params = request.form
         method = params.get("method", "")
         if request.path != "/" + method.replace(".", "/"):
             return 404, {"result": 404, "error_msg": "api not found"}

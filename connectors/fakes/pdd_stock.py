@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import secrets
 from typing import Any
-from urllib.parse import parse_qs
 
 from connectors.fakes.base import Received
 from connectors.fakes.pdd_orders import RESPONSE_KEYS, PddOrderShop
@@ -48,7 +47,7 @@ class FakePddStock(PddOrderShop, StockCatalogueFake):
     def answer(self, request: Received) -> tuple[int, Any]:
         if request.method != "POST" or request.path != ROUTER_PATH:
             return 404, {"error": "not found"}
-        params = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
+        params = request.form
         try:
             self.check(params, request.at)
             handler = {"pdd.goods.list.get": self.goods_list, "pdd.goods.quantity.update": self.quantity_update,
@@ -69,6 +68,10 @@ class FakePddStock(PddOrderShop, StockCatalogueFake):
             raise PddError(10001, "公共参数错误:type")
         if params["type"] not in TYPES:
             raise PddError(10017, "type不正确")
+        self.check_signed(params, now)
+
+    def check_signed(self, params: dict[str, str], now: float) -> None:
+        """The router's checks of the caller: client id, timestamp, signature, access token."""
         if params.get("client_id") != self.app_key:
             raise PddError(10016, "client下线或者clientId不正确")
         ts = params.get("timestamp", "")

@@ -23,18 +23,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
 
 from connectors.fakes.base import Received
 from connectors.fakes.douyin_orders import order_id_of as douyin_order_id
-from connectors.fakes.douyin_protocol import DoudianError, invalid, missing
-from connectors.fakes.douyin_stock import SKEW_SECONDS as DOUYIN_SKEW
-from connectors.fakes.douyin_stock import FakeDouyinStock, parse_timestamp
+from connectors.fakes.douyin_protocol import DoudianError
+from connectors.fakes.douyin_stock import FakeDouyinStock
 from connectors.fakes.kuaishou_orders import oid_of
 from connectors.fakes.kuaishou_stock import BAD_PARAM, GATEWAY_REFUSED, FakeKuaishouStock
 from connectors.fakes.order_scenario import ScenarioOrder
@@ -42,7 +39,6 @@ from connectors.fakes.order_shop import decipher
 from connectors.fakes.pdd_orders import order_sn
 from connectors.fakes.pdd_protocol import PddError
 from connectors.fakes.pdd_stock import ROUTER_PATH as PDD_PATH
-from connectors.fakes.pdd_stock import SKEW_SECONDS as PDD_SKEW
 from connectors.fakes.pdd_stock import FakePddStock
 from connectors.fakes.taobao_orders import tid_of
 from connectors.fakes.taobao_protocol import TopError, required
@@ -127,8 +123,7 @@ class FakeTaobaoWaybill(_WaybillService, FakeTaobaoStock):
     def answer(self, request: Received) -> tuple[int, Any]:
         if request.method != "POST" or request.path != TOP_PATH:
             return super().answer(request)
-        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
-        params = {**request.query, **form}
+        params = {**request.query, **request.form}
         if params.get("method") != self.method:
             return super().answer(request)
         request_id = secrets.token_hex(6)
@@ -178,7 +173,7 @@ class FakePddWaybill(_WaybillService, FakePddStock):
     def answer(self, request: Received) -> tuple[int, Any]:
         if request.method != "POST" or request.path != PDD_PATH:
             return super().answer(request)
-        params = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
+        params = request.form
         if params.get("type") != self.method:
             return super().answer(request)
         try:
@@ -187,20 +182,6 @@ class FakePddWaybill(_WaybillService, FakePddStock):
         except PddError as err:
             return 200, {"error_response": {**err.body, "request_id": secrets.token_hex(8)}}
         return 200, {"pdd_waybill_get_response": {**body, "request_id": secrets.token_hex(8)}}
-
-    def check_signed(self, params: dict[str, str], now: float) -> None:
-        """The POP router's checks (as :meth:`FakePddStock.check`, for this type)."""
-        if params.get("client_id") != self.app_key:
-            raise PddError(10016, "client下线或者clientId不正确")
-        ts = params.get("timestamp", "")
-        if not ts.isdigit() or abs(now - int(ts)) > PDD_SKEW:
-            raise PddError(10001, "公共参数错误:timestamp")
-        text = "".join(k + params[k] for k in sorted(params) if k != "sign")
-        expected = hashlib.md5((self.app_secret + text + self.app_secret).encode()).hexdigest().upper()
-        if not hmac.compare_digest(expected, params.get("sign", "")):
-            raise PddError(20004, "签名sign校验失败")
-        if params.get("access_token") != self.access_token:
-            raise PddError(20032, "access_token或client_id错误")
 
     def waybill_get(self, params: dict[str, str]) -> dict[str, Any]:
         try:
@@ -264,37 +245,6 @@ class FakeDouyinWaybill(_WaybillService, FakeDouyinStock):
                 errors.append({"track_no": number, "err_code": "100004", "err_msg": "运单号不存在"})
         return {"waybill_infos": infos, "err_infos": errors}
 
-    def check_signed(self, request: Received, method: str) -> dict[str, Any]:
-        """The gateway's checks (as :meth:`FakeDouyinStock.check`, for these methods)."""
-        q = request.query
-        if q.get("app_key") != self.app_key:
-            raise invalid("isv.app-id-invalid", "认证失败，app_key不正确")
-        if q.get("method") != method or q.get("v") != "2":
-            raise invalid("isv.parameter-invalid", "method 与请求路径不一致或 v 不是 2")
-        sent = parse_timestamp(q.get("timestamp", ""))
-        if sent is None or abs(request.at - sent) > DOUYIN_SKEW:
-            raise invalid("isv.timestamp-invalid", "时间戳不合法")
-        body = request.body.decode("utf-8")
-        text = (f"{self.app_secret}app_key{q['app_key']}method{method}param_json{body}"
-                f"timestamp{q['timestamp']}v2{self.app_secret}").encode()
-        if q.get("sign_method", "md5") == "hmac-sha256":
-            expected = hmac.new(self.app_secret.encode(), text, hashlib.sha256).hexdigest()
-        else:
-            expected = hashlib.md5(text).hexdigest()
-        if not hmac.compare_digest(expected, q.get("sign", "")):
-            raise invalid("isv.signature-invalid", "签名校验失败")
-        if not q.get("access_token"):
-            raise missing("isv.access-token-missing", "认证失败，access_token不能为空")
-        if q["access_token"] != self.access_token:
-            raise invalid("isv.access-token-no-existed", "access_token不存在，请使用最新的access_token访问")
-        try:
-            params = json.loads(body)
-        except ValueError:
-            params = None
-        if not isinstance(params, dict):
-            raise invalid("isv.parameter-format-invalid", "业务参数json解析失败")
-        return params
-
     def create_order(self, params: dict[str, Any]) -> dict[str, Any]:
         code = str(params.get("logistics_code") or "")
         ebills, errors = [], []
@@ -336,7 +286,7 @@ class FakeKuaishouWaybill(_WaybillService, FakeKuaishouStock):
     def answer(self, request: Received) -> tuple[int, Any]:
         if request.method != "POST" or request.path != "/" + self.method.replace(".", "/"):
             return super().answer(request)
-        params = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
+        params = request.form
         if params.get("method") != self.method:
             return 200, {"result": BAD_PARAM, "error_msg": "method 与路径不一致"}
         refused = self._refusal(params)

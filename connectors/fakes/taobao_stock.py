@@ -25,7 +25,6 @@ import hmac
 import secrets
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from connectors.fakes.base import Received
@@ -64,8 +63,7 @@ class FakeTaobaoStock(TaobaoOrderShop, StockCatalogueFake):
     def answer(self, request: Received) -> tuple[int, Any]:
         if request.method != "POST" or request.path != ROUTER_PATH:
             return 404, {"error": "not found"}
-        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
-        params = {**request.query, **form}
+        params = {**request.query, **request.form}
         request_id = secrets.token_hex(6)
         try:
             self.check(params, request.at)

@@ -19,8 +19,9 @@ queries live in hourly.py, geo.py, deviation.py, return_reasons.py and engine/fu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from flask_smorest import Blueprint
@@ -44,15 +45,40 @@ analytics_blp = Blueprint("analytics", __name__, url_prefix="/analytics",
                           description="Operations analytics: staffing heatmap, order geography")
 metrics_blp = Blueprint("metrics", __name__, url_prefix="/metrics", description="Operations metrics")
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 READERS = ("admin", "ops", "cs_lead")
+METRICS_READERS = (*READERS, "warehouse")
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 MAX_LIMIT = 200
 _DURATION = re.compile(r"^(\d{1,7})(s|m|h|d)?$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+RANGE_REFUSED = "unknown channel, bad date, from after to, range too long"
 
 
 def _services() -> Any:
     return current_app.extensions["orderpulse"]
+
+
+def _query_view(blp: Blueprint, rule: str, args: Schema, refused_when: str, *, refused_with: int = 422,
+                readers: Sequence[str] = READERS) -> Callable[[F], F]:
+    """``GET rule`` on ``blp`` for ``readers``: the query read by ``args``, answered 200, and the
+    refusal (``refused_with``, 422 by default) documented as ``refused_when``."""
+
+    def decorate(view: F) -> F:
+        view = allow(*readers)(view)
+        view = blp.alt_response(refused_with, description=refused_when)(view)
+        view = blp.response(200)(view)
+        view = blp.arguments(args, location="query")(view)
+        return blp.route(rule, methods=["GET"])(view)
+
+    return decorate
+
+
+def _check_channels(data: dict[str, Any]) -> None:
+    for value in comma_list(data.get("channel")):
+        if value not in CHANNELS:
+            raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
 
 
 class RangeArgs(Schema):
@@ -63,9 +89,7 @@ class RangeArgs(Schema):
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
-        for value in comma_list(data.get("channel")):
-            if value not in CHANNELS:
-                raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
+        _check_channels(data)
         first, last = data.get("from_"), data.get("to")
         for name, day in (("from", first), ("to", last)):
             if day is not None and not FIRST_DAY <= day <= LAST_DAY:
@@ -110,31 +134,27 @@ class DeviationArgs(RangeArgs, PageArgs):
             raise ValidationError("a duration such as 2h, 90m or 7200s", "threshold")
 
 
+def _today() -> date:
+    return _services().clock.now().astimezone(SHANGHAI).date()
+
+
 def _range(args: dict[str, Any]) -> DateRange:
-    today = _services().clock.now().astimezone(SHANGHAI).date()
-    last: date = args.get("to") or today
+    last: date = args.get("to") or _today()
     first: date = args.get("from_") or last - timedelta(days=6)
     if first > last:
         first = last
     return DateRange(first, last)
 
 
-@analytics_blp.route("/hourly", methods=["GET"])
-@analytics_blp.arguments(RangeArgs(), location="query")
-@analytics_blp.response(200)
-@analytics_blp.alt_response(422, description="unknown channel, bad date, from after to, range too long")
-@allow(*READERS)
+@_query_view(analytics_blp, "/hourly", RangeArgs(), RANGE_REFUSED)
 def get_hourly(args: dict[str, Any]) -> Any:
     """Orders per weekday × hour (Asia/Shanghai) in the range, in total and per channel."""
     with _services().db.session() as session:
         return hourly_heatmap(session, _range(args), comma_list(args["channel"]))
 
 
-@analytics_blp.route("/hourly/orders", methods=["GET"])
-@analytics_blp.arguments(CellArgs(), location="query")
-@analytics_blp.response(200)
-@analytics_blp.alt_response(422, description="bad weekday or hour, bad range, a cursor this API did not give out")
-@allow(*READERS)
+@_query_view(analytics_blp, "/hourly/orders", CellArgs(),
+             "bad weekday or hour, bad range, a cursor this API did not give out")
 def get_hourly_orders(args: dict[str, Any]) -> Any:
     """The orders counted in one cell of the heatmap, newest first."""
     with _services().db.session() as session:
@@ -142,11 +162,7 @@ def get_hourly_orders(args: dict[str, Any]) -> Any:
                            hour=args["hour"], cursor=args["cursor"], limit=args["limit"])
 
 
-@analytics_blp.route("/geo", methods=["GET"])
-@analytics_blp.arguments(GeoArgs(), location="query")
-@analytics_blp.response(200)
-@analytics_blp.alt_response(422, description="unknown channel, bad date, from after to, range too long")
-@allow(*READERS)
+@_query_view(analytics_blp, "/geo", GeoArgs(), RANGE_REFUSED)
 def get_geo(args: dict[str, Any]) -> Any:
     """The busiest 3 km cells of the range with their districts, and district growth against the
     province over the period of the same length before it."""
@@ -155,11 +171,7 @@ def get_geo(args: dict[str, Any]) -> Any:
                             min_orders=args["min_orders"])
 
 
-@analytics_blp.route("/geo/grids/<string:cell>", methods=["GET"])
-@analytics_blp.arguments(GridArgs(), location="query")
-@analytics_blp.response(200)
-@analytics_blp.alt_response(404, description="no district lies in that cell")
-@allow(*READERS)
+@_query_view(analytics_blp, "/geo/grids/<string:cell>", GridArgs(), "no district lies in that cell", refused_with=404)
 def get_grid(args: dict[str, Any], cell: str) -> Any:
     """One cell: its districts, the SKUs and SKU pairs its orders hold, and its orders."""
     with _services().db.session() as session:
@@ -176,11 +188,8 @@ def published_threshold(session: Any) -> tuple[int, str]:
     return DEFAULT_THRESHOLD_S, "default"
 
 
-@metrics_blp.route("/fulfillment-deviation", methods=["GET"])
-@metrics_blp.arguments(DeviationArgs(), location="query")
-@metrics_blp.response(200)
-@metrics_blp.alt_response(422, description="bad threshold, bad range, a cursor this API did not give out")
-@allow(*READERS, "warehouse")
+@_query_view(metrics_blp, "/fulfillment-deviation", DeviationArgs(),
+             "bad threshold, bad range, a cursor this API did not give out", readers=METRICS_READERS)
 def get_deviation(args: dict[str, Any]) -> Any:
     """Shipped minus promised ship time per order; late rates per channel, day and hour of
     promise, with the late orders (by promise time)."""
@@ -210,9 +219,7 @@ class ReasonTicketArgs(PageArgs):
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
-        for value in comma_list(data.get("channel")):
-            if value not in CHANNELS:
-                raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
+        _check_channels(data)
         if not FIRST_DAY <= data["week"] <= LAST_DAY:
             raise ValidationError(f"a day between {FIRST_DAY} and {LAST_DAY}", "week")
 
@@ -226,9 +233,7 @@ class PresaleOrderArgs(PageArgs):
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
-        for value in comma_list(data.get("channel")):
-            if value not in CHANNELS:
-                raise ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}", "channel")
+        _check_channels(data)
         day = data.get("day")
         if day is not None and not FIRST_DAY <= day <= LAST_DAY:
             raise ValidationError(f"a day between {FIRST_DAY} and {LAST_DAY}", "day")
@@ -237,24 +242,18 @@ class PresaleOrderArgs(PageArgs):
 
 
 def _weeks_range(args: dict[str, Any], weeks: int) -> DateRange:
-    today = _services().clock.now().astimezone(SHANGHAI).date()
-    last: date = args.get("to") or today
+    last: date = args.get("to") or _today()
     first: date = args.get("from_") or last - timedelta(days=7 * weeks - 1)
     return DateRange(min(first, last), last)
 
 
 def _ahead_range(args: dict[str, Any], days: int) -> DateRange:
-    today = _services().clock.now().astimezone(SHANGHAI).date()
-    first: date = args.get("from_") or today
+    first: date = args.get("from_") or _today()
     last: date = args.get("to") or first + timedelta(days=days - 1)
     return DateRange(min(first, last), last)
 
 
-@analytics_blp.route("/return-reasons", methods=["GET"])
-@analytics_blp.arguments(ReturnReasonArgs(), location="query")
-@analytics_blp.response(200)
-@analytics_blp.alt_response(422, description="unknown channel, bad date, from after to, range too long")
-@allow(*READERS)
+@_query_view(analytics_blp, "/return-reasons", ReturnReasonArgs(), RANGE_REFUSED)
 def get_return_reasons(args: dict[str, Any]) -> Any:
     """After-sales tickets per week (Monday to Sunday, Asia/Shanghai) per reason, each week against
     the week before (default: the last 8 weeks up to today)."""
@@ -262,11 +261,8 @@ def get_return_reasons(args: dict[str, Any]) -> Any:
         return return_reasons(session, _weeks_range(args, 8), comma_list(args["channel"]))
 
 
-@analytics_blp.route("/return-reasons/tickets", methods=["GET"])
-@analytics_blp.arguments(ReasonTicketArgs(), location="query")
-@analytics_blp.response(200)
-@analytics_blp.alt_response(422, description="bad week, unknown channel, a cursor this API did not give out")
-@allow(*READERS)
+@_query_view(analytics_blp, "/return-reasons/tickets", ReasonTicketArgs(),
+             "bad week, unknown channel, a cursor this API did not give out")
 def get_return_reason_tickets(args: dict[str, Any]) -> Any:
     """The tickets counted in one week, of one reason (or all), newest first."""
     with _services().db.session() as session:
@@ -274,11 +270,7 @@ def get_return_reason_tickets(args: dict[str, Any]) -> Any:
                               cursor=args["cursor"], limit=args["limit"])
 
 
-@metrics_blp.route("/presale", methods=["GET"])
-@metrics_blp.arguments(RangeArgs(), location="query")
-@metrics_blp.response(200)
-@metrics_blp.alt_response(422, description="unknown channel, bad date, from after to, range too long")
-@allow(*READERS, "warehouse")
+@_query_view(metrics_blp, "/presale", RangeArgs(), RANGE_REFUSED, readers=METRICS_READERS)
 def get_presale(args: dict[str, Any]) -> Any:
     """Presale orders per ship-by day (Asia/Shanghai; default the 14 days from today): due, shipped,
     waiting and overdue, and the overdue orders (past their ship-by, not shipped)."""
@@ -287,11 +279,8 @@ def get_presale(args: dict[str, Any]) -> Any:
         return presale_plan(session, _ahead_range(args, 14), comma_list(args["channel"]), now=services.clock.now())
 
 
-@metrics_blp.route("/presale/orders", methods=["GET"])
-@metrics_blp.arguments(PresaleOrderArgs(), location="query")
-@metrics_blp.response(200)
-@metrics_blp.alt_response(422, description="no day for due, shipped or waiting; a cursor this API did not give out")
-@allow(*READERS, "warehouse")
+@_query_view(metrics_blp, "/presale/orders", PresaleOrderArgs(),
+             "no day for due, shipped or waiting; a cursor this API did not give out", readers=METRICS_READERS)
 def get_presale_orders(args: dict[str, Any]) -> Any:
     """The presale orders behind one figure of the plan, by ship-by time."""
     services = _services()

@@ -17,23 +17,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
-import requests
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from engine.drill.listening import free_port, wait_for_port, wait_until_answering
 
 
 def cpu_seconds(pid: int) -> float:
@@ -150,7 +142,7 @@ class Target:
             return False
         redis.kill9()
         redis.start(self.env)
-        _wait_port(redis.port or 0, 20)
+        wait_for_port(redis.port or 0, 20)
         return True
 
     def stop(self) -> None:
@@ -158,28 +150,6 @@ class Target:
             c.stop()
         if self.drop_schema is not None:
             self.drop_schema()
-
-
-def _wait_port(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f}s")
-
-
-def _wait_healthy(base: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{base} is not healthy after {timeout:.0f}s")
 
 
 def private_schema(base_url: str, prefix: str = "drill") -> tuple[str, Any]:
@@ -227,7 +197,7 @@ def start_target(folder: Path, counterpart_env: dict[str, str], *, database_url:
                                     "--bind", "127.0.0.1"], folder / "redis.log", port=port)
             target.children.append(redis)
             redis.start(env)
-            _wait_port(port, 20)
+            wait_for_port(port, 20)
             redis_url = f"redis://127.0.0.1:{port}/0"
         if redis_url:
             env["ORDERPULSE_REDIS_URL"] = redis_url
@@ -250,7 +220,7 @@ def start_target(folder: Path, counterpart_env: dict[str, str], *, database_url:
             target.children.append(child)
             child.start(env)
         for base in target.bases:
-            _wait_healthy(base, 60)
+            wait_until_answering(f"{base}/healthz", 60)
     except BaseException:
         target.stop()
         raise

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,11 +74,15 @@ def served(services: Any) -> Iterator[str]:
         server.shutdown()
 
 
-def signed_in_page(browser: Any, base_url: str, username: str, *, timeout_ms: int = 10_000) -> Any:
-    """A new 1366×768 zh-CN context signed in as ``username`` through the login page; its page."""
+def signed_in_page(browser: Any, base_url: str, username: str, *, timeout_ms: int = 10_000,
+                   init_script: str | None = None) -> Any:
+    """A new 1366×768 zh-CN context signed in as ``username`` through the login page; its page.
+    ``init_script`` runs in every page of the context before the page's own scripts."""
     context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=base_url)
     context.set_default_timeout(timeout_ms)
     context.set_default_navigation_timeout(max(timeout_ms, 30_000))
+    if init_script is not None:
+        context.add_init_script(init_script)
     page = context.new_page()
     page.goto("/login")
     page.get_by_label("用户名").fill(username)
@@ -86,6 +90,25 @@ def signed_in_page(browser: Any, base_url: str, username: str, *, timeout_ms: in
     page.get_by_role("button", name="登录").click()
     page.wait_for_url("**/")
     return page
+
+
+@contextmanager
+def signed_in_staff(browser: Any, base_url: str, usernames: Mapping[str, str], *,
+                    timeout_ms: int = 10_000) -> Iterator[Callable[[str], Any]]:
+    """``login(role)``: the page of ``usernames[role]`` signed in through the login page on first
+    use and kept for the module; every context is closed afterwards."""
+    pages: dict[str, Any] = {}
+
+    def login(role: str) -> Any:
+        if role not in pages:
+            pages[role] = signed_in_page(browser, base_url, usernames[role], timeout_ms=timeout_ms)
+        return pages[role]
+
+    try:
+        yield login
+    finally:
+        for page in pages.values():
+            page.context.close()
 
 
 @pytest.fixture(scope="module")
@@ -124,26 +147,19 @@ def browser() -> Iterator[Any]:
 
 
 class Staff:
-    """A signed-in browser context for one role, reused by every test of the module."""
+    """A signed-in browser page for one role, reused by every test of the module."""
 
-    def __init__(self, browser: Any, base_url: str, role: str) -> None:
+    def __init__(self, role: str, page: Any) -> None:
         self.username, self.role_label, self.display = STAFF[role]
-        self.page = signed_in_page(browser, base_url, self.username)
-        self.context = self.page.context
+        self.page = page
+        self.context = page.context
 
 
 @pytest.fixture(scope="module")
-def staff(browser: Any, base_url: str) -> Iterator[Any]:
-    made: dict[str, Staff] = {}
-
-    def login(role: str) -> Staff:
-        if role not in made:
-            made[role] = Staff(browser, base_url, role)
-        return made[role]
-
-    yield login
-    for s in made.values():
-        s.context.close()
+def staff(browser: Any, base_url: str) -> Iterator[Callable[[str], Staff]]:
+    usernames = {role: username for role, (username, _, _) in STAFF.items()}
+    with signed_in_staff(browser, base_url, usernames) as login:
+        yield lambda role: Staff(role, login(role))
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.boards import world as w
-from tests.browser.conftest import check_accessibility, screenshot, served
-from tests.browser.test_boards_flow import boards_shop, cells, nav, signed_in_staff
+from tests.browser.conftest import check_accessibility, screenshot
+from tests.browser.test_boards_flow import board_staff, boards_shop, cells, nav
 
 HELD = "MP1005"
 
@@ -40,7 +40,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None,
 
 @pytest.fixture(scope="module")
 def as_role(browser: Any, shop: tuple[Any, w.World]) -> Iterator[Any]:
-    with served(shop[0]) as url, signed_in_staff(browser, url) as login:
+    with board_staff(browser, shop[0]) as login:
         yield login
 
 

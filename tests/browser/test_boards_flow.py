@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from engine.clock import ManualClock
 from tests.boards import world as w
-from tests.browser.conftest import PASSWORD, check_accessibility, private_database, screenshot, served, signed_in_page
+from tests.browser.conftest import PASSWORD, check_accessibility, private_database, screenshot, served, signed_in_staff
 
 BOARD_STAFF = {"cs": ("zhao_kf", "赵客服"), "warehouse": ("li_wh", "李仓储"), "cs_lead": ("sun_lead", "孙组长")}
 
@@ -50,21 +50,13 @@ def boards_shop(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None,
 
 
 @contextmanager
-def signed_in_staff(browser: Any, url: str) -> Iterator[Callable[[str], Any]]:
-    """``login(role)``: the page of a board staff member signed in once per module."""
-    pages: dict[str, Any] = {}
-
-    def login(role: str) -> Any:
-        if role not in pages:
-            # a busy CI machine: a wait budget, not a timed assertion
-            pages[role] = signed_in_page(browser, url, BOARD_STAFF[role][0], timeout_ms=30_000)
-        return pages[role]
-
-    try:
+def board_staff(browser: Any, services: Any) -> Iterator[Callable[[str], Any]]:
+    """The app over ``services`` served over HTTP; ``login(role)``: the page of a board staff
+    member signed in once per module."""
+    usernames = {role: username for role, (username, _) in BOARD_STAFF.items()}
+    # a busy CI machine: a wait budget, not a timed assertion
+    with served(services) as url, signed_in_staff(browser, url, usernames, timeout_ms=30_000) as login:
         yield login
-    finally:
-        for page in pages.values():
-            page.context.close()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +68,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory, redis_url: str | None,
 
 @pytest.fixture(scope="module")
 def as_role(browser: Any, shop: tuple[Any, w.World]) -> Iterator[Any]:
-    with served(shop[0]) as url, signed_in_staff(browser, url) as login:
+    with board_staff(browser, shop[0]) as login:
         yield login
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from engine.outbox.dispatcher import Dispatcher
 from engine.waybills.model import Waybill
 from engine.waybills.service import set_location
-from tests.browser.conftest import PASSWORD, VIEWPORT, check_accessibility, screenshot
+from tests.browser.conftest import PASSWORD, check_accessibility, screenshot, signed_in_page
 from tests.orders_in.conftest import publish_sources
 from tests.shipping.conftest import bring_in
 
@@ -49,17 +49,10 @@ def shop(live_services: Any) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def warehouse(browser: Any, base_url: str, shop: dict[str, Any]) -> Iterator[Any]:
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=base_url)
-    context.set_default_timeout(15_000)
-    context.add_init_script("window.__printed = 0; window.print = function () { window.__printed += 1; };")
-    page = context.new_page()
-    page.goto("/login")
-    page.get_by_label("用户名").fill("li_cang")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url("**/")
+    page = signed_in_page(browser, base_url, "li_cang", timeout_ms=15_000,
+                          init_script="window.__printed = 0; window.print = function () { window.__printed += 1; };")
     yield page
-    context.close()
+    page.context.close()
 
 
 def _tick_all(page: Any, shop: dict[str, Any]) -> None:
