@@ -22,15 +22,16 @@ index range over the unshipped orders past promise + threshold (partial index
 ``INSERT … SELECT`` and one ``GROUP BY`` (the migration's back-fill); :func:`ensure_threshold`
 re-derives flags and counters when the published threshold changes. :func:`reconcile_changed`
 (the worker's safety net for a writer outside those two paths, e.g. a status set by hand) passes
-:func:`refresh_orders` over the orders changed since its cursor (``ix_orders_changed``), so such
-a change is counted within a minute instead of never. This module decides what counts; the
-report that reads it is :mod:`engine.analytics.deviation`.
+:func:`refresh_orders` over the orders changed since its cursor (``ix_orders_changed``; the loop,
+shared with the presale counters, is :mod:`engine.analytics.changed_orders`), so such a change is
+counted within a minute instead of never. This module decides what counts; the report that reads
+it is :mod:`engine.analytics.deviation`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -50,7 +51,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     text,
     update,
@@ -60,7 +60,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.analytics.hour_counts import CountCursor
+from engine.analytics.changed_orders import pass_changed_orders, start_after_newest_change
 from engine.analytics.sql_time import SHANGHAI, local_date, local_hour, seconds_between
 from engine.clock import utc
 from engine.orders.model import Order
@@ -75,8 +75,6 @@ DEFAULT_THRESHOLD_S = 2 * 3600
 SHIPPED_STATUSES = ("partially_shipped", "shipped", "delivered", "completed")
 STATE = "deviation"
 CURSOR = "deviation"  # its row in analytics_count_cursor
-LAG = timedelta(seconds=30)  # a store transaction commits well within this after its changed_at
-RECONCILE_BATCH = 2000
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -294,15 +292,7 @@ def rebuild(conn: Connection, threshold_s: int) -> int:
               .where(Order.promised_ship_at.is_not(None), Order.dropped_by.is_(None), Order.status != "cancelled"))
     conn.execute(insert(_ORDERS).from_select(
         ["order_pk", "channel", "promised_at", "day", "hour", "shipped_at", "deviation_s", "late"], source))
-    # the orders changed after now are the reconciler's (it re-reads the last instant: harmless)
-    newest = conn.execute(select(func.max(Order.changed_at))).scalar()
-    if newest is not None:
-        newest = utc(newest) if isinstance(newest, datetime) else utc(datetime.fromisoformat(str(newest)))
-        cur: Any = CountCursor.__table__
-        ins = _insert(conn, cur)
-        conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={
-            "changed_at": ins.excluded.changed_at, "order_pk": ins.excluded.order_pk}),
-            [{"name": CURSOR, "changed_at": newest, "order_pk": 0}])
+    start_after_newest_change(conn, CURSOR)  # the orders changed after now are the reconciler's
     return _recount(conn, threshold_s)
 
 
@@ -337,31 +327,6 @@ def ensure_threshold(db: Any, threshold_s: int) -> bool:
 
 
 def reconcile_changed(db: Any, now: datetime, *, max_batches: int = 50) -> int:
-    """Refresh the orders changed since the cursor (up to ``LAG`` before ``now``), a batch per
-    transaction with the cursor; how many orders it found changed in what they count."""
-    table: Any = CountCursor.__table__
-    changed = 0
-    for _ in range(max_batches):
-        with db.transaction(immediate=True) as session:
-            conn = session.connection()
-            stmt = select(table.c.changed_at, table.c.order_pk).where(table.c.name == CURSOR)
-            if conn.dialect.name == "postgresql":
-                stmt = stmt.with_for_update()
-            cursor = conn.execute(stmt).first()
-            after: Any = Order.changed_at <= now - LAG
-            if cursor is not None and cursor.changed_at is not None:
-                at = utc(cursor.changed_at)
-                after = and_(after, Order.changed_at >= at,
-                             or_(Order.changed_at > at, Order.id > cursor.order_pk))
-            rows = conn.execute(select(Order.id, Order.changed_at).where(after)
-                                .order_by(Order.changed_at, Order.id).limit(RECONCILE_BATCH)).all()
-            if not rows:
-                return changed
-            changed += refresh_orders(conn, [r.id for r in rows])
-            ins = _insert(conn, table)
-            conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={
-                "changed_at": ins.excluded.changed_at, "order_pk": ins.excluded.order_pk}),
-                [{"name": CURSOR, "changed_at": utc(rows[-1].changed_at), "order_pk": rows[-1].id}])
-        if len(rows) < RECONCILE_BATCH:
-            break
-    return changed
+    """Refresh the orders changed since the cursor (up to ``changed_orders.LAG`` before ``now``), a
+    batch per transaction with the cursor; how many orders it found changed in what they count."""
+    return pass_changed_orders(db, CURSOR, refresh_orders, now, max_batches=max_batches)
