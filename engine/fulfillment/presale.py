@@ -2,10 +2,13 @@
 on each Asia/Shanghai day of a range (due, shipped, still to ship), the overdue ones (past their
 ship-by, not shipped), and the orders behind each figure.
 
-Owns these queries. Every figure is one ``GROUP BY`` or one index range in SQL over the partial
-index ``ix_orders_presale_ship_by`` (presale orders only); cancelled orders and test orders a
-cleaning dropped are not counted. "Shipped" is the order's status (shipped in part or whole,
-delivered, completed); every other status still has to ship.
+Owns these reads; what counts is :mod:`engine.fulfillment.presale_counts` (presale orders, not
+cancelled, not test orders a cleaning dropped; "shipped" is the order's status: shipped in part or
+whole, delivered, completed; every other status still has to ship). Due and shipped per day read
+the per (day, channel) counters of the range; overdue depends on ``now``, so it is one index range
+over the unshipped orders past their ship-by (``ix_presale_orders_open``), grouped in SQL; the
+orders behind a figure are an index range over the per-order rows by ship-by time, a page at a
+time. Python only adds up groups (at most channels × days rows).
 """
 
 from __future__ import annotations
@@ -14,33 +17,33 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.analytics.ranges import DateRange
 from engine.api.cursors import decode_cursor, encode_cursor
 from engine.clock import utc
-from engine.fulfillment.sql import iso_text, ship_by_day, ship_by_text
+from engine.fulfillment.presale_counts import SHIPPED_STATUSES, PresaleCount, PresaleOrder
+from engine.fulfillment.sql import iso_text
 from engine.orders.model import Order
 
 __all__ = ["SHIPPED_STATUSES", "presale_orders", "presale_plan"]
 
-SHIPPED_STATUSES = ("partially_shipped", "shipped", "delivered", "completed")
 STATES = ("due", "shipped", "waiting", "overdue")
+_P = PresaleOrder
 
 
-def _base(dialect: str, channels: Sequence[str]) -> Any:
-    ship_by = ship_by_text(dialect)
-    stmt = select().select_from(Order).where(ship_by.is_not(None), Order.status != "cancelled",
-                                              Order.dropped_by.is_(None))
-    if channels:
-        stmt = stmt.where(Order.channel.in_(list(channels)))
-    return stmt
+def _channels(stmt: Any, column: Any, channels: Sequence[str]) -> Any:
+    return stmt.where(column.in_(list(channels))) if channels else stmt
 
 
-def _in_range(stmt: Any, dialect: str, rng: DateRange) -> Any:
-    ship_by = ship_by_text(dialect)
-    return stmt.where(ship_by >= iso_text(rng.start), ship_by < iso_text(rng.end))
+def _in_range(stmt: Any, rng: DateRange) -> Any:
+    return stmt.where(_P.ship_by >= iso_text(rng.start), _P.ship_by < iso_text(rng.end))
+
+
+def _overdue(stmt: Any, now: datetime) -> Any:
+    """The orders still to ship past their ship-by: the partial index ``ix_presale_orders_open``."""
+    return stmt.where(~_P.shipped, _P.ship_by < iso_text(now))
 
 
 def _day_text(value: Any) -> str:
@@ -51,21 +54,20 @@ def presale_plan(session: Session, rng: DateRange, channels: Sequence[str], *, n
                  overdue_limit: int = 50) -> dict[str, Any]:
     """``{"range", "channels", "totals", "by_day", "overdue", "overdue_next_cursor"}``: per day of
     the range the presale orders due (ship-by that day), shipped and waiting, of which overdue."""
-    dialect = session.get_bind().dialect.name
-    ship_by = ship_by_text(dialect)
-    shipped = Order.status.in_(SHIPPED_STATUSES)
-    overdue = and_(~shipped, ship_by < iso_text(now))
-    day = ship_by_day(dialect)
-    grouped = _in_range(_base(dialect, channels), dialect, rng).add_columns(
-        day.label("day"), Order.channel, func.count().label("due"),
-        func.sum(cast(case((shipped, 1), else_=0), Integer)).label("shipped"),
-        func.sum(cast(case((overdue, 1), else_=0), Integer)).label("overdue")).group_by(day, Order.channel)
+    c = PresaleCount
+    counted = _channels(select(c.day, c.channel, c.due, c.shipped).where(c.day >= rng.first, c.day <= rng.last),
+                        c.channel, channels)
+    overdue_by = _channels(_overdue(_in_range(select(_P.day, _P.channel, func.count()), rng), now), _P.channel,
+                           channels).group_by(_P.day, _P.channel)
+    late = {(_day_text(d), ch): int(n) for d, ch, n in session.execute(overdue_by)}
     days: dict[str, dict[str, Any]] = {}
     totals = {"due": 0, "shipped": 0, "waiting": 0, "overdue": 0}
-    for row in session.execute(grouped):
-        entry = days.setdefault(_day_text(row.day), {"due": 0, "shipped": 0, "waiting": 0, "overdue": 0,
-                                                      "by_channel": {}})
-        figures = {"due": row.due, "shipped": int(row.shipped or 0), "overdue": int(row.overdue or 0)}
+    for row in session.execute(counted.order_by(c.day, c.channel)):
+        if not row.due:
+            continue  # every order has left this bucket
+        day = _day_text(row.day)
+        entry = days.setdefault(day, {"due": 0, "shipped": 0, "waiting": 0, "overdue": 0, "by_channel": {}})
+        figures = {"due": row.due, "shipped": row.shipped, "overdue": late.get((day, row.channel), 0)}
         figures["waiting"] = figures["due"] - figures["shipped"]
         entry["by_channel"][row.channel] = figures
         for key, value in figures.items():
@@ -79,45 +81,44 @@ def presale_plan(session: Session, rng: DateRange, channels: Sequence[str], *, n
             continue  # long ranges list the days with orders only
         by_day.append({"day": key, **(found or {"due": 0, "shipped": 0, "waiting": 0, "overdue": 0,
                                                "by_channel": {}})})
-    late = presale_orders(session, None, channels, state="overdue", now=now, cursor=None, limit=overdue_limit)
-    count = session.scalar(_base(dialect, channels).add_columns(func.count()).where(overdue)) or 0
+    page = presale_orders(session, None, channels, state="overdue", now=now, cursor=None, limit=overdue_limit)
+    count = session.scalar(_channels(_overdue(select(func.count()).select_from(_P), now), _P.channel, channels)) or 0
     return {"range": rng.as_json(), "channels": list(channels), "totals": totals, "by_day": by_day,
-            "overdue_total": count, "overdue": late["items"], "overdue_next_cursor": late["next_cursor"]}
+            "overdue_total": count, "overdue": page["items"], "overdue_next_cursor": page["next_cursor"]}
 
 
 def presale_orders(session: Session, day: date | None, channels: Sequence[str], *, state: str, now: datetime,
                    cursor: str | None, limit: int) -> dict[str, Any]:
     """The presale orders behind one figure: due on ``day`` (all, shipped, waiting or overdue),
     or every overdue order when ``day`` is None; by ship-by time, a page at a time."""
-    dialect = session.get_bind().dialect.name
-    ship_by = ship_by_text(dialect)
-    stmt = _base(dialect, channels).add_columns(
-        Order.id, Order.channel, Order.order_id, Order.shop, Order.status, Order.created_at, Order.paid_at,
-        ship_by.label("ship_by"))
+    stmt = _channels(select(_P.order_pk, _P.channel, _P.ship_by, _P.shipped), _P.channel, channels)
     if day is not None:
-        stmt = _in_range(stmt, dialect, DateRange(day, day))
+        stmt = _in_range(stmt, DateRange(day, day))
     if state == "shipped":
-        stmt = stmt.where(Order.status.in_(SHIPPED_STATUSES))
-    elif state in ("waiting", "overdue"):
-        stmt = stmt.where(Order.status.not_in(SHIPPED_STATUSES))
-    if state == "overdue":
-        stmt = stmt.where(ship_by < iso_text(now))
+        stmt = stmt.where(_P.shipped)
+    elif state == "waiting":
+        stmt = stmt.where(~_P.shipped)
+    elif state == "overdue":
+        stmt = _overdue(stmt, now)
     if cursor:
         at, pk = decode_cursor(cursor)
-        stmt = stmt.where(or_(ship_by > iso_text(at), and_(ship_by == iso_text(at), Order.id > pk)))
-    rows = session.execute(stmt.order_by(ship_by, Order.id).limit(limit + 1)).all()
+        stmt = stmt.where(or_(_P.ship_by > iso_text(at), and_(_P.ship_by == iso_text(at), _P.order_pk > pk)))
+    rows = session.execute(stmt.order_by(_P.ship_by, _P.order_pk).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
+    found = {o.id: o for o in session.execute(
+        select(Order.id, Order.order_id, Order.shop, Order.status, Order.created_at, Order.paid_at)
+        .where(Order.id.in_([r.order_pk for r in rows])))} if rows else {}
     items = []
     for r in rows:
+        o = found[r.order_pk]
         ship_at = utc(datetime.fromisoformat(r.ship_by))
-        items.append({"id": r.id, "channel": r.channel, "order_id": r.order_id, "shop": r.shop, "status": r.status,
-                      "created_at": utc(r.created_at).isoformat(),
-                      "paid_at": utc(r.paid_at).isoformat() if r.paid_at else None,
+        items.append({"id": r.order_pk, "channel": r.channel, "order_id": o.order_id, "shop": o.shop,
+                      "status": o.status, "created_at": utc(o.created_at).isoformat(),
+                      "paid_at": utc(o.paid_at).isoformat() if o.paid_at else None,
                       "presale_ship_by": ship_at.isoformat(),
-                      "overdue_s": max(0, int((now - ship_at).total_seconds()))
-                      if r.status not in SHIPPED_STATUSES else 0})
+                      "overdue_s": 0 if r.shipped else max(0, int((now - ship_at).total_seconds()))})
     next_cursor = None
     if more and rows:
-        next_cursor = encode_cursor(utc(datetime.fromisoformat(rows[-1].ship_by)), rows[-1].id)
+        next_cursor = encode_cursor(utc(datetime.fromisoformat(rows[-1].ship_by)), rows[-1].order_pk)
     return {"items": items, "next_cursor": next_cursor}

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from engine.analytics.deviation_counts import refresh_orders as refresh_deviation
 from engine.errors import Conflict, NotFound, Unprocessable
+from engine.fulfillment.presale_counts import refresh_orders as refresh_presale
 from engine.inventory.in_transaction import committed_changes, mirror_to_gate, release_in, reservation_lines
 from engine.orders.model import Order, OrderEvent
 from engine.orders.order_reservation import SHORT_TAG, reservation_key
@@ -118,6 +119,7 @@ def cancel_order(services: Services, pk: int, reason: Any, *, actor: str, role: 
             write_tags(session.connection(), [(pk, tags)])
         session.execute(update(_O).where(_O.c.id == pk).values(**values))
         refresh_deviation(session.connection(), [pk])  # a cancelled order is no longer due
+        refresh_presale(session.connection(), [pk])
         session.execute(insert(OrderEvent).values(
             order_pk=pk, revision=order.revision, kind="cancelled", at=now, actor=actor, payload_id=None, changes=[],
             detail={"message": f"人工取消：{reason}", "reason": reason, "role": role, "previous_status": order.status,

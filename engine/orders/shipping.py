@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from engine.analytics.deviation_counts import refresh_orders as refresh_deviation
 from engine.errors import Conflict, NotFound, Unprocessable
+from engine.fulfillment.presale_counts import refresh_orders as refresh_presale
 from engine.inventory.domain import ShipRefused, UnknownOrder
 from engine.inventory.service import inventory_for
 from engine.logs import get_logger
@@ -301,7 +302,8 @@ def _record(services: Services, order: OrderRef, request: ShipRequest, wanted: M
         message = enqueue_writeback(session, order, shipment, request.carrier, partial=not complete, now=now)
         shipment.delivery_id = message.delivery_id
         _mark_order(session, order, request, status, now)
-        refresh_deviation(session.connection(), [order.pk])  # the deviation counters ship with it
+        refresh_deviation(session.connection(), [order.pk])  # the deviation and presale counters ship with it
+        refresh_presale(session.connection(), [order.pk])
         notes = [StageNote(kind=status, detail={
             "shipment": shipment.id, "courier": request.carrier.code, "courier_name": request.carrier.name,
             "tracking_no": request.tracking_no, "via": via, "lines": carried,

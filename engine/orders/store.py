@@ -45,6 +45,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
 from engine.analytics.deviation_counts import refresh_orders as refresh_deviation
+from engine.fulfillment.presale_counts import refresh_orders as refresh_presale
 from engine.orders import document, pipeline_rows
 from engine.orders.model import (
     Order,
@@ -266,8 +267,10 @@ def _store(conn: Connection, prepared: list[_Prepared], now: datetime, with_docs
             results[p.index] = stored
         pending = later
     done = [r for r in results if r is not None]
-    # the fulfillment deviation counters move with the versions, in this transaction
-    refresh_deviation(conn, [r.order_pk for r in done if r.outcome in ("created", "updated")])
+    # the fulfillment deviation and presale counters move with the versions, in this transaction
+    moved = [r.order_pk for r in done if r.outcome in ("created", "updated")]
+    refresh_deviation(conn, moved)
+    refresh_presale(conn, moved)
     return done
 
 

@@ -5,6 +5,7 @@ from engine.analytics import deviation_counts as analytics_deviation_counts  # n
 from engine.analytics import hour_counts as analytics_hour_counts  # noqa: F401
 from engine.analytics import indexes as analytics_indexes  # noqa: F401
 from engine.fulfillment import models as fulfillment_models  # noqa: F401
+from engine.fulfillment import presale_counts as fulfillment_presale_counts  # noqa: F401
 from engine.inventory import models as inventory_models  # noqa: F401
 from engine.orders import model as orders_model  # noqa: F401
 from engine.orders import pipeline_model as orders_pipeline_model  # noqa: F401
