@@ -9,7 +9,8 @@ weeks of the order), one in 50 a presale order with a ship-by date, and our own 
 but one in 30 of the other orders (between 10 h early and 5 h late: a late share near a fifth; the
 one in 30 never shipped is the backlog the deviation's open-order range reads). Then, timed, as
 after the upgrade: the fulfillment deviation counters derived from the orders (what migration
-``0021_analytics_deviation`` runs) and the hourly counters filled by their consumer from nothing.
+``0021_analytics_deviation`` runs), the presale counters derived from the orders (what migration
+``0022_analytics_presale`` runs) and the hourly counters filled by their consumer from nothing.
 
 Requests go through the application (Flask test client: routing, token check, argument parsing,
 the query, JSON), an admin's token, for a 7-day, a 30-day and a 365-day range, each repeated
@@ -24,7 +25,8 @@ the query, JSON), an admin's token, for a 7-day, a 30-day and a 365-day range, e
 Goal (issue 13): p95 <= 100 ms at 1M stored orders. The machine may be shared and loaded: the
 absolute figures are noisy, the ratios to the baseline of the same run less so; the load average
 is printed. Run: ``.venv/bin/python bench/analytics.py [--orders N] [--repeats N] [--pg]
-[--no-sqlite]`` (``--pg``: PostgreSQL in a private schema).
+[--no-sqlite] [--only NAME,…]`` (``--pg``: PostgreSQL in a private schema; ``--only``: these
+endpoints alone, e.g. ``presale``, beside the baseline).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from sqlalchemy import select
 from engine.analytics.deviation_counts import DEFAULT_THRESHOLD_S, rebuild
 from engine.analytics.hour_counts import count_changes
 from engine.auth.users import create_user, issue_token
+from engine.fulfillment.presale_counts import rebuild as rebuild_presale
 from engine.logs import configure_logging
 from engine.orders.model import Order
 
@@ -134,7 +137,7 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(store: Any, repeats: int) -> list[tuple[str, str, float, float, float, float]]:
+def measure(store: Any, repeats: int, only: set[str] | None = None) -> list[tuple[str, str, float, float, float, float]]:
     from engine.app import create_app
 
     with store.services.db.transaction() as s:
@@ -156,6 +159,8 @@ def measure(store: Any, repeats: int) -> list[tuple[str, str, float, float, floa
     out = []
     for rname, (first, lastday) in ranges.items():
         for qname, (path, extra) in endpoints.items():
+            if only and qname != "baseline" and qname not in only:
+                continue
             query = dict(extra) if qname == "baseline" else {"from": first.isoformat(), "to": lastday.isoformat(),
                                                              **extra}
             warm = client.get(path, query_string=query, headers=headers)
@@ -172,7 +177,7 @@ def measure(store: Any, repeats: int) -> list[tuple[str, str, float, float, floa
     return out
 
 
-def run(url: str, label: str, n: int, repeats: int) -> None:
+def run(url: str, label: str, n: int, repeats: int, only: set[str] | None = None) -> None:
     print(f"{label}:")
     store = Store(url, label)
     seeded = time.perf_counter()
@@ -195,11 +200,17 @@ def run(url: str, label: str, n: int, repeats: int) -> None:
         print(f"  deviation counters derived from the orders (the migration's back-fill): {counted:,} orders in "
               f"{time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
+        with store.services.db.engine.begin() as conn:
+            counted = rebuild_presale(conn)
+            bench_alerts.analyze(conn)
+        print(f"  presale counters derived from the orders (the migration's back-fill): {counted:,} orders in "
+              f"{time.perf_counter() - started:.1f}s")
+        started = time.perf_counter()
         counted = count_changes(store.services.db, END + timedelta(days=1), max_batches=10**6)
         took = time.perf_counter() - started
         print(f"  hourly counters filled from nothing: {counted:,} orders in {took:.1f}s ({counted / took:,.0f}/s)")
         print(f"  seeding done in {time.perf_counter() - seeded:.0f}s")
-        figures = measure(store, repeats)
+        figures = measure(store, repeats, only)
         base = {r: p95 for r, q, _, p95, _, _ in figures if q == "baseline"}
         print(f"  GET over {n:,} orders ({repeats} runs each; ms)     p50     p95  cpu p50  cpu p95  p95/baseline")
         worst = 0.0
@@ -220,17 +231,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--pg", action="store_true", help="also on PostgreSQL (a private schema)")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--only", default="", help="comma-separated endpoint names (e.g. presale); default all")
     args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",") if name.strip()} or None
     configure_logging(stream=open(os.devnull, "w"))  # noqa: SIM115
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite:///{tmp}/bench_analytics.db", "SQLite (file, WAL)", args.orders, args.repeats)
+            run(f"sqlite:///{tmp}/bench_analytics.db", "SQLite (file, WAL)", args.orders, args.repeats, only)
     if args.pg:
         from tests.support.backends import PostgresSchema
 
         schema = PostgresSchema(PG_URL)
         try:
-            run(schema.create(), "PostgreSQL (loopback)", args.orders, args.repeats)
+            run(schema.create(), "PostgreSQL (loopback)", args.orders, args.repeats, only)
         finally:
             schema.drop()
     print(f"  (cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at the end; {date.today()})")
