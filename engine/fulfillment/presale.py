@@ -5,10 +5,12 @@ ship-by, not shipped), and the orders behind each figure.
 Owns these reads; what counts is :mod:`engine.fulfillment.presale_counts` (presale orders, not
 cancelled, not test orders a cleaning dropped; "shipped" is the order's status: shipped in part or
 whole, delivered, completed; every other status still has to ship). Due and shipped per day read
-the per (day, channel) counters of the range; overdue depends on ``now``, so it is one index range
-over the unshipped orders past their ship-by (``ix_presale_orders_open``), grouped in SQL; the
-orders behind a figure are an index range over the per-order rows by ship-by time, a page at a
-time. Python only adds up groups (at most channels × days rows).
+the per (day, channel) counters of the range. Overdue depends on ``now``: every order still to
+ship of a day that ended before ``now`` is overdue (the counters' waiting), so only today's are
+read one by one, as an index range over the unshipped orders of today up to ``now``
+(``ix_presale_orders_open``), however large the backlog of earlier days. The orders behind a
+figure are an index range over the per-order rows by ship-by time, a page at a time. Python only
+adds up groups (at most channels × days rows).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.analytics.ranges import DateRange
+from engine.analytics.sql_time import SHANGHAI, shanghai_midnight
 from engine.api.cursors import decode_cursor, encode_cursor
 from engine.clock import utc
 from engine.fulfillment.presale_counts import SHIPPED_STATUSES, PresaleCount, PresaleOrder
@@ -57,9 +60,11 @@ def presale_plan(session: Session, rng: DateRange, channels: Sequence[str], *, n
     c = PresaleCount
     counted = _channels(select(c.day, c.channel, c.due, c.shipped).where(c.day >= rng.first, c.day <= rng.last),
                         c.channel, channels)
-    overdue_by = _channels(_overdue(_in_range(select(_P.day, _P.channel, func.count()), rng), now), _P.channel,
-                           channels).group_by(_P.day, _P.channel)
-    late = {(_day_text(d), ch): int(n) for d, ch, n in session.execute(overdue_by)}
+    today = now.astimezone(SHANGHAI).date()
+    # overdue today: the unshipped orders from today's start up to now (earlier days: all waiting)
+    overdue_today = _channels(_overdue(select(_P.channel, func.count()).where(
+        _P.ship_by >= iso_text(shanghai_midnight(today))), now), _P.channel, channels).group_by(_P.channel)
+    late_today = {ch: int(n) for ch, n in session.execute(overdue_today)}
     days: dict[str, dict[str, Any]] = {}
     totals = {"due": 0, "shipped": 0, "waiting": 0, "overdue": 0}
     for row in session.execute(counted.order_by(c.day, c.channel)):
@@ -67,8 +72,10 @@ def presale_plan(session: Session, rng: DateRange, channels: Sequence[str], *, n
             continue  # every order has left this bucket
         day = _day_text(row.day)
         entry = days.setdefault(day, {"due": 0, "shipped": 0, "waiting": 0, "overdue": 0, "by_channel": {}})
-        figures = {"due": row.due, "shipped": row.shipped, "overdue": late.get((day, row.channel), 0)}
-        figures["waiting"] = figures["due"] - figures["shipped"]
+        waiting = row.due - row.shipped
+        on = row.day if isinstance(row.day, date) else date.fromisoformat(day)
+        overdue = waiting if on < today else late_today.get(row.channel, 0) if on == today else 0
+        figures = {"due": row.due, "shipped": row.shipped, "overdue": overdue, "waiting": waiting}
         entry["by_channel"][row.channel] = figures
         for key, value in figures.items():
             entry[key] += value
@@ -82,7 +89,9 @@ def presale_plan(session: Session, rng: DateRange, channels: Sequence[str], *, n
         by_day.append({"day": key, **(found or {"due": 0, "shipped": 0, "waiting": 0, "overdue": 0,
                                                "by_channel": {}})})
     page = presale_orders(session, None, channels, state="overdue", now=now, cursor=None, limit=overdue_limit)
-    count = session.scalar(_channels(_overdue(select(func.count()).select_from(_P), now), _P.channel, channels)) or 0
+    before_today = session.scalar(_channels(select(func.sum(c.due - c.shipped)).where(c.day < today), c.channel,
+                                            channels))
+    count = int(before_today or 0) + sum(late_today.values())
     return {"range": rng.as_json(), "channels": list(channels), "totals": totals, "by_day": by_day,
             "overdue_total": count, "overdue": page["items"], "overdue_next_cursor": page["next_cursor"]}
 
