@@ -11,7 +11,8 @@ Owns two tables (migration ``0022_analytics_presale``) and what keeps them:
 - ``analytics_presale_counts``: per (ship-by day, channel) the orders due and shipped.
 
 An order not shipped is overdue once the clock passes its ship-by; that depends on ``now``, so it
-is never counted ahead: the plan reads the unshipped orders past their ship-by through the
+is never counted ahead: the plan takes the waiting orders of the days before today as overdue and
+reads today's unshipped orders up to ``now`` (and the first page of overdue orders) through the
 partial index ``ix_presale_orders_open`` (``WHERE NOT shipped``), a short walk however many
 orders shipped.
 
