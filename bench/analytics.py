@@ -10,7 +10,7 @@ but one in 30 of the other orders (between 10 h early and 5 h late: a late share
 one in 30 never shipped is the backlog the deviation's open-order range reads). Then, timed, as
 after the upgrade: the fulfillment deviation counters derived from the orders (what migration
 ``0021_analytics_deviation`` runs), the presale counters derived from the orders (what migration
-``0022_analytics_presale`` runs) and the hourly counters filled by their consumer from nothing.
+``0023_analytics_presale`` runs) and the hourly counters filled by their consumer from nothing.
 
 Requests go through the application (Flask test client: routing, token check, argument parsing,
 the query, JSON), an admin's token, for a 7-day, a 30-day and a 365-day range, each repeated

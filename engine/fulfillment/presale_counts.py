@@ -1,7 +1,7 @@
 """The presale plan kept as counters, so its figures read at most channels × days rows plus the
 short list of overdue orders instead of every presale order of the range.
 
-Owns two tables (migration ``0022_analytics_presale``) and what keeps them:
+Owns two tables (migration ``0023_analytics_presale``) and what keeps them:
 
 - ``analytics_presale_orders``: per counted order (a presale ship-by time in its document, not
   cancelled, not dropped by a cleaning) its channel, ship-by time (the document's ISO 8601 UTC

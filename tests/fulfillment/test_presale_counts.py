@@ -216,7 +216,7 @@ def bare_database(tmp_path: Path) -> Iterator[Database]:
 
 def test_the_migration_back_fills_the_counters_from_the_orders_stored_before_it(bare_database: Database) -> None:
     db = bare_database
-    upgrade(db, "0021_analytics_deviation")
+    upgrade(db, "0022_boards_risk_rows_sku_index")
     at = sh(1, 10)
     docs: list[tuple[str, str, Any, str | None]] = [  # order id, channel, doc's presale_ship_by, dropped by
         ("M1", "douyin", sh(12, 10), None), ("M2", "douyin", sh(12, 20), None), ("M3", "pdd", sh(14, 1), None),

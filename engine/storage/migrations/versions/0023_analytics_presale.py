@@ -1,15 +1,15 @@
 """presale plan counters: per-order presale rows (ship-by, day, shipped), per (day, channel) counts;
 back-filled from the orders stored
 
-Revision ID: 0022_analytics_presale
-Revises: 0021_analytics_deviation
+Revision ID: 0023_analytics_presale
+Revises: 0022_boards_risk_rows_sku_index
 Create Date: 2026-12-04 10:30:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0022_analytics_presale'
-down_revision = '0021_analytics_deviation'
+revision = '0023_analytics_presale'
+down_revision = '0022_boards_risk_rows_sku_index'
 branch_labels = None
 depends_on = None
 
