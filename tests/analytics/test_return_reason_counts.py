@@ -3,10 +3,13 @@ real pipeline opened (one order at a time, in a batch, from a later platform ver
 Asia/Shanghai week and reason, per channel, 未注明 for a refund without a reason; a test order a
 cleaning drops later leaves the figures and comes back when restored, a ticket whose reason a
 person changes (or a deadline sets) moves to its new reason; the migration's back-fill derives the same counters from
-the tickets. Exact numbers, on SQLite and PostgreSQL."""
+the tickets; on PostgreSQL two writers of one ticket at once take turns. Exact numbers, on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -26,7 +29,8 @@ from engine.orders.store import Incoming, store_order
 from engine.storage.migrate import alembic_config, upgrade
 from engine.workflow.deadlines import run_due_deadlines
 from engine.workflow.models import WorkflowInstance
-from engine.workflow.service import fire_action
+from engine.workflow.registry import registry_of
+from engine.workflow.service import fire_action, fire_in, load_ticket
 from tests.fulfillment.conftest import sh
 from tests.order_tickets.support import publish, publish_content, template_text
 from tests.orders.order_factory import T0, order_py
@@ -211,3 +215,30 @@ def test_a_deadline_that_sets_the_reason_moves_the_ticket(services: Any) -> None
     assert run_due_deadlines(services, services.clock.now()) == 2
     kept, before = answers(services, "2026-11-10", "2026-11-10")
     assert kept == before and [(r["reason"], r["total"]) for r in kept["reasons"]] == [("审核超时", 2)]
+
+
+@pytest.mark.postgres
+def test_a_reason_change_and_a_drop_of_one_ticket_at_once_take_turns(services: Any) -> None:
+    """On PostgreSQL the drop waits for the reason change to commit, then counts from what it left."""
+    assert services.db.is_postgres
+    publish(services, "order_lifecycle", "aftersales_return_refund")
+    services.clock.set(sh("2026-11-10 12:00"))
+    _store(services, _order("E1", "douyin", "色差"))
+    _run(services, batch=False)
+    with services.db.session() as s:
+        ticket = s.scalar(select(OrderTicket.instance_id).where(OrderTicket.kind == "refund"))
+    dropping = threading.Thread(target=_store, args=(services, _order("E1", "douyin", "色差", minutes=20)),
+                                kwargs={"dropped": ("测试单", "cleaning:line")})
+    with services.db.transaction() as s:
+        inst = load_ticket(s, ticket)
+        compiled = registry_of(services).compiled(s, inst.ruleset, inst.ruleset_version, inst.machine)
+        fire_in(s, services, compiled, inst, "审核通过", {"reason": "尺码偏差"}, actor="user:zhao_kf", role="cs",
+                via="user", idempotency_key=None, now=services.clock.now())
+        dropping.start()
+        time.sleep(0.5)  # the drop is waiting for this ticket's counters
+        assert dropping.is_alive()
+    dropping.join(10)
+    kept, before = answers(services, "2026-11-10", "2026-11-10")
+    assert kept == before and kept["reasons"] == []
+    with services.db.session() as s:
+        assert s.scalars(select(ReasonCount.tickets)).all() == [0, 0]
