@@ -13,13 +13,16 @@ A ticket counts exactly as :mod:`engine.analytics.return_reasons` counted it wit
 ``GROUP BY`` over the tickets: the reason is read with the same SQL expression, so both back
 ends give what they gave. :func:`refresh_tickets` brings the rows and counters of some tickets to
 what they say now, in the caller's transaction; it is called by every write that changes those
-facts: the ticket stage opening refund tickets (one by one, or a pipeline batch's with its rows),
-a step that changes a ticket's ``reason`` (:func:`engine.workflow.service.fire_in`, a deadline's
-effects) and a platform version that drops or restores a test order (:mod:`engine.orders.store`).
-On PostgreSQL it locks the tickets' ``order_tickets`` rows first, then reads, so two writers of
-one ticket take turns. :func:`rebuild` derives everything with one ``INSERT … SELECT`` and one
-``GROUP BY`` (the migration's back-fill). This module decides what counts and keeps it; the
-report that reads it is :mod:`engine.analytics.return_reasons`.
+facts: the ticket stage opening refund tickets (one by one, or a pipeline batch's with its rows,
+after the batch's own steps), a step that changes a ticket's ``reason``
+(:func:`engine.workflow.service.fire_in`, a deadline's effects) and a platform version that drops
+or restores a test order (:mod:`engine.orders.store`). A ticket's day and its order's channel
+never change, so no other write moves a ticket and no catch-up pass is needed; a change written
+around those paths (by hand in SQL) is repaired by :func:`rebuild`. On PostgreSQL it locks the
+tickets' ``order_tickets`` rows first, then reads, so two writers of one ticket take turns.
+:func:`rebuild` derives everything with one ``INSERT … SELECT`` and one ``GROUP BY`` (the
+migration's back-fill). This module decides what counts and keeps it; it answers no report (that
+is :mod:`engine.analytics.return_reasons`).
 """
 
 from __future__ import annotations
@@ -54,8 +57,7 @@ from engine.storage.models import Base
 from engine.workflow.models import WorkflowInstance
 
 __all__ = ["REFUND_KIND", "UNSTATED", "ReasonCount", "ReasonTicket", "reason_changed", "reason_of", "rebuild",
-           "refresh_instances",
-           "refresh_order_tickets", "refresh_tickets"]
+           "refresh_instances", "refresh_order_tickets", "refresh_tickets"]
 
 UNSTATED = "未注明"
 REFUND_KIND = "refund"
