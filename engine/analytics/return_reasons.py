@@ -5,8 +5,8 @@ reason, each week against the week before it, and the tickets behind one figure.
 Owns these queries. The counting reads the counters :mod:`engine.analytics.return_reason_counts`
 keeps per (Asia/Shanghai day, channel, reason) in step with the tickets (the reason in the
 ticket's data, ``未注明`` when it has none; test orders a cleaning dropped are left out): one
-``GROUP BY`` (day, reason) over at most days × channels × reasons rows; Python sums the days into
-weeks, lays the at most weeks × reasons counts out and computes the changes. The tickets behind a
+``GROUP BY`` (week, reason) over at most days × channels × reasons rows; Python lays the at most
+weeks × reasons counts out and computes the changes. The tickets behind a
 figure are read from the tickets themselves, a page at a time.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, cast, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.analytics.ranges import DateRange
@@ -54,19 +54,25 @@ def _tickets(stmt: Any, rng: DateRange, channels: Sequence[str]) -> Any:
     return stmt
 
 
+def _monday(day: Any, dialect: str) -> Any:
+    """The Monday of a ``date`` column's week (a ``date`` on PostgreSQL, ``YYYY-MM-DD`` on SQLite)."""
+    if dialect == "postgresql":
+        return day - cast(extract("isodow", day), Integer) + 1
+    return func.date(day, "weekday 0", "-6 days")
+
+
 def _weekly(session: Session, counted: DateRange, channels: Sequence[str]) -> dict[str, dict[str, int]]:
     """Per reason, the tickets per week (its Monday) of ``counted`` (whole weeks)."""
-    stmt = (select(ReasonCount.day, ReasonCount.reason, func.sum(ReasonCount.tickets).label("n"))
+    monday = _monday(ReasonCount.day, session.get_bind().dialect.name)
+    stmt = (select(monday.label("week"), ReasonCount.reason, func.sum(ReasonCount.tickets).label("n"))
             .where(ReasonCount.day >= counted.first, ReasonCount.day <= counted.last)
-            .group_by(ReasonCount.day, ReasonCount.reason))
+            .group_by(monday, ReasonCount.reason))
     if channels:
         stmt = stmt.where(ReasonCount.channel.in_(list(channels)))
     counts: dict[str, dict[str, int]] = {}
     for row in session.execute(stmt):
-        day = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day))
-        monday = (day - timedelta(days=day.weekday())).isoformat()
-        per_week = counts.setdefault(row.reason, {})
-        per_week[monday] = per_week.get(monday, 0) + int(row.n)
+        week = row.week if isinstance(row.week, str) else row.week.isoformat()
+        counts.setdefault(row.reason, {})[week] = int(row.n)
     return counts
 
 
