@@ -10,7 +10,9 @@ but one in 30 of the other orders (between 10 h early and 5 h late: a late share
 one in 30 never shipped is the backlog the deviation's open-order range reads). Then, timed, as
 after the upgrade: the fulfillment deviation counters derived from the orders (what migration
 ``0021_analytics_deviation`` runs), the presale counters derived from the orders (what migration
-``0023_analytics_presale`` runs) and the hourly counters filled by their consumer from nothing.
+``0023_analytics_presale`` runs), the return-reason counters derived from the refund tickets
+(what migration ``0024_analytics_return_reasons`` runs) and the hourly counters filled by their
+consumer from nothing.
 
 Requests go through the application (Flask test client: routing, token check, argument parsing,
 the query, JSON), an admin's token, for a 7-day, a 30-day and a 365-day range, each repeated
@@ -51,6 +53,7 @@ from sqlalchemy import select
 
 from engine.analytics.deviation_counts import DEFAULT_THRESHOLD_S, rebuild
 from engine.analytics.hour_counts import count_changes
+from engine.analytics.return_reason_counts import rebuild as rebuild_reasons
 from engine.auth.users import create_user, issue_token
 from engine.fulfillment.presale_counts import rebuild as rebuild_presale
 from engine.logs import configure_logging
@@ -205,6 +208,12 @@ def run(url: str, label: str, n: int, repeats: int, only: set[str] | None = None
             bench_alerts.analyze(conn)
         print(f"  presale counters derived from the orders (the migration's back-fill): {counted:,} orders in "
               f"{time.perf_counter() - started:.1f}s")
+        started = time.perf_counter()
+        with store.services.db.engine.begin() as conn:
+            counted = rebuild_reasons(conn)
+            bench_alerts.analyze(conn)
+        print(f"  return-reason counters derived from the refund tickets (the migration's back-fill): {counted:,} "
+              f"tickets in {time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
         counted = count_changes(store.services.db, END + timedelta(days=1), max_batches=10**6)
         took = time.perf_counter() - started

@@ -2,10 +2,12 @@
 opened, ``order_tickets`` of kind ``refund``) per Asia/Shanghai week (Monday to Sunday) per
 reason, each week against the week before it, and the tickets behind one figure.
 
-Owns these queries. The counting is one ``GROUP BY`` (week, reason) in SQL over the index
-``ix_order_tickets_kind_created`` joined to the tickets' data (the reason the ticket was opened
-with, ``未注明`` when it has none) and their orders (channel; test orders a cleaning dropped are
-left out); Python lays the at most weeks × reasons counts out and computes the changes.
+Owns these queries. The counting reads the counters :mod:`engine.analytics.return_reason_counts`
+keeps per (Asia/Shanghai day, channel, reason) in step with the tickets (the reason in the
+ticket's data, ``未注明`` when it has none; test orders a cleaning dropped are left out): one
+``GROUP BY`` (week, reason) over at most days × channels × reasons rows; Python lays the at most
+weeks × reasons counts out and computes the changes. The tickets behind a
+figure are read from the tickets themselves, a page at a time.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, func, literal_column, or_, select
+from sqlalchemy import Integer, and_, cast, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.analytics.ranges import DateRange
+from engine.analytics.return_reason_counts import REFUND_KIND, UNSTATED, ReasonCount, reason_of
 from engine.api.cursors import decode_cursor, encode_cursor
 from engine.clock import utc
 from engine.orders.model import Order
@@ -25,9 +28,6 @@ from engine.orders.pipeline_model import OrderTicket
 from engine.workflow.models import WorkflowInstance
 
 __all__ = ["UNSTATED", "change_bp", "return_reasons", "reason_tickets", "whole_weeks"]
-
-UNSTATED = "未注明"
-REFUND_KIND = "refund"
 
 
 def whole_weeks(rng: DateRange) -> DateRange:
@@ -44,18 +44,6 @@ def change_bp(current: int, previous: int) -> int | None:
     return magnitude if diff >= 0 else -magnitude
 
 
-def _reason(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.coalesce(literal_column("(workflow_instances.data ->> 'reason')"), UNSTATED)
-    return func.coalesce(func.json_extract(WorkflowInstance.data, "$.reason"), UNSTATED)
-
-
-def _week(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return cast(func.date_trunc("week", func.timezone("Asia/Shanghai", OrderTicket.created_at)), Date)
-    return func.date(OrderTicket.created_at, "+8 hours", "weekday 0", "-6 days")
-
-
 def _tickets(stmt: Any, rng: DateRange, channels: Sequence[str]) -> Any:
     stmt = (stmt.select_from(OrderTicket).join(WorkflowInstance, WorkflowInstance.id == OrderTicket.instance_id)
             .join(Order, Order.id == OrderTicket.order_pk)
@@ -66,22 +54,34 @@ def _tickets(stmt: Any, rng: DateRange, channels: Sequence[str]) -> Any:
     return stmt
 
 
-def _day(value: Any) -> str:
-    return value if isinstance(value, str) else value.isoformat()
+def _monday(day: Any, dialect: str) -> Any:
+    """The Monday of a ``date`` column's week (a ``date`` on PostgreSQL, ``YYYY-MM-DD`` on SQLite)."""
+    if dialect == "postgresql":
+        return day - cast(extract("isodow", day), Integer) + 1
+    return func.date(day, "weekday 0", "-6 days")
+
+
+def _weekly(session: Session, counted: DateRange, channels: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Per reason, the tickets per week (its Monday) of ``counted`` (whole weeks)."""
+    monday = _monday(ReasonCount.day, session.get_bind().dialect.name)
+    stmt = (select(monday.label("week"), ReasonCount.reason, func.sum(ReasonCount.tickets).label("n"))
+            .where(ReasonCount.day >= counted.first, ReasonCount.day <= counted.last)
+            .group_by(monday, ReasonCount.reason))
+    if channels:
+        stmt = stmt.where(ReasonCount.channel.in_(list(channels)))
+    counts: dict[str, dict[str, int]] = {}
+    for row in session.execute(stmt):
+        week = row.week if isinstance(row.week, str) else row.week.isoformat()
+        counts.setdefault(row.reason, {})[week] = int(row.n)
+    return counts
 
 
 def return_reasons(session: Session, rng: DateRange, channels: Sequence[str]) -> dict[str, Any]:
     """``{"range", "channels", "weeks", "totals", "reasons"}``; each reason with its weekly
     returns, the week before's and the change (basis points; None when the week before had none)."""
-    dialect = session.get_bind().dialect.name
     weeks = whole_weeks(rng)
     counted = DateRange(weeks.first - timedelta(days=7), weeks.last)  # one week more: the first's previous
-    week, reason = _week(dialect), _reason(dialect)
-    stmt = _tickets(select(week.label("week"), reason.label("reason"), func.count().label("n")), counted,
-                    channels).group_by(week, reason)
-    counts: dict[str, dict[str, int]] = {}
-    for row in session.execute(stmt):
-        counts.setdefault(row.reason, {})[_day(row.week)] = row.n
+    counts = _weekly(session, counted, channels)
     mondays = [(weeks.first + timedelta(days=7 * i)).isoformat() for i in range(weeks.days // 7)]
     before = (weeks.first - timedelta(days=7)).isoformat()
     reasons: list[dict[str, Any]] = []
@@ -114,7 +114,7 @@ def reason_tickets(session: Session, week: date, reason: str | None, channels: S
     dialect = session.get_bind().dialect.name
     monday = week - timedelta(days=week.weekday())
     rng = DateRange(monday, monday + timedelta(days=6))
-    why = _reason(dialect)
+    why = reason_of(dialect)
     stmt = _tickets(select(OrderTicket.id, OrderTicket.instance_id, OrderTicket.refund_id, OrderTicket.line_id,
                            OrderTicket.created_at, OrderTicket.machine, WorkflowInstance.state, Order.id.label("pk"),
                            Order.channel, Order.order_id, why.label("reason")), rng, channels)

@@ -39,6 +39,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dsl import order_model as om
+from engine.analytics.return_reason_counts import refresh_tickets
 from engine.errors import Unprocessable
 from engine.orders.pipeline_model import OrderTicket
 from engine.orders.stages import OrderRef, StageNote
@@ -254,8 +255,11 @@ def _open(session: Session, services: Services, order: OrderRef, follow: Compile
     if batch is not None:
         batch.tickets.add_row(ORDER_TICKETS, link)
     else:
-        session.add(OrderTicket(**link))
+        row = OrderTicket(**link)
+        session.add(row)
         session.flush()
+        if kind == REFUND_KIND:  # a later step that moves its reason moves it again (fire_in)
+            refresh_tickets(session.connection(), [row.id])
     detail = {**base, "ticket": inst.id, "machine": compiled.name, "state": inst.state, "follow": follow.decl.name}
     if refund is not None:
         detail.update(line_id=refund.get("line_id"), amount=refund.get("amount"), reason=refund.get("reason"))

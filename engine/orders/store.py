@@ -45,6 +45,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
 from engine.analytics.deviation_counts import refresh_orders as refresh_deviation
+from engine.analytics.return_reason_counts import refresh_order_tickets as refresh_reason_tickets
 from engine.fulfillment.presale_counts import refresh_orders as refresh_presale
 from engine.orders import document, pipeline_rows
 from engine.orders.model import (
@@ -453,6 +454,8 @@ def _apply_version(conn: Connection, p: _Prepared, row: Any, old_doc: Any, now: 
         conn.execute(_statement(conn, "add_lines"), lines)
     payload_id = _insert_payloads(conn, [(row.id, p)], now)[row.id]
     dropped = p.item.dropped
+    if (dropped is None) != (stored_dropped is None):  # its refund tickets leave or rejoin the return reasons
+        refresh_reason_tickets(conn, [row.id])
     detail: dict[str, Any] = {"status": p.doc.get("status"), "updated_at": p.doc.get("updated_at")}
     kind = "updated"
     if dropped and not stored_dropped:

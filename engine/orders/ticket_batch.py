@@ -7,7 +7,9 @@ pipeline batch, and nothing it decides:
   order): only those take the batched path; an order with tickets takes the one-by-one path;
 - the new tickets' rows (:class:`engine.workflow.batchwrite.TicketBatch`) and their links to
   the orders (``order_tickets``), written by :meth:`TicketScope.write` in a few statements;
-- the ``follow`` declarations of the published versions, read once per batch.
+- the ``follow`` declarations of the published versions, read once per batch;
+- the return-reason counters of the refund tickets it opened, moved when it writes them
+  (:mod:`engine.analytics.return_reason_counts`).
 
 The driver (:mod:`engine.orders.pipeline`) begins the scope after its claim, marks and rolls it
 back with each order's savepoint, writes it before the batch's timeline entries and closes it;
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from engine.analytics.return_reason_counts import refresh_order_tickets
 from engine.orders.pipeline_model import OrderTicket
 from engine.workflow.batchwrite import TicketBatch
 
@@ -43,6 +46,7 @@ class TicketScope:
         self.tickets = TicketBatch()
         self._ticketed = set(session.scalars(
             select(ORDER_TICKETS.c.order_pk).where(ORDER_TICKETS.c.order_pk.in_(list(order_pks))).distinct()))
+        self._fresh = [pk for pk in order_pks if pk not in self._ticketed]
         self._follows: dict[str, list[CompiledFollow]] = {}
 
     @classmethod
@@ -70,7 +74,9 @@ class TicketScope:
 
     def write(self, session: Session) -> None:
         if len(self.tickets):
-            self.tickets.write(session.connection())
+            conn = session.connection()
+            self.tickets.write(conn)
+            refresh_order_tickets(conn, self._fresh)  # with the reasons the batch's steps left
 
     def close(self, session: Session) -> None:
         if session.info.get(SCOPE_KEY) is self:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.analytics.return_reason_counts import reason_changed, refresh_instances
 from engine.errors import Conflict
 from engine.logs import get_logger
 from engine.workflow.effects import apply_effects
@@ -83,12 +84,15 @@ def _fire_one(services: Services, deadline_id: int, now: datetime) -> bool:
         outcome = [d["effect"] for d in done]
         if done:  # the timer's own step in the history (bumps the ticket's version like any step)
             seen, inst_id = inst.version, inst.id
+            moved = reason_changed(inst.data, data)
             inst.data = data
             inst.updated_at = now
             try:
                 session.flush()
             except StaleDataError:
                 raise Conflict(f"ticket {inst_id} changed while its deadline fired", code="version_conflict") from None
+            if moved:  # an after-sales ticket's counted reason
+                refresh_instances(session.connection(), [inst_id])
             session.add(WorkflowTransition(
                 instance_id=inst.id, seq=seen + 1, from_state=inst.state, to_state=inst.state,
                 action=DEADLINE_ACTION, actor=TIMER_ACTOR, actor_role=None, at=now, payload={"effects": done},

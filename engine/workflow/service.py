@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from engine.analytics.return_reason_counts import reason_changed, refresh_instances
 from engine.errors import ApiError, Conflict, NotFound
 from engine.workflow.effects import EffectRows, apply_effects
 from engine.workflow.machine import CompiledMachine, Refusal
@@ -218,6 +219,8 @@ def fire_in(session: Session, services: Services, compiled: CompiledMachine, ins
                        code="version_conflict")
     rows.outbox = []
     rows.write(conn)  # vouchers, only after the version check
+    if reason_changed(inst.data, step.values["data"]):  # an after-sales ticket's counted reason
+        refresh_instances(conn, [step.instance_id])
     sync_instance(inst, step.values)
     return step.body
 
