@@ -105,31 +105,24 @@ def rules_for(session: Session, channel: str, skus: list[str]) -> dict[str, Chan
         select(ChannelSetting).where(ChannelSetting.channel == channel,
                                      ChannelSetting.sku_id.in_([*skus, ALL_SKUS])))}
     default = rows.get(ALL_SKUS)
+    return {sku: _rule(rows.get(sku), default) for sku in skus}
+
+
+def _rule(own: ChannelSetting | None, default: ChannelSetting | None) -> ChannelRule:
+    """A SKU's rule: its own row's non-null fields over the channel default over no rule."""
     base_quota = default.quota if default is not None else None
     base_buffer = default.buffer if default is not None and default.buffer is not None else 0
-    out: dict[str, ChannelRule] = {}
-    for sku in skus:
-        own = rows.get(sku)
-        quota = own.quota if own is not None and own.quota is not None else base_quota
-        buffer = own.buffer if own is not None and own.buffer is not None else base_buffer
-        out[sku] = ChannelRule(quota, buffer)
-    return out
+    return ChannelRule(own.quota if own is not None and own.quota is not None else base_quota,
+                       own.buffer if own is not None and own.buffer is not None else base_buffer)
 
 
 def rules_of_sku(session: Session, sku_id: str) -> tuple[dict[str, ChannelRule], set[str]]:
     """The SKU's rule at every channel (unlisted channels: no rule) and the channels that
     declare one for it or for every SKU — one read, as :func:`rules_for` decides each."""
-    rows = list(session.scalars(select(ChannelSetting).where(ChannelSetting.sku_id.in_([sku_id, ALL_SKUS]))))
-    declared = {r.channel for r in rows}
-    rules = {}
-    for channel in declared:
-        default = next((r for r in rows if r.channel == channel and r.sku_id == ALL_SKUS), None)
-        own = next((r for r in rows if r.channel == channel and r.sku_id == sku_id), None)
-        base_quota = default.quota if default is not None else None
-        base_buffer = default.buffer if default is not None and default.buffer is not None else 0
-        rules[channel] = ChannelRule(own.quota if own is not None and own.quota is not None else base_quota,
-                                     own.buffer if own is not None and own.buffer is not None else base_buffer)
-    return rules, declared
+    rows = {(r.channel, r.sku_id): r for r in session.scalars(
+        select(ChannelSetting).where(ChannelSetting.sku_id.in_([sku_id, ALL_SKUS])))}
+    declared = {channel for channel, _ in rows}
+    return {c: _rule(rows.get((c, sku_id)), rows.get((c, ALL_SKUS))) for c in declared}, declared
 
 
 def validate_setting(channel: str, sku_id: str, quota: Any, buffer: Any) -> None:
