@@ -10,8 +10,10 @@ transaction commits:
   process; each dispatcher loop ``LISTEN``s on a dedicated connection (:class:`Listener`) and
   sets the process's :class:`OutboxWake`;
 - on the embedded default (SQLite) the process's :class:`OutboxWake` is set directly. The
-  dispatcher's claim takes the write lock (``BEGIN IMMEDIATE``), which the committing writer
-  holds until its commit is done, so a woken claim always sees the new rows.
+  hook runs before the commit is visible, so a woken :meth:`OutboxWake.wait` returns only
+  after taking and dropping the write lock, which the committing writer holds until its
+  commit is done: whatever the woken loop reads next (a locked claim or a plain read such as
+  the pipeline's "anything due?") sees the new rows.
 
 A writer that commits on a raw DB-API connection, past the engine's events (the inventory's
 reservation hot path), signals by hand: :func:`is_installed` tells it whether a wake is hooked
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, event
@@ -50,10 +53,14 @@ RECONNECT_SECONDS = 1.0
 
 
 class OutboxWake:
-    """The wake-up of one process's dispatcher loop for one database (a settable event)."""
+    """The wake-up of one process's dispatcher loop for one database (a settable event).
 
-    def __init__(self) -> None:
+    ``settle`` runs after a wait that was woken, before it returns (SQLite: wait for the
+    committing writer, :meth:`engine.storage.db.Database.wait_for_writer`)."""
+
+    def __init__(self, settle: Callable[[], None] | None = None) -> None:
         self._event = threading.Event()
+        self._settle = settle
         self.signals = 0  # commits (or notifications) that set it, for the curious
 
     def set(self) -> None:
@@ -65,7 +72,13 @@ class OutboxWake:
 
     def wait(self, timeout: float) -> bool:
         """Wait until set or ``timeout`` seconds passed; True when woken."""
-        return self._event.wait(timeout)
+        woken = self._event.wait(timeout)
+        if woken and self._settle is not None:
+            try:
+                self._settle()
+            except Exception:  # noqa: BLE001 - the woken pass meets the same database and says why
+                log.exception("could not wait for the committing writer after a wake-up")
+        return woken
 
 
 # The wakes hooked on each engine, by flag (for writers past the engine's events).
@@ -79,9 +92,9 @@ def install(db: Database, *, flag: str = FLAG, marks: tuple[str, ...] = (INSERT_
     notify every listener (PostgreSQL); returns the process's wake for ``db``. Another loop
     woken on commit (the order pipeline, the stock push relay) passes its own ``flag``,
     statement ``marks`` and ``notify_sql``."""
-    wake = OutboxWake()
-    engine = db.engine
     postgres = db.is_postgres
+    wake = OutboxWake(settle=None if postgres else db.wait_for_writer)
+    engine = db.engine
     with _INSTALLED_LOCK:
         _INSTALLED.setdefault(engine, {}).setdefault(flag, []).append(wake)
 

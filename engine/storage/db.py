@@ -95,6 +95,18 @@ class Database:
                 conn.info.pop("begin_mode", None)
                 conn.close()
 
+    def wait_for_writer(self) -> None:
+        """SQLite: return once no transaction holds the write lock (takes and drops it).
+
+        A commit hook fires before the commit is visible; a reader woken by it that waits
+        here first sees the committed rows. No-op on PostgreSQL (it notifies after commit).
+        """
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as conn:
+            conn.info["begin_mode"] = "BEGIN IMMEDIATE"
+            conn.begin().rollback()
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as conn:

@@ -80,7 +80,7 @@ def test_a_single_short_retry_is_caught_by_the_dead_letters_that_were_not_perman
     assert down in text
     broken.write_text(text.replace(down, 'at_hour = 0\nkind = "platform_down"\nplatform = "douyin"\n'
                                          'minutes = 20000\n'), encoding="utf-8")  # down past the drill's end
-    code, report, out = drill(tmp_path, broken, "--orders", "120", "--speed", "3000", "--settle", "120",
+    code, report, out = drill(tmp_path, broken, "--orders", "120", "--speed", "3000", "--settle", "30",
                               "--faults", "platform_down")
     assert code == 1, out[-4000:]
     assert "dead_letters_not_permanent" in report["failed"]
