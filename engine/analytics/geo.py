@@ -2,8 +2,13 @@
 cells with their districts, each district's growth against its province, and one cell's orders
 with the product combinations they hold.
 
-Owns these queries. Orders are counted per district code in SQL (one ``GROUP BY adcode`` over
-the ``ix_orders_analytics`` index, never the order documents); each code's centroid comes from
+Owns these queries. Orders are counted per district code from the counters of
+:mod:`engine.analytics.hour_counts`: the whole months of the range from the monthly counters, its
+days before and after them from the daily ones (one ``GROUP BY adcode`` over at most about
+months + 60 days × channels × districts rows), plus what the orders changed since the counters'
+cursor add and take away, so the figures are exact however far the consumer is behind; a store
+never counted reads its orders (one ``GROUP BY adcode`` over the ``ix_orders_analytics`` index).
+Each code's centroid comes from
 the same division table cleaning resolves addresses with (:mod:`engine.orders.regions`: the
 ``lat``/``lng`` an order's receiver carries *is* its district's centroid), and the pure grid
 (:mod:`engine.analytics.grid`) places the at most few thousand counted districts in cells. A
@@ -14,20 +19,22 @@ SKUs bought together in one order (a self-join of the lines of those orders).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from engine.analytics.grid import Centroid, DistrictCount, cell_of, growth_rows, share_bp, top_cells
+from engine.analytics.hour_counts import DistrictDay, DistrictMonth, district_pending, month_of
 from engine.analytics.orders_list import listed, page_of_orders
 from engine.analytics.ranges import DateRange
 from engine.errors import NotFound
 from engine.orders.model import Order, OrderLine
 from engine.orders.regions import DivisionResolver, default_resolver
 
-__all__ = ["cell_detail", "centroids", "geo_overview"]
+__all__ = ["cell_detail", "centroids", "geo_overview", "whole_months"]
 
 
 @lru_cache(maxsize=1)
@@ -60,18 +67,57 @@ def _where(stmt: Any, rng: DateRange, channels: Sequence[str]) -> Any:
     return stmt
 
 
+def whole_months(first: date, last: date) -> tuple[date, date] | None:
+    """``[start, end)``: the calendar months lying wholly in ``first``…``last``; None if none does."""
+    start = first if first.day == 1 else month_of(first.replace(day=28) + timedelta(days=4))
+    end = month_of(last + timedelta(days=1))
+    return (start, end) if start < end else None
+
+
+def _counted(session: Session, rng: DateRange, channels: Sequence[str]) -> dict[str, int] | None:
+    """Orders per district code from the counters (None when nothing was ever counted)."""
+    pending = district_pending(session, rng.first, rng.last, list(channels))
+    if pending is None:
+        return None
+    chosen = list(channels)
+
+    def part(model: Any, when: Any) -> Any:
+        stmt = select(model.adcode.label("adcode"), model.orders.label("orders")).where(when)
+        return stmt.where(model.channel.in_(chosen)) if chosen else stmt
+
+    months = whole_months(rng.first, rng.last)
+    if months is None:
+        rows = part(DistrictDay, (DistrictDay.day >= rng.first) & (DistrictDay.day <= rng.last)).subquery()
+    else:
+        rows = union_all(
+            part(DistrictMonth, (DistrictMonth.month >= months[0]) & (DistrictMonth.month < months[1])),
+            part(DistrictDay, ((DistrictDay.day >= rng.first) & (DistrictDay.day < months[0]))
+                 | ((DistrictDay.day >= months[1]) & (DistrictDay.day <= rng.last)))).subquery()
+    counts = dict(pending)
+    for code, n in session.execute(select(rows.c.adcode, func.sum(rows.c.orders)).group_by(rows.c.adcode)):
+        counts[code] = counts.get(code, 0) + int(n)
+    return counts
+
+
 def _per_district(session: Session, rng: DateRange, channels: Sequence[str]) -> tuple[dict[Centroid, int], int]:
     """Orders per known district centroid, and the orders with no usable district code."""
-    stmt = _where(select(Order.adcode, func.count().label("n")), rng, channels).group_by(Order.adcode)
+    counted = _counted(session, rng, channels)
+    if counted is None:  # never counted (a new store): the orders themselves
+        stmt = _where(select(Order.adcode, func.count().label("n")), rng, channels).group_by(Order.adcode)
+        counted = {}
+        for row in session.execute(stmt):
+            counted[row.adcode or ""] = counted.get(row.adcode or "", 0) + int(row.n)
     known = centroids()
     counts: dict[Centroid, int] = {}
     unplaced = 0
-    for row in session.execute(stmt):
-        centroid = known.get(row.adcode or "")
+    for code, n in counted.items():
+        if not n:
+            continue
+        centroid = known.get(code)
         if centroid is None:
-            unplaced += row.n
+            unplaced += n
         else:
-            counts[centroid] = counts.get(centroid, 0) + row.n
+            counts[centroid] = counts.get(centroid, 0) + n
     return counts, unplaced
 
 

@@ -1,12 +1,18 @@
-"""Orders per (Asia/Shanghai day, hour, channel), kept by a durable cursor consumer, so the staffing
-heatmap over any range reads at most days × 24 × channels counter rows instead of every order.
+"""Orders per (Asia/Shanghai day, hour, channel) and per (day or month, channel, district), kept by
+a durable cursor consumer, so the staffing heatmap and the order map over any range read counter
+rows (bounded by the range's days and months) instead of every order.
 
-Owns three tables (migration ``0017_fulfillment``) and the consumer that keeps them:
+Owns five tables (migrations ``0017_fulfillment``, ``0025_analytics_districts``) and the consumer
+that keeps them:
 
 - ``analytics_hour_counts``: the orders counted in each (day, hour, channel) bucket (with its ISO
   weekday, so the heatmap groups in SQL);
-- ``analytics_counted_orders``: the bucket each order is counted in, so a newer version that moves
-  it (another creation time, a test order dropped by cleaning) takes it out of the old one;
+- ``analytics_district_days`` and ``analytics_district_months``: the orders counted per (day,
+  channel, district code) and per (first day of the month, channel, district code); the code is
+  the order's ``adcode`` as stored (``''`` for none), the map decides which codes it can place;
+- ``analytics_counted_orders``: the bucket each order is counted in (day, hour, channel, district
+  code), so a newer version that moves it (another creation time or address, a test order
+  dropped by cleaning) takes it out of the old one;
 - ``analytics_count_cursor``: how far the consumer has read the orders, by (``changed_at``, id)
   through ``ix_orders_changed``.
 
@@ -16,7 +22,8 @@ since the cursor up to ``LAG`` seconds ago, in batches, and moves counts and cur
 transaction per batch: a crash repeats a batch whole or not at all. Readers stay exact however far
 the consumer is behind: :func:`pending_since_cursor` gives what the orders changed after the
 cursor add to and take from the counters (one index range over ``ix_orders_changed``).
-An order counts like in :mod:`engine.analytics.hourly`: at its ``created_at``, unless dropped.
+An order counts like in :mod:`engine.analytics.hourly` and :mod:`engine.analytics.geo`: at its
+``created_at``, unless dropped.
 """
 
 from __future__ import annotations
@@ -33,12 +40,15 @@ from sqlalchemy import (
     String,
     and_,
     delete,
+    func,
+    insert,
     or_,
     select,
     true,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.analytics.sql_time import SHANGHAI
@@ -47,7 +57,8 @@ from engine.orders.model import Order
 from engine.storage.models import Base
 from engine.storage.types import UTCDateTime
 
-__all__ = ["CountCursor", "CountedOrder", "HourCount", "bucket_of", "count_changes", "pending_since_cursor"]
+__all__ = ["CountCursor", "CountedOrder", "DistrictDay", "DistrictMonth", "HourCount", "bucket_of", "count_changes",
+           "derive_districts", "district_pending", "month_of", "pending_since_cursor"]
 
 CURSOR = "hourly"
 LAG = timedelta(seconds=30)  # a store transaction commits well within this after its changed_at
@@ -65,6 +76,24 @@ class HourCount(Base):
     orders: Mapped[int] = mapped_column(Integer)
 
 
+class DistrictDay(Base):
+    __tablename__ = "analytics_district_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    adcode: Mapped[str] = mapped_column(String(12), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+
+
+class DistrictMonth(Base):
+    __tablename__ = "analytics_district_months"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    adcode: Mapped[str] = mapped_column(String(12), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+
+
 class CountedOrder(Base):
     __tablename__ = "analytics_counted_orders"
 
@@ -72,6 +101,7 @@ class CountedOrder(Base):
     day: Mapped[date] = mapped_column(Date)
     hour: Mapped[int] = mapped_column(SmallInteger)
     channel: Mapped[str] = mapped_column(String(32))
+    adcode: Mapped[str] = mapped_column(String(12), default="", server_default="")
 
 
 class CountCursor(Base):
@@ -82,12 +112,17 @@ class CountCursor(Base):
     order_pk: Mapped[int] = mapped_column(_BigId, default=0)
 
 
-Bucket = tuple[date, int, str]
+Bucket = tuple[date, int, str, str]
 
 
-def bucket_of(created_at: datetime, channel: str) -> Bucket:
+def bucket_of(created_at: datetime, channel: str, adcode: str | None) -> Bucket:
+    """(Asia/Shanghai day, hour, channel, district code or ``''``) of an order."""
     local = utc(created_at).astimezone(SHANGHAI)
-    return local.date(), local.hour, channel
+    return local.date(), local.hour, channel, adcode or ""
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
 
 
 def _after(cursor: CountCursor | None) -> Any:
@@ -106,14 +141,31 @@ def _cursor(session: Session, *, lock: bool) -> CountCursor | None:
     return session.scalar(stmt)
 
 
-def _apply(session: Session, deltas: dict[Bucket, int]) -> None:
-    table: Any = HourCount.__table__
+def _add(session: Session, model: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Add each row's ``orders`` to its counter (a new counter starts at the row)."""
+    if not rows:
+        return
+    table: Any = model.__table__
     insert = pg_insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
-    rows = [{"day": d, "hour": h, "channel": c, "weekday": d.isoweekday(), "orders": n}
-            for (d, h, c), n in sorted(deltas.items()) if n]
-    if rows:
-        session.execute(insert.on_conflict_do_update(index_elements=["day", "hour", "channel"],
-                                                     set_={"orders": table.c.orders + insert.excluded.orders}), rows)
+    session.execute(insert.on_conflict_do_update(index_elements=list(keys),
+                                                 set_={"orders": table.c.orders + insert.excluded.orders}), rows)
+
+
+def _apply(session: Session, deltas: dict[Bucket, int]) -> None:
+    hours: dict[tuple[date, int, str], int] = {}
+    days: dict[tuple[date, str, str], int] = {}
+    months: dict[tuple[date, str, str], int] = {}
+    for (d, h, c, code), n in deltas.items():
+        hours[d, h, c] = hours.get((d, h, c), 0) + n
+        days[d, c, code] = days.get((d, c, code), 0) + n
+        months[month_of(d), c, code] = months.get((month_of(d), c, code), 0) + n
+    _add(session, HourCount, ("day", "hour", "channel"),
+         [{"day": d, "hour": h, "channel": c, "weekday": d.isoweekday(), "orders": n}
+          for (d, h, c), n in sorted(hours.items()) if n])
+    _add(session, DistrictDay, ("day", "channel", "adcode"),
+         [{"day": d, "channel": c, "adcode": code, "orders": n} for (d, c, code), n in sorted(days.items()) if n])
+    _add(session, DistrictMonth, ("month", "channel", "adcode"),
+         [{"month": m, "channel": c, "adcode": code, "orders": n} for (m, c, code), n in sorted(months.items()) if n])
 
 
 def _batch(session: Session, horizon: datetime) -> int:
@@ -123,7 +175,7 @@ def _batch(session: Session, horizon: datetime) -> int:
         session.add(cursor)
         session.flush()
     rows = session.execute(
-        select(Order.id, Order.changed_at, Order.created_at, Order.channel, Order.dropped_by)
+        select(Order.id, Order.changed_at, Order.created_at, Order.channel, Order.adcode, Order.dropped_by)
         .where(_after(cursor), Order.changed_at <= horizon).order_by(Order.changed_at, Order.id).limit(BATCH)).all()
     if not rows:
         return 0
@@ -135,26 +187,49 @@ def _batch(session: Session, horizon: datetime) -> int:
     gone = []
     for r in rows:
         old = counted.get(r.id)
-        new = None if r.dropped_by is not None else bucket_of(r.created_at, r.channel)
-        old_bucket = (old.day, old.hour, old.channel) if old is not None else None
+        new = None if r.dropped_by is not None else bucket_of(r.created_at, r.channel, r.adcode)
+        old_bucket = (old.day, old.hour, old.channel, old.adcode) if old is not None else None
         if old_bucket == new:
             continue
         if old_bucket is not None:
             deltas[old_bucket] = deltas.get(old_bucket, 0) - 1
         if new is not None:
             deltas[new] = deltas.get(new, 0) + 1
-            upserts.append({"order_pk": r.id, "day": new[0], "hour": new[1], "channel": new[2]})
+            upserts.append({"order_pk": r.id, "day": new[0], "hour": new[1], "channel": new[2], "adcode": new[3]})
         else:
             gone.append(r.id)
     _apply(session, deltas)
     if upserts:
         insert = pg_insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
         session.execute(insert.on_conflict_do_update(
-            index_elements=["order_pk"], set_={k: insert.excluded[k] for k in ("day", "hour", "channel")}), upserts)
+            index_elements=["order_pk"], set_={k: insert.excluded[k] for k in ("day", "hour", "channel", "adcode")}),
+            upserts)
     if gone:
         session.execute(delete(CountedOrder).where(CountedOrder.order_pk.in_(gone)))
     cursor.changed_at, cursor.order_pk = utc(rows[-1].changed_at), rows[-1].id
     return len(rows)
+
+
+def derive_districts(conn: Connection) -> int:
+    """Fill the district counters from the counted orders' buckets (after their ``adcode`` was
+    filled): what migration ``0025_analytics_districts`` runs; how many day counters."""
+    dialect = conn.dialect.name
+    days: Any = DistrictDay.__table__
+    months: Any = DistrictMonth.__table__
+    counted: Any = CountedOrder.__table__
+    conn.execute(delete(days))
+    conn.execute(delete(months))
+    conn.execute(insert(days).from_select(
+        ["day", "channel", "adcode", "orders"],
+        select(counted.c.day, counted.c.channel, counted.c.adcode, func.count())
+        .group_by(counted.c.day, counted.c.channel, counted.c.adcode)))
+    month = (func.cast(func.date_trunc("month", days.c.day), Date) if dialect == "postgresql"
+             else func.date(days.c.day, "start of month"))
+    conn.execute(insert(months).from_select(
+        ["month", "channel", "adcode", "orders"],
+        select(month, days.c.channel, days.c.adcode, func.sum(days.c.orders))
+        .group_by(month, days.c.channel, days.c.adcode)))
+    return int(conn.execute(select(func.count()).select_from(days)).scalar() or 0)
 
 
 def count_changes(db: Any, now: datetime, *, max_batches: int = 200) -> int:
@@ -174,31 +249,50 @@ def count_changes(db: Any, now: datetime, *, max_batches: int = 200) -> int:
     return read
 
 
-def pending_since_cursor(session: Session, first: date, last: date, channels: list[str]
-                         ) -> dict[tuple[int, int, str], int] | None:
-    """What the orders changed after the cursor add to and take from the counters of the days
-    ``first``…``last``, per (weekday, hour, channel); None when nothing was ever counted (read
-    the orders themselves then). The changed orders are one index range on
-    ``ix_orders_changed`` (a few seconds' worth when the consumer keeps up), their counted
-    buckets primary-key reads."""
+def _pending(session: Session) -> list[tuple[Bucket, int]] | None:
+    """What the orders changed after the cursor add to (+1, their bucket now) and take from (-1,
+    the bucket they are counted in) the counters; None when nothing was ever counted (read the
+    orders themselves then). The changed orders are one index range on ``ix_orders_changed`` (a
+    few seconds' worth when the consumer keeps up), their counted buckets primary-key reads."""
     cursor = _cursor(session, lock=False)
     if cursor is None or cursor.changed_at is None:
         return None
-    chosen = set(channels)
-    rows = session.execute(select(Order.id, Order.created_at, Order.channel, Order.dropped_by)
+    rows = session.execute(select(Order.id, Order.created_at, Order.channel, Order.adcode, Order.dropped_by)
                            .where(_after(cursor))).all()
-    delta: dict[tuple[int, int, str], int] = {}
-
-    def add(day: date, hour: int, channel: str, n: int) -> None:
-        if first <= day <= last and (not chosen or channel in chosen):
-            key = (day.isoweekday(), hour, channel)
-            delta[key] = delta.get(key, 0) + n
-
-    for r in rows:
-        if r.dropped_by is None:
-            add(*bucket_of(r.created_at, r.channel), 1)
+    moves: list[tuple[Bucket, int]] = [(bucket_of(r.created_at, r.channel, r.adcode), 1)
+                                       for r in rows if r.dropped_by is None]
     ids = [r.id for r in rows]
     for i in range(0, len(ids), 1000):
         for c in session.scalars(select(CountedOrder).where(CountedOrder.order_pk.in_(ids[i:i + 1000]))):
-            add(c.day, c.hour, c.channel, -1)
+            moves.append(((c.day, c.hour, c.channel, c.adcode), -1))
+    return moves
+
+
+def pending_since_cursor(session: Session, first: date, last: date, channels: list[str]
+                         ) -> dict[tuple[int, int, str], int] | None:
+    """What the orders changed after the cursor add to and take from the counters of the days
+    ``first``…``last``, per (weekday, hour, channel); None when nothing was ever counted."""
+    moves = _pending(session)
+    if moves is None:
+        return None
+    chosen = set(channels)
+    delta: dict[tuple[int, int, str], int] = {}
+    for (day, hour, channel, _code), n in moves:
+        if first <= day <= last and (not chosen or channel in chosen):
+            key = (day.isoweekday(), hour, channel)
+            delta[key] = delta.get(key, 0) + n
+    return delta
+
+
+def district_pending(session: Session, first: date, last: date, channels: list[str]) -> dict[str, int] | None:
+    """:func:`pending_since_cursor` per district code (``''``: none) for the map; None when
+    nothing was ever counted."""
+    moves = _pending(session)
+    if moves is None:
+        return None
+    chosen = set(channels)
+    delta: dict[str, int] = {}
+    for (day, _hour, channel, code), n in moves:
+        if first <= day <= last and (not chosen or channel in chosen):
+            delta[code] = delta.get(code, 0) + n
     return delta
