@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from engine.analytics.counter_sql import replace_rows
 from engine.analytics.hour_counts import CountCursor
 from engine.clock import utc
 from engine.orders.model import Order
@@ -35,10 +34,8 @@ _CURSOR: Any = CountCursor.__table__
 
 
 def _save(conn: Connection, name: str, changed_at: datetime, order_pk: int) -> None:
-    ins = pg_insert(_CURSOR) if conn.dialect.name == "postgresql" else sqlite_insert(_CURSOR)
-    conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={
-        "changed_at": ins.excluded.changed_at, "order_pk": ins.excluded.order_pk}),
-        [{"name": name, "changed_at": changed_at, "order_pk": order_pk}])
+    conn.execute(replace_rows(conn.dialect.name, _CURSOR, ["name"], ["changed_at", "order_pk"]),
+                 [{"name": name, "changed_at": changed_at, "order_pk": order_pk}])
 
 
 def start_after_newest_change(conn: Connection, name: str) -> None:

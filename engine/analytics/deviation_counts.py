@@ -55,12 +55,11 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.analytics.changed_orders import pass_changed_orders, start_after_newest_change
+from engine.analytics.counter_sql import StatementCache, add_counts, delete_items, replace_rows
 from engine.analytics.sql_time import SHANGHAI, local_date, local_hour, seconds_between
 from engine.clock import utc
 from engine.orders.model import Order
@@ -166,10 +165,6 @@ def _contribution(row: Any) -> tuple[Bucket, tuple[int, int, int]]:
     return (day, int(row["hour"]), row["channel"]), (1, int(row["shipped_at"] is not None), int(bool(row["late"])))
 
 
-def _insert(conn: Connection, table: Any) -> Any:
-    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
-
-
 def _move(conn: Connection, deltas: dict[Bucket, list[int]]) -> None:
     rows = [{"day": d, "hour": h, "channel": c, "due": v[0], "shipped": v[1], "late": v[2]}
             for (d, h, c), v in sorted(deltas.items()) if any(v)]
@@ -177,17 +172,11 @@ def _move(conn: Connection, deltas: dict[Bucket, list[int]]) -> None:
         conn.execute(_statement(conn, "counts"), rows)
 
 
-_statements: dict[tuple[str, str], Any] = {}
 _STORED = ("channel", "promised_at", "day", "hour", "shipped_at", "deviation_s", "late")
 
 
-def _statement(conn: Connection, name: str) -> Any:
-    """The statements of :func:`refresh_orders`, built once per back end (it runs in every
-    store transaction)."""
-    key = (conn.dialect.name, name)
-    found = _statements.get(key)
-    if found is not None:
-        return found
+def _build(dialect: str, name: str) -> Any:
+    """The statements of :func:`refresh_orders` (it runs in every store transaction)."""
     if name == "read":
         first = (select(func.min(OrderShipment.at)).where(OrderShipment.order_pk == Order.id)
                  .correlate(Order).scalar_subquery())
@@ -196,21 +185,17 @@ def _statement(conn: Connection, name: str) -> Any:
                         _ORDERS.c.order_pk.label("d_order_pk"))
                  .select_from(Order.__table__.outerjoin(_ORDERS, _ORDERS.c.order_pk == Order.id))
                  .where(Order.id.in_(bindparam("pks", expanding=True))))
-        if conn.dialect.name == "postgresql":
-            found = found.with_for_update(of=Order.__table__)
-    elif name == "rows":
-        ins = _insert(conn, _ORDERS)
-        found = ins.on_conflict_do_update(index_elements=["order_pk"], set_={k: ins.excluded[k] for k in _STORED})
-    elif name == "counts":
-        ins = _insert(conn, _COUNTS)
-        found = ins.on_conflict_do_update(index_elements=["day", "hour", "channel"],
-                                          set_={k: _COUNTS.c[k] + ins.excluded[k] for k in ("due", "shipped", "late")})
-    elif name == "gone":
-        found = delete(_ORDERS).where(_ORDERS.c.order_pk.in_(bindparam("pks", expanding=True)))
-    else:
-        raise ValueError(name)
-    _statements[key] = found
-    return found
+        return found.with_for_update(of=Order.__table__) if dialect == "postgresql" else found
+    if name == "rows":
+        return replace_rows(dialect, _ORDERS, ["order_pk"], _STORED)
+    if name == "counts":
+        return add_counts(dialect, _COUNTS, ["day", "hour", "channel"], ["due", "shipped", "late"])
+    if name == "gone":
+        return delete_items(_ORDERS, "order_pk")
+    raise ValueError(name)
+
+
+_statement = StatementCache(_build)
 
 
 def refresh_orders(conn: Connection, order_pks: Iterable[int]) -> int:
@@ -302,8 +287,7 @@ def _recount(conn: Connection, threshold_s: int) -> int:
     grouped = select(_ORDERS.c.day, _ORDERS.c.hour, _ORDERS.c.channel, func.count(), func.count(_ORDERS.c.shipped_at),
                      late).group_by(_ORDERS.c.day, _ORDERS.c.hour, _ORDERS.c.channel)
     conn.execute(insert(_COUNTS).from_select(["day", "hour", "channel", "due", "shipped", "late"], grouped))
-    ins = _insert(conn, _STATE)
-    conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={"threshold_s": ins.excluded.threshold_s}),
+    conn.execute(replace_rows(conn.dialect.name, _STATE, ["name"], ["threshold_s"]),
                  [{"name": STATE, "threshold_s": threshold_s}])
     return int(conn.execute(select(func.count()).select_from(_ORDERS)).scalar() or 0)
 

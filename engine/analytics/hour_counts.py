@@ -46,11 +46,10 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from engine.analytics.counter_sql import add_counts, replace_rows
 from engine.analytics.sql_time import SHANGHAI
 from engine.clock import utc
 from engine.orders.model import Order
@@ -143,12 +142,8 @@ def _cursor(session: Session, *, lock: bool) -> CountCursor | None:
 
 def _add(session: Session, model: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
     """Add each row's ``orders`` to its counter (a new counter starts at the row)."""
-    if not rows:
-        return
-    table: Any = model.__table__
-    insert = pg_insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
-    session.execute(insert.on_conflict_do_update(index_elements=list(keys),
-                                                 set_={"orders": table.c.orders + insert.excluded.orders}), rows)
+    if rows:
+        session.execute(add_counts(session.get_bind().dialect.name, model.__table__, keys, ["orders"]), rows)
 
 
 def _apply(session: Session, deltas: dict[Bucket, int]) -> None:
@@ -200,10 +195,8 @@ def _batch(session: Session, horizon: datetime) -> int:
             gone.append(r.id)
     _apply(session, deltas)
     if upserts:
-        insert = pg_insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
-        session.execute(insert.on_conflict_do_update(
-            index_elements=["order_pk"], set_={k: insert.excluded[k] for k in ("day", "hour", "channel", "adcode")}),
-            upserts)
+        session.execute(replace_rows(session.get_bind().dialect.name, table, ["order_pk"],
+                                     ["day", "hour", "channel", "adcode"]), upserts)
     if gone:
         session.execute(delete(CountedOrder).where(CountedOrder.order_pk.in_(gone)))
     cursor.changed_at, cursor.order_pk = utc(rows[-1].changed_at), rows[-1].id

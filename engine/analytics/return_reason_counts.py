@@ -44,11 +44,10 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
+from engine.analytics.counter_sql import StatementCache, add_counts, delete_items, replace_rows
 from engine.analytics.sql_time import SHANGHAI, local_date
 from engine.clock import utc
 from engine.orders.model import Order
@@ -102,53 +101,38 @@ def reason_changed(before: Mapping[str, Any] | None, after: Mapping[str, Any] | 
     return (before or {}).get("reason") != (after or {}).get("reason")
 
 
-def _insert(conn: Connection, table: Any) -> Any:
-    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
-
-
 def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-_statements: dict[tuple[str, str], Any] = {}
-
-
-def _statement(conn: Connection, name: str) -> Any:
-    """The statements of :func:`refresh_tickets`, built once per back end."""
-    key = (conn.dialect.name, name)
-    found = _statements.get(key)
-    if found is not None:
-        return found
+def _build(dialect: str, name: str) -> Any:
+    """The statements of :func:`refresh_tickets`."""
     by_ticket = _TICKETS.c.id.in_(bindparam("pks", expanding=True))
     refunds = _TICKETS.c.kind == REFUND_KIND
     if name == "by_instance":
-        found = select(_TICKETS.c.id).where(_TICKETS.c.instance_id.in_(bindparam("ids", expanding=True)), refunds)
-    elif name == "by_order":
-        found = select(_TICKETS.c.id).where(_TICKETS.c.order_pk.in_(bindparam("pks", expanding=True)), refunds)
-    elif name == "lock":
-        found = select(_TICKETS.c.id).where(by_ticket).order_by(_TICKETS.c.id).with_for_update()
-    elif name == "read":
-        found = (select(_TICKETS.c.id, _TICKETS.c.created_at, Order.channel,
-                        Order.dropped_by, reason_of(conn.dialect.name).label("reason"))
-                 .select_from(_TICKETS.join(WorkflowInstance, WorkflowInstance.id == _TICKETS.c.instance_id)
-                              .join(Order, Order.id == _TICKETS.c.order_pk))
-                 .where(by_ticket))
-    elif name == "stored":
-        found = select(_ROWS).where(_ROWS.c.ticket_pk.in_(bindparam("pks", expanding=True)))
-    elif name == "rows":
-        ins = _insert(conn, _ROWS)
-        found = ins.on_conflict_do_update(index_elements=["ticket_pk"], set_={
-            k: ins.excluded[k] for k in ("day", "channel", "reason")})
-    elif name == "counts":
-        ins = _insert(conn, _COUNTS)
-        found = ins.on_conflict_do_update(index_elements=["day", "channel", "reason"],
-                                          set_={"tickets": _COUNTS.c.tickets + ins.excluded.tickets})
-    elif name == "gone":
-        found = delete(_ROWS).where(_ROWS.c.ticket_pk.in_(bindparam("pks", expanding=True)))
-    else:
-        raise ValueError(name)
-    _statements[key] = found
-    return found
+        return select(_TICKETS.c.id).where(_TICKETS.c.instance_id.in_(bindparam("ids", expanding=True)), refunds)
+    if name == "by_order":
+        return select(_TICKETS.c.id).where(_TICKETS.c.order_pk.in_(bindparam("pks", expanding=True)), refunds)
+    if name == "lock":
+        return select(_TICKETS.c.id).where(by_ticket).order_by(_TICKETS.c.id).with_for_update()
+    if name == "read":
+        return (select(_TICKETS.c.id, _TICKETS.c.created_at, Order.channel,
+                       Order.dropped_by, reason_of(dialect).label("reason"))
+                .select_from(_TICKETS.join(WorkflowInstance, WorkflowInstance.id == _TICKETS.c.instance_id)
+                             .join(Order, Order.id == _TICKETS.c.order_pk))
+                .where(by_ticket))
+    if name == "stored":
+        return select(_ROWS).where(_ROWS.c.ticket_pk.in_(bindparam("pks", expanding=True)))
+    if name == "rows":
+        return replace_rows(dialect, _ROWS, ["ticket_pk"], ["day", "channel", "reason"])
+    if name == "counts":
+        return add_counts(dialect, _COUNTS, ["day", "channel", "reason"], ["tickets"])
+    if name == "gone":
+        return delete_items(_ROWS, "ticket_pk")
+    raise ValueError(name)
+
+
+_statement = StatementCache(_build)
 
 
 def refresh_order_tickets(conn: Connection, order_pks: Iterable[int]) -> int:

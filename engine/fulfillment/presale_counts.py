@@ -49,12 +49,11 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.analytics.changed_orders import pass_changed_orders, start_after_newest_change
+from engine.analytics.counter_sql import StatementCache, add_counts, delete_items, replace_rows
 from engine.analytics.sql_time import SHANGHAI
 from engine.fulfillment.sql import ship_by_day, ship_by_text
 from engine.orders.model import Order
@@ -125,39 +124,24 @@ def _facts(row: dict[str, Any] | None) -> tuple[Any, ...] | None:
     return row["channel"], row["ship_by"], _day(row["day"]), bool(row["shipped"])
 
 
-def _insert(conn: Connection, table: Any) -> Any:
-    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
-
-
-_statements: dict[tuple[str, str], Any] = {}
-
-
-def _statement(conn: Connection, name: str) -> Any:
-    """The statements of :func:`refresh_orders`, built once per back end (it runs in every
-    store transaction)."""
-    key = (conn.dialect.name, name)
-    found = _statements.get(key)
-    if found is not None:
-        return found
+def _build(dialect: str, name: str) -> Any:
+    """The statements of :func:`refresh_orders` (it runs in every store transaction)."""
     if name == "read":
-        found = (select(Order.id, Order.channel, Order.status, Order.dropped_by,
-                        ship_by_text(conn.dialect.name).label("ship_by"),
-                        *(_ORDERS.c[k].label(f"p_{k}") for k in _STORED), _ORDERS.c.order_pk.label("p_order_pk"))
-                 .select_from(Order.__table__.outerjoin(_ORDERS, _ORDERS.c.order_pk == Order.id))
-                 .where(Order.id.in_(bindparam("pks", expanding=True))))
-    elif name == "rows":
-        ins = _insert(conn, _ORDERS)
-        found = ins.on_conflict_do_update(index_elements=["order_pk"], set_={k: ins.excluded[k] for k in _STORED})
-    elif name == "counts":
-        ins = _insert(conn, _COUNTS)
-        found = ins.on_conflict_do_update(index_elements=["day", "channel"],
-                                          set_={k: _COUNTS.c[k] + ins.excluded[k] for k in ("due", "shipped")})
-    elif name == "gone":
-        found = delete(_ORDERS).where(_ORDERS.c.order_pk.in_(bindparam("pks", expanding=True)))
-    else:
-        raise ValueError(name)
-    _statements[key] = found
-    return found
+        return (select(Order.id, Order.channel, Order.status, Order.dropped_by,
+                       ship_by_text(dialect).label("ship_by"),
+                       *(_ORDERS.c[k].label(f"p_{k}") for k in _STORED), _ORDERS.c.order_pk.label("p_order_pk"))
+                .select_from(Order.__table__.outerjoin(_ORDERS, _ORDERS.c.order_pk == Order.id))
+                .where(Order.id.in_(bindparam("pks", expanding=True))))
+    if name == "rows":
+        return replace_rows(dialect, _ORDERS, ["order_pk"], _STORED)
+    if name == "counts":
+        return add_counts(dialect, _COUNTS, ["day", "channel"], ["due", "shipped"])
+    if name == "gone":
+        return delete_items(_ORDERS, "order_pk")
+    raise ValueError(name)
+
+
+_statement = StatementCache(_build)
 
 
 def refresh_orders(conn: Connection, order_pks: Iterable[int]) -> int:
