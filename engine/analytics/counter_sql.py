@@ -3,7 +3,8 @@
 Owns their shape only, not what counts: an upsert of per-item rows (a newer derivation replaces
 the stored one), an additive upsert of counters (a delta adds to the stored figures, a new
 counter starts at the delta), the delete of the items that stopped counting, and a cache that
-builds each named statement once per back end (refreshes run in every store transaction).
+builds each named statement once per back end (refreshes run in every store transaction);
+:func:`write_changes` runs the three as a refresh ends.
 Used by the deviation, presale, return-reason, hourly and district counters.
 """
 
@@ -16,7 +17,7 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-__all__ = ["StatementCache", "add_counts", "delete_items", "dialect_insert", "replace_rows"]
+__all__ = ["StatementCache", "add_counts", "delete_items", "dialect_insert", "replace_rows", "write_changes"]
 
 
 def dialect_insert(dialect: str, table: Any) -> Any:
@@ -55,3 +56,15 @@ class StatementCache:
         if found is None:
             found = self._built[key] = self._build(conn.dialect.name, name)
         return found
+
+
+def write_changes(conn: Any, statement: StatementCache, counts: list[dict[str, Any]], gone: list[int],
+                  rows: list[dict[str, Any]]) -> None:
+    """The end of a refresh: add the ``counts`` deltas, delete the items ``gone`` and store the
+    ``rows`` derived anew, with the cache's ``counts``, ``gone`` and ``rows`` statements."""
+    if counts:
+        conn.execute(statement(conn, "counts"), counts)
+    if gone:
+        conn.execute(statement(conn, "gone"), {"pks": gone})
+    if rows:
+        conn.execute(statement(conn, "rows"), rows)

@@ -59,7 +59,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.analytics.changed_orders import pass_changed_orders, start_after_newest_change
-from engine.analytics.counter_sql import StatementCache, add_counts, delete_items, replace_rows
+from engine.analytics.counter_sql import StatementCache, add_counts, delete_items, replace_rows, write_changes
 from engine.analytics.sql_time import SHANGHAI, local_date, local_hour, seconds_between
 from engine.clock import utc
 from engine.orders.model import Order
@@ -165,13 +165,6 @@ def _contribution(row: Any) -> tuple[Bucket, tuple[int, int, int]]:
     return (day, int(row["hour"]), row["channel"]), (1, int(row["shipped_at"] is not None), int(bool(row["late"])))
 
 
-def _move(conn: Connection, deltas: dict[Bucket, list[int]]) -> None:
-    rows = [{"day": d, "hour": h, "channel": c, "due": v[0], "shipped": v[1], "late": v[2]}
-            for (d, h, c), v in sorted(deltas.items()) if any(v)]
-    if rows:
-        conn.execute(_statement(conn, "counts"), rows)
-
-
 _STORED = ("channel", "promised_at", "day", "hour", "shipped_at", "deviation_s", "late")
 
 
@@ -231,11 +224,8 @@ def refresh_orders(conn: Connection, order_pks: Iterable[int]) -> int:
                 gone.append(pk)
             else:
                 upserts.append(new)
-        _move(conn, deltas)
-        if gone:
-            conn.execute(_statement(conn, "gone"), {"pks": gone})
-        if upserts:
-            conn.execute(_statement(conn, "rows"), upserts)
+        write_changes(conn, _statement, [{"day": d, "hour": h, "channel": c, "due": v[0], "shipped": v[1], "late": v[2]}
+                                         for (d, h, c), v in sorted(deltas.items()) if any(v)], gone, upserts)
     return changed
 
 

@@ -47,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.analytics.counter_sql import StatementCache, add_counts, delete_items, replace_rows
+from engine.analytics.counter_sql import StatementCache, add_counts, delete_items, replace_rows, write_changes
 from engine.analytics.sql_time import SHANGHAI, local_date
 from engine.clock import utc
 from engine.orders.model import Order
@@ -183,14 +183,8 @@ def refresh_tickets(conn: Connection, ticket_pks: Iterable[int]) -> int:
                 upserts.append({"ticket_pk": pk, "day": new[0], "channel": new[1], "reason": new[2]})
             else:
                 gone.append(pk)
-        moves = [{"day": d, "channel": c, "reason": why, "tickets": n}
-                 for (d, c, why), n in sorted(deltas.items()) if n]
-        if moves:
-            conn.execute(_statement(conn, "counts"), moves)
-        if gone:
-            conn.execute(_statement(conn, "gone"), {"pks": gone})
-        if upserts:
-            conn.execute(_statement(conn, "rows"), upserts)
+        write_changes(conn, _statement, [{"day": d, "channel": c, "reason": why, "tickets": n}
+                                         for (d, c, why), n in sorted(deltas.items()) if n], gone, upserts)
     return changed
 
 

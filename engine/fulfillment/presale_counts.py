@@ -53,7 +53,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.analytics.changed_orders import pass_changed_orders, start_after_newest_change
-from engine.analytics.counter_sql import StatementCache, add_counts, delete_items, replace_rows
+from engine.analytics.counter_sql import StatementCache, add_counts, delete_items, replace_rows, write_changes
 from engine.analytics.sql_time import SHANGHAI
 from engine.fulfillment.sql import ship_by_day, ship_by_text
 from engine.orders.model import Order
@@ -169,14 +169,8 @@ def refresh_orders(conn: Connection, order_pks: Iterable[int]) -> int:
                 gone.append(r.id)
             else:
                 upserts.append(new)
-        rows = [{"day": d, "channel": c, "due": v[0], "shipped": v[1]}
-                for (d, c), v in sorted(deltas.items()) if any(v)]
-        if rows:
-            conn.execute(_statement(conn, "counts"), rows)
-        if gone:
-            conn.execute(_statement(conn, "gone"), {"pks": gone})
-        if upserts:
-            conn.execute(_statement(conn, "rows"), upserts)
+        write_changes(conn, _statement, [{"day": d, "channel": c, "due": v[0], "shipped": v[1]}
+                                         for (d, c), v in sorted(deltas.items()) if any(v)], gone, upserts)
     return changed
 
 
