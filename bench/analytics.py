@@ -27,8 +27,9 @@ the query, JSON), an admin's token, for a 7-day, a 30-day and a 365-day range, e
 Goal (issue 13): p95 <= 100 ms at 1M stored orders. The machine may be shared and loaded: the
 absolute figures are noisy, the ratios to the baseline of the same run less so; the load average
 is printed. Run: ``.venv/bin/python bench/analytics.py [--orders N] [--repeats N] [--pg]
-[--no-sqlite] [--only NAME,…]`` (``--pg``: PostgreSQL in a private schema; ``--only``: these
-endpoints alone, e.g. ``presale``, beside the baseline).
+[--no-sqlite] [--only NAME,…] [--keep NAME]`` (``--pg``: PostgreSQL in a private schema;
+``--only``: these endpoints alone, e.g. ``presale``, beside the baseline; ``--keep``: the schema
+``bench_analytics_NAME`` is filled once and kept, later runs with the name migrate it and measure).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.analytics.deviation_counts import DEFAULT_THRESHOLD_S, rebuild
 from engine.analytics.hour_counts import count_changes
@@ -185,6 +186,12 @@ def run(url: str, label: str, n: int, repeats: int, only: set[str] | None = None
     store = Store(url, label)
     seeded = time.perf_counter()
     try:
+        with store.services.db.session() as s:
+            stored = s.scalar(select(func.count()).select_from(Order)) or 0
+        if stored:  # a kept schema filled by an earlier run (--keep): measure only
+            print(f"  {stored:,} orders kept from an earlier run (migrated to the newest revision)")
+            _report(measure(store, repeats, only), stored, repeats)
+            return
         took = store.fill(n)
         print(f"  filled {n:,} orders in {took:.1f}s")
         started = time.perf_counter()
@@ -219,19 +226,22 @@ def run(url: str, label: str, n: int, repeats: int, only: set[str] | None = None
         took = time.perf_counter() - started
         print(f"  hourly counters filled from nothing: {counted:,} orders in {took:.1f}s ({counted / took:,.0f}/s)")
         print(f"  seeding done in {time.perf_counter() - seeded:.0f}s")
-        figures = measure(store, repeats, only)
-        base = {r: p95 for r, q, _, p95, _, _ in figures if q == "baseline"}
-        print(f"  GET over {n:,} orders ({repeats} runs each; ms)     p50     p95  cpu p50  cpu p95  p95/baseline")
-        worst = 0.0
-        for rname, qname, p50, p95, c50, c95 in figures:
-            if qname != "baseline":
-                worst = max(worst, p95)
-            print(f"    {qname + ' ' + rname:<34} {p50:>7.1f} {p95:>7.1f} {c50:>8.1f} {c95:>8.1f}  "
-                  f"{p95 / base[rname]:>7.2f}x")
-        print(f"  goal p95 <= 100 ms for every analytics endpoint: {'met' if worst <= 100 else 'NOT met'} "
-              f"(worst p95 {worst:.1f} ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        _report(measure(store, repeats, only), n, repeats)
     finally:
         store.dispose()
+
+
+def _report(figures: list[tuple[str, str, float, float, float, float]], n: int, repeats: int) -> None:
+    base = {r: p95 for r, q, _, p95, _, _ in figures if q == "baseline"}
+    print(f"  GET over {n:,} orders ({repeats} runs each; ms)     p50     p95  cpu p50  cpu p95  p95/baseline")
+    worst = 0.0
+    for rname, qname, p50, p95, c50, c95 in figures:
+        if qname != "baseline":
+            worst = max(worst, p95)
+        print(f"    {qname + ' ' + rname:<34} {p50:>7.1f} {p95:>7.1f} {c50:>8.1f} {c95:>8.1f}  "
+              f"{p95 / base[rname]:>7.2f}x")
+    print(f"  goal p95 <= 100 ms for every analytics endpoint: {'met' if worst <= 100 else 'NOT met'} "
+          f"(worst p95 {worst:.1f} ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 def main() -> None:
@@ -241,6 +251,8 @@ def main() -> None:
     parser.add_argument("--pg", action="store_true", help="also on PostgreSQL (a private schema)")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated endpoint names (e.g. presale); default all")
+    parser.add_argument("--keep", default="", help="PostgreSQL: fill schema bench_analytics_KEEP once, keep it, "
+                                                   "and only measure on later runs with the same name")
     args = parser.parse_args()
     only = {name.strip() for name in args.only.split(",") if name.strip()} or None
     configure_logging(stream=open(os.devnull, "w"))  # noqa: SIM115
@@ -250,11 +262,24 @@ def main() -> None:
     if args.pg:
         from tests.support.backends import PostgresSchema
 
-        schema = PostgresSchema(PG_URL)
-        try:
-            run(schema.create(), "PostgreSQL (loopback)", args.orders, args.repeats, only)
-        finally:
-            schema.drop()
+        if args.keep:
+            from sqlalchemy import create_engine, text
+
+            from tests.support.backends import with_search_path
+
+            name = f"bench_analytics_{args.keep}"
+            admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                                  isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
+            admin.dispose()
+            run(with_search_path(PG_URL, name), "PostgreSQL (loopback, kept schema)", args.orders, args.repeats, only)
+        else:
+            schema = PostgresSchema(PG_URL)
+            try:
+                run(schema.create(), "PostgreSQL (loopback)", args.orders, args.repeats, only)
+            finally:
+                schema.drop()
     print(f"  (cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at the end; {date.today()})")
 
 

@@ -7,8 +7,9 @@ range, not cancelled, not dropped; the ship time is our first shipment, else the
 ``shipped_at``). An order shipped is late when its deviation exceeds the threshold; an order not
 shipped yet is late once ``now`` is past its promise by more than the threshold (its deviation so
 far), and on time before. Under the counted threshold (the published one) the figures read the
-per (day, hour, channel) counters of the range plus one index range over the unshipped orders
-promised before ``now`` − threshold (``ix_deviation_orders_open``); a query asking another
+per (day, hour, channel) counters of the range (an hour of promise that ended before ``now`` −
+threshold adds its unshipped orders, due − shipped, to its late ones) plus one index range over
+the unshipped orders of the hour holding ``now`` − threshold (``ix_deviation_orders_open``); a query asking another
 threshold groups the range's narrow per-order rows instead. The late list is two index ranges
 (shipped late: ``ix_deviation_orders_late``; not shipped: the open index) merged by promise time,
 a page at a time. Python only adds up groups (at most channels × days × 24 rows).
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from engine.analytics.deviation_counts import DEFAULT_THRESHOLD_S, DeviationCount, DeviationOrder, counted_threshold
 from engine.analytics.grid import share_bp
 from engine.analytics.ranges import DateRange
+from engine.analytics.sql_time import SHANGHAI
 from engine.api.cursors import decode_cursor, encode_cursor
 from engine.clock import utc
 from engine.orders.model import Order
@@ -35,9 +37,11 @@ __all__ = ["DEFAULT_THRESHOLD_S", "deviation_report"]
 _D = DeviationOrder
 
 
-def _in_range(stmt: Any, rng: DateRange, channels: Sequence[str], *, before: datetime | None = None) -> Any:
+def _in_range(stmt: Any, rng: DateRange, channels: Sequence[str], *, before: datetime | None = None,
+              since: datetime | None = None) -> Any:
     end = rng.end if before is None else min(rng.end, before)
-    stmt = stmt.where(_D.promised_at >= rng.start, _D.promised_at < end)
+    start = rng.start if since is None else max(rng.start, since)
+    stmt = stmt.where(_D.promised_at >= start, _D.promised_at < end)
     return stmt.where(_D.channel.in_(list(channels))) if channels else stmt
 
 
@@ -51,15 +55,21 @@ def _groups(session: Session, rng: DateRange, channels: Sequence[str], threshold
         keys = [getattr(_D, k) for k in by]
         stmt = _in_range(select(*keys, func.count(), func.sum(cast(case((late, 1), else_=0), Integer))), rng, channels)
         return [tuple(r) for r in session.execute(stmt.group_by(*keys))]
+    # every order of an hour of promise that ended before now - threshold is late unless shipped:
+    # due - shipped of its counter; the orders of the hour holding that instant are read one by one
+    cutoff = overdue_before.astimezone(SHANGHAI)
+    hour_start = cutoff.replace(minute=0, second=0, microsecond=0)
     c = DeviationCount
+    past = or_(c.day < cutoff.date(), and_(c.day == cutoff.date(), c.hour < cutoff.hour))
     keys = [getattr(c, k) for k in by]
-    stmt = select(*keys, func.sum(c.due), func.sum(c.late)).where(c.day >= rng.first, c.day <= rng.last)
+    stmt = select(*keys, func.sum(c.due), func.sum(c.late + case((past, c.due - c.shipped), else_=0))).where(
+        c.day >= rng.first, c.day <= rng.last)
     if channels:
         stmt = stmt.where(c.channel.in_(list(channels)))
     rows = [tuple(r) for r in session.execute(stmt.group_by(*keys))]
     keys = [getattr(_D, k) for k in by]
     still_open = _in_range(select(*keys, func.count()).where(_D.shipped_at.is_(None)), rng, channels,
-                           before=overdue_before)
+                           before=overdue_before, since=hour_start)
     rows += [(*r[:-1], 0, r[-1]) for r in session.execute(still_open.group_by(*keys))]
     return rows
 
