@@ -6,11 +6,12 @@ Owns this report; what counts is :mod:`engine.analytics.deviation_counts` (order
 range, not cancelled, not dropped; the ship time is our first shipment, else the platform's
 ``shipped_at``). An order shipped is late when its deviation exceeds the threshold; an order not
 shipped yet is late once ``now`` is past its promise by more than the threshold (its deviation so
-far), and on time before. Under the counted threshold (the published one) the figures read the
-per (day, hour, channel) counters of the range (an hour of promise that ended before ``now`` −
-threshold adds its unshipped orders, due − shipped, to its late ones) plus one index range over
-the unshipped orders of the hour holding ``now`` − threshold (``ix_deviation_orders_open``); a query asking another
-threshold groups the range's narrow per-order rows instead. The late list is two index ranges
+far), and on time before. The figures read the per (day, hour, channel) counters of the range
+(an hour of promise that ended before ``now`` − threshold adds its unshipped orders, due −
+shipped, to its late ones) plus one index range over the unshipped orders of the hour holding
+``now`` − threshold (``ix_deviation_orders_open``). The counters hold lateness under the published
+threshold; a query asking another one also reads the shipped orders whose deviation lies between
+the two (``ix_deviation_orders_band``), which move into or out of late. The late list is two index ranges
 (shipped late: ``ix_deviation_orders_late``; not shipped: the open index) merged by promise time,
 a page at a time. Python only adds up groups (at most channels × days × 24 rows).
 """
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.analytics.deviation_counts import DEFAULT_THRESHOLD_S, DeviationCount, DeviationOrder, counted_threshold
@@ -46,17 +47,13 @@ def _in_range(stmt: Any, rng: DateRange, channels: Sequence[str], *, before: dat
 
 
 def _groups(session: Session, rng: DateRange, channels: Sequence[str], threshold_s: int, now: datetime,
-            counted: bool, by: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """``(*by, orders, late)`` per group of the range, ``by`` among ``channel``, ``day``, ``hour``:
-    grouped in SQL, so a year of counters comes back as at most 6 × 24 or 366 rows."""
-    overdue_before = now - timedelta(seconds=threshold_s)
-    if not counted:  # another threshold than the counters hold: the range's per-order rows
-        late = or_(_D.deviation_s > threshold_s, and_(_D.shipped_at.is_(None), _D.promised_at < overdue_before))
-        keys = [getattr(_D, k) for k in by]
-        stmt = _in_range(select(*keys, func.count(), func.sum(cast(case((late, 1), else_=0), Integer))), rng, channels)
-        return [tuple(r) for r in session.execute(stmt.group_by(*keys))]
+            held_s: int, by: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """``(*by, orders, late)`` per group of the range, ``by`` among ``channel``, ``day``, ``hour``
+    (a group may come in several rows, to be added up): grouped in SQL from the counters, which
+    hold lateness under ``held_s``, so a year comes back as at most 6 × 24 or 366 rows each."""
     # every order of an hour of promise that ended before now - threshold is late unless shipped:
     # due - shipped of its counter; the orders of the hour holding that instant are read one by one
+    overdue_before = now - timedelta(seconds=threshold_s)
     cutoff = overdue_before.astimezone(SHANGHAI)
     hour_start = cutoff.replace(minute=0, second=0, microsecond=0)
     c = DeviationCount
@@ -71,6 +68,13 @@ def _groups(session: Session, rng: DateRange, channels: Sequence[str], threshold
     still_open = _in_range(select(*keys, func.count()).where(_D.shipped_at.is_(None)), rng, channels,
                            before=overdue_before, since=hour_start)
     rows += [(*r[:-1], 0, r[-1]) for r in session.execute(still_open.group_by(*keys))]
+    if threshold_s != held_s:
+        # another threshold than the counters hold: the shipped orders whose deviation lies between
+        # the two move in (a lower threshold) or out (a higher one), one range of ix_deviation_orders_band
+        low, high, sign = (threshold_s, held_s, 1) if threshold_s < held_s else (held_s, threshold_s, -1)
+        band = _in_range(select(*keys, func.count()).where(_D.shipped_at.is_not(None), _D.deviation_s > low,
+                                                           _D.deviation_s <= high), rng, channels)
+        rows += [(*r[:-1], 0, sign * r[-1]) for r in session.execute(band.group_by(*keys))]
     return rows
 
 
@@ -97,15 +101,16 @@ def deviation_report(session: Session, rng: DateRange, channels: Sequence[str], 
                      cursor: str | None, limit: int) -> dict[str, Any]:
     """``{"range", "threshold_s", "totals", "by_channel", "by_day", "by_hour", "late_orders", "next_cursor"}``;
     rates in basis points (late / orders, half up)."""
-    counted = counted_threshold(session.connection()) == threshold_s
+    held_s = counted_threshold(session.connection())
+    counted = held_s == threshold_s
     by_channel: dict[str, list[int]] = {}
     by_hour = [[0, 0] for _ in range(24)]
-    for channel, hour, orders, late in _groups(session, rng, channels, threshold_s, now, counted, ("channel", "hour")):
+    for channel, hour, orders, late in _groups(session, rng, channels, threshold_s, now, held_s, ("channel", "hour")):
         for bucket in (by_channel.setdefault(channel, [0, 0]), by_hour[int(hour)]):
             bucket[0] += int(orders or 0)
             bucket[1] += int(late or 0)
     by_day: dict[str, list[int]] = {}
-    for day, orders, late in _groups(session, rng, channels, threshold_s, now, counted, ("day",)):
+    for day, orders, late in _groups(session, rng, channels, threshold_s, now, held_s, ("day",)):
         bucket = by_day.setdefault(day if isinstance(day, str) else day.isoformat(), [0, 0])
         bucket[0] += int(orders or 0)
         bucket[1] += int(late or 0)

@@ -87,6 +87,9 @@ class DeviationOrder(Base):
               sqlite_where=text("shipped_at IS NULL"), postgresql_where=text("shipped_at IS NULL")),
         Index("ix_deviation_orders_late", "promised_at", "order_pk",
               sqlite_where=text("late = 1"), postgresql_where=text("late")),
+        # the shipped orders by deviation: those between a query's threshold and the counted one
+        Index("ix_deviation_orders_band", "deviation_s", "promised_at", "channel", "day", "hour",
+              sqlite_where=text("shipped_at IS NOT NULL"), postgresql_where=text("shipped_at IS NOT NULL")),
     )
 
     order_pk: Mapped[int] = mapped_column(_BigId, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
