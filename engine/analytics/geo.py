@@ -27,7 +27,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from engine.analytics.grid import Centroid, DistrictCount, cell_of, growth_rows, share_bp, top_cells
-from engine.analytics.hour_counts import DistrictDay, DistrictMonth, district_pending, month_of
+from engine.analytics.hour_counts import ALL_CHANNELS, DistrictDay, DistrictMonth, district_pending, month_of
 from engine.analytics.orders_list import listed, page_of_orders
 from engine.analytics.ranges import DateRange
 from engine.errors import NotFound
@@ -83,7 +83,7 @@ def _counted(session: Session, rng: DateRange, channels: Sequence[str]) -> dict[
 
     def part(model: Any, when: Any) -> Any:
         stmt = select(model.adcode.label("adcode"), model.orders.label("orders")).where(when)
-        return stmt.where(model.channel.in_(chosen)) if chosen else stmt
+        return stmt.where(model.channel.in_(chosen) if chosen else model.channel == ALL_CHANNELS)
 
     months = whole_months(rng.first, rng.last)
     if months is None:
@@ -129,7 +129,7 @@ def geo_overview(session: Session, rng: DateRange, channels: Sequence[str], *, t
     before = rng.previous()
     previous, _ = _per_district(session, before, channels)
     placed = sum(current.values())
-    cells, _ = top_cells((DistrictCount(c, n) for c, n in current.items()), top)
+    cells = top_cells((DistrictCount(c, n) for c, n in current.items()), top)
     return {"range": rng.as_json(), "channels": list(channels), "grid_km": 3, "total": placed + unplaced,
             "placed": placed, "unplaced": unplaced, "grids": [g.as_json(placed) for g in cells],
             "growth": {"previous_range": before.as_json(), "min_orders": min_orders,
@@ -147,7 +147,7 @@ def cell_detail(session: Session, cell_id: str, rng: DateRange, channels: Sequen
     counts = {known[r.adcode]: r.n for r in session.execute(
         _where(select(Order.adcode, func.count().label("n")), rng, channels)
         .where(Order.adcode.in_(codes)).group_by(Order.adcode))}
-    cells, _ = top_cells((DistrictCount(c, n) for c, n in counts.items()), 1)
+    cells = top_cells((DistrictCount(c, n) for c, n in counts.items()), 1)
     total = sum(counts.values())
     in_cell = _where(select(Order.id), rng, channels).where(Order.adcode.in_(codes)).scalar_subquery()
     skus = session.execute(

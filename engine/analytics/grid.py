@@ -11,10 +11,12 @@ points (+210% → 21000), rounded half up, None when the earlier period had no o
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
+from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = ["GRID_KM", "Centroid", "DistrictCount", "GridCell", "cell_bounds", "cell_of", "growth_bp",
            "growth_rows", "share_bp", "top_cells"]
@@ -35,9 +37,11 @@ class Centroid:
     lat: float
     lng: float
 
+    def __hash__(self) -> int:  # the code names the place (a year's map hashes thousands of them)
+        return hash(self.adcode)
 
-@dataclass(frozen=True)
-class DistrictCount:
+
+class DistrictCount(NamedTuple):
     centroid: Centroid
     orders: int
 
@@ -63,6 +67,7 @@ def _col_step(row: int) -> float:
     return _STEP / max(math.cos(math.radians(centre)), 0.01)
 
 
+@lru_cache(maxsize=65536)
 def cell_of(lat: float, lng: float) -> str:
     """The id of the cell holding the point (``"row:col"``)."""
     row = math.floor(lat / _STEP)
@@ -78,16 +83,22 @@ def cell_bounds(cell_id: str) -> tuple[float, float, float, float]:
     return row * _STEP, col * step, (row + 1) * _STEP, (col + 1) * step
 
 
+@lru_cache(maxsize=65536)
 def _centre(cell_id: str) -> tuple[float, float]:
     south, west, north, east = cell_bounds(cell_id)
     return (south + north) / 2, (west + east) / 2
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (``denominator`` > 0) rounded half up, in integers (exact)."""
+    return (2 * numerator + denominator) // (2 * denominator)
 
 
 def share_bp(part: int, whole: int) -> int | None:
     """``part`` of ``whole`` in basis points, rounded half up; None when ``whole`` is 0."""
     if whole <= 0:
         return None
-    return int(Fraction(part * 10000, whole) + Fraction(1, 2))
+    return _half_up(part * 10000, whole)
 
 
 def growth_bp(current: int, previous: int) -> int | None:
@@ -95,26 +106,22 @@ def growth_bp(current: int, previous: int) -> int | None:
     falls too); None when there was nothing before."""
     if previous <= 0:
         return None
-    exact = Fraction((current - previous) * 10000, previous)
-    half = Fraction(1, 2)
-    return int(exact + half) if exact >= 0 else -int(-exact + half)
+    change = (current - previous) * 10000
+    return _half_up(change, previous) if change >= 0 else -_half_up(-change, previous)
 
 
-def top_cells(counts: Iterable[DistrictCount], n: int = 10) -> tuple[list[GridCell], dict[str, GridCell]]:
-    """The ``n`` cells with the most orders (ties: by id) and every cell by id."""
-    cells: dict[str, GridCell] = {}
+def top_cells(counts: Iterable[DistrictCount], n: int = 10) -> list[GridCell]:
+    """The ``n`` cells with the most orders (ties: by id), with their districts."""
+    orders: dict[str, int] = {}
+    districts: dict[str, list[DistrictCount]] = {}
     for c in counts:
         if c.orders <= 0:
             continue
         cell_id = cell_of(c.centroid.lat, c.centroid.lng)
-        cell = cells.get(cell_id)
-        if cell is None:
-            lat, lng = _centre(cell_id)
-            cell = cells[cell_id] = GridCell(cell_id, lat, lng)
-        cell.orders += c.orders
-        cell.districts.append(c)
-    ranked = sorted(cells.values(), key=lambda g: (-g.orders, g.id))
-    return ranked[:n], cells
+        orders[cell_id] = orders.get(cell_id, 0) + c.orders
+        districts.setdefault(cell_id, []).append(c)
+    ranked = heapq.nsmallest(n, orders, key=lambda cell_id: (-orders[cell_id], cell_id))
+    return [GridCell(cell_id, *_centre(cell_id), orders[cell_id], districts[cell_id]) for cell_id in ranked]
 
 
 def growth_rows(current: Mapping[Centroid, int], previous: Mapping[Centroid, int], *, min_orders: int,
@@ -126,17 +133,17 @@ def growth_rows(current: Mapping[Centroid, int], previous: Mapping[Centroid, int
     for table, sums in ((current, province_now), (previous, province_before)):
         for centroid, n in table.items():
             sums[centroid.province] = sums.get(centroid.province, 0) + n
-    keyed: list[tuple[tuple[bool, int, int, str], dict[str, object]]] = []
+    keyed: list[tuple[bool, int, int, str, Centroid, int, int | None]] = []
     for centroid, n in current.items():
         if n < min_orders or not centroid.district:
             continue
-        before = previous.get(centroid, 0)
+        growth = growth_bp(n, previous.get(centroid, 0))
+        keyed.append((growth is None, -(growth or 0), -n, centroid.adcode, centroid, n, growth))
+    rows: list[dict[str, object]] = []
+    for *_, centroid, n, growth in heapq.nsmallest(limit, keyed, key=lambda k: k[:4]):
         p_now, p_before = province_now.get(centroid.province, 0), province_before.get(centroid.province, 0)
-        growth = growth_bp(n, before)
-        row: dict[str, object] = {
+        rows.append({
             "adcode": centroid.adcode, "province": centroid.province, "city": centroid.city,
-            "district": centroid.district, "orders": n, "previous": before, "growth_bp": growth,
-            "province_orders": p_now, "province_previous": p_before, "province_growth_bp": growth_bp(p_now, p_before)}
-        keyed.append(((growth is None, -(growth or 0), -n, centroid.adcode), row))
-    keyed.sort(key=lambda pair: pair[0])
-    return [row for _, row in keyed[:limit]]
+            "district": centroid.district, "orders": n, "previous": previous.get(centroid, 0), "growth_bp": growth,
+            "province_orders": p_now, "province_previous": p_before, "province_growth_bp": growth_bp(p_now, p_before)})
+    return rows

@@ -7,9 +7,11 @@ that keeps them:
 
 - ``analytics_hour_counts``: the orders counted in each (day, hour, channel) bucket (with its ISO
   weekday, so the heatmap groups in SQL);
-- ``analytics_district_days`` and ``analytics_district_months``: the orders counted per (day,
-  channel, district code) and per (first day of the month, channel, district code); the code is
-  the order's ``adcode`` as stored (``''`` for none), the map decides which codes it can place;
+- ``analytics_district_days`` and ``analytics_district_months``: the orders counted per (channel,
+  day, district code) and per (channel, first day of the month, district code), and once more
+  under the channel ``*`` (all channels: the unfiltered map reads a year as twelve months × its
+  districts); the code is the order's ``adcode`` as stored (``''`` for none), the map decides
+  which codes it can place;
 - ``analytics_counted_orders``: the bucket each order is counted in (day, hour, channel, district
   code), so a newer version that moves it (another creation time or address, a test order
   dropped by cleaning) takes it out of the old one;
@@ -35,6 +37,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     ForeignKey,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -42,6 +45,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     true,
@@ -56,10 +60,11 @@ from engine.orders.model import Order
 from engine.storage.models import Base
 from engine.storage.types import UTCDateTime
 
-__all__ = ["CountCursor", "CountedOrder", "DistrictDay", "DistrictMonth", "HourCount", "bucket_of", "count_changes",
-           "derive_districts", "district_pending", "month_of", "pending_since_cursor"]
+__all__ = ["ALL_CHANNELS", "CountCursor", "CountedOrder", "DistrictDay", "DistrictMonth", "HourCount", "bucket_of",
+           "count_changes", "derive_districts", "district_pending", "month_of", "pending_since_cursor"]
 
 CURSOR = "hourly"
+ALL_CHANNELS = "*"  # the district counters' channel for every channel together
 LAG = timedelta(seconds=30)  # a store transaction commits well within this after its changed_at
 BATCH = 5000
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -77,18 +82,23 @@ class HourCount(Base):
 
 class DistrictDay(Base):
     __tablename__ = "analytics_district_days"
+    # PostgreSQL: the map's range sums read this index alone (an index-only scan); SQLite: the key
+    __table_args__ = (Index("ix_district_days_orders", "channel", "day", "adcode",
+                            postgresql_include=["orders"]).ddl_if(dialect="postgresql"),)
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     adcode: Mapped[str] = mapped_column(String(12), primary_key=True)
     orders: Mapped[int] = mapped_column(Integer)
 
 
 class DistrictMonth(Base):
     __tablename__ = "analytics_district_months"
+    __table_args__ = (Index("ix_district_months_orders", "channel", "month", "adcode",
+                            postgresql_include=["orders"]).ddl_if(dialect="postgresql"),)
 
-    month: Mapped[date] = mapped_column(Date, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
     adcode: Mapped[str] = mapped_column(String(12), primary_key=True)
     orders: Mapped[int] = mapped_column(Integer)
 
@@ -152,14 +162,15 @@ def _apply(session: Session, deltas: dict[Bucket, int]) -> None:
     months: dict[tuple[date, str, str], int] = {}
     for (d, h, c, code), n in deltas.items():
         hours[d, h, c] = hours.get((d, h, c), 0) + n
-        days[d, c, code] = days.get((d, c, code), 0) + n
-        months[month_of(d), c, code] = months.get((month_of(d), c, code), 0) + n
+        for channel in (c, ALL_CHANNELS):
+            days[d, channel, code] = days.get((d, channel, code), 0) + n
+            months[month_of(d), channel, code] = months.get((month_of(d), channel, code), 0) + n
     _add(session, HourCount, ("day", "hour", "channel"),
          [{"day": d, "hour": h, "channel": c, "weekday": d.isoweekday(), "orders": n}
           for (d, h, c), n in sorted(hours.items()) if n])
-    _add(session, DistrictDay, ("day", "channel", "adcode"),
+    _add(session, DistrictDay, ("channel", "day", "adcode"),
          [{"day": d, "channel": c, "adcode": code, "orders": n} for (d, c, code), n in sorted(days.items()) if n])
-    _add(session, DistrictMonth, ("month", "channel", "adcode"),
+    _add(session, DistrictMonth, ("channel", "month", "adcode"),
          [{"month": m, "channel": c, "adcode": code, "orders": n} for (m, c, code), n in sorted(months.items()) if n])
 
 
@@ -212,10 +223,11 @@ def derive_districts(conn: Connection) -> int:
     counted: Any = CountedOrder.__table__
     conn.execute(delete(days))
     conn.execute(delete(months))
-    conn.execute(insert(days).from_select(
-        ["day", "channel", "adcode", "orders"],
-        select(counted.c.day, counted.c.channel, counted.c.adcode, func.count())
-        .group_by(counted.c.day, counted.c.channel, counted.c.adcode)))
+    for channel in (counted.c.channel, literal(ALL_CHANNELS, String)):
+        conn.execute(insert(days).from_select(
+            ["day", "channel", "adcode", "orders"],
+            select(counted.c.day, channel, counted.c.adcode, func.count())
+            .group_by(counted.c.day, channel, counted.c.adcode)))
     month = (func.cast(func.date_trunc("month", days.c.day), Date) if dialect == "postgresql"
              else func.date(days.c.day, "start of month"))
     conn.execute(insert(months).from_select(
