@@ -6,12 +6,14 @@ Owns this report; what counts is :mod:`engine.analytics.deviation_counts` (order
 range, not cancelled, not dropped; the ship time is our first shipment, else the platform's
 ``shipped_at``). An order shipped is late when its deviation exceeds the threshold; an order not
 shipped yet is late once ``now`` is past its promise by more than the threshold (its deviation so
-far), and on time before. The figures read the per (day, hour, channel) counters of the range
-(an hour of promise that ended before ``now`` − threshold adds its unshipped orders, due −
-shipped, to its late ones) plus one index range over the unshipped orders of the hour holding
-``now`` − threshold (``ix_deviation_orders_open``). The counters hold lateness under the published
-threshold; a query asking another one also reads the shipped orders whose deviation lies between
-the two (``ix_deviation_orders_band``), which move into or out of late. The late list is two index ranges
+far), and on time before. The figures read the counters of the range: per channel and hour of
+promise the monthly ones (``analytics_deviation_months``) of its whole months, the hourly ones of
+its other days; per day the daily ones (``analytics_deviation_days``). A counter whose hours of
+promise ended before ``now`` − threshold adds its unshipped orders (due − shipped) to its late
+ones, so only the unshipped orders of the hour holding that instant are read one by one
+(``ix_deviation_orders_open``). The counters hold lateness under the published threshold; a
+query asking another one also reads the shipped orders whose deviation lies between the two
+(``ix_deviation_orders_band``), which move into or out of late. The late list is two index ranges
 (shipped late: ``ix_deviation_orders_late``; not shipped: the open index) merged by promise time,
 a page at a time. Python only adds up groups (at most channels × days × 24 rows).
 """
@@ -25,9 +27,16 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.analytics.deviation_counts import DEFAULT_THRESHOLD_S, DeviationCount, DeviationOrder, counted_threshold
+from engine.analytics.deviation_counts import (
+    DEFAULT_THRESHOLD_S,
+    DeviationCount,
+    DeviationDay,
+    DeviationMonth,
+    DeviationOrder,
+    counted_threshold,
+)
 from engine.analytics.grid import share_bp
-from engine.analytics.ranges import DateRange
+from engine.analytics.ranges import DateRange, month_of, whole_months
 from engine.analytics.sql_time import SHANGHAI
 from engine.api.cursors import decode_cursor, encode_cursor
 from engine.clock import utc
@@ -46,27 +55,62 @@ def _in_range(stmt: Any, rng: DateRange, channels: Sequence[str], *, before: dat
     return stmt.where(_D.channel.in_(list(channels))) if channels else stmt
 
 
+def _late_with(model: Any, past: Any) -> Any:
+    """The late orders of counter rows: shipped late, plus the unshipped ones of rows ``past``."""
+    return func.sum(model.late + case((past, model.due - model.shipped), else_=0))
+
+
+def _counter_rows(session: Session, rng: DateRange, channels: Sequence[str], cutoff: datetime,
+                  by: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """``(*by, orders, late)`` from the counters, ``by`` either ``("channel", "hour")`` or
+    ``("day",)``. A counter whose hours of promise all ended before ``cutoff`` (local time) adds
+    its unshipped orders to its late ones. Per day: the daily counters, but the cutoff's day from
+    its hours. Per channel and hour: the monthly counters of the whole months before the
+    cutoff's month, the hourly ones of the other days."""
+    c = DeviationCount
+    cut_day = cutoff.date()
+    hour_past = or_(c.day < cut_day, and_(c.day == cut_day, c.hour < cutoff.hour))
+
+    def chosen(stmt: Any, model: Any) -> Any:
+        return stmt.where(model.channel.in_(list(channels))) if channels else stmt
+
+    parts = []
+    if by == ("day",):
+        d = DeviationDay
+        parts.append(chosen(select(d.day, func.sum(d.due), _late_with(d, d.day < cut_day))
+                            .where(d.day >= rng.first, d.day <= rng.last, d.day != cut_day), d).group_by(d.day))
+        if rng.first <= cut_day <= rng.last:
+            parts.append(chosen(select(c.day, func.sum(c.due), _late_with(c, hour_past)).where(c.day == cut_day), c)
+                         .group_by(c.day))
+    else:
+        keys = [getattr(c, k) for k in by]
+        months = whole_months(rng.first, rng.last)
+        end = min(months[1], month_of(cut_day)) if months else None
+        if months and end is not None and months[0] < end:
+            m = DeviationMonth
+            parts.append(chosen(select(*[getattr(m, k) for k in by], func.sum(m.due),
+                                       func.sum(m.late + m.due - m.shipped))
+                                .where(m.month >= months[0], m.month < end), m).group_by(*[getattr(m, k) for k in by]))
+            days = or_(and_(c.day >= rng.first, c.day < months[0]), and_(c.day >= end, c.day <= rng.last))
+        else:
+            days = and_(c.day >= rng.first, c.day <= rng.last)
+        parts.append(chosen(select(*keys, func.sum(c.due), _late_with(c, hour_past)).where(days), c).group_by(*keys))
+    return [tuple(r) for part in parts for r in session.execute(part)]
+
+
 def _groups(session: Session, rng: DateRange, channels: Sequence[str], threshold_s: int, now: datetime,
             held_s: int, by: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """``(*by, orders, late)`` per group of the range, ``by`` among ``channel``, ``day``, ``hour``
-    (a group may come in several rows, to be added up): grouped in SQL from the counters, which
-    hold lateness under ``held_s``, so a year comes back as at most 6 × 24 or 366 rows each."""
-    # every order of an hour of promise that ended before now - threshold is late unless shipped:
-    # due - shipped of its counter; the orders of the hour holding that instant are read one by one
+    """``(*by, orders, late)`` per group of the range, ``by`` either ``("channel", "hour")`` or
+    ``("day",)`` (a group may come in several rows, to be added up): from the counters, which
+    hold lateness under ``held_s``, so a year comes back as a few hundred rows each."""
+    # every order of an hour of promise that ended before now - threshold is late unless shipped
+    # (counted from the counters); the orders of the hour holding that instant are read one by one
     overdue_before = now - timedelta(seconds=threshold_s)
     cutoff = overdue_before.astimezone(SHANGHAI)
-    hour_start = cutoff.replace(minute=0, second=0, microsecond=0)
-    c = DeviationCount
-    past = or_(c.day < cutoff.date(), and_(c.day == cutoff.date(), c.hour < cutoff.hour))
-    keys = [getattr(c, k) for k in by]
-    stmt = select(*keys, func.sum(c.due), func.sum(c.late + case((past, c.due - c.shipped), else_=0))).where(
-        c.day >= rng.first, c.day <= rng.last)
-    if channels:
-        stmt = stmt.where(c.channel.in_(list(channels)))
-    rows = [tuple(r) for r in session.execute(stmt.group_by(*keys))]
+    rows = _counter_rows(session, rng, channels, cutoff, by)
     keys = [getattr(_D, k) for k in by]
     still_open = _in_range(select(*keys, func.count()).where(_D.shipped_at.is_(None)), rng, channels,
-                           before=overdue_before, since=hour_start)
+                           before=overdue_before, since=cutoff.replace(minute=0, second=0, microsecond=0))
     rows += [(*r[:-1], 0, r[-1]) for r in session.execute(still_open.group_by(*keys))]
     if threshold_s != held_s:
         # another threshold than the counters hold: the shipped orders whose deviation lies between

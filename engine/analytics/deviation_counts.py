@@ -8,7 +8,8 @@ Owns three tables (migration ``0021_analytics_deviation``) and what keeps them:
   (our first shipment, else the platform's ``shipped_at`` once its status says shipped),
   deviation in seconds and whether it shipped late under the counted threshold;
 - ``analytics_deviation_counts``: per (day, hour of promise, channel) the orders due, shipped
-  and shipped late;
+  and shipped late, and the same added up per (day, channel) in ``analytics_deviation_days`` and
+  per (month, hour, channel) in ``analytics_deviation_months`` (migration ``0026``), moved together;
 - ``analytics_deviation_threshold``: the threshold the ``late`` flags and counts were derived
   with.
 
@@ -113,6 +114,31 @@ class DeviationCount(Base):
     late: Mapped[int] = mapped_column(Integer)
 
 
+class DeviationDay(Base):
+    """The counters of a day, all hours together (the report's per-day figures)."""
+
+    __tablename__ = "analytics_deviation_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    due: Mapped[int] = mapped_column(Integer)
+    shipped: Mapped[int] = mapped_column(Integer)
+    late: Mapped[int] = mapped_column(Integer)
+
+
+class DeviationMonth(Base):
+    """The counters of a month per hour of promise (the per-channel and per-hour figures)."""
+
+    __tablename__ = "analytics_deviation_months"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    due: Mapped[int] = mapped_column(Integer)
+    shipped: Mapped[int] = mapped_column(Integer)
+    late: Mapped[int] = mapped_column(Integer)
+
+
 class DeviationThreshold(Base):
     __tablename__ = "analytics_deviation_threshold"
 
@@ -122,6 +148,9 @@ class DeviationThreshold(Base):
 
 _ORDERS: Any = DeviationOrder.__table__
 _COUNTS: Any = DeviationCount.__table__
+_DAYS: Any = DeviationDay.__table__
+_MONTHS: Any = DeviationMonth.__table__
+_FIGURES = ("due", "shipped", "late")
 _STATE: Any = DeviationThreshold.__table__
 Bucket = tuple[date, int, str]
 
@@ -185,7 +214,11 @@ def _build(dialect: str, name: str) -> Any:
     if name == "rows":
         return replace_rows(dialect, _ORDERS, ["order_pk"], _STORED)
     if name == "counts":
-        return add_counts(dialect, _COUNTS, ["day", "hour", "channel"], ["due", "shipped", "late"])
+        return add_counts(dialect, _COUNTS, ["day", "hour", "channel"], _FIGURES)
+    if name == "days":
+        return add_counts(dialect, _DAYS, ["day", "channel"], _FIGURES)
+    if name == "months":
+        return add_counts(dialect, _MONTHS, ["month", "hour", "channel"], _FIGURES)
     if name == "gone":
         return delete_items(_ORDERS, "order_pk")
     raise ValueError(name)
@@ -227,9 +260,29 @@ def refresh_orders(conn: Connection, order_pks: Iterable[int]) -> int:
                 gone.append(pk)
             else:
                 upserts.append(new)
-        write_changes(conn, _statement, [{"day": d, "hour": h, "channel": c, "due": v[0], "shipped": v[1], "late": v[2]}
-                                         for (d, h, c), v in sorted(deltas.items()) if any(v)], gone, upserts)
+        counts, days, months = _rolled_up(deltas)
+        for name, rows in (("days", days), ("months", months)):
+            if rows:
+                conn.execute(_statement(conn, name), rows)
+        write_changes(conn, _statement, counts, gone, upserts)
     return changed
+
+
+def _rolled_up(deltas: dict[Bucket, list[int]]) -> tuple[list[dict[str, Any]], ...]:
+    """The moves of the hourly counters, and of the daily and monthly ones they add up to."""
+    days: dict[tuple[date, str], list[int]] = {}
+    months: dict[tuple[date, int, str], list[int]] = {}
+    for (d, h, c), v in deltas.items():
+        for totals in (days.setdefault((d, c), [0, 0, 0]), months.setdefault((d.replace(day=1), h, c), [0, 0, 0])):
+            for i, n in enumerate(v):
+                totals[i] += n
+
+    def rows(keys: tuple[str, ...], moved: dict[Any, list[int]]) -> list[dict[str, Any]]:
+        return [{**dict(zip(keys, k, strict=True)), **dict(zip(_FIGURES, v, strict=True))}
+                for k, v in sorted(moved.items()) if any(v)]
+
+    return rows(("day", "hour", "channel"), deltas), rows(("day", "channel"), days), rows(("month", "hour", "channel"),
+                                                                                           months)
 
 
 def _facts(row: dict[str, Any] | None) -> tuple[Any, ...] | None:
@@ -253,9 +306,11 @@ def _doc_shipped(dialect: str) -> Any:
     return case((and_(shipped, func.strftime("%f", text_value).is_not(None)), spelled), else_=None)
 
 
-def rebuild(conn: Connection, threshold_s: int) -> int:
+def rebuild(conn: Connection, threshold_s: int, *, rollups: bool = True) -> int:
     """Derive every row and counter from the orders: one ``INSERT … SELECT`` over the orders
-    promised a ship time, one ``GROUP BY`` into the counters; how many orders count."""
+    promised a ship time, one ``GROUP BY`` into the counters; how many orders count.
+    ``rollups=False``: not the daily and monthly counters (migration ``0021`` runs before the
+    revision that adds them)."""
     dialect = conn.dialect.name
     conn.execute(delete(_COUNTS))
     conn.execute(delete(_ORDERS))
@@ -271,18 +326,34 @@ def rebuild(conn: Connection, threshold_s: int) -> int:
     conn.execute(insert(_ORDERS).from_select(
         ["order_pk", "channel", "promised_at", "day", "hour", "shipped_at", "deviation_s", "late"], source))
     start_after_newest_change(conn, CURSOR)  # the orders changed after now are the reconciler's
-    return _recount(conn, threshold_s)
+    return _recount(conn, threshold_s, rollups=rollups)
 
 
-def _recount(conn: Connection, threshold_s: int) -> int:
-    conn.execute(delete(_COUNTS))
+def _recount(conn: Connection, threshold_s: int, *, rollups: bool = True) -> int:
+    for table in (_COUNTS, _DAYS, _MONTHS) if rollups else (_COUNTS,):
+        conn.execute(delete(table))
     late = func.sum(case((_ORDERS.c.late, 1), else_=0))
     grouped = select(_ORDERS.c.day, _ORDERS.c.hour, _ORDERS.c.channel, func.count(), func.count(_ORDERS.c.shipped_at),
                      late).group_by(_ORDERS.c.day, _ORDERS.c.hour, _ORDERS.c.channel)
-    conn.execute(insert(_COUNTS).from_select(["day", "hour", "channel", "due", "shipped", "late"], grouped))
+    conn.execute(insert(_COUNTS).from_select(["day", "hour", "channel", *_FIGURES], grouped))
+    if rollups:
+        derive_rollups(conn)
     conn.execute(replace_rows(conn.dialect.name, _STATE, ["name"], ["threshold_s"]),
                  [{"name": STATE, "threshold_s": threshold_s}])
     return int(conn.execute(select(func.count()).select_from(_ORDERS)).scalar() or 0)
+
+
+def derive_rollups(conn: Connection) -> None:
+    """The daily and monthly counters from the hourly ones (what migration ``0026`` back-fills)."""
+    sums = [func.sum(_COUNTS.c[k]) for k in _FIGURES]
+    conn.execute(insert(_DAYS).from_select(
+        ["day", "channel", *_FIGURES],
+        select(_COUNTS.c.day, _COUNTS.c.channel, *sums).group_by(_COUNTS.c.day, _COUNTS.c.channel)))
+    month = (func.cast(func.date_trunc("month", _COUNTS.c.day), Date) if conn.dialect.name == "postgresql"
+             else func.date(_COUNTS.c.day, "start of month"))
+    conn.execute(insert(_MONTHS).from_select(
+        ["month", "hour", "channel", *_FIGURES],
+        select(month, _COUNTS.c.hour, _COUNTS.c.channel, *sums).group_by(month, _COUNTS.c.hour, _COUNTS.c.channel)))
 
 
 def ensure_threshold(db: Any, threshold_s: int) -> bool:

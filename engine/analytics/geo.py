@@ -19,7 +19,6 @@ SKUs bought together in one order (a self-join of the lines of those orders).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -27,14 +26,14 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from engine.analytics.grid import Centroid, DistrictCount, cell_of, growth_rows, share_bp, top_cells
-from engine.analytics.hour_counts import ALL_CHANNELS, DistrictDay, DistrictMonth, district_pending, month_of
+from engine.analytics.hour_counts import ALL_CHANNELS, DistrictDay, DistrictMonth, district_pending
 from engine.analytics.orders_list import listed, page_of_orders
-from engine.analytics.ranges import DateRange
+from engine.analytics.ranges import DateRange, whole_months
 from engine.errors import NotFound
 from engine.orders.model import Order, OrderLine
 from engine.orders.regions import DivisionResolver, default_resolver
 
-__all__ = ["cell_detail", "centroids", "geo_overview", "whole_months"]
+__all__ = ["cell_detail", "centroids", "geo_overview"]
 
 
 @lru_cache(maxsize=1)
@@ -65,13 +64,6 @@ def _where(stmt: Any, rng: DateRange, channels: Sequence[str]) -> Any:
     if channels:
         stmt = stmt.where(Order.channel.in_(list(channels)))
     return stmt
-
-
-def whole_months(first: date, last: date) -> tuple[date, date] | None:
-    """``[start, end)``: the calendar months lying wholly in ``first``…``last``; None if none does."""
-    start = first if first.day == 1 else month_of(first.replace(day=28) + timedelta(days=4))
-    end = month_of(last + timedelta(days=1))
-    return (start, end) if start < end else None
 
 
 def _counted(session: Session, rng: DateRange, channels: Sequence[str]) -> dict[str, int] | None:

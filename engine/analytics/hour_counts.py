@@ -54,6 +54,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.analytics.counter_sql import add_counts, replace_rows
+from engine.analytics.ranges import month_of
 from engine.analytics.sql_time import SHANGHAI
 from engine.clock import utc
 from engine.orders.model import Order
@@ -61,7 +62,7 @@ from engine.storage.models import Base
 from engine.storage.types import UTCDateTime
 
 __all__ = ["ALL_CHANNELS", "CountCursor", "CountedOrder", "DistrictDay", "DistrictMonth", "HourCount", "bucket_of",
-           "count_changes", "derive_districts", "district_pending", "month_of", "pending_since_cursor"]
+           "count_changes", "derive_districts", "district_pending", "pending_since_cursor"]
 
 CURSOR = "hourly"
 ALL_CHANNELS = "*"  # the district counters' channel for every channel together
@@ -128,10 +129,6 @@ def bucket_of(created_at: datetime, channel: str, adcode: str | None) -> Bucket:
     """(Asia/Shanghai day, hour, channel, district code or ``''``) of an order."""
     local = utc(created_at).astimezone(SHANGHAI)
     return local.date(), local.hour, channel, adcode or ""
-
-
-def month_of(day: date) -> date:
-    return day.replace(day=1)
 
 
 def _after(cursor: CountCursor | None) -> Any:

@@ -1,5 +1,6 @@
 """A business date range (Asia/Shanghai dates, both ends included) and the UTC instants it
-covers; the period just before it, of the same length, for growth figures. Pure."""
+covers; the period just before it, of the same length, for growth figures; the whole calendar
+months inside a range (the monthly counters' part of it). Pure."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from engine.analytics.sql_time import shanghai_midnight
 
-__all__ = ["MAX_DAYS", "DateRange"]
+__all__ = ["MAX_DAYS", "DateRange", "month_of", "whole_months"]
 
 MAX_DAYS = 3660
 
@@ -38,3 +39,16 @@ class DateRange:
 
     def as_json(self) -> dict[str, str]:
         return {"from": self.first.isoformat(), "to": self.last.isoformat(), "timezone": "Asia/Shanghai"}
+
+
+def month_of(day: date) -> date:
+    """The first day of ``day``'s month."""
+    return day.replace(day=1)
+
+
+def whole_months(first: date, last: date) -> tuple[date, date] | None:
+    """``[start, end)``: the calendar months lying wholly in ``first``…``last`` (first days of
+    months); None if none does."""
+    start = first if first.day == 1 else month_of(first.replace(day=28) + timedelta(days=4))
+    end = month_of(last + timedelta(days=1))
+    return (start, end) if start < end else None

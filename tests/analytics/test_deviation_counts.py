@@ -16,6 +16,8 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from engine.analytics.deviation_counts import (
     SHIPPED_STATUSES,
     DeviationCount,
+    DeviationDay,
+    DeviationMonth,
     ensure_threshold,
     rebuild,
     refresh_orders,
@@ -116,13 +118,23 @@ def test_counters_kept_version_by_version_equal_the_direct_count(stored) -> None
     assert 0 < late < shipped < orders  # late, on time and unshipped orders all take part
 
 
+def _rollups(session: Any) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    days = {(r.day, r.channel, r.due, r.shipped, r.late) for r in session.scalars(select(DeviationDay))
+            if r.due or r.shipped or r.late}
+    months = {(r.month, r.hour, r.channel, r.due, r.shipped, r.late) for r in session.scalars(select(DeviationMonth))
+              if r.due or r.shipped or r.late}
+    return days, months
+
+
 def test_counters_derived_from_scratch_equal_the_kept_ones(stored) -> None:
     with stored.db.session() as s:
-        kept = _counters(s)
+        kept, kept_rollups = _counters(s), _rollups(s)
+    assert len(kept_rollups[0]) == 5 and len(kept_rollups[1]) > 10  # (day, channel) and (hour, channel) of November
     with stored.db.transaction() as s:
         rebuild(s.connection(), 7200)
     with stored.db.session() as s:
         assert _counters(s) == kept == _direct(s, 7200)
+        assert _rollups(s) == kept_rollups
 
 
 def test_a_new_threshold_re_derives_the_counters(stored) -> None:
@@ -225,3 +237,39 @@ def test_the_late_figures_equal_the_direct_count_as_the_clock_passes_each_promis
             seen.add(expected)
             now += timedelta(minutes=10)
         assert len(seen) == 4, threshold_s  # the figure moved as unshipped orders passed promise + threshold
+
+
+def _figures(direct: dict[tuple[str, str, int], tuple[int, ...]], first: str, last: str) -> dict[str, Any]:
+    """The report's figures (orders, late) per channel, hour and day, from the direct count."""
+    out: dict[str, dict[Any, list[int]]] = {"channel": {}, "hour": {}, "day": {}}
+    for (channel, day, hour), (n, _, late) in direct.items():
+        if first <= day <= last:
+            for kind, key in (("channel", channel), ("hour", hour), ("day", day)):
+                figure = out[kind].setdefault(key, [0, 0])
+                figure[0] += n
+                figure[1] += late
+    return out
+
+
+@pytest.mark.parametrize("first,last", [("2026-10-01", "2026-11-30"), ("2026-11-01", "2026-12-05"),
+                                        ("2026-10-15", "2026-11-12")])
+def test_ranges_of_whole_months_read_the_monthly_and_daily_counters_exactly(stored, first, last) -> None:
+    """Ranges made of whole months and days, the clock in the middle of the promises, at the end of
+    November and in December (then November is a whole month before the cutoff's): per channel,
+    hour and day, under the counted and a query's own threshold, equal to the direct count."""
+    from datetime import date
+
+    from engine.analytics.deviation import deviation_report
+    from engine.analytics.ranges import DateRange
+
+    rng = DateRange(date.fromisoformat(first), date.fromisoformat(last))
+    for now in (sh(12, 9, 40), sh(30, 23, 50), datetime(2026, 12, 5, 10, 0, tzinfo=SHANGHAI)):
+        for threshold_s in (7200, 5400):
+            with stored.db.session() as s:
+                expected = _figures(_direct(s, threshold_s, now), first, last)
+                body = deviation_report(s, rng, (), threshold_s=threshold_s, now=now, cursor=None, limit=500)
+            got = {"channel": {r["channel"]: [r["orders"], r["late"]] for r in body["by_channel"]},
+                   "hour": {r["hour"]: [r["orders"], r["late"]] for r in body["by_hour"]},
+                   "day": {r["day"]: [r["orders"], r["late"]] for r in body["by_day"]}}
+            assert got == expected, (first, last, now, threshold_s)
+            assert sum(v[1] for v in expected["day"].values()) == body["totals"]["late"] == len(body["late_orders"])

@@ -15,9 +15,9 @@ from typing import Any
 from alembic import command
 from sqlalchemy import func, select
 
-from engine.analytics.geo import _per_district, centroids, whole_months
+from engine.analytics.geo import _per_district, centroids
 from engine.analytics.hour_counts import DistrictDay, DistrictMonth, count_changes, derive_districts
-from engine.analytics.ranges import DateRange
+from engine.analytics.ranges import DateRange, whole_months
 from engine.orders.model import Order
 from engine.storage.migrate import alembic_config, upgrade
 from tests.fulfillment.conftest import sh

@@ -55,7 +55,7 @@ def upgrade() -> None:
     # re-derived on the first read or by the fulfillment job)
     from engine.analytics.deviation_counts import DEFAULT_THRESHOLD_S, rebuild
 
-    rebuild(op.get_bind(), DEFAULT_THRESHOLD_S)
+    rebuild(op.get_bind(), DEFAULT_THRESHOLD_S, rollups=False)  # 0026 adds and derives the roll-ups
 
 
 def downgrade() -> None:
