@@ -233,7 +233,7 @@ def run(url: str, label: str, n: int, repeats: int, only: set[str] | None = None
             started = time.perf_counter()
             with store.services.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 for (name,) in conn.exec_driver_sql("SELECT tablename FROM pg_tables WHERE schemaname = "
-                                                    "current_schema() AND tablename LIKE 'analytics%'").all():
+                                                    "current_schema() AND left(tablename, 10) = 'analytics_'").all():
                     conn.exec_driver_sql(f'VACUUM ANALYZE "{name}"')
             print(f"  VACUUM ANALYZE of the analytics tables in {time.perf_counter() - started:.1f}s")
         print(f"  seeding done in {time.perf_counter() - seeded:.0f}s")
