@@ -103,40 +103,37 @@ class DeviationOrder(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class DeviationCount(Base):
-    __tablename__ = "analytics_deviation_counts"
+class _Figures:
+    """The figures every deviation counter holds (a mixin: each table gets its own columns)."""
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     due: Mapped[int] = mapped_column(Integer)
     shipped: Mapped[int] = mapped_column(Integer)
     late: Mapped[int] = mapped_column(Integer)
 
 
-class DeviationDay(Base):
+class DeviationCount(_Figures, Base):
+    __tablename__ = "analytics_deviation_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+
+
+class DeviationDay(_Figures, Base):
     """The counters of a day, all hours together (the report's per-day figures)."""
 
     __tablename__ = "analytics_deviation_days"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    due: Mapped[int] = mapped_column(Integer)
-    shipped: Mapped[int] = mapped_column(Integer)
-    late: Mapped[int] = mapped_column(Integer)
 
 
-class DeviationMonth(Base):
+class DeviationMonth(_Figures, Base):
     """The counters of a month per hour of promise (the per-channel and per-hour figures)."""
 
     __tablename__ = "analytics_deviation_months"
 
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    due: Mapped[int] = mapped_column(Integer)
-    shipped: Mapped[int] = mapped_column(Integer)
-    late: Mapped[int] = mapped_column(Integer)
 
 
 class DeviationThreshold(Base):
