@@ -59,6 +59,7 @@ from engine.auth.users import create_user, issue_token
 from engine.fulfillment.presale_counts import rebuild as rebuild_presale
 from engine.logs import configure_logging
 from engine.orders.model import Order
+from engine.serving import freeze_long_lived
 from engine.storage.models import User
 
 _spec = importlib.util.spec_from_file_location("bench_alerts", ROOT / "bench" / "alerts.py")
@@ -150,6 +151,7 @@ def measure(store: Any, repeats: int, only: set[str] | None = None) -> list[tupl
         admin = admin or create_user(s, "bench_admin", "admin", None, clock=store.clock)
         token = issue_token(s, admin, clock=store.clock)
     client = create_app(services=store.services).test_client()
+    freeze_long_lived()  # as orderpulse serve does once its app is built
     headers = {"Authorization": f"Bearer {token}"}
     last = (END - timedelta(days=1)).astimezone(UTC).date()
     ranges = {"7d": (last - timedelta(days=6), last), "30d": (last - timedelta(days=29), last),

@@ -1,9 +1,11 @@
 """Running the app under waitress (a production WSGI server), with the in-process
-background runner (outbox dispatcher + scheduler) when asked.
+background runner (outbox dispatcher + scheduler) when asked; what lives as long as the
+process is frozen out of the cyclic collector once the app is built.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +13,17 @@ from engine.logs import get_logger
 from engine.services import Services
 
 log = get_logger(__name__)
+
+
+def freeze_long_lived() -> None:
+    """Move what lives as long as the process (the app, its routes and schemas, the division
+    table) out of the cyclic collector's way (``gc.freeze``), so a full collection triggered by
+    a request walks only the objects requests made, not a pause of tens of ms at p95."""
+    from engine.orders.regions import default_resolver
+
+    default_resolver()
+    gc.collect()
+    gc.freeze()
 
 
 def serve_app(services: Services, *, host: str, port: int, threads: int = 8, background: bool = True,
@@ -32,6 +45,7 @@ def serve_app(services: Services, *, host: str, port: int, threads: int = 8, bac
 
         runner = start_background(services, job_modules=[*job_modules(), *extra_jobs] if extra_jobs else None)
     server = create_server(app, host=host, port=port, threads=threads, ident="orderpulse")
+    freeze_long_lived()
     log.info("serving", url=f"http://{host}:{port}/")
     if on_ready is not None:
         on_ready(f"http://{host}:{port}/")
