@@ -14,6 +14,7 @@
   let machines = data.machines;
   let machineVocab = data.machine_vocabulary;
   let machineErrors = {}; // machine name → {row path: [message]} for rows the server refused
+  let refusedText = null; // the text those rows were refused against
   let formBusy = false;
   let formQueue = Promise.resolve(); // form edits go to the server one after another
   let formsPending = 0;
@@ -85,6 +86,9 @@
     const mappingsChanged = !same(mappings, r.payload.mappings);
     mappings = r.payload.mappings;
     if (mappingsChanged && !formBusy && !$("mapping-tables").contains(document.activeElement)) renderMappings();
+    // a form edit the server refused stays shown with its reason until the text itself changes:
+    // a check of the text it was refused against (answering late) brings nothing new
+    if (text === refusedText && Object.keys(machineErrors).length) return;
     const machinesChanged = !same(machines, r.payload.machines) || !same(machineVocab, r.payload.machine_vocabulary);
     machines = r.payload.machines;
     machineVocab = r.payload.machine_vocabulary;
@@ -501,6 +505,7 @@
         const errors = {};
         if (detail && detail.path) errors[detail.path.replace(/^\/machine/, "")] = [error.message];
         machineErrors = { [name]: errors };
+        refusedText = editor.getText();
         machines = machines.map((m) => (m.name === name ? rows : m));
         $("form-status").textContent = error.message || "状态机表单修改失败";
       }
