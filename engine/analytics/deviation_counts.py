@@ -64,6 +64,7 @@ from engine.analytics.counter_sql import StatementCache, add_counts, delete_item
 from engine.analytics.sql_time import SHANGHAI, local_date, local_hour, seconds_between
 from engine.clock import utc
 from engine.orders.model import Order
+from engine.orders.order_status import SHIPPED_STATUSES
 from engine.orders.pipeline_model import OrderShipment
 from engine.storage.models import Base
 from engine.storage.types import UTCDateTime
@@ -72,7 +73,6 @@ __all__ = ["DEFAULT_THRESHOLD_S", "SHIPPED_STATUSES", "DeviationCount", "Deviati
            "counted_threshold", "ensure_threshold", "rebuild", "reconcile_changed", "refresh_orders"]
 
 DEFAULT_THRESHOLD_S = 2 * 3600
-SHIPPED_STATUSES = ("partially_shipped", "shipped", "delivered", "completed")
 STATE = "deviation"
 CURSOR = "deviation"  # its row in analytics_count_cursor
 _BigId = BigInteger().with_variant(Integer(), "sqlite")

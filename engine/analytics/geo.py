@@ -4,9 +4,10 @@ with the product combinations they hold.
 
 Owns these queries. Orders are counted per district code from the counters of
 :mod:`engine.analytics.hour_counts`: the whole months of the range from the monthly counters, its
-days before and after them from the daily ones (one ``GROUP BY adcode`` over at most about
-months + 60 days × channels × districts rows), plus what the orders changed since the counters'
-cursor add and take away, so the figures are exact however far the consumer is behind; a store
+days before and after them from the daily ones (one ``GROUP BY`` period, adcode for the range
+and the period before it, over at most about months + 60 days × channels × districts rows each),
+plus what the orders changed since the counters' cursor add and take away (read once), so the
+figures are exact however far the consumer is behind; a store
 never counted reads its orders (one ``GROUP BY adcode`` over the ``ix_orders_analytics`` index).
 Each code's centroid comes from
 the same division table cleaning resolves addresses with (:mod:`engine.orders.regions`: the
@@ -22,18 +23,18 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, literal_column, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from engine.analytics.grid import Centroid, DistrictCount, cell_of, growth_rows, share_bp, top_cells
-from engine.analytics.hour_counts import ALL_CHANNELS, DistrictDay, DistrictMonth, district_pending
+from engine.analytics.hour_counts import ALL_CHANNELS, DistrictDay, DistrictMonth, changes_since_cursor, district_delta
 from engine.analytics.orders_list import listed, page_of_orders
 from engine.analytics.ranges import DateRange, whole_months
 from engine.errors import NotFound
 from engine.orders.model import Order, OrderLine
 from engine.orders.regions import DivisionResolver, default_resolver
 
-__all__ = ["cell_detail", "centroids", "geo_overview"]
+__all__ = ["cell_detail", "centroids", "geo_overview", "per_district"]
 
 
 @lru_cache(maxsize=1)
@@ -66,39 +67,48 @@ def _where(stmt: Any, rng: DateRange, channels: Sequence[str]) -> Any:
     return stmt
 
 
-def _counted(session: Session, rng: DateRange, channels: Sequence[str]) -> dict[str, int] | None:
-    """Orders per district code from the counters (None when nothing was ever counted)."""
-    pending = district_pending(session, rng.first, rng.last, list(channels))
-    if pending is None:
-        return None
-    chosen = list(channels)
-
+def _parts(rng: DateRange, channels: list[str], period: int) -> list[Any]:
+    """The counter rows of one range, labelled ``period``: its whole months from the monthly
+    counters, the days before and after them from the daily ones."""
     def part(model: Any, when: Any) -> Any:
-        stmt = select(model.adcode.label("adcode"), model.orders.label("orders")).where(when)
-        return stmt.where(model.channel.in_(chosen) if chosen else model.channel == ALL_CHANNELS)
+        stmt = select(literal_column(str(int(period))).label("period"), model.adcode.label("adcode"), model.orders.label("orders"))
+        return stmt.where(when, model.channel.in_(channels) if channels else model.channel == ALL_CHANNELS)
 
     months = whole_months(rng.first, rng.last)
     if months is None:
-        rows = part(DistrictDay, (DistrictDay.day >= rng.first) & (DistrictDay.day <= rng.last)).subquery()
-    else:
-        rows = union_all(
-            part(DistrictMonth, (DistrictMonth.month >= months[0]) & (DistrictMonth.month < months[1])),
+        return [part(DistrictDay, (DistrictDay.day >= rng.first) & (DistrictDay.day <= rng.last))]
+    return [part(DistrictMonth, (DistrictMonth.month >= months[0]) & (DistrictMonth.month < months[1])),
             part(DistrictDay, ((DistrictDay.day >= rng.first) & (DistrictDay.day < months[0]))
-                 | ((DistrictDay.day >= months[1]) & (DistrictDay.day <= rng.last)))).subquery()
-    counts = dict(pending)
-    for code, n in session.execute(select(rows.c.adcode, func.sum(rows.c.orders)).group_by(rows.c.adcode)):
-        counts[code] = counts.get(code, 0) + int(n)
+                 | ((DistrictDay.day >= months[1]) & (DistrictDay.day <= rng.last)))]
+
+
+def _counted(session: Session, ranges: Sequence[DateRange], channels: Sequence[str]) -> list[dict[str, int]] | None:
+    """Orders per district code of each range, from the counters in one statement (None when
+    nothing was ever counted)."""
+    moves = changes_since_cursor(session)
+    if moves is None:
+        return None
+    chosen = list(channels)
+    counts = [district_delta(moves, rng.first, rng.last, chosen) for rng in ranges]
+    rows = union_all(*(p for i, rng in enumerate(ranges) for p in _parts(rng, chosen, i))).subquery()
+    for period, code, n in session.execute(select(rows.c.period, rows.c.adcode, func.sum(rows.c.orders))
+                                           .group_by(rows.c.period, rows.c.adcode)):
+        table = counts[period]
+        table[code] = table.get(code, 0) + int(n)
     return counts
 
 
-def _per_district(session: Session, rng: DateRange, channels: Sequence[str]) -> tuple[dict[Centroid, int], int]:
+def _from_orders(session: Session, rng: DateRange, channels: Sequence[str]) -> dict[str, int]:
+    """Orders per district code read from the orders themselves (a store never counted)."""
+    stmt = _where(select(Order.adcode, func.count().label("n")), rng, channels).group_by(Order.adcode)
+    counted: dict[str, int] = {}
+    for row in session.execute(stmt):
+        counted[row.adcode or ""] = counted.get(row.adcode or "", 0) + int(row.n)
+    return counted
+
+
+def _placed(counted: dict[str, int]) -> tuple[dict[Centroid, int], int]:
     """Orders per known district centroid, and the orders with no usable district code."""
-    counted = _counted(session, rng, channels)
-    if counted is None:  # never counted (a new store): the orders themselves
-        stmt = _where(select(Order.adcode, func.count().label("n")), rng, channels).group_by(Order.adcode)
-        counted = {}
-        for row in session.execute(stmt):
-            counted[row.adcode or ""] = counted.get(row.adcode or "", 0) + int(row.n)
     known = centroids()
     counts: dict[Centroid, int] = {}
     unplaced = 0
@@ -113,13 +123,21 @@ def _per_district(session: Session, rng: DateRange, channels: Sequence[str]) -> 
     return counts, unplaced
 
 
+def per_district(session: Session, ranges: Sequence[DateRange], channels: Sequence[str]
+                 ) -> list[tuple[dict[Centroid, int], int]]:
+    """Per range: orders per known district centroid, and the orders with no usable district code."""
+    counted = _counted(session, ranges, channels)
+    if counted is None:  # never counted (a new store): the orders themselves
+        counted = [_from_orders(session, r, channels) for r in ranges]
+    return [_placed(c) for c in counted]
+
+
 def geo_overview(session: Session, rng: DateRange, channels: Sequence[str], *, top: int = 10,
                  min_orders: int = 10, growth_limit: int = 20) -> dict[str, Any]:
     """The top ``top`` cells of the range and the growth of its districts against the period
     of the same length just before it."""
-    current, unplaced = _per_district(session, rng, channels)
     before = rng.previous()
-    previous, _ = _per_district(session, before, channels)
+    (current, unplaced), (previous, _) = per_district(session, (rng, before), channels)
     placed = sum(current.values())
     cells = top_cells((DistrictCount(c, n) for c, n in current.items()), top)
     return {"range": rng.as_json(), "channels": list(channels), "grid_km": 3, "total": placed + unplaced,

@@ -62,7 +62,8 @@ from engine.storage.models import Base
 from engine.storage.types import UTCDateTime
 
 __all__ = ["ALL_CHANNELS", "CountCursor", "CountedOrder", "DistrictDay", "DistrictMonth", "HourCount", "bucket_of",
-           "count_changes", "derive_districts", "district_pending", "pending_since_cursor"]
+           "changes_since_cursor", "count_changes", "derive_districts", "district_delta",
+           "pending_since_cursor"]
 
 CURSOR = "hourly"
 ALL_CHANNELS = "*"  # the district counters' channel for every channel together
@@ -251,7 +252,10 @@ def count_changes(db: Any, now: datetime, *, max_batches: int = 200) -> int:
     return read
 
 
-def _pending(session: Session) -> list[tuple[Bucket, int]] | None:
+Move = tuple[Bucket, int]
+
+
+def changes_since_cursor(session: Session) -> list[Move] | None:
     """What the orders changed after the cursor add to (+1, their bucket now) and take from (-1,
     the bucket they are counted in) the counters; None when nothing was ever counted (read the
     orders themselves then). The changed orders are one index range on ``ix_orders_changed`` (a
@@ -261,8 +265,7 @@ def _pending(session: Session) -> list[tuple[Bucket, int]] | None:
         return None
     rows = session.execute(select(Order.id, Order.created_at, Order.channel, Order.adcode, Order.dropped_by)
                            .where(_after(cursor))).all()
-    moves: list[tuple[Bucket, int]] = [(bucket_of(r.created_at, r.channel, r.adcode), 1)
-                                       for r in rows if r.dropped_by is None]
+    moves: list[Move] = [(bucket_of(r.created_at, r.channel, r.adcode), 1) for r in rows if r.dropped_by is None]
     ids = [r.id for r in rows]
     for i in range(0, len(ids), 1000):
         for c in session.scalars(select(CountedOrder).where(CountedOrder.order_pk.in_(ids[i:i + 1000]))):
@@ -274,7 +277,7 @@ def pending_since_cursor(session: Session, first: date, last: date, channels: li
                          ) -> dict[tuple[int, int, str], int] | None:
     """What the orders changed after the cursor add to and take from the counters of the days
     ``first``…``last``, per (weekday, hour, channel); None when nothing was ever counted."""
-    moves = _pending(session)
+    moves = changes_since_cursor(session)
     if moves is None:
         return None
     chosen = set(channels)
@@ -286,12 +289,9 @@ def pending_since_cursor(session: Session, first: date, last: date, channels: li
     return delta
 
 
-def district_pending(session: Session, first: date, last: date, channels: list[str]) -> dict[str, int] | None:
-    """:func:`pending_since_cursor` per district code (``''``: none) for the map; None when
-    nothing was ever counted."""
-    moves = _pending(session)
-    if moves is None:
-        return None
+def district_delta(moves: list[Move], first: date, last: date, channels: list[str]) -> dict[str, int]:
+    """What ``moves`` (:func:`changes_since_cursor`) add to and take from the district counters of
+    the days ``first``…``last``, per district code (``''``: none), for the map."""
     chosen = set(channels)
     delta: dict[str, int] = {}
     for (day, _hour, channel, code), n in moves:

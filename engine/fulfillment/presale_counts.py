@@ -57,12 +57,12 @@ from engine.analytics.counter_sql import StatementCache, add_counts, delete_item
 from engine.analytics.sql_time import SHANGHAI
 from engine.fulfillment.sql import ship_by_day, ship_by_text
 from engine.orders.model import Order
+from engine.orders.order_status import SHIPPED_STATUSES
 from engine.storage.models import Base
 
 __all__ = ["CURSOR", "SHIPPED_STATUSES", "PresaleCount", "PresaleOrder", "rebuild", "reconcile_changed",
            "refresh_orders"]
 
-SHIPPED_STATUSES = ("partially_shipped", "shipped", "delivered", "completed")
 CURSOR = "presale"  # its row in analytics_count_cursor
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -39,6 +39,7 @@ from engine.fulfillment.presale_counts import refresh_orders as refresh_presale
 from engine.inventory.in_transaction import committed_changes, mirror_to_gate, release_in, reservation_lines
 from engine.orders.model import Order, OrderEvent
 from engine.orders.order_reservation import SHORT_TAG, reservation_key
+from engine.orders.order_status import SHIPPED_STATUSES
 from engine.orders.order_tags import write_tags
 from engine.orders.order_tickets import fire_for_status
 from engine.orders.pipeline import DONE
@@ -52,7 +53,7 @@ __all__ = ["MAX_REASON", "NOT_CANCELLABLE", "CancelResult", "cancel_order", "rea
 
 MAX_REASON = 200
 # shipped in any part: the goods (some of them) left the warehouse
-NOT_CANCELLABLE = frozenset({"partially_shipped", "shipped", "delivered", "completed"})
+NOT_CANCELLABLE = frozenset(SHIPPED_STATUSES)
 _P = cast(Table, OrderPipeline.__table__)
 _O = cast(Table, Order.__table__)
 

@@ -16,12 +16,14 @@ The stored order keeps what the platform said in its document (``doc.status``); 
 
 from __future__ import annotations
 
-__all__ = ["HOLDABLE", "PAID_UNSHIPPED", "TERMINAL", "merge_platform_status", "settled_status"]
+__all__ = ["HOLDABLE", "PAID_UNSHIPPED", "SHIPPED_STATUSES", "TERMINAL", "merge_platform_status", "settled_status"]
 
 # How far an order has gone; a lower rank never replaces a higher one.
 _RANK = {"pending_payment": 0, "awaiting_shipment": 1, "paid_hold": 1, "partially_shipped": 2, "shipped": 3,
          "delivered": 4, "completed": 5}
 PAID_UNSHIPPED = frozenset({"awaiting_shipment", "paid_hold"})
+# goods have left the warehouse (part or all of them): counted as shipped by the figures
+SHIPPED_STATUSES = ("partially_shipped", "shipped", "delivered", "completed")
 # a person may hold (and release) an order in these statuses
 HOLDABLE = PAID_UNSHIPPED
 TERMINAL = frozenset({"cancelled", "completed"})
