@@ -236,8 +236,8 @@ class Aggregate(Node):
     ``count(orders by buyer_phone within 1h)``,
     ``distinct(receiver.city of orders by buyer_phone within 1h)``,
     ``count(returns where reason == "面料起球")``.
-    ``func`` is count | distinct | sum | avg | min | max; ``collection`` is orders | returns |
-    tickets | shipments; ``within`` is seconds.
+    ``func`` is count | distinct | sum | avg | min | max; ``collection`` is orders | order_lines |
+    returns | tickets | shipments; ``within`` is seconds.
     """
 
     func: str

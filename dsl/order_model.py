@@ -12,7 +12,7 @@ from typing import Union
 __all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "REFUND_FIELDS_OF_ORDER", "ORDER_STATUSES",
            "STATUS_LABELS", "canonical_status", "STATUS_PATH", "REFUND_STATUS_LABELS", "REFUND_STATUSES",
            "REFUND_PATH", "canonical_refund_status", "FOLLOW_SUBJECTS", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
-           "SHIPMENT_FIELDS",
+           "SHIPMENT_FIELDS", "SOLD_LINE_FIELDS",
            "PROMOTION_CONTEXT", "ALERT_CONTEXT", "TICKET_CONTEXT", "ROLES", "OUTSIDE_PARTIES",
            "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "HOOK_TYPES",
            "NOTIFY_CHANNEL_TYPES", "CALL_OPERATIONS", "ARCHIVE_TARGETS", "FUNCTIONS", "Signature",
@@ -119,6 +119,13 @@ RETURN_FIELDS: FieldTree = {
 SHIPMENT_FIELDS: FieldTree = {
     "shipment_id": "text", "order_id": "text", "channel": "text", "shop": "text", "courier": "text",
     "tracking_no": "text", "via": "text", "qty": "count", "shipped_at": "time", "promised_ship_at": "time",
+}
+
+# one line of a stored order, with its order's id, channel, shop and creation time (the
+# ``order_lines`` collection of alert measures, ``sum(qty of order_lines where category == "茶包")
+# per day by sku_id``; not ``lines``, which stays the order's own list: ``sum(lines.amount)``)
+SOLD_LINE_FIELDS: FieldTree = {
+    **LINE_FIELDS, "order_id": "text", "channel": "text", "shop": "text", "created_at": "time",
 }
 
 PROMOTION_CONTEXT: FieldTree = {

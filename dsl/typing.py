@@ -66,6 +66,7 @@ HOOK_SCOPE = Scope((), (("payload", "any"), ("headers", "any")))
 FOLLOW_SCOPE = Scope((om.ORDER_FIELDS,), (("order", om.ORDER_FIELDS),))
 REFUND_SCOPE = Scope((om.ORDER_FIELDS,), (("order", om.ORDER_FIELDS), ("refund", om.REFUND_FIELDS_OF_ORDER)))
 COLLECTION_FIELDS: dict[str, om.FieldTree] = {"orders": om.ORDER_FIELDS,
+                                              "order_lines": om.SOLD_LINE_FIELDS,
                                               "returns": om.RETURN_FIELDS,
                                               "tickets": om.TICKET_CONTEXT,
                                               "shipments": om.SHIPMENT_FIELDS}

@@ -7,7 +7,8 @@ Owns every SQL statement on ``alert_cursors``, ``alert_series``, ``alert_counter
 with ``immediate=True`` (SQLite's write lock at BEGIN); on PostgreSQL the ``lock`` cursor row is
 taken ``FOR UPDATE SKIP LOCKED``, so one consumer runs at a time and the others pass.
 
-- Sources: ``orders`` (``orders`` rows), ``returns`` (``order_tickets`` rows of kind ``refund``),
+- Sources: ``orders`` (``orders`` rows; the ``order_lines`` collection's series read the same rows, each
+  line of each order a record), ``returns`` (``order_tickets`` rows of kind ``refund``),
   ``tickets`` (``workflow_transitions`` rows), ``shipments`` (``order_shipments`` rows). A batch
   reads the rows past the source's cursor in id order and never history again.
 - Gaps: on PostgreSQL an id can become visible after a higher one (its transaction committed
@@ -81,23 +82,26 @@ class _Acc:
         default_factory=lambda: defaultdict(lambda: [0, 0, None, None]))
     members: dict[tuple[str, datetime, str], set[str]] = field(default_factory=lambda: defaultdict(set))
 
-    def add(self, series: Sequence[Series], record: Mapping[str, Any], at: datetime) -> None:
+    def add(self, series: Sequence[Series], source_record: Mapping[str, Any], at: datetime) -> None:
         for s in series:
-            if not s.matches(record):
-                continue
-            key = (s.key, bucket_start(at, s.period), group_of(s, record))
-            if s.distinct:
-                value = s.figure(record)
-                if value is not None:
-                    self.members[key].add(str(value)[:256])
-                continue
-            slot = self.n[key]
-            slot[0] += 1
-            figure = s.figure(record)
-            if isinstance(figure, int) and not isinstance(figure, bool):
-                slot[1] += figure
-                slot[2] = figure if slot[2] is None else min(slot[2], figure)
-                slot[3] = figure if slot[3] is None else max(slot[3], figure)
+            for record in s.records(source_record):
+                if s.matches(record):
+                    self._count(s, record, at)
+
+    def _count(self, s: Series, record: Mapping[str, Any], at: datetime) -> None:
+        key = (s.key, bucket_start(at, s.period), group_of(s, record))
+        if s.distinct:
+            value = s.figure(record)
+            if value is not None:
+                self.members[key].add(str(value)[:256])
+            return
+        slot = self.n[key]
+        slot[0] += 1
+        figure = s.figure(record)
+        if isinstance(figure, int) and not isinstance(figure, bool):
+            slot[1] += figure
+            slot[2] = figure if slot[2] is None else min(slot[2], figure)
+            slot[3] = figure if slot[3] is None else max(slot[3], figure)
 
 
 # --------------------------------------------------------------------------- reading the sources

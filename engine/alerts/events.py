@@ -5,6 +5,8 @@ language's order model), with the business time it is counted at.
 
 - ``orders``: the stored order document (dropped test orders are not counted), at its creation
   time on the platform.
+- ``order_lines``: each line of a stored order (its SKU, title, category, quantity and amounts) with the
+  order's id, channel, shop and creation time, counted at the order's creation time like it.
 - ``returns``: an after-sales ticket opened for a platform refund: the refund's reason, amount
   and status, the refunded line's SKU, category and quantity, the order's channel and shop, at
   the time the ticket opened.
@@ -21,11 +23,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-__all__ = ["order_record", "return_record", "shipment_record", "ticket_record"]
+__all__ = ["line_records", "order_record", "return_record", "shipment_record", "ticket_record"]
 
 
 def order_record(doc: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(doc or {})
+
+
+def line_records(order: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``order_lines`` records of one order record: each line, with the order's id, channel, shop
+    and creation time."""
+    head = {"order_id": order.get("order_id"), "channel": order.get("channel"), "shop": order.get("shop"),
+            "created_at": order.get("created_at")}
+    return [{**line, **head} for line in order.get("lines") or () if isinstance(line, dict)]
 
 
 def return_record(doc: Mapping[str, Any] | None, refund_id: str, line_id: str | None,

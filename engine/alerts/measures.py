@@ -11,7 +11,8 @@ window is the expression evaluated over those figures.
 
 Event sources and the records they give (see :mod:`engine.alerts.events`): ``orders`` (each
 stored order, counted once at its business creation time), ``returns`` (each after-sales
-ticket opened for a platform refund, with its reason, SKU and category), ``tickets`` (each
+ticket opened for a platform refund, with its reason, SKU and category), ``order_lines`` (each
+line of each stored order, read with the orders: the same source and cursor), ``tickets`` (each
 ticket transition, as the state entered), ``shipments`` (each shipment made through us, at its
 ship time).
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -28,11 +29,13 @@ from typing import Any
 import dsl
 from dsl import model as m
 from dsl.printer import print_expr
+from engine.alerts.events import line_records
 
 __all__ = ["COLLECTION_SOURCES", "CompiledAlert", "Series", "Stats", "compile_alert", "group_of", "measure_value",
            "series_of_alerts"]
 
-COLLECTION_SOURCES = {"orders": "orders", "returns": "returns", "tickets": "tickets", "shipments": "shipments"}
+COLLECTION_SOURCES = {"orders": "orders", "order_lines": "orders", "returns": "returns", "tickets": "tickets",
+                      "shipments": "shipments"}
 PREVIOUS_NAMES = frozenset({"previous", "change", "change_vs_previous"})
 
 
@@ -61,6 +64,11 @@ class Series:
     of: Callable[..., Any] | None = field(compare=False, hash=False)
     distinct: bool = False
     by: tuple[str, ...] | None = None
+    each_line: bool = False  # counts the lines of each order record, not the order
+
+    def records(self, record: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+        """What this series counts of one source record: the record, or each of its lines."""
+        return line_records(record) if self.each_line else [record]
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         return self.where is None or bool(self.where(record))
@@ -129,11 +137,13 @@ def series_for(node: m.Aggregate, period: str, by: m.Name | None) -> Series:
             "of": print_expr(node.of) if needs_of and node.of is not None else None,
             "distinct": node.func == "distinct", "period": period,
             "by": by.dotted if by is not None else None}
+    if node.collection == "order_lines":  # (other series keep the keys they were published with)
+        spec["each"] = "lines"
     key = hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
     where = dsl.compile_expression(node.where, "raw") if node.where is not None else None
     of = dsl.compile_expression(node.of, "raw") if needs_of and node.of is not None else None
     return Series(key, source, period, spec, where, of, node.func == "distinct",
-                  by.path if by is not None else None)
+                  by.path if by is not None else None, node.collection == "order_lines")
 
 
 def compile_alert(decl: m.AlertDecl, *, ruleset: str, version: int,

@@ -71,7 +71,8 @@ def _parts(rng: DateRange, channels: list[str], period: int) -> list[Any]:
     """The counter rows of one range, labelled ``period``: its whole months from the monthly
     counters, the days before and after them from the daily ones."""
     def part(model: Any, when: Any) -> Any:
-        stmt = select(literal_column(str(int(period))).label("period"), model.adcode.label("adcode"), model.orders.label("orders"))
+        stmt = select(literal_column(str(period)).label("period"), model.adcode.label("adcode"),
+                      model.orders.label("orders"))
         return stmt.where(when, model.channel.in_(channels) if channels else model.channel == ALL_CHANNELS)
 
     months = whole_months(rng.first, rng.last)
