@@ -201,6 +201,17 @@ _CHECKER: list[_Rule] = _rules([
     ("an alert groups its figures with 'per … by FIELD', not inside the aggregate",
      lambda g: "预警按「per … by 字段」分组，不能写在聚合里面"),
     ("minimum volume must be at least 1", lambda g: "最小样本量（minimum）至少为 1"),
+    ("a measure of counted records needs its window: 'per hour', 'per day', 'per week' or 'per month'",
+     lambda g: "统计记录数的度量需要写时间窗：'per hour'、'per day'、'per week' 或 'per month'"),
+    ("stock is read as it is now and cannot be mixed with counted records \(orders, returns …\) in one measure; "
+     "declare two alerts",
+     lambda g: "库存按此刻读取，不能与按时间窗统计的记录（订单、退货……）写在同一个度量里；请分成两条预警"),
+    ("stock is read as it is now, not per window: drop 'per (\w+)'",
+     lambda g: f"库存按此刻读取，没有时间窗：请去掉「per {g[1]}」"),
+    ("'(\w+)' compares with the previous window; a stock level has none",
+     lambda g: f"'{g[1]}' 是与上一个时间窗的比较；库存水位没有上一个时间窗"),
+    ("'minimum' is the least volume of a counted window; a stock level has none",
+     lambda g: "'minimum' 是时间窗内的最小样本量；库存水位没有时间窗，请去掉"),
     ("cooldown must be longer than 0", lambda g: "冷却时间（cooldown）必须大于 0"),
     (f"a risk rule counts orders; {ANY} are measured by alerts",
      lambda g: f"风控规则只能统计订单；{_COLLECTIONS.get(g[1], g[1])}的统计请写在预警（alert）中"),
@@ -270,7 +281,8 @@ _CHECKER: list[_Rule] = _rules([
     ("unknown expression node (\\w+)", lambda g: f"内部错误：无法识别的表达式（{g[1]}）"),
 ])
 
-_COLLECTIONS: dict[str, str] = {"returns": "退货", "tickets": "工单", "orders": "订单"}
+_COLLECTIONS: dict[str, str] = {"returns": "退货", "tickets": "工单", "orders": "订单", "order_lines": "订单行",
+                                "shipments": "发货", "stock": "库存"}
 _VERBS: dict[str, str] = {"add": "相加", "subtract": "相减", "multiply": "相乘", "divide": "相除"}
 _WHAT = {"condition": "条件", "amount_off": "减免金额", "measure": "统计值", "'where'": "'where' 条件", "value": "值",
          "recipient": "接收人", "field": "字段"}

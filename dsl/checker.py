@@ -301,7 +301,7 @@ class _Checker(MachineChecks):
                                           f"file is readable by every editor", code="literal-secret")
 
     def _check_alert(self, d: m.AlertDecl) -> None:
-        if d.measure.period not in ("hour", "day", "week", "month"):
+        if d.measure.period is not None and d.measure.period not in ("hour", "day", "week", "month"):
             hint = suggest(d.measure.period, ("hour", "day", "week", "month")).replace(";", ",")
             self.error(d.measure, f"unknown period '{d.measure.period}'; use hour, day, week or month{hint}",
                        code="enum")
@@ -338,10 +338,36 @@ class _Checker(MachineChecks):
                            code="measure")
             if d.by is not None:
                 self.resolve(d.by, Scope((COLLECTION_FIELDS[agg.collection],), what=f"{agg.collection} field"))
+        levels = [agg for agg in found if agg.collection == "stock"]
+        if levels:
+            self._check_level_alert(d, levels, len(found) - len(levels))
+        elif found and d.measure.period is None:
+            self.error(d.measure, "a measure of counted records needs its window: 'per hour', 'per day', "
+                                  "'per week' or 'per month'", code="window")
         if d.minimum is not None and d.minimum < 1:
             self.error(d, "minimum volume must be at least 1", code="minimum")
         if d.cooldown is not None and d.cooldown <= 0:
             self.error(d, "cooldown must be longer than 0", code="cooldown")
+
+    def _check_level_alert(self, d: m.AlertDecl, levels: list[m.Aggregate], counted: int) -> None:
+        """A measure of ``stock`` reads each SKU's stock as it is now: no window, nothing before
+        it to compare with, no minimum volume, and no counted records mixed in."""
+        if counted:
+            self.error(levels[0], "stock is read as it is now and cannot be mixed with counted records "
+                                  "(orders, returns …) in one measure; declare two alerts", code="measure")
+        if d.measure.period is not None:
+            self.error(d.measure, f"stock is read as it is now, not per window: drop 'per {d.measure.period}'",
+                       code="window")
+        stack: list[m.Expr] = [d.when]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, m.Name) and node.path[0] in ("previous", "change", "change_vs_previous"):
+                self.error(node, f"'{node.path[0]}' compares with the previous window; a stock level has none",
+                           code="context")
+            stack.extend(expression_children(node))
+        if d.minimum is not None:
+            self.error(d, "'minimum' is the least volume of a counted window; a stock level has none",
+                       code="minimum")
 
     def _check_risk(self, d: m.RiskDecl) -> None:
         self.expression(d.when, RISK_SCOPE, "bool")

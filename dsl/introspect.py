@@ -39,7 +39,7 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("boolop", "op"): ("and", "or"),
     ("arith", "op"): ("+", "-", "*", "/"),
     ("aggregate", "func"): ("count", "distinct", "sum", "avg", "min", "max"),
-    ("aggregate", "collection"): ("orders", "order_lines", "returns", "tickets", "shipments"),
+    ("aggregate", "collection"): ("orders", "order_lines", "returns", "tickets", "shipments", "stock"),
     ("tier", "pick"): ("best", "first", "all"),
     ("tier", "funded_by"): ("merchant", "platform"),
     ("rule", "funded_by"): ("merchant", "platform"),

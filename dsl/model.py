@@ -237,7 +237,7 @@ class Aggregate(Node):
     ``distinct(receiver.city of orders by buyer_phone within 1h)``,
     ``count(returns where reason == "面料起球")``.
     ``func`` is count | distinct | sum | avg | min | max; ``collection`` is orders | order_lines |
-    returns | tickets | shipments; ``within`` is seconds.
+    returns | tickets | shipments | stock (each SKU's stock now, for alerts); ``within`` is seconds.
     """
 
     func: str
@@ -715,16 +715,16 @@ class ChannelDecl(Node):
 @dataclass(frozen=True)
 class Measure(Node):
     """``measure count(returns where reason == "面料起球") per week``; period: hour | day |
-    week | month."""
+    week | month; None for a level read as it is now (``measure sum(available of stock)``)."""
 
     value: Expr
-    period: str
+    period: str | None = None
     kind: ClassVar[str] = "measure"
 
 
 @dataclass(frozen=True)
 class AlertDecl(Node):
-    """An alert: a windowed measure, a condition over ``value``, ``previous``, ``change``,
+    """An alert: a windowed measure (or a stock level, now), a condition over ``value``, ``previous``, ``change``,
     ``change_vs_previous`` (percent), and notifications; optionally grouped (``by``), with a
     minimum volume, a cool-down and a clear message."""
 

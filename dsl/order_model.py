@@ -12,7 +12,7 @@ from typing import Union
 __all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "REFUND_FIELDS_OF_ORDER", "ORDER_STATUSES",
            "STATUS_LABELS", "canonical_status", "STATUS_PATH", "REFUND_STATUS_LABELS", "REFUND_STATUSES",
            "REFUND_PATH", "canonical_refund_status", "FOLLOW_SUBJECTS", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
-           "SHIPMENT_FIELDS", "SOLD_LINE_FIELDS",
+           "SHIPMENT_FIELDS", "SOLD_LINE_FIELDS", "STOCK_FIELDS",
            "PROMOTION_CONTEXT", "ALERT_CONTEXT", "TICKET_CONTEXT", "ROLES", "OUTSIDE_PARTIES",
            "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "HOOK_TYPES",
            "NOTIFY_CHANNEL_TYPES", "CALL_OPERATIONS", "ARCHIVE_TARGETS", "FUNCTIONS", "Signature",
@@ -126,6 +126,13 @@ SHIPMENT_FIELDS: FieldTree = {
 # per day by sku_id``; not ``lines``, which stays the order's own list: ``sum(lines.amount)``)
 SOLD_LINE_FIELDS: FieldTree = {
     **LINE_FIELDS, "order_id": "text", "channel": "text", "shop": "text", "created_at": "time",
+}
+
+# one SKU's stock as it is now (the ``stock`` collection of alert measures, read at each evaluation
+# rather than counted per window): on hand, reserved by orders, safety stock, and what is left to
+# sell (on hand − reserved − safety, never below 0)
+STOCK_FIELDS: FieldTree = {
+    "sku_id": "text", "on_hand": "count", "reserved": "count", "safety": "count", "available": "count",
 }
 
 PROMOTION_CONTEXT: FieldTree = {

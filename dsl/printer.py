@@ -400,7 +400,8 @@ def layout_declaration(d: m.Declaration) -> list[PrintedLine]:
         return _block(0, f"hook {d.name} {d.type} {{", _at(d), body)
     if isinstance(d, m.AlertDecl):
         by = f" by {'.'.join(d.by.path)}" if d.by is not None else ""
-        body = [L(1, f"measure {print_expr(d.measure.value)} per {d.measure.period}{by}",
+        per = f" per {d.measure.period}" if d.measure.period is not None else ""
+        body = [L(1, f"measure {print_expr(d.measure.value)}{per}{by}",
                   _kw(d, "measure"))]
         if d.minimum is not None:
             body.append(L(1, f"minimum {d.minimum}", _kw(d, "minimum")))

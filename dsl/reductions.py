@@ -589,6 +589,9 @@ class Reducer:
             **_at(kw))
 
     # ------------------------------------------------------------------ alerts and risk
+    def alert_per(self, c: list[Token]) -> Token:
+        return c[0]
+
     def alert_by(self, c: list[Any]) -> tuple[m.Name, Token]:
         p = c[1]
         return m.Name(p.names, line=p.line, col=p.col), c[0]
@@ -603,9 +606,10 @@ class Reducer:
         return tuple(c[1:]), c[0]
 
     def alert(self, c: list[Any]) -> m.AlertDecl:
-        kw, name, measure_kw, value, period, by, minimum, cooldown, when_kw, when, *rest = c
+        kw, name, measure_kw, value, per, by, minimum, cooldown, when_kw, when, *rest = c
         clear, notify = rest[-1], rest[:-1]
-        measure = m.Measure(value, str(period), **_at(period))
+        measure = (m.Measure(value, str(per), **_at(per)) if per is not None
+                   else m.Measure(value, None, **_at(measure_kw)))
         locs: list[tuple[str, tuple[m.Loc, ...]]] = [("kw:measure", _locs((measure_kw,))),
                                                       ("kw:when", _locs((when_kw,)))]
         for key, item in (("minimum", minimum), ("cooldown", cooldown), ("clear", clear)):

@@ -69,7 +69,8 @@ COLLECTION_FIELDS: dict[str, om.FieldTree] = {"orders": om.ORDER_FIELDS,
                                               "order_lines": om.SOLD_LINE_FIELDS,
                                               "returns": om.RETURN_FIELDS,
                                               "tickets": om.TICKET_CONTEXT,
-                                              "shipments": om.SHIPMENT_FIELDS}
+                                              "shipments": om.SHIPMENT_FIELDS,
+                                              "stock": om.STOCK_FIELDS}
 
 
 def _tree_type(node: om.FieldTree | str) -> str:

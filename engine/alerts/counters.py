@@ -34,9 +34,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from engine.alerts.buckets import bucket_start
 from engine.alerts.events import order_record, return_record, shipment_record, ticket_record
-from engine.alerts.measures import Series, Stats, group_of
+from engine.alerts.measures import Series, Stats, Tally
 from engine.alerts.models import AlertCounter, AlertCursor, AlertDistinct, AlertSeries
 from engine.orders.model import Order
 from engine.orders.pipeline_model import OrderShipment, OrderTicket
@@ -72,36 +71,6 @@ class ConsumeReport:
     dropped: int = 0
     more: bool = False
     locked_elsewhere: bool = False
-
-
-@dataclass
-class _Acc:
-    """Counter deltas of one batch: (series, bucket, grp) → figures; distinct values."""
-
-    n: dict[tuple[str, datetime, str], list[Any]] = field(
-        default_factory=lambda: defaultdict(lambda: [0, 0, None, None]))
-    members: dict[tuple[str, datetime, str], set[str]] = field(default_factory=lambda: defaultdict(set))
-
-    def add(self, series: Sequence[Series], source_record: Mapping[str, Any], at: datetime) -> None:
-        for s in series:
-            for record in s.records(source_record):
-                if s.matches(record):
-                    self._count(s, record, at)
-
-    def _count(self, s: Series, record: Mapping[str, Any], at: datetime) -> None:
-        key = (s.key, bucket_start(at, s.period), group_of(s, record))
-        if s.distinct:
-            value = s.figure(record)
-            if value is not None:
-                self.members[key].add(str(value)[:256])
-            return
-        slot = self.n[key]
-        slot[0] += 1
-        figure = s.figure(record)
-        if isinstance(figure, int) and not isinstance(figure, bool):
-            slot[1] += figure
-            slot[2] = figure if slot[2] is None else min(slot[2], figure)
-            slot[3] = figure if slot[3] is None else max(slot[3], figure)
 
 
 # --------------------------------------------------------------------------- reading the sources
@@ -167,7 +136,7 @@ def _insert(conn: Connection, table: Table) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
-def _write(conn: Connection, acc: _Acc) -> None:
+def _write(conn: Connection, acc: Tally) -> None:
     if acc.n:
         ins = _insert(conn, _CNT)
         ex = ins.excluded
@@ -216,7 +185,7 @@ def _advance(conn: Connection, source: str, cursor: Any, series: Sequence[Series
     rows = _rows(conn, source, after=last, ids=sorted(gaps)[:500], ids_only=not series)
     if not rows and len(gaps) == len(cursor.gaps or []):
         return
-    acc = _Acc()
+    acc = Tally()
     top = last
     for row in rows:
         if row.id in gaps:
@@ -263,7 +232,7 @@ def _sync_series(conn: Connection, active: Mapping[str, Series], cursors: Mappin
 def _backfill(conn: Connection, source: str, series: Sequence[Series], upto: int, gaps: Mapping[int, datetime]) -> int:
     """Count the existing rows of ``source`` up to ``upto`` (not the gap ids) into ``series``: one
     pass in id order, the figures summed in memory and written once per window and group."""
-    acc = _Acc()
+    acc = Tally()
     after = 0
     counted = 0
     while True:

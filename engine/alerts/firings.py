@@ -4,16 +4,16 @@ acknowledging firings for the API.
 
 Owns every SQL statement on ``alert_firings``; runs in the caller's transaction and never
 commits. What to do is decided by :mod:`engine.alerts.evaluation` (pure); this module reads the
-counters of the current and the previous window, the open firing and the last firing time of
-each group, and writes what was decided. A message goes to the channel its ``notify`` names as
-a ``notify.<type>`` outbox row (:mod:`engine.notifications`), in the same transaction as the
-firing, and is delivered afterwards with the outbox's retries; its delivery status is read back
-from the outbox row.
+counters of the current and the previous window (a stock level: the stock now, from
+:mod:`engine.alerts.stock_levels`), the open firing and the last firing time of each group, and
+writes what was decided. A message goes to the channel its ``notify`` names as a ``notify.<type>``
+outbox row (:mod:`engine.notifications`), in the same transaction as the firing, and is delivered
+afterwards with the outbox's retries; its delivery status is read back from the outbox row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 from engine.alerts.buckets import bucket_end, bucket_start, previous_bucket
 from engine.alerts.counters import read_figures
 from engine.alerts.evaluation import CLEAR, FIRE, Figures, decide, figures_of, render
-from engine.alerts.measures import CompiledAlert, measure_value
+from engine.alerts.measures import CompiledAlert, Stats, measure_value
 from engine.alerts.models import AlertFiring
 from engine.alerts.published import PublishedAlerts
+from engine.alerts.stock_levels import level_figures
 from engine.api.cursors import decode_cursor, encode_cursor
 from engine.errors import Conflict, NotFound
 from engine.logs import get_logger
@@ -65,15 +66,29 @@ def _send(session: Session, published: PublishedAlerts, alert: CompiledAlert, no
     return sent
 
 
-def _evaluate_alert(session: Session, published: PublishedAlerts, alert: CompiledAlert, now: datetime) -> list[Outcome]:
-    conn = session.connection()
+def _windows(conn: Any, alert: CompiledAlert, now: datetime
+             ) -> tuple[datetime, Mapping[str, Mapping[str, Stats]], Mapping[str, Mapping[str, Stats]] | None]:
+    """The start of the window of ``now`` and the figures per group of it and of the window before
+    (a stock level: ``now``, the stock now, and nothing before)."""
+    if alert.period is None:
+        return now, level_figures(conn, alert, now), None
     current = bucket_start(now, alert.period)
     previous = previous_bucket(current, alert.period)
     keys = sorted({s.key for s in alert.series.values()})
     figures = read_figures(conn, keys, [current, previous])
+    now_figures: dict[str, Mapping[str, Stats]] = {}
+    before: dict[str, Mapping[str, Stats]] = {}
+    for (bucket, grp), per_series in figures.items():
+        (now_figures if bucket == current else before)[grp] = per_series
+    return current, now_figures, before
+
+
+def _evaluate_alert(session: Session, published: PublishedAlerts, alert: CompiledAlert, now: datetime) -> list[Outcome]:
+    conn = session.connection()
+    current, figures, earlier = _windows(conn, alert, now)
     open_rows = {f.grp: f for f in session.scalars(select(AlertFiring).where(
         AlertFiring.ruleset == alert.ruleset, AlertFiring.alert == alert.name, AlertFiring.state == "firing"))}
-    groups = {grp for _, grp in figures} | set(open_rows)
+    groups = set(figures) | set(earlier or ()) | set(open_rows)
     if not alert.grouped:
         groups = {""}
     last_fired: dict[str, datetime] = {}
@@ -83,8 +98,8 @@ def _evaluate_alert(session: Session, published: PublishedAlerts, alert: Compile
                                                                   _FIR.c.alert == alert.name).group_by(_FIR.c.grp))}
     out: list[Outcome] = []
     for grp in sorted(groups):
-        value = measure_value(alert, figures.get((current, grp), {}))
-        before = measure_value(alert, figures.get((previous, grp), {}))
+        value = measure_value(alert, figures.get(grp, {}))
+        before = measure_value(alert, earlier.get(grp, {})) if earlier is not None else None
         figs = figures_of(alert, value, before)
         opened = open_rows.get(grp)
         decision = decide(alert, figs, open_firing=opened is not None, last_fired_at=last_fired.get(grp), now=now)
@@ -95,15 +110,24 @@ def _evaluate_alert(session: Session, published: PublishedAlerts, alert: Compile
     return out
 
 
+LEVEL_PERIOD = "now"  # the period stored with the firing of a stock level (read at its firing time)
+
+
+def _window_end(alert: CompiledAlert, start: datetime) -> datetime:
+    return bucket_end(start, alert.period) if alert.period is not None else start
+
+
 def _window_json(alert: CompiledAlert, start: datetime) -> dict[str, Any]:
-    return {"period": alert.period, "start": start.isoformat(), "end": bucket_end(start, alert.period).isoformat()}
+    return {"period": alert.period or LEVEL_PERIOD, "start": start.isoformat(),
+            "end": _window_end(alert, start).isoformat()}
 
 
 def _fire(session: Session, published: PublishedAlerts, alert: CompiledAlert, grp: str, figs: Figures,
           window: datetime, now: datetime) -> Outcome:
     messages = [render(n.message, alert, figs, grp) for n in alert.decl.notify]
     firing = AlertFiring(ruleset=alert.ruleset, ruleset_version=alert.version, alert=alert.name, grp=grp,
-                         period=alert.period, window_start=window, window_end=bucket_end(window, alert.period),
+                         period=alert.period or LEVEL_PERIOD, window_start=window,
+                         window_end=_window_end(alert, window),
                          figures={**figs.as_json(), "window": _window_json(alert, window)},
                          message="\n".join(messages), channels=",".join(n.channel for n in alert.decl.notify)[:512],
                          deliveries=[], state="firing", fired_at=now)

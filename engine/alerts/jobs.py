@@ -1,6 +1,6 @@
 """The alerts' background job: counts new events into the measures and evaluates the alerts,
 every :data:`EVERY_SECONDS` (windows roll over with time alone) and woken when orders, refund
-tickets or ticket transitions commit (the same wake-on-commit machinery as the pipeline's:
+tickets, ticket transitions or stock moves commit (the same wake-on-commit machinery as the pipeline's:
 an in-process signal on SQLite, ``pg_notify`` on a per-schema channel on PostgreSQL)."""
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ log = get_logger(__name__)
 EVERY_SECONDS = 60
 SPACING_SECONDS = 1.0
 ALERTS_FLAG = "orderpulse_alerts_written"
-MARKS = ("INSERT INTO orders ", "INSERT INTO order_tickets", "INSERT INTO workflow_transitions")
+# stock moves wake it too: a stock level alert looks at the figures they leave
+MARKS = ("INSERT INTO orders ", "INSERT INTO order_tickets", "INSERT INTO workflow_transitions",
+         "INSERT INTO inventory_ledger")
 CHANNEL_SQL = "'orderpulse_alerts_' || left(md5(current_schema()), 16)"
 NOTIFY_SQL = f"SELECT pg_notify({CHANNEL_SQL}, '')"
 

@@ -21,21 +21,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
 import dsl
 from dsl import model as m
 from dsl.printer import print_expr
+from engine.alerts.buckets import bucket_start
 from engine.alerts.events import line_records
 
-__all__ = ["COLLECTION_SOURCES", "CompiledAlert", "Series", "Stats", "compile_alert", "group_of", "measure_value",
-           "series_of_alerts"]
+__all__ = ["COLLECTION_SOURCES", "LEVEL_SOURCE", "CompiledAlert", "Series", "Stats", "Tally", "compile_alert",
+           "group_of", "measure_value", "series_of_alerts"]
 
 COLLECTION_SOURCES = {"orders": "orders", "order_lines": "orders", "returns": "returns", "tickets": "tickets",
-                      "shipments": "shipments"}
+                      "shipments": "shipments", "stock": "stock"}
+LEVEL_SOURCE = "stock"  # read as it is now at each evaluation (engine.alerts.stock_levels), never counted
 PREVIOUS_NAMES = frozenset({"previous", "change", "change_vs_previous"})
 
 
@@ -58,7 +62,7 @@ class Series:
 
     key: str
     source: str
-    period: str
+    period: str | None
     spec: Mapping[str, Any]
     where: Callable[..., Any] | None = field(compare=False, hash=False)
     of: Callable[..., Any] | None = field(compare=False, hash=False)
@@ -95,8 +99,13 @@ class CompiledAlert:
         return self.decl.name
 
     @property
-    def period(self) -> str:
+    def period(self) -> str | None:
+        """The window (hour, day, week, month); None for a stock level, read as it is now."""
         return self.decl.measure.period
+
+    @property
+    def level(self) -> bool:
+        return self.decl.measure.period is None
 
     @property
     def grouped(self) -> bool:
@@ -126,7 +135,7 @@ def _names(expr: m.Expr) -> set[str]:
     return out
 
 
-def series_for(node: m.Aggregate, period: str, by: m.Name | None) -> Series:
+def series_for(node: m.Aggregate, period: str | None, by: m.Name | None) -> Series:
     """The series an aggregate of an alert counts."""
     if node.collection not in COLLECTION_SOURCES:
         raise ValueError(f"{node.collection} are not counted by alerts")
@@ -160,8 +169,47 @@ def compile_alert(decl: m.AlertDecl, *, ruleset: str, version: int,
 
 
 def series_of_alerts(alerts: Iterable[CompiledAlert]) -> dict[str, Series]:
-    """Every series the alerts count, by key."""
-    return {s.key: s for a in alerts for s in a.series.values()}
+    """Every series the alerts count (not the stock levels they read), by key."""
+    return {s.key: s for a in alerts if not a.level for s in a.series.values()}
+
+
+@dataclass
+class Tally:
+    """Figures summed in memory: (series, bucket, group) → count, total, least, most of the
+    ``of`` figure, and the distinct values of a ``distinct`` series. A series with a window counts
+    a record in the bucket of its time; one without (a stock level) in the bucket ``at``."""
+
+    n: dict[tuple[str, datetime, str], list[Any]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, None, None]))
+    members: dict[tuple[str, datetime, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def add(self, series: Sequence[Series], source_record: Mapping[str, Any], at: datetime) -> None:
+        for s in series:
+            bucket = bucket_start(at, s.period) if s.period is not None else at
+            for record in s.records(source_record):
+                if s.matches(record):
+                    self._count(s, record, bucket)
+
+    def _count(self, s: Series, record: Mapping[str, Any], bucket: datetime) -> None:
+        key = (s.key, bucket, group_of(s, record))
+        if s.distinct:
+            value = s.figure(record)
+            if value is not None:
+                self.members[key].add(str(value)[:256])
+            return
+        slot = self.n[key]
+        slot[0] += 1
+        figure = s.figure(record)
+        if isinstance(figure, int) and not isinstance(figure, bool):
+            slot[1] += figure
+            slot[2] = figure if slot[2] is None else min(slot[2], figure)
+            slot[3] = figure if slot[3] is None else max(slot[3], figure)
+
+    def stats(self) -> dict[tuple[str, datetime, str], Stats]:
+        """The figures as :class:`Stats` (a distinct series: how many values)."""
+        out = {k: Stats(v[0], v[1], v[2], v[3]) for k, v in self.n.items()}
+        out.update({k: Stats(len(v)) for k, v in self.members.items()})
+        return out
 
 
 def group_of(series: Series, record: Mapping[str, Any]) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.alerts.published import published_alerts
 from engine.alerts.service import run_alerts
+from engine.inventory.service import inventory_for
 from tests.conftest import auth
 
 
@@ -24,8 +25,14 @@ def test_alerts_standard_imports_checks_publishes_and_every_alert_runs(services:
 
     with services.db.session() as s:
         alerts = published_alerts(s).alerts
-    assert sorted(a.name for a in alerts) == ["退货原因周环比预警", "退货率周环比预警", "面料起球预警"]
-    assert {a.decl.minimum for a in alerts} == {10, 50} and {a.decl.cooldown for a in alerts} == {72 * 3600}
+    assert sorted(a.name for a in alerts) == ["库存不足预警", "退货原因周环比预警", "退货率周环比预警", "面料起球预警"]
+    assert {a.decl.minimum for a in alerts} == {None, 10, 50}
+    assert {a.decl.cooldown for a in alerts} == {72 * 3600, 12 * 3600}
+    assert [a.name for a in alerts if a.level] == ["库存不足预警"]  # read as it is now: nothing to back-fill
     run = run_alerts(services)
     assert len(run.backfilled) == 4  # 面料起球, the other reasons by reason, all returns, all orders
-    assert run.outcomes == []  # no returns yet: nothing reaches a minimum
+    assert run.outcomes == []  # no returns yet: nothing reaches a minimum; no stock yet
+    inventory_for(services).adjust("TEA-LJ-250", 19, "入库")
+    inventory_for(services).adjust("SCARF-SILK", 20, "入库")
+    fired = run_alerts(services).outcomes
+    assert [(o.alert, o.group, o.action) for o in fired] == [("库存不足预警", "TEA-LJ-250", "fire")]
