@@ -79,12 +79,11 @@ def _read_alone(services: Services, since: dict[str, int]) -> tuple[float, int]:
 def _tops(services: Services) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    from engine.alerts.counters import _ORD, _TIX, _TRN
+    from engine.alerts.counters import _ORD, _SHP, _TIX, _TRN
 
+    tables = {"orders": _ORD, "returns": _TIX, "tickets": _TRN, "shipments": _SHP}
     with services.db.session() as s:
-        return {"orders": s.scalar(select(func.coalesce(func.max(_ORD.c.id), 0))),
-                "returns": s.scalar(select(func.coalesce(func.max(_TIX.c.id), 0))),
-                "tickets": s.scalar(select(func.coalesce(func.max(_TRN.c.id), 0)))}
+        return {source: s.scalar(select(func.coalesce(func.max(tables[source].c.id), 0))) for source in SOURCES}
 
 
 def run(url_off: str, url_on: str, label: str, n: int, chunk: int, batch: int) -> dict[str, float]:

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,13 @@ def orders(prefix: str, n: int) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         a, b = SKUS[i % 3], SKUS[(i + 1) % 3]
+        # the order id's own phone, so chunks of orders (prefixes C0-, C200- …) do not repeat buyers
+        phone = f"139{zlib.crc32(f'{prefix}{i}'.encode()) % 10**8:08d}"
         out.append({
             "order_id": f"{prefix}{i:08d}", "channel": "douyin", "shop": "抖店", "status": "awaiting_shipment",
             "created_at": T0, "paid_at": T0 + timedelta(minutes=1), "updated_at": T0 + timedelta(minutes=2),
-            "buyer_phone": f"139{i:08d}",  # one buyer each, as on a festival day (the risk windows stay small)
-            "receiver": {"name": "李四", "phone": f"139{i:08d}", "province": "浙江省", "city": "杭州市",
+            "buyer_phone": phone,  # one buyer each, as on a festival day (the risk windows stay small)
+            "receiver": {"name": "李四", "phone": phone, "province": "浙江省", "city": "杭州市",
                          "district": "西湖区", "address": "浙江省杭州市西湖区文三路90号"},
             "lines": [{"line_id": "1", "sku_id": a, "title": a, "qty": 1, "unit_price": 9900, "amount": 9900},
                       {"line_id": "2", "sku_id": b, "title": b, "qty": 2, "unit_price": 4900, "amount": 9800}],

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, case, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, Table, case, delete, func, insert, null, or_, select, tuple_, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -39,6 +39,7 @@ from engine.alerts.measures import Series, Stats, Tally
 from engine.alerts.models import AlertCounter, AlertCursor, AlertDistinct, AlertSeries
 from engine.orders.model import Order
 from engine.orders.pipeline_model import OrderShipment, OrderTicket
+from engine.storage.types import JSONType
 from engine.workflow.models import WorkflowInstance, WorkflowTransition
 
 __all__ = ["BATCH", "GAP_SETTLE", "SOURCES", "ConsumeReport", "consume", "read_figures", "take_lock"]
@@ -87,8 +88,10 @@ def _rows(conn: Connection, source: str, *, after: int | None = None, ids: Seque
         stmt = select(*cols)
     elif source == "returns":
         id_col = _TIX.c.id
+        # the order's document only for a refund's ticket (the others are passed over unread)
+        doc: Any = type_coerce(case((_TIX.c.kind == "refund", _ORD.c.doc), else_=null()), JSONType).label("doc")
         cols = [id_col] if ids_only else [id_col, _TIX.c.kind, _TIX.c.created_at, _TIX.c.refund_id, _TIX.c.line_id,
-                                          _ORD.c.doc]
+                                          doc]
         stmt = select(*cols) if ids_only else select(*cols).join(_ORD, _ORD.c.id == _TIX.c.order_pk)
     elif source == "shipments":
         id_col = _SHP.c.id

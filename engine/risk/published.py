@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.orm import Session
 
@@ -36,9 +37,21 @@ class RiskRules:
     rules: tuple[CompiledRisk, ...]
     dimensions: tuple[Dimension, ...]
 
-    @property
+    @cached_property
     def doc_dimensions(self) -> frozenset[str]:
         return frozenset(d for r in self.rules for d in r.needs_docs)
+
+    @cached_property
+    def doc_paths(self) -> tuple[tuple[str, ...], ...] | None:
+        """The order fields every rule's figures read from the neighbours (sorted), or None when
+        one reads whole documents."""
+        out: set[tuple[str, ...]] = set()
+        for rule in self.rules:
+            paths = rule.doc_paths
+            if paths is None:
+                return None
+            out |= paths
+        return tuple(sorted(out))
 
 
 _cache: BoundedCache[tuple[tuple[str, str], ...], RiskRules] = BoundedCache(16)

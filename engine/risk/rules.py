@@ -19,14 +19,17 @@ expressions turn ``None`` comparisons into false).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 import dsl
 from dsl import model as m
+from dsl import order_model as om
 from dsl.printer import print_expr
 from dsl.typing import expression_children
 
@@ -67,7 +70,7 @@ class Dimension:
     path: tuple[str, ...]
     within: int | None
 
-    @property
+    @cached_property
     def name(self) -> str:
         return ".".join(self.path)
 
@@ -107,6 +110,10 @@ class _Agg:
     text: str
     of: Callable[..., Any] | None
     where: Callable[..., Any] | None
+    # the order fields ``of`` and ``where`` read, when each is a single value (text, money, a
+    # time …): the neighbours' figures are read from those fields alone; None: the whole document
+    paths: frozenset[tuple[str, ...]] | None = frozenset()
+    by: str = ""  # the dimension's name (``buyer_phone``)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,9 @@ class CompiledRisk:
     condition: Callable[..., Any]
     aggregates: tuple[_Agg, ...]
     channels: Mapping[str, m.ChannelDecl] = field(default_factory=dict)
+    # every aggregate node of the condition (by identity: hashing a node walks its whole tree)
+    # → its place in ``aggregates`` (two equal nodes share one)
+    slots: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -126,9 +136,19 @@ class CompiledRisk:
 
     @property
     def needs_docs(self) -> frozenset[str]:
-        """The dimensions whose neighbours must be read whole (an ``of`` or a ``where``)."""
+        """The dimensions whose neighbours' documents are read (an ``of`` or a ``where``)."""
         return frozenset(".".join(a.node.by.path) for a in self.aggregates
                          if a.node.by is not None and (a.of is not None or a.where is not None))
+
+    @property
+    def doc_paths(self) -> frozenset[tuple[str, ...]] | None:
+        """The order fields the neighbours' figures read; None when one needs the whole document."""
+        out: set[tuple[str, ...]] = set()
+        for a in self.aggregates:
+            if a.paths is None:
+                return None
+            out |= a.paths
+        return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -164,6 +184,25 @@ def _aggregates(expr: m.Expr) -> list[m.Aggregate]:
     return found
 
 
+def _scalar_paths(exprs: Iterable[m.Expr | None]) -> frozenset[tuple[str, ...]] | None:
+    """The order fields the expressions read, when every one is a single value of the order
+    model (not a list or an object); None otherwise (read the whole document then)."""
+    out: set[tuple[str, ...]] = set()
+    stack: list[m.Expr] = [e for e in exprs if e is not None]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, m.Name):
+            path = node.path[1:] if node.path[0] == "order" and len(node.path) > 1 else node.path
+            tree: Any = om.ORDER_FIELDS
+            for seg in path:
+                tree = tree.get(seg) if isinstance(tree, dict) else None
+            if not isinstance(tree, str) or tree.startswith("list:") or tree == "any":
+                return None
+            out.add(tuple(path))
+        stack.extend(expression_children(node))
+    return frozenset(out)
+
+
 def compile_risk(decl: m.RiskDecl, *, ruleset: str, version: int,
                  channels: Mapping[str, m.ChannelDecl] | None = None) -> CompiledRisk:
     """Compile a checked risk declaration. Raises :class:`RiskRuleError` for what intake cannot
@@ -184,9 +223,11 @@ def compile_risk(decl: m.RiskDecl, *, ruleset: str, version: int,
                                            "this order's value of FIELD)")
         of = dsl.compile_expression(node.of, "order") if node.of is not None else None
         where = dsl.compile_expression(node.where, "order") if node.where is not None else None
-        aggs.append(_Agg(node, text, of, where))
+        aggs.append(_Agg(node, text, of, where, _scalar_paths((node.of, node.where)), node.by.dotted))
     condition = dsl.compile_condition(decl.when, "risk")
-    return CompiledRisk(decl, ruleset, version, condition, tuple(aggs), dict(channels or {}))
+    place = {agg.node: i for i, agg in enumerate(aggs)}
+    slots = {id(node): place[node] for node in _aggregates(decl.when)}
+    return CompiledRisk(decl, ruleset, version, condition, tuple(aggs), dict(channels or {}), slots)
 
 
 def dimensions_of(rules: Iterable[CompiledRisk]) -> list[Dimension]:
@@ -240,12 +281,13 @@ def order_time(doc: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def _figure(agg: _Agg, at: datetime, key: str | None, neighbours: Sequence[Neighbour]) -> AggregateFigure:
+def _figure(agg: _Agg, at: datetime, key: str | None, neighbours: Sequence[Neighbour]
+            ) -> tuple[AggregateFigure, list[Neighbour]]:
+    """One aggregate's figure (its ``orders`` left empty) and the neighbours it counted."""
     node = agg.node
-    assert node.by is not None
-    by = node.by.dotted
+    by = agg.by
     if key is None:
-        return AggregateFigure(agg.text, None, by, None, node.within, ())
+        return AggregateFigure(agg.text, None, by, None, node.within, ()), []
     since = at - timedelta(seconds=node.within) if node.within is not None else None
     counted: list[Neighbour] = []
     values: list[Any] = []
@@ -277,12 +319,19 @@ def _figure(agg: _Agg, at: datetime, key: str | None, neighbours: Sequence[Neigh
         result = min(values)
     else:
         result = max(values)
-    refs = tuple(n.ref for n in sorted(counted, key=lambda n: (n.at, n.pk)))
-    return AggregateFigure(agg.text, result, by, key, node.within, refs)
+    return AggregateFigure(agg.text, result, by, key, node.within, ()), counted
+
+
+def _with_orders(figure: AggregateFigure, counted: list[Neighbour]) -> AggregateFigure:
+    """The figure with the orders it counted, oldest first (evidence of a rule that fired)."""
+    return replace(figure, orders=tuple(n.ref for n in sorted(counted, key=lambda n: (n.at, n.pk))))
 
 
 def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+    """A value ``distinct`` can count: a list or an object by its content."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return value
 
 
 def evaluate(rules: Sequence[CompiledRisk], order: Mapping[str, Any], at: datetime,
@@ -291,15 +340,22 @@ def evaluate(rules: Sequence[CompiledRisk], order: Mapping[str, Any], at: dateti
     for this order and the orders sharing it (at least the longest window the rules read)."""
     findings = []
     for rule in rules:
-        figures: dict[m.Aggregate, AggregateFigure] = {}
-        for agg in rule.aggregates:
-            assert agg.node.by is not None
-            key, neighbours = windows.get(agg.node.by.dotted, (None, ()))
-            figures[agg.node] = _figure(agg, at, key, neighbours)
+        figures: list[tuple[AggregateFigure, list[Neighbour]] | None] = [None] * len(rule.aggregates)
 
-        def aggregate(node: m.Aggregate, _order: Any, figures: dict[m.Aggregate, AggregateFigure] = figures) -> Any:
-            return figures[node].value
+        def figure(slot: int, rule: CompiledRisk = rule,
+                   figures: list[tuple[AggregateFigure, list[Neighbour]] | None] = figures
+                   ) -> tuple[AggregateFigure, list[Neighbour]]:
+            found = figures[slot]
+            if found is None:  # computed when the condition reads it (``and`` stops at the first false)
+                agg = rule.aggregates[slot]
+                key, neighbours = windows.get(agg.by, (None, ()))
+                found = figures[slot] = _figure(agg, at, key, neighbours)
+            return found
+
+        def aggregate(node: m.Aggregate, _order: Any, figure: Any = figure, slots: Mapping[int, int] = rule.slots
+                      ) -> Any:
+            return figure(slots[id(node)])[0].value
 
         if rule.condition(order, {"aggregate": aggregate}) is True:
-            findings.append(Finding(rule, tuple(figures.values())))
+            findings.append(Finding(rule, tuple(_with_orders(*figure(i)) for i in range(len(rule.aggregates)))))
     return findings

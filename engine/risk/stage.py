@@ -54,9 +54,11 @@ def run_risk_rules(session: Session, order: OrderRef, now: datetime, rules: Risk
     conn = session.connection()
     windows.ensure_backfilled(session, conn, rules.dimensions, now)
     keys = windows.keys_of(order.doc, rules.dimensions)
-    windows.write_keys(conn, order.pk, at, keys)
     wanted = [(dim, keys[dim.name]) for dim in rules.dimensions if dim.name in keys]
-    found = windows.neighbours(conn, wanted, at, with_docs=bool(rules.doc_dimensions & set(keys)))
+    with windows.one_round_trip(conn):
+        windows.write_keys(conn, order.pk, at, keys)
+        found = windows.neighbours(conn, wanted, at, with_docs=bool(rules.doc_dimensions & set(keys)),
+                                   paths=rules.doc_paths)
     seen: dict[str, tuple[str | None, Sequence[Neighbour]]] = {
         dim.name: (keys.get(dim.name), found.get(dim.name, ())) for dim in rules.dimensions}
     findings = evaluate(rules.rules, order.doc, at, seen)

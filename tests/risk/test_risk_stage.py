@@ -162,3 +162,60 @@ def test_a_rule_published_over_existing_orders_backfills_the_keys_its_window_rea
         keyed = s.scalar(select(func.count()).select_from(RiskKey)
                          .where(RiskKey.dimension == "customer.device_id"))
         assert keyed == 9
+
+
+FIELD_RULES = """\
+risk 大额连单 {
+    when sum(payment.paid_amount of orders by buyer_phone within 1h) >= ¥117 then flag "大额连单"
+}
+
+risk 预售连单 {
+    when count(orders where presale == true by buyer_phone within 1h) >= 2 then flag "预售连单"
+}
+"""
+LIST_RULE = """\
+risk 多款连单 {
+    when distinct(lines of orders by buyer_phone within 1h) >= 3 then flag "多款连单"
+}
+"""
+
+
+def _three_orders(services, prefix: str, phone: str) -> list:
+    amounts, presale, skus = [3900, 5200, 2600], [True, False, True], ["TEA-COLD", "TEA-JASMINE", "JAR-GLASS"]
+    notes = []
+    for i in range(3):
+        body = order(f"{prefix}{i}", at=T0 + timedelta(minutes=5 * i), phone=phone,
+                     payment={"method": "alipay", "paid_amount": amounts[i]},
+                     lines=[{"line_id": "1", "sku_id": skus[i], "title": skus[i], "qty": 1, "unit_price": amounts[i],
+                             "amount": amounts[i]}], presale=presale[i])
+        notes.append(place(services, body)[1])
+    return notes
+
+
+def _figures(notes) -> dict:
+    return {n.detail["rule"]: (n.detail["figures"][0]["value"], n.detail["figures"][0]["orders"])
+            for n in notes if n.kind == "risk_flagged"}
+
+
+def test_neighbours_read_as_single_fields_or_whole_documents_give_the_same_figures(services) -> None:
+    """Money and true/false fields read from each neighbour's document alone (exact integers,
+    real booleans, on both back ends), then the same with a rule that needs whole documents (a
+    list) published beside them: the same decisions and figures."""
+    from tests.alerts.test_alerts_end_to_end import publish_new
+
+    publish(services, "sources_six_channels")
+    publish_new(services, "field_rules", FIELD_RULES)
+    services.clock.set(T0 + timedelta(hours=2))
+    fields = _three_orders(services, "F", "13811110000")
+    assert [sorted(t for n in ns for t in n.tags) for ns in fields] == [[], [], ["大额连单", "预售连单"]]
+    figures = _figures(fields[2])
+    assert figures == {"大额连单": (11700, ["douyin/F0", "douyin/F1", "douyin/F2"]),
+                       "预售连单": (2, ["douyin/F0", "douyin/F2"])}
+    assert type(figures["大额连单"][0]) is int
+
+    publish_new(services, "list_rules", LIST_RULE)  # now every neighbour is read whole
+    whole = _three_orders(services, "G", "13822220000")
+    assert [sorted(t for n in ns for t in n.tags) for ns in whole] == [[], [], ["多款连单", "大额连单", "预售连单"]]
+    assert _figures(whole[2]) == {"大额连单": (11700, ["douyin/G0", "douyin/G1", "douyin/G2"]),
+                                  "预售连单": (2, ["douyin/G0", "douyin/G2"]),
+                                  "多款连单": (3, ["douyin/G0", "douyin/G1", "douyin/G2"])}
