@@ -52,11 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select
 
-from engine.analytics.deviation_counts import DEFAULT_THRESHOLD_S, rebuild
-from engine.analytics.hour_counts import count_changes
-from engine.analytics.return_reason_counts import rebuild as rebuild_reasons
 from engine.auth.users import create_user, issue_token
-from engine.fulfillment.presale_counts import rebuild as rebuild_presale
 from engine.logs import configure_logging
 from engine.orders.model import Order
 from engine.serving import freeze_long_lived
@@ -207,37 +203,7 @@ def run(url: str, label: str, n: int, repeats: int, only: set[str] | None = None
         shipped, left = add_shipments(store)
         print(f"  added {shipped:,} shipments of ours ({left:,} orders left unshipped) in "
               f"{time.perf_counter() - started:.1f}s")
-        started = time.perf_counter()
-        with store.services.db.engine.begin() as conn:
-            bench_alerts.analyze(conn)
-            counted = rebuild(conn, DEFAULT_THRESHOLD_S)
-            bench_alerts.analyze(conn)
-        print(f"  deviation counters derived from the orders (the migration's back-fill): {counted:,} orders in "
-              f"{time.perf_counter() - started:.1f}s")
-        started = time.perf_counter()
-        with store.services.db.engine.begin() as conn:
-            counted = rebuild_presale(conn)
-            bench_alerts.analyze(conn)
-        print(f"  presale counters derived from the orders (the migration's back-fill): {counted:,} orders in "
-              f"{time.perf_counter() - started:.1f}s")
-        started = time.perf_counter()
-        with store.services.db.engine.begin() as conn:
-            counted = rebuild_reasons(conn)
-            bench_alerts.analyze(conn)
-        print(f"  return-reason counters derived from the refund tickets (the migration's back-fill): {counted:,} "
-              f"tickets in {time.perf_counter() - started:.1f}s")
-        started = time.perf_counter()
-        counted = count_changes(store.services.db, END + timedelta(days=1), max_batches=10**6)
-        took = time.perf_counter() - started
-        print(f"  hourly and district counters filled from nothing: {counted:,} orders in {took:.1f}s "
-              f"({counted / took:,.0f}/s)")
-        if not store.sqlite:  # what autovacuum does after a bulk change: pages all-visible, index-only scans
-            started = time.perf_counter()
-            with store.services.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                for (name,) in conn.exec_driver_sql("SELECT tablename FROM pg_tables WHERE schemaname = "
-                                                    "current_schema() AND left(tablename, 10) = 'analytics_'").all():
-                    conn.exec_driver_sql(f'VACUUM ANALYZE "{name}"')
-            print(f"  VACUUM ANALYZE of the analytics tables in {time.perf_counter() - started:.1f}s")
+        bench_alerts.derive_counters(store)
         print(f"  seeding done in {time.perf_counter() - seeded:.0f}s")
         _report(measure(store, repeats, only), n, repeats)
     finally:
