@@ -15,7 +15,8 @@ const KEYWORDS = new Set(("source mapping cleaning promotion machine alert risk 
   "percent_off amount_off fixed_price every off cap split by funded merchant platform add sku qty base free " +
   "over region state owner deadline final initial action to requires via notify call archive set data " +
   "migrate do open measure per change_vs_previous flag hold env pull retry credentials normalize drop " +
-  "each map within of count distinct sum avg min max orders returns tickets week day hour true false").split(" "));
+  "each map within of count distinct sum avg min max orders order_lines returns tickets shipments stock " +
+  "minimum cooldown clear month week day hour true false").split(" "));
 
 const opLanguage = StreamLanguage.define({
   name: "orderpulse",
