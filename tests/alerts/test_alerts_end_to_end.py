@@ -19,8 +19,8 @@ import pytest
 from connectors.fakes import FakeFeishuBot
 from engine.alerts.service import run_alerts
 from engine.orders.pipeline import Pipeline
-from engine.rulesets import service as rulesets
 from engine.scheduler import Scheduler
+from tests.alerts.support import feishu_bot, publish_new
 from tests.conftest import auth
 from tests.order_tickets.support import publish
 from tests.orders_in.conftest import platforms  # noqa: F401 - fixture
@@ -58,17 +58,8 @@ alert 色差预警 {
 
 @pytest.fixture
 def feishu(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFeishuBot]:
-    with FakeFeishuBot({TOKEN: SECRET}) as bot:
-        monkeypatch.setenv("ORDERPULSE_FEISHU_BASE_URL", bot.url)
-        monkeypatch.setenv("OP_QC_HOOK", f"https://open.feishu.cn/open-apis/bot/v2/hook/{TOKEN}")
-        monkeypatch.setenv("OP_QC_SECRET", SECRET)
+    with feishu_bot(monkeypatch, TOKEN, SECRET, "OP_QC_HOOK", "OP_QC_SECRET") as bot:
         yield bot
-
-
-def publish_new(services: Any, name: str, content: str) -> None:
-    with services.db.transaction(immediate=True) as s:
-        rulesets.create_ruleset(s, name=name, actor="ops", now=services.clock.now(), content=content)
-        rulesets.publish(s, name, actor="ops", now=services.clock.now())
 
 
 def _returns(services: Any, scheduler: Scheduler, fake: Any, count: int,  # noqa: F811

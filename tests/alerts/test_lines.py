@@ -17,7 +17,7 @@ from engine.alerts.service import run_alerts
 from engine.analytics.sql_time import local_date
 from engine.clock import SHANGHAI
 from engine.orders.model import Order, OrderLine
-from engine.rulesets import service as rulesets
+from tests.alerts.support import alert_errors, drain, publish_new
 from tests.alerts.test_backfill import _series_key
 from tests.alerts.test_shipments import _counters
 from tests.risk.helpers import order, publish, take_in
@@ -88,11 +88,8 @@ def _sql(services: Any, *, by_sku: bool) -> dict[tuple[str, str], int]:
 def test_line_measures_are_backfilled_then_kept_equal_to_sql(services) -> None:
     publish(services, "sources_six_channels")
     tea = _take(services, 0, 24)
-    while run_alerts(services).rows_read:  # no alert yet: the consumer only moves past the rows
-        pass
-    with services.db.transaction(immediate=True) as s:
-        rulesets.create_ruleset(s, name="line_alerts", actor="ops", now=services.clock.now(), content=RULES)
-        rulesets.publish(s, "line_alerts", actor="ops", now=services.clock.now())
+    drain(services)  # no alert yet: the consumer only moves past the rows
+    publish_new(services, "line_alerts", RULES)
     per_sku = _series_key('sum(qty of order_lines where sku_id != "GIFT-BAG")', "day", "sku_id")
     per_channel = _series_key("count(order_lines)", "day", "channel")
     tea_week = _series_key('count(order_lines where category == "茶包")', "week")
@@ -116,13 +113,9 @@ def test_line_measures_are_backfilled_then_kept_equal_to_sql(services) -> None:
 
 
 def test_the_checker_knows_the_fields_of_a_line() -> None:
-    ok = parse_text('channel c feishu { webhook env A, secret env B }\n'
-                    'alert a { measure sum(paid_amount of order_lines where channel == "douyin") per hour by category '
-                    'when value > 1 notify c "x" }')
-    assert [d for d in check(ok) if d.severity == "error"] == []
-    bad = parse_text('channel c feishu { webhook env A, secret env B }\n'
-                     'alert a { measure count(order_lines where categroy == "茶包") per day when value > 1 notify c "x" }')
-    errors = [d.message for d in check(bad) if d.severity == "error"]
+    assert alert_errors('sum(paid_amount of order_lines where channel == "douyin") per hour by category '
+                        'when value > 1') == []
+    errors = alert_errors('count(order_lines where categroy == "茶包") per day when value > 1')
     assert errors and "did you mean 'category'" in errors[0]
     risk = parse_text('risk r { when count(order_lines by sku_id within 1h) > 3 then flag "x" }')
     errors = [str(d) for d in check(risk) if d.severity == "error"]

@@ -10,15 +10,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from dsl.checker import check
-from dsl.parser import parse_text
 from engine.alerts.models import AlertCounter
 from engine.alerts.service import run_alerts
 from engine.analytics.sql_time import local_date
 from engine.clock import SHANGHAI
 from engine.orders.model import Order
 from engine.orders.pipeline_model import OrderShipment
-from engine.rulesets import service as rulesets
+from tests.alerts.support import alert_errors, drain, publish_new
 from tests.alerts.test_backfill import _series_key
 from tests.risk.helpers import order, publish, take_in
 
@@ -82,11 +80,8 @@ def test_shipment_measures_are_backfilled_then_kept_equal_to_sql(services) -> No
     publish(services, "sources_six_channels")
     pks = [take_in(services, order(f"S{i}", at=sh(10, 8), channel=CHANNELS[i % 3], phone=None)) for i in range(9)]
     _ship(services, pks, 0, 30)
-    while run_alerts(services).rows_read:  # no alert yet: the consumer only moves past the rows
-        pass
-    with services.db.transaction(immediate=True) as s:
-        rulesets.create_ruleset(s, name="wh_alerts", actor="ops", now=services.clock.now(), content=RULES)
-        rulesets.publish(s, "wh_alerts", actor="ops", now=services.clock.now())
+    drain(services)  # no alert yet: the consumer only moves past the rows
+    publish_new(services, "wh_alerts", RULES)
     per_channel = _series_key("count(shipments)", "day", "channel")
     sf_pieces = _series_key('sum(qty of shipments where courier == "SF")', "day")
     run = run_alerts(services)
@@ -105,11 +100,6 @@ def test_shipment_measures_are_backfilled_then_kept_equal_to_sql(services) -> No
 
 
 def test_the_checker_knows_the_fields_of_a_shipment() -> None:
-    ok = parse_text('channel c feishu { webhook env A, secret env B }\n'
-                    'alert a { measure count(shipments where via == "wms") per hour by courier when value > 1 '
-                    'notify c "x" }')
-    assert [d for d in check(ok) if d.severity == "error"] == []
-    bad = parse_text('channel c feishu { webhook env A, secret env B }\n'
-                     'alert a { measure count(shipments where couirer == "SF") per day when value > 1 notify c "x" }')
-    errors = [d.message for d in check(bad) if d.severity == "error"]
+    assert alert_errors('count(shipments where via == "wms") per hour by courier when value > 1') == []
+    errors = alert_errors('count(shipments where couirer == "SF") per day when value > 1')
     assert errors and "courier" in errors[0]

@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 
 from connectors.fakes import FakeFeishuBot
-from dsl.checker import check
-from dsl.parser import parse_text
 from engine.alerts.service import run_alerts
 from engine.inventory.service import inventory_for
 from engine.orders.pipeline import Pipeline
 from engine.scheduler import Scheduler
-from tests.alerts.test_alerts_end_to_end import _firings, publish_new
+from tests.alerts.support import alert_errors, feishu_bot, publish_new
+from tests.alerts.test_alerts_end_to_end import _firings
 from tests.conftest import auth
 from tests.order_tickets.support import publish
 from tests.orders_in.conftest import platforms  # noqa: F401 - fixture
@@ -43,10 +42,7 @@ alert 库存不足预警 {
 
 @pytest.fixture
 def feishu(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFeishuBot]:
-    with FakeFeishuBot({TOKEN: SECRET}) as bot:
-        monkeypatch.setenv("ORDERPULSE_FEISHU_BASE_URL", bot.url)
-        monkeypatch.setenv("OP_WH_HOOK", f"https://open.feishu.cn/open-apis/bot/v2/hook/{TOKEN}")
-        monkeypatch.setenv("OP_WH_SECRET", SECRET)
+    with feishu_bot(monkeypatch, TOKEN, SECRET, "OP_WH_HOOK", "OP_WH_SECRET") as bot:
         yield bot
 
 
@@ -119,8 +115,6 @@ def test_a_sku_falling_below_its_threshold_fires_once_clears_on_restock_and_resp
     ("sum(avaliable of stock) when value < 8", "unknown stock field 'avaliable'; did you mean 'available'?"),
 ])
 def test_the_checker_says_what_a_stock_level_cannot_mean(measure: str, message: str) -> None:
-    model = parse_text(f'channel c feishu {{ webhook env A, secret env B }}\nalert a {{ measure {measure} '
-                       'notify c "x" }', "stock.op")
-    errors = [str(d) for d in check(model) if d.severity == "error"]
+    errors = alert_errors(measure, "stock.op")
     assert errors and message in errors[0], errors
     assert errors[0].startswith("stock.op:2:")

@@ -201,7 +201,7 @@ def test_neighbours_read_as_single_fields_or_whole_documents_give_the_same_figur
     """Money and true/false fields read from each neighbour's document alone (exact integers,
     real booleans, on both back ends), then the same with a rule that needs whole documents (a
     list) published beside them: the same decisions and figures."""
-    from tests.alerts.test_alerts_end_to_end import publish_new
+    from tests.alerts.support import publish_new
 
     publish(services, "sources_six_channels")
     publish_new(services, "field_rules", FIELD_RULES)
