@@ -203,12 +203,12 @@ _CHECKER: list[_Rule] = _rules([
     ("minimum volume must be at least 1", lambda g: "最小样本量（minimum）至少为 1"),
     ("a measure of counted records needs its window: 'per hour', 'per day', 'per week' or 'per month'",
      lambda g: "统计记录数的度量需要写时间窗：'per hour'、'per day'、'per week' 或 'per month'"),
-    ("stock is read as it is now and cannot be mixed with counted records \(orders, returns …\) in one measure; "
+    ("stock is read as it is now and cannot be mixed with counted records \\(orders, returns …\\) in one measure; "
      "declare two alerts",
      lambda g: "库存按此刻读取，不能与按时间窗统计的记录（订单、退货……）写在同一个度量里；请分成两条预警"),
-    ("stock is read as it is now, not per window: drop 'per (\w+)'",
+    ("stock is read as it is now, not per window: drop 'per (\\w+)'",
      lambda g: f"库存按此刻读取，没有时间窗：请去掉「per {g[1]}」"),
-    ("'(\w+)' compares with the previous window; a stock level has none",
+    ("'(\\w+)' compares with the previous window; a stock level has none",
      lambda g: f"'{g[1]}' 是与上一个时间窗的比较；库存水位没有上一个时间窗"),
     ("'minimum' is the least volume of a counted window; a stock level has none",
      lambda g: "'minimum' 是时间窗内的最小样本量；库存水位没有时间窗，请去掉"),

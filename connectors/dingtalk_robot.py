@@ -47,6 +47,7 @@ SEND_PATH = "/robot/send"
 MAX_TEXT_BYTES = 18 * 1024
 PERMANENT_CODES = {300001, 310000, 400102}
 RATE_LIMITED = 130101
+RATE_LIMIT_WAIT = 600  # seconds: a robot over its limit is throttled for 10 minutes
 
 _MOBILE = re.compile(r"^\+?\d{6,15}$")
 
@@ -100,7 +101,8 @@ def send(token: str, body: dict[str, Any], *, secret: str | None, timestamp_ms: 
                 310000: " (keyword, timestamp, signature or IP whitelist refused)"}
         hint = hints.get(code, "")
         raise ConnectorError(PLATFORM, f"errcode {code}: {answer.get('errmsg', '')}{hint}", code=code,
-                             permanent=code in PERMANENT_CODES)
+                             permanent=code in PERMANENT_CODES,
+                             retry_after=RATE_LIMIT_WAIT if code == RATE_LIMITED else None)
     return answer
 
 

@@ -45,6 +45,7 @@ HOOK_PATH = "/open-apis/bot/v2/hook/"
 MAX_TEXT_BYTES = 18 * 1024  # the whole body must stay under 20 KB
 PERMANENT_CODES = {19001, 19021, 19024, 19036}
 RATE_LIMITED = 11232
+RATE_LIMIT_WAIT = 60  # seconds: the limit is counted per minute
 
 log = get_logger(__name__)
 
@@ -89,7 +90,8 @@ def send(url: str, body: dict[str, Any], *, secrets: list[str | None]) -> dict[s
                 19021: " (signature mismatch or timestamp more than 1 h off: check the secret and the clock)",
                 RATE_LIMITED: " (frequency limit: 100/min and 5/s per bot)"}
         hint = hints.get(code, "")
-        raise ConnectorError(PLATFORM, f"code {code}: {msg}{hint}", code=code, permanent=code in PERMANENT_CODES)
+        raise ConnectorError(PLATFORM, f"code {code}: {msg}{hint}", code=code, permanent=code in PERMANENT_CODES,
+                             retry_after=RATE_LIMIT_WAIT if code == RATE_LIMITED else None)
     return answer
 
 

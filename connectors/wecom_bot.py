@@ -38,6 +38,7 @@ MAX_TEXT_BYTES = 2048
 # Codes that retrying cannot fix (bad or deleted key, malformed request).
 PERMANENT_CODES = {93000, 40008, 40058, 44004}
 RATE_LIMITED = 45009
+RATE_LIMIT_WAIT = 60  # seconds: the limit is counted per minute
 
 _MOBILE = re.compile(r"^\+?\d{6,15}$")
 
@@ -77,7 +78,8 @@ def send(key: str, body: dict[str, Any], *, base: str = DEFAULT_BASE_URL) -> dic
     if code != 0:
         hint = " (rate limited: about 20 messages per minute per bot)" if code == RATE_LIMITED else ""
         raise ConnectorError(PLATFORM, f"errcode {code}: {answer.get('errmsg', '')}{hint}", code=code,
-                             permanent=code in PERMANENT_CODES)
+                             permanent=code in PERMANENT_CODES,
+                             retry_after=RATE_LIMIT_WAIT if code == RATE_LIMITED else None)
     return answer
 
 

@@ -16,7 +16,11 @@ Owns the delivery protocol, nothing about what a handler does:
    with ``delivery.delivery_id``.
 3. **Fail**: in a new transaction, still conditional on the claim token, keep the error and
    schedule the next attempt ``retry_schedule[attempts - 1]`` seconds after this attempt, or
-   mark the row ``dead`` once ``max_attempts`` attempts have been made.
+   mark the row ``dead`` once ``max_attempts`` attempts have been made. A receiver that asked
+   us to slow down (a chat bot's per-minute limit, a platform's rate limit: the error carries
+   ``retry_after``) did not fail the message: the attempt is given back and the row waits what
+   it asked, plus a share of it picked by the delivery id so a burst comes back spread out —
+   for up to :data:`SLOW_DOWN_PATIENCE` after the row was queued; after that it counts.
 
 **Side by side** (PostgreSQL): a topic registered with an ``ordering_key`` (the stock pushes:
 per channel and SKU) has its claimed rows delivered on a small thread pool, a lane per key —
@@ -40,6 +44,7 @@ dispatchers run side by side.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -91,6 +96,20 @@ class Claim:
     retry_schedule: tuple[int, ...]
     token: str
     now: datetime
+    queued_at: datetime | None = None
+
+
+SLOW_DOWN_PATIENCE = timedelta(hours=24)
+
+
+def asked_wait(exc: BaseException, delivery_id: str) -> float | None:
+    """Seconds to wait when the receiver asked us to slow down (``retry_after``), spread by up to
+    half again by the delivery id (the same id always waits the same); None otherwise."""
+    wait = getattr(exc, "retry_after", None)
+    if not isinstance(wait, (int, float)) or isinstance(wait, bool) or wait <= 0:
+        return None
+    spread = int(hashlib.sha256(delivery_id.encode()).hexdigest()[:8], 16) % 1000 / 2000
+    return float(wait) * (1 + spread)
 
 
 def _rowcount(result: Any) -> int:
@@ -245,6 +264,7 @@ class Dispatcher:
                         retry_schedule=tuple(int(s) for s in (row.retry_schedule or ())),
                         token=row.claim_token,
                         now=now,
+                        queued_at=row.created_at,
                     )
             if claim is not None:
                 return claim
@@ -303,6 +323,9 @@ class Dispatcher:
 
     def _fail(self, claim: Claim, exc: BaseException) -> str:
         error = describe_error(exc)
+        asked = asked_wait(exc, claim.delivery_id)
+        if asked is not None and (claim.queued_at is None or claim.now - claim.queued_at < SLOW_DOWN_PATIENCE):
+            return self._slow_down(claim, error, asked)
         dead = claim.attempt >= claim.max_attempts
         values: dict[str, Any] = {"last_error": error, "claim_token": None, "claimed_until": None}
         if dead:
@@ -326,6 +349,25 @@ class Dispatcher:
         else:
             log.warning("outbox delivery failed, will retry", next_attempt_at=values["next_attempt_at"].isoformat(),
                         **fields)
+        return "failed"
+
+
+    def _slow_down(self, claim: Claim, error: str, seconds: float) -> str:
+        """The receiver asked us to wait: give the attempt back and come back after ``seconds``."""
+        next_at = claim.now + timedelta(seconds=seconds)
+        with self.db.transaction(immediate=True) as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == claim.id, OutboxMessage.claim_token == claim.token)
+                .values(last_error=error, claim_token=None, claimed_until=None, next_attempt_at=next_at,
+                        attempts=OutboxMessage.attempts - 1))
+        fields = dict(outbox_id=claim.id, delivery_id=claim.delivery_id, topic=claim.topic, error=error,
+                      worker=self.worker_id)
+        if _rowcount(result) != 1:
+            log.warning("outbox claim lost before recording failure", **fields)
+            return "stale"
+        log.warning("outbox delivery asked to slow down, will retry (attempt not counted)",
+                    next_attempt_at=next_at.isoformat(), **fields)
         return "failed"
 
 
