@@ -129,12 +129,14 @@ class RedisGate:
         except RedisError:
             return False  # the reconciler frees it
 
-    def commit_hold(self, key: str) -> bool:
+    def commit_hold(self, key: str) -> bool | None:
+        """True: the pending hold became the reservation; False: no pending hold for ``key``;
+        None: Redis did not answer (the reconciler sees the SQL record and commits it)."""
         try:
             return bool(self._commit(keys=[self.k_hold + key, self.k_holds, self.k_epoch, self.k_pend,
                                            self.k_seen, self.k_seen_rebuild], args=[key, COMMITTED_HOLD_TTL]))
         except RedisError:
-            return False  # the reconciler sees the SQL record and commits it
+            return None
 
     def apply_delta(self, op_key: str, deltas: dict[str, int], *, seen_key: str = "") -> str:
         """Mirror a committed reservation/release/adjust (once per op key), marking

@@ -209,19 +209,28 @@ class InventoryService:
             if held:
                 self.gate.release_hold(key)  # type: ignore[union-attr]
             raise
-        if gate.verdict == "ok":
-            (self.gate.release_hold if outcome.replayed else self.gate.commit_hold)(key)  # type: ignore[union-attr]
-        elif gate.verdict == "replay" and not outcome.replayed:
-            self.gate.commit_hold(key)  # type: ignore[union-attr]
+        if gate.verdict == "ok" and outcome.replayed:
+            self.gate.release_hold(key)  # type: ignore[union-attr]
+        elif held and not outcome.replayed:
+            # This call's SQL took the reservation: the key's hold becomes it. The hold may be
+            # gone already — a concurrent call with the same key placed it, lost the race in SQL
+            # (a replay for it) and let go of it first — and then the gate mirrors the reservation
+            # instead, once per key, as for a reservation SQL took without a hold.
+            if self.gate.commit_hold(key) is False:  # type: ignore[union-attr]
+                self._mirror_reserve(key, merged)
         elif gate.verdict == "unsure" and not outcome.replayed:  # SQL took it without a hold: mirror it
-            mirrored = self.gate.apply_delta(f"reserve:{key}",  # type: ignore[union-attr]
-                                             {ln.sku_id: -ln.qty for ln in merged}, seen_key=key)
-            if mirrored not in ("ok", "replay"):  # the mark may be missing too: keep trying
-                self._mark_bypassed(key, "redis_error")
+            self._mirror_reserve(key, merged)
         elif gate.verdict == "bypass" and not outcome.replayed:
             self._mark_bypassed(key, gate.reason)
         outcome.gate = label
         return outcome
+
+    def _mirror_reserve(self, key: str, lines: list[OrderLine]) -> None:
+        """Apply a reservation SQL took to the gate's counters (once per key) and mark its key seen."""
+        mirrored = self.gate.apply_delta(f"reserve:{key}",  # type: ignore[union-attr]
+                                         {ln.sku_id: -ln.qty for ln in lines}, seen_key=key)
+        if mirrored not in ("ok", "replay"):  # the mark may be missing too: keep trying
+            self._mark_bypassed(key, "redis_error")
 
     def release(self, order_id: str, *, key: str | None = None, actor: str = "") -> Outcome:
         outcome = self.store.release(order_id, key=key, actor=actor)
