@@ -7,12 +7,13 @@ normalized order in ARCHITECTURE.md; it does not validate orders at run time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Union
 
 __all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "REFUND_FIELDS_OF_ORDER", "ORDER_STATUSES",
            "STATUS_LABELS", "canonical_status", "STATUS_PATH", "REFUND_STATUS_LABELS", "REFUND_STATUSES",
            "REFUND_PATH", "canonical_refund_status", "FOLLOW_SUBJECTS", "LINE_MAPPING_ALIASES", "RETURN_FIELDS",
-           "SHIPMENT_FIELDS", "SOLD_LINE_FIELDS", "STOCK_FIELDS",
+           "SHIPMENT_FIELDS", "SOLD_LINE_FIELDS", "STOCK_FIELDS", "field_type",
            "PROMOTION_CONTEXT", "ALERT_CONTEXT", "TICKET_CONTEXT", "ROLES", "OUTSIDE_PARTIES",
            "canonical_role", "PLATFORMS", "CHANNEL_TYPES", "HOOK_TYPES",
            "NOTIFY_CHANNEL_TYPES", "CALL_OPERATIONS", "ARCHIVE_TARGETS", "FUNCTIONS", "Signature",
@@ -23,6 +24,17 @@ __all__ = ["FieldTree", "ORDER_FIELDS", "LINE_FIELDS", "REFUND_FIELDS_OF_ORDER",
 FieldTree = dict[str, Union[str, "FieldTree"]]
 
 NUMERIC = ("money", "percent", "duration", "count", "number")
+
+
+def field_type(tree: FieldTree, path: Sequence[str]) -> str | None:
+    """The type of the field at ``path`` in ``tree`` (``"object"`` for a nested object, ``"list:…"``
+    for a list); None when no such field exists."""
+    node: FieldTree | str | None = tree
+    for seg in path:
+        node = node.get(seg) if isinstance(node, dict) else None
+    if node is None:
+        return None
+    return node if isinstance(node, str) else "object"
 
 
 def list_of(t: str) -> str:

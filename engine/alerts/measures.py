@@ -34,12 +34,11 @@ from dsl.printer import print_expr
 from engine.alerts.buckets import bucket_start
 from engine.alerts.events import line_records
 
-__all__ = ["COLLECTION_SOURCES", "LEVEL_SOURCE", "CompiledAlert", "Series", "Stats", "Tally", "compile_alert",
+__all__ = ["COLLECTION_SOURCES", "CompiledAlert", "Series", "Stats", "Tally", "compile_alert",
            "group_of", "measure_value", "series_of_alerts"]
 
 COLLECTION_SOURCES = {"orders": "orders", "order_lines": "orders", "returns": "returns", "tickets": "tickets",
                       "shipments": "shipments", "stock": "stock"}
-LEVEL_SOURCE = "stock"  # read as it is now at each evaluation (engine.alerts.stock_levels), never counted
 PREVIOUS_NAMES = frozenset({"previous", "change", "change_vs_previous"})
 
 

@@ -193,10 +193,8 @@ def _scalar_paths(exprs: Iterable[m.Expr | None]) -> frozenset[tuple[str, ...]] 
         node = stack.pop()
         if isinstance(node, m.Name):
             path = node.path[1:] if node.path[0] == "order" and len(node.path) > 1 else node.path
-            tree: Any = om.ORDER_FIELDS
-            for seg in path:
-                tree = tree.get(seg) if isinstance(tree, dict) else None
-            if not isinstance(tree, str) or tree.startswith("list:") or tree == "any":
+            kind = om.field_type(om.ORDER_FIELDS, path)
+            if kind is None or kind.startswith("list:") or kind in ("any", "object"):
                 return None
             out.add(tuple(path))
         stack.extend(expression_children(node))

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dsl.order_model import NUMERIC, ORDER_FIELDS
+from dsl.order_model import NUMERIC, ORDER_FIELDS, field_type
 from engine.orders.model import Order
 from engine.risk.models import RiskDimension, RiskKey
 from engine.risk.rules import Dimension, Neighbour, key_value
@@ -97,10 +97,7 @@ def _upsert_sql(rows: int, pg: bool) -> str:
 def _as_json(path: tuple[str, ...]) -> bool:
     """Whether the field is read as JSON (a true/false) rather than as the plain value SQL gives
     for text and numbers (which then needs no decoding)."""
-    tree: Any = ORDER_FIELDS
-    for seg in path:
-        tree = tree.get(seg) if isinstance(tree, dict) else None
-    return tree == "bool"
+    return field_type(ORDER_FIELDS, path) == "bool"
 
 
 def _field_sql(path: tuple[str, ...], pg: bool) -> str:
@@ -118,10 +115,7 @@ def _field_sql(path: tuple[str, ...], pg: bool) -> str:
 
 @lru_cache(maxsize=256)
 def _numeric(path: tuple[str, ...]) -> bool:
-    tree: Any = ORDER_FIELDS
-    for seg in path:
-        tree = tree.get(seg) if isinstance(tree, dict) else None
-    return tree in NUMERIC
+    return field_type(ORDER_FIELDS, path) in NUMERIC
 
 
 @lru_cache(maxsize=64)
