@@ -108,6 +108,9 @@ class Reducer:
         self.errors: list[Diagnostic] = []
         self.parens: dict[int, tuple[Any, int, int]] = {}
         self.heights: dict[int, int] = {}
+        # every value a height was recorded for, kept alive for the parse: ``heights`` is keyed by
+        # ``id()``, and a value freed mid-parse would hand its id, and its height, to a new one
+        self.measured: list[Any] = []
         # comments and braces in source order, seen by the lexer (see lexer_callbacks)
         self.comments: list[Token] = []
         self.braces: list[Token] = []
@@ -687,11 +690,13 @@ def _reduction(method: Callable[[Reducer, list[Any]], Any], adds_level: bool
         heights = reducer.heights
         height = 0
         for child in children:
-            h = heights.get(id(child))
+            h = None if child is None else heights.get(id(child))
             if h is not None and h > height:
                 height = h
         value = method(reducer, children)
-        heights[id(value)] = height + 1 if adds_level else height
+        if value is not None:  # (None is one object: an absent optional part has no height)
+            heights[id(value)] = height + 1 if adds_level else height
+            reducer.measured.append(value)
         return value
     reduce.__name__ = method.__name__
     return reduce
