@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from engine.outbox.wake import OutboxWake
     from engine.workflow.ports import ActionCarrier, ActionHandover
     from engine.workflow.registry import MachineRegistry
-    from engine.workflow.service import FifoLock
 
 
 class PerProcess(Generic[T]):
@@ -76,12 +75,6 @@ def _machine_registry(services: Services) -> MachineRegistry:
     from engine.workflow.registry import MachineRegistry
 
     return MachineRegistry()
-
-
-def _fifo_lock(services: Services) -> FifoLock:
-    from engine.workflow.service import FifoLock
-
-    return FifoLock()
 
 
 def _inventory(services: Services) -> InventoryService:
@@ -174,7 +167,6 @@ class Services:
     # ------------------------------------------------------------------ per-area process state
     # (no annotation: these are descriptors on the class, not dataclass fields)
     machines = PerProcess(_machine_registry)  # compiled machines of published versions
-    workflow_write_lock = PerProcess(_fifo_lock)  # the SQLite writers' queue of the workflow
     inventory = PerProcess(_inventory)  # the inventory service, with the Redis gate when configured
     stock_channels = PerProcess(_channel_registry)  # stock connectors registered in this process
     source_connectors = PerProcess(_source_connectors)  # stock connectors built from published sources

@@ -130,7 +130,8 @@ class ReservePath:
         for attempt in range(ATTEMPTS):
             fairy = self.shelf.take()
             try:
-                outcome = self._attempt(fairy, order_id, merged, key, channel, actor, now)
+                with self.db.write_turn():
+                    outcome = self._attempt(fairy, order_id, merged, key, channel, actor, now)
             except self._retry as exc:  # dropped connection, deadlock, busy: same key again
                 last = exc
                 self.shelf.discard(fairy)

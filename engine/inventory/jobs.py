@@ -133,4 +133,4 @@ def register_push_handler(services: Services) -> None:
     side (on PostgreSQL), one channel's pushes of one SKU in turn."""
     services.handlers.register(PUSH_TOPIC, make_push_handler(
         channel_registry(services), before=lambda: sync_source_connectors(services, max_age=RELAY_EVERY_SECONDS)),
-        ordering_key=push_lane)
+        ordering_key=push_lane, calls_out=True)

@@ -12,7 +12,10 @@
    PostgreSQL, :func:`push_lane`) locks the channel+SKU push state, re-reads the SKU
    and pushes the *current* figure and version — never one older than already pushed, so a
    channel never goes backwards (I10), and a figure never above ``total - reserved`` as of
-   that read — then records what it pushed in the delivery's transaction.
+   that read — then records what it pushed in the delivery's transaction. On SQLite the push
+   itself runs with no lock held (the outbox's ``calls_out``); the record is conditional on
+   no newer version recorded meanwhile, and a relay that meets a push in flight queues a new
+   row rather than trust the figure last recorded.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ PUSH_RETRY = (5, 30, 120, 300)
 RELAY_BATCH = 500
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _PENDING: Table = PushPending.__table__  # type: ignore[assignment]
+_STATES: Table = ChannelPush.__table__  # type: ignore[assignment]
 
 
 def _rowcount(result: Any) -> int:
@@ -126,7 +130,10 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
                 update(_OUTBOX).where(_OUTBOX.c.delivery_id == state.delivery_id, _OUTBOX.c.status == "pending",
                                       _OUTBOX.c.claim_token.is_(None)).values(payload=payload))) == 1:
                 report.coalesced += 1  # not yet claimed: it will push the figure current at delivery
-            elif not force and state.pushed_available == figure:  # the channel already shows it (a ship, a cap)
+            elif not force and state.pushed_available == figure and not _in_flight(session, state.delivery_id):
+                # the channel already shows it (a ship, a cap); a push in flight may be showing
+                # another figure as we speak (on SQLite its call runs with no lock held), so then
+                # a new row is queued: the handler skips it if the channel shows it by then
                 report.unchanged += 1
                 continue
             else:
@@ -137,6 +144,15 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
             state.queued_available = figure
     session.flush()
     return report
+
+
+def _in_flight(session: Session, delivery_id: str | None) -> bool:
+    """Whether ``delivery_id``'s outbox row is claimed by a dispatcher right now."""
+    if not delivery_id:
+        return False
+    return session.execute(select(_OUTBOX.c.id).where(
+        _OUTBOX.c.delivery_id == delivery_id, _OUTBOX.c.status == "pending",
+        _OUTBOX.c.claim_token.is_not(None)).limit(1)).first() is not None
 
 
 def relay_pushes(db: Database, clock: Clock, registry: ChannelRegistry, *, limit: int = RELAY_BATCH,
@@ -192,14 +208,20 @@ def make_push_handler(registry: ChannelRegistry,
             return
         figure = channel_figure(available_of(item.total_stock, item.reserved_stock, item.safety_stock),
                                 rules_for(s, channel, [sku])[sku])
-        if state.delivery_id == delivery.delivery_id:
-            state.delivery_id = None
-        stale = item.version < state.pushed_version
-        same = item.version == state.pushed_version and figure == state.pushed_available
-        if stale or (same and not delivery.payload.get("force")):
-            return
-        connector.push_stock(sku, figure, item.version)
-        state.pushed_version, state.pushed_available, state.pushed_at = item.version, figure, delivery.now
-        log.debug("stock pushed", channel=channel, sku_id=sku, available=figure, version=item.version)
+        version = item.version
+        stale = version < state.pushed_version
+        same = version == state.pushed_version and figure == state.pushed_available
+        this_row = _STATES.c.channel == channel, _STATES.c.sku_id == sku
+        if not (stale or (same and not delivery.payload.get("force"))):
+            delivery.outside(lambda: connector.push_stock(sku, figure, version))
+            # written after the call, conditionally: what this push showed is recorded unless a
+            # newer version was recorded meanwhile (never backwards)
+            s.execute(update(_STATES).where(*this_row, _STATES.c.pushed_version <= version).values(
+                pushed_version=version, pushed_available=figure, pushed_at=delivery.now))
+            log.debug("stock pushed", channel=channel, sku_id=sku, available=figure, version=version)
+        delivery.start_writing()
+        # this row is no longer the one a relay may coalesce into (unless the relay queued a new one)
+        s.execute(update(_STATES).where(*this_row, _STATES.c.delivery_id == delivery.delivery_id)
+                  .values(delivery_id=None))
 
     return deliver

@@ -11,7 +11,7 @@ gets an outbox row (``orders.push_fetch``, same transaction, the source's declar
 its handler fetches the detail with ``client.order_detail`` and keeps it on the message
 (``fetched``). :func:`intake_fetched_pushes` (the ``orders.push_intake`` job, every second)
 then runs intake (``via="push"``) on fetched messages and marks them ``stored`` — apart from
-the outbox delivery, whose transaction holds SQLite's write lock while its handler runs.
+the outbox delivery, whose fetch runs with no lock held on SQLite (the outbox's ``calls_out``).
 """
 
 from __future__ import annotations
@@ -105,9 +105,11 @@ def fetch_pushed_order(services: Services, delivery: Delivery) -> None:
     client = order_client(services, found) if found else None
     if client is None:
         raise RuntimeError(f"source {source!r} has no order client any more")
-    detail = client.order_detail(message.order_id)
-    message.raw = {**(message.raw or {}), "order": detail}
-    message.state = "fetched"
+    order_id = message.order_id
+    detail = delivery.outside(lambda: client.order_detail(order_id))  # on SQLite, with no lock held
+    delivery.session.execute(update(OrderPushMessage).where(
+        OrderPushMessage.id == message_id, OrderPushMessage.state == "received").values(
+        raw={**(message.raw or {}), "order": detail}, state="fetched"))
 
 
 def intake_fetched_pushes(services: Services, *, limit: int = 200) -> list[IntakeOutcome]:
@@ -131,4 +133,4 @@ def intake_fetched_pushes(services: Services, *, limit: int = 200) -> list[Intak
 def register_order_handlers(services: Services) -> None:
     """Register the push-intake outbox handler in this process's registry."""
     if services.handlers is not None:
-        services.handlers.register(PUSH_TOPIC, lambda delivery: fetch_pushed_order(services, delivery))
+        services.handlers.register(PUSH_TOPIC, lambda delivery: fetch_pushed_order(services, delivery), calls_out=True)

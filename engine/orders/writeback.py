@@ -8,7 +8,8 @@ the order page shows of it.
 - :func:`deliver_writeback` (the outbox handler, registered by
   :func:`register_writeback_handler`): builds the source's order client (the composition root
   hands the engine the connectors; this module imports none), asks it to show the shipment
-  with the platform's own ship API (:class:`engine.orders.ports.ShipmentWriter`), then, in
+  with the platform's own ship API (:class:`engine.orders.ports.ShipmentWriter`; on SQLite
+  with no lock held while the platform answers: the outbox's ``calls_out``), then, in
   the delivery's transaction, marks the shipment ``accepted`` and adds ``writeback_accepted``
   to the order's timeline — so an accepted write-back is recorded exactly once. A refusal
   (5xx, time-out, a business error) raises: the dispatcher retries at the declared times and
@@ -89,10 +90,10 @@ def deliver_writeback(services: Services, delivery: Delivery) -> None:
                               platform_sku_id=ln.get("platform_sku_id"), qty=int(ln["qty"]))
                   for ln in payload.get("lines") or [])
     check_first = delivery.attempt > 1 or _replayed(session, delivery.delivery_id)
-    answer = writer(ShipmentWriteBack(order_id=str(payload["order_id"]), carrier_code=code, carrier_name=carrier.name,
-                                      tracking_no=str(payload["tracking_no"]), lines=lines,
-                                      partial=bool(payload.get("partial")), shipment_id=shipment.id,
-                                      check_first=check_first))
+    shown = ShipmentWriteBack(order_id=str(payload["order_id"]), carrier_code=code, carrier_name=carrier.name,
+                              tracking_no=str(payload["tracking_no"]), lines=lines,
+                              partial=bool(payload.get("partial")), shipment_id=shipment.id, check_first=check_first)
+    answer = delivery.outside(lambda: writer(shown))  # on SQLite, with no lock held while the platform answers
     now = delivery.now
     session.execute(update(OrderShipment).where(OrderShipment.id == shipment.id).values(
         writeback_status="accepted", writeback_at=now, writeback_error=None))
@@ -120,7 +121,7 @@ def register_writeback_handler(services: Services) -> None:
     topics: the merchant waits on the tracking number, never behind a flood of stock pushes."""
     if services.handlers is not None:
         services.handlers.register(WRITEBACK_TOPIC, lambda delivery: deliver_writeback(services, delivery),
-                                   claimed_first=True)
+                                   claimed_first=True, calls_out=True)
 
 
 # --------------------------------------------------------------------------- the order page

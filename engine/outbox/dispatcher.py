@@ -22,12 +22,13 @@ Owns the delivery protocol, nothing about what a handler does:
    it asked, plus a share of it picked by the delivery id so a burst comes back spread out —
    for up to :data:`SLOW_DOWN_PATIENCE` after the row was queued; after that it counts.
 
-**Side by side** (PostgreSQL): a topic registered with an ``ordering_key`` (the stock pushes:
-per channel and SKU) has its claimed rows delivered on a small thread pool, a lane per key —
-rows of one lane one after another in claim order, lanes side by side — while the pass goes
-on claiming (:class:`_Lanes`). Each row still goes through steps 2 and 3 alone, so its
-exactly-once mark, retries and dead letter are unchanged; a pass returns once its lanes are
-done. Other topics, and every topic on SQLite (one writer), are delivered in turn.
+**Side by side**: a topic registered with an ``ordering_key`` (the stock pushes: per channel
+and SKU) has its claimed rows delivered on a small thread pool, a lane per key — rows of one
+lane one after another in claim order, lanes side by side — while the pass goes on claiming
+(:class:`_Lanes`). Each row still goes through steps 2 and 3 alone, so its exactly-once mark,
+retries and dead letter are unchanged; a pass returns once its lanes are done. On SQLite
+(one writer) only a topic that also ``calls_out`` goes side by side: its calls overlap, its
+reads and writes take turns. Other topics are delivered in turn.
 
 **Claimed first**: topics registered with ``claimed_first`` (the write-backs a merchant waits
 on) are claimed before every other due row, on SQLite and on PostgreSQL alike: each claim
@@ -35,6 +36,10 @@ looks for a due row of those topics first (an index probe on ``(status, topic,
 next_attempt_at)``), then for the longest due row of any topic. A write-back committed behind
 thousands of stock pushes is the next row claimed; it waits at most for the deliveries
 already under way.
+
+On SQLite the dispatcher's transactions go to the head of the process's writers' queue
+(``Database.first_in_line``, ``engine.storage.write_queue``): one thread whose short turns
+stand for every merchant waiting on a write-back.
 
 Time comes from ``services.clock`` (or ``now=``) so tests move a manual clock instead of
 sleeping. On SQLite only one process dispatches at a time: the SQL lease
@@ -71,7 +76,7 @@ log = get_logger(__name__)
 DISPATCHER_LEASE = "outbox-dispatcher"
 DISPATCHER_LEASE_TTL = 30.0
 MAX_ERROR_CHARS = 4000
-LANE_WORKERS = 6  # deliveries side by side on PostgreSQL (the six platforms' stock APIs)
+LANE_WORKERS = 6  # deliveries side by side (the six platforms' stock APIs)
 
 
 def default_worker_id() -> str:
@@ -153,7 +158,7 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self.use_dispatcher_lease = single_on_sqlite and services.db.is_sqlite
         self.stop_event = stop_event
-        self.lanes = (LANE_WORKERS if services.db.is_postgres else 1) if lanes is None else lanes
+        self.lanes = LANE_WORKERS if lanes is None else lanes
         self._has_lease: bool | None = None
 
     # --- the loop body -------------------------------------------------------------------
@@ -165,6 +170,10 @@ class Dispatcher:
         clock. Returns 0 without touching rows when another process holds the SQLite
         dispatcher lease.
         """
+        with self.db.first_in_line():
+            return self._dispatch_due(now, limit)
+
+    def _dispatch_due(self, now: datetime | None, limit: int) -> int:
         if not self.holds_dispatcher_lease(now or self.services.clock.now()):
             return 0
         retry_now: list[int] = []  # rows failed in this pass but due again already
@@ -179,7 +188,7 @@ class Dispatcher:
                 if claim is None:
                     break
                 attempted += 1
-                key = self.handlers.ordering_key(claim.topic, claim.payload) if lanes is not None else None
+                key = self._lane_of(claim) if lanes is not None else None
                 if lanes is not None and key is not None:
                     lanes.submit(key, claim)
                     continue
@@ -190,6 +199,13 @@ class Dispatcher:
             if lanes is not None:
                 lanes.close()
         return attempted
+
+    def _lane_of(self, claim: Claim) -> str | None:
+        """The lane a claimed row is delivered in, or None (in turn). On SQLite only a topic that
+        calls out side by side: any other delivery holds the one write lock throughout."""
+        if self.db.is_sqlite and not self.handlers.calls_out(claim.topic):
+            return None
+        return self.handlers.ordering_key(claim.topic, claim.payload)
 
     def holds_dispatcher_lease(self, now: datetime) -> bool:
         """On SQLite, take or renew the single-dispatcher lease; always True elsewhere."""
@@ -281,7 +297,10 @@ class Dispatcher:
         except LookupError as exc:
             return self._fail(claim, exc)
         try:
-            with self.db.transaction(immediate=True) as session:
+            with self.db.read_then_write() as phases:
+                session = phases.session
+                if not self.handlers.calls_out(claim.topic):
+                    phases.start_writing()  # the handler reads and writes as it goes: the lock first
                 handler(
                     Delivery(
                         delivery_id=claim.delivery_id,
@@ -290,8 +309,10 @@ class Dispatcher:
                         attempt=claim.attempt,
                         now=claim.now,
                         session=session,
+                        phases=phases,
                     )
                 )
+                phases.start_writing()
                 marked = session.execute(
                     update(OutboxMessage)
                     .where(
@@ -400,7 +421,8 @@ class _Lanes:
         if before is not None:
             wait([before])
         try:
-            outcome = self.dispatcher.deliver(claim)
+            with self.dispatcher.db.first_in_line():
+                outcome = self.dispatcher.deliver(claim)
         except Exception:  # noqa: BLE001 - recording the failure failed (the database): the lease runs out
             log.exception("outbox delivery could not be recorded", outbox_id=claim.id, topic=claim.topic)
             outcome = "failed"

@@ -2,19 +2,65 @@
 
 Owns connection set-up only. SQLite runs in WAL mode with a busy timeout, and
 ``transaction(immediate=True)`` takes the write lock up front (``BEGIN IMMEDIATE``) so a
-read-then-write never fails half-way; PostgreSQL uses its defaults.
+read-then-write never fails half-way, after queueing behind this process's other writers in
+arrival order (:meth:`Database.write_turn`, ``engine.storage.write_queue``); PostgreSQL uses its
+defaults.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.storage.raw import RawReads
+from engine.storage.write_queue import FifoLock
+
+BUSY_TIMEOUT_S = 30  # SQLite's busy timeout; also how long a writer queues in its process
+T = TypeVar("T")
+
+
+class Phases:
+    """A transaction in two phases (:meth:`Database.read_then_write`): reads first, then
+    :meth:`outside` runs a call to a counterpart with no transaction open on SQLite (so the
+    write lock is not held while a platform answers), and the writes come after it.
+    On PostgreSQL it is one transaction and :meth:`outside` simply calls."""
+
+    def __init__(self, session: Session, end_reads: Callable[[], None] | None = None) -> None:
+        self.session = session
+        self._end_reads = end_reads
+
+    @property
+    def writing(self) -> bool:
+        return self._end_reads is None
+
+    def outside(self, call: Callable[[], T]) -> T:
+        """End the read phase, run ``call``, and begin the write phase (SQLite's write lock, in
+        this process's queue). Nothing may be written before it: a write made in the read phase
+        is refused with RuntimeError (it would take the lock there, or fail to)."""
+        if self._end_reads is None:
+            return call()
+        answers: list[T] = []
+        self.start_writing(before=lambda: answers.append(call()))
+        return answers[0]
+
+    def start_writing(self, before: Callable[[], Any] | None = None) -> None:
+        """Begin the write phase (no-op once begun): what is read from here on is current."""
+        end, self._end_reads = self._end_reads, None
+        if end is None:
+            return
+        session = self.session
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("a write in the read phase of a two-phase transaction: write after outside()")
+        session.commit()  # a read-only transaction: nothing to write, only the snapshot let go
+        if before is not None:
+            before()
+        end()
 
 
 class Database:
@@ -28,7 +74,7 @@ class Database:
         if self.is_sqlite:
             # Pooled connections: closing the last connection to a WAL database checkpoints
             # it, which made every short transaction pay for a checkpoint.
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = 20
         else:
@@ -40,6 +86,8 @@ class Database:
             self._configure_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._raw_reads: RawReads | None = None
+        self._writers: tuple[int, FifoLock] | None = None
+        self._first_in_line = threading.local()
 
     @property
     def raw_reads(self) -> RawReads:
@@ -56,7 +104,7 @@ class Database:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
@@ -76,24 +124,95 @@ class Database:
         ``immediate=True`` takes SQLite's write lock at BEGIN (no effect on PostgreSQL,
         where row locks and conditional updates do the same job).
         """
-        conn = None
-        if immediate and self.is_sqlite:
+        if not (immediate and self.is_sqlite):
+            session = self._sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+            return
+        with self.write_turn():
             conn = self.engine.connect()
             conn.info["begin_mode"] = "BEGIN IMMEDIATE"
             session = Session(bind=conn, expire_on_commit=False)
-        else:
-            session = self._sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+                conn.info.pop("begin_mode", None)
+                conn.close()
+
+    @contextmanager
+    def read_then_write(self) -> Iterator[Phases]:
+        """A transaction in two phases (:class:`Phases`), committed on success, rolled back on
+        any exception. On SQLite the read phase holds no lock (WAL: readers never block
+        writers); :meth:`Phases.outside` commits it, makes its call, and takes the write lock
+        as :meth:`transaction` with ``immediate`` does; the caller re-reads after the call what
+        another writer may have changed. On PostgreSQL: one transaction, as :meth:`transaction`."""
+        if not self.is_sqlite:
+            with self.transaction() as session:
+                yield Phases(session)
+            return
+        turn = ExitStack()
+        conn = self.engine.connect()
+        session = Session(bind=conn, expire_on_commit=False)
+
+        def end_reads() -> None:
+            turn.enter_context(self.write_turn())
+            conn.info["begin_mode"] = "BEGIN IMMEDIATE"  # the session's next transaction
+
         try:
-            yield session
+            phases = Phases(session, end_reads)
+            yield phases
             session.commit()
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
-            if conn is not None:
-                conn.info.pop("begin_mode", None)
-                conn.close()
+            conn.info.pop("begin_mode", None)
+            conn.close()
+            turn.close()
+
+    @contextmanager
+    def first_in_line(self) -> Iterator[None]:
+        """The calling thread's writes go to the head of this process's queue while inside
+        (the outbox dispatcher's: see ``engine.storage.write_queue``)."""
+        before = getattr(self._first_in_line, "on", False)
+        self._first_in_line.on = True
+        try:
+            yield
+        finally:
+            self._first_in_line.on = before
+
+    @contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """SQLite: wait for this process's turn to write (arrival order), for as long as SQLite's
+        busy timeout; past it the writer goes on to SQLite's own busy handler rather than hang
+        (a writer nested in another's transaction fails there as it always did). Taken around
+        every ``BEGIN IMMEDIATE`` of the process (:meth:`transaction`, the reservation hot path,
+        :meth:`wait_for_writer`). No-op on PostgreSQL."""
+        if not self.is_sqlite:
+            yield
+            return
+        pid = os.getpid()
+        if self._writers is None or self._writers[0] != pid:  # a forked child starts its own queue
+            self._writers = (pid, FifoLock())
+        queue = self._writers[1]
+        mine = queue.acquire(timeout=BUSY_TIMEOUT_S, first=getattr(self._first_in_line, "on", False))
+        try:
+            yield
+        finally:
+            if mine:
+                queue.release()
 
     def wait_for_writer(self) -> None:
         """SQLite: return once no transaction holds the write lock (takes and drops it).
@@ -103,7 +222,7 @@ class Database:
         """
         if not self.is_sqlite:
             return
-        with self.engine.connect() as conn:
+        with self.write_turn(), self.engine.connect() as conn:
             conn.info["begin_mode"] = "BEGIN IMMEDIATE"
             conn.begin().rollback()
 

@@ -16,8 +16,6 @@ the composition root): that area runs the same checks and fires the action itsel
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,43 +54,12 @@ _FIND_KEY = (select(_TRANSITIONS.c.action, _TRANSITIONS.c.result)
                     _TRANSITIONS.c.idempotency_key == bindparam("b_key")))
 
 
-class FifoLock:
-    """A lock handed to waiters in arrival order (``threading.Lock`` is not fair: under a crowd
-    some threads would wait for seconds while others get it again and again)."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._waiters: deque[threading.Event] = deque()
-        self._held = False
-
-    def __enter__(self) -> None:
-        with self._guard:
-            if not self._held:
-                self._held = True
-                return
-            turn = threading.Event()
-            self._waiters.append(turn)
-        turn.wait()
-
-    def __exit__(self, *exc: object) -> None:
-        with self._guard:
-            if self._waiters:
-                self._waiters.popleft().set()  # ownership passes straight to the next in line
-            else:
-                self._held = False
-
-
 @contextmanager
 def write_transaction(services: Services) -> Iterator[Session]:
-    """A write transaction for workflow changes. On SQLite the writers of this process queue in
-    arrival order before ``BEGIN IMMEDIATE`` instead of spinning in SQLite's busy handler (whose
-    back-off sleeps make the tail latency of concurrent webhooks seconds long); PostgreSQL
-    needs no such queue (row locks and the version check do the work)."""
-    if not services.db.is_sqlite:
-        with services.db.transaction() as session:
-            yield session
-        return
-    with services.workflow_write_lock, services.db.transaction(immediate=True) as session:
+    """A write transaction for workflow changes. On SQLite it takes the write lock up front
+    (the writers of this process queue in arrival order for it: ``engine.storage.write_queue``);
+    PostgreSQL needs no such lock (row locks and the version check do the work)."""
+    with services.db.transaction(immediate=services.db.is_sqlite) as session:
         yield session
 
 

@@ -106,6 +106,67 @@ def test_a_figure_queued_then_overtaken_at_delivery_is_still_corrected(shop, ser
     assert check_publications(inv.db, {"pdd": pdd.pushes}) == []
 
 
+def test_a_relay_that_meets_a_push_in_flight_queues_a_new_one(shop, services) -> None:
+    """On SQLite a push's call runs with no lock held: a relay meanwhile must not take the
+    figure last recorded (10) for what the channel shows, since the push in flight is showing 7."""
+    import threading
+
+    inv, pdd, _douyin = shop
+    inv.adjust("A", 10, "inbound")
+    _relay(inv, services)
+    _deliver(services)
+    assert pdd.shown == {"A": 10}
+    inv.reserve("o1", [{"sku_id": "A", "qty": 3}])
+    _relay(inv, services)  # queues 7
+    in_call, go = threading.Event(), threading.Event()
+    plain = pdd.push_stock
+
+    def slow_push(sku_id: str, available: int, version: int) -> None:
+        in_call.set()
+        go.wait(10)
+        plain(sku_id, available, version)
+
+    pdd.push_stock = slow_push  # type: ignore[method-assign]
+    delivering = threading.Thread(target=lambda: _deliver(services))
+    delivering.start()
+    assert in_call.wait(10)
+    inv.release("o1")  # back to 10, the figure last recorded as pushed
+    relaying = threading.Thread(target=lambda: _relay(inv, services))
+    relaying.start()
+    relaying.join(2)  # SQLite: done during the call; PostgreSQL: waits for the push's row lock
+    go.set()
+    for t in (delivering, relaying):
+        t.join(20)
+    pdd.push_stock = plain  # type: ignore[method-assign]
+    _relay(inv, services)
+    _deliver(services)
+    assert [p.available for p in pdd.pushes] == [10, 7, 10]
+    assert pdd.shown == {"A": 10} and pdd.backwards == []
+    assert check_publications(inv.db, {"pdd": pdd.pushes}) == []
+
+
+def test_the_channels_pushes_go_side_by_side_on_both_back_ends(shop, services) -> None:
+    """Each push waits at a barrier for the other channel's: delivered in turn, the first would
+    time out there (on SQLite too, where the calls run with no lock held)."""
+    import threading
+
+    inv, pdd, douyin = shop
+    inv.adjust("A", 10, "inbound")
+    _relay(inv, services)
+    meet = threading.Barrier(2, timeout=5)
+    for channel in (pdd, douyin):
+        plain = channel.push_stock
+
+        def together(sku_id: str, available: int, version: int, plain=plain) -> None:
+            meet.wait()
+            plain(sku_id, available, version)
+
+        channel.push_stock = together  # type: ignore[method-assign]
+    assert _deliver(services) == 2
+    assert pdd.shown == douyin.shown == {"A": 10}
+    assert _push_rows(inv) and {status for *_, status in _push_rows(inv)} == {"delivered"}
+
+
 def test_a_failed_push_is_retried_with_the_latest_figure(shop, services, clock) -> None:
     inv, pdd, douyin = shop
     inv.adjust("A", 5, "inbound")

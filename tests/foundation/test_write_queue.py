@@ -1,0 +1,132 @@
+"""The SQLite writers of one process queue in arrival order (``engine.storage.write_queue``):
+the lock itself, and immediate transactions of a :class:`Database` going through it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+
+from engine.storage.db import Database
+from engine.storage.write_queue import FifoLock
+
+
+def _queue_up(lock: FifoLock, names: list[str], got: list[str]) -> list[threading.Thread]:
+    """Start one thread per name, each only once the one before is queued (arrival order known)."""
+    threads = []
+    for name in names:
+        before = len(lock._waiters)
+
+        def take(name: str = name) -> None:
+            with lock:
+                got.append(name)
+
+        t = threading.Thread(target=take)
+        t.start()
+        deadline = time.monotonic() + 5
+        while len(lock._waiters) == before and time.monotonic() < deadline:
+            time.sleep(0.001)
+        threads.append(t)
+    return threads
+
+
+def test_waiters_get_the_lock_in_the_order_they_came() -> None:
+    lock, got = FifoLock(), []
+    lock.acquire()
+    threads = _queue_up(lock, ["a", "b", "c", "d", "e"], got)
+    assert got == []
+    lock.release()
+    for t in threads:
+        t.join(5)
+    assert got == ["a", "b", "c", "d", "e"]
+    assert lock.acquire(timeout=0.01)  # free again once the last one let go
+
+
+def test_waiters_that_come_first_are_handed_the_lock_before_the_others() -> None:
+    lock, got = FifoLock(), []
+    lock.acquire()
+    threads = _queue_up(lock, ["a", "b"], got)
+    for name in ("x", "y"):  # come after a and b, but first
+        before = len(lock._first)
+
+        def take(name: str = name) -> None:
+            lock.acquire(first=True)
+            got.append(name)
+            lock.release()
+
+        t = threading.Thread(target=take)
+        t.start()
+        deadline = time.monotonic() + 5
+        while len(lock._first) == before and time.monotonic() < deadline:
+            time.sleep(0.001)
+        threads.append(t)
+    lock.release()
+    for t in threads:
+        t.join(5)
+    assert got == ["x", "y", "a", "b"]
+
+
+def test_a_waiter_that_gives_up_leaves_the_queue() -> None:
+    lock = FifoLock()
+    lock.acquire()
+    assert lock.acquire(timeout=0.05) is False
+    assert len(lock._waiters) == 0
+    lock.release()  # nobody is waiting: the lock is free, not handed to the one that left
+    assert lock.acquire(timeout=0.01) is True
+
+
+def test_immediate_transactions_of_a_sqlite_database_begin_in_arrival_order(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'q.db'}")
+    try:
+        with db.transaction() as s:
+            s.execute(text("CREATE TABLE arrivals (id INTEGER PRIMARY KEY, name TEXT)"))
+        holding, release = threading.Event(), threading.Event()
+
+        def first() -> None:
+            with db.transaction(immediate=True) as s:
+                s.execute(text("INSERT INTO arrivals (name) VALUES ('first')"))
+                holding.set()
+                release.wait(10)
+
+        def writer(name: str) -> None:
+            with db.transaction(immediate=True) as s:
+                s.execute(text("INSERT INTO arrivals (name) VALUES (:n)"), {"n": name})
+
+        t0 = threading.Thread(target=first)
+        t0.start()
+        assert holding.wait(5)
+        queue = db._writers[1] if db._writers else None
+        assert queue is not None
+        names = [f"w{i}" for i in range(8)]
+        threads = []
+        for name in names:  # each writer starts once the one before is queued
+            before = len(queue._waiters)
+            t = threading.Thread(target=writer, args=(name,))
+            t.start()
+            deadline = time.monotonic() + 5
+            while len(queue._waiters) == before and time.monotonic() < deadline:
+                time.sleep(0.001)
+            threads.append(t)
+        assert len(queue._waiters) == len(names)
+        release.set()
+        for t in [t0, *threads]:
+            t.join(10)
+        with db.session() as s:
+            order = [r[0] for r in s.execute(text("SELECT name FROM arrivals ORDER BY id"))]
+        assert order == ["first", *names]
+    finally:
+        db.dispose()
+
+
+def test_postgresql_has_no_process_queue(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the PostgreSQL side of the same call")
+    db = Database(database_url)
+    try:
+        with db.write_turn(), db.write_turn():  # no lock at all: nesting cannot block
+            pass
+        assert db._writers is None
+    finally:
+        db.dispose()
