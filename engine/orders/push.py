@@ -131,6 +131,12 @@ def intake_fetched_pushes(services: Services, *, limit: int = 200) -> list[Intak
 
 
 def register_order_handlers(services: Services) -> None:
-    """Register the push-intake outbox handler in this process's registry."""
+    """Register the push-intake outbox handler in this process's registry (claimed before the
+    other topics, as the write-backs are; messages fetched side by side, so a platform that
+    times out holds up only its own)."""
     if services.handlers is not None:
-        services.handlers.register(PUSH_TOPIC, lambda delivery: fetch_pushed_order(services, delivery), calls_out=True)
+        # claimed first, beside the write-backs: until its detail is fetched the order is not in
+        # OrderPulse at all (a 100x drill left 6,000 pushed orders waiting behind stock pushes)
+        services.handlers.register(PUSH_TOPIC, lambda delivery: fetch_pushed_order(services, delivery),
+                                   claimed_first=True, calls_out=True,
+                                   ordering_key=lambda payload: f"{payload.get('source')}/{payload.get('message')}")

@@ -118,10 +118,17 @@ def _replayed(session: Session, delivery_id: str) -> bool:
 
 def register_writeback_handler(services: Services) -> None:
     """Register the ``order.writeback`` handler in this process's registry, claimed before other
-    topics: the merchant waits on the tracking number, never behind a flood of stock pushes."""
+    topics: the merchant waits on the tracking number, never behind a flood of stock pushes;
+    orders side by side (:func:`writeback_lane`)."""
     if services.handlers is not None:
         services.handlers.register(WRITEBACK_TOPIC, lambda delivery: deliver_writeback(services, delivery),
-                                   claimed_first=True, calls_out=True)
+                                   claimed_first=True, calls_out=True, ordering_key=writeback_lane)
+
+
+def writeback_lane(payload: Any) -> str:
+    """What a write-back stays in order with: the same order's shipments (orders go side by side,
+    so a platform that times out holds up its own write-backs, not every platform's)."""
+    return f"{payload.get('channel')}/{payload.get('order_id')}"
 
 
 # --------------------------------------------------------------------------- the order page

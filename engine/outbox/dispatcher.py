@@ -23,10 +23,11 @@ Owns the delivery protocol, nothing about what a handler does:
    for up to :data:`SLOW_DOWN_PATIENCE` after the row was queued; after that it counts.
 
 **Side by side**: a topic registered with an ``ordering_key`` (the stock pushes: per channel
-and SKU) has its claimed rows delivered on a small thread pool, a lane per key — rows of one
-lane one after another in claim order, lanes side by side — while the pass goes on claiming
-(:class:`_Lanes`). Each row still goes through steps 2 and 3 alone, so its exactly-once mark,
-retries and dead letter are unchanged; a pass returns once its lanes are done. On SQLite
+and SKU; the write-backs: per order; the pushed orders' fetches) has its claimed rows
+delivered on a small thread pool, a lane per key — rows of one lane one after another in
+claim order, lanes side by side — while the pass goes on claiming (:class:`_Lanes`). Each
+row still goes through steps 2 and 3 alone, so its exactly-once mark, retries and dead letter
+are unchanged; a pass returns once its lanes are done. On SQLite
 (one writer) only a topic that also ``calls_out`` goes side by side: its calls overlap, its
 reads and writes take turns. Other topics are delivered in turn.
 

@@ -8,10 +8,11 @@ outbox dispatcher behind the API's writers), and the lock sits free while the wa
 a :class:`FifoLock` first, so the writers of a process queue in order and each is woken the
 moment the one before commits; other processes still meet in SQLite's busy handler.
 
-A waiter may go to the head of the queue (``first=True``): the outbox dispatcher, one thread
-whose short turns (a claim, a delivery's record) stand for every merchant waiting on a
-write-back; queued behind every API thread at each of its turns it fell thousands of rows
-behind on a busy day, while the API threads lose one short turn to it at most.
+A waiter may come ``first``: the outbox dispatcher, whose short turns (a claim, a delivery's
+record) stand for every merchant waiting on a write-back; queued behind every API thread at
+each of its turns it fell thousands of rows behind on a busy day. While both kinds wait, the
+turns alternate between them, so neither side can starve the other (a dispatcher with six
+lanes, all first, would otherwise keep the API's writers out for as long as it had work).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from collections import deque
 
 class FifoLock:
     """A lock handed to waiters in arrival order (``threading.Lock`` is not fair: under a crowd
-    some threads would wait for seconds while others get it again and again); waiters that
-    come ``first`` are handed it before the others, in their own arrival order.
+    some threads would wait for seconds while others get it again and again). Waiters that
+    come ``first`` queue apart: a release hands the lock to the head of that queue, unless
+    its previous hand-over went there and others wait too (then to theirs): turns alternate.
 
     Used as a context manager it waits as long as it takes; :meth:`acquire` with a timeout
     gives up after it (False) and leaves the queue.
@@ -34,6 +36,7 @@ class FifoLock:
         self._waiters: deque[threading.Event] = deque()
         self._first: deque[threading.Event] = deque()
         self._held = False
+        self._last_went_first = False
 
     def acquire(self, timeout: float | None = None, *, first: bool = False) -> bool:
         with self._guard:
@@ -53,8 +56,12 @@ class FifoLock:
 
     def release(self) -> None:
         with self._guard:
-            queue = self._first or self._waiters
+            if self._first and not (self._waiters and self._last_went_first):
+                queue = self._first
+            else:
+                queue = self._waiters
             if queue:
+                self._last_went_first = queue is self._first
                 queue.popleft().set()  # ownership passes straight to the next in line
             else:
                 self._held = False

@@ -44,11 +44,11 @@ def test_waiters_get_the_lock_in_the_order_they_came() -> None:
     assert lock.acquire(timeout=0.01)  # free again once the last one let go
 
 
-def test_waiters_that_come_first_are_handed_the_lock_before_the_others() -> None:
+def test_waiters_that_come_first_go_before_the_others_then_turns_alternate() -> None:
     lock, got = FifoLock(), []
     lock.acquire()
-    threads = _queue_up(lock, ["a", "b"], got)
-    for name in ("x", "y"):  # come after a and b, but first
+    threads = _queue_up(lock, ["a", "b", "c"], got)
+    for name in ("x", "y", "z", "w"):  # come after a, b and c, but first
         before = len(lock._first)
 
         def take(name: str = name) -> None:
@@ -65,7 +65,8 @@ def test_waiters_that_come_first_are_handed_the_lock_before_the_others() -> None
     lock.release()
     for t in threads:
         t.join(5)
-    assert got == ["x", "y", "a", "b"]
+    # first x; then, while both kinds wait, the turns alternate (neither side starves the other)
+    assert got == ["x", "a", "y", "b", "z", "c", "w"]
 
 
 def test_a_waiter_that_gives_up_leaves_the_queue() -> None:

@@ -111,7 +111,7 @@ def test_a_write_in_the_read_phase_is_refused_on_sqlite(services) -> None:
         assert _user_count(services, "too-early") == 1
 
 
-def test_the_topics_that_call_platforms_call_out(services) -> None:
+def test_the_topics_that_call_platforms_call_out_and_the_orders_fetch_is_claimed_first(services) -> None:
     from engine.inventory.jobs import register_push_handler
     from engine.orders.push import register_order_handlers
     from engine.orders.writeback import register_writeback_handler
@@ -120,3 +120,6 @@ def test_the_topics_that_call_platforms_call_out(services) -> None:
     register_order_handlers(services)
     register_writeback_handler(services)
     assert [services.handlers.calls_out(t) for t in (STOCK_PUSH, ORDER_FETCH, WRITEBACK_TOPIC)] == [True] * 3
+    # an order not yet fetched is not in OrderPulse at all: claimed before the stock pushes
+    assert set(services.handlers.claimed_first_topics()) >= {ORDER_FETCH, WRITEBACK_TOPIC}
+    assert STOCK_PUSH not in services.handlers.claimed_first_topics()
