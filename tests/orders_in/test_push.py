@@ -97,3 +97,30 @@ def test_a_push_to_a_platform_that_does_not_push_over_http_is_refused(services: 
     assert answer.status_code == 404
     assert client.post("/api/v1/sources/nosuch/push", data=b"[]").status_code == 404
     assert messages(services) == 0
+
+
+def test_the_runner_stores_a_pushed_order_by_waking_the_intake_not_at_its_period(services: Any, platforms: Any,
+                                                                                live_url: str) -> None:
+    """The intake runs in a thread of its own, woken when push messages are written: with the
+    runner's period at an hour, a pushed order is fetched (outbox, woken) and stored (woken)."""
+    from engine.runner import BackgroundRunner
+    from tests.alerts.test_woken import wait_until
+
+    runner = BackgroundRunner(services, interval=3600.0, job_modules=["engine.orders.jobs"], pipeline=False).start()
+    try:
+        job = next(j for j in runner.scheduler.jobs if j.name == "orders.push_intake")
+        assert job in runner.woken_jobs
+        wait_until(lambda: job.runs >= 1, "the intake's first run")
+        for listener in runner.job_listeners:
+            if listener is not None:
+                assert listener.listening.wait(30)
+        fake = platforms["douyin"]
+        fake.push.push_to(f"{live_url}/api/v1/sources/douyin/push")
+        order = fake.scenario.create([("TEA-LJ-250", 2)])
+        wait_until(lambda: stored(services, "douyin", platform_order_id("douyin", order)) is not None,
+                   "the pushed order stored")
+        row = stored(services, "douyin", platform_order_id("douyin", order))
+        assert (row.via, row.status) == ("push", "awaiting_shipment")
+        wait_until(lambda: job.woken_runs >= 1, "the woken run counted")  # counted once its run returned
+    finally:
+        runner.stop()
