@@ -63,6 +63,23 @@ class Phases:
         end()
 
 
+@contextmanager
+def _unit_of_work(session: Session, conn: Any = None) -> Iterator[Session]:
+    """Commit ``session`` on success, roll it back on any exception, close it (and ``conn``, the
+    connection it was bound to, with its BEGIN mode dropped) either way."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+        if conn is not None:
+            conn.info.pop("begin_mode", None)
+            conn.close()
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = url
@@ -125,30 +142,14 @@ class Database:
         where row locks and conditional updates do the same job).
         """
         if not (immediate and self.is_sqlite):
-            session = self._sessions()
-            try:
+            with _unit_of_work(self._sessions()) as session:
                 yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
             return
         with self.write_turn():
             conn = self.engine.connect()
             conn.info["begin_mode"] = "BEGIN IMMEDIATE"
-            session = Session(bind=conn, expire_on_commit=False)
-            try:
+            with _unit_of_work(Session(bind=conn, expire_on_commit=False), conn) as session:
                 yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
-                conn.info.pop("begin_mode", None)
-                conn.close()
 
     @contextmanager
     def read_then_write(self) -> Iterator[Phases]:
@@ -161,26 +162,15 @@ class Database:
             with self.transaction() as session:
                 yield Phases(session)
             return
-        turn = ExitStack()
         conn = self.engine.connect()
-        session = Session(bind=conn, expire_on_commit=False)
 
         def end_reads() -> None:
             turn.enter_context(self.write_turn())
             conn.info["begin_mode"] = "BEGIN IMMEDIATE"  # the session's next transaction
 
-        try:
-            phases = Phases(session, end_reads)
-            yield phases
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-            conn.info.pop("begin_mode", None)
-            conn.close()
-            turn.close()
+        # the turn, once taken, is let go after the commit and the connection's return
+        with ExitStack() as turn, _unit_of_work(Session(bind=conn, expire_on_commit=False), conn) as session:
+            yield Phases(session, end_reads)
 
     @contextmanager
     def first_in_line(self) -> Iterator[None]:

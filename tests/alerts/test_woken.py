@@ -5,8 +5,6 @@ per-schema notification its listener hears."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,10 +13,8 @@ from sqlalchemy import select
 from engine.alerts.models import AlertFiring
 from engine.orders import store
 from engine.rulesets import service as rulesets
-from engine.runner import BackgroundRunner
+from tests.support.woken_job import runner_with, wait_until
 
-HOUR = 3600.0
-PATIENCE = 30.0  # a bound on the wait; without the wake the job would not run again for an hour
 RULES = """\
 channel 运营群 feishu { webhook env OP_OPS_HOOK, secret env OP_OPS_SECRET }
 
@@ -28,13 +24,6 @@ alert 今日订单 {
     notify 运营群 "今日小程序订单 {value} 单"
 }
 """
-
-
-def wait_until(done: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not done():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def _order(services: Any, i: int) -> dict[str, Any]:
@@ -54,18 +43,9 @@ def test_orders_committing_wake_the_alerts_job_which_counts_them_and_fires(servi
     with services.db.transaction(immediate=True) as s:
         rulesets.create_ruleset(s, name="ops", actor="ops", now=services.clock.now(), content=RULES)
         rulesets.publish(s, "ops", actor="ops", now=services.clock.now())
-    runner = BackgroundRunner(services, interval=HOUR, job_modules=["engine.alerts.jobs"], pipeline=False).start()
-    try:
-        job = next(j for j in runner.scheduler.jobs if j.name == "alerts.measures")
-        assert job in runner.woken_jobs
-        wait_until(lambda: job.runs >= 1, "the job's first run")
-        for listener in runner.job_listeners:
-            if listener is not None:
-                assert listener.listening.wait(PATIENCE)
+    with runner_with(services, "engine.alerts.jobs", "alerts.measures") as job:
         assert _firings(services) == []
         store.store_orders(services.db, [store.Incoming(_order(services, i), "miniprogram", "push", None, "test")
                                          for i in range(2)], now=services.clock.now())
         wait_until(lambda: _firings(services) == ["今日小程序订单 2 单"], "the firing")
         assert job.woken_runs >= 1
-    finally:
-        runner.stop()

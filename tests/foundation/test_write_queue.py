@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import text
@@ -13,23 +14,29 @@ from engine.storage.db import Database
 from engine.storage.write_queue import FifoLock
 
 
-def _queue_up(lock: FifoLock, names: list[str], got: list[str]) -> list[threading.Thread]:
-    """Start one thread per name, each only once the one before is queued (arrival order known)."""
+def _start_in_order(targets: list[Callable[[], None]], queued: Callable[[], int]) -> list[threading.Thread]:
+    """Start a thread per target, each only once the one before is queued (``queued()`` grew):
+    the arrival order is known."""
     threads = []
-    for name in names:
-        before = len(lock._waiters)
-
-        def take(name: str = name) -> None:
-            with lock:
-                got.append(name)
-
-        t = threading.Thread(target=take)
+    for target in targets:
+        before = queued()
+        t = threading.Thread(target=target)
         t.start()
         deadline = time.monotonic() + 5
-        while len(lock._waiters) == before and time.monotonic() < deadline:
+        while queued() == before and time.monotonic() < deadline:
             time.sleep(0.001)
         threads.append(t)
     return threads
+
+
+def _queue_up(lock: FifoLock, names: list[str], got: list[str], *, first: bool = False) -> list[threading.Thread]:
+    def take(name: str) -> None:
+        lock.acquire(first=first)
+        got.append(name)
+        lock.release()
+
+    return _start_in_order([lambda n=n: take(n) for n in names],
+                           lambda: len(lock._first if first else lock._waiters))
 
 
 def test_waiters_get_the_lock_in_the_order_they_came() -> None:
@@ -48,20 +55,7 @@ def test_waiters_that_come_first_go_before_the_others_then_turns_alternate() -> 
     lock, got = FifoLock(), []
     lock.acquire()
     threads = _queue_up(lock, ["a", "b", "c"], got)
-    for name in ("x", "y", "z", "w"):  # come after a, b and c, but first
-        before = len(lock._first)
-
-        def take(name: str = name) -> None:
-            lock.acquire(first=True)
-            got.append(name)
-            lock.release()
-
-        t = threading.Thread(target=take)
-        t.start()
-        deadline = time.monotonic() + 5
-        while len(lock._first) == before and time.monotonic() < deadline:
-            time.sleep(0.001)
-        threads.append(t)
+    threads += _queue_up(lock, ["x", "y", "z", "w"], got, first=True)  # come after a, b and c, but first
     lock.release()
     for t in threads:
         t.join(5)
@@ -101,15 +95,8 @@ def test_immediate_transactions_of_a_sqlite_database_begin_in_arrival_order(tmp_
         queue = db._writers[1] if db._writers else None
         assert queue is not None
         names = [f"w{i}" for i in range(8)]
-        threads = []
-        for name in names:  # each writer starts once the one before is queued
-            before = len(queue._waiters)
-            t = threading.Thread(target=writer, args=(name,))
-            t.start()
-            deadline = time.monotonic() + 5
-            while len(queue._waiters) == before and time.monotonic() < deadline:
-                time.sleep(0.001)
-            threads.append(t)
+        threads = _start_in_order([lambda n=n: writer(n) for n in names],
+                                  lambda: len(queue._waiters))
         assert len(queue._waiters) == len(names)
         release.set()
         for t in [t0, *threads]:

@@ -9,8 +9,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,38 +21,12 @@ from engine.inventory.channels import register_stock_connector
 from engine.inventory.jobs import RELAY_SPACING_SECONDS
 from engine.inventory.push import RELAY_BATCH
 from engine.inventory.service import InventoryService, inventory_for
-from engine.runner import BackgroundRunner
-from engine.scheduler import PeriodicJob
 from engine.services import Services
 from tests.inventory.fake_channel import FakeChannel
 from tests.orders_in.conftest import FAKES, credentials, publish_sources
+from tests.support.woken_job import runner_with, wait_until
 
-HOUR = 3600.0
-PATIENCE = 30.0  # a bound on the wait, far below nothing: without the wake the relay would never run again
 RELAY = "inventory.push_relay"
-
-
-def wait_until(done: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not done():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
-
-
-@contextmanager
-def woken_runner(services: Services) -> Iterator[PeriodicJob]:
-    """The background runner with the inventory's jobs; yields the relay job after its first run."""
-    runner = BackgroundRunner(services, interval=HOUR, job_modules=["engine.inventory.jobs"], pipeline=False).start()
-    try:
-        relay = next(j for j in runner.scheduler.jobs if j.name == RELAY)
-        assert relay in runner.woken_jobs
-        wait_until(lambda: relay.runs >= 1 and runner.passes >= 1, "the relay's and the dispatcher's first passes")
-        for listener in [runner.listener, *runner.job_listeners]:
-            if listener is not None:
-                assert listener.listening.wait(PATIENCE)
-        yield relay
-    finally:
-        runner.stop()
 
 
 @pytest.fixture
@@ -92,7 +65,7 @@ def test_a_reservation_reaches_the_six_fakes_without_waiting_for_the_relay_tick(
     for channel, fake in platforms.items():
         (fake.add_item if channel == "taobao" else fake.add_sku)(code, 0)
     start = clock.now()
-    with woken_runner(services) as relay:
+    with runner_with(services, "engine.inventory.jobs", RELAY) as relay:
         inv.adjust(code, 100, "入库")
         wait_until(lambda: shown(platforms, code) == dict.fromkeys(platforms, 100), "the six fakes showing 100")
         inv.reserve("taobao/relay-1", [{"sku_id": code, "qty": 3}], channel="taobao")
@@ -107,7 +80,7 @@ def test_a_hot_sku_changing_a_thousand_times_is_pushed_a_few_times(services, inv
     for channel in (pdd, douyin):
         register_stock_connector(services, channel)
     changes = 1000
-    with woken_runner(services) as relay:
+    with runner_with(services, "engine.inventory.jobs", RELAY) as relay:
         inv.adjust("HOT", 5000, "入库")
         wait_until(lambda: pdd.shown == douyin.shown == {"HOT": 5000}, "the first figure on both channels")
         before = {c.channel: len(c.pushes) for c in (pdd, douyin)}
@@ -134,7 +107,7 @@ def test_a_full_batch_of_markers_wakes_the_next_relay_run(services, inv) -> None
     codes = [f"SKU-{i:04d}" for i in range(RELAY_BATCH + 40)]
     for code in codes:  # markers wait: no relay runs yet
         inv.adjust(code, 7, "入库")
-    with woken_runner(services) as relay:
+    with runner_with(services, "engine.inventory.jobs", RELAY) as relay:
         wait_until(lambda: len(pdd.shown) == len(codes), "every SKU on the channel")
         assert relay.runs >= 2  # the first (due at start) took a batch; the rest did not wait for a tick
     assert pdd.shown == dict.fromkeys(codes, 7)
@@ -147,7 +120,7 @@ def test_postgres_a_reservation_in_another_process_wakes_this_relay(services, se
     other = Services.build(settings, clock=clock)  # its own engine and pool: only NOTIFY links them
     elsewhere = InventoryService(other.db, other.clock)
     try:
-        with woken_runner(services):
+        with runner_with(services, "engine.inventory.jobs", RELAY):
             elsewhere.adjust("A", 10, "入库")
             wait_until(lambda: pdd.shown == {"A": 10}, "the other process's stock on the channel")
             elsewhere.reserve("o1", [{"sku_id": "A", "qty": 4}])

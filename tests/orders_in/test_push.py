@@ -19,6 +19,7 @@ from engine.orders.pull_model import OrderPushMessage
 from engine.orders.push import intake_fetched_pushes, register_order_handlers
 from engine.outbox.dispatcher import Dispatcher
 from tests.orders_in.conftest import count_orders, platform_order_id, stored, timeline
+from tests.support.woken_job import runner_with, wait_until
 
 
 @pytest.fixture
@@ -103,17 +104,7 @@ def test_the_runner_stores_a_pushed_order_by_waking_the_intake_not_at_its_period
                                                                                 live_url: str) -> None:
     """The intake runs in a thread of its own, woken when push messages are written: with the
     runner's period at an hour, a pushed order is fetched (outbox, woken) and stored (woken)."""
-    from engine.runner import BackgroundRunner
-    from tests.alerts.test_woken import wait_until
-
-    runner = BackgroundRunner(services, interval=3600.0, job_modules=["engine.orders.jobs"], pipeline=False).start()
-    try:
-        job = next(j for j in runner.scheduler.jobs if j.name == "orders.push_intake")
-        assert job in runner.woken_jobs
-        wait_until(lambda: job.runs >= 1, "the intake's first run")
-        for listener in runner.job_listeners:
-            if listener is not None:
-                assert listener.listening.wait(30)
+    with runner_with(services, "engine.orders.jobs", "orders.push_intake") as job:
         fake = platforms["douyin"]
         fake.push.push_to(f"{live_url}/api/v1/sources/douyin/push")
         order = fake.scenario.create([("TEA-LJ-250", 2)])
@@ -122,5 +113,3 @@ def test_the_runner_stores_a_pushed_order_by_waking_the_intake_not_at_its_period
         row = stored(services, "douyin", platform_order_id("douyin", order))
         assert (row.via, row.status) == ("push", "awaiting_shipment")
         wait_until(lambda: job.woken_runs >= 1, "the woken run counted")  # counted once its run returned
-    finally:
-        runner.stop()
