@@ -27,6 +27,10 @@ class FifoLock:
     come ``first`` queue apart: a release hands the lock to the head of that queue, unless
     its previous hand-over went there and others wait too (then to theirs): turns alternate.
 
+    The thread that holds it may take it again (each take released once): a transaction opened
+    inside another one of the same thread before that one wrote anything (a request that reads
+    its signed-in user while it prepares a publish) goes on as it did without the queue.
+
     Used as a context manager it waits as long as it takes; :meth:`acquire` with a timeout
     gives up after it (False) and leaves the queue.
     """
@@ -35,36 +39,43 @@ class FifoLock:
         self._guard = threading.Lock()
         self._waiters: deque[threading.Event] = deque()
         self._first: deque[threading.Event] = deque()
-        self._held = False
+        self._owner: int | None = None
+        self._depth = 0
         self._last_went_first = False
 
     def acquire(self, timeout: float | None = None, *, first: bool = False) -> bool:
+        me = threading.get_ident()
         with self._guard:
-            if not self._held:
-                self._held = True
+            if self._owner is None or self._owner == me:
+                self._owner = me
+                self._depth += 1
                 return True
             turn = threading.Event()
             queue = self._first if first else self._waiters
             queue.append(turn)
-        if turn.wait(timeout):
-            return True
+        handed = turn.wait(timeout)
         with self._guard:
-            if turn.is_set():  # handed over just as the wait ran out: it is ours
+            if handed or turn.is_set():  # (handed over just as the wait ran out: it is ours)
+                self._owner, self._depth = me, 1
                 return True
             queue.remove(turn)
             return False
 
     def release(self) -> None:
         with self._guard:
+            self._depth -= 1
+            if self._depth > 0:
+                return
             if self._first and not (self._waiters and self._last_went_first):
                 queue = self._first
             else:
                 queue = self._waiters
             if queue:
                 self._last_went_first = queue is self._first
+                self._owner = -1  # handed over: nobody else may take it before the next in line
                 queue.popleft().set()  # ownership passes straight to the next in line
             else:
-                self._held = False
+                self._owner = None
 
     def __enter__(self) -> None:
         self.acquire()

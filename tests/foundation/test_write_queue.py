@@ -64,12 +64,53 @@ def test_waiters_that_come_first_go_before_the_others_then_turns_alternate() -> 
 
 
 def test_a_waiter_that_gives_up_leaves_the_queue() -> None:
-    lock = FifoLock()
+    lock, answers = FifoLock(), []
     lock.acquire()
-    assert lock.acquire(timeout=0.05) is False
-    assert len(lock._waiters) == 0
+    other = threading.Thread(target=lambda: answers.append(lock.acquire(timeout=0.05)))
+    other.start()
+    other.join(5)
+    assert answers == [False] and len(lock._waiters) == 0
     lock.release()  # nobody is waiting: the lock is free, not handed to the one that left
-    assert lock.acquire(timeout=0.01) is True
+    taker = threading.Thread(target=lambda: answers.append(lock.acquire(timeout=0.01)))
+    taker.start()
+    taker.join(5)
+    assert answers == [False, True]
+
+
+def test_the_holder_may_take_it_again_and_others_wait_for_its_last_release() -> None:
+    lock, got = FifoLock(), []
+    assert lock.acquire() and lock.acquire(timeout=0.01)  # the same thread again: no wait
+    threads = _queue_up(lock, ["other"], got)
+    lock.release()
+    assert got == [] and threads[0].is_alive()  # one take still held
+    lock.release()
+    threads[0].join(5)
+    assert got == ["other"]
+
+
+def test_a_transaction_opened_inside_another_of_the_same_thread_before_it_wrote_goes_on(tmp_path) -> None:
+    """A request that reads its signed-in user (an immediate transaction: it writes the idle
+    clock) while it prepares a publish (an immediate transaction not begun yet) must not wait
+    for itself: the builder's 发布 hung for the queue's 30 s."""
+    db = Database(f"sqlite:///{tmp_path / 'n.db'}")
+    try:
+        with db.transaction() as s:
+            s.execute(text("CREATE TABLE marks (name TEXT)"))
+
+        def nested() -> None:
+            with db.transaction(immediate=True) as outer:
+                with db.transaction(immediate=True) as inner:
+                    inner.execute(text("INSERT INTO marks VALUES ('inner')"))
+                outer.execute(text("INSERT INTO marks VALUES ('outer')"))
+
+        t = threading.Thread(target=nested)
+        t.start()
+        t.join(10)  # a bound far below the queue's 30 s
+        assert not t.is_alive()
+        with db.session() as s:
+            assert [r[0] for r in s.execute(text("SELECT name FROM marks"))] == ["inner", "outer"]
+    finally:
+        db.dispose()
 
 
 def test_immediate_transactions_of_a_sqlite_database_begin_in_arrival_order(tmp_path) -> None:
