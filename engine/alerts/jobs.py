@@ -5,14 +5,11 @@ an in-process signal on SQLite, ``pg_notify`` on a per-schema channel on Postgre
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
-
-from sqlalchemy import Engine
 
 from engine.alerts.service import run_alerts
 from engine.logs import get_logger
-from engine.outbox.wake import OutboxWake, install
+from engine.outbox.wake import OutboxWake, install_once
 from engine.scheduler import JobRun, Scheduler, WakeOn
 
 if TYPE_CHECKING:
@@ -29,15 +26,11 @@ MARKS = ("INSERT INTO orders ", "INSERT INTO order_tickets", "INSERT INTO workfl
 CHANNEL_SQL = "'orderpulse_alerts_' || left(md5(current_schema()), 16)"
 NOTIFY_SQL = f"SELECT pg_notify({CHANNEL_SQL}, '')"
 
-_wakes: weakref.WeakKeyDictionary[Engine, OutboxWake] = weakref.WeakKeyDictionary()
 
 
 def alerts_wake(db: Database) -> OutboxWake:
     """This process's wake for ``db`` (hooked once per engine)."""
-    found = _wakes.get(db.engine)
-    if found is None:
-        found = _wakes[db.engine] = install(db, flag=ALERTS_FLAG, marks=MARKS, notify_sql=NOTIFY_SQL)
-    return found
+    return install_once(db, flag=ALERTS_FLAG, marks=MARKS, notify_sql=NOTIFY_SQL)
 
 
 def run_alerts_job(run: JobRun) -> None:

@@ -17,15 +17,12 @@ this process.
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
-
-from sqlalchemy import Engine
 
 from engine.orders.pulling import pull_due_sources
 from engine.orders.push import intake_fetched_pushes, register_order_handlers
 from engine.orders.writeback import register_writeback_handler
-from engine.outbox.wake import OutboxWake, install
+from engine.outbox.wake import OutboxWake, install_once
 from engine.scheduler import WakeOn
 
 if TYPE_CHECKING:
@@ -39,17 +36,12 @@ PUSH_INTAKE_FLAG = "orderpulse_push_messages_written"
 PUSH_INTAKE_MARKS = ("INSERT INTO order_push_messages", "UPDATE order_push_messages")
 PUSH_INTAKE_CHANNEL_SQL = "'orderpulse_push_intake_' || left(md5(current_schema()), 16)"
 _NOTIFY_SQL = f"SELECT pg_notify({PUSH_INTAKE_CHANNEL_SQL}, '')"
-_wakes: weakref.WeakKeyDictionary[Engine, OutboxWake] = weakref.WeakKeyDictionary()
 
 
 def push_intake_wake(db: Database) -> OutboxWake:
     """This process's wake of the push intake for ``db`` (hooked once per engine): set when a
     transaction that writes push messages commits (a push kept, a detail fetched)."""
-    found = _wakes.get(db.engine)
-    if found is None:
-        found = _wakes[db.engine] = install(db, flag=PUSH_INTAKE_FLAG, marks=PUSH_INTAKE_MARKS,
-                                            notify_sql=_NOTIFY_SQL)
-    return found
+    return install_once(db, flag=PUSH_INTAKE_FLAG, marks=PUSH_INTAKE_MARKS, notify_sql=_NOTIFY_SQL)
 
 
 def register_periodic_jobs(scheduler: Scheduler) -> None:

@@ -125,6 +125,16 @@ def install(db: Database, *, flag: str = FLAG, marks: tuple[str, ...] = (INSERT_
     return wake
 
 
+def install_once(db: Database, *, flag: str, marks: tuple[str, ...], notify_sql: str) -> OutboxWake:
+    """The wake already hooked on ``db``'s engine for ``flag``, else :func:`install`'s (a job
+    woken on commit asks for its wake each time a scheduler registers it)."""
+    with _INSTALLED_LOCK:
+        found = _INSTALLED.get(db.engine, {}).get(flag)
+        if found:
+            return found[0]
+    return install(db, flag=flag, marks=marks, notify_sql=notify_sql)
+
+
 def is_installed(db: Database, flag: str) -> bool:
     """Whether a wake is hooked on ``db``'s engine for ``flag``."""
     return bool(_INSTALLED.get(db.engine, {}).get(flag))

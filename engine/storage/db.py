@@ -35,10 +35,6 @@ class Phases:
         self.session = session
         self._end_reads = end_reads
 
-    @property
-    def writing(self) -> bool:
-        return self._end_reads is None
-
     def outside(self, call: Callable[[], T]) -> T:
         """End the read phase, run ``call``, and begin the write phase (SQLite's write lock, in
         this process's queue). Nothing may be written before it: a write made in the read phase
