@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any
 
@@ -181,6 +182,11 @@ def drill(orders: int | None, speed: float, scenario_file: str | None, faults: s
                                 FakeDingTalkApproval(DingTalkCrypto(token, aes_key)),
                                 {"DINGTALK_CALLBACK_TOKEN": token, "DINGTALK_AES_KEY": aes_key})
     progress = (lambda line: click.echo("\r" + line[:160], nl=False)) if sys.stdout.isatty() else click.echo
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # a drill stopped by SIGTERM stops its processes as on Ctrl-C
+
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         report = run_drill(scenario, DrillOptions(
             speed=speed, database_url=database_url, redis_url=redis_url, serves=serves, workers=workers,

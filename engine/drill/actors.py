@@ -207,7 +207,7 @@ class Warehouse:
     """Ships each order ``pick_minutes`` of the day after it was placed, through the API; an
     order OrderPulse does not let ship yet (not arrived, not reserved, held) is tried again."""
 
-    def __init__(self, scenario: Scenario, clock: Clock, api: Api, journal: Journal, threads: int = 4,
+    def __init__(self, scenario: Scenario, clock: Clock, api: Api, journal: Journal, threads: int = 16,
                  seed: int = 7) -> None:
         self.scenario, self.clock, self.api, self.journal = scenario, clock, api, journal
         self.threads = threads

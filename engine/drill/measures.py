@@ -14,8 +14,11 @@ database OrderPulse wrote:
 - dead letters that were not permanent errors (must be 0): dead outbox rows whose last error
   is not a configuration error (the connectors mark those "retrying will not help");
 - bad signatures accepted (must be 0);
-- fulfillment deviation caused by the system: orders shipped after the promise although the
-  warehouse was ready on time (the order was not shippable in OrderPulse yet);
+- fulfillment deviation caused by the system (:func:`late_shipments`): orders past their
+  promise, shipped or not, although the warehouse had them packed in time: OrderPulse refused
+  the ship (not arrived, not reserved yet), answered it after the promise, or kept every scanner
+  of the warehouse waiting for its answers while the order waited for one. Late by the warehouse:
+  packed after the promise. Orders held by a rule or short of stock are counted apart;
 - latency p50/p95/p99 per hour of the day, backlog over time, CPU seconds per order.
 """
 
@@ -199,17 +202,9 @@ def verdicts(db: Database, journal: Journal, clock: Clock, warehouse: Any, plan_
         i = bisect.bisect_right(times, at) - 1
         if i >= 0 and times[i] >= clock.start:
             stock_points.append((clock.hour(at), (at - times[i]) * 1000))
-    # fulfillment deviation: late shipments, and those the system made late
-    late_by_system = late_by_warehouse = 0
-    for o in shipped:
-        if o.ship_answered is None or o.planned.presale:
-            continue
-        promise = o.placed_at + promise_seconds
-        if o.ship_answered > promise:
-            if o.ship_refusals and o.ship_due <= promise:
-                late_by_system += 1
-            else:
-                late_by_warehouse += 1
+    late = late_shipments(orders, promise_seconds, now,
+                          held={(o.channel, o.order_id) for o in orders
+                                if pipeline.get(stored.get((o.channel, o.order_id), -1), ("", None))[0] == "held"})
     overdue, fired = tickets_past_deadline(db, db_now)
     not_shipped = [o for o in orders if o.ship_answered is None and not o.planned.presale]
     return {
@@ -231,12 +226,54 @@ def verdicts(db: Database, journal: Journal, clock: Clock, warehouse: Any, plan_
         "returns_opened": journal.returns_opened, "returns_closed": journal.returns_closed,
         "qc_failed": journal.qc_failed, "approvals_sent": journal.approvals_sent,
         "approvals_repeated": journal.approvals_repeated,
-        "late_shipments_caused_by_system": late_by_system, "late_shipments_caused_by_warehouse": late_by_warehouse,
+        "late_shipments_caused_by_system": sum(late[c] for c in SYSTEM_CAUSES),
+        "late_shipments_caused_by_warehouse": late["warehouse"], "late_shipments_by_cause": late,
         "writeback_latency_ms": summary([v for _, v in wb_points]), "writeback_latency_by_hour": _by_hour(wb_points),
         "stock_push_latency_ms": summary([v for _, v in stock_points]),
         "stock_push_latency_by_hour": _by_hour(stock_points),
         "api_errors": dict(journal.api_errors), "faults": list(journal.faults), "measured_at": now,
     }
+
+
+LATE_CAUSES = {
+    "warehouse": "packed after the promise (the warehouse's pick time)",
+    "not_ready": "OrderPulse refused the ship (not arrived or not reserved yet)",
+    "slow_answer": "posted before the promise, answered after it",
+    "waited_for_answers": "packed in time, it waited for a scanner while every scanner waited for OrderPulse",
+    "held": "held by a rule or short of stock (not a question of speed)",
+}
+SYSTEM_CAUSES = ("not_ready", "slow_answer", "waited_for_answers")
+
+
+def late_shipments(orders: list[Any], promise_seconds: float, now: float,
+                   held: set[tuple[str, str]]) -> dict[str, int]:
+    """Orders past their promise at ``now`` (shipped after it, or not shipped by then), by cause
+    (:data:`LATE_CAUSES`); presale orders ship after the day and are left out. ``held``: order
+    (channel, order id)s whose pipeline is held (a rule or short stock) when they are not shipped.
+
+    The drill's warehouse packs each order ``pick_minutes`` after it was placed (``ship_due``);
+    from then on, every moment the order is not shipped is OrderPulse's: refusing it, answering
+    slowly, or holding the warehouse's scanners on slow answers so that packed orders queue."""
+    causes = dict.fromkeys(LATE_CAUSES, 0)
+    for o in orders:
+        if o.planned.presale or not o.ship_due:
+            continue
+        promise = o.placed_at + promise_seconds
+        shipped = o.ship_answered is not None
+        if (o.ship_answered if shipped else now) <= promise:
+            continue
+        if o.ship_due > promise:
+            cause = "warehouse"
+        elif not shipped and (o.channel, o.order_id) in held:
+            cause = "held"
+        elif o.ship_refusals:
+            cause = "not_ready"
+        elif shipped and o.ship_posted is not None and o.ship_posted <= promise:
+            cause = "slow_answer"
+        else:
+            cause = "waited_for_answers"
+        causes[cause] += 1
+    return causes
 
 
 def tickets_past_deadline(db: Database, now: float) -> tuple[int, int]:

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.drill.measures import MUST_BE_ZERO
+from engine.drill.measures import LATE_CAUSES, MUST_BE_ZERO
 
 LABELS = {
     "oversell": "超卖件数 oversell",
@@ -51,6 +51,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f" (peak {report['backlog_peak']['pipeline']} / {report['backlog_peak']['outbox']})",
         f"late shipments caused by the system: {m['late_shipments_caused_by_system']} "
         f"(by the warehouse: {m['late_shipments_caused_by_warehouse']})",
+        *(f"  {n:6d} {LATE_CAUSES[cause]}" for cause, n in m.get("late_shipments_by_cause", {}).items() if n),
         f"returns: opened {m['returns_opened']}, closed {m['returns_closed']}, QC failed {m['qc_failed']}, "
         f"approvals sent {m['approvals_sent']} ({m['approvals_repeated']} twice)",
         "CPU per order: " + ", ".join(f"{k} {v:.2f} ms" for k, v in cpu.items()),

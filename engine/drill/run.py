@@ -54,7 +54,7 @@ class DrillOptions:
     faults: frozenset[str] | None = None  # None: every fault of the scenario
     seed: int = 20261111
     settle_seconds: float | None = None
-    warehouse_threads: int = 4
+    warehouse_threads: int = 16  # scanners: enough that a prompt OrderPulse never keeps packed orders waiting
     keep: bool = False  # keep the work folder (database, logs) after the drill
 
 
@@ -78,7 +78,7 @@ def run_drill(scenario: Scenario, options: DrillOptions, counterparts: Counterpa
     try:
         http = requests.Session()
         http.headers["Authorization"] = f"Bearer {target.token}"
-        published = publish_rulesets(http, target.apis[0], scenario)
+        published = publish_rulesets(http, target.apis[0], scenario, options.speed)
         echo(f"published {len(published)} rulesets: {', '.join(published)}")
         stock_the_shop(http, target.apis[0], plan, fakes.platforms)
         echo(f"stocked {len(plan.stock)} SKUs ({sum(plan.stock.values())} units; hot SKUs below demand: "

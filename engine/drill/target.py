@@ -71,9 +71,16 @@ class Child:
             self.process.wait(10)
 
     def stop(self) -> None:
+        self.ask_to_stop()
+        self.wait_stopped()
+
+    def ask_to_stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.cpu_done += cpu_seconds(self.process.pid)
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self) -> None:
+        if self.process is not None and self.process.returncode is None:
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
@@ -146,8 +153,10 @@ class Target:
         return True
 
     def stop(self) -> None:
+        for c in reversed(self.children):  # all asked at once: each may take seconds to finish its work
+            c.ask_to_stop()
         for c in reversed(self.children):
-            c.stop()
+            c.wait_stopped()
         if self.drop_schema is not None:
             self.drop_schema()
 
