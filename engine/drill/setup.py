@@ -1,7 +1,8 @@
 """Setting up the drilled shop through OrderPulse's public API: every ruleset template of the
 library imported and published (the sources with the scenario's ``pull orders every`` and
-``retry``, durations against the promised ship time shrunk by the drill's speed), the scenario's SKUs listed on the fake platforms' shops and stocked with
-``POST /stock/adjust``. Knows the API only; the fakes are handed in."""
+``retry``; durations against the promised ship time shrunk by the drill's speed), the
+scenario's SKUs listed on the fake platforms' shops and stocked with ``POST /stock/adjust``.
+Knows the API only; the fakes are handed in."""
 
 from __future__ import annotations
 
