@@ -143,7 +143,7 @@ def _by_hour(points: list[tuple[float, float]]) -> list[dict[str, Any]]:
 def verdicts(db: Database, journal: Journal, clock: Clock, warehouse: Any, plan_stock: dict[str, int],
              promise_seconds: float) -> dict[str, Any]:
     """The end-of-drill measures; see the module docstring."""
-    with db.session() as s:
+    with db.snapshot() as s:  # one moment, though OrderPulse may still be writing
         stored = {(c, o): pk for pk, c, o in s.execute(select(Order.id, Order.channel, Order.order_id))}
         rows = list(s.execute(select(OrderPipeline.order_pk, OrderPipeline.status, OrderPipeline.hold_reason,
                                      OrderPipeline.held_by, OrderPipeline.short_skus, OrderPipeline.due_at,

@@ -18,7 +18,7 @@ from engine.storage.db import Database
 
 def check_invariants(db: Database) -> list[str]:
     problems: list[str] = []
-    with db.session() as s:
+    with db.snapshot() as s:  # stock, lines and ledger of one moment, though writers go on
         stock = {r.sku_id: r for r in s.scalars(select(StockItem))}
         lines = list(s.scalars(select(ReservationLine)))
         ledger = list(s.scalars(select(LedgerEntry).order_by(LedgerEntry.sku_id, LedgerEntry.version)))

@@ -131,6 +131,16 @@ class Database:
         return self._sessions()
 
     @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session for reads that must agree with each other while writers go on (an audit):
+        every statement sees the same moment. PostgreSQL: ``REPEATABLE READ`` (its default gives
+        each statement a moment of its own); SQLite: its read transaction already is one."""
+        with self._sessions() as session:
+            if self.is_postgres:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
+    @contextmanager
     def transaction(self, *, immediate: bool = False) -> Iterator[Session]:
         """One unit of work: commits on success, rolls back on any exception.
 
