@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, bindparam, delete, select, text, update
+from sqlalchemy import Table, bindparam, case, delete, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -52,10 +52,6 @@ RELAY_BATCH = 500
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _PENDING: Table = PushPending.__table__  # type: ignore[assignment]
 _STATES: Table = ChannelPush.__table__  # type: ignore[assignment]
-
-
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0))
 
 
 def _insert(session: Session) -> Any:
@@ -112,6 +108,7 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
         select(ChannelPush).where(ChannelPush.channel.in_(channels), ChannelPush.sku_id.in_(skus))
         .order_by(ChannelPush.channel, ChannelPush.sku_id).with_for_update())}
     stock = {r.sku_id: r for r in session.scalars(select(StockItem).where(StockItem.sku_id.in_(skus)))}
+    wanted: list[tuple[ChannelPush, dict[str, Any], int, int]] = []
     for channel in sorted(channels):
         rules = rules_for(session, channel, skus)
         for sku in skus:
@@ -126,24 +123,42 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
             payload = {"channel": channel, "sku_id": sku, "version": item.version, "available": figure}
             if force:
                 payload["force"] = True
-            if state.delivery_id and _rowcount(session.execute(
-                update(_OUTBOX).where(_OUTBOX.c.delivery_id == state.delivery_id, _OUTBOX.c.status == "pending",
-                                      _OUTBOX.c.claim_token.is_(None)).values(payload=payload))) == 1:
-                report.coalesced += 1  # not yet claimed: it will push the figure current at delivery
-            elif not force and state.pushed_available == figure and not _in_flight(session, state.delivery_id):
-                # the channel already shows it (a ship, a cap); a push in flight may be showing
-                # another figure as we speak (on SQLite its call runs with no lock held), so then
-                # a new row is queued: the handler skips it if the channel shows it by then
-                report.unchanged += 1
-                continue
-            else:
-                state.delivery_id = enqueue(session, PUSH_TOPIC, payload, now=now, source="inventory.relay",
-                                            retry_schedule=PUSH_RETRY).delivery_id
-                report.queued += 1
-            state.queued_version = max(state.queued_version or 0, item.version)
-            state.queued_available = figure
+            wanted.append((state, payload, item.version, figure))
+    coalesced = _coalesce(session, {state.delivery_id: payload for state, payload, _, _ in wanted
+                                    if state.delivery_id})
+    for state, payload, version, figure in wanted:
+        if state.delivery_id in coalesced:
+            report.coalesced += 1  # not yet claimed: it will push the figure current at delivery
+        elif not force and state.pushed_available == figure and not _in_flight(session, state.delivery_id):
+            # the channel already shows it (a ship, a cap); a push in flight may be showing
+            # another figure as we speak (on SQLite its call runs with no lock held), so then
+            # a new row is queued: the handler skips it if the channel shows it by then
+            report.unchanged += 1
+            continue
+        else:
+            state.delivery_id = enqueue(session, PUSH_TOPIC, payload, now=now, source="inventory.relay",
+                                        retry_schedule=PUSH_RETRY).delivery_id
+            report.queued += 1
+        state.queued_version = max(state.queued_version or 0, version)
+        state.queued_available = figure
     session.flush()
     return report
+
+
+def _coalesce(session: Session, payloads: dict[str, dict[str, Any]]) -> set[str]:
+    """Give each outbox row of ``payloads`` (delivery id → payload) that is still pending and
+    unclaimed its new payload, in one statement; returns the delivery ids so replaced (a row a
+    dispatcher claimed meanwhile keeps its payload: the caller queues a new one)."""
+    if not payloads:
+        return set()
+    payload_type = _OUTBOX.c.payload.type
+    new_payload = case(*((_OUTBOX.c.delivery_id == delivery_id, literal(payload, payload_type))
+                         for delivery_id, payload in payloads.items()), else_=_OUTBOX.c.payload)
+    replaced = session.execute(
+        update(_OUTBOX).where(_OUTBOX.c.delivery_id.in_(list(payloads)), _OUTBOX.c.status == "pending",
+                              _OUTBOX.c.claim_token.is_(None)).values(payload=new_payload)
+        .returning(_OUTBOX.c.delivery_id))
+    return {row[0] for row in replaced}
 
 
 def _in_flight(session: Session, delivery_id: str | None) -> bool:
