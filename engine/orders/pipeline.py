@@ -18,10 +18,7 @@ Owns the protocol, not what a stage does (stages: :mod:`engine.orders.pipeline_s
    for the whole batch (:data:`~engine.orders.pipeline_stages.BATCH_SCOPES`: the ticket stage's
    new tickets) follows the savepoints and is written once, after the last order; when that
    write fails the batch is rolled back and run again one order at a time (no scopes), so a
-   bad order still fails alone. The loop's batches (:meth:`Pipeline.run_due`) end once their
-   orders took :data:`BATCH_SECONDS`: the rows not reached are left as they were, for the next
-   batch, so the stock rows a batch locks (and SQLite's one write lock) are never held for long
-   while other work waits for them (a ship, a reservation over HTTP).
+   bad order still fails alone.
 3. **Moving an order.** A dropped order is ``done`` at once. A newer revision first runs the
    follow-ups of the stages already done (:data:`~engine.orders.pipeline_stages.FOLLOW_UPS`,
    given the document the pipeline last acted on), then an order waiting for stock is retried;
@@ -44,8 +41,7 @@ and polls as a backstop.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -79,7 +75,6 @@ log = get_logger(__name__)
 
 DONE = "done"
 DEFAULT_BATCH = 100
-BATCH_SECONDS = 0.25  # the loop's batch moves no more orders once its orders took this long
 RETRY_SECONDS = (5, 30, 120, 300, 900, 1800)
 # timeline kinds worth a line on the demo console (a reservation only when it ends a wait)
 CONSOLE_KINDS = frozenset({"short", "reservation_released", "risk_hold", "hold_lifted", "stage_failed"})
@@ -140,7 +135,6 @@ class BatchResult:
     """What one batch did: orders claimed, moved (committed their step) and failed."""
 
     claimed: int = 0
-    left: int = 0  # of ``claimed``, rows not reached before the batch's time ran out (still ready)
     moved: int = 0
     failed: int = 0
     held: int = 0
@@ -152,10 +146,8 @@ class Pipeline:
     def __init__(self, services: Services, *, stages: Sequence[tuple[str, Stage]] | None = None,
                  follow_ups: Sequence[tuple[str, FollowUp]] | None = None, batch: int = DEFAULT_BATCH,
                  stock_retry: FollowUp | None = None, stock_stage: str | None = None,
-                 batch_scopes: Sequence[BatchScopeFactory] | None = None,
-                 timer: Callable[[], float] = time.monotonic) -> None:
+                 batch_scopes: Sequence[BatchScopeFactory] | None = None) -> None:
         self.services = services
-        self.timer = timer  # seconds, for a batch's time limit
         self.db = services.db
         self.stages = list(pipeline_stages.STAGES if stages is None else stages)
         self.names = [name for name, _ in self.stages]
@@ -177,9 +169,9 @@ class Pipeline:
         self.wake_waiting_for_stock(now)
         while done < limit:
             size = min(self.batch, limit - done)
-            result = self.run_batch(now, size=size, seconds=BATCH_SECONDS)
-            done += result.claimed - result.left
-            if result.claimed < size and not result.left and not self.wake_waiting_for_stock(now):
+            result = self.run_batch(now, size=size)
+            done += result.claimed
+            if result.claimed < size and not self.wake_waiting_for_stock(now):
                 break
         return done
 
@@ -188,14 +180,12 @@ class Pipeline:
         return self.run_batch(now, only=order_pk)
 
     def run_batch(self, now: datetime | None = None, *, size: int | None = None,
-                  only: int | None = None, seconds: float | None = None) -> BatchResult:
-        """One transaction: claim due rows, move each order, write everything, commit. With
-        ``seconds``, no order is started once the batch's orders took that long (the rest are
-        left ready: ``left``)."""
+                  only: int | None = None) -> BatchResult:
+        """One transaction: claim due rows, move each order, write everything, commit."""
         scoped = True
         for attempt in range(1, 6):
             try:
-                return self._run_batch(now or self.services.clock.now(), size or self.batch, only, scoped, seconds)
+                return self._run_batch(now or self.services.clock.now(), size or self.batch, only, scoped)
             except _ScopeWriteFailed as exc:  # all rolled back: the same orders one at a time
                 log.warning("pipeline batch's shared writes failed; running its orders one at a time",
                             error=describe_error(exc.__cause__ or exc))
@@ -206,8 +196,7 @@ class Pipeline:
                 log.warning("pipeline batch rolled back by a deadlock; trying again", attempt=attempt)
         raise AssertionError("unreachable")
 
-    def _run_batch(self, now: datetime, size: int, only: int | None, scoped: bool = True,
-                   seconds: float | None = None) -> BatchResult:
+    def _run_batch(self, now: datetime, size: int, only: int | None, scoped: bool = True) -> BatchResult:
         result = BatchResult()
         if self.db.is_sqlite and not self._anything_due(now, only):
             return result  # an idle pass takes no write lock (SQLite has one writer)
@@ -225,13 +214,8 @@ class Pipeline:
             # every stock row the batch may touch, locked up front in sorted SKU order (PostgreSQL):
             # two batches sharing SKUs can never hold them crosswise (order_reservation's docstring)
             lock_batch_stock(session, [r.order_pk for r in rows], [f"{r.channel}/{r.order_id}" for r in rows])
-            until = None if seconds is None else self.timer() + seconds
             try:
-                for n, row in enumerate(rows):
-                    if until is not None and n and self.timer() > until:
-                        result.left = len(rows) - n
-                        rows = rows[:n]
-                        break
+                for row in rows:
                     mark = change_count(session)
                     marks = [scope.mark() for scope in scopes]
                     raw.execute("SAVEPOINT pipeline_order")

@@ -49,8 +49,8 @@ class KillingPipeline(Pipeline):
     batches = 0
 
     def run_batch(self, now: datetime | None = None, *, size: int | None = None,
-                  only: int | None = None, seconds: float | None = None) -> BatchResult:
-        result = super().run_batch(now, size=size, only=only, seconds=seconds)
+                  only: int | None = None) -> BatchResult:
+        result = super().run_batch(now, size=size, only=only)
         if result.claimed:
             self.batches += 1
             if self.point == f"commit:{self.batches}":

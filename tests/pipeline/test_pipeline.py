@@ -356,26 +356,3 @@ def test_a_gift_line_an_earlier_stage_adds_in_the_same_step_is_reserved_with_the
     Pipeline(services, stages=[("risk", risk_stage), ("price", gift), ("reserve", reserve_stage)]).run_due()
     assert reserved_lines(services, "douyin/G1") == {"SKU-A": (2, 0, 0), "GIFT-SCARF": (1, 0, 0)}
     assert kinds(services, stored.order_pk) == ["created", "risk_passed", "priced", "reserved"]
-
-
-def test_a_batch_of_the_loop_stops_starting_orders_once_its_time_is_up_and_leaves_the_rest_ready(
-        services: Services) -> None:
-    """The loop's batch holds its stock rows (SQLite: the one write lock) until it commits, so it
-    ends when its orders took ``seconds``; the orders not reached stay ready, untouched, and the
-    next batches move them."""
-    stock(services, SKU_A=50)
-    stored = put(services, *[order(f"T{i}", lines=[("SKU-A", 1)]) for i in range(7)])
-    spent = [0.0]
-
-    def slow(session: Any, svc: Services, ref: OrderRef, now: datetime) -> list[StageNote]:
-        spent[0] += 1.0  # each order takes a second
-        return [StageNote("priced", {"ok": True})]
-
-    pipeline = Pipeline(services, stages=[("price", slow)], timer=lambda: spent[0])
-    first = pipeline.run_batch(size=10, seconds=2.5)
-    assert (first.claimed, first.moved, first.left) == (7, 3, 4)
-    assert [row(services, s.order_pk).status for s in stored] == ["done"] * 3 + ["ready"] * 4
-    assert [kinds(services, s.order_pk) for s in stored[3:]] == [["created"]] * 4  # not reached: untouched
-    assert pipeline.run_due() == 4  # the loop's batches go on until every due order moved
-    assert {row(services, s.order_pk).status for s in stored} == {"done"}
-    assert pipeline.run_batch(size=10).claimed == 0
