@@ -203,11 +203,14 @@ class Shop:
                           pk=int(answer.json()["order"]["id"]))
 
 
+SCANNERS = 16  # the warehouse's scanners: enough that a prompt OrderPulse never keeps packed orders waiting
+
+
 class Warehouse:
     """Ships each order ``pick_minutes`` of the day after it was placed, through the API; an
     order OrderPulse does not let ship yet (not arrived, not reserved, held) is tried again."""
 
-    def __init__(self, scenario: Scenario, clock: Clock, api: Api, journal: Journal, threads: int = 16,
+    def __init__(self, scenario: Scenario, clock: Clock, api: Api, journal: Journal, threads: int = SCANNERS,
                  seed: int = 7) -> None:
         self.scenario, self.clock, self.api, self.journal = scenario, clock, api, journal
         self.threads = threads

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from engine.drill.actors import Api, Clock, Customers, Journal, Shop, Warehouse, stamp_accepts
+from engine.drill.actors import SCANNERS, Api, Clock, Customers, Journal, Shop, Warehouse, stamp_accepts
 from engine.drill.faults import FaultTimeline
 from engine.drill.measures import Sampler, verdicts
 from engine.drill.report import failures, summary_lines, write_report
@@ -54,7 +54,7 @@ class DrillOptions:
     faults: frozenset[str] | None = None  # None: every fault of the scenario
     seed: int = 20261111
     settle_seconds: float | None = None
-    warehouse_threads: int = 16  # scanners: enough that a prompt OrderPulse never keeps packed orders waiting
+    warehouse_threads: int = SCANNERS
     keep: bool = False  # keep the work folder (database, logs) after the drill
 
 
