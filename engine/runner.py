@@ -77,6 +77,7 @@ class BackgroundRunner:
             lease_seconds=lease_seconds if lease_seconds is not None else services.settings.outbox_lease_seconds,
             stop_event=self.stop_event,
         )
+        self.dispatcher.wake = self.wake
         self.scheduler = Scheduler(services)
         load_periodic_jobs(self.scheduler, job_modules)
         self.woken_jobs = [j for j in self.scheduler.jobs if j.wake is not None] if wake_on_commit else []

@@ -25,9 +25,12 @@ Owns the delivery protocol, nothing about what a handler does:
 **Side by side**: a topic registered with an ``ordering_key`` (the stock pushes: per channel
 and SKU; the write-backs: per order; the pushed orders' fetches) has its claimed rows
 delivered on a small thread pool, a lane per key — rows of one lane one after another in
-claim order, lanes side by side — while the pass goes on claiming (:class:`_Lanes`). Each
-row still goes through steps 2 and 3 alone, so its exactly-once mark, retries and dead letter
-are unchanged; a pass returns once its lanes are done. On SQLite
+claim order, lanes side by side — while the pass goes on claiming (:class:`_Lanes`). Lanes of
+one group (the channel or source the key starts with) hold at most half the threads, so a
+platform that stalls holds up its own rows only. Each row still goes through steps 2 and 3
+alone, so its exactly-once mark, retries and dead letter are unchanged; a pass returns once
+its lanes are done, and while it waits for them it claims what commits meanwhile (the
+runner's wake), so a new write-back never waits for the pass's slowest delivery. On SQLite
 (one writer) only a topic that also ``calls_out`` goes side by side: its calls overlap, its
 reads and writes take turns. Other topics are delivered in turn.
 
@@ -55,12 +58,13 @@ import os
 import socket
 import threading
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, case, or_, select, update
 
 from engine import leases
 from engine.config import DEFAULT_OUTBOX_LEASE_SECONDS
@@ -70,6 +74,7 @@ from engine.redaction import redact
 from engine.storage.models import OutboxMessage
 
 if TYPE_CHECKING:
+    from engine.outbox.wake import OutboxWake
     from engine.services import Services
 
 log = get_logger(__name__)
@@ -77,6 +82,7 @@ log = get_logger(__name__)
 DISPATCHER_LEASE = "outbox-dispatcher"
 DISPATCHER_LEASE_TTL = 30.0
 MAX_ERROR_CHARS = 4000
+_OB: Table = OutboxMessage.__table__  # type: ignore[assignment]
 LANE_WORKERS = 6  # deliveries side by side (the six platforms' stock APIs)
 
 
@@ -161,6 +167,9 @@ class Dispatcher:
         self.stop_event = stop_event
         self.lanes = LANE_WORKERS if lanes is None else lanes
         self._has_lease: bool | None = None
+        # the process's outbox wake (set by the runner): a pass whose lanes are still busy
+        # claims what commits meanwhile
+        self.wake: OutboxWake | None = None
 
     # --- the loop body -------------------------------------------------------------------
 
@@ -187,6 +196,10 @@ class Dispatcher:
                     retry_now.extend(lanes.take_failed())
                 claim = self.claim_next(at, exclude=retry_now)
                 if claim is None:
+                    # a row committed while lanes still deliver is claimed in this pass: it does
+                    # not wait for the pass's slowest delivery (a platform timing out)
+                    if lanes is not None and lanes.wait_for_news(self.wake):
+                        continue
                     break
                 attempted += 1
                 key = self._lane_of(claim) if lanes is not None else None
@@ -235,53 +248,58 @@ class Dispatcher:
         first = self.handlers.claimed_first_topics()
         while True:
             with self.db.transaction(immediate=True) as session:
-                query = select(OutboxMessage).where(
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.next_attempt_at <= now,
-                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                # SQLAlchemy Core, not the ORM: a claim is the dispatcher's most frequent
+                # transaction, and the ORM's load and flush of the whole row cost most of it
+                query = select(_OB.c.id, _OB.c.attempts, _OB.c.max_attempts).where(
+                    _OB.c.status == "pending",
+                    _OB.c.next_attempt_at <= now,
+                    or_(_OB.c.claimed_until.is_(None), _OB.c.claimed_until < now),
                 )
                 if exclude:
-                    query = query.where(OutboxMessage.id.not_in(list(exclude)))
+                    query = query.where(_OB.c.id.not_in(list(exclude)))
                 # Oldest due first, straight off the (status, next_attempt_at) index — or, for the
                 # topics claimed first, the (status, topic, next_attempt_at) one; rows due at the
                 # same instant come in index order (adding id as a tie-break costs a sort).
                 row = None
                 if first:
                     row = session.execute(
-                        query.where(OutboxMessage.topic.in_(first)).order_by(OutboxMessage.next_attempt_at)
-                        .limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
+                        query.where(_OB.c.topic.in_(first)).order_by(_OB.c.next_attempt_at)
+                        .limit(1).with_for_update(skip_locked=True)).first()
                 if row is None:
-                    row = session.execute(query.order_by(OutboxMessage.next_attempt_at).limit(1)
-                                          .with_for_update(skip_locked=True)).scalar_one_or_none()
+                    row = session.execute(query.order_by(_OB.c.next_attempt_at).limit(1)
+                                          .with_for_update(skip_locked=True)).first()
                 if row is None:
                     return None
                 if row.attempts >= row.max_attempts:
                     # The final attempt's claimant vanished (process killed) without an answer.
-                    row.status = "dead"
-                    row.last_error = (
-                        (row.last_error + "\n" if row.last_error else "")
-                        + f"claim expired during attempt {row.attempts} of {row.max_attempts} (dispatcher stopped?)"
-                    )
-                    row.claim_token = None
-                    row.claimed_until = None
-                    dead = (row.id, row.delivery_id, row.topic)
+                    note = f"claim expired during attempt {row.attempts} of {row.max_attempts} (dispatcher stopped?)"
+                    gone = session.execute(
+                        update(_OB).where(_OB.c.id == row.id).values(
+                            status="dead", claim_token=None, claimed_until=None,
+                            last_error=case((_OB.c.last_error.is_(None), note),
+                                            else_=_OB.c.last_error + "\n" + note))
+                        .returning(_OB.c.delivery_id, _OB.c.topic)).one()
+                    dead = (row.id, gone.delivery_id, gone.topic)
                     claim = None
                 else:
-                    row.attempts += 1
-                    row.claim_token = str(uuid.uuid4())
-                    row.claimed_until = now + self.lease
+                    token = str(uuid.uuid4())
+                    taken = session.execute(
+                        update(_OB).where(_OB.c.id == row.id).values(
+                            attempts=_OB.c.attempts + 1, claim_token=token, claimed_until=now + self.lease)
+                        .returning(_OB.c.delivery_id, _OB.c.topic, _OB.c.payload, _OB.c.attempts,
+                                   _OB.c.max_attempts, _OB.c.retry_schedule, _OB.c.created_at)).one()
                     dead = None
                     claim = Claim(
                         id=row.id,
-                        delivery_id=row.delivery_id,
-                        topic=row.topic,
-                        payload=row.payload,
-                        attempt=row.attempts,
-                        max_attempts=row.max_attempts,
-                        retry_schedule=tuple(int(s) for s in (row.retry_schedule or ())),
-                        token=row.claim_token,
+                        delivery_id=taken.delivery_id,
+                        topic=taken.topic,
+                        payload=taken.payload,
+                        attempt=taken.attempts,
+                        max_attempts=taken.max_attempts,
+                        retry_schedule=tuple(int(s) for s in (taken.retry_schedule or ())),
+                        token=token,
                         now=now,
-                        queued_at=row.created_at,
+                        queued_at=taken.created_at,
                     )
             if claim is not None:
                 return claim
@@ -337,7 +355,7 @@ class Dispatcher:
             return "stale"
         except Exception as exc:  # noqa: BLE001 - any handler failure is a failed attempt
             return self._fail(claim, exc)
-        log.info("outbox delivered", outbox_id=claim.id, delivery_id=claim.delivery_id, topic=claim.topic,
+        log.debug("outbox delivered", outbox_id=claim.id, delivery_id=claim.delivery_id, topic=claim.topic,
                  attempt=claim.attempt, payload=claim.payload, worker=self.worker_id)
         return "delivered"
 
@@ -394,51 +412,102 @@ class Dispatcher:
 
 
 class _Lanes:
-    """One pass's side-by-side deliveries: a thread pool, a lane per ordering key (a lane's
-    rows one after another, in claim order), at most two rows per worker claimed ahead, so
-    a claim's lease does not run out while it waits."""
+    """One pass's side-by-side deliveries: a lane per ordering key (a lane's rows one after
+    another, in claim order), lanes side by side on ``workers`` threads.
+
+    - No thread waits for another: a lane runs on one thread at a time, and a thread that
+      finishes a row takes the next ready lane (its own next row, or another lane's).
+    - A receiver that stalls cannot take every thread: lanes of one group (the key's part
+      before ``/``: the channel or the source) hold at most :attr:`per_group` threads, so the
+      write-backs of the other platforms keep moving while one platform times out.
+    - At most two rows per worker are claimed ahead, so a claim's lease does not run out while
+      it waits."""
 
     def __init__(self, dispatcher: Dispatcher, workers: int) -> None:
         self.dispatcher = dispatcher
         self.workers = workers
+        self.per_group = max(1, workers // 2)
         self._pool: ThreadPoolExecutor | None = None
-        self._tails: dict[str, Future[None]] = {}
-        self._running: set[Future[None]] = set()
+        self._queued: dict[str, deque[Claim]] = {}  # rows waiting, per lane
+        self._ready: dict[str, None] = {}  # lanes with rows waiting and none running, oldest first
+        self._running: set[str] = set()
+        self._groups: dict[str, int] = {}  # threads busy per group
+        self._pending = 0  # rows queued or running
         self._failed: list[int] = []
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+
+    @staticmethod
+    def _group(key: str) -> str:
+        return key.split("/", 1)[0]
 
     def submit(self, key: str, claim: Claim) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="outbox-lane")
-        while len(self._running) >= 2 * self.workers:
-            done, _ = wait(self._running, return_when=FIRST_COMPLETED)
-            self._running -= done
-        # the pool takes work in order: the row before in this lane is running or done already
-        future = self._pool.submit(self._deliver_after, self._tails.get(key), claim)
-        self._tails[key] = future
-        self._running.add(future)
+        with self._changed:
+            while self._pending >= 2 * self.workers:
+                self._changed.wait()
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="outbox-lane")
+            self._queued.setdefault(key, deque()).append(claim)
+            self._pending += 1
+            if key not in self._running:
+                self._ready.setdefault(key, None)
+            self._start_ready()
 
-    def _deliver_after(self, before: Future[None] | None, claim: Claim) -> None:
-        if before is not None:
-            wait([before])
+    def _start_ready(self) -> None:
+        """Start ready lanes while threads are free and their group is under its share (the
+        caller holds the lock)."""
+        for key in list(self._ready):
+            if len(self._running) >= self.workers:
+                return
+            group = self._group(key)
+            if self._groups.get(group, 0) >= self.per_group:
+                continue
+            del self._ready[key]
+            self._running.add(key)
+            self._groups[group] = self._groups.get(group, 0) + 1
+            assert self._pool is not None
+            self._pool.submit(self._run_lane, key, self._queued[key].popleft())
+
+    def _run_lane(self, key: str, claim: Claim) -> None:
+        outcome = "failed"
         try:
             with self.dispatcher.db.first_in_line():
                 outcome = self.dispatcher.deliver(claim)
         except Exception:  # noqa: BLE001 - recording the failure failed (the database): the lease runs out
             log.exception("outbox delivery could not be recorded", outbox_id=claim.id, topic=claim.topic)
-            outcome = "failed"
-        if outcome != "delivered":
-            with self._lock:
-                self._failed.append(claim.id)
+        finally:
+            with self._changed:
+                if outcome != "delivered":
+                    self._failed.append(claim.id)
+                self._pending -= 1
+                self._running.discard(key)
+                self._groups[self._group(key)] -= 1
+                if self._queued[key]:
+                    self._ready.setdefault(key, None)
+                else:
+                    del self._queued[key]
+                self._start_ready()
+                self._changed.notify_all()
 
     def take_failed(self) -> list[int]:
         """Rows that failed since the last call (the pass does not claim them again)."""
-        with self._lock:
+        with self._changed:
             failed, self._failed = self._failed, []
         return failed
 
+    def wait_for_news(self, wake: OutboxWake | None, poll: float = 0.05) -> bool:
+        """While lanes are busy, wait for a commit that may have queued a row (``wake``): True
+        when one came (the pass claims again), False once every lane is done."""
+        with self._changed:
+            while self._pending:
+                if wake is not None and wake.is_set():
+                    wake.clear()  # a commit from here on sets it again
+                    return True
+                self._changed.wait(poll if wake is not None else None)
+        return False
+
     def close(self) -> None:
         """Wait for every lane to finish."""
+        self.wait_for_news(None)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -70,6 +70,9 @@ class OutboxWake:
     def clear(self) -> None:
         self._event.clear()
 
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
     def wait(self, timeout: float) -> bool:
         """Wait until set or ``timeout`` seconds passed; True when woken."""
         woken = self._event.wait(timeout)
