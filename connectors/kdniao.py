@@ -29,6 +29,7 @@ from typing import Any
 
 import requests
 
+from connectors import http
 from connectors.outbound import DEFAULT_TIMEOUT, MAX_ANSWER_CHARS, ConnectorError, MissingSetting, redact
 from engine.waybills.ports import IssuedWaybill, Party, WaybillRefused, WaybillRequest
 
@@ -87,7 +88,7 @@ class KdniaoClient:
     def post(self, request_data: str) -> dict[str, Any]:
         secrets = [self.app_key]
         try:
-            resp = requests.post(self.base_url + EORDER_PATH, data=self.form(request_data), timeout=self.timeout,
+            resp = http.request("POST", self.base_url + EORDER_PATH, data=self.form(request_data), timeout=self.timeout,
                                  headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
         except requests.RequestException as exc:
             raise ConnectorError("kdniao", redact(f"EOrderService: {type(exc).__name__}: {exc}", secrets)) from None

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from connectors import http
 from engine import redaction
 
 DEFAULT_TIMEOUT = 5.0
@@ -142,7 +143,7 @@ def post_json(
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     sent_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     try:
-        resp = requests.post(url, params=params, data=data, headers=sent_headers, timeout=timeout)
+        resp = http.request("POST", url, params=params, data=data, headers=sent_headers, timeout=timeout)
     except requests.RequestException as exc:
         raise ConnectorError(platform, redact(f"request failed: {type(exc).__name__}: {exc}", secrets)) from None
     text = resp.text

@@ -30,6 +30,7 @@ from typing import Any, Self
 
 import requests
 
+from connectors import http
 from connectors.outbound import (
     DEFAULT_TIMEOUT,
     MAX_ANSWER_CHARS,
@@ -185,7 +186,7 @@ class PlatformStockConnector:
         prefix = f"{what}: " if what else ""
         secrets = [*self._secrets, *redacting]
         try:
-            resp = requests.request(method, url, params=params, data=data, headers=headers,
+            resp = http.request(method, url, params=params, data=data, headers=headers,
                                     timeout=self.timeout if timeout is None else timeout)
         except requests.RequestException as exc:
             raise ConnectorError(self.platform, redact(f"{prefix}request failed: {type(exc).__name__}: {exc}",
@@ -293,7 +294,7 @@ class ListedStockConnector(PlatformStockConnector):
             with self._lock:
                 self._ids.pop(sku_id, None)  # the next attempt lists afresh
             raise
-        log.info("platform stock pushed", channel=self.channel, sku_id=sku_id, quantity=available, version=version,
+        log.debug("platform stock pushed", channel=self.channel, sku_id=sku_id, quantity=available, version=version,
                  **(details or {}))
 
     # --- the map -----------------------------------------------------------------------------

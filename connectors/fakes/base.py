@@ -18,6 +18,7 @@ about 40 ms an answer on Linux.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -70,6 +71,7 @@ class FakeServer:
         self._stalls: list[float] = []
         self._holds: list[float] = []
         self._server: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -93,6 +95,13 @@ class FakeServer:
                 super().setup()
                 if fake.tcp_nodelay:
                     self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with fake._lock:
+                    fake._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with fake._lock:
+                    fake._connections.discard(self.connection)
+                super().finish()
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -102,10 +111,17 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening and drop the kept-alive connections too, as a server going down
+        does (a client's kept connection must not be answered by a stopped fake)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            kept, self._connections = list(self._connections), set()
+        for conn in kept:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Self:
         return self.start()
