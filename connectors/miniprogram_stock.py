@@ -93,7 +93,7 @@ class MiniprogramStockConnector(PlatformStockConnector):
             raise ConnectorError(PLATFORM, f"{sku_id}: unknown merchant code (the shop has no such SKU)",
                                  code="unknown_sku", permanent=True)
         self.expect_ok(status, answer, f"push {sku_id}")
-        log.info("miniprogram stock shown", sku_id=sku_id, available=available, version=version)
+        log.debug("miniprogram stock shown", sku_id=sku_id, available=available, version=version)
 
     def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, Any]]:
         """One signed request; ``(HTTP status, JSON object answer)``. Network failures, 5xx and

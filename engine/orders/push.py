@@ -90,7 +90,7 @@ def receive_push(services: Services, source: str, headers: Mapping[str, str], bo
         except IntegrityError:
             replayed += 1  # the same message arrived twice at once; the other one keeps it
     ack = dict(getattr(client, "push_ack", DEFAULT_ACK))
-    log.info("order push received", source=source, events=len(events), accepted=accepted, replayed=replayed)
+    log.debug("order push received", source=source, events=len(events), accepted=accepted, replayed=replayed)
     return PushAnswer(200, ack, accepted, replayed)
 
 
