@@ -79,7 +79,7 @@ def read_reason(reason: Any) -> str:
 def _lock(session: Session, pk: int, postgres: bool) -> tuple[OrderRef, Any]:
     """The order (orders row locked first, as the store locks it) and its pipeline row."""
     stmt = select(_O.c.id).where(_O.c.id == pk)
-    if session.execute(stmt.with_for_update() if postgres else stmt).first() is None:
+    if session.execute(stmt.with_for_update(key_share=True) if postgres else stmt).first() is None:
         raise NotFound(f"order {pk} does not exist", code="order_not_found")
     ref = load_ref(session, pk)
     assert ref is not None  # locked above

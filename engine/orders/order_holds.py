@@ -43,7 +43,7 @@ _O = cast(Table, Order.__table__)
 def _lock(session: Session, pk: int, postgres: bool) -> tuple[Any, Any]:
     """The order and its pipeline row, locked in the store's order (orders row first)."""
     stmt = select(_O.c.id, _O.c.status, _O.c.revision, _O.c.channel, _O.c.order_id).where(_O.c.id == pk)
-    order = session.execute(stmt.with_for_update() if postgres else stmt).first()
+    order = session.execute(stmt.with_for_update(key_share=True) if postgres else stmt).first()
     if order is None:
         raise NotFound(f"order {pk} does not exist", code="order_not_found")
     prow = select(_P).where(_P.c.order_pk == pk)

@@ -290,7 +290,7 @@ class Pipeline:
         else:
             stmt = stmt.where(_P.c.due_at <= now).order_by(_P.c.due_at).limit(size)
         if self.db.is_postgres:
-            stmt = stmt.with_for_update(skip_locked=True, of=[_O, _P])
+            stmt = stmt.with_for_update(skip_locked=True, of=[_O, _P], key_share=True)
         return list(session.execute(stmt).all())
 
     # ------------------------------------------------------------------ one order

@@ -315,7 +315,7 @@ def _one_existing(conn: Connection) -> Any:
         found = select(*_EXISTING_COLS).where(_ORDERS.c.channel == bindparam("c"),
                                               _ORDERS.c.order_id == bindparam("o"))
         if conn.dialect.name == "postgresql":
-            found = found.with_for_update()
+            found = found.with_for_update(key_share=True)
         _statements[key] = found
     return found
 
@@ -332,7 +332,7 @@ def _lock_existing(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[
         stmt = (select(*_EXISTING_COLS).where(tuple_(_ORDERS.c.channel, _ORDERS.c.order_id).in_(chunk))
                 .order_by(_ORDERS.c.channel, _ORDERS.c.order_id))
         if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         for row in conn.execute(stmt):
             found[(row.channel, row.order_id)] = row
     return found
