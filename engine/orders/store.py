@@ -7,8 +7,9 @@ it (lines rewritten, a timeline entry with the field-level diff); an equal one i
 idempotent no-op (``unchanged``) and an older one changes nothing (``stale``); both answer what
 is stored. Safe under concurrency on both back ends: on SQLite the transaction takes the write
 lock at BEGIN; on PostgreSQL a new order is claimed with ``INSERT … ON CONFLICT DO NOTHING`` and
-an existing one is read ``FOR UPDATE`` (a racing twin waits on the row, then sees the winner's
-version), keys taken in sorted order. :func:`store_orders` stores many orders in one transaction
+an existing one is read ``FOR NO KEY UPDATE`` (a racing twin waits on the row, then sees the
+winner's version; a row that only references the order, a shipment, does not wait), keys taken
+in sorted order. :func:`store_orders` stores many orders in one transaction
 (pulls, imports) and still answers per order.
 
 The same transaction writes the order's ``order_pipeline`` row (:mod:`engine.orders.pipeline_rows`:
@@ -321,7 +322,7 @@ def _one_existing(conn: Connection) -> Any:
 
 
 def _lock_existing(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    """The stored rows of ``keys`` (locked FOR UPDATE on PostgreSQL, in key order)."""
+    """The stored rows of ``keys`` (locked FOR NO KEY UPDATE on PostgreSQL, in key order)."""
     found: dict[tuple[str, str], Any] = {}
     if len(keys) == 1:
         for row in conn.execute(_one_existing(conn), {"c": keys[0][0], "o": keys[0][1]}):
