@@ -8,8 +8,9 @@ Owns the protocol, not what a stage does (stages: :mod:`engine.orders.pipeline_s
 2. **A batch, one transaction.** :meth:`Pipeline.run_batch` claims up to ``batch`` ready rows
    that are due, oldest first (``FOR NO KEY UPDATE … SKIP LOCKED`` on PostgreSQL, the orders
    row first, as the store locks it, so concurrent workers never take the same order or
-   deadlock with intake, while a shipment of the order, a foreign-key check, need not wait; ``BEGIN IMMEDIATE`` on SQLite), moves each order as far as it can, writes
-   the rows, the timeline entries and the stages' own rows, and commits once. A kill at any
+   deadlock with intake, while a shipment of the order, a foreign-key check, need not wait;
+   ``BEGIN IMMEDIATE`` on SQLite), moves each order as far as it can, writes the rows, the
+   timeline entries and the stages' own rows, and commits once. A kill at any
    point loses the whole batch's work and nothing else: the rows are still ready, the stages
    run again and, having left nothing behind, act once. Each order runs in a savepoint (issued
    on the driver's connection: SQLAlchemy's nested transactions cost more than the stages), so
