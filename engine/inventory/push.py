@@ -7,7 +7,9 @@
    :mod:`engine.inventory.jobs`) turns markers into one pending outbox row per channel and SKU
    (topic ``inventory.stock_push``): when that channel+SKU already has a row that no dispatcher
    has claimed yet, its payload is replaced (latest version wins); otherwise a new row is
-   queued. Markers are deleted in the same transaction.
+   queued. Markers are deleted in the same transaction; on PostgreSQL a run takes only the
+   markers no open transaction holds (``SKIP LOCKED``), so it never waits for, or deadlocks
+   with, a writer still writing them.
 3. The handler (:func:`make_push_handler`, delivered side by side per channel and SKU on
    PostgreSQL, :func:`push_lane`) locks the channel+SKU push state, re-reads the SKU
    and pushes the *current* figure and version — never one older than already pushed, so a
@@ -183,8 +185,14 @@ def relay_pushes(db: Database, clock: Clock, registry: ChannelRegistry, *, limit
     if not channels:
         return report
     with db.transaction(immediate=True) as s:
-        marks = s.execute(select(_PENDING.c.sku_id, _PENDING.c.version)
-                          .order_by(_PENDING.c.sku_id).limit(limit)).all()
+        # On PostgreSQL the markers are taken FOR UPDATE SKIP LOCKED: a marker that a writer's
+        # open transaction holds (a pipeline batch writes them order by order, not in SKU order)
+        # is left to the run its commit wakes, so the relay never waits for it nor deadlocks
+        # with it; the deletes below only touch rows this run holds.
+        marks_q = select(_PENDING.c.sku_id, _PENDING.c.version).order_by(_PENDING.c.sku_id).limit(limit)
+        if db.is_postgres:
+            marks_q = marks_q.with_for_update(skip_locked=True)
+        marks = s.execute(marks_q).all()
         if not marks:
             return report
         if fence is not None:

@@ -337,3 +337,33 @@ def test_concurrent_sales_relay_and_dispatchers_never_publish_too_much_or_backwa
     final = {sku: inv.get(sku)["available"] for sku in skus}
     assert pdd.shown == douyin.shown == final  # the latest figure won everywhere
     assert check_invariants(inv.db) == []
+
+
+@pytest.mark.postgres
+def test_the_relay_leaves_a_marker_an_open_writer_holds_and_relays_it_after_the_commit(shop, services) -> None:
+    """A pipeline batch writes push markers order by order and holds them until it commits: the
+    relay takes the markers nobody holds (SKIP LOCKED) instead of waiting, or deadlocking, on
+    the held one, and relays that one on its next run."""
+    import threading
+
+    from engine.inventory.push import mark_changed
+
+    inv, _pdd, _douyin = shop
+    inv.adjust("A", 10, "inbound")
+    inv.adjust("B", 10, "inbound")
+    done: dict[str, object] = {}
+    relay = threading.Thread(target=lambda: done.update(report=_relay(inv, services)))
+    with services.db.transaction() as writer:  # the open batch: it holds B's marker
+        mark_changed(writer, [("B", 99)], services.clock.now())
+        writer.flush()
+        relay.start()
+        relay.join(10)
+        waited = relay.is_alive()
+    relay.join(30)
+    assert not waited, "the relay waited for a marker an open transaction holds"
+    assert done["report"].skus == 1  # A only
+    assert sorted((p["channel"], p["sku_id"]) for _, p, _ in _push_rows(inv)) == [("douyin", "A"), ("pdd", "A")]
+    assert _relay(inv, services).skus == 1  # the writer committed: B's marker is relayed now
+    assert sorted((p["channel"], p["sku_id"]) for _, p, _ in _push_rows(inv)) == [
+        ("douyin", "A"), ("douyin", "B"), ("pdd", "A"), ("pdd", "B")]
+    assert _relay(inv, services).skus == 0
