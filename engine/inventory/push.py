@@ -7,9 +7,9 @@
    :mod:`engine.inventory.jobs`) turns markers into one pending outbox row per channel and SKU
    (topic ``inventory.stock_push``): when that channel+SKU already has a row that no dispatcher
    has claimed yet, its payload is replaced (latest version wins); otherwise a new row is
-   queued. Markers are deleted in the same transaction; on PostgreSQL a run takes only the
-   markers no open transaction holds (``SKIP LOCKED``), so it never waits for, or deadlocks
-   with, a writer still writing them.
+   queued. Markers are deleted in the same transaction; on PostgreSQL only those no open
+   transaction holds (``SKIP LOCKED``, taken last), so the relay never waits for, or deadlocks
+   with, a writer still writing one: that marker stays for the run the writer's commit wakes.
 3. The handler (:func:`make_push_handler`, delivered side by side per channel and SKU on
    PostgreSQL, :func:`push_lane`) locks the channel+SKU push state, re-reads the SKU
    and pushes the *current* figure and version — never one older than already pushed, so a
@@ -185,22 +185,25 @@ def relay_pushes(db: Database, clock: Clock, registry: ChannelRegistry, *, limit
     if not channels:
         return report
     with db.transaction(immediate=True) as s:
-        # On PostgreSQL the markers are taken FOR UPDATE SKIP LOCKED: a marker that a writer's
-        # open transaction holds (a pipeline batch writes them order by order, not in SKU order)
-        # is left to the run its commit wakes, so the relay never waits for it nor deadlocks
-        # with it; the deletes below only touch rows this run holds.
-        marks_q = select(_PENDING.c.sku_id, _PENDING.c.version).order_by(_PENDING.c.sku_id).limit(limit)
-        if db.is_postgres:
-            marks_q = marks_q.with_for_update(skip_locked=True)
-        marks = s.execute(marks_q).all()
+        marks = s.execute(select(_PENDING.c.sku_id, _PENDING.c.version)
+                          .order_by(_PENDING.c.sku_id).limit(limit)).all()
         if not marks:
             return report
         if fence is not None:
             leases.check_fence(s, *fence)
         report.skus = len(marks)
         queue_channel_pushes(s, channels, [m[0] for m in marks], clock.now(), report=report)
+        free = {m[0] for m in marks}
+        if db.is_postgres:
+            # Only the markers no open transaction holds are deleted, locked last and without
+            # waiting (SKIP LOCKED): a writer still writing one (a pipeline batch writes them
+            # order by order, not in SKU order) would otherwise deadlock with these deletes.
+            # Its marker stays, and the relay run its commit wakes relays it again.
+            free = set(s.scalars(select(_PENDING.c.sku_id).where(_PENDING.c.sku_id.in_(sorted(free)))
+                                 .order_by(_PENDING.c.sku_id).with_for_update(skip_locked=True)))
         for sku, version in marks:  # one row per statement, in SKU order (the hot path's lock order)
-            s.execute(delete(_PENDING).where(_PENDING.c.sku_id == sku, _PENDING.c.version <= version))
+            if sku in free:
+                s.execute(delete(_PENDING).where(_PENDING.c.sku_id == sku, _PENDING.c.version <= version))
     return report
 
 

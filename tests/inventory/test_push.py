@@ -342,8 +342,8 @@ def test_concurrent_sales_relay_and_dispatchers_never_publish_too_much_or_backwa
 @pytest.mark.postgres
 def test_the_relay_leaves_a_marker_an_open_writer_holds_and_relays_it_after_the_commit(shop, services) -> None:
     """A pipeline batch writes push markers order by order and holds them until it commits: the
-    relay takes the markers nobody holds (SKIP LOCKED) instead of waiting, or deadlocking, on
-    the held one, and relays that one on its next run."""
+    relay deletes only the markers nobody holds (SKIP LOCKED) instead of waiting, or
+    deadlocking, on the held one, which stays for its next run."""
     import threading
 
     from engine.inventory.push import mark_changed
@@ -361,9 +361,10 @@ def test_the_relay_leaves_a_marker_an_open_writer_holds_and_relays_it_after_the_
         waited = relay.is_alive()
     relay.join(30)
     assert not waited, "the relay waited for a marker an open transaction holds"
-    assert done["report"].skus == 1  # A only
-    assert sorted((p["channel"], p["sku_id"]) for _, p, _ in _push_rows(inv)) == [("douyin", "A"), ("pdd", "A")]
-    assert _relay(inv, services).skus == 1  # the writer committed: B's marker is relayed now
+    assert done["report"].skus == 2  # both relayed, B as committed before the writer
     assert sorted((p["channel"], p["sku_id"]) for _, p, _ in _push_rows(inv)) == [
         ("douyin", "A"), ("douyin", "B"), ("pdd", "A"), ("pdd", "B")]
+    with services.db.session() as s:  # the held marker stayed, with the writer's version
+        assert s.execute(text("SELECT sku_id, version FROM inventory_push_pending")).all() == [("B", 99)]
+    assert _relay(inv, services).skus == 1  # the run the writer's commit wakes relays B again
     assert _relay(inv, services).skus == 0
