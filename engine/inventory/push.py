@@ -10,18 +10,22 @@
    queued. Markers are deleted in the same transaction; on PostgreSQL only those no open
    transaction holds (``SKIP LOCKED``, taken last), so the relay never waits for, or deadlocks
    with, a writer still writing one: that marker stays for the run the writer's commit wakes.
-3. The handler (:func:`make_push_handler`, delivered side by side per channel and SKU on
-   PostgreSQL, :func:`push_lane`) locks the channel+SKU push state, re-reads the SKU
-   and pushes the *current* figure and version — never one older than already pushed, so a
-   channel never goes backwards (I10), and a figure never above ``total - reserved`` as of
-   that read — then records what it pushed in the delivery's transaction. On SQLite the push
-   itself runs with no lock held (the outbox's ``calls_out``); the record is conditional on
-   no newer version recorded meanwhile, and a relay that meets a push in flight queues a new
-   row rather than trust the figure last recorded.
+3. The handler (:func:`make_push_handler`, delivered side by side per channel and SKU,
+   :func:`push_lane`) re-reads the push state and the SKU and pushes the *current* figure and
+   version — never one older than already pushed, so a channel never goes backwards (I10),
+   and a figure never above ``total - reserved`` as of that read — then records what it
+   pushed, conditionally on no newer version recorded meanwhile. No row lock is held during
+   the platform's call: on SQLite the call runs outside the write lock (the outbox's
+   ``calls_out``); on PostgreSQL a transaction-scoped advisory lock per channel and SKU
+   (:func:`push_lock_key`) keeps one push of a pair at a time across worker processes, and the
+   push state row stays unlocked, so a relay never waits for a slow or timing-out platform. A
+   relay that meets a push in flight queues a new row rather than trust the figure last
+   recorded.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,8 +108,9 @@ def queue_channel_pushes(session: Session, channels: list[str], skus: list[str],
     skus = sorted(set(skus))
     if not skus or not channels:
         return report
-    # Lock the push states first (the handler locks the same rows while it pushes), then read
-    # the stock, so what this relay compares with is what the channel was last shown.
+    # Lock the push states first (a handler records what it pushed on the same rows), then read
+    # the stock, so what this relay compares with is what the channel was last shown or a push
+    # in flight (its outbox row claimed: a new row is queued then).
     states = {(r.channel, r.sku_id): r for r in session.scalars(
         select(ChannelPush).where(ChannelPush.channel.in_(channels), ChannelPush.sku_id.in_(skus))
         .order_by(ChannelPush.channel, ChannelPush.sku_id).with_for_update())}
@@ -213,6 +218,13 @@ def push_lane(payload: Any) -> str:
     return f"{payload['channel']}/{payload['sku_id']}"
 
 
+def push_lock_key(channel: str, sku_id: str) -> int:
+    """A signed 64-bit advisory lock id for a channel and SKU's pushes, in its own key space
+    (a collision only makes two pairs' pushes wait for each other)."""
+    n = (zlib.crc32(f"stock_push:{channel}".encode()) << 32) | zlib.crc32(sku_id.encode())
+    return n - (1 << 64) if n >= 1 << 63 else n
+
+
 def make_push_handler(registry: ChannelRegistry,
                       before: Callable[[], object] | None = None) -> Callable[[Delivery], None]:
     """The outbox handler of ``inventory.stock_push`` for this process's connectors
@@ -227,8 +239,12 @@ def make_push_handler(registry: ChannelRegistry,
         connector = registry.get(channel)
         if connector is None:
             raise LookupError(f"no stock connector registered for channel {channel}")
+        if s.get_bind().dialect.name == "postgresql":
+            # one push of this channel and SKU at a time, across processes, held through the
+            # call; the state row itself stays unlocked, so a relay meanwhile does not wait
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": push_lock_key(channel, sku)})
         state = s.execute(select(ChannelPush).where(ChannelPush.channel == channel, ChannelPush.sku_id == sku)
-                          .with_for_update()).scalar_one_or_none()
+                          ).scalar_one_or_none()
         item = s.execute(select(StockItem).where(StockItem.sku_id == sku)).scalar_one_or_none()
         if state is None or item is None:
             return

@@ -107,8 +107,10 @@ def test_a_figure_queued_then_overtaken_at_delivery_is_still_corrected(shop, ser
 
 
 def test_a_relay_that_meets_a_push_in_flight_queues_a_new_one(shop, services) -> None:
-    """On SQLite a push's call runs with no lock held: a relay meanwhile must not take the
-    figure last recorded (10) for what the channel shows, since the push in flight is showing 7."""
+    """A push's call runs with no row lock held (SQLite: outside the write lock; PostgreSQL:
+    under an advisory lock only), so the relay finishes while the platform is still answering;
+    it must not take the figure last recorded (10) for what the channel shows, since the push
+    in flight is showing 7."""
     import threading
 
     inv, pdd, _douyin = shop
@@ -133,11 +135,13 @@ def test_a_relay_that_meets_a_push_in_flight_queues_a_new_one(shop, services) ->
     inv.release("o1")  # back to 10, the figure last recorded as pushed
     relaying = threading.Thread(target=lambda: _relay(inv, services))
     relaying.start()
-    relaying.join(2)  # SQLite: done during the call; PostgreSQL: waits for the push's row lock
+    relaying.join(5)
+    waited = relaying.is_alive()
     go.set()
     for t in (delivering, relaying):
         t.join(20)
     pdd.push_stock = plain  # type: ignore[method-assign]
+    assert not waited, "the relay waited for a push in flight"
     _relay(inv, services)
     _deliver(services)
     assert [p.available for p in pdd.pushes] == [10, 7, 10]
@@ -368,3 +372,60 @@ def test_the_relay_leaves_a_marker_an_open_writer_holds_and_relays_it_after_the_
         assert s.execute(text("SELECT sku_id, version FROM inventory_push_pending")).all() == [("B", 99)]
     assert _relay(inv, services).skus == 1  # the run the writer's commit wakes relays B again
     assert _relay(inv, services).skus == 0
+
+
+@pytest.mark.postgres
+def test_two_processes_never_push_one_channel_and_sku_at_once(shop, services) -> None:
+    """Two deliveries of pdd/A in two transactions (two worker processes): the second waits
+    for the first's call and commit, then pushes the figure current by then, never an older
+    one; the first one's call holds no row a relay needs."""
+    import threading
+
+    from engine.inventory.push import PUSH_TOPIC, make_push_handler
+    from engine.outbox.registry import Delivery
+
+    inv, pdd, _douyin = shop
+    inv.adjust("A", 10, "inbound")
+    _relay(inv, services)
+    _deliver(services)
+    inv.reserve("o1", [{"sku_id": "A", "qty": 3}])
+    handler = make_push_handler(channel_registry(services))
+    calls: list[int] = []
+    first_in_call, go = threading.Event(), threading.Event()
+    plain = pdd.push_stock
+
+    def slow_first(sku_id: str, available: int, version: int) -> None:
+        calls.append(available)
+        if len(calls) == 1:
+            first_in_call.set()
+            go.wait(10)
+        plain(sku_id, available, version)
+
+    pdd.push_stock = slow_first  # type: ignore[method-assign]
+
+    def deliver(name: str) -> None:
+        with services.db.transaction() as s:
+            handler(Delivery(name, PUSH_TOPIC, {"channel": "pdd", "sku_id": "A"}, 1, services.clock.now(), s))
+
+    first = threading.Thread(target=deliver, args=("d-first",))
+    first.start()
+    assert first_in_call.wait(10)
+    second = threading.Thread(target=deliver, args=("d-second",))
+    second.start()
+    second.join(1.5)
+    inv.release("o1")  # back to 10 while 7 is on its way
+    relaying = threading.Thread(target=lambda: _relay(inv, services))
+    relaying.start()
+    relaying.join(5)
+    assert not relaying.is_alive(), "the relay waited for the push in flight"
+    assert calls == [7], "a second push of pdd/A started while the first was in flight"
+    go.set()
+    for t in (first, second, relaying):
+        t.join(20)
+    pdd.push_stock = plain  # type: ignore[method-assign]
+    assert calls == [7, 10]
+    assert pdd.shown == {"A": 10} and pdd.backwards == []
+    with services.db.session() as s:
+        state = s.execute(select(ChannelPush).where(ChannelPush.channel == "pdd", ChannelPush.sku_id == "A")).scalar_one()
+        assert (state.pushed_available, state.pushed_version) == (10, inv.get("A")["version"])
+    assert check_publications(inv.db, {"pdd": pdd.pushes}) == []
