@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +53,18 @@ class Received:
     def form(self) -> dict[str, str]:
         """The body as a URL-encoded form, the first value of each field (blank ones kept)."""
         return {k: v[0] for k, v in parse_qs(self.body.decode("utf-8"), keep_blank_values=True).items()}
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that, like a real one, says nothing when a client goes away
+    mid-connection (a process holding a kept-alive connection ends or is killed)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class FakeServer:
@@ -103,8 +116,7 @@ class FakeServer:
                     fake._connections.discard(self.connection)
                 super().finish()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"fake-{self.name}", daemon=True)
         self._thread.start()

@@ -98,3 +98,31 @@ def test_a_stopped_fake_does_not_answer_through_a_kept_connection() -> None:
     fake.stop()
     with pytest.raises(requests.ConnectionError):
         http.request("POST", url, data=b"{}", timeout=5)
+
+
+def test_a_client_that_resets_its_kept_connection_leaves_no_traceback_on_the_fake(capfd) -> None:
+    """A process holding a kept-alive connection that ends or is killed resets it; the fake,
+    like a real server, answers the others and prints nothing about it (a merchant's drill
+    output stays readable)."""
+    import socket
+    import struct
+    import time
+
+    fake = FakeWeComBot(["kept-key"]).start()
+    try:
+        raw = socket.create_connection(("127.0.0.1", fake.port))
+        raw.sendall(b"POST /cgi-bin/webhook/send?key=kept-key HTTP/1.1\r\nHost: fake\r\nContent-Length: 2\r\n\r\n{}")
+        assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(0.2)  # the handler waits for the connection's next request
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.close()  # RST: the handler thread's next read fails with ConnectionResetError
+        deadline = time.monotonic() + 5
+        while fake._connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not fake._connections  # the handler is done with the reset connection
+        ok = http.request("POST", f"{fake.url}/cgi-bin/webhook/send?key=kept-key", data=b"{}", timeout=5)
+        assert ok.status_code == 200 and fake.arrived == 2
+    finally:
+        fake.stop()
+    err = capfd.readouterr().err
+    assert "ConnectionResetError" not in err and "Traceback" not in err
