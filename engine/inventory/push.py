@@ -20,7 +20,9 @@
    (:func:`push_lock_key`) keeps one push of a pair at a time across worker processes, and the
    push state row stays unlocked, so a relay never waits for a slow or timing-out platform. A
    relay that meets a push in flight queues a new row rather than trust the figure last
-   recorded.
+   recorded; a worker that claims it while another still pushes the pair does not wait for the
+   lock (a thread held while a platform times out): the row comes back a second later
+   (:class:`PushInFlight`, the attempt not counted).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ log = get_logger(__name__)
 PUSH_TOPIC = "inventory.stock_push"
 PUSH_RETRY = (5, 30, 120, 300)
 RELAY_BATCH = 500
+IN_FLIGHT_RETRY_SECONDS = 1.0
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _PENDING: Table = PushPending.__table__  # type: ignore[assignment]
 _STATES: Table = ChannelPush.__table__  # type: ignore[assignment]
@@ -218,6 +221,15 @@ def push_lane(payload: Any) -> str:
     return f"{payload['channel']}/{payload['sku_id']}"
 
 
+class PushInFlight(RuntimeError):
+    """Another worker is pushing this channel and SKU: the outbox gives the attempt back and
+    delivers the row again after :data:`IN_FLIGHT_RETRY_SECONDS` (it pushes the figure current then)."""
+
+    def __init__(self, channel: str, sku_id: str) -> None:
+        super().__init__(f"a push of {sku_id} to {channel} is in flight in another worker")
+        self.retry_after = IN_FLIGHT_RETRY_SECONDS
+
+
 def push_lock_key(channel: str, sku_id: str) -> int:
     """A signed 64-bit advisory lock id for a channel and SKU's pushes, in its own key space
     (a collision only makes two pairs' pushes wait for each other)."""
@@ -239,10 +251,12 @@ def make_push_handler(registry: ChannelRegistry,
         connector = registry.get(channel)
         if connector is None:
             raise LookupError(f"no stock connector registered for channel {channel}")
-        if s.get_bind().dialect.name == "postgresql":
+        if s.get_bind().dialect.name == "postgresql" and not s.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": push_lock_key(channel, sku)}).scalar():
             # one push of this channel and SKU at a time, across processes, held through the
-            # call; the state row itself stays unlocked, so a relay meanwhile does not wait
-            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": push_lock_key(channel, sku)})
+            # call (the state row stays unlocked, so a relay meanwhile does not wait); a push
+            # of the pair in flight in another worker: come back shortly, holding no thread
+            raise PushInFlight(channel, sku)
         state = s.execute(select(ChannelPush).where(ChannelPush.channel == channel, ChannelPush.sku_id == sku)
                           ).scalar_one_or_none()
         item = s.execute(select(StockItem).where(StockItem.sku_id == sku)).scalar_one_or_none()
