@@ -123,12 +123,15 @@ def run_drill(scenario: Scenario, options: DrillOptions, counterparts: Counterpa
         # the verdicts, write-backs waiting for a retry too: nothing new arrives now, so the system
         # is given a last short drain
         last = max(deadline, time.time()) + FINAL_DRAIN_SECONDS
+        final = None
         while time.time() < last:
             s = sampler.take()
             if s.pipeline_backlog == 0 and s.outbox_pending == 0 and s.writebacks_waiting == 0:
+                final = s  # the backlog at the end is this drained moment's; a late pull after it is new work
                 break
             time.sleep(0.5)
-        final = sampler.take()
+        if final is None:
+            final = sampler.take()
         measures = verdicts(db, journal, clock, warehouse, plan.stock,
                             clock.seconds(scenario.promise_ship_hours * 3600))
         cpu = sampler.cpu()
