@@ -27,7 +27,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +44,7 @@ from engine.inventory.domain import available_of
 from engine.inventory.models import ChannelPush, PushPending, StockItem
 from engine.logs import get_logger
 from engine.outbox import enqueue
+from engine.storage.advisory import advisory_key
 from engine.storage.db import Database
 from engine.storage.models import OutboxMessage
 from engine.storage.types import UTCDateTime
@@ -231,10 +231,8 @@ class PushInFlight(RuntimeError):
 
 
 def push_lock_key(channel: str, sku_id: str) -> int:
-    """A signed 64-bit advisory lock id for a channel and SKU's pushes, in its own key space
-    (a collision only makes two pairs' pushes wait for each other)."""
-    n = (zlib.crc32(f"stock_push:{channel}".encode()) << 32) | zlib.crc32(sku_id.encode())
-    return n - (1 << 64) if n >= 1 << 63 else n
+    """The advisory lock id of a channel and SKU's pushes, in the stock pushes' key space."""
+    return advisory_key(f"stock_push:{channel}", sku_id)
 
 
 def make_push_handler(registry: ChannelRegistry,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import weakref
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from dsl.order_model import NUMERIC, ORDER_FIELDS, field_type
 from engine.orders.model import Order
 from engine.risk.models import RiskDimension, RiskKey
 from engine.risk.rules import Dimension, Neighbour, key_value
+from engine.storage.advisory import advisory_key
 from engine.storage.raw import placeholders
 
 __all__ = ["BACKFILL_BATCH", "coverage", "covers", "ensure_backfilled", "keys_of", "mark_covered", "neighbours",
@@ -51,11 +51,8 @@ _UNKNOWN = object()
 _covered: weakref.WeakKeyDictionary[Engine, dict[str, datetime | None]] = weakref.WeakKeyDictionary()
 
 def _lock_key(dimension: str, value: str) -> int:
-    """A signed 64-bit advisory lock id for (dimension, value), in its own key space."""
-    high = zlib.crc32(f"risk:{dimension}".encode())
-    low = zlib.crc32(value.encode())
-    n = (high << 32) | low
-    return n - (1 << 64) if n >= 1 << 63 else n
+    """The advisory lock id of (dimension, value), in the risk windows' key space."""
+    return advisory_key(f"risk:{dimension}", value)
 
 
 def _raw(conn: Connection) -> tuple[Any, bool]:
